@@ -1,0 +1,402 @@
+//! The counter calendar: which days a counter opens, with which hours, and its slots.
+//!
+//! Slots are derived from the configuration, not stored ahead: a slot's id names its counter,
+//! day and start (`city-hall.2027-01-04.0900`), so the whole of a month exists the moment it
+//! opens, with no generation job to run or forget. The database keeps a row per slot only
+//! once something happens to it (a booking, a capacity change); that row holds the booked
+//! count, and the seat is taken there by one conditional UPDATE (see `slots::repo`).
+
+pub mod availability;
+pub mod booking_window;
+pub mod holidays;
+pub mod repo;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+
+use crate::config::{parse_month_day, CounterSettings, HoursSettings, Settings};
+use booking_window::{local_instant, BookingWindow};
+use holidays::Holidays;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hours {
+    pub opens: NaiveTime,
+    pub closes: NaiveTime,
+}
+
+impl From<HoursSettings> for Hours {
+    fn from(h: HoursSettings) -> Self {
+        Hours {
+            opens: h.opens,
+            closes: h.closes,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Counter {
+    pub id: String,
+    pub name: String,
+    pub name_en: String,
+    pub address: String,
+    pub phone: String,
+    pub tz: Tz,
+    pub slot_minutes: u32,
+    pub capacity_per_slot: u32,
+    pub weekday_hours: Hours,
+    pub holiday_hours: Option<Hours>,
+    pub holiday_issuance_dates: BTreeSet<NaiveDate>,
+    pub closure_dates: BTreeSet<NaiveDate>,
+}
+
+impl Counter {
+    fn from_settings(c: &CounterSettings) -> Result<Counter, String> {
+        Ok(Counter {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            name_en: c.name_en.clone(),
+            address: c.address.clone(),
+            phone: c.phone.clone(),
+            tz: c
+                .timezone
+                .parse()
+                .map_err(|_| format!("counter {}: bad timezone", c.id))?,
+            slot_minutes: c.slot_minutes,
+            capacity_per_slot: c.capacity_per_slot,
+            weekday_hours: c.weekday_hours.into(),
+            holiday_hours: c.holiday_hours.map(Into::into),
+            holiday_issuance_dates: c.holiday_issuance_dates.clone(),
+            closure_dates: c.closure_dates.clone(),
+        })
+    }
+
+    /// This counter's local date at `now`.
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.tz).date_naive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedReason {
+    Weekend,
+    Holiday,
+    YearEnd,
+    Closure,
+}
+
+impl ClosedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosedReason::Weekend => "weekend",
+            ClosedReason::Holiday => "holiday",
+            ClosedReason::YearEnd => "year_end",
+            ClosedReason::Closure => "closure",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayStatus {
+    /// Open with these hours; `holiday_issuance` marks a 休日交付日.
+    Open {
+        hours: Hours,
+        holiday_issuance: bool,
+    },
+    Closed(ClosedReason),
+}
+
+/// A slot as the calendar defines it (capacity and bookings come from the database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotDef {
+    pub id: SlotId,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// `counter.YYYY-MM-DD.HHMM`: names a slot without storing it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlotId {
+    pub counter: String,
+    pub date: NaiveDate,
+    pub start: NaiveTime,
+}
+
+impl fmt::Display for SlotId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}",
+            self.counter,
+            self.date.format("%Y-%m-%d"),
+            self.start.format("%H%M")
+        )
+    }
+}
+
+impl FromStr for SlotId {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let mut parts = s.split('.');
+        let (Some(counter), Some(date), Some(start), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(());
+        };
+        if counter.is_empty() || date.len() != 10 || start.len() != 4 {
+            return Err(());
+        }
+        Ok(SlotId {
+            counter: counter.to_string(),
+            date: NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| ())?,
+            start: NaiveTime::parse_from_str(start, "%H%M").map_err(|_| ())?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    counters: Vec<Counter>,
+    holidays: Holidays,
+    year_end: ((u32, u32), (u32, u32)),
+    pub window: BookingWindow,
+}
+
+impl Calendar {
+    pub fn from_settings(s: &Settings) -> Result<Calendar, String> {
+        let counters = s
+            .counters
+            .iter()
+            .map(Counter::from_settings)
+            .collect::<Result<Vec<_>, _>>()?;
+        let year_end = (
+            parse_month_day(&s.calendar.year_end_start)?,
+            parse_month_day(&s.calendar.year_end_end)?,
+        );
+        Ok(Calendar {
+            counters,
+            holidays: Holidays::new(
+                s.calendar.extra_holidays.clone(),
+                s.calendar.not_holidays.clone(),
+            ),
+            year_end,
+            window: BookingWindow::from(&s.booking),
+        })
+    }
+
+    pub fn counters(&self) -> &[Counter] {
+        &self.counters
+    }
+
+    pub fn counter(&self, id: &str) -> Option<&Counter> {
+        self.counters.iter().find(|c| c.id == id)
+    }
+
+    pub fn holidays(&self) -> &Holidays {
+        &self.holidays
+    }
+
+    pub fn is_year_end(&self, date: NaiveDate) -> bool {
+        let md = (date.month(), date.day());
+        let (start, end) = self.year_end;
+        if start <= end {
+            start <= md && md <= end
+        } else {
+            md >= start || md <= end
+        }
+    }
+
+    /// Whether and when `counter` opens on `date`. Closures win; a holiday issuance day opens
+    /// even on a weekend, holiday or in the year-end break.
+    pub fn day(&self, counter: &Counter, date: NaiveDate) -> DayStatus {
+        if counter.closure_dates.contains(&date) {
+            return DayStatus::Closed(ClosedReason::Closure);
+        }
+        if counter.holiday_issuance_dates.contains(&date) {
+            if let Some(hours) = counter.holiday_hours {
+                return DayStatus::Open {
+                    hours,
+                    holiday_issuance: true,
+                };
+            }
+        }
+        if self.is_year_end(date) {
+            return DayStatus::Closed(ClosedReason::YearEnd);
+        }
+        if self.holidays.is_holiday(date) {
+            return DayStatus::Closed(ClosedReason::Holiday);
+        }
+        if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+            return DayStatus::Closed(ClosedReason::Weekend);
+        }
+        DayStatus::Open {
+            hours: counter.weekday_hours,
+            holiday_issuance: false,
+        }
+    }
+
+    /// The day's slots: `slot_minutes` long from opening, each ending by closing time.
+    pub fn slots(&self, counter: &Counter, date: NaiveDate) -> Vec<SlotDef> {
+        let DayStatus::Open { hours, .. } = self.day(counter, date) else {
+            return Vec::new();
+        };
+        let step = Duration::minutes(i64::from(counter.slot_minutes));
+        let mut out = Vec::new();
+        let mut start = hours.opens;
+        loop {
+            let (end, wrapped) = start.overflowing_add_signed(step);
+            if wrapped != 0 || end > hours.closes {
+                break;
+            }
+            out.push(SlotDef {
+                id: SlotId {
+                    counter: counter.id.clone(),
+                    date,
+                    start,
+                },
+                starts_at: local_instant(counter.tz, date.and_time(start)),
+                ends_at: local_instant(counter.tz, date.and_time(end)),
+            });
+            start = end;
+        }
+        out
+    }
+
+    /// The slot `id` names, if the calendar has it (right counter, open day, on the grid).
+    pub fn slot(&self, id: &SlotId) -> Option<(&Counter, SlotDef)> {
+        let counter = self.counter(&id.counter)?;
+        let slot = self
+            .slots(counter, id.date)
+            .into_iter()
+            .find(|s| s.id == *id)?;
+        Some((counter, slot))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calendar() -> Calendar {
+        Calendar::from_settings(&Settings::defaults().expect("defaults")).expect("calendar")
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().expect("date")
+    }
+
+    #[test]
+    fn city_hall_has_fifteen_half_hour_slots_from_nine() {
+        let cal = calendar();
+        let c = cal.counter("city-hall").expect("counter");
+        let slots = cal.slots(c, day("2027-01-04"));
+        assert_eq!(slots.len(), 15);
+        assert_eq!(slots[0].id.to_string(), "city-hall.2027-01-04.0900");
+        assert_eq!(slots[14].id.to_string(), "city-hall.2027-01-04.1600");
+        assert_eq!(
+            slots[14].ends_at.with_timezone(&c.tz).time(),
+            NaiveTime::from_hms_opt(16, 30, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn azuchi_slots_end_by_a_quarter_past_five() {
+        let cal = calendar();
+        let c = cal.counter("azuchi").expect("counter");
+        let slots = cal.slots(c, day("2027-01-04"));
+        // 08:30 … 16:30 (ends 17:00); 17:00–17:30 would pass 17:15.
+        assert_eq!(slots.len(), 17);
+        assert_eq!(
+            slots.last().unwrap().id.start,
+            NaiveTime::from_hms_opt(16, 30, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn weekends_holidays_and_the_year_end_close_the_counter() {
+        let cal = calendar();
+        let c = cal.counter("city-hall").expect("counter");
+        assert_eq!(
+            cal.day(c, day("2027-01-09")),
+            DayStatus::Closed(ClosedReason::Weekend)
+        );
+        assert_eq!(
+            cal.day(c, day("2027-01-11")),
+            DayStatus::Closed(ClosedReason::Holiday)
+        );
+        assert_eq!(
+            cal.day(c, day("2027-03-22")),
+            DayStatus::Closed(ClosedReason::Holiday)
+        );
+        for d in ["2026-12-29", "2026-12-31", "2027-01-01", "2027-01-03"] {
+            assert_eq!(
+                cal.day(c, day(d)),
+                DayStatus::Closed(ClosedReason::YearEnd),
+                "{d}"
+            );
+        }
+        assert!(matches!(
+            cal.day(c, day("2026-12-28")),
+            DayStatus::Open { .. }
+        ));
+        assert!(matches!(
+            cal.day(c, day("2027-01-04")),
+            DayStatus::Open { .. }
+        ));
+    }
+
+    #[test]
+    fn a_holiday_issuance_day_opens_with_its_own_hours_and_a_closure_wins() {
+        let mut s = Settings::defaults().expect("defaults");
+        s.counters[0]
+            .holiday_issuance_dates
+            .insert(day("2027-01-09"));
+        s.counters[0].closure_dates.insert(day("2027-01-05"));
+        let cal = Calendar::from_settings(&s).expect("calendar");
+        let c = cal.counter("city-hall").expect("counter");
+        let slots = cal.slots(c, day("2027-01-09"));
+        assert_eq!(slots.len(), 7, "08:30–12:00");
+        assert_eq!(
+            slots[0].id.start,
+            NaiveTime::from_hms_opt(8, 30, 0).unwrap()
+        );
+        assert_eq!(
+            cal.day(c, day("2027-01-05")),
+            DayStatus::Closed(ClosedReason::Closure)
+        );
+        assert!(cal.slots(c, day("2027-01-05")).is_empty());
+    }
+
+    #[test]
+    fn slot_ids_round_trip_and_refuse_junk() {
+        let id: SlotId = "city-hall.2027-01-04.0930".parse().expect("parses");
+        assert_eq!(id.to_string(), "city-hall.2027-01-04.0930");
+        for bad in [
+            "",
+            "city-hall",
+            "city-hall.2027-01-04",
+            "city-hall.2027-13-04.0930",
+            "x.2027-01-04.0930.1",
+            "a.2027-01-04.9930",
+        ] {
+            assert!(bad.parse::<SlotId>().is_err(), "{bad}");
+        }
+        let cal = calendar();
+        assert!(
+            cal.slot(&"city-hall.2027-01-04.0915".parse().unwrap())
+                .is_none(),
+            "off the grid"
+        );
+        assert!(
+            cal.slot(&"city-hall.2027-01-09.0900".parse().unwrap())
+                .is_none(),
+            "closed day"
+        );
+        assert!(cal
+            .slot(&"city-hall.2027-01-04.0900".parse().unwrap())
+            .is_some());
+    }
+}

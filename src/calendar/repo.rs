@@ -1,0 +1,110 @@
+//! Slot rows: read the booked counts, create a row when first needed, take and free seats.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::SlotDef;
+use crate::db::schema::slots;
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = slots)]
+pub struct SlotRow {
+    pub id: String,
+    pub counter_id: String,
+    pub visit_on: NaiveDate,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub capacity: i32,
+    pub booked: i32,
+    pub updated_at: NaiveDateTime,
+}
+
+impl SlotRow {
+    pub fn new(def: &SlotDef, capacity: u32, now: DateTime<Utc>) -> Self {
+        SlotRow {
+            id: def.id.to_string(),
+            counter_id: def.id.counter.clone(),
+            visit_on: def.id.date,
+            starts_at: def.starts_at.naive_utc(),
+            ends_at: def.ends_at.naive_utc(),
+            capacity: i32::try_from(capacity).unwrap_or(i32::MAX),
+            booked: 0,
+            updated_at: now.naive_utc(),
+        }
+    }
+
+    pub fn remaining(&self) -> u32 {
+        u32::try_from(self.capacity - self.booked).unwrap_or(0)
+    }
+}
+
+/// Rows of one counter between two local dates (inclusive): one indexed query.
+pub fn list_slot_rows(
+    conn: &mut DbConnection,
+    counter_id: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<SlotRow>> {
+    slots::table
+        .filter(slots::counter_id.eq(counter_id))
+        .filter(slots::visit_on.between(from, to))
+        .select(SlotRow::as_select())
+        .load(conn)
+}
+
+pub fn find_slot_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
+    slots::table
+        .find(id)
+        .select(SlotRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Makes sure the slot has a row, with the configured capacity if it is new. Concurrent
+/// callers may race here, so the insert ignores a row that appeared meanwhile
+/// (`ON CONFLICT DO NOTHING`, written per backend).
+pub fn ensure_slot_row(conn: &mut DbConnection, row: &SlotRow) -> QueryResult<()> {
+    if find_slot_row(conn, &row.id)?.is_some() {
+        return Ok(());
+    }
+    match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(slots::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConnection::Pg(c) => diesel::insert_into(slots::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+/// Takes one seat if one is free: a single conditional UPDATE, so two transactions can never
+/// both take the last seat (PostgreSQL re-checks the condition after the row lock; SQLite
+/// writers are serialised). Returns false when the slot is full.
+pub fn take_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let touched = diesel::update(
+        slots::table
+            .find(id)
+            .filter(slots::booked.lt(slots::capacity)),
+    )
+    .set((
+        slots::booked.eq(slots::booked + 1),
+        slots::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// Frees one seat (cancel, reschedule away).
+pub fn release_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let touched = diesel::update(slots::table.find(id).filter(slots::booked.gt(0)))
+        .set((
+            slots::booked.eq(slots::booked - 1),
+            slots::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(touched == 1)
+}

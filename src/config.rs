@@ -1,0 +1,511 @@
+//! Configuration: `config/default.toml` (+ `config/procedures.toml`), an optional city file
+//! given with `--config`, then `MADOGUCHI__SECTION__KEY` environment variables.
+//!
+//! Copies of both files are embedded in the binary, so the service starts from any folder;
+//! files on disk are layered over them. Invalid configuration stops the start with a message
+//! that names the key.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer};
+
+pub const EMBEDDED_DEFAULTS: &str = include_str!("../config/default.toml");
+pub const EMBEDDED_PROCEDURES: &str = include_str!("../config/procedures.toml");
+pub const ENV_PREFIX: &str = "MADOGUCHI__";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("configuration is invalid:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub public_url: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub clock: ClockSettings,
+    pub log: LogSettings,
+    pub booking: BookingSettings,
+    pub calendar: CalendarSettings,
+    pub counters: Vec<CounterSettings>,
+    pub procedures: Vec<ProcedureSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_seconds: u64,
+    pub busy_timeout_ms: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    /// RFC 3339; empty means the system clock.
+    #[serde(default)]
+    pub start: String,
+}
+
+impl ClockSettings {
+    pub fn rehearsal_start(&self) -> Result<Option<DateTime<FixedOffset>>, String> {
+        let raw = self.start.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        DateTime::parse_from_rfc3339(raw).map(Some).map_err(|e| {
+            format!("clock.start: {raw:?} is not an RFC 3339 instant such as 2026-12-01T11:59:58+09:00 ({e})")
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingSettings {
+    pub months_ahead: u32,
+    pub opening_day: u32,
+    #[serde(deserialize_with = "de_hhmm")]
+    pub opening_time: NaiveTime,
+    pub closing_days_before: u32,
+    #[serde(deserialize_with = "de_hhmm")]
+    pub closing_time: NaiveTime,
+    pub max_days_per_request: u32,
+    pub max_active_per_email: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    pub year_end_start: String,
+    pub year_end_end: String,
+    #[serde(default)]
+    pub extra_holidays: BTreeSet<NaiveDate>,
+    #[serde(default)]
+    pub not_holidays: BTreeSet<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterSettings {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_en: String,
+    pub address: String,
+    #[serde(default)]
+    pub phone: String,
+    pub timezone: String,
+    pub slot_minutes: u32,
+    pub capacity_per_slot: u32,
+    pub weekday_hours: HoursSettings,
+    #[serde(default)]
+    pub holiday_hours: Option<HoursSettings>,
+    #[serde(default)]
+    pub holiday_issuance_dates: BTreeSet<NaiveDate>,
+    #[serde(default)]
+    pub closure_dates: BTreeSet<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoursSettings {
+    #[serde(deserialize_with = "de_hhmm")]
+    pub opens: NaiveTime,
+    #[serde(deserialize_with = "de_hhmm")]
+    pub closes: NaiveTime,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcedureSettings {
+    pub id: String,
+    pub name: String,
+    pub name_en: String,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub notes_en: Vec<String>,
+    pub applicants: ApplicantsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantsSettings {
+    pub holder: ApplicantSettings,
+    pub legal_representative: ApplicantSettings,
+    pub voluntary_proxy: ApplicantSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantSettings {
+    pub visits: u32,
+    pub requirements: Vec<String>,
+    #[serde(default)]
+    pub visit_note: Option<String>,
+    #[serde(default)]
+    pub visit_note_en: Option<String>,
+}
+
+fn de_hhmm<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+    let raw = String::deserialize(d)?;
+    parse_hhmm(&raw).map_err(serde::de::Error::custom)
+}
+
+pub fn parse_hhmm(raw: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(raw.trim(), "%H:%M")
+        .map_err(|_| format!("{raw:?} is not a local time HH:MM"))
+}
+
+/// Parses `MM-DD` into (month, day).
+pub fn parse_month_day(raw: &str) -> Result<(u32, u32), String> {
+    let err = || format!("{raw:?} is not a month-day MM-DD");
+    let (m, d) = raw.trim().split_once('-').ok_or_else(err)?;
+    let (m, d): (u32, u32) = (m.parse().map_err(|_| err())?, d.parse().map_err(|_| err())?);
+    // 2024 is a leap year, so 02-29 is accepted.
+    NaiveDate::from_ymd_opt(2024, m, d).ok_or_else(err)?;
+    Ok((m, d))
+}
+
+/// Where the settings come from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Folder with `default.toml` / `procedures.toml` layered over the embedded copies
+    /// (`config/` in the working folder by default; absent files are skipped).
+    pub config_dir: Option<PathBuf>,
+    /// A city's own file, layered over the defaults; it must exist.
+    pub file: Option<PathBuf>,
+    /// Read `MADOGUCHI__…` variables (off in tests).
+    pub env: bool,
+}
+
+impl Sources {
+    pub fn standard(file: Option<PathBuf>) -> Self {
+        Sources {
+            config_dir: Some(PathBuf::from("config")),
+            file,
+            env: true,
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::new()
+            .merge(Toml::string(EMBEDDED_DEFAULTS))
+            .merge(Toml::string(EMBEDDED_PROCEDURES));
+        if let Some(dir) = &sources.config_dir {
+            // Files on disk are optional here: the embedded copies stand in for absent ones.
+            for name in ["default.toml", "procedures.toml"] {
+                let path = dir.join(name);
+                if path.is_file() {
+                    figment = figment.merge(Toml::file_exact(path));
+                }
+            }
+        }
+        if let Some(file) = &sources.file {
+            if !file.is_file() {
+                return Err(ConfigError::MissingFile(file.clone()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        if sources.env {
+            figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        }
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The defaults alone (embedded copies), for tests and tools.
+    pub fn defaults() -> Result<Settings, ConfigError> {
+        Settings::load(&Sources::default())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
+        let mut check = |ok: bool, msg: String| {
+            if !ok {
+                errors.push(msg);
+            }
+        };
+        check(
+            self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
+            format!(
+                "public_url: {:?} must start with http:// or https://",
+                self.public_url
+            ),
+        );
+        check(
+            self.server.bind.parse::<std::net::SocketAddr>().is_ok()
+                || self
+                    .server
+                    .bind
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok()),
+            format!("server.bind: {:?} is not host:port", self.server.bind),
+        );
+        check(
+            self.server.max_body_bytes >= 1024,
+            "server.max_body_bytes: must be at least 1024".into(),
+        );
+        check(
+            !self.database.url.trim().is_empty(),
+            "database.url: must not be empty".into(),
+        );
+        check(
+            (1..=256).contains(&self.database.pool_size),
+            "database.pool_size: must be between 1 and 256".into(),
+        );
+        if let Err(e) = self.clock.rehearsal_start() {
+            errors_push(&mut check, e);
+        }
+        check(
+            self.log
+                .filter
+                .parse::<tracing_subscriber::EnvFilter>()
+                .is_ok(),
+            format!("log.filter: {:?} is not a tracing filter", self.log.filter),
+        );
+        let b = &self.booking;
+        check(
+            (1..=12).contains(&b.months_ahead),
+            "booking.months_ahead: must be 1 to 12".into(),
+        );
+        check(
+            (1..=28).contains(&b.opening_day),
+            "booking.opening_day: must be 1 to 28".into(),
+        );
+        check(
+            b.closing_days_before <= 60,
+            "booking.closing_days_before: must be 0 to 60".into(),
+        );
+        check(
+            (1..=366).contains(&b.max_days_per_request),
+            "booking.max_days_per_request: must be 1 to 366".into(),
+        );
+        check(
+            b.max_active_per_email >= 1,
+            "booking.max_active_per_email: must be at least 1".into(),
+        );
+        for (key, raw) in [
+            ("calendar.year_end_start", &self.calendar.year_end_start),
+            ("calendar.year_end_end", &self.calendar.year_end_end),
+        ] {
+            if let Err(e) = parse_month_day(raw) {
+                errors_push(&mut check, format!("{key}: {e}"));
+            }
+        }
+        check(
+            !self.counters.is_empty(),
+            "counters: at least one counter is needed".into(),
+        );
+        let mut ids = BTreeSet::new();
+        for (i, c) in self.counters.iter().enumerate() {
+            let key = format!("counters[{i}] ({})", c.id);
+            check(
+                is_slug(&c.id),
+                format!("{key}.id: must be a slug of a-z, 0-9 and -"),
+            );
+            check(ids.insert(c.id.clone()), format!("{key}.id: appears twice"));
+            check(
+                chrono_tz::Tz::from_str(&c.timezone).is_ok(),
+                format!("{key}.timezone: {:?} is not an IANA time zone", c.timezone),
+            );
+            check(
+                (5..=240).contains(&c.slot_minutes),
+                format!("{key}.slot_minutes: must be 5 to 240"),
+            );
+            check(
+                (1..=1000).contains(&c.capacity_per_slot),
+                format!("{key}.capacity_per_slot: must be 1 to 1000"),
+            );
+            for (name, hours) in [
+                ("weekday_hours", Some(c.weekday_hours)),
+                ("holiday_hours", c.holiday_hours),
+            ] {
+                if let Some(h) = hours {
+                    check(
+                        h.opens < h.closes,
+                        format!("{key}.{name}: opens must be before closes"),
+                    );
+                }
+            }
+            check(
+                c.holiday_issuance_dates.is_empty() || c.holiday_hours.is_some(),
+                format!("{key}.holiday_issuance_dates: needs holiday_hours"),
+            );
+        }
+        let mut proc_ids = BTreeSet::new();
+        for (i, p) in self.procedures.iter().enumerate() {
+            let key = format!("procedures[{i}] ({})", p.id);
+            check(
+                is_slug(&p.id),
+                format!("{key}.id: must be a slug of a-z, 0-9 and -"),
+            );
+            check(
+                proc_ids.insert(p.id.clone()),
+                format!("{key}.id: appears twice"),
+            );
+            for (name, a) in [
+                ("holder", &p.applicants.holder),
+                ("legal_representative", &p.applicants.legal_representative),
+                ("voluntary_proxy", &p.applicants.voluntary_proxy),
+            ] {
+                check(
+                    (1..=5).contains(&a.visits),
+                    format!("{key}.applicants.{name}.visits: must be 1 to 5"),
+                );
+            }
+        }
+        check(
+            !self.procedures.is_empty(),
+            "procedures: at least one procedure is needed".into(),
+        );
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(errors))
+        }
+    }
+}
+
+fn errors_push(check: &mut impl FnMut(bool, String), msg: String) {
+    check(false, msg)
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// One line per error: the dotted key as written in default.toml, what is wrong, where from.
+fn describe_figment_error(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let key = e
+                .path
+                .iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect::<Vec<_>>()
+                .join(".");
+            let from = e
+                .metadata
+                .as_ref()
+                .map(|m| m.name.to_string())
+                .unwrap_or_else(|| "defaults".into());
+            if key.is_empty() {
+                format!("{} (in {from})", e.kind)
+            } else {
+                format!("{key}: {} (in {from})", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_are_valid_and_omihachimans() {
+        let s = Settings::defaults().expect("defaults load");
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        let ids: Vec<_> = s.counters.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["city-hall", "azuchi"]);
+        assert_eq!(s.counters[0].capacity_per_slot, 3);
+        assert_eq!(s.counters[1].capacity_per_slot, 1);
+        let procs: Vec<_> = s.procedures.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(
+            procs,
+            [
+                "pin-reset",
+                "pin-change",
+                "cert-renewal",
+                "cert-new",
+                "face-auth-switch"
+            ]
+        );
+        assert!(s
+            .procedures
+            .iter()
+            .all(|p| p.applicants.voluntary_proxy.visits == 2));
+    }
+
+    #[test]
+    fn the_files_on_disk_match_the_embedded_copies() {
+        // The Dockerfile and `--config` users read config/; the binary embeds the same text.
+        let on_disk = std::fs::read_to_string("config/default.toml").expect("config/default.toml");
+        assert_eq!(on_disk, EMBEDDED_DEFAULTS);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let mut s = Settings::defaults().expect("defaults");
+        s.counters[0].timezone = "Mars/Olympus".into();
+        s.booking.opening_day = 31;
+        let msg = s.validate().expect_err("invalid").to_string();
+        assert!(msg.contains("counters[0] (city-hall).timezone"), "{msg}");
+        assert!(msg.contains("booking.opening_day"), "{msg}");
+    }
+
+    #[test]
+    fn a_rehearsal_start_must_be_rfc3339() {
+        let c = ClockSettings {
+            start: "2026-12-01 noon".into(),
+        };
+        assert!(c.rehearsal_start().unwrap_err().starts_with("clock.start"));
+        let c = ClockSettings {
+            start: "2026-12-01T11:59:58+09:00".into(),
+        };
+        assert!(c.rehearsal_start().unwrap().is_some());
+    }
+
+    #[test]
+    fn month_days_are_checked() {
+        assert_eq!(parse_month_day("12-29"), Ok((12, 29)));
+        assert!(parse_month_day("13-01").is_err());
+        assert!(parse_month_day("1229").is_err());
+    }
+}

@@ -1,0 +1,350 @@
+//! Connections, the pool, write transactions and migrations for both backends.
+//!
+//! The backend comes from the URL scheme (`postgres://` or `postgresql://` → PostgreSQL, else a
+//! SQLite file), never by trial, and a connection failure reports the real cause with the host.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::DatabaseSettings;
+use crate::error::AppError;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        let lower = url.trim().to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The SQLite file a URL names (`sqlite://path`, `sqlite:path` or a bare path).
+pub fn sqlite_path(url: &str) -> &str {
+    let url = url.trim();
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// Where a URL points, for messages: `host:port/db` for PostgreSQL (never the password), the
+/// file for SQLite.
+pub fn describe_url(url: &str) -> String {
+    match Backend::of_url(url) {
+        Backend::Sqlite => format!("SQLite file {}", sqlite_path(url)),
+        Backend::Postgres => {
+            let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+            let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
+            let rest = rest.split_once('?').map(|(r, _)| r).unwrap_or(rest);
+            let (host, db) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = if host.is_empty() {
+                "localhost (socket)"
+            } else {
+                host
+            };
+            format!("PostgreSQL at {host} (database {db:?})")
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to {target}: {cause}")]
+    Connect { target: String, cause: String },
+    #[error("cannot create the folder {0} for the SQLite database: {1}")]
+    Folder(PathBuf, std::io::Error),
+    #[error("migrations on {target} failed: {cause}")]
+    Migrate { target: String, cause: String },
+}
+
+/// Opens connections of the backend the URL names, configured for concurrent use.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: String,
+    backend: Backend,
+    busy_timeout_ms: u32,
+}
+
+impl Manager {
+    pub fn new(settings: &DatabaseSettings) -> Self {
+        Manager {
+            url: settings.url.trim().to_string(),
+            backend: Backend::of_url(&settings.url),
+            busy_timeout_ms: settings.busy_timeout_ms,
+        }
+    }
+
+    fn connect_error(&self, cause: impl ToString) -> DbError {
+        DbError::Connect {
+            target: describe_url(&self.url),
+            cause: cause.to_string().trim().to_string(),
+        }
+    }
+
+    pub fn establish(&self) -> Result<DbConnection, DbError> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(DbConnection::Pg)
+                .map_err(|e| self.connect_error(e)),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(sqlite_path(&self.url))
+                    .map_err(|e| self.connect_error(e))?;
+                // One PRAGMA per statement; the busy timeout first, so setting WAL can wait too.
+                for pragma in [
+                    format!("PRAGMA busy_timeout = {}", self.busy_timeout_ms),
+                    "PRAGMA journal_mode = WAL".to_string(),
+                    "PRAGMA synchronous = NORMAL".to_string(),
+                    "PRAGMA foreign_keys = ON".to_string(),
+                ] {
+                    conn.batch_execute(&pragma)
+                        .map_err(|e| self.connect_error(e))?;
+                }
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConnection, DbError> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        conn.ping().map_err(|e| self.connect_error(e))
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+/// The pool plus what the app needs to know about the database.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+    target: String,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field("target", &self.target)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Connects (creating a SQLite file's folder), checks one connection for a clear error,
+    /// then builds the pool.
+    pub fn connect(settings: &DatabaseSettings) -> Result<Db, DbError> {
+        let manager = Manager::new(settings);
+        if manager.backend == Backend::Sqlite {
+            let path = Path::new(sqlite_path(&manager.url));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| DbError::Folder(dir.to_path_buf(), e))?;
+            }
+        }
+        // A first connection reports the real cause (refused, unknown host, bad password).
+        drop(manager.establish()?);
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(settings.connect_timeout_seconds.max(1)))
+            .build(manager.clone())
+            .map_err(|e| manager.connect_error(e))?;
+        Ok(Db {
+            pool,
+            backend: manager.backend,
+            target: describe_url(&manager.url),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, AppError> {
+        self.pool.get().map_err(|e| {
+            tracing::warn!(error = %e, "no database connection");
+            AppError::Unavailable("database_unavailable")
+        })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool, inside the caller's span, so
+    /// diesel never blocks an HTTP worker.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<AppError> + Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            let _entered = span.enter();
+            let mut conn = db.get()?;
+            f(&mut conn).map_err(Into::into)
+        })
+        .await
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    pub fn migrate(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = self.pool.get().map_err(|e| DbError::Connect {
+            target: self.target.clone(),
+            cause: e.to_string(),
+        })?;
+        run_migrations(&mut conn).map_err(|cause| DbError::Migrate {
+            target: self.target.clone(),
+            cause,
+        })
+    }
+}
+
+/// Applies the pending migrations of the connection's backend; returns their names.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+    };
+    applied
+        .map(|v| v.iter().map(|m| m.to_string()).collect())
+        .map_err(|e| e.to_string())
+}
+
+/// Reverts every migration (for the up → down → up test and `madoguchi migrate --reset`).
+pub fn revert_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
+    let reverted = match conn {
+        DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS),
+        DbConnection::Pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS),
+    };
+    reverted
+        .map(|v| v.iter().map(|m| m.to_string()).collect())
+        .map_err(|e| e.to_string())
+}
+
+/// Every write transaction goes through here. On SQLite it opens with `BEGIN IMMEDIATE`, so
+/// concurrent writers queue on the busy timeout instead of failing on lock upgrade; on
+/// PostgreSQL it is an ordinary transaction (seat rules rely on row locks of conditional
+/// updates, not on the isolation level).
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Pg(_) => {
+            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            match <DbConnection as Connection>::TransactionManager::commit_transaction(conn) {
+                Ok(()) => Ok(value),
+                Err(commit_error) => {
+                    // A failed COMMIT may leave the transaction open: roll it back before reuse.
+                    let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(
+                        conn,
+                    );
+                    Err(commit_error.into())
+                }
+            }
+        }
+        Err(e) => {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
+/// Whether a diesel error is a unique-constraint violation (the same on both backends).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backend_comes_from_the_scheme() {
+        assert_eq!(Backend::of_url("postgres://u@h/db"), Backend::Postgres);
+        assert_eq!(Backend::of_url("postgresql://h/db"), Backend::Postgres);
+        assert_eq!(Backend::of_url("var/madoguchi.sqlite3"), Backend::Sqlite);
+        assert_eq!(Backend::of_url("sqlite://var/x.db"), Backend::Sqlite);
+        assert_eq!(sqlite_path("sqlite://var/x.db"), "var/x.db");
+        assert_eq!(sqlite_path("sqlite:var/x.db"), "var/x.db");
+    }
+
+    #[test]
+    fn messages_name_the_host_but_never_the_password() {
+        let d = describe_url("postgres://app:s3cret@db.example:5433/madoguchi?sslmode=require");
+        assert_eq!(d, "PostgreSQL at db.example:5433 (database \"madoguchi\")");
+        assert!(!d.contains("s3cret"));
+    }
+
+    #[test]
+    fn an_unreachable_postgres_is_reported_with_its_host() {
+        let settings = DatabaseSettings {
+            // Port 1 on loopback: nothing listens there.
+            url: "postgres://postgres@127.0.0.1:1/madoguchi".into(),
+            pool_size: 1,
+            connect_timeout_seconds: 2,
+            busy_timeout_ms: 100,
+        };
+        let err = Db::connect(&settings)
+            .expect_err("nothing listens on port 1")
+            .to_string();
+        assert!(err.contains("PostgreSQL at 127.0.0.1:1"), "{err}");
+        assert!(!err.contains("invalid connection url"), "{err}");
+    }
+}

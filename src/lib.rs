@@ -1,0 +1,11 @@
+//! madoguchi (窓口): the booking backend for a city's My Number card special counter.
+
+pub mod calendar;
+pub mod catalogue;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,176 @@
+//! The binary as an operator runs it: `madoguchi` with environment overrides, from a folder
+//! with no config/ (the embedded defaults), creating its SQLite file under var/.
+
+use crate::helpers::{backend, TestDb};
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn madoguchi(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_madoguchi"));
+    cmd.current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MADOGUCHI__") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+async fn wait_until_up(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("madoguchi did not start");
+}
+
+#[tokio::test]
+async fn the_run_command_serves_the_calendar_under_a_rehearsal_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let port = free_port();
+    let mut cmd = madoguchi(dir.path());
+    cmd.env("MADOGUCHI__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("MADOGUCHI__CLOCK__START", "2026-12-01T11:59:58+09:00")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if backend() == "postgres" {
+        cmd.env("MADOGUCHI__DATABASE__URL", db.url());
+    }
+    let _child = Running(cmd.spawn().expect("madoguchi runs"));
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_up(&client, &base).await;
+    if backend() == "sqlite" {
+        assert!(
+            dir.path().join("var/madoguchi.sqlite3").is_file(),
+            "the default database is created under var/"
+        );
+    }
+
+    let url =
+        format!("{base}/api/v1/counters/city-hall/availability?from=2027-02-01&to=2027-02-28");
+    let res = client.get(&url).send().await.unwrap();
+    assert_eq!(res.headers()["x-madoguchi-clock"], "rehearsal");
+    let before = res.headers()["x-madoguchi-now"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(before.as_str() < "2026-12-01T12:00:00+09:00", "{before}");
+    let body: Value = res.json().await.unwrap();
+    assert!(body["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["bookable_now"] == false));
+
+    // Three seconds after the start, noon has passed on the rehearsal clock.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let res = client.get(&url).send().await.unwrap();
+    let after = res.headers()["x-madoguchi-now"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(after.as_str() >= "2026-12-01T12:00:00+09:00", "{after}");
+    let body: Value = res.json().await.unwrap();
+    let days = body["days"].as_array().unwrap();
+    assert!(days
+        .iter()
+        .filter(|d| d["open"] == true)
+        .all(|d| d["bookable_now"] == true));
+    assert!(days.iter().any(|d| d["bookable_now"] == true));
+    // Error responses carry the rehearsal headers too.
+    let res = client.get(format!("{base}/nope")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["x-madoguchi-clock"], "rehearsal");
+}
+
+#[test]
+fn invalid_configuration_stops_the_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value, expect) in [
+        ("MADOGUCHI__SERVER__WORKERS", "lots", "server.workers"),
+        (
+            "MADOGUCHI__CLOCK__START",
+            "noon on the first",
+            "clock.start",
+        ),
+        (
+            "MADOGUCHI__BOOKING__OPENING_TIME",
+            "25:00",
+            "booking.opening_time",
+        ),
+        ("MADOGUCHI__SERVR__BIND", "127.0.0.1:1", "servr"),
+    ] {
+        let out = madoguchi(dir.path())
+            .env(key, value)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert!(stderr.contains(expect), "{key}: {stderr}");
+    }
+}
+
+#[test]
+fn an_unreachable_database_is_reported_with_its_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = madoguchi(dir.path())
+        .args(["migrate"])
+        .env(
+            "MADOGUCHI__DATABASE__URL",
+            "postgres://postgres@127.0.0.1:1/madoguchi",
+        )
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("PostgreSQL at 127.0.0.1:1"), "{stderr}");
+}
+
+#[test]
+fn migrate_applies_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let out = madoguchi(dir.path())
+        .args(["migrate"])
+        .env("MADOGUCHI__DATABASE__URL", db.url())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("applied "), "{stdout}");
+    let again = madoguchi(dir.path())
+        .args(["migrate"])
+        .env("MADOGUCHI__DATABASE__URL", db.url())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("applied 0 "));
+}

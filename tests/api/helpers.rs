@@ -1,0 +1,200 @@
+//! spawn_app(): the real server on port 0 over a fresh database, with a ManualClock.
+//!
+//! The backend is chosen by `MADOGUCHI_TEST_DB` (`sqlite`, the default, or `postgres`); each
+//! test gets its own database: a temp-file SQLite, or a new uniquely named database on the
+//! local PostgreSQL (`MADOGUCHI_TEST_PG_URL`, default postgres://postgres@127.0.0.1:5432/postgres),
+//! dropped when the test ends.
+
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use madoguchi::clock::ManualClock;
+use madoguchi::config::Settings;
+use madoguchi::http::AppState;
+use madoguchi::startup::Application;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub fn jst(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("test instant")
+        .to_utc()
+}
+
+pub fn backend() -> &'static str {
+    match std::env::var("MADOGUCHI_TEST_DB").as_deref() {
+        Ok("postgres") | Ok("postgresql") | Ok("pg") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("MADOGUCHI_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database made for one test, removed when dropped.
+pub enum TestDb {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDb {
+    pub fn create() -> TestDb {
+        match backend() {
+            "postgres" => {
+                let admin = pg_admin_url();
+                let name = format!("madoguchi_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                    panic!("PostgreSQL for tests at {admin} is not reachable: {e}")
+                });
+                conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                    .expect("create test database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                TestDb::Postgres {
+                    url: format!("{base}/{name}"),
+                    name,
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = dir.path().join("madoguchi.sqlite3").display().to_string();
+                TestDb::Sqlite { _dir: dir, url }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { name, .. } = self {
+            let name = name.clone();
+            // Best effort; scripts/test also sweeps leftovers before a run.
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut conn) = PgConnection::establish(&pg_admin_url()) {
+                    let _ = conn
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub settings: Settings,
+    pub db: TestDb,
+}
+
+/// Defaults, with the clock at a quiet moment (2026-11-24 10:00 JST, January open).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(jst("2026-11-24T10:00:00+09:00"), |_| {}).await
+}
+
+pub async fn spawn_app_at(now: DateTime<Utc>) -> TestApp {
+    spawn_app_with(now, |_| {}).await
+}
+
+pub async fn spawn_app_with(now: DateTime<Utc>, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDb::create();
+    let mut settings = Settings::defaults().expect("default settings");
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.workers = 2;
+    settings.database.url = db.url().to_string();
+    settings.database.pool_size = 10;
+    configure(&mut settings);
+    let clock = ManualClock::at(now);
+    let app = Application::build(settings.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("app builds");
+    let port = app.port();
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder().build().expect("client"),
+        clock,
+        state,
+        settings,
+        db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn availability(&self, counter: &str, from: &str, to: &str) -> Value {
+        let res = self
+            .get(&format!(
+                "/api/v1/counters/{counter}/availability?from={from}&to={to}"
+            ))
+            .await;
+        assert_eq!(res.status(), 200, "availability");
+        res.json().await.expect("json")
+    }
+
+    pub async fn day(&self, counter: &str, date: &str) -> Value {
+        let body = self.availability(counter, date, date).await;
+        body["days"][0].clone()
+    }
+}
+
+/// Asserts the status and problem+json shape, returns the body.
+pub async fn problem(res: reqwest::Response, status: u16) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content-type {ct}"
+    );
+    let body: Value = res.json().await.expect("problem json");
+    for key in ["type", "title", "status", "detail", "code"] {
+        assert!(body.get(key).is_some(), "problem has {key}: {body}");
+    }
+    assert_eq!(body["status"], status);
+    body
+}

@@ -1,0 +1,9 @@
+//! The API test suite: one binary, a file per feature. Runs on SQLite by default and on
+//! PostgreSQL with MADOGUCHI_TEST_DB=postgres (scripts/test runs both).
+
+mod helpers;
+
+mod calendar;
+mod cli;
+mod errors;
+mod migrations;
