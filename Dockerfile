@@ -22,6 +22,6 @@ ENV MADOGUCHI__SERVER__BIND=0.0.0.0:8080 \
 EXPOSE 8080
 # config/ may be replaced by a mounted folder; var/ holds the SQLite database (and mail files).
 VOLUME ["/app/config", "/app/var"]
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 || exit 1"]
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
 ENTRYPOINT ["madoguchi"]
 CMD ["serve"]

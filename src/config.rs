@@ -31,12 +31,16 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    pub city_name: String,
     pub public_url: String,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub clock: ClockSettings,
     pub log: LogSettings,
     pub booking: BookingSettings,
+    pub verification: VerificationSettings,
+    pub limits: LimitSettings,
+    pub mail: MailSettings,
     pub calendar: CalendarSettings,
     pub counters: Vec<CounterSettings>,
     pub procedures: Vec<ProcedureSettings>,
@@ -105,6 +109,71 @@ pub struct BookingSettings {
     pub closing_time: NaiveTime,
     pub max_days_per_request: u32,
     pub max_active_per_email: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationSettings {
+    pub ttl_minutes: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub verify_per_address: u32,
+    pub verify_per_ip: u32,
+    pub window_minutes: u32,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransportKind,
+    pub from: String,
+    pub file_dir: PathBuf,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    pub smtp_timeout_seconds: u64,
+    pub worker: bool,
+    pub poll_interval_ms: u64,
+    pub batch_size: u32,
+    pub max_attempts: u32,
+    pub retry_base_seconds: u32,
+    pub retry_max_seconds: u32,
+    pub lease_seconds: u32,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the SMTP password.
+        f.debug_struct("MailSettings")
+            .field("transport", &self.transport)
+            .field("from", &self.from)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -251,6 +320,20 @@ impl Settings {
             .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The last lines of every mail: who sent it and how to reach them.
+    pub fn mail_footer(&self) -> String {
+        let mut lines = vec![format!("{} マイナンバー特設窓口", self.city_name)];
+        for c in &self.counters {
+            if c.phone.is_empty() {
+                lines.push(c.name.clone());
+            } else {
+                lines.push(format!("{}(電話 {})", c.name, c.phone));
+            }
+        }
+        lines.push("このメールは送信専用です。/ This address does not receive replies.".into());
+        lines.join("\n")
     }
 
     /// The defaults alone (embedded copies), for tests and tools.

@@ -16,7 +16,9 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::error::problem_middleware;
 use crate::http::{self, AppState};
+use crate::mail::deliver::{spawn_worker, Mailer};
 use crate::telemetry::RequestSpan;
+use tokio::sync::Notify;
 
 pub struct Application {
     port: u16,
@@ -59,7 +61,20 @@ impl Application {
             .await
             .context("database start-up task")??;
         let calendar = Calendar::from_settings(&settings).map_err(anyhow::Error::msg)?;
+        let mailer = Arc::new(Mailer::from_settings(&settings.mail)?);
+        let mail_notify = Arc::new(Notify::new());
+        if settings.mail.worker {
+            spawn_worker(
+                db.clone(),
+                mailer.clone(),
+                clock.clone(),
+                mail_notify.clone(),
+            );
+        }
         let state = AppState {
+            message_domain: Arc::from(mailer.message_domain()),
+            mailer,
+            mail_notify,
             catalogue: Arc::new(Catalogue::from_settings(&settings)),
             calendar: Arc::new(calendar),
             settings: Arc::new(settings),

@@ -22,6 +22,12 @@ use crate::config::{parse_month_day, CounterSettings, HoursSettings, Settings};
 use booking_window::{local_instant, BookingWindow};
 use holidays::Holidays;
 
+/// An instant as RFC 3339 with the zone's offset, to the second: `2027-01-15T09:00:00+09:00`.
+pub fn local_rfc3339(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hours {
     pub opens: NaiveTime,

@@ -303,6 +303,31 @@ where
     }
 }
 
+/// Serialises transactions that touch the same keys (a person, an address) until commit.
+/// PostgreSQL: transaction-scoped advisory locks, taken in sorted order so two transactions
+/// cannot deadlock. SQLite: nothing to do, `BEGIN IMMEDIATE` already serialises writers.
+pub fn lock_keys(conn: &mut DbConnection, keys: &[&str]) -> diesel::QueryResult<()> {
+    let DbConnection::Pg(pg) = conn else {
+        return Ok(());
+    };
+    let mut ids: Vec<i64> = keys
+        .iter()
+        .map(|k| {
+            let hex = crate::tokens::sha256_hex(k.as_bytes());
+            i64::from_str_radix(&hex[..15], 16).unwrap_or(0)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Whether a diesel error is a unique-constraint violation (the same on both backends).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(

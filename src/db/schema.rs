@@ -12,3 +12,69 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    verifications (id) {
+        id -> Text,
+        token_hash -> Text,
+        email -> Text,
+        ip_key -> Text,
+        counter_id -> Nullable<Text>,
+        slot_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    reservations (id) {
+        id -> Text,
+        reservation_number -> Text,
+        manage_token_hash -> Text,
+        status -> Text,
+        channel -> Text,
+        counter_id -> Text,
+        slot_id -> Text,
+        visit_on -> Date,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        procedure_id -> Text,
+        applicant_type -> Text,
+        name -> Text,
+        name_kana -> Text,
+        phone -> Text,
+        email -> Nullable<Text>,
+        representative_name -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        person_key -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        cancelled_at -> Nullable<Timestamp>,
+        cancel_reason -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        message_id -> Text,
+        payload -> Text,
+        subject -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        reservation_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(reservations -> slots (slot_id));
+diesel::allow_tables_to_appear_in_same_query!(slots, verifications, reservations, outbox);

@@ -2,6 +2,8 @@
 
 pub mod calendar;
 pub mod health;
+pub mod reservations;
+pub mod verifications;
 
 use std::sync::Arc;
 
@@ -11,7 +13,6 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest};
-use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
 use crate::calendar::Calendar;
@@ -20,6 +21,9 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::mail::deliver::Mailer;
+use crate::reservations::service::Ctx;
+use tokio::sync::Notify;
 
 /// What every handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -29,9 +33,23 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     pub clock: SharedClock,
     pub db: Db,
+    pub mailer: Arc<Mailer>,
+    /// Poked after a write that enqueued mail, so the worker sends it without waiting to poll.
+    pub mail_notify: Arc<Notify>,
+    /// The domain of Message-IDs (the sender's).
+    pub message_domain: Arc<str>,
 }
 
 impl AppState {
+    pub fn booking_ctx(&self) -> Ctx<'_> {
+        Ctx {
+            calendar: &self.calendar,
+            catalogue: &self.catalogue,
+            settings: &self.settings,
+            message_domain: &self.message_domain,
+        }
+    }
+
     /// The zone instants are shown in when no counter is named (the first counter's).
     pub fn default_tz(&self) -> Tz {
         self.calendar
@@ -42,11 +60,7 @@ impl AppState {
     }
 }
 
-/// An instant as RFC 3339 with the zone's offset, to the second: `2027-01-15T09:00:00+09:00`.
-pub fn instant(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz)
-        .to_rfc3339_opts(SecondsFormat::Secs, false)
-}
+pub use crate::calendar::local_rfc3339 as instant;
 
 /// Registers every route. The app factory in `startup` wraps it with the middleware.
 pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
@@ -65,6 +79,27 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 .service(
                     web::resource("/counters/{counter}/availability")
                         .route(web::get().to(calendar::get_availability)),
+                )
+                .service(
+                    web::resource("/verifications")
+                        .route(web::post().to(verifications::post_verification)),
+                )
+                .service(
+                    web::resource("/verifications/{token}")
+                        .route(web::get().to(verifications::get_verification)),
+                )
+                .service(
+                    web::resource("/reservations")
+                        .route(web::post().to(reservations::post_reservation)),
+                )
+                .service(
+                    web::resource("/reservations/{manage_token}")
+                        .route(web::get().to(reservations::get_reservation))
+                        .route(web::delete().to(reservations::delete_reservation)),
+                )
+                .service(
+                    web::resource("/reservations/{manage_token}/reschedule")
+                        .route(web::post().to(reservations::post_reschedule)),
                 ),
         );
 }
@@ -115,4 +150,23 @@ pub async fn rehearsal_headers(
         }
     }
     Ok(res)
+}
+
+/// The per-IP rate-limit key: SHA-256 of the client address (the first X-Forwarded-For
+/// entry when configured to trust a proxy), so the address itself is never stored.
+pub fn client_ip_key(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+        })
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    let ip = forwarded
+        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    crate::tokens::sha256_hex(ip.as_bytes())
 }

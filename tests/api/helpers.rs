@@ -10,12 +10,16 @@
 use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use madoguchi::clock::ManualClock;
+use madoguchi::clock::{Clock, ManualClock};
+use madoguchi::config::MailTransportKind;
 use madoguchi::config::Settings;
 use madoguchi::http::AppState;
+use madoguchi::mail::deliver::{run_once, DeliveryReport};
 use madoguchi::startup::Application;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::Arc;
+
+use crate::smtp::SmtpSink;
 
 pub fn jst(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -102,6 +106,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub state: AppState,
     pub settings: Settings,
+    pub smtp: SmtpSink,
     pub db: TestDb,
 }
 
@@ -116,7 +121,14 @@ pub async fn spawn_app_at(now: DateTime<Utc>) -> TestApp {
 
 pub async fn spawn_app_with(now: DateTime<Utc>, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::create();
+    let smtp = SmtpSink::start().await;
     let mut settings = Settings::defaults().expect("default settings");
+    settings.mail.transport = MailTransportKind::Smtp;
+    settings.mail.smtp_host = "127.0.0.1".into();
+    settings.mail.smtp_port = smtp.port;
+    settings.mail.smtp_timeout_seconds = 5;
+    // Tests drive delivery with drain_outbox(); one test runs the worker itself.
+    settings.mail.worker = false;
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 2;
     settings.database.url = db.url().to_string();
@@ -136,7 +148,35 @@ pub async fn spawn_app_with(now: DateTime<Utc>, configure: impl FnOnce(&mut Sett
         clock,
         state,
         settings,
+        smtp,
         db,
+    }
+}
+
+/// A booking body for `slot_id` made with `token`; `who` varies the person.
+pub fn booking_body(token: &str, slot_id: &str, who: usize) -> Value {
+    json!({
+        "verification_token": token,
+        "slot_id": slot_id,
+        "procedure": "pin-reset",
+        "applicant_type": "holder",
+        "name": format!("山田 太郎{who}"),
+        "name_kana": format!("ヤマダ タロウ{}", kana_suffix(who)),
+        "phone": format!("090{:08}", who),
+    })
+}
+
+/// A distinct katakana suffix per person number.
+pub fn kana_suffix(n: usize) -> String {
+    const KANA: [char; 10] = ['ア', 'イ', 'ウ', 'エ', 'オ', 'カ', 'キ', 'ク', 'ケ', 'コ'];
+    let mut s = String::new();
+    let mut n = n;
+    loop {
+        s.push(KANA[n % 10]);
+        n /= 10;
+        if n == 0 {
+            return s;
+        }
     }
 }
 
@@ -170,6 +210,73 @@ impl TestApp {
             .await;
         assert_eq!(res.status(), 200, "availability");
         res.json().await.expect("json")
+    }
+
+    /// Delivers every due outbox mail now (as the worker would), returning the totals.
+    pub async fn drain_outbox(&self) -> DeliveryReport {
+        let mut total = DeliveryReport::default();
+        loop {
+            let r = run_once(&self.state.db, &self.state.mailer, self.clock.now())
+                .await
+                .expect("outbox pass");
+            total.claimed += r.claimed;
+            total.sent += r.sent;
+            total.retrying += r.retrying;
+            total.failed += r.failed;
+            if r.claimed == 0 {
+                return total;
+            }
+        }
+    }
+
+    pub async fn post_verification(&self, email: &str) -> reqwest::Response {
+        self.post_json("/api/v1/verifications", &json!({ "email": email }))
+            .await
+    }
+
+    /// Verifies `email` the way a resident does: request, receive the mail, take its link.
+    pub async fn verified_token(&self, email: &str) -> String {
+        let verification_mails = || {
+            let mut m = self.smtp.messages_to(email);
+            m.retain(|m| m.subject.contains("メールアドレスの確認"));
+            m
+        };
+        let before = verification_mails().len();
+        let res = self.post_verification(email).await;
+        assert_eq!(res.status(), 202, "verification request");
+        self.drain_outbox().await;
+        let mails = verification_mails();
+        assert_eq!(mails.len(), before + 1, "one verification mail");
+        mails.last().unwrap().link_token("/booking/verify")
+    }
+
+    pub async fn book(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/api/v1/reservations", body).await
+    }
+
+    /// Verifies a fresh address for person `who` and books `slot_id`; returns the reservation.
+    pub async fn book_as(&self, who: usize, slot_id: &str) -> Value {
+        let token = self
+            .verified_token(&format!("resident{who}@example.jp"))
+            .await;
+        let res = self.book(&booking_body(&token, slot_id, who)).await;
+        let status = res.status();
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(status, 201, "booking: {body}");
+        body
+    }
+
+    pub async fn slot(&self, slot_id: &str) -> Value {
+        let mut parts = slot_id.split('.');
+        let (counter, date) = (parts.next().unwrap(), parts.next().unwrap());
+        let day = self.day(counter, date).await;
+        day["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == slot_id)
+            .expect("slot")
+            .clone()
     }
 
     pub async fn day(&self, counter: &str, date: &str) -> Value {

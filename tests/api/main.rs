@@ -2,8 +2,12 @@
 //! PostgreSQL with MADOGUCHI_TEST_DB=postgres (scripts/test runs both).
 
 mod helpers;
+mod smtp;
 
+mod booking;
 mod calendar;
 mod cli;
+mod concurrency;
 mod errors;
+mod mail;
 mod migrations;

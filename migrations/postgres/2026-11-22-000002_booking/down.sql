@@ -1,0 +1,3 @@
+DROP TABLE outbox;
+DROP TABLE reservations;
+DROP TABLE verifications;

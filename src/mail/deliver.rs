@@ -1,0 +1,182 @@
+//! The outbox worker: claims due mail, renders it, sends it with lettre, records the outcome.
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, SystemTime};
+
+use chrono::{DateTime, Duration, Utc};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+use tokio::sync::Notify;
+
+use super::outbox::{claim_due, mark_attempt_failed, mark_sent, OutboxRow};
+use super::render::{render, Rendered};
+use super::transport::{SendError, Transport};
+use crate::clock::SharedClock;
+use crate::config::MailSettings;
+use crate::db::Db;
+use crate::error::AppError;
+
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    settings: MailSettings,
+    worker_id: String,
+}
+
+impl Mailer {
+    pub fn from_settings(settings: &MailSettings) -> anyhow::Result<Mailer> {
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("mail.from: {:?}: {e}", settings.from))?;
+        Ok(Mailer {
+            transport: Transport::from_settings(settings)?,
+            from,
+            settings: settings.clone(),
+            worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+        })
+    }
+
+    /// The domain of Message-IDs: the sender's.
+    pub fn message_domain(&self) -> String {
+        self.from.email.domain().to_string()
+    }
+
+    /// Delay before attempt `attempts + 1`: base doubling per attempt, capped.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let base = u64::from(self.settings.retry_base_seconds);
+        let exp = attempts.saturating_sub(1).min(30);
+        let secs = base
+            .saturating_mul(1u64 << exp)
+            .min(u64::from(self.settings.retry_max_seconds));
+        Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2))
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+fn build_message(
+    row: &OutboxRow,
+    rendered: Rendered,
+    from: &Mailbox,
+    now: DateTime<Utc>,
+) -> Result<Message, String> {
+    let to: Mailbox = row
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient: {e}"))?;
+    let builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(rendered.subject)
+        .message_id(Some(row.message_id.clone()))
+        .date(SystemTime::from(now));
+    let text = SinglePart::plain(rendered.text);
+    let message = match rendered.ics {
+        Some(ics) => {
+            let calendar = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+                .map_err(|e| format!("content type: {e}"))?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .singlepart(text)
+                    .singlepart(Attachment::new("visit.ics".into()).body(ics, calendar)),
+            )
+        }
+        None => builder.singlepart(text),
+    };
+    message.map_err(|e| format!("building the message: {e}"))
+}
+
+/// One pass: claims up to `mail.batch_size` due rows and delivers them.
+pub async fn run_once(
+    db: &Db,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+) -> Result<DeliveryReport, AppError> {
+    let worker = mailer.worker_id.clone();
+    let lease = Duration::seconds(i64::from(mailer.settings.lease_seconds));
+    let limit = i64::from(mailer.settings.batch_size);
+    let rows = db
+        .run(move |conn| claim_due(conn, &worker, now, lease, limit))
+        .await?;
+    let mut report = DeliveryReport {
+        claimed: rows.len(),
+        ..Default::default()
+    };
+    for row in rows {
+        let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
+        let outcome = match render(&row.kind, &payload) {
+            Ok(rendered) => {
+                let subject = rendered.subject.clone();
+                match build_message(&row, rendered, &mailer.from, now) {
+                    Ok(message) => mailer.transport.send(message).await.map(|_| subject),
+                    Err(message) => Err(SendError {
+                        message,
+                        permanent: true,
+                    }),
+                }
+            }
+            Err(message) => Err(SendError {
+                message,
+                permanent: true,
+            }),
+        };
+        let (id, worker, attempts) = (row.id.clone(), mailer.worker_id.clone(), row.attempts);
+        match outcome {
+            Ok(subject) => {
+                db.run(move |conn| mark_sent(conn, &id, &worker, &subject, now))
+                    .await?;
+                tracing::info!(outbox.id = %row.id, mail.kind = %row.kind, attempts, "mail sent");
+                report.sent += 1;
+            }
+            Err(e) => {
+                let attempts_u = u32::try_from(attempts).unwrap_or(u32::MAX);
+                let give_up = e.permanent || attempts_u >= mailer.settings.max_attempts;
+                let retry_at = (!give_up).then(|| now + mailer.backoff(attempts_u));
+                let message = e.message.clone();
+                db.run(move |conn| mark_attempt_failed(conn, &id, &worker, &message, retry_at))
+                    .await?;
+                if give_up {
+                    tracing::error!(outbox.id = %row.id, mail.kind = %row.kind, attempts, error = %e.message, "mail failed for good");
+                    report.failed += 1;
+                } else {
+                    tracing::warn!(outbox.id = %row.id, mail.kind = %row.kind, attempts, error = %e.message, "mail delivery failed; will retry");
+                    report.retrying += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The background worker: a pass on every poke (a request that wrote mail) or poll interval,
+/// and straight away again while batches come back full.
+pub fn spawn_worker(
+    db: Db,
+    mailer: Arc<Mailer>,
+    clock: SharedClock,
+    notify: Arc<Notify>,
+) -> tokio::task::JoinHandle<()> {
+    let poll = StdDuration::from_millis(mailer.settings.poll_interval_ms);
+    let batch = mailer.settings.batch_size as usize;
+    tokio::spawn(async move {
+        loop {
+            match run_once(&db, &mailer, clock.now()).await {
+                Ok(report) if report.claimed >= batch => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox pass failed"),
+            }
+            tokio::select! {
+                _ = notify.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    })
+}

@@ -1,0 +1,161 @@
+//! The outbox table: rows written in the transaction that causes a mail, claimed by a worker
+//! with a lease, then marked sent, retried later, or failed.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::outbox;
+use crate::db::DbConnection;
+
+pub const PENDING: &str = "pending";
+pub const SENDING: &str = "sending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub message_id: String,
+    pub payload: String,
+    pub subject: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub claimed_by: Option<String>,
+    pub last_error: Option<String>,
+    pub reservation_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+pub fn insert_outbox(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
+    diesel::insert_into(outbox::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Claims up to `limit` due rows for `worker`: pending ones whose time has come, and ones
+/// whose previous claim's lease ran out (a worker died mid-send). Each claim is one
+/// conditional UPDATE, so a row claimed by one worker is never claimed by another.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let now_n = now.naive_utc();
+    let due = || {
+        outbox::status
+            .eq(PENDING)
+            .and(outbox::next_attempt_at.le(now_n))
+            .or(outbox::status
+                .eq(SENDING)
+                .and(outbox::claimed_until.lt(now_n)))
+    };
+    let candidates: Vec<String> = outbox::table
+        .filter(due())
+        .order((outbox::next_attempt_at.asc(), outbox::created_at.asc()))
+        .limit(limit)
+        .select(outbox::id)
+        .load(conn)?;
+    let mut claimed = Vec::with_capacity(candidates.len());
+    for id in candidates {
+        let touched = diesel::update(outbox::table.find(&id).filter(due()))
+            .set((
+                outbox::status.eq(SENDING),
+                outbox::claimed_until.eq(Some((now + lease).naive_utc())),
+                outbox::claimed_by.eq(Some(worker)),
+                outbox::attempts.eq(outbox::attempts + 1),
+            ))
+            .execute(conn)?;
+        if touched == 1 {
+            claimed.push(
+                outbox::table
+                    .find(&id)
+                    .select(OutboxRow::as_select())
+                    .first(conn)?,
+            );
+        }
+    }
+    Ok(claimed)
+}
+
+/// Sent: the payload (which may hold a manage link) is scrubbed; the subject stays for staff.
+pub fn mark_sent(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::status.eq(SENDING))
+            .filter(outbox::claimed_by.eq(worker)),
+    )
+    .set((
+        outbox::status.eq(SENT),
+        outbox::sent_at.eq(Some(now.naive_utc())),
+        outbox::subject.eq(Some(subject)),
+        outbox::payload.eq("{}"),
+        outbox::claimed_until.eq(None::<NaiveDateTime>),
+        outbox::last_error.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// A failed attempt: back to pending at `retry_at`, or `failed` for good when `retry_at` is None.
+pub fn mark_attempt_failed(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> QueryResult<bool> {
+    let error: String = error.chars().take(1000).collect();
+    let target = outbox::table
+        .find(id)
+        .filter(outbox::status.eq(SENDING))
+        .filter(outbox::claimed_by.eq(worker));
+    let touched = match retry_at {
+        Some(at) => diesel::update(target)
+            .set((
+                outbox::status.eq(PENDING),
+                outbox::next_attempt_at.eq(at.naive_utc()),
+                outbox::claimed_until.eq(None::<NaiveDateTime>),
+                outbox::last_error.eq(Some(error)),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((
+                outbox::status.eq(FAILED),
+                outbox::claimed_until.eq(None::<NaiveDateTime>),
+                outbox::last_error.eq(Some(error)),
+            ))
+            .execute(conn)?,
+    };
+    Ok(touched == 1)
+}
+
+pub fn list_outbox(
+    conn: &mut DbConnection,
+    status: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let mut q = outbox::table
+        .select(OutboxRow::as_select())
+        .order(outbox::created_at.desc())
+        .into_boxed();
+    if let Some(s) = status {
+        q = q.filter(outbox::status.eq(s.to_string()));
+    }
+    q.limit(limit).load(conn)
+}

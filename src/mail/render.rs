@@ -1,0 +1,217 @@
+//! Mail text from `templates/<kind>.{subject,txt}` (embedded; minijinja) and the `.ics`
+//! attachment for a visit.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use icalendar::{Calendar, Component, Event, EventLike};
+use minijinja::Environment;
+use serde_json::Value;
+
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub ics: Option<String>,
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "verification.subject",
+        include_str!("templates/verification.subject"),
+    ),
+    (
+        "verification.txt",
+        include_str!("templates/verification.txt"),
+    ),
+    (
+        "booking_confirmed.subject",
+        include_str!("templates/booking_confirmed.subject"),
+    ),
+    (
+        "booking_confirmed.txt",
+        include_str!("templates/booking_confirmed.txt"),
+    ),
+    (
+        "booking_changed.subject",
+        include_str!("templates/booking_changed.subject"),
+    ),
+    (
+        "booking_changed.txt",
+        include_str!("templates/booking_changed.txt"),
+    ),
+    (
+        "booking_cancelled.subject",
+        include_str!("templates/booking_cancelled.subject"),
+    ),
+    (
+        "booking_cancelled.txt",
+        include_str!("templates/booking_cancelled.txt"),
+    ),
+    (
+        "reservation_details.txt",
+        include_str!("templates/reservation_details.txt"),
+    ),
+];
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        match minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+        {
+            Ok(syntax) => env.set_syntax(syntax),
+            Err(e) => tracing::error!(error = %e, "mail template syntax"),
+        }
+        // Plain text: nothing to escape.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, source) in TEMPLATES {
+            // The templates are compiled into the binary; a broken one fails the unit tests.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "mail template does not compile");
+            }
+        }
+        env
+    })
+}
+
+/// Renders the mail of `kind` from its outbox payload.
+pub fn render(kind: &str, payload: &Value) -> Result<Rendered, String> {
+    let env = env();
+    let ctx = minijinja::Value::from(minijinja::value::Serde(payload));
+    let get = |suffix: &str| {
+        let name = format!("{kind}.{suffix}");
+        env.get_template(&name)
+            .and_then(|t| t.render(&ctx))
+            .map_err(|e| format!("template {name}: {e}"))
+    };
+    let subject = get("subject")?.trim().replace(['\r', '\n'], " ");
+    let text = get("txt")?;
+    let ics = match kind {
+        "booking_confirmed" | "booking_changed" => Some(visit_ics(payload)?),
+        _ => None,
+    };
+    Ok(Rendered { subject, text, ics })
+}
+
+/// The visit as an iCalendar event (UTC times, so every calendar shows it right).
+fn visit_ics(p: &Value) -> Result<String, String> {
+    let instant = |key: &str| -> Result<DateTime<Utc>, String> {
+        p[key]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.to_utc())
+            .ok_or_else(|| format!("payload has no {key}"))
+    };
+    let text = |key: &str| p[key].as_str().unwrap_or_default().to_string();
+    let event = Event::new()
+        .uid(&format!("{}@madoguchi", text("reservation_id")))
+        .timestamp(instant("issued_at")?)
+        .starts(instant("starts_at")?)
+        .ends(instant("ends_at")?)
+        .summary(&format!(
+            "{} ({})",
+            text("counter_name"),
+            text("procedure_name")
+        ))
+        .location(&format!(
+            "{} {}",
+            text("counter_name"),
+            text("counter_address")
+        ))
+        .description(&format!(
+            "予約番号 / Reservation number: {}\n{}",
+            text("reservation_number"),
+            text("procedure_name")
+        ))
+        .done();
+    let calendar = Calendar::new()
+        .name("マイナンバー特設窓口")
+        .push(event)
+        .done();
+    Ok(calendar.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn booking_payload() -> Value {
+        json!({
+            "city": "近江八幡市",
+            "name": "山田 太郎",
+            "reservation_number": "ACEF-HJKM",
+            "reservation_id": "r-1",
+            "date_label": "2027年1月4日(月)",
+            "time_label": "09:00〜09:30",
+            "starts_at": "2027-01-04T00:00:00Z",
+            "ends_at": "2027-01-04T00:30:00Z",
+            "issued_at": "2026-11-24T01:00:00Z",
+            "counter_name": "近江八幡市役所 マイナンバー特設窓口",
+            "counter_address": "滋賀県近江八幡市桜宮町236",
+            "procedure_name": "暗証番号の再設定・ロック解除(初期化)",
+            "procedure_name_en": "PIN reset / lock release",
+            "procedure_notes": ["スマホ用電子証明書は窓口では手続きできません。"],
+            "applicant_label": "任意代理人 / Voluntary proxy",
+            "representative_name": "山田 花子",
+            "requirements": ["本人のマイナンバーカード", "委任状"],
+            "visits": 2,
+            "visit_note": "任意代理人の手続きは2回の来庁が必要です。",
+            "visit_note_en": "A voluntary proxy must come twice.",
+            "manage_url": "http://127.0.0.1:8080/booking/manage?token=abc",
+            "previous_label": "2027年1月5日(火) 10:00〜10:30",
+            "reason": null,
+            "sender_footer": "近江八幡市 マイナンバー特設窓口",
+        })
+    }
+
+    #[test]
+    fn every_template_compiles_and_renders() {
+        let p = booking_payload();
+        for kind in ["booking_confirmed", "booking_changed", "booking_cancelled"] {
+            let r = render(kind, &p).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            assert!(r.subject.contains("ACEF-HJKM"), "{kind}: {}", r.subject);
+            assert!(r.text.contains("2027年1月4日(月)"), "{kind}");
+        }
+        let v = render(
+            "verification",
+            &json!({"city": "近江八幡市", "link": "http://x/booking/verify?token=t", "expires_label": "2026年11月24日 10:30", "sender_footer": "f"}),
+        )
+        .unwrap();
+        assert!(v.text.contains("http://x/booking/verify?token=t"));
+        assert!(v.ics.is_none());
+    }
+
+    #[test]
+    fn the_completion_mail_says_what_to_bring_and_why_two_visits() {
+        let r = render("booking_confirmed", &booking_payload()).unwrap();
+        assert!(
+            r.text.contains("・本人のマイナンバーカード\n"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("・委任状"));
+        assert!(r.text.contains("ご来庁は2回必要です"));
+        assert!(r.text.contains("任意代理人の手続きは2回の来庁が必要です。"));
+        assert!(r
+            .text
+            .contains("http://127.0.0.1:8080/booking/manage?token=abc"));
+        assert!(r.text.contains("山田 花子 様"));
+        let ics = r.ics.expect("ics");
+        assert!(ics.contains("BEGIN:VEVENT"));
+        assert!(ics.contains("DTSTART:20270104T000000Z"), "{ics}");
+    }
+
+    #[test]
+    fn a_holder_booking_has_no_two_visit_section() {
+        let mut p = booking_payload();
+        p["visits"] = json!(1);
+        p["representative_name"] = Value::Null;
+        let r = render("booking_confirmed", &p).unwrap();
+        assert!(!r.text.contains("回必要です"));
+    }
+}

@@ -1,0 +1,157 @@
+//! A booking as typed by a resident or phone staff, parsed into domain values. Every field's
+//! problem is reported at once; an individual number anywhere refuses the whole request.
+
+use crate::calendar::SlotId;
+use crate::catalogue::ApplicantType;
+use crate::error::{AppError, FieldError};
+use crate::text::{
+    contains_individual_number, kana_key, parse_free_text, parse_kana, parse_name, parse_phone,
+    EmailAddress,
+};
+
+/// The raw fields, as they arrive.
+#[derive(Debug, Default, Clone)]
+pub struct RawBooking {
+    pub slot_id: String,
+    pub procedure: String,
+    pub applicant_type: String,
+    pub name: String,
+    pub name_kana: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub representative_name: Option<String>,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BookingInput {
+    pub slot_id: SlotId,
+    pub procedure: String,
+    pub applicant_type: ApplicantType,
+    pub name: String,
+    pub name_kana: String,
+    pub phone: String,
+    pub email: Option<EmailAddress>,
+    pub representative_name: Option<String>,
+    pub notes: Option<String>,
+}
+
+impl BookingInput {
+    /// The same person across bookings: kana without spaces, and the phone digits.
+    pub fn person_key(&self) -> String {
+        format!("{}|{}", kana_key(&self.name_kana), self.phone)
+    }
+}
+
+pub const NAME_MAX: usize = 50;
+pub const NOTES_MAX: usize = 500;
+
+/// Refuses text holding an individual number (マイナンバー), naming the fields.
+pub fn refuse_individual_numbers(fields: &[(&str, Option<&str>)]) -> Result<(), AppError> {
+    let errors: Vec<FieldError> = fields
+        .iter()
+        .filter(|(_, v)| v.is_some_and(contains_individual_number))
+        .map(|(f, _)| {
+            FieldError::new(
+                *f,
+                "must not contain an individual number (マイナンバー); it is never needed here",
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid {
+            code: "contains_individual_number",
+            errors,
+        })
+    }
+}
+
+impl BookingInput {
+    pub fn parse(raw: RawBooking) -> Result<BookingInput, AppError> {
+        refuse_individual_numbers(&[
+            ("name", Some(&raw.name)),
+            ("name_kana", Some(&raw.name_kana)),
+            ("phone", Some(&raw.phone)),
+            ("email", raw.email.as_deref()),
+            ("representative_name", raw.representative_name.as_deref()),
+            ("notes", raw.notes.as_deref()),
+        ])?;
+        let mut errors = Vec::new();
+        let e = &mut errors;
+        let name = take(e, "name", parse_name(&raw.name, NAME_MAX));
+        let name_kana = take(e, "name_kana", parse_kana(&raw.name_kana));
+        let phone = take(e, "phone", parse_phone(&raw.phone));
+        let email =
+            non_empty(raw.email.as_deref()).and_then(|v| take(e, "email", EmailAddress::parse(v)));
+        let applicant_type = take(
+            e,
+            "applicant_type",
+            raw.applicant_type
+                .parse::<ApplicantType>()
+                .map_err(|_| "must be holder, legal_representative or voluntary_proxy"),
+        );
+        let representative_name = non_empty(raw.representative_name.as_deref())
+            .and_then(|v| take(e, "representative_name", parse_name(v, NAME_MAX)));
+        if applicant_type.is_some_and(|t| t != ApplicantType::Holder)
+            && non_empty(raw.representative_name.as_deref()).is_none()
+        {
+            e.push(FieldError::new(
+                "representative_name",
+                "is required when someone comes in the holder's place",
+            ));
+        }
+        let notes = raw
+            .notes
+            .as_deref()
+            .and_then(|v| take(e, "notes", parse_free_text(v, NOTES_MAX)))
+            .filter(|n| !n.is_empty());
+        if raw.procedure.trim().is_empty() {
+            e.push(FieldError::new("procedure", "is required"));
+        }
+        if raw.slot_id.trim().is_empty() {
+            e.push(FieldError::new("slot_id", "is required"));
+        }
+        let (Some(name), Some(name_kana), Some(phone), Some(applicant_type), true) =
+            (name, name_kana, phone, applicant_type, errors.is_empty())
+        else {
+            return Err(AppError::Invalid {
+                code: "validation_failed",
+                errors,
+            });
+        };
+        // A well-formed request for a slot that cannot exist is a 404, not a 422.
+        let slot_id = raw
+            .slot_id
+            .trim()
+            .parse::<SlotId>()
+            .map_err(|_| AppError::NotFound("slot_not_found"))?;
+        Ok(BookingInput {
+            slot_id,
+            procedure: raw.procedure.trim().to_string(),
+            applicant_type,
+            name,
+            name_kana,
+            phone,
+            email,
+            representative_name,
+            notes,
+        })
+    }
+}
+
+/// The parsed value, or None with the field's problem recorded.
+fn take<T>(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    parsed: Result<T, &'static str>,
+) -> Option<T> {
+    parsed
+        .map_err(|msg| errors.push(FieldError::new(field, msg)))
+        .ok()
+}
+
+fn non_empty(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|s| !s.is_empty())
+}

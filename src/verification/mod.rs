@@ -1,0 +1,152 @@
+//! Email verification (メール認証): a single-use link mailed to an address, proving the
+//! resident can read mail there before they book. Only the token's hash is stored.
+
+pub mod repo;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::db::{lock_keys, write_tx, DbConnection};
+use crate::error::AppError;
+use crate::mail::{enqueue, MailKind, NewMail};
+use crate::text::EmailAddress;
+use crate::tokens::{hash_token, new_token};
+use repo::{count_since, find_by_hash, insert_verification, mark_used, VerificationRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerificationError {
+    #[error("no such verification")]
+    NotFound,
+    #[error("verification expired")]
+    Expired,
+    #[error("verification already used")]
+    Used,
+}
+
+impl From<VerificationError> for AppError {
+    fn from(e: VerificationError) -> Self {
+        match e {
+            VerificationError::NotFound => AppError::NotFound("verification_not_found"),
+            VerificationError::Expired => AppError::Gone("verification_expired"),
+            VerificationError::Used => AppError::Gone("verification_used"),
+        }
+    }
+}
+
+pub struct VerificationRequest {
+    pub email: EmailAddress,
+    pub counter: Option<String>,
+    pub slot_id: Option<String>,
+    /// SHA-256 of the client IP: the per-IP limit's key, without keeping the address itself.
+    pub ip_key: String,
+}
+
+/// Issues a token and writes its mail, within the rate limits. The answer is the same for
+/// every well-formed address, whether or not it has booked before.
+pub fn request(
+    conn: &mut DbConnection,
+    req: VerificationRequest,
+    settings: &Settings,
+    message_domain: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, AppError> {
+    let limits = &settings.limits;
+    let window = Duration::minutes(i64::from(limits.window_minutes));
+    let expires_at = now + Duration::minutes(i64::from(settings.verification.ttl_minutes));
+    write_tx(conn, |conn| {
+        let email = req.email.as_str();
+        lock_keys(
+            conn,
+            &[
+                &format!("verify-email:{email}"),
+                &format!("verify-ip:{}", req.ip_key),
+            ],
+        )?;
+        let since = now - window;
+        for (count, limit) in [
+            (
+                count_since(conn, repo::Key::Email(email), since)?,
+                limits.verify_per_address,
+            ),
+            (
+                count_since(conn, repo::Key::Ip(&req.ip_key), since)?,
+                limits.verify_per_ip,
+            ),
+        ] {
+            if count.0 >= i64::from(limit) {
+                // Free again when the oldest request in the window leaves it.
+                let free_at = count
+                    .1
+                    .map(|oldest| oldest + window)
+                    .unwrap_or(now + window);
+                let retry_after_s =
+                    u64::try_from((free_at - now).num_seconds().max(1)).unwrap_or(1);
+                return Err(AppError::RateLimited { retry_after_s });
+            }
+        }
+        let token = new_token();
+        let row = VerificationRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            token_hash: hash_token(&token),
+            email: email.to_string(),
+            ip_key: req.ip_key.clone(),
+            counter_id: req.counter.clone(),
+            slot_id: req.slot_id.clone(),
+            created_at: now.naive_utc(),
+            expires_at: expires_at.naive_utc(),
+            used_at: None,
+        };
+        insert_verification(conn, &row)?;
+        let tz = chrono_tz::Asia::Tokyo;
+        let payload = json!({
+            "city": settings.city_name,
+            "link": format!("{}/booking/verify?token={token}", settings.public_url.trim_end_matches('/')),
+            "expires_label": expires_at.with_timezone(&tz).format("%Y年%-m月%-d日 %H:%M").to_string(),
+            "sender_footer": settings.mail_footer(),
+        });
+        enqueue(
+            conn,
+            NewMail {
+                kind: MailKind::Verification,
+                recipient: email,
+                payload,
+                reservation_id: None,
+            },
+            message_domain,
+            now,
+        )?;
+        Ok(expires_at)
+    })
+}
+
+/// The verification a token names, if it can still be used.
+pub fn lookup(
+    conn: &mut DbConnection,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<VerificationRow, AppError> {
+    let row = find_by_hash(conn, &hash_token(token))?.ok_or(VerificationError::NotFound)?;
+    if row.used_at.is_some() {
+        return Err(VerificationError::Used.into());
+    }
+    if row.expires_at <= now.naive_utc() {
+        return Err(VerificationError::Expired.into());
+    }
+    Ok(row)
+}
+
+/// Uses the token up (inside the booking transaction): one conditional UPDATE, so of two
+/// requests with the same token exactly one gets through.
+pub fn consume(
+    conn: &mut DbConnection,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<VerificationRow, AppError> {
+    let hash = hash_token(token);
+    if mark_used(conn, &hash, now)? {
+        return find_by_hash(conn, &hash)?.ok_or_else(|| VerificationError::NotFound.into());
+    }
+    // Say why: unknown, used or expired.
+    lookup(conn, token, now).and(Err(VerificationError::Used.into()))
+}

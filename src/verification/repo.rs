@@ -1,0 +1,72 @@
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::{count_star, min};
+use diesel::prelude::*;
+
+use crate::db::schema::verifications;
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = verifications)]
+pub struct VerificationRow {
+    pub id: String,
+    pub token_hash: String,
+    pub email: String,
+    pub ip_key: String,
+    pub counter_id: Option<String>,
+    pub slot_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}
+
+pub enum Key<'a> {
+    Email(&'a str),
+    Ip(&'a str),
+}
+
+pub fn insert_verification(conn: &mut DbConnection, row: &VerificationRow) -> QueryResult<()> {
+    diesel::insert_into(verifications::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find_by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<VerificationRow>> {
+    verifications::table
+        .filter(verifications::token_hash.eq(hash))
+        .select(VerificationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Requests for a key since `since`, and the oldest of them.
+pub fn count_since(
+    conn: &mut DbConnection,
+    key: Key<'_>,
+    since: DateTime<Utc>,
+) -> QueryResult<(i64, Option<DateTime<Utc>>)> {
+    let q = verifications::table
+        .filter(verifications::created_at.gt(since.naive_utc()))
+        .into_boxed();
+    let q = match key {
+        Key::Email(e) => q.filter(verifications::email.eq(e.to_string())),
+        Key::Ip(ip) => q.filter(verifications::ip_key.eq(ip.to_string())),
+    };
+    let (n, oldest): (i64, Option<NaiveDateTime>) = q
+        .select((count_star(), min(verifications::created_at)))
+        .first(conn)?;
+    Ok((n, oldest.map(|t| t.and_utc())))
+}
+
+/// Marks an unused, unexpired token used; false when it is not.
+pub fn mark_used(conn: &mut DbConnection, hash: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let touched = diesel::update(
+        verifications::table
+            .filter(verifications::token_hash.eq(hash))
+            .filter(verifications::used_at.is_null())
+            .filter(verifications::expires_at.gt(now.naive_utc())),
+    )
+    .set(verifications::used_at.eq(Some(now.naive_utc())))
+    .execute(conn)?;
+    Ok(touched == 1)
+}
