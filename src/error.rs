@@ -313,6 +313,32 @@ fn titles(code: &str, status: StatusCode) -> (&'static str, &'static str) {
         "slot_not_found" => ("No such slot.", "指定された予約枠はありません。"),
         "procedure_not_found" => ("No such procedure.", "指定された手続きはありません。"),
         "range_too_long" => ("The date range is too long.", "期間が長すぎます。"),
+        "invalid_email" => ("The email address is not valid.", "メールアドレスの形式が正しくありません。"),
+        "contains_individual_number" => (
+            "Do not enter an individual number (My Number); it is never needed here.",
+            "マイナンバー(個人番号)は入力しないでください。予約には必要ありません。",
+        ),
+        "verification_not_found" => ("This verification link is not valid.", "この確認用リンクは無効です。"),
+        "verification_expired" => (
+            "This verification link has expired; ask for a new one.",
+            "確認用リンクの有効期限が切れています。もう一度メールアドレスの確認からやり直してください。",
+        ),
+        "verification_used" => (
+            "This verification link has already been used; ask for a new one.",
+            "この確認用リンクは使用済みです。もう一度メールアドレスの確認からやり直してください。",
+        ),
+        "reservation_not_found" => ("No such reservation.", "予約が見つかりません。"),
+        "slot_full" => ("This slot is full; see the alternatives.", "この時間帯は満員です。ほかの時間帯をお選びください。"),
+        "window_not_open" => ("Booking for this day has not opened yet.", "この日の予約受付はまだ始まっていません。"),
+        "window_closed" => ("Booking for this day has closed.", "この日の予約受付は終了しました。"),
+        "day_closed" => ("The counter is closed on this day.", "この日は窓口が休みです。"),
+        "active_reservation_exists" => (
+            "An active reservation already exists for this person or address.",
+            "同じ方(またはメールアドレス)の有効な予約がすでにあります。",
+        ),
+        "too_late_to_cancel" => ("It is too late to cancel this reservation.", "この予約は取り消しできません(開始時刻を過ぎています)。"),
+        "too_late_to_change" => ("It is too late to change this reservation.", "この予約は変更できません(開始時刻を過ぎています)。"),
+        "reservation_cancelled" => ("This reservation has been cancelled.", "この予約は取り消されています。"),
         "database_unavailable" => (
             "The database cannot be reached.",
             "データベースに接続できません。",

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
 
 use chrono::{DateTime, Duration, Utc};
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use tokio::sync::Notify;
 
@@ -13,7 +13,7 @@ use super::outbox::{claim_due, mark_attempt_failed, mark_sent, OutboxRow};
 use super::render::{render, Rendered};
 use super::transport::{SendError, Transport};
 use crate::clock::SharedClock;
-use crate::config::MailSettings;
+use crate::config::{MailSettings, MailTransportKind};
 use crate::db::Db;
 use crate::error::AppError;
 
@@ -62,11 +62,14 @@ pub struct DeliveryReport {
     pub failed: usize,
 }
 
+/// `readable`: the text part as raw UTF-8 (`binary`) instead of base64, so an .eml file can be
+/// read (and its link copied) as it is. SMTP keeps lettre's 7-bit-safe choice.
 fn build_message(
     row: &OutboxRow,
     rendered: Rendered,
     from: &Mailbox,
     now: DateTime<Utc>,
+    readable: bool,
 ) -> Result<Message, String> {
     let to: Mailbox = row
         .recipient
@@ -78,7 +81,17 @@ fn build_message(
         .subject(rendered.subject)
         .message_id(Some(row.message_id.clone()))
         .date(SystemTime::from(now));
-    let text = SinglePart::plain(rendered.text);
+    let text = match readable {
+        // Binary is never refused (lettre's builder would panic on a refused body); it is
+        // only chosen for files, which no SMTP server carries.
+        true => match Body::new_with_encoding(rendered.text, ContentTransferEncoding::Binary) {
+            Ok(body) => SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(body),
+            Err(raw) => SinglePart::plain(String::from_utf8_lossy(&raw).into_owned()),
+        },
+        false => SinglePart::plain(rendered.text),
+    };
     let message = match rendered.ics {
         Some(ics) => {
             let calendar = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
@@ -115,7 +128,8 @@ pub async fn run_once(
         let outcome = match render(&row.kind, &payload) {
             Ok(rendered) => {
                 let subject = rendered.subject.clone();
-                match build_message(&row, rendered, &mailer.from, now) {
+                let readable = mailer.settings.transport == MailTransportKind::File;
+                match build_message(&row, rendered, &mailer.from, now, readable) {
                     Ok(message) => mailer.transport.send(message).await.map(|_| subject),
                     Err(message) => Err(SendError {
                         message,

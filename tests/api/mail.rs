@@ -168,6 +168,36 @@ async fn the_file_transport_writes_eml_files() {
     let raw = std::fs::read_to_string(files[0].path()).unwrap();
     assert!(raw.contains("file@example.jp"));
     assert!(raw.contains("Message-ID: <"));
+    // Readable as it is: the Japanese text and the link are in the file verbatim.
+    assert!(raw.contains("次のリンクを開いて"), "{raw}");
+    assert!(raw.contains("/booking/verify?token="));
     assert!(app.smtp.messages().is_empty());
-    let _ = spawn_app;
+}
+
+#[tokio::test]
+async fn a_mail_claimed_by_a_worker_that_died_is_sent_after_its_lease() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post_verification("orphan@example.jp").await.status(),
+        202
+    );
+    // A worker claims the mail and dies before sending it.
+    let now = app.clock.now();
+    let claimed = app
+        .state
+        .db
+        .run(move |conn| {
+            madoguchi::mail::outbox::claim_due(conn, "dead-worker", now, Duration::seconds(120), 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        app.drain_outbox().await.claimed,
+        0,
+        "leased to the dead worker"
+    );
+    app.clock.advance(Duration::seconds(121));
+    assert_eq!(app.drain_outbox().await.sent, 1);
+    assert_eq!(app.smtp.messages_to("orphan@example.jp").len(), 1);
 }
