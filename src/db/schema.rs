@@ -76,5 +76,62 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    staff (id) {
+        id -> Text,
+        login -> Text,
+        display_name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        staff_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        staff_login -> Nullable<Text>,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+        ip_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    closures (id) {
+        id -> Text,
+        counter_id -> Text,
+        closed_on -> Date,
+        reason -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(reservations -> slots (slot_id));
-diesel::allow_tables_to_appear_in_same_query!(slots, verifications, reservations, outbox);
+diesel::joinable!(staff_sessions -> staff (staff_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    slots,
+    verifications,
+    reservations,
+    outbox,
+    staff,
+    staff_sessions,
+    audit_log,
+    closures
+);
