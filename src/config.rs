@@ -40,6 +40,7 @@ pub struct Settings {
     pub booking: BookingSettings,
     pub verification: VerificationSettings,
     pub limits: LimitSettings,
+    pub staff: StaffSettings,
     pub mail: MailSettings,
     pub calendar: CalendarSettings,
     pub counters: Vec<CounterSettings>,
@@ -124,6 +125,18 @@ pub struct LimitSettings {
     pub verify_per_ip: u32,
     pub window_minutes: u32,
     pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffSettings {
+    pub session_hours: u32,
+    pub password_min_length: usize,
+    pub login_max_failures: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_window_minutes: u32,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -37,6 +37,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("not signed in")]
     Unauthenticated,
+    /// 401 invalid_credentials: a login with a wrong name or password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
     #[error("role not allowed")]
     Forbidden,
     /// 404 with a specific code (`slot_not_found`, `counter_not_found`, …).
@@ -93,6 +96,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => "bad_request",
             AppError::Unauthenticated => "unauthenticated",
+            AppError::InvalidCredentials => "invalid_credentials",
             AppError::Forbidden => "forbidden",
             AppError::NotFound(code) | AppError::Gone(code) | AppError::Unavailable(code) => code,
             AppError::Conflict { code, .. } | AppError::Invalid { code, .. } => code,
@@ -195,7 +199,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
@@ -229,6 +233,10 @@ impl ResponseError for AppError {
             _ => None,
         };
         let mut res = problem.response(Lang::En);
+        if matches!(self, AppError::Unauthenticated) {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(secs) = retry {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
@@ -313,6 +321,18 @@ fn titles(code: &str, status: StatusCode) -> (&'static str, &'static str) {
         "slot_not_found" => ("No such slot.", "指定された予約枠はありません。"),
         "procedure_not_found" => ("No such procedure.", "指定された手続きはありません。"),
         "range_too_long" => ("The date range is too long.", "期間が長すぎます。"),
+        "invalid_credentials" => ("The login or password is wrong.", "ログイン名またはパスワードが違います。"),
+        "login_taken" => ("That login is taken.", "そのログイン名は使われています。"),
+        "staff_not_found" => ("No such staff account.", "その職員アカウントはありません。"),
+        "capacity_below_booked" => (
+            "The capacity cannot be set below the seats already booked.",
+            "予約済みの人数より少ない定員には変更できません。",
+        ),
+        "day_has_reservations" => (
+            "The day has reservations; ask to cancel them to close it.",
+            "この日には予約があります。予約を取り消して休止する場合は cancel_reservations を指定してください。",
+        ),
+        "day_already_closed" => ("The day is already closed.", "この日はすでに休止になっています。"),
         "invalid_email" => ("The email address is not valid.", "メールアドレスの形式が正しくありません。"),
         "contains_individual_number" => (
             "Do not enter an individual number (My Number); it is never needed here.",

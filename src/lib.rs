@@ -1,5 +1,6 @@
 //! madoguchi (窓口): the booking backend for a city's My Number card special counter.
 
+pub mod admin;
 pub mod calendar;
 pub mod catalogue;
 pub mod clock;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod mail;
 pub mod reservations;
+pub mod staff;
 pub mod startup;
 pub mod telemetry;
 pub mod text;

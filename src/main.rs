@@ -34,6 +34,35 @@ enum Command {
     },
     /// Load and validate the configuration, print a summary, exit.
     CheckConfig,
+    /// Staff accounts (the first admin is made here).
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create an account; the password is read from standard input (one line).
+    Add {
+        #[arg(long)]
+        login: String,
+        /// phone, desk or admin
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input (required: never pass it as an argument).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account and end its sessions.
+    Disable {
+        #[arg(long)]
+        login: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +78,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate { revert_all } => migrate(&settings, revert_all),
+        Command::Staff { command } => staff(&settings, command),
         Command::CheckConfig => {
             println!(
                 "configuration is valid: {} counter(s), {} procedure(s), database {}",
@@ -93,6 +123,67 @@ fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
     } else {
         let applied = db.migrate()?;
         println!("applied {} migration(s) on {}", applied.len(), db.target());
+    }
+    Ok(())
+}
+
+fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
+    use madoguchi::staff::repo::list_staff;
+    use madoguchi::staff::service::{create_staff, disable_staff, prepare_staff, NewStaff};
+
+    let db = startup::connect_and_migrate(settings)?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = startup::clock_from_settings(settings)?.now();
+    let describe = |e: madoguchi::error::AppError| match e {
+        madoguchi::error::AppError::Invalid { errors, .. } => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        madoguchi::error::AppError::Conflict { code, .. }
+        | madoguchi::error::AppError::NotFound(code) => {
+            anyhow::anyhow!("{code}")
+        }
+        other => anyhow::anyhow!("{other}"),
+    };
+    match command {
+        StaffCommand::Add {
+            login,
+            role,
+            display_name,
+            password_stdin: _,
+        } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']).to_string();
+            let display_name = display_name.unwrap_or_else(|| login.clone());
+            let row = prepare_staff(
+                NewStaff {
+                    login,
+                    display_name,
+                    role,
+                    password,
+                },
+                &settings.staff,
+                now,
+            )
+            .map_err(describe)?;
+            let row = create_staff(&mut conn, row, "cli", now).map_err(describe)?;
+            println!("created {} ({})", row.login, row.role);
+        }
+        StaffCommand::List => {
+            for s in list_staff(&mut conn)? {
+                let state = if s.disabled { "disabled" } else { "active" };
+                println!("{}\t{}\t{}\t{}", s.login, s.role, state, s.display_name);
+            }
+        }
+        StaffCommand::Disable { login } => {
+            disable_staff(&mut conn, &login, "cli", now).map_err(describe)?;
+            println!("disabled {login}");
+        }
     }
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! Availability: the calendar's days and slots with what the database says is booked.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use super::repo::{list_slot_rows, SlotRow};
-use super::{Calendar, Counter, DayStatus, SlotDef};
+use super::repo::{list_closed_dates, list_slot_rows, SlotRow};
+use super::{Calendar, ClosedReason, Counter, DayStatus, SlotDef};
 use crate::db::DbConnection;
 
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct SlotView {
 }
 
 /// Builds the days from `from` to `to` (inclusive) for `counter` at `now`, given the stored
-/// rows. Pure: the one query happens in [`load`].
+/// rows and the days an administrator closed. Pure: the queries happen in [`load`].
 pub fn days(
     calendar: &Calendar,
     counter: &Counter,
@@ -35,15 +35,23 @@ pub fn days(
     to: NaiveDate,
     now: DateTime<Utc>,
     rows: &HashMap<String, SlotRow>,
+    closed: &BTreeSet<NaiveDate>,
 ) -> Vec<DayView> {
     let mut out = Vec::new();
     let mut date = from;
     while date <= to {
-        let status = calendar.day(counter, date);
+        let status = if closed.contains(&date) {
+            DayStatus::Closed(ClosedReason::Closure)
+        } else {
+            calendar.day(counter, date)
+        };
         let window_open = calendar.window.is_open(date, counter.tz, now);
         let bookable_now = window_open && matches!(status, DayStatus::Open { .. });
-        let slots = calendar
-            .slots(counter, date)
+        let defs = match status {
+            DayStatus::Open { .. } => calendar.slots(counter, date),
+            DayStatus::Closed(_) => Vec::new(),
+        };
+        let slots = defs
             .into_iter()
             .map(|def| {
                 let (capacity, remaining) = match rows.get(&def.id.to_string()) {
@@ -71,7 +79,7 @@ pub fn days(
     out
 }
 
-/// Reads the stored rows for the range, then builds the days.
+/// Reads the stored rows and closures for the range (two indexed queries), then builds the days.
 pub fn load(
     conn: &mut DbConnection,
     calendar: &Calendar,
@@ -84,5 +92,6 @@ pub fn load(
         .into_iter()
         .map(|r| (r.id.clone(), r))
         .collect::<HashMap<_, _>>();
-    Ok(days(calendar, counter, from, to, now, &rows))
+    let closed = list_closed_dates(conn, &counter.id, from, to)?;
+    Ok(days(calendar, counter, from, to, now, &rows, &closed))
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::SlotDef;
-use crate::db::schema::slots;
+use crate::db::schema::{closures, slots};
 use crate::db::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -103,6 +103,68 @@ pub fn release_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Qu
     let touched = diesel::update(slots::table.find(id).filter(slots::booked.gt(0)))
         .set((
             slots::booked.eq(slots::booked - 1),
+            slots::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(touched == 1)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = closures)]
+pub struct ClosureRow {
+    pub id: String,
+    pub counter_id: String,
+    pub closed_on: NaiveDate,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_closure(conn: &mut DbConnection, row: &ClosureRow) -> QueryResult<()> {
+    diesel::insert_into(closures::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn closure_exists(
+    conn: &mut DbConnection,
+    counter_id: &str,
+    date: NaiveDate,
+) -> QueryResult<bool> {
+    let n: i64 = closures::table
+        .filter(closures::counter_id.eq(counter_id))
+        .filter(closures::closed_on.eq(date))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Days an administrator closed, between two dates (inclusive).
+pub fn list_closed_dates(
+    conn: &mut DbConnection,
+    counter_id: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<std::collections::BTreeSet<NaiveDate>> {
+    let dates: Vec<NaiveDate> = closures::table
+        .filter(closures::counter_id.eq(counter_id))
+        .filter(closures::closed_on.between(from, to))
+        .select(closures::closed_on)
+        .load(conn)?;
+    Ok(dates.into_iter().collect())
+}
+
+/// Sets a slot's capacity unless more seats are already booked; false when they are.
+pub fn set_capacity(
+    conn: &mut DbConnection,
+    id: &str,
+    capacity: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(slots::table.find(id).filter(slots::booked.le(capacity)))
+        .set((
+            slots::capacity.eq(capacity),
             slots::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;

@@ -303,15 +303,26 @@ where
     }
 }
 
-/// Serialises transactions that touch the same keys (a person, an address) until commit.
+/// Serialises transactions that touch the same keys (a person, an address, a day) until commit.
 /// PostgreSQL: transaction-scoped advisory locks, taken in sorted order so two transactions
 /// cannot deadlock. SQLite: nothing to do, `BEGIN IMMEDIATE` already serialises writers.
 pub fn lock_keys(conn: &mut DbConnection, keys: &[&str]) -> diesel::QueryResult<()> {
+    advisory_locks(conn, keys, "SELECT pg_advisory_xact_lock($1)")
+}
+
+/// Like [`lock_keys`], but shared: shared holders do not wait for each other, only for an
+/// exclusive holder (bookings on a day share; closing the day is exclusive).
+pub fn lock_keys_shared(conn: &mut DbConnection, keys: &[&str]) -> diesel::QueryResult<()> {
+    advisory_locks(conn, keys, "SELECT pg_advisory_xact_lock_shared($1)")
+}
+
+fn advisory_locks(conn: &mut DbConnection, keys: &[&str], sql: &str) -> diesel::QueryResult<()> {
     let DbConnection::Pg(pg) = conn else {
         return Ok(());
     };
     let mut ids: Vec<i64> = keys
         .iter()
+        .filter(|k| !k.is_empty())
         .map(|k| {
             let hex = crate::tokens::sha256_hex(k.as_bytes());
             i64::from_str_radix(&hex[..15], 16).unwrap_or(0)
@@ -321,11 +332,16 @@ pub fn lock_keys(conn: &mut DbConnection, keys: &[&str]) -> diesel::QueryResult<
     ids.dedup();
     for id in ids {
         use diesel::RunQueryDsl;
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        diesel::sql_query(sql)
             .bind::<diesel::sql_types::BigInt, _>(id)
             .execute(pg)?;
     }
     Ok(())
+}
+
+/// The lock key of a counter's day.
+pub fn day_key(counter: &str, date: chrono::NaiveDate) -> String {
+    format!("day:{counter}:{date}")
 }
 
 /// Whether a diesel error is a unique-constraint violation (the same on both backends).

@@ -1,8 +1,11 @@
 //! actix only: routes, request parsing into domain types, rendering.
 
+pub mod admin;
+pub mod auth;
 pub mod calendar;
 pub mod health;
 pub mod reservations;
+pub mod staff;
 pub mod verifications;
 
 use std::sync::Arc;
@@ -100,7 +103,37 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 .service(
                     web::resource("/reservations/{manage_token}/reschedule")
                         .route(web::post().to(reservations::post_reschedule)),
-                ),
+                )
+                .service(
+                    web::resource("/staff/sessions").route(web::post().to(staff::post_session)),
+                )
+                .service(
+                    web::resource("/staff/sessions/current")
+                        .route(web::delete().to(staff::delete_session)),
+                )
+                .service(
+                    web::resource("/staff/reservations")
+                        .route(web::post().to(staff::post_staff_reservation))
+                        .route(web::get().to(staff::get_staff_reservations)),
+                )
+                .service(
+                    web::resource("/staff/reservations/{reservation_number}")
+                        .route(web::get().to(staff::get_staff_reservation)),
+                )
+                .service(
+                    web::resource("/staff/reservations/{reservation_number}/cancel")
+                        .route(web::post().to(staff::post_staff_cancel)),
+                )
+                .service(web::resource("/admin/staff").route(web::post().to(admin::post_staff)))
+                .service(
+                    web::resource("/admin/slots/{slot_id}").route(web::put().to(admin::put_slot)),
+                )
+                .service(
+                    web::resource("/admin/counters/{counter}/closures")
+                        .route(web::post().to(admin::post_closure)),
+                )
+                .service(web::resource("/admin/audit").route(web::get().to(admin::get_audit)))
+                .service(web::resource("/admin/outbox").route(web::get().to(admin::get_outbox))),
         );
 }
 

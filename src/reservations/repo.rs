@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
@@ -121,4 +121,84 @@ pub fn count_seated_in_slot(conn: &mut DbConnection, slot_id: &str) -> QueryResu
         .filter(reservations::status.ne(Status::Cancelled.as_str()))
         .select(count_star())
         .first(conn)
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// What staff search by: a day, a counter, and free text.
+#[derive(Debug, Default, Clone)]
+pub struct Search {
+    pub date: Option<NaiveDate>,
+    pub counter: Option<String>,
+    /// Name (part of it, any case), kana (part, spaces ignored), phone digits (part), or a
+    /// reservation number; whichever the text can be.
+    pub name: Option<String>,
+    pub kana: Option<String>,
+    pub phone_digits: Option<String>,
+    pub number: Option<String>,
+}
+
+fn like_pattern(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub fn search(conn: &mut DbConnection, q: &Search, limit: i64) -> QueryResult<Vec<ReservationRow>> {
+    let mut query = reservations::table
+        .select(ReservationRow::as_select())
+        .into_boxed();
+    if let Some(d) = q.date {
+        query = query.filter(reservations::visit_on.eq(d));
+    }
+    if let Some(c) = &q.counter {
+        query = query.filter(reservations::counter_id.eq(c.clone()));
+    }
+    let mut text: Option<
+        Box<dyn BoxableExpression<reservations::table, _, SqlType = diesel::sql_types::Bool>>,
+    > = None;
+    let mut add = |e: Box<
+        dyn BoxableExpression<reservations::table, _, SqlType = diesel::sql_types::Bool>,
+    >| {
+        text = Some(match text.take() {
+            None => e,
+            Some(prev) => Box::new(prev.or(e)),
+        });
+    };
+    if let Some(name) = &q.name {
+        add(Box::new(
+            lower(reservations::name)
+                .like(like_pattern(&name.to_lowercase()))
+                .escape('\\'),
+        ));
+    }
+    if let Some(kana) = &q.kana {
+        add(Box::new(
+            reservations::person_key
+                .like(like_pattern(kana))
+                .escape('\\'),
+        ));
+    }
+    if let Some(digits) = &q.phone_digits {
+        add(Box::new(
+            reservations::phone.like(like_pattern(digits)).escape('\\'),
+        ));
+    }
+    if let Some(number) = &q.number {
+        add(Box::new(
+            reservations::reservation_number.eq(number.clone()),
+        ));
+    }
+    if let Some(t) = text {
+        query = query.filter(t);
+    }
+    query
+        .order((
+            reservations::starts_at.asc(),
+            reservations::reservation_number.asc(),
+        ))
+        .limit(limit)
+        .load(conn)
 }

@@ -13,13 +13,14 @@ use super::numbers::new_reservation_number;
 use super::repo;
 use crate::calendar::availability::{self, SlotView};
 use crate::calendar::booking_window::WindowError;
-use crate::calendar::repo::{ensure_slot_row, release_seat, take_seat, SlotRow};
+use crate::calendar::repo::{closure_exists, ensure_slot_row, release_seat, take_seat, SlotRow};
 use crate::calendar::{local_rfc3339, Calendar, Counter, DayStatus, SlotDef, SlotId};
 use crate::catalogue::{ApplicantType, Catalogue};
 use crate::config::{ProcedureSettings, Settings};
-use crate::db::{lock_keys, write_tx, DbConnection};
+use crate::db::{day_key, lock_keys, lock_keys_shared, write_tx, DbConnection};
 use crate::error::AppError;
 use crate::mail::{enqueue, MailKind, NewMail};
+use crate::staff::audit;
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
 
@@ -107,6 +108,23 @@ fn check_window(
         })
 }
 
+/// Refuses a day an administrator closed. Call after taking the day's lock (shared for
+/// bookings, exclusive for closing), so a booking and a closure of the same day cannot cross.
+fn check_not_closed(
+    conn: &mut DbConnection,
+    counter: &Counter,
+    def: &SlotDef,
+) -> Result<(), AppError> {
+    if closure_exists(conn, &counter.id, def.id.date)? {
+        return Err(AppError::Conflict {
+            code: "day_closed",
+            detail: Some(format!("the counter is closed on {}", def.id.date)),
+            extra: Some(json!({ "closed_reason": "closure" })),
+        });
+    }
+    Ok(())
+}
+
 /// Takes a seat in the slot, creating its row on first use. Full: `slot_full` (alternatives
 /// are added by the caller, outside the transaction).
 fn take_seat_in(
@@ -171,6 +189,8 @@ pub fn book(
         if !overridden {
             check_window(ctx.calendar, counter, &def, now)?;
         }
+        lock_keys_shared(conn, &[&day_key(&counter.id, def.id.date)])?;
+        check_not_closed(conn, counter, &def)?;
         let person_key = input.person_key();
         let email_lock = email
             .as_deref()
@@ -237,6 +257,32 @@ pub fn book(
                 now,
             )?;
         }
+        if let Origin::Phone {
+            staff_login,
+            override_reason,
+        } = &origin
+        {
+            let action = if override_reason.is_some() {
+                "reservation.book_override"
+            } else {
+                "reservation.book"
+            };
+            let detail = json!({
+                "slot_id": row.slot_id,
+                "procedure": row.procedure_id,
+                "channel": row.channel,
+                "override_reason": override_reason,
+                "mailed": row.email.is_some(),
+            });
+            audit::record(
+                conn,
+                Some(staff_login),
+                action,
+                &row.reservation_number,
+                detail,
+                now,
+            )?;
+        }
         tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = channel.as_str(), "reservation booked");
         Ok(Booked { row, manage_token })
     });
@@ -262,6 +308,36 @@ pub fn cancel_by_token(
     write_tx(conn, |conn| {
         let row = get_by_token(conn, manage_token)?;
         cancel_row(conn, &ctx, row, None, Some(manage_token), now)
+    })
+}
+
+/// Staff cancel by reservation number, with a reason; audited. Cancelling twice is harmless.
+pub fn cancel_by_number(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    number: &str,
+    reason: &str,
+    staff_login: &str,
+    now: DateTime<Utc>,
+) -> Result<ReservationRow, AppError> {
+    write_tx(conn, |conn| {
+        let row = repo::find_by_number(conn, number)?
+            .ok_or(AppError::NotFound("reservation_not_found"))?;
+        let already = row.status == Status::Cancelled.as_str();
+        let row = cancel_row(conn, &ctx, row, Some(reason), None, now)?;
+        if !already {
+            let detail =
+                json!({ "reason": reason, "slot_id": row.slot_id, "mailed": row.email.is_some() });
+            audit::record(
+                conn,
+                Some(staff_login),
+                "reservation.cancel",
+                number,
+                detail,
+                now,
+            )?;
+        }
+        Ok(row)
     })
 }
 
@@ -343,6 +419,13 @@ pub fn reschedule(
             return Ok(row);
         }
         check_window(ctx.calendar, counter, &def, now)?;
+        // Both days: the one left (a closure may be cancelling it) and the one joined.
+        let (old_day, new_day) = (
+            day_key(&row.counter_id, row.visit_on),
+            day_key(&counter.id, def.id.date),
+        );
+        lock_keys_shared(conn, &[&old_day, &new_day])?;
+        check_not_closed(conn, counter, &def)?;
         // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.
         if new_id < row.slot_id {
             take_seat_in(conn, counter, &def, now)?;
@@ -552,4 +635,43 @@ fn mail_payload(
         "reason": Value::Null,
         "sender_footer": ctx.settings.mail_footer(),
     })
+}
+
+/// Turns staff's free text into what it can match: always the name; kana when it reads as
+/// kana; phone digits when it is digits; a reservation number when it is one.
+pub fn staff_search(
+    date: Option<chrono::NaiveDate>,
+    counter: Option<String>,
+    q: Option<&str>,
+) -> repo::Search {
+    let text = q
+        .and_then(|q| crate::text::normalise(q).ok())
+        .filter(|t| !t.is_empty());
+    let Some(text) = text else {
+        return repo::Search {
+            date,
+            counter,
+            ..Default::default()
+        };
+    };
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let only_digits = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '-' || c == ' ');
+    repo::Search {
+        date,
+        counter,
+        kana: crate::text::parse_kana(&text)
+            .ok()
+            .map(|k| crate::text::kana_key(&k)),
+        phone_digits: (only_digits && digits.len() >= 3).then_some(digits),
+        number: super::numbers::normalise_reservation_number(&text),
+        name: Some(text),
+    }
+}
+
+pub fn get_by_number(conn: &mut DbConnection, number: &str) -> Result<ReservationRow, AppError> {
+    let number = super::numbers::normalise_reservation_number(number)
+        .ok_or(AppError::NotFound("reservation_not_found"))?;
+    repo::find_by_number(conn, &number)?.ok_or(AppError::NotFound("reservation_not_found"))
 }

@@ -174,3 +174,85 @@ fn migrate_applies_and_reports() {
         .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).starts_with("applied 0 "));
 }
+
+#[test]
+fn the_first_admin_is_made_on_the_command_line() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut cmd = madoguchi(dir.path());
+        cmd.args(args)
+            .env("MADOGUCHI__DATABASE__URL", db.url())
+            .env("MADOGUCHI__STAFF__ARGON2_MEMORY_KIB", "256");
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        } else {
+            drop(child.stdin.take());
+        }
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &[
+            "staff",
+            "add",
+            "--login",
+            "chief",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some("a-long-first-password\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = run(
+        &[
+            "staff",
+            "add",
+            "--login",
+            "chief",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some("a-long-first-password\n"),
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("login_taken"));
+    let weak = run(
+        &[
+            "staff",
+            "add",
+            "--login",
+            "x1",
+            "--role",
+            "desk",
+            "--password-stdin",
+        ],
+        Some("weak\n"),
+    );
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("password: must be at least 12 characters")
+    );
+    let list = run(&["staff", "list"], None);
+    let listed = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(listed.starts_with("chief\tadmin\tactive"), "{listed}");
+    assert!(!listed.contains("a-long-first-password"));
+    assert!(run(&["staff", "disable", "--login", "chief"], None)
+        .status
+        .success());
+    assert!(String::from_utf8_lossy(&run(&["staff", "list"], None).stdout).contains("disabled"));
+}

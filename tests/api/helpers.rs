@@ -21,6 +21,8 @@ use std::sync::Arc;
 
 use crate::smtp::SmtpSink;
 
+pub const STAFF_PASSWORD: &str = "counter-staff-2027";
+
 pub fn jst(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .expect("test instant")
@@ -129,6 +131,9 @@ pub async fn spawn_app_with(now: DateTime<Utc>, configure: impl FnOnce(&mut Sett
     settings.mail.smtp_timeout_seconds = 5;
     // Tests drive delivery with drain_outbox(); one test runs the worker itself.
     settings.mail.worker = false;
+    // Cheap password hashes: the cost parameters are not what these tests are about.
+    settings.staff.argon2_memory_kib = 256;
+    settings.staff.argon2_iterations = 1;
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 2;
     settings.database.url = db.url().to_string();
@@ -227,6 +232,75 @@ impl TestApp {
                 return total;
             }
         }
+    }
+
+    /// Creates a staff account directly (as `madoguchi staff add` does) and signs in through
+    /// the API; returns the bearer token.
+    pub async fn staff_token(&self, login: &str, role: &str) -> String {
+        let (l, r) = (login.to_string(), role.to_string());
+        let settings = self.settings.staff.clone();
+        let now = self.clock.now();
+        self.state
+            .db
+            .run(move |conn| {
+                let row = madoguchi::staff::service::prepare_staff(
+                    madoguchi::staff::service::NewStaff {
+                        login: l.clone(),
+                        display_name: format!("{l} さん"),
+                        role: r,
+                        password: STAFF_PASSWORD.into(),
+                    },
+                    &settings,
+                    now,
+                )?;
+                madoguchi::staff::service::create_staff(conn, row, "test", now)
+            })
+            .await
+            .expect("staff account");
+        self.login(login, STAFF_PASSWORD).await
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> String {
+        let res = self
+            .post_json(
+                "/api/v1/staff/sessions",
+                &json!({ "login": login, "password": password }),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "login {login}");
+        let body: Value = res.json().await.expect("json");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn as_staff(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn audit(&self, admin_token: &str) -> Vec<Value> {
+        let res = self
+            .as_staff(
+                reqwest::Method::GET,
+                "/api/v1/admin/audit?since=2000-01-01T00:00:00Z",
+                Some(admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.expect("json");
+        body["entries"].as_array().expect("entries").clone()
     }
 
     pub async fn post_verification(&self, email: &str) -> reqwest::Response {

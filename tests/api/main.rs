@@ -4,6 +4,7 @@
 mod helpers;
 mod smtp;
 
+mod admin;
 mod booking;
 mod calendar;
 mod cli;
@@ -11,3 +12,4 @@ mod concurrency;
 mod errors;
 mod mail;
 mod migrations;
+mod staff;

@@ -1,0 +1,165 @@
+//! Administration: slot capacity and closing a day. Audited in the transaction of the write.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+
+use crate::calendar::repo::{
+    closure_exists, ensure_slot_row, find_slot_row, insert_closure, set_capacity, ClosureRow,
+    SlotRow,
+};
+use crate::calendar::{DayStatus, SlotId};
+use crate::db::{day_key, lock_keys, write_tx, DbConnection};
+use crate::error::AppError;
+use crate::reservations::model::Status;
+use crate::reservations::repo as reservation_repo;
+use crate::reservations::service::{cancel_row, Ctx};
+use crate::staff::audit;
+
+pub const MAX_CAPACITY: i32 = 1000;
+
+/// Sets one slot's capacity; never below what is booked (`capacity_below_booked`).
+pub fn change_capacity(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    slot: &SlotId,
+    capacity: i32,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<SlotRow, AppError> {
+    if !(0..=MAX_CAPACITY).contains(&capacity) {
+        return Err(AppError::invalid(
+            "capacity",
+            format!("must be 0 to {MAX_CAPACITY}"),
+        ));
+    }
+    let (counter, def) = ctx
+        .calendar
+        .slot(slot)
+        .ok_or(AppError::NotFound("slot_not_found"))?;
+    let id = def.id.to_string();
+    write_tx(conn, |conn| {
+        ensure_slot_row(conn, &SlotRow::new(&def, counter.capacity_per_slot, now))?;
+        let before = find_slot_row(conn, &id)?.ok_or(AppError::NotFound("slot_not_found"))?;
+        if !set_capacity(conn, &id, capacity, now)? {
+            return Err(AppError::Conflict {
+                code: "capacity_below_booked",
+                detail: Some(format!("{} seats are booked", before.booked)),
+                extra: Some(json!({ "booked": before.booked })),
+            });
+        }
+        audit::record(
+            conn,
+            Some(actor),
+            "slot.capacity",
+            &id,
+            json!({ "from": before.capacity, "to": capacity }),
+            now,
+        )?;
+        find_slot_row(conn, &id)?.ok_or(AppError::NotFound("slot_not_found"))
+    })
+}
+
+pub struct Closed {
+    pub counter: String,
+    pub date: NaiveDate,
+    pub reason: String,
+    pub cancelled: Vec<String>,
+}
+
+/// A request to close a counter's day.
+pub struct CloseDay {
+    pub counter: String,
+    pub date: NaiveDate,
+    pub reason: String,
+    pub cancel_reservations: bool,
+}
+
+/// Closes a counter's day. A day with reservations is refused (`day_has_reservations`) unless
+/// `cancel_reservations`, which cancels each one (mailing the resident) in the same transaction.
+pub fn close_day(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    req: CloseDay,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Closed, AppError> {
+    let CloseDay {
+        counter: counter_id,
+        date,
+        reason,
+        cancel_reservations,
+    } = req;
+    let reason = reason.as_str();
+    let counter = ctx
+        .calendar
+        .counter(&counter_id)
+        .ok_or(AppError::NotFound("counter_not_found"))?;
+    if let DayStatus::Closed(r) = ctx.calendar.day(counter, date) {
+        return Err(AppError::Conflict {
+            code: "day_already_closed",
+            detail: Some(format!(
+                "the counter is already closed that day ({})",
+                r.as_str()
+            )),
+            extra: None,
+        });
+    }
+    write_tx(conn, |conn| {
+        // Exclusive: waits for bookings of this day in flight, and keeps new ones out until
+        // the closure is committed (they then see it).
+        lock_keys(conn, &[&day_key(&counter.id, date)])?;
+        if closure_exists(conn, &counter.id, date)? {
+            return Err(AppError::conflict("day_already_closed"));
+        }
+        let held: Vec<_> = reservation_repo::search(
+            conn,
+            &reservation_repo::Search {
+                date: Some(date),
+                counter: Some(counter.id.clone()),
+                ..Default::default()
+            },
+            10_000,
+        )?
+        .into_iter()
+        .filter(|r| Status::ACTIVE.contains(&r.status.as_str()))
+        .collect();
+        if !held.is_empty() && !cancel_reservations {
+            return Err(AppError::Conflict {
+                code: "day_has_reservations",
+                detail: Some(format!("{} reservations on that day", held.len())),
+                extra: Some(json!({ "reservations": held.len() })),
+            });
+        }
+        let mut cancelled = Vec::with_capacity(held.len());
+        for r in held {
+            let number = r.reservation_number.clone();
+            cancel_row(conn, &ctx, r, Some(reason), None, now)?;
+            cancelled.push(number);
+        }
+        insert_closure(
+            conn,
+            &ClosureRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                counter_id: counter.id.clone(),
+                closed_on: date,
+                reason: reason.to_string(),
+                created_by: actor.to_string(),
+                created_at: now.naive_utc(),
+            },
+        )?;
+        audit::record(
+            conn,
+            Some(actor),
+            "counter.closure",
+            &format!("{}/{date}", counter.id),
+            json!({ "reason": reason, "cancelled": cancelled }),
+            now,
+        )?;
+        Ok(Closed {
+            counter: counter.id.clone(),
+            date,
+            reason: reason.to_string(),
+            cancelled,
+        })
+    })
+}

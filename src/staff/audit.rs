@@ -1,0 +1,99 @@
+//! The audit log: every staff write, recorded in the transaction of the write, and failed
+//! logins. Holds no passwords or tokens.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::{count_star, min};
+use diesel::prelude::*;
+use serde_json::Value;
+
+use crate::db::schema::audit_log;
+use crate::db::DbConnection;
+
+pub const LOGIN_FAILED: &str = "staff.login_failed";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: String,
+    pub at: NaiveDateTime,
+    pub staff_login: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub ip_key: Option<String>,
+}
+
+/// One entry: who (`None` for an unknown name at login), did what, to what, with what detail.
+pub fn record(
+    conn: &mut DbConnection,
+    staff: Option<&str>,
+    action: &str,
+    target: &str,
+    detail: Value,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    record_from(conn, staff, action, target, detail, None, now)
+}
+
+pub fn record_from(
+    conn: &mut DbConnection,
+    staff: Option<&str>,
+    action: &str,
+    target: &str,
+    detail: Value,
+    ip_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let row = AuditRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        at: now.naive_utc(),
+        staff_login: staff.map(str::to_string),
+        action: action.to_string(),
+        target: target.to_string(),
+        detail: detail.to_string(),
+        ip_key: ip_key.map(str::to_string),
+    };
+    diesel::insert_into(audit_log::table)
+        .values(&row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn list_since(
+    conn: &mut DbConnection,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<AuditRow>> {
+    audit_log::table
+        .filter(audit_log::at.ge(since.naive_utc()))
+        .order((audit_log::at.asc(), audit_log::id.asc()))
+        .limit(limit)
+        .select(AuditRow::as_select())
+        .load(conn)
+}
+
+/// Failed logins since `since` for a login name, and for a client IP, each with its oldest.
+pub fn login_failures_since(
+    conn: &mut DbConnection,
+    login: &str,
+    ip_key: &str,
+    since: DateTime<Utc>,
+) -> QueryResult<[(i64, Option<DateTime<Utc>>); 2]> {
+    let base = || {
+        audit_log::table
+            .filter(audit_log::action.eq(LOGIN_FAILED))
+            .filter(audit_log::at.gt(since.naive_utc()))
+    };
+    let (by_login, oldest_login): (i64, Option<NaiveDateTime>) = base()
+        .filter(audit_log::target.eq(login))
+        .select((count_star(), min(audit_log::at)))
+        .first(conn)?;
+    let (by_ip, oldest_ip): (i64, Option<NaiveDateTime>) = base()
+        .filter(audit_log::ip_key.eq(ip_key))
+        .select((count_star(), min(audit_log::at)))
+        .first(conn)?;
+    Ok([
+        (by_login, oldest_login.map(|t| t.and_utc())),
+        (by_ip, oldest_ip.map(|t| t.and_utc())),
+    ])
+}

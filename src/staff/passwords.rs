@@ -1,0 +1,103 @@
+//! argon2id password hashes (PHC strings). Passwords are never logged, stored or returned.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::config::StaffSettings;
+
+fn hasher(settings: &StaffSettings) -> Result<Argon2<'static>, String> {
+    let params = Params::new(
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        1,
+        None,
+    )
+    .map_err(|e| format!("argon2 parameters: {e}"))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+pub fn hash_password(password: &str, settings: &StaffSettings) -> Result<String, String> {
+    hasher(settings)?
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| format!("hashing: {e}"))
+}
+
+/// Checks a password against a stored hash (its own parameters are used).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
+}
+
+/// Spends the same work as a real check when the login does not exist, so the response time
+/// does not tell which logins exist.
+pub fn verify_against_dummy(password: &str, settings: &StaffSettings) {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let dummy = DUMMY
+        .get_or_init(|| hash_password("madoguchi-dummy-password", settings).unwrap_or_default());
+    let _ = verify_password(password, dummy);
+}
+
+/// What a new password must be: long enough, not the login, not one repeated character.
+pub fn check_policy(password: &str, login: &str, min_length: usize) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < min_length {
+        return Err(format!("must be at least {min_length} characters"));
+    }
+    if chars > 256 {
+        return Err("must be at most 256 characters".into());
+    }
+    if password.eq_ignore_ascii_case(login) {
+        return Err("must not be the login".into());
+    }
+    let mut distinct: Vec<char> = password.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 4 {
+        return Err("must not be so repetitive".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> StaffSettings {
+        StaffSettings {
+            session_hours: 12,
+            password_min_length: 12,
+            login_max_failures: 5,
+            login_max_failures_per_ip: 20,
+            login_window_minutes: 15,
+            argon2_memory_kib: 256,
+            argon2_iterations: 1,
+        }
+    }
+
+    #[test]
+    fn a_hash_verifies_its_password_only() {
+        let h = hash_password("correct horse battery", &cheap()).unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(!h.contains("correct horse"));
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("correct horse battery!", &h));
+        assert!(!verify_password("anything", "not a hash"));
+        assert_ne!(
+            h,
+            hash_password("correct horse battery", &cheap()).unwrap(),
+            "salted"
+        );
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        assert!(check_policy("short", "taro", 12).is_err());
+        assert!(check_policy("aaaaaaaaaaaaaaaa", "taro", 12).is_err());
+        assert!(check_policy("tanaka.hanako", "tanaka.hanako", 12).is_err());
+        assert!(check_policy("madoguchi-counter-2027", "taro", 12).is_ok());
+    }
+}

@@ -1,0 +1,116 @@
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::{staff, staff_sessions};
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = staff)]
+pub struct StaffRow {
+    pub id: String,
+    pub login: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = staff_sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub token_hash: String,
+    pub staff_id: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+pub fn insert_staff(conn: &mut DbConnection, row: &StaffRow) -> QueryResult<()> {
+    diesel::insert_into(staff::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find_staff_by_login(conn: &mut DbConnection, login: &str) -> QueryResult<Option<StaffRow>> {
+    staff::table
+        .filter(staff::login.eq(login))
+        .select(StaffRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list_staff(conn: &mut DbConnection) -> QueryResult<Vec<StaffRow>> {
+    staff::table
+        .order(staff::login.asc())
+        .select(StaffRow::as_select())
+        .load(conn)
+}
+
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    login: &str,
+    disabled: bool,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(staff::table.filter(staff::login.eq(login)))
+        .set((
+            staff::disabled.eq(disabled),
+            staff::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(touched == 1)
+}
+
+pub fn insert_session(conn: &mut DbConnection, row: &SessionRow) -> QueryResult<()> {
+    diesel::insert_into(staff_sessions::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A live session (not expired, not revoked) of an enabled account, by token hash.
+pub fn find_live_session(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<(SessionRow, StaffRow)>> {
+    staff_sessions::table
+        .inner_join(staff::table)
+        .filter(staff_sessions::token_hash.eq(token_hash))
+        .filter(staff_sessions::revoked_at.is_null())
+        .filter(staff_sessions::expires_at.gt(now.naive_utc()))
+        .filter(staff::disabled.eq(false))
+        .select((SessionRow::as_select(), StaffRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+pub fn revoke_session(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let touched = diesel::update(
+        staff_sessions::table
+            .find(id)
+            .filter(staff_sessions::revoked_at.is_null()),
+    )
+    .set(staff_sessions::revoked_at.eq(Some(now.naive_utc())))
+    .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// Revokes every session of an account (when it is disabled).
+pub fn revoke_sessions_of(
+    conn: &mut DbConnection,
+    staff_id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        staff_sessions::table
+            .filter(staff_sessions::staff_id.eq(staff_id))
+            .filter(staff_sessions::revoked_at.is_null()),
+    )
+    .set(staff_sessions::revoked_at.eq(Some(now.naive_utc())))
+    .execute(conn)
+}

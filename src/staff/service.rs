@@ -1,0 +1,271 @@
+//! Accounts, logins and sessions.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use super::audit::{self, LOGIN_FAILED};
+use super::passwords::{check_policy, hash_password, verify_against_dummy, verify_password};
+use super::repo::{self, SessionRow, StaffRow};
+use super::{Role, StaffUser};
+use crate::config::StaffSettings;
+use crate::db::{is_unique_violation, lock_keys, write_tx, DbConnection};
+use crate::error::{AppError, FieldError};
+use crate::text::normalise;
+use crate::tokens::{hash_token, new_token};
+
+/// A new account as typed by an administrator (or on the command line).
+pub struct NewStaff {
+    pub login: String,
+    pub display_name: String,
+    pub role: String,
+    pub password: String,
+}
+
+pub struct Session {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub role: Role,
+    pub display_name: String,
+}
+
+fn valid_login(login: &str) -> bool {
+    (3..=40).contains(&login.len())
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// Checks and hashes a new account (the slow part, outside any transaction).
+pub fn prepare_staff(
+    input: NewStaff,
+    settings: &StaffSettings,
+    now: DateTime<Utc>,
+) -> Result<StaffRow, AppError> {
+    let mut errors = Vec::new();
+    let login = input.login.trim().to_ascii_lowercase();
+    if !valid_login(&login) {
+        errors.push(FieldError::new(
+            "login",
+            "must be 3 to 40 of a-z, 0-9, '.', '_' and '-'",
+        ));
+    }
+    let role = input.role.parse::<Role>();
+    if role.is_err() {
+        errors.push(FieldError::new("role", "must be phone, desk or admin"));
+    }
+    let display_name = normalise(&input.display_name).unwrap_or_default();
+    if display_name.is_empty() || display_name.chars().count() > 50 {
+        errors.push(FieldError::new(
+            "display_name",
+            "must be 1 to 50 characters",
+        ));
+    }
+    if let Err(msg) = check_policy(&input.password, &login, settings.password_min_length) {
+        errors.push(FieldError::new("password", msg));
+    }
+    let Ok(role) = role else {
+        return Err(AppError::Invalid {
+            code: "validation_failed",
+            errors,
+        });
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Invalid {
+            code: "validation_failed",
+            errors,
+        });
+    }
+    let password_hash = hash_password(&input.password, settings)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!(e)))?;
+    Ok(StaffRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        login,
+        display_name,
+        role: role.as_str().to_string(),
+        password_hash,
+        disabled: false,
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+    })
+}
+
+/// Stores a prepared account, audited as `actor`'s write. 409 `login_taken`.
+pub fn create_staff(
+    conn: &mut DbConnection,
+    row: StaffRow,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffRow, AppError> {
+    write_tx(conn, |conn| {
+        if repo::find_staff_by_login(conn, &row.login)?.is_some() {
+            return Err(AppError::conflict("login_taken"));
+        }
+        repo::insert_staff(conn, &row).map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::conflict("login_taken")
+            } else {
+                e.into()
+            }
+        })?;
+        audit::record(
+            conn,
+            Some(actor),
+            "staff.create",
+            &row.login,
+            json!({ "role": row.role, "display_name": row.display_name }),
+            now,
+        )?;
+        Ok(row)
+    })
+}
+
+/// Disables an account and ends its sessions.
+pub fn disable_staff(
+    conn: &mut DbConnection,
+    login: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        let staff =
+            repo::find_staff_by_login(conn, login)?.ok_or(AppError::NotFound("staff_not_found"))?;
+        repo::set_disabled(conn, login, true, now)?;
+        let ended = repo::revoke_sessions_of(conn, &staff.id, now)?;
+        audit::record(
+            conn,
+            Some(actor),
+            "staff.disable",
+            login,
+            json!({ "sessions_ended": ended }),
+            now,
+        )?;
+        Ok(())
+    })
+}
+
+/// Signs in. Throttled per login and per client IP: past the limit, attempts are refused
+/// (429) without checking the password. Every failure is in the audit log.
+pub fn login(
+    conn: &mut DbConnection,
+    login: &str,
+    password: &str,
+    ip_key: &str,
+    settings: &StaffSettings,
+    now: DateTime<Utc>,
+) -> Result<Session, AppError> {
+    let login = login.trim().to_ascii_lowercase();
+    let window = Duration::minutes(i64::from(settings.login_window_minutes));
+    let [by_login, by_ip] = audit::login_failures_since(conn, &login, ip_key, now - window)?;
+    for ((count, oldest), limit) in [
+        (by_login, settings.login_max_failures),
+        (by_ip, settings.login_max_failures_per_ip),
+    ] {
+        if count >= i64::from(limit) {
+            let free_at = oldest.map(|o| o + window).unwrap_or(now + window);
+            let retry_after_s = u64::try_from((free_at - now).num_seconds().max(1)).unwrap_or(1);
+            return Err(AppError::RateLimited { retry_after_s });
+        }
+    }
+    let account = repo::find_staff_by_login(conn, &login)?;
+    let ok = match &account {
+        Some(a) if !a.disabled => verify_password(password, &a.password_hash),
+        _ => {
+            verify_against_dummy(password, settings);
+            false
+        }
+    };
+    let account = match (ok, account) {
+        (true, Some(a)) => a,
+        _ => {
+            write_tx(conn, |conn| {
+                // Serialise failures per login so concurrent guesses are all counted.
+                lock_keys(conn, &[&format!("login:{login}")])?;
+                audit::record_from(
+                    conn,
+                    None,
+                    LOGIN_FAILED,
+                    &login,
+                    json!({}),
+                    Some(ip_key),
+                    now,
+                )
+            })?;
+            tracing::warn!(staff.login = %login, "failed staff login");
+            return Err(AppError::InvalidCredentials);
+        }
+    };
+    let role = account
+        .role
+        .parse::<Role>()
+        .map_err(|_| AppError::Unexpected(anyhow::anyhow!("unknown role in database")))?;
+    let token = new_token();
+    let expires_at = now + Duration::hours(i64::from(settings.session_hours));
+    write_tx(conn, |conn| {
+        repo::insert_session(
+            conn,
+            &SessionRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                token_hash: hash_token(&token),
+                staff_id: account.id.clone(),
+                created_at: now.naive_utc(),
+                expires_at: expires_at.naive_utc(),
+                revoked_at: None,
+            },
+        )?;
+        audit::record_from(
+            conn,
+            Some(&account.login),
+            "staff.login",
+            &account.login,
+            json!({}),
+            Some(ip_key),
+            now,
+        )
+    })?;
+    Ok(Session {
+        token,
+        expires_at,
+        role,
+        display_name: account.display_name,
+    })
+}
+
+/// The signed-in staff member a bearer token names; 401 when none (expired, revoked, disabled).
+pub fn authenticate(
+    conn: &mut DbConnection,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffUser, AppError> {
+    let (session, staff) =
+        repo::find_live_session(conn, &hash_token(token), now)?.ok_or(AppError::Unauthenticated)?;
+    let role = staff
+        .role
+        .parse::<Role>()
+        .map_err(|_| AppError::Unauthenticated)?;
+    Ok(StaffUser {
+        id: staff.id,
+        login: staff.login,
+        display_name: staff.display_name,
+        role,
+        session_id: session.id,
+    })
+}
+
+pub fn logout(
+    conn: &mut DbConnection,
+    user: &StaffUser,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        repo::revoke_session(conn, &user.session_id, now)?;
+        audit::record(
+            conn,
+            Some(&user.login),
+            "staff.logout",
+            &user.login,
+            json!({}),
+            now,
+        )?;
+        Ok(())
+    })
+}

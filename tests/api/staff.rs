@@ -1,0 +1,514 @@
+//! Staff: sessions, the authorisation matrix, phone bookings, search and cancel.
+
+use crate::helpers::{jst, problem, spawn_app, spawn_app_at, TestApp, STAFF_PASSWORD};
+use chrono::Duration;
+use madoguchi::clock::Clock;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const ROLES: [&str; 3] = ["phone", "desk", "admin"];
+
+fn phone_booking(slot: &str, who: usize) -> Value {
+    json!({
+        "slot_id": slot,
+        "procedure": "pin-reset",
+        "applicant_type": "holder",
+        "name": format!("電話 太郎{who}"),
+        "name_kana": format!("デンワ タロウ{}", crate::helpers::kana_suffix(who)),
+        "phone": format!("0748{:06}", who),
+    })
+}
+
+/// One endpoint of the contract: which roles may call it and what success looks like.
+struct Row {
+    method: Method,
+    path: String,
+    allowed: &'static [&'static str],
+    success: u16,
+    body: Box<dyn Fn(usize) -> Option<Value>>,
+}
+
+#[tokio::test]
+async fn the_authorisation_matrix_is_exactly_the_contract() {
+    let app = spawn_app().await;
+    let mut tokens = std::collections::HashMap::new();
+    for role in ROLES {
+        tokens.insert(role, app.staff_token(&format!("{role}-user"), role).await);
+    }
+    // Reservations to read and cancel.
+    let made = app.book_as(900, "city-hall.2027-01-06.0900").await;
+    let number = made["reservation_number"].as_str().unwrap().to_string();
+
+    let rows = vec![
+        Row {
+            method: Method::POST,
+            path: "/api/v1/staff/reservations".into(),
+            allowed: &["phone", "admin"],
+            success: 201,
+            body: Box::new(|i| {
+                Some(phone_booking(
+                    &format!("city-hall.2027-01-05.{:02}00", 9 + i),
+                    i,
+                ))
+            }),
+        },
+        Row {
+            method: Method::GET,
+            path: "/api/v1/staff/reservations?date=2027-01-06&counter=city-hall".into(),
+            allowed: &["phone", "desk", "admin"],
+            success: 200,
+            body: Box::new(|_| None),
+        },
+        Row {
+            method: Method::GET,
+            path: format!("/api/v1/staff/reservations/{number}"),
+            allowed: &["phone", "desk", "admin"],
+            success: 200,
+            body: Box::new(|_| None),
+        },
+        Row {
+            method: Method::POST,
+            path: format!("/api/v1/staff/reservations/{number}/cancel"),
+            allowed: &["phone", "admin"],
+            success: 200,
+            body: Box::new(|_| Some(json!({ "reason": "本人から電話で取消の依頼" }))),
+        },
+        Row {
+            method: Method::POST,
+            path: "/api/v1/admin/staff".into(),
+            allowed: &["admin"],
+            success: 201,
+            body: Box::new(|i| {
+                Some(
+                    json!({ "login": format!("new-{i}"), "password": STAFF_PASSWORD, "role": "desk", "display_name": "新人" }),
+                )
+            }),
+        },
+        Row {
+            method: Method::PUT,
+            path: "/api/v1/admin/slots/city-hall.2027-01-07.0900".into(),
+            allowed: &["admin"],
+            success: 200,
+            body: Box::new(|_| Some(json!({ "capacity": 4 }))),
+        },
+        Row {
+            method: Method::POST,
+            path: "/api/v1/admin/counters/azuchi/closures".into(),
+            allowed: &["admin"],
+            success: 201,
+            body: Box::new(|_| Some(json!({ "date": "2027-01-08", "reason": "設備点検" }))),
+        },
+        Row {
+            method: Method::GET,
+            path: "/api/v1/admin/audit".into(),
+            allowed: &["admin"],
+            success: 200,
+            body: Box::new(|_| None),
+        },
+        Row {
+            method: Method::GET,
+            path: "/api/v1/admin/outbox?status=pending".into(),
+            allowed: &["admin"],
+            success: 200,
+            body: Box::new(|_| None),
+        },
+    ];
+
+    for (r, row) in rows.iter().enumerate() {
+        let res = app
+            .as_staff(
+                row.method.clone(),
+                &row.path,
+                None,
+                (row.body)(r * 10).as_ref(),
+            )
+            .await;
+        let p = problem(res, 401).await;
+        assert_eq!(
+            p["code"], "unauthenticated",
+            "{} {} anonymous",
+            row.method, row.path
+        );
+        for (i, role) in ROLES.iter().enumerate() {
+            let body = (row.body)(r * 10 + i + 1);
+            let res = app
+                .as_staff(
+                    row.method.clone(),
+                    &row.path,
+                    Some(&tokens[role]),
+                    body.as_ref(),
+                )
+                .await;
+            let status = res.status().as_u16();
+            if row.allowed.contains(role) {
+                let text = res.text().await.unwrap_or_default();
+                assert_eq!(
+                    status, row.success,
+                    "{} {} as {role}: {text}",
+                    row.method, row.path
+                );
+            } else {
+                let p = problem(res, 403).await;
+                assert_eq!(
+                    p["code"], "forbidden",
+                    "{} {} as {role}",
+                    row.method, row.path
+                );
+            }
+        }
+    }
+    // Logging out is for every role, and ends that session only.
+    for role in ROLES {
+        let t = tokens[role].clone();
+        let res = app
+            .as_staff(
+                Method::DELETE,
+                "/api/v1/staff/sessions/current",
+                Some(&t),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 204, "{role}");
+        let res = app
+            .as_staff(Method::GET, "/api/v1/staff/reservations", Some(&t), None)
+            .await;
+        assert_eq!(problem(res, 401).await["code"], "unauthenticated");
+    }
+    let res = app
+        .as_staff(Method::DELETE, "/api/v1/staff/sessions/current", None, None)
+        .await;
+    problem(res, 401).await;
+}
+
+#[tokio::test]
+async fn sign_in_fails_clearly_and_is_throttled() {
+    let app = spawn_app().await;
+    let admin = app.staff_token("chief", "admin").await;
+    let bad = json!({ "login": "chief", "password": "wrong-password-1" });
+    for _ in 0..5 {
+        let p = problem(app.post_json("/api/v1/staff/sessions", &bad).await, 401).await;
+        assert_eq!(p["code"], "invalid_credentials");
+    }
+    // The sixth attempt is refused unchecked, even with the right password.
+    let right = json!({ "login": "chief", "password": STAFF_PASSWORD });
+    let res = app.post_json("/api/v1/staff/sessions", &right).await;
+    assert!(res.headers().get("retry-after").is_some());
+    assert_eq!(problem(res, 429).await["code"], "rate_limited");
+    // An unknown login answers like a wrong password; colleagues on the same office address
+    // are not locked out by one person's mistakes.
+    let unknown = json!({ "login": "nobody", "password": STAFF_PASSWORD });
+    assert_eq!(
+        problem(app.post_json("/api/v1/staff/sessions", &unknown).await, 401).await["code"],
+        "invalid_credentials"
+    );
+    let colleague = app.staff_token("colleague", "desk").await;
+    assert!(!colleague.is_empty());
+    // Guessing across many names from one address is throttled per address.
+    for i in 0..14 {
+        let guess = json!({ "login": format!("guess{i}"), "password": "x-wrong-password" });
+        assert_eq!(
+            app.post_json("/api/v1/staff/sessions", &guess)
+                .await
+                .status(),
+            401
+        );
+    }
+    let res = app
+        .post_json(
+            "/api/v1/staff/sessions",
+            &json!({ "login": "colleague", "password": STAFF_PASSWORD }),
+        )
+        .await;
+    assert_eq!(problem(res, 429).await["code"], "rate_limited");
+    // After the window, the right password works again.
+    app.clock.advance(Duration::minutes(16));
+    assert_eq!(
+        app.post_json("/api/v1/staff/sessions", &right)
+            .await
+            .status(),
+        201
+    );
+    // Failures are audited, with no password anywhere in the log.
+    let entries = app.audit(&admin).await;
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["action"] == "staff.login_failed")
+            .count(),
+        20
+    );
+    let all = serde_json::to_string(&entries).unwrap();
+    assert!(!all.contains("wrong-password-1") && !all.contains(STAFF_PASSWORD));
+    assert!(!all.contains(&admin), "no tokens in the audit log");
+}
+
+#[tokio::test]
+async fn a_session_expires_and_a_disabled_account_is_shut_out() {
+    let app = spawn_app().await;
+    let token = app.staff_token("night", "phone").await;
+    let check = |t: String| {
+        let app = &app;
+        async move {
+            app.as_staff(Method::GET, "/api/v1/staff/reservations", Some(&t), None)
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(check(token.clone()).await, 200);
+    app.clock.advance(Duration::hours(12));
+    assert_eq!(check(token).await, 401);
+
+    let token = app.login("night", STAFF_PASSWORD).await;
+    let (db, now) = (app.state.db.clone(), app.clock.now());
+    db.run(move |conn| madoguchi::staff::service::disable_staff(conn, "night", "test", now))
+        .await
+        .unwrap();
+    assert_eq!(check(token).await, 401);
+    let p = problem(
+        app.post_json(
+            "/api/v1/staff/sessions",
+            &json!({"login": "night", "password": STAFF_PASSWORD}),
+        )
+        .await,
+        401,
+    )
+    .await;
+    assert_eq!(p["code"], "invalid_credentials");
+}
+
+async fn phone_book(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
+    app.as_staff(
+        Method::POST,
+        "/api/v1/staff/reservations",
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_phone_booking_keeps_the_window_to_the_second_like_the_web() {
+    let app = spawn_app_at(jst("2026-12-01T11:59:59+09:00")).await;
+    let phone = app.staff_token("operator", "phone").await;
+    let body = phone_booking("city-hall.2027-02-15.0900", 1);
+    assert_eq!(
+        problem(phone_book(&app, &phone, &body).await, 409).await["code"],
+        "window_not_open"
+    );
+    app.clock.advance(Duration::seconds(1));
+    let res = phone_book(&app, &phone, &body).await;
+    assert_eq!(res.status(), 201);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(r["channel"], "phone");
+    assert_eq!(
+        r["manage_token"],
+        Value::Null,
+        "staff never see the resident's secret"
+    );
+
+    app.clock.set(jst("2027-02-12T07:00:00+09:00"));
+    let phone = app.login("operator", STAFF_PASSWORD).await; // a new shift, a new session
+    let body = phone_booking("city-hall.2027-02-15.1000", 2);
+    assert_eq!(
+        problem(phone_book(&app, &phone, &body).await, 409).await["code"],
+        "window_closed"
+    );
+    app.clock.set(jst("2027-02-12T06:59:59+09:00"));
+    assert_eq!(phone_book(&app, &phone, &body).await.status(), 201);
+    // Same rules: the same caller cannot hold two for one procedure; the slot fills up.
+    assert_eq!(
+        problem(
+            phone_book(&app, &phone, &phone_booking("city-hall.2027-02-16.1000", 2)).await,
+            409
+        )
+        .await["code"],
+        "active_reservation_exists"
+    );
+    let mut bad = phone_booking("city-hall.2027-02-16.1000", 3);
+    bad["notes"] = json!("個人番号 123456789018");
+    assert_eq!(
+        problem(phone_book(&app, &phone, &bad).await, 422).await["code"],
+        "contains_individual_number"
+    );
+    // No address, no mail.
+    assert_eq!(app.drain_outbox().await.claimed, 0);
+}
+
+#[tokio::test]
+async fn a_phone_booking_with_an_address_mails_the_resident() {
+    let app = spawn_app().await;
+    let phone = app.staff_token("operator", "phone").await;
+    let mut body = phone_booking("city-hall.2027-01-12.1100", 1);
+    body["email"] = json!("caller@example.jp");
+    body["applicant_type"] = json!("legal_representative");
+    body["representative_name"] = json!("電話 花子");
+    assert_eq!(phone_book(&app, &phone, &body).await.status(), 201);
+    app.drain_outbox().await;
+    let mail = app.smtp.only_message_to("caller@example.jp", "予約完了");
+    assert!(mail.text.contains("法定代理人"));
+    assert!(
+        mail.text.contains("/booking/manage?token="),
+        "the resident can manage it"
+    );
+}
+
+#[tokio::test]
+async fn only_an_admin_overrides_the_window_and_the_reason_is_audited() {
+    let app = spawn_app_at(jst("2026-11-30T09:00:00+09:00")).await;
+    let phone = app.staff_token("operator", "phone").await;
+    let admin = app.staff_token("chief", "admin").await;
+    let mut body = phone_booking("city-hall.2027-02-15.0900", 1);
+    body["override_window"] = json!(true);
+    body["override_reason"] = json!("入院中のため特例で受付(課長承認)");
+    assert_eq!(
+        problem(phone_book(&app, &phone, &body).await, 403).await["code"],
+        "forbidden"
+    );
+    let mut no_reason = body.clone();
+    no_reason["override_reason"] = json!("  ");
+    let p = problem(phone_book(&app, &admin, &no_reason).await, 422).await;
+    assert_eq!(p["errors"][0]["field"], "override_reason");
+    let res = phone_book(&app, &admin, &body).await;
+    assert_eq!(res.status(), 201);
+    let number = res.json::<Value>().await.unwrap()["reservation_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let entries = app.audit(&admin).await;
+    let e = entries
+        .iter()
+        .find(|e| e["action"] == "reservation.book_override")
+        .expect("audited");
+    assert_eq!(e["staff"], "chief");
+    assert_eq!(e["target"], number.as_str());
+    assert_eq!(
+        e["detail"]["override_reason"],
+        "入院中のため特例で受付(課長承認)"
+    );
+    // Without the override the window still holds, for admins too.
+    let plain = phone_booking("city-hall.2027-02-16.0900", 2);
+    assert_eq!(
+        problem(phone_book(&app, &admin, &plain).await, 409).await["code"],
+        "window_not_open"
+    );
+}
+
+#[tokio::test]
+async fn staff_find_reservations_by_name_kana_phone_and_number() {
+    let app = spawn_app().await;
+    let phone = app.staff_token("operator", "phone").await;
+    let mut body = phone_booking("city-hall.2027-01-13.1000", 1);
+    body["name"] = json!("佐藤 花子");
+    body["name_kana"] = json!("サトウ ハナコ");
+    body["phone"] = json!("090-5555-0101");
+    let made: Value = phone_book(&app, &phone, &body).await.json().await.unwrap();
+    phone_book(&app, &phone, &phone_booking("city-hall.2027-01-13.1030", 2)).await;
+    let number = made["reservation_number"].as_str().unwrap();
+
+    let find = |q: String| {
+        let (app, phone) = (&app, phone.clone());
+        async move {
+            let res = app
+                .as_staff(
+                    Method::GET,
+                    &format!("/api/v1/staff/reservations?{q}"),
+                    Some(&phone),
+                    None,
+                )
+                .await;
+            assert_eq!(res.status(), 200, "{q}");
+            let body: Value = res.json().await.unwrap();
+            body["reservations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["reservation_number"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let enc = |s: &str| s.replace(' ', "%20");
+    assert_eq!(find(format!("q={}", enc("佐藤"))).await, [number]);
+    assert_eq!(
+        find(format!("q={}", enc("さとう"))).await,
+        [number],
+        "hiragana finds katakana"
+    );
+    assert_eq!(
+        find(format!("q={}", enc("サトウハナコ"))).await,
+        [number],
+        "spaces do not matter"
+    );
+    assert_eq!(find("q=5555".into()).await, [number]);
+    assert_eq!(find(format!("q={}", number.to_lowercase())).await, [number]);
+    assert_eq!(
+        find("date=2027-01-13&counter=city-hall".into()).await.len(),
+        2
+    );
+    assert!(find("date=2027-01-14".into()).await.is_empty());
+    assert!(
+        find("q=%25".into()).await.is_empty(),
+        "LIKE wildcards are literal"
+    );
+    let res = app
+        .as_staff(
+            Method::GET,
+            &format!("/api/v1/staff/reservations/{}", number.replace('-', "")),
+            Some(&phone),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .as_staff(
+            Method::GET,
+            "/api/v1/staff/reservations/ZZZZ-ZZZZ",
+            Some(&phone),
+            None,
+        )
+        .await;
+    assert_eq!(problem(res, 404).await["code"], "reservation_not_found");
+}
+
+#[tokio::test]
+async fn a_staff_cancel_needs_a_reason_mails_the_resident_once_and_is_audited() {
+    let app = spawn_app().await;
+    let phone = app.staff_token("operator", "phone").await;
+    let admin = app.staff_token("chief", "admin").await;
+    let r = app.book_as(7, "city-hall.2027-01-14.0900").await;
+    let number = r["reservation_number"].as_str().unwrap();
+    let path = format!("/api/v1/staff/reservations/{number}/cancel");
+    let p = problem(
+        app.as_staff(Method::POST, &path, Some(&phone), Some(&json!({})))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "reason");
+    for _ in 0..2 {
+        let res = app
+            .as_staff(
+                Method::POST,
+                &path,
+                Some(&phone),
+                Some(&json!({ "reason": "電話で取消の依頼" })),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["status"], "cancelled");
+        assert_eq!(body["cancel_reason"], "電話で取消の依頼");
+    }
+    assert_eq!(app.slot("city-hall.2027-01-14.0900").await["remaining"], 3);
+    app.drain_outbox().await;
+    let mail = app.smtp.only_message_to("resident7@example.jp", "予約取消");
+    assert!(mail.text.contains("電話で取消の依頼"));
+    let entries = app.audit(&admin).await;
+    let cancels: Vec<_> = entries
+        .iter()
+        .filter(|e| e["action"] == "reservation.cancel")
+        .collect();
+    assert_eq!(cancels.len(), 1, "the second cancel changed nothing");
+    assert_eq!(cancels[0]["staff"], "operator");
+    assert_eq!(cancels[0]["detail"]["reason"], "電話で取消の依頼");
+}
