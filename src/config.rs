@@ -41,6 +41,7 @@ pub struct Settings {
     pub verification: VerificationSettings,
     pub limits: LimitSettings,
     pub staff: StaffSettings,
+    pub queue: QueueSettings,
     pub mail: MailSettings,
     pub calendar: CalendarSettings,
     pub counters: Vec<CounterSettings>,
@@ -137,6 +138,29 @@ pub struct StaffSettings {
     pub login_window_minutes: u32,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    pub early_minutes: u32,
+    pub late_grace_minutes: u32,
+    pub default_service_minutes: u32,
+    #[serde(default)]
+    pub service_minutes: std::collections::BTreeMap<String, u32>,
+    pub default_desks: u32,
+    pub desk_activity_minutes: u32,
+    pub display_backlog: u32,
+    pub display_poll_ms: u64,
+    pub display_keepalive_seconds: u64,
+}
+
+impl QueueSettings {
+    pub fn service_minutes_for(&self, procedure: Option<&str>) -> u32 {
+        procedure
+            .and_then(|p| self.service_minutes.get(p).copied())
+            .unwrap_or(self.default_service_minutes)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

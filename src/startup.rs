@@ -75,6 +75,7 @@ impl Application {
             message_domain: Arc::from(mailer.message_domain()),
             mailer,
             mail_notify,
+            display_notify: Arc::new(Notify::new()),
             catalogue: Arc::new(Catalogue::from_settings(&settings)),
             calendar: Arc::new(calendar),
             settings: Arc::new(settings),

@@ -135,3 +135,45 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     closures
 );
+
+diesel::table! {
+    tickets (id) {
+        id -> Text,
+        counter_id -> Text,
+        service_on -> Date,
+        kind -> Text,
+        number -> Integer,
+        label -> Text,
+        status -> Text,
+        reservation_id -> Nullable<Text>,
+        procedure_id -> Nullable<Text>,
+        slot_starts_at -> Nullable<Timestamp>,
+        issued_at -> Timestamp,
+        called_at -> Nullable<Timestamp>,
+        desk -> Nullable<Text>,
+        calls -> Integer,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ticket_sequences (counter_id, service_on, kind) {
+        counter_id -> Text,
+        service_on -> Date,
+        kind -> Text,
+        last_number -> Integer,
+    }
+}
+
+diesel::table! {
+    call_events (id) {
+        id -> BigInt,
+        counter_id -> Text,
+        service_on -> Date,
+        label -> Text,
+        desk -> Text,
+        called_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(tickets, reservations, ticket_sequences, call_events);

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod calendar;
+pub mod desk;
 pub mod health;
 pub mod reservations;
 pub mod staff;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     /// Poked after a write that enqueued mail, so the worker sends it without waiting to poll.
     pub mail_notify: Arc<Notify>,
+    /// Woken after a call or recall, so waiting-room screens show it at once.
+    pub display_notify: Arc<Notify>,
     /// The domain of Message-IDs (the sender's).
     pub message_domain: Arc<str>,
 }
@@ -131,6 +134,36 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 .service(
                     web::resource("/admin/counters/{counter}/closures")
                         .route(web::post().to(admin::post_closure)),
+                )
+                .service(
+                    web::resource("/desk/{counter}/queue").route(web::get().to(desk::get_queue)),
+                )
+                .service(
+                    web::resource("/desk/{counter}/check-ins")
+                        .route(web::post().to(desk::post_check_in)),
+                )
+                .service(
+                    web::resource("/desk/{counter}/walk-ins")
+                        .route(web::post().to(desk::post_walk_in)),
+                )
+                .service(
+                    web::resource("/desk/{counter}/calls").route(web::post().to(desk::post_call)),
+                )
+                .service(
+                    web::resource("/desk/{counter}/tickets/{ticket}/complete")
+                        .route(web::post().to(desk::post_complete)),
+                )
+                .service(
+                    web::resource("/desk/{counter}/tickets/{ticket}/no-show")
+                        .route(web::post().to(desk::post_no_show)),
+                )
+                .service(
+                    web::resource("/desk/{counter}/tickets/{ticket}/recall")
+                        .route(web::post().to(desk::post_recall)),
+                )
+                .service(
+                    web::resource("/desk/{counter}/display")
+                        .route(web::get().to(desk::get_display)),
                 )
                 .service(web::resource("/admin/audit").route(web::get().to(admin::get_audit)))
                 .service(web::resource("/admin/outbox").route(web::get().to(admin::get_outbox))),

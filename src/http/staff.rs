@@ -173,7 +173,7 @@ pub async fn get_staff_reservations(
 }
 
 /// A reservation as staff see it: no manage token; who entered it and why it was cancelled.
-fn staff_reservation_json(
+pub fn staff_reservation_json(
     state: &AppState,
     r: &crate::reservations::model::ReservationRow,
 ) -> serde_json::Value {

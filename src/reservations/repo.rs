@@ -114,6 +114,27 @@ pub fn move_to_slot(
     Ok(touched == 1)
 }
 
+/// Moves a reservation from one of `from` to `to` (the desk's check-in and outcomes).
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: &[&str],
+    to: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(
+        reservations::table
+            .find(id)
+            .filter(reservations::status.eq_any(from.to_vec())),
+    )
+    .set((
+        reservations::status.eq(to),
+        reservations::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(touched == 1)
+}
+
 /// Reservations holding a seat of the slot (every status but cancelled).
 pub fn count_seated_in_slot(conn: &mut DbConnection, slot_id: &str) -> QueryResult<i64> {
     reservations::table

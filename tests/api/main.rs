@@ -9,6 +9,7 @@ mod booking;
 mod calendar;
 mod cli;
 mod concurrency;
+mod desk;
 mod errors;
 mod mail;
 mod migrations;

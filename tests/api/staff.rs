@@ -22,7 +22,7 @@ fn phone_booking(slot: &str, who: usize) -> Value {
 /// One endpoint of the contract: which roles may call it and what success looks like.
 struct Row {
     method: Method,
-    path: String,
+    path: Box<dyn Fn(usize) -> String>,
     allowed: &'static [&'static str],
     success: u16,
     body: Box<dyn Fn(usize) -> Option<Value>>,
@@ -38,11 +38,29 @@ async fn the_authorisation_matrix_is_exactly_the_contract() {
     // Reservations to read and cancel.
     let made = app.book_as(900, "city-hall.2027-01-06.0900").await;
     let number = made["reservation_number"].as_str().unwrap().to_string();
+    // Two of today's reservations (an admin may book past the window) for the desk to check in.
+    let mut today = Vec::new();
+    for who in [901, 902] {
+        let mut body = phone_booking(&format!("city-hall.2026-11-24.{}00", who - 886), who);
+        body["override_window"] = json!(true);
+        body["override_reason"] = json!("窓口試験");
+        let res = app
+            .as_staff(
+                Method::POST,
+                "/api/v1/staff/reservations",
+                Some(&tokens["admin"]),
+                Some(&body),
+            )
+            .await;
+        let r: Value = res.json().await.unwrap();
+        today.push(r["reservation_number"].as_str().unwrap().to_string());
+    }
+    // Per role: the desk acts on the first ticket, the admin on the second.
 
     let rows = vec![
         Row {
             method: Method::POST,
-            path: "/api/v1/staff/reservations".into(),
+            path: Box::new(|_| "/api/v1/staff/reservations".into()),
             allowed: &["phone", "admin"],
             success: 201,
             body: Box::new(|i| {
@@ -54,28 +72,36 @@ async fn the_authorisation_matrix_is_exactly_the_contract() {
         },
         Row {
             method: Method::GET,
-            path: "/api/v1/staff/reservations?date=2027-01-06&counter=city-hall".into(),
+            path: Box::new(|_| {
+                "/api/v1/staff/reservations?date=2027-01-06&counter=city-hall".into()
+            }),
             allowed: &["phone", "desk", "admin"],
             success: 200,
             body: Box::new(|_| None),
         },
         Row {
             method: Method::GET,
-            path: format!("/api/v1/staff/reservations/{number}"),
+            path: Box::new({
+                let n = number.clone();
+                move |_| format!("/api/v1/staff/reservations/{n}")
+            }),
             allowed: &["phone", "desk", "admin"],
             success: 200,
             body: Box::new(|_| None),
         },
         Row {
             method: Method::POST,
-            path: format!("/api/v1/staff/reservations/{number}/cancel"),
+            path: Box::new({
+                let n = number.clone();
+                move |_| format!("/api/v1/staff/reservations/{n}/cancel")
+            }),
             allowed: &["phone", "admin"],
             success: 200,
             body: Box::new(|_| Some(json!({ "reason": "本人から電話で取消の依頼" }))),
         },
         Row {
             method: Method::POST,
-            path: "/api/v1/admin/staff".into(),
+            path: Box::new(|_| "/api/v1/admin/staff".into()),
             allowed: &["admin"],
             success: 201,
             body: Box::new(|i| {
@@ -86,28 +112,102 @@ async fn the_authorisation_matrix_is_exactly_the_contract() {
         },
         Row {
             method: Method::PUT,
-            path: "/api/v1/admin/slots/city-hall.2027-01-07.0900".into(),
+            path: Box::new(|_| "/api/v1/admin/slots/city-hall.2027-01-07.0900".into()),
             allowed: &["admin"],
             success: 200,
             body: Box::new(|_| Some(json!({ "capacity": 4 }))),
         },
         Row {
             method: Method::POST,
-            path: "/api/v1/admin/counters/azuchi/closures".into(),
+            path: Box::new(|_| "/api/v1/admin/counters/azuchi/closures".into()),
             allowed: &["admin"],
             success: 201,
             body: Box::new(|_| Some(json!({ "date": "2027-01-08", "reason": "設備点検" }))),
         },
         Row {
             method: Method::GET,
-            path: "/api/v1/admin/audit".into(),
+            path: Box::new(|_| "/api/v1/desk/city-hall/queue".into()),
+            allowed: &["desk", "admin"],
+            success: 200,
+            body: Box::new(|_| None),
+        },
+        Row {
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/desk/city-hall/walk-ins".into()),
+            allowed: &["desk", "admin"],
+            success: 201,
+            body: Box::new(|_| Some(json!({ "procedure": "pin-change" }))),
+        },
+        Row {
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/desk/city-hall/calls".into()),
+            allowed: &["desk", "admin"],
+            success: 200,
+            body: Box::new(|i| Some(json!({ "desk": format!("{}", i % 10) }))),
+        },
+        Row {
+            method: Method::POST,
+            path: Box::new(move |i| {
+                format!(
+                    "/api/v1/desk/city-hall/tickets/W-00{}/recall",
+                    (i % 10).max(2) - 1
+                )
+            }),
+            allowed: &["desk", "admin"],
+            success: 200,
+            body: Box::new(|_| None),
+        },
+        Row {
+            method: Method::POST,
+            path: Box::new(move |i| {
+                format!(
+                    "/api/v1/desk/city-hall/tickets/W-00{}/complete",
+                    (i % 10).max(2) - 1
+                )
+            }),
+            allowed: &["desk", "admin"],
+            success: 200,
+            body: Box::new(|_| None),
+        },
+        Row {
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/desk/city-hall/check-ins".into()),
+            allowed: &["desk", "admin"],
+            success: 201,
+            body: Box::new({
+                let today = today.clone();
+                move |i| Some(json!({ "reservation_number": today[((i % 10).max(2) - 2).min(1)] }))
+            }),
+        },
+        Row {
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/desk/city-hall/calls".into()),
+            allowed: &["desk", "admin"],
+            success: 200,
+            body: Box::new(|_| Some(json!({ "desk": "3" }))),
+        },
+        Row {
+            method: Method::POST,
+            path: Box::new(move |i| {
+                format!(
+                    "/api/v1/desk/city-hall/tickets/R-00{}/no-show",
+                    (i % 10).max(2) - 1
+                )
+            }),
+            allowed: &["desk", "admin"],
+            success: 200,
+            body: Box::new(|_| None),
+        },
+        Row {
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/admin/audit".into()),
             allowed: &["admin"],
             success: 200,
             body: Box::new(|_| None),
         },
         Row {
             method: Method::GET,
-            path: "/api/v1/admin/outbox?status=pending".into(),
+            path: Box::new(|_| "/api/v1/admin/outbox?status=pending".into()),
             allowed: &["admin"],
             success: 200,
             body: Box::new(|_| None),
@@ -115,26 +215,22 @@ async fn the_authorisation_matrix_is_exactly_the_contract() {
     ];
 
     for (r, row) in rows.iter().enumerate() {
+        let path = (row.path)(r * 10);
         let res = app
-            .as_staff(
-                row.method.clone(),
-                &row.path,
-                None,
-                (row.body)(r * 10).as_ref(),
-            )
+            .as_staff(row.method.clone(), &path, None, (row.body)(r * 10).as_ref())
             .await;
         let p = problem(res, 401).await;
         assert_eq!(
             p["code"], "unauthenticated",
-            "{} {} anonymous",
-            row.method, row.path
+            "{} {path} anonymous",
+            row.method
         );
         for (i, role) in ROLES.iter().enumerate() {
-            let body = (row.body)(r * 10 + i + 1);
+            let (body, path) = ((row.body)(r * 10 + i + 1), (row.path)(r * 10 + i + 1));
             let res = app
                 .as_staff(
                     row.method.clone(),
-                    &row.path,
+                    &path,
                     Some(&tokens[role]),
                     body.as_ref(),
                 )
@@ -144,16 +240,12 @@ async fn the_authorisation_matrix_is_exactly_the_contract() {
                 let text = res.text().await.unwrap_or_default();
                 assert_eq!(
                     status, row.success,
-                    "{} {} as {role}: {text}",
-                    row.method, row.path
+                    "{} {path} as {role}: {text}",
+                    row.method
                 );
             } else {
                 let p = problem(res, 403).await;
-                assert_eq!(
-                    p["code"], "forbidden",
-                    "{} {} as {role}",
-                    row.method, row.path
-                );
+                assert_eq!(p["code"], "forbidden", "{} {path} as {role}", row.method);
             }
         }
     }

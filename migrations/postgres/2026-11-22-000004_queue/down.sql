@@ -1,0 +1,3 @@
+DROP TABLE call_events;
+DROP TABLE ticket_sequences;
+DROP TABLE tickets;

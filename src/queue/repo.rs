@@ -1,0 +1,244 @@
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::{call_events, ticket_sequences, tickets};
+use crate::db::DbConnection;
+
+pub const WAITING: &str = "waiting";
+pub const CALLED: &str = "called";
+pub const COMPLETED: &str = "completed";
+pub const NO_SHOW: &str = "no_show";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tickets)]
+pub struct TicketRow {
+    pub id: String,
+    pub counter_id: String,
+    pub service_on: NaiveDate,
+    pub kind: String,
+    pub number: i32,
+    pub label: String,
+    pub status: String,
+    pub reservation_id: Option<String>,
+    pub procedure_id: Option<String>,
+    pub slot_starts_at: Option<NaiveDateTime>,
+    pub issued_at: NaiveDateTime,
+    pub called_at: Option<NaiveDateTime>,
+    pub desk: Option<String>,
+    pub calls: i32,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = ticket_sequences)]
+struct SequenceRow<'a> {
+    counter_id: &'a str,
+    service_on: NaiveDate,
+    kind: &'a str,
+    last_number: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = call_events)]
+pub struct CallEvent {
+    pub id: i64,
+    pub counter_id: String,
+    pub service_on: NaiveDate,
+    pub label: String,
+    pub desk: String,
+    pub called_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = call_events)]
+struct NewCallEvent<'a> {
+    counter_id: &'a str,
+    service_on: NaiveDate,
+    label: &'a str,
+    desk: &'a str,
+    called_at: NaiveDateTime,
+}
+
+/// The next ticket number of a counter's day and kind: 1, 2, 3, … (inside the caller's
+/// transaction; the UPDATE holds the row until commit, so no number is handed out twice).
+pub fn next_number(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+    kind: &str,
+) -> QueryResult<i32> {
+    let row = SequenceRow {
+        counter_id: counter,
+        service_on: day,
+        kind,
+        last_number: 0,
+    };
+    match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(ticket_sequences::table)
+            .values(&row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConnection::Pg(c) => diesel::insert_into(ticket_sequences::table)
+            .values(&row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    let key = ticket_sequences::table.find((counter, day, kind));
+    diesel::update(key)
+        .set(ticket_sequences::last_number.eq(ticket_sequences::last_number + 1))
+        .execute(conn)?;
+    key.select(ticket_sequences::last_number).first(conn)
+}
+
+pub fn insert_ticket(conn: &mut DbConnection, row: &TicketRow) -> QueryResult<()> {
+    diesel::insert_into(tickets::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A counter's tickets of one day, optionally only those in `status`.
+pub fn list_tickets(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+    status: Option<&str>,
+) -> QueryResult<Vec<TicketRow>> {
+    let mut q = tickets::table
+        .filter(tickets::counter_id.eq(counter))
+        .filter(tickets::service_on.eq(day))
+        .select(TicketRow::as_select())
+        .order((tickets::issued_at.asc(), tickets::label.asc()))
+        .into_boxed();
+    if let Some(s) = status {
+        q = q.filter(tickets::status.eq(s.to_string()));
+    }
+    q.load(conn)
+}
+
+pub fn find_ticket(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+    label: &str,
+) -> QueryResult<Option<TicketRow>> {
+    tickets::table
+        .filter(tickets::counter_id.eq(counter))
+        .filter(tickets::service_on.eq(day))
+        .filter(tickets::label.eq(label))
+        .select(TicketRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Moves a ticket from one of `from` to `to` (a call also sets the desk and time and counts
+/// the call). One conditional UPDATE: false if the ticket was no longer in `from`.
+pub fn transition(
+    conn: &mut DbConnection,
+    id: &str,
+    from: &[&str],
+    to: &str,
+    desk: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let target = tickets::table
+        .find(id)
+        .filter(tickets::status.eq_any(from.to_vec()));
+    let touched = if to == CALLED {
+        diesel::update(target)
+            .set((
+                tickets::status.eq(to),
+                tickets::called_at.eq(Some(now.naive_utc())),
+                tickets::desk.eq(desk),
+                tickets::calls.eq(tickets::calls + 1),
+                tickets::finished_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?
+    } else {
+        diesel::update(target)
+            .set((
+                tickets::status.eq(to),
+                tickets::finished_at.eq(Some(now.naive_utc())),
+            ))
+            .execute(conn)?
+    };
+    Ok(touched == 1)
+}
+
+pub fn insert_call_event(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+    label: &str,
+    desk: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let row = NewCallEvent {
+        counter_id: counter,
+        service_on: day,
+        label,
+        desk,
+        called_at: now.naive_utc(),
+    };
+    diesel::insert_into(call_events::table)
+        .values(&row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The last `n` calls of a counter's day, oldest first.
+pub fn recent_calls(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+    n: i64,
+) -> QueryResult<Vec<CallEvent>> {
+    let mut v: Vec<CallEvent> = call_events::table
+        .filter(call_events::counter_id.eq(counter))
+        .filter(call_events::service_on.eq(day))
+        .order(call_events::id.desc())
+        .limit(n)
+        .select(CallEvent::as_select())
+        .load(conn)?;
+    v.reverse();
+    Ok(v)
+}
+
+/// The id of a counter's latest call (0 when none), where a new screen starts listening.
+pub fn last_call_id(conn: &mut DbConnection, counter: &str) -> QueryResult<i64> {
+    let id: Option<i64> = call_events::table
+        .filter(call_events::counter_id.eq(counter))
+        .select(diesel::dsl::max(call_events::id))
+        .first(conn)?;
+    Ok(id.unwrap_or(0))
+}
+
+/// Calls of a counter after event `after`, oldest first.
+pub fn calls_after(
+    conn: &mut DbConnection,
+    counter: &str,
+    after: i64,
+) -> QueryResult<Vec<CallEvent>> {
+    call_events::table
+        .filter(call_events::counter_id.eq(counter))
+        .filter(call_events::id.gt(after))
+        .order(call_events::id.asc())
+        .limit(100)
+        .select(CallEvent::as_select())
+        .load(conn)
+}
+
+/// Desks that called someone at a counter since `since`.
+pub fn active_desks(
+    conn: &mut DbConnection,
+    counter: &str,
+    since: DateTime<Utc>,
+) -> QueryResult<i64> {
+    let desks: Vec<String> = call_events::table
+        .filter(call_events::counter_id.eq(counter))
+        .filter(call_events::called_at.ge(since.naive_utc()))
+        .select(call_events::desk)
+        .distinct()
+        .load(conn)?;
+    Ok(desks.len() as i64)
+}
