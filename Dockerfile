@@ -6,6 +6,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
 COPY config config
+COPY benches benches
 RUN cargo build --release --locked --bin madoguchi
 
 FROM debian:bookworm-slim

@@ -78,14 +78,16 @@ fn database_url(dir: &std::path::Path) -> (String, Option<String>) {
         let admin = std::env::var("MADOGUCHI_TEST_PG_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let name = format!("madoguchi_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::establish(&admin).expect("PostgreSQL reachable");
+        let mut conn = PgConnection::establish(&format!("{admin}?sslmode=disable"))
+            .expect("PostgreSQL reachable");
         conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .expect("create bench database");
         let base = admin
             .rsplit_once('/')
             .map(|(b, _)| b.to_string())
             .unwrap_or(admin.clone());
-        (format!("{base}/{name}"), Some(name))
+        // Loopback, no TLS (see tests/api/helpers.rs: without_tls).
+        (format!("{base}/{name}?sslmode=disable"), Some(name))
     } else {
         (dir.join("bench.sqlite3").display().to_string(), None)
     }
@@ -283,7 +285,7 @@ async fn bench() {
     if let Some(name) = pg_name {
         let admin = std::env::var("MADOGUCHI_TEST_PG_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        if let Ok(mut conn) = PgConnection::establish(&admin) {
+        if let Ok(mut conn) = PgConnection::establish(&format!("{admin}?sslmode=disable")) {
             let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
         }
     }

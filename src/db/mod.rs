@@ -187,7 +187,10 @@ impl Db {
         drop(manager.establish()?);
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size)
-            .min_idle(Some(1))
+            // No idle connections kept by a background thread: connections are made on demand
+            // in the caller's thread. A pool thread inside libpq/OpenSSL when the process exits
+            // can crash OpenSSL's exit handler (diesel #3441).
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(settings.connect_timeout_seconds.max(1)))
             .build(manager.clone())
             .map_err(|e| manager.connect_error(e))?;

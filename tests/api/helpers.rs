@@ -41,6 +41,18 @@ fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Loopback test connections go without TLS: libpq then never initialises OpenSSL, whose exit
+/// handler can crash a process that exits while another thread is inside libpq (diesel #3441).
+fn without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
+    }
+}
+
 /// A database made for one test, removed when dropped.
 pub enum TestDb {
     Sqlite {
@@ -57,16 +69,17 @@ impl TestDb {
     pub fn create() -> TestDb {
         match backend() {
             "postgres" => {
-                let admin = pg_admin_url();
+                let admin = without_tls(&pg_admin_url());
                 let name = format!("madoguchi_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
                     panic!("PostgreSQL for tests at {admin} is not reachable: {e}")
                 });
                 conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))
                     .expect("create test database");
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                let plain = pg_admin_url();
+                let base = plain.rsplit_once('/').map(|(b, _)| b).unwrap_or(&plain);
                 TestDb::Postgres {
-                    url: format!("{base}/{name}"),
+                    url: without_tls(&format!("{base}/{name}")),
                     name,
                 }
             }
@@ -91,7 +104,7 @@ impl Drop for TestDb {
             let name = name.clone();
             // Best effort; scripts/test also sweeps leftovers before a run.
             let _ = std::thread::spawn(move || {
-                if let Ok(mut conn) = PgConnection::establish(&pg_admin_url()) {
+                if let Ok(mut conn) = PgConnection::establish(&without_tls(&pg_admin_url())) {
                     let _ = conn
                         .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
                 }
