@@ -184,7 +184,11 @@ pub async fn post_call(
         None => Ok(HttpResponse::NoContent().finish()),
         Some(t) => {
             state.display_notify.notify_waiters();
-            Ok(HttpResponse::Ok().json(ticket_json(&state, &t, None)))
+            Ok(HttpResponse::Ok().json(ticket_json(
+                &state,
+                &t.ticket,
+                t.reservation_number.as_deref(),
+            )))
         }
     }
 }
@@ -215,7 +219,11 @@ async fn settle(
     if outcome == Outcome::Recall {
         state.display_notify.notify_waiters();
     }
-    Ok(HttpResponse::Ok().json(ticket_json(&state, &t, None)))
+    Ok(HttpResponse::Ok().json(ticket_json(
+        &state,
+        &t.ticket,
+        t.reservation_number.as_deref(),
+    )))
 }
 
 pub async fn post_complete(

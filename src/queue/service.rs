@@ -269,7 +269,7 @@ pub fn call_next(
     desk: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Option<TicketRow>, AppError> {
+) -> Result<Option<Issued>, AppError> {
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
     write_tx(conn, |conn| {
@@ -295,13 +295,31 @@ pub fn call_next(
             json!({ "counter": counter.id, "desk": desk }),
             now,
         )?;
-        Ok(Some(TicketRow {
+        let called = TicketRow {
             status: CALLED.into(),
             desk: Some(desk.to_string()),
             called_at: Some(now.naive_utc()),
             calls: next.calls + 1,
             ..next
-        }))
+        };
+        Ok(Some(with_reservation_number(conn, called)?))
+    })
+}
+
+/// A ticket with the reservation number of its visitor (reserved tickets), as the desk shows it.
+fn with_reservation_number(
+    conn: &mut DbConnection,
+    ticket: TicketRow,
+) -> diesel::QueryResult<Issued> {
+    let reservation_number = match &ticket.reservation_id {
+        Some(id) => reservation_repo::find_number_by_id(conn, id)?,
+        None => None,
+    };
+    Ok(Issued {
+        ticket,
+        reservation_number,
+        position: None,
+        estimated_wait_minutes: None,
     })
 }
 
@@ -322,7 +340,7 @@ pub fn settle(
     outcome: Outcome,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<TicketRow, AppError> {
+) -> Result<Issued, AppError> {
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
     let label = label.trim().to_ascii_uppercase();
@@ -382,8 +400,9 @@ pub fn settle(
             json!({ "counter": counter.id, "desk": desk }),
             now,
         )?;
-        repo::find_ticket(conn, &counter.id, today, &label)?
-            .ok_or(AppError::NotFound("ticket_not_found"))
+        let t = repo::find_ticket(conn, &counter.id, today, &label)?
+            .ok_or(AppError::NotFound("ticket_not_found"))?;
+        Ok(with_reservation_number(conn, t)?)
     })
 }
 

@@ -35,6 +35,14 @@ pub fn find_by_number(
         .optional()
 }
 
+pub fn find_number_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    reservations::table
+        .find(id)
+        .select(reservations::reservation_number)
+        .first(conn)
+        .optional()
+}
+
 pub fn number_taken(conn: &mut DbConnection, number: &str) -> QueryResult<bool> {
     Ok(find_by_number(conn, number)?.is_some())
 }

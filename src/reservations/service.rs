@@ -188,6 +188,13 @@ pub fn book(
         };
         if !overridden {
             check_window(ctx.calendar, counter, &def, now)?;
+        } else if def.starts_at <= now {
+            // An override lifts the booking window, not time itself.
+            return Err(AppError::Conflict {
+                code: "window_closed",
+                detail: Some("the slot has already started".into()),
+                extra: None,
+            });
         }
         lock_keys_shared(conn, &[&day_key(&counter.id, def.id.date)])?;
         check_not_closed(conn, counter, &def)?;

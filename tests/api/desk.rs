@@ -205,6 +205,11 @@ async fn a_morning_at_the_counter_with_two_desks() {
     let res = desk_post(&app, &desk, "tickets/R-002/recall", json!({})).await;
     let t: Value = res.json().await.unwrap();
     assert_eq!(
+        t["reservation_number"],
+        d.as_str(),
+        "the desk sees whom it calls"
+    );
+    assert_eq!(
         (t["status"].clone(), t["desk"].clone(), t["calls"].clone()),
         (json!("called"), json!("1"), json!(2))
     );

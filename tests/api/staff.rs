@@ -478,6 +478,16 @@ async fn only_an_admin_overrides_the_window_and_the_reason_is_audited() {
         e["detail"]["override_reason"],
         "入院中のため特例で受付(課長承認)"
     );
+    // An override lifts the window, not time: a slot that has started cannot be booked.
+    let mut past = phone_booking("city-hall.2026-11-30.0830", 3);
+    past["slot_id"] = json!("city-hall.2026-11-30.0900");
+    past["override_window"] = json!(true);
+    past["override_reason"] = json!("遅れて来庁");
+    app.clock.set(jst("2026-11-30T09:00:00+09:00"));
+    assert_eq!(
+        problem(phone_book(&app, &admin, &past).await, 409).await["code"],
+        "window_closed"
+    );
     // Without the override the window still holds, for admins too.
     let plain = phone_booking("city-hall.2027-02-16.0900", 2);
     assert_eq!(
