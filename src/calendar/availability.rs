@@ -47,11 +47,8 @@ pub fn days(
         };
         let window_open = calendar.window.is_open(date, counter.tz, now);
         let bookable_now = window_open && matches!(status, DayStatus::Open { .. });
-        let defs = match status {
-            DayStatus::Open { .. } => calendar.slots(counter, date),
-            DayStatus::Closed(_) => Vec::new(),
-        };
-        let slots = defs
+        let slots = calendar
+            .slots_on(counter, date, status)
             .into_iter()
             .map(|def| {
                 let (capacity, remaining) = match rows.get(&def.id.to_string()) {

@@ -246,7 +246,12 @@ impl Calendar {
 
     /// The day's slots: `slot_minutes` long from opening, each ending by closing time.
     pub fn slots(&self, counter: &Counter, date: NaiveDate) -> Vec<SlotDef> {
-        let DayStatus::Open { hours, .. } = self.day(counter, date) else {
+        self.slots_on(counter, date, self.day(counter, date))
+    }
+
+    /// The slots of a day whose status is already known (none when it is closed).
+    pub fn slots_on(&self, counter: &Counter, date: NaiveDate, status: DayStatus) -> Vec<SlotDef> {
+        let DayStatus::Open { hours, .. } = status else {
             return Vec::new();
         };
         let step = Duration::minutes(i64::from(counter.slot_minutes));

@@ -72,11 +72,42 @@ pub struct AvailabilityQuery {
     to: Option<NaiveDate>,
 }
 
+/// Availability, rendered through typed structs: a month is 420 slots, and building a
+/// `serde_json::Value` tree for them cost more than the query (docs/benchmarks.md).
 #[derive(Serialize)]
 struct AvailabilityJson {
     counter: String,
-    timezone: String,
-    days: Vec<serde_json::Value>,
+    timezone: &'static str,
+    days: Vec<DayJson>,
+}
+
+#[derive(Serialize)]
+struct DayJson {
+    date: String,
+    open: bool,
+    closed_reason: Option<&'static str>,
+    holiday_issuance: bool,
+    hours: Option<HoursJson>,
+    booking_opens_at: String,
+    booking_closes_at: String,
+    bookable_now: bool,
+    slots: Vec<SlotJson>,
+}
+
+#[derive(Serialize)]
+struct SlotJson {
+    id: String,
+    starts_at: String,
+    ends_at: String,
+    capacity: u32,
+    remaining: u32,
+    bookable: bool,
+}
+
+#[derive(Serialize)]
+struct HoursJson {
+    opens: String,
+    closes: String,
 }
 
 pub async fn get_availability(
@@ -119,16 +150,19 @@ pub async fn get_availability(
     let days = days.iter().map(|d| day_json(d, counter.tz)).collect();
     Ok(HttpResponse::Ok().json(AvailabilityJson {
         counter: counter.id.clone(),
-        timezone: counter.tz.name().into(),
+        timezone: counter.tz.name(),
         days,
     }))
 }
 
-fn hours_json(h: crate::calendar::Hours) -> serde_json::Value {
-    json!({ "opens": h.opens.format("%H:%M").to_string(), "closes": h.closes.format("%H:%M").to_string() })
+fn hours_json(h: crate::calendar::Hours) -> HoursJson {
+    HoursJson {
+        opens: h.opens.format("%H:%M").to_string(),
+        closes: h.closes.format("%H:%M").to_string(),
+    }
 }
 
-fn day_json(d: &DayView, tz: chrono_tz::Tz) -> serde_json::Value {
+fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {
     let (open, closed_reason, hours, holiday_issuance) = match d.status {
         DayStatus::Open {
             hours,
@@ -136,29 +170,26 @@ fn day_json(d: &DayView, tz: chrono_tz::Tz) -> serde_json::Value {
         } => (true, None, Some(hours_json(hours)), holiday_issuance),
         DayStatus::Closed(reason) => (false, Some(reason.as_str()), None, false),
     };
-    let slots: Vec<_> = d
-        .slots
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.def.id.to_string(),
-                "starts_at": instant(s.def.starts_at, tz),
-                "ends_at": instant(s.def.ends_at, tz),
-                "capacity": s.capacity,
-                "remaining": s.remaining,
-                "bookable": s.bookable,
+    DayJson {
+        date: d.date.format("%Y-%m-%d").to_string(),
+        open,
+        closed_reason,
+        holiday_issuance,
+        hours,
+        booking_opens_at: instant(d.booking_opens_at, tz),
+        booking_closes_at: instant(d.booking_closes_at, tz),
+        bookable_now: d.bookable_now,
+        slots: d
+            .slots
+            .iter()
+            .map(|s| SlotJson {
+                id: s.def.id.to_string(),
+                starts_at: instant(s.def.starts_at, tz),
+                ends_at: instant(s.def.ends_at, tz),
+                capacity: s.capacity,
+                remaining: s.remaining,
+                bookable: s.bookable,
             })
-        })
-        .collect();
-    json!({
-        "date": d.date.format("%Y-%m-%d").to_string(),
-        "open": open,
-        "closed_reason": closed_reason,
-        "holiday_issuance": holiday_issuance,
-        "hours": hours,
-        "booking_opens_at": instant(d.booking_opens_at, tz),
-        "booking_closes_at": instant(d.booking_closes_at, tz),
-        "bookable_now": d.bookable_now,
-        "slots": slots,
-    })
+            .collect(),
+    }
 }
