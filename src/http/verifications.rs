@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{client_ip_key, instant, AppState};
 use crate::calendar::SlotId;
 use crate::error::{AppError, FieldError};
+use crate::reservations::input::refuse_individual_numbers;
 use crate::text::EmailAddress;
 use crate::tokens::looks_like_token;
 use crate::verification::{self, VerificationRequest};
@@ -25,6 +26,7 @@ pub async fn post_verification(
     body: web::Json<VerificationBody>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
+    refuse_individual_numbers(&[("email", Some(&body.email))])?;
     let email = EmailAddress::parse(&body.email).map_err(|msg| AppError::Invalid {
         code: "invalid_email",
         errors: vec![FieldError::new("email", msg)],

@@ -269,6 +269,11 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     let app = spawn_app().await;
     let p = problem(app.post_verification("not-an-address").await, 422).await;
     assert_eq!(p["code"], "invalid_email");
+    let p = problem(app.post_verification("123456789018@example.jp").await, 422).await;
+    assert_eq!(
+        p["code"], "contains_individual_number",
+        "never stored, not even in a verification"
+    );
     assert_eq!(p["errors"][0]["field"], "email");
 
     let token = app.verified_token("careful@example.jp").await;
