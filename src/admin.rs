@@ -4,8 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
 use crate::calendar::repo::{
-    closure_exists, ensure_slot_row, find_slot_row, insert_closure, set_capacity, ClosureRow,
-    SlotRow,
+    closure_exists, delete_closure, ensure_slot_row, find_closure, find_slot_row, insert_closure,
+    set_capacity, ClosureRow, SlotRow,
 };
 use crate::calendar::{DayStatus, SlotId};
 use crate::db::{day_key, lock_keys, write_tx, DbConnection};
@@ -161,5 +161,36 @@ pub fn close_day(
             reason: reason.to_string(),
             cancelled,
         })
+    })
+}
+
+/// Lifts a closure an administrator made: the day opens again (reservations cancelled by the
+/// closure stay cancelled; residents book again). 404 `closure_not_found`.
+pub fn lift_closure(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    counter_id: &str,
+    date: NaiveDate,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<ClosureRow, AppError> {
+    let counter = ctx
+        .calendar
+        .counter(counter_id)
+        .ok_or(AppError::NotFound("counter_not_found"))?;
+    write_tx(conn, |conn| {
+        lock_keys(conn, &[&day_key(&counter.id, date)])?;
+        let row = find_closure(conn, &counter.id, date)?
+            .ok_or(AppError::NotFound("closure_not_found"))?;
+        delete_closure(conn, &row.id)?;
+        audit::record(
+            conn,
+            Some(actor),
+            "counter.closure_lifted",
+            &format!("{}/{date}", counter.id),
+            json!({ "reason": row.reason }),
+            now,
+        )?;
+        Ok(row)
     })
 }

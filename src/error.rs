@@ -324,6 +324,11 @@ fn titles(code: &str, status: StatusCode) -> (&'static str, &'static str) {
         "invalid_credentials" => ("The login or password is wrong.", "ログイン名またはパスワードが違います。"),
         "login_taken" => ("That login is taken.", "そのログイン名は使われています。"),
         "staff_not_found" => ("No such staff account.", "その職員アカウントはありません。"),
+        "last_admin" => (
+            "The last enabled administrator cannot be disabled or given another role.",
+            "有効な管理者が一人だけのため、無効化や役割の変更はできません。",
+        ),
+        "closure_not_found" => ("This day is not closed by an administrator.", "この日は管理者による休止日ではありません。"),
         "capacity_below_booked" => (
             "The capacity cannot be set below the seats already booked.",
             "予約済みの人数より少ない定員には変更できません。",

@@ -17,3 +17,4 @@ pub mod telemetry;
 pub mod text;
 pub mod tokens;
 pub mod verification;
+pub mod web;

@@ -170,3 +170,35 @@ pub fn set_capacity(
         .execute(conn)?;
     Ok(touched == 1)
 }
+
+/// The closures an administrator made for a counter between two dates (inclusive), by date.
+pub fn list_closures(
+    conn: &mut DbConnection,
+    counter_id: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<ClosureRow>> {
+    closures::table
+        .filter(closures::counter_id.eq(counter_id))
+        .filter(closures::closed_on.between(from, to))
+        .order(closures::closed_on.asc())
+        .select(ClosureRow::as_select())
+        .load(conn)
+}
+
+pub fn find_closure(
+    conn: &mut DbConnection,
+    counter_id: &str,
+    date: NaiveDate,
+) -> QueryResult<Option<ClosureRow>> {
+    closures::table
+        .filter(closures::counter_id.eq(counter_id))
+        .filter(closures::closed_on.eq(date))
+        .select(ClosureRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn delete_closure(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(closures::table.find(id)).execute(conn)? == 1)
+}

@@ -236,3 +236,155 @@ pub async fn get_outbox(
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "mails": mails })))
 }
+
+fn staff_json(state: &AppState, row: &crate::staff::repo::StaffRow) -> Value {
+    let tz = state.default_tz();
+    json!({
+        "login": row.login,
+        "display_name": row.display_name,
+        "role": row.role,
+        "disabled": row.disabled,
+        "created_at": instant(row.created_at.and_utc(), tz),
+        "updated_at": instant(row.updated_at.and_utc(), tz),
+    })
+}
+
+pub async fn get_staff_list(
+    state: web::Data<AppState>,
+    _user: Authorized<AdminOnly>,
+) -> Result<HttpResponse, AppError> {
+    let rows = state.db.run(crate::staff::repo::list_staff).await?;
+    let staff: Vec<Value> = rows.iter().map(|r| staff_json(&state, r)).collect();
+    Ok(HttpResponse::Ok().json(json!({ "staff": staff })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StaffPatchBody {
+    role: Option<String>,
+    display_name: Option<String>,
+    disabled: Option<bool>,
+}
+
+pub async fn patch_staff(
+    state: web::Data<AppState>,
+    user: Authorized<AdminOnly>,
+    path: web::Path<String>,
+    body: web::Json<StaffPatchBody>,
+) -> Result<HttpResponse, AppError> {
+    let login = path.into_inner();
+    let b = body.into_inner();
+    let now = state.clock.now();
+    let actor = user.login.clone();
+    let row = state
+        .db
+        .run(move |conn| {
+            crate::staff::service::update_staff(
+                conn,
+                &login,
+                crate::staff::service::StaffChanges {
+                    role: b.role,
+                    display_name: b.display_name,
+                    disabled: b.disabled,
+                },
+                &actor,
+                now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(staff_json(&state, &row)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordBody {
+    password: String,
+}
+
+pub async fn put_staff_password(
+    state: web::Data<AppState>,
+    user: Authorized<AdminOnly>,
+    path: web::Path<String>,
+    body: web::Json<PasswordBody>,
+) -> Result<HttpResponse, AppError> {
+    let login = path.into_inner();
+    let password = body.into_inner().password;
+    let now = state.clock.now();
+    let (s, actor) = (state.get_ref().clone(), user.login.clone());
+    state
+        .db
+        .run(move |conn| {
+            crate::staff::service::reset_password(
+                conn,
+                &login,
+                &password,
+                &s.settings.staff,
+                &actor,
+                now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClosuresQuery {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+pub async fn get_closures(
+    state: web::Data<AppState>,
+    _user: Authorized<AdminOnly>,
+    path: web::Path<String>,
+    query: web::Query<ClosuresQuery>,
+) -> Result<HttpResponse, AppError> {
+    let counter = state
+        .calendar
+        .counter(&path.into_inner())
+        .ok_or(AppError::NotFound("counter_not_found"))?
+        .clone();
+    let today = counter.today(state.clock.now());
+    let from = query.from.unwrap_or(today);
+    let to = query.to.unwrap_or(from + Duration::days(366));
+    let id = counter.id.clone();
+    let rows = state
+        .db
+        .run(move |conn| crate::calendar::repo::list_closures(conn, &id, from, to))
+        .await?;
+    let closures: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "date": r.closed_on.to_string(),
+                "reason": r.reason,
+                "created_by": r.created_by,
+                "created_at": instant(r.created_at.and_utc(), counter.tz),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "counter": counter.id, "closures": closures })))
+}
+
+pub async fn delete_closure(
+    state: web::Data<AppState>,
+    user: Authorized<AdminOnly>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (counter, date) = path.into_inner();
+    let date: NaiveDate = date
+        .parse()
+        .map_err(|_| AppError::NotFound("closure_not_found"))?;
+    let now = state.clock.now();
+    let (s, actor) = (state.get_ref().clone(), user.login.clone());
+    let row = state
+        .db
+        .run(move |conn| admin::lift_closure(conn, s.booking_ctx(), &counter, date, &actor, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "counter": row.counter_id,
+        "date": row.closed_on.to_string(),
+        "reason": row.reason,
+        "lifted": true,
+    })))
+}

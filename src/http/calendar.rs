@@ -78,6 +78,8 @@ pub struct AvailabilityQuery {
 struct AvailabilityJson {
     counter: String,
     timezone: &'static str,
+    /// The server's clock when it answered: pages count down to `booking_opens_at` from it.
+    now: String,
     days: Vec<DayJson>,
 }
 
@@ -151,6 +153,7 @@ pub async fn get_availability(
     Ok(HttpResponse::Ok().json(AvailabilityJson {
         counter: counter.id.clone(),
         timezone: counter.tz.name(),
+        now: instant(now, counter.tz),
         days,
     }))
 }

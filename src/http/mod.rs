@@ -76,6 +76,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         .app_data(web::PayloadConfig::new(max_body_bytes))
         .service(web::resource("/healthz").route(web::get().to(health::get_healthz)))
         .service(web::resource("/readyz").route(web::get().to(health::get_readyz)))
+        .configure(crate::web::routes)
         .service(
             web::scope("/api/v1")
                 .service(web::resource("/counters").route(web::get().to(calendar::get_counters)))
@@ -104,6 +105,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                         .route(web::delete().to(reservations::delete_reservation)),
                 )
                 .service(
+                    web::resource("/reservations/{manage_token}/qr.svg")
+                        .route(web::get().to(reservations::get_reservation_qr)),
+                )
+                .service(
                     web::resource("/reservations/{manage_token}/reschedule")
                         .route(web::post().to(reservations::post_reschedule)),
                 )
@@ -112,6 +117,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 )
                 .service(
                     web::resource("/staff/sessions/current")
+                        .route(web::get().to(staff::get_current_session))
                         .route(web::delete().to(staff::delete_session)),
                 )
                 .service(
@@ -127,13 +133,30 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                     web::resource("/staff/reservations/{reservation_number}/cancel")
                         .route(web::post().to(staff::post_staff_cancel)),
                 )
-                .service(web::resource("/admin/staff").route(web::post().to(admin::post_staff)))
+                .service(
+                    web::resource("/admin/staff")
+                        .route(web::get().to(admin::get_staff_list))
+                        .route(web::post().to(admin::post_staff)),
+                )
+                .service(
+                    web::resource("/admin/staff/{login}")
+                        .route(web::patch().to(admin::patch_staff)),
+                )
+                .service(
+                    web::resource("/admin/staff/{login}/password")
+                        .route(web::put().to(admin::put_staff_password)),
+                )
                 .service(
                     web::resource("/admin/slots/{slot_id}").route(web::put().to(admin::put_slot)),
                 )
                 .service(
                     web::resource("/admin/counters/{counter}/closures")
+                        .route(web::get().to(admin::get_closures))
                         .route(web::post().to(admin::post_closure)),
+                )
+                .service(
+                    web::resource("/admin/counters/{counter}/closures/{date}")
+                        .route(web::delete().to(admin::delete_closure)),
                 )
                 .service(
                     web::resource("/desk/{counter}/queue").route(web::get().to(desk::get_queue)),

@@ -173,3 +173,27 @@ pub async fn post_reschedule(
     state.mail_notify.notify_one();
     Ok(HttpResponse::Ok().json(reservation_json(&state, &row, Some(&token))))
 }
+
+/// The reservation number as a QR code (SVG), for the completion page: the desk scans it at
+/// check-in. Only the number is encoded, never the manage token.
+pub async fn get_reservation_qr(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = manage_token(path)?;
+    let row = state
+        .db
+        .run(move |conn| service::get_by_token(conn, &token))
+        .await?;
+    let code = qrcode::QrCode::new(row.reservation_number.as_bytes())
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("qr code: {e}")))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(svg))
+}

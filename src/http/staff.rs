@@ -227,3 +227,12 @@ pub async fn post_staff_cancel(
     state.mail_notify.notify_one();
     Ok(HttpResponse::Ok().json(staff_reservation_json(&state, &row)))
 }
+
+/// Who is signed in: the console shows the menus of this role.
+pub async fn get_current_session(user: Authorized<AnyStaff>) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(json!({
+        "login": user.login,
+        "display_name": user.display_name,
+        "role": user.role.as_str(),
+    })))
+}

@@ -114,3 +114,48 @@ pub fn revoke_sessions_of(
     .set(staff_sessions::revoked_at.eq(Some(now.naive_utc())))
     .execute(conn)
 }
+
+/// Changes an account's role, display name or disabled flag (whichever are given).
+pub fn update_staff(
+    conn: &mut DbConnection,
+    login: &str,
+    role: Option<&str>,
+    display_name: Option<&str>,
+    disabled: Option<bool>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let target = staff::table.filter(staff::login.eq(login));
+    let touched = diesel::update(target)
+        .set((
+            role.map(|r| staff::role.eq(r.to_string())),
+            display_name.map(|d| staff::display_name.eq(d.to_string())),
+            disabled.map(|d| staff::disabled.eq(d)),
+            staff::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(touched == 1)
+}
+
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    login: &str,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(staff::table.filter(staff::login.eq(login)))
+        .set((
+            staff::password_hash.eq(hash),
+            staff::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// Admin accounts that are enabled (the last one cannot be disabled or demoted).
+pub fn count_enabled_admins(conn: &mut DbConnection) -> QueryResult<i64> {
+    staff::table
+        .filter(staff::role.eq("admin"))
+        .filter(staff::disabled.eq(false))
+        .count()
+        .get_result(conn)
+}

@@ -119,30 +119,6 @@ pub fn create_staff(
     })
 }
 
-/// Disables an account and ends its sessions.
-pub fn disable_staff(
-    conn: &mut DbConnection,
-    login: &str,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    write_tx(conn, |conn| {
-        let staff =
-            repo::find_staff_by_login(conn, login)?.ok_or(AppError::NotFound("staff_not_found"))?;
-        repo::set_disabled(conn, login, true, now)?;
-        let ended = repo::revoke_sessions_of(conn, &staff.id, now)?;
-        audit::record(
-            conn,
-            Some(actor),
-            "staff.disable",
-            login,
-            json!({ "sessions_ended": ended }),
-            now,
-        )?;
-        Ok(())
-    })
-}
-
 /// Signs in. Throttled per login and per client IP: past the limit, attempts are refused
 /// (429) without checking the password. Every failure is in the audit log.
 pub fn login(
@@ -264,6 +240,150 @@ pub fn logout(
             "staff.logout",
             &user.login,
             json!({}),
+            now,
+        )?;
+        Ok(())
+    })
+}
+
+/// What an administrator changes on an account; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct StaffChanges {
+    pub role: Option<String>,
+    pub display_name: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+/// Changes an account: role, display name, enabled or disabled. Disabling (or a role change)
+/// ends the account's sessions, so the change takes effect at once. The last enabled
+/// administrator cannot be disabled or demoted (`last_admin`).
+pub fn update_staff(
+    conn: &mut DbConnection,
+    login: &str,
+    changes: StaffChanges,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffRow, AppError> {
+    let mut errors = Vec::new();
+    let role = match changes.role.as_deref().map(str::parse::<Role>) {
+        None => None,
+        Some(Ok(r)) => Some(r),
+        Some(Err(())) => {
+            errors.push(FieldError::new("role", "must be phone, desk or admin"));
+            None
+        }
+    };
+    let display_name = match changes.display_name.as_deref().map(normalise) {
+        None => None,
+        Some(Ok(d)) if !d.is_empty() && d.chars().count() <= 50 => Some(d),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "display_name",
+                "must be 1 to 50 characters",
+            ));
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Invalid {
+            code: "validation_failed",
+            errors,
+        });
+    }
+    let login = login.trim().to_ascii_lowercase();
+    write_tx(conn, |conn| {
+        lock_keys(conn, &["staff:admins"])?;
+        let before = repo::find_staff_by_login(conn, &login)?
+            .ok_or(AppError::NotFound("staff_not_found"))?;
+        let loses_admin = before.role == Role::Admin.as_str()
+            && !before.disabled
+            && (changes.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin));
+        if loses_admin && repo::count_enabled_admins(conn)? <= 1 {
+            return Err(AppError::conflict("last_admin"));
+        }
+        repo::update_staff(
+            conn,
+            &login,
+            role.map(Role::as_str),
+            display_name.as_deref(),
+            changes.disabled,
+            now,
+        )?;
+        let role_changed = role.is_some_and(|r| r.as_str() != before.role);
+        let ended = if changes.disabled == Some(true) || role_changed {
+            repo::revoke_sessions_of(conn, &before.id, now)?
+        } else {
+            0
+        };
+        let after = repo::find_staff_by_login(conn, &login)?
+            .ok_or(AppError::NotFound("staff_not_found"))?;
+        let action = match (before.disabled, after.disabled) {
+            (false, true) => "staff.disable",
+            (true, false) => "staff.enable",
+            _ => "staff.update",
+        };
+        audit::record(
+            conn,
+            Some(actor),
+            action,
+            &login,
+            json!({
+                "role": { "from": before.role, "to": after.role },
+                "display_name": { "from": before.display_name, "to": after.display_name },
+                "sessions_ended": ended,
+            }),
+            now,
+        )?;
+        Ok(after)
+    })
+}
+
+/// Disables an account and ends its sessions (the command line's `staff disable`).
+pub fn disable_staff(
+    conn: &mut DbConnection,
+    login: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    update_staff(
+        conn,
+        login,
+        StaffChanges {
+            disabled: Some(true),
+            ..Default::default()
+        },
+        actor,
+        now,
+    )
+    .map(|_| ())
+}
+
+/// Sets a new password chosen by an administrator (hashed here, before the transaction) and
+/// ends the account's sessions. The password itself is never stored, logged or audited.
+pub fn reset_password(
+    conn: &mut DbConnection,
+    login: &str,
+    password: &str,
+    settings: &StaffSettings,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let login = login.trim().to_ascii_lowercase();
+    let account =
+        repo::find_staff_by_login(conn, &login)?.ok_or(AppError::NotFound("staff_not_found"))?;
+    check_policy(password, &login, settings.password_min_length)
+        .map_err(|msg| AppError::invalid("password", msg))?;
+    let hash =
+        hash_password(password, settings).map_err(|e| AppError::Unexpected(anyhow::anyhow!(e)))?;
+    write_tx(conn, |conn| {
+        repo::set_password_hash(conn, &login, &hash, now)?;
+        let ended = repo::revoke_sessions_of(conn, &account.id, now)?;
+        audit::record(
+            conn,
+            Some(actor),
+            "staff.password_reset",
+            &login,
+            json!({ "sessions_ended": ended }),
             now,
         )?;
         Ok(())

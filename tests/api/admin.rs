@@ -362,3 +362,218 @@ async fn the_outbox_shows_pending_sent_and_failed_mail_with_attempts_and_errors(
         .await;
     assert_eq!(problem(res, 422).await["errors"][0]["field"], "status");
 }
+
+#[tokio::test]
+async fn administrators_list_change_disable_enable_and_reset_accounts() {
+    let app = spawn_app().await;
+    let admin = app.staff_token("chief", "admin").await;
+    let phone = app.staff_token("tanaka", "phone").await;
+    let list: Value = app
+        .as_staff(Method::GET, "/api/v1/admin/staff", Some(&admin), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let logins: Vec<&str> = list["staff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["login"].as_str().unwrap())
+        .collect();
+    assert_eq!(logins, ["chief", "tanaka"]);
+    assert!(list.to_string().find("password").is_none(), "no hashes");
+    // Another role may not read the list.
+    assert_eq!(
+        app.as_staff(Method::GET, "/api/v1/admin/staff", Some(&phone), None)
+            .await
+            .status(),
+        403
+    );
+    // Disable: the account's session ends at once and it cannot sign in.
+    let res = app
+        .as_staff(
+            Method::PATCH,
+            "/api/v1/admin/staff/tanaka",
+            Some(&admin),
+            Some(&json!({ "disabled": true })),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["disabled"], true);
+    let me = app
+        .as_staff(
+            Method::GET,
+            "/api/v1/staff/sessions/current",
+            Some(&phone),
+            None,
+        )
+        .await;
+    assert_eq!(me.status(), 401);
+    let res = app
+        .post_json(
+            "/api/v1/staff/sessions",
+            &json!({ "login": "tanaka", "password": STAFF_PASSWORD }),
+        )
+        .await;
+    assert_eq!(problem(res, 401).await["code"], "invalid_credentials");
+    // Enable, with a new role and a new password: the old password no longer works.
+    let res = app
+        .as_staff(
+            Method::PATCH,
+            "/api/v1/admin/staff/tanaka",
+            Some(&admin),
+            Some(&json!({ "disabled": false, "role": "desk", "display_name": "田中 花子" })),
+        )
+        .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["role"].as_str(), body["disabled"].as_bool()),
+        (Some("desk"), Some(false))
+    );
+    let res = app
+        .as_staff(
+            Method::PUT,
+            "/api/v1/admin/staff/tanaka/password",
+            Some(&admin),
+            Some(&json!({ "password": "a-brand-new-passphrase" })),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let res = app
+        .post_json(
+            "/api/v1/staff/sessions",
+            &json!({ "login": "tanaka", "password": STAFF_PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+    let token = app.login("tanaka", "a-brand-new-passphrase").await;
+    let me: Value = app
+        .as_staff(
+            Method::GET,
+            "/api/v1/staff/sessions/current",
+            Some(&token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["login"].as_str(), me["role"].as_str()),
+        (Some("tanaka"), Some("desk"))
+    );
+    // A weak password and an unknown account are refused clearly.
+    let p = problem(
+        app.as_staff(
+            Method::PUT,
+            "/api/v1/admin/staff/tanaka/password",
+            Some(&admin),
+            Some(&json!({ "password": "short" })),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "password");
+    let p = problem(
+        app.as_staff(
+            Method::PATCH,
+            "/api/v1/admin/staff/nobody",
+            Some(&admin),
+            Some(&json!({ "disabled": true })),
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(p["code"], "staff_not_found");
+    // The last administrator cannot lock everyone out.
+    let p = problem(
+        app.as_staff(
+            Method::PATCH,
+            "/api/v1/admin/staff/chief",
+            Some(&admin),
+            Some(&json!({ "role": "phone" })),
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "last_admin");
+    let actions: Vec<String> = app
+        .audit(&admin)
+        .await
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    for a in ["staff.disable", "staff.enable", "staff.password_reset"] {
+        assert!(actions.iter().any(|x| x == a), "{a} audited: {actions:?}");
+    }
+    assert!(!app
+        .audit(&admin)
+        .await
+        .iter()
+        .any(|e| e.to_string().contains("brand-new")));
+}
+
+#[tokio::test]
+async fn closures_are_listed_and_lifted_and_the_day_opens_again() {
+    let app = spawn_app().await;
+    let admin = app.staff_token("chief", "admin").await;
+    let path = "/api/v1/admin/counters/city-hall/closures";
+    let res = app
+        .as_staff(
+            Method::POST,
+            path,
+            Some(&admin),
+            Some(&json!({ "date": "2027-01-19", "reason": "停電のため" })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        app.day("city-hall", "2027-01-19").await["closed_reason"],
+        "closure"
+    );
+    let list: Value = app
+        .as_staff(
+            Method::GET,
+            &format!("{path}?from=2027-01-01&to=2027-01-31"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["closures"][0]["date"], "2027-01-19");
+    assert_eq!(list["closures"][0]["reason"], "停電のため");
+    assert_eq!(list["closures"][0]["created_by"], "chief");
+    let res = app
+        .as_staff(
+            Method::DELETE,
+            &format!("{path}/2027-01-19"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.day("city-hall", "2027-01-19").await["open"], true);
+    app.book_as(1, "city-hall.2027-01-19.0900").await;
+    let p = problem(
+        app.as_staff(
+            Method::DELETE,
+            &format!("{path}/2027-01-19"),
+            Some(&admin),
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(p["code"], "closure_not_found");
+    assert!(app
+        .audit(&admin)
+        .await
+        .iter()
+        .any(|e| e["action"] == "counter.closure_lifted"));
+}

@@ -519,3 +519,25 @@ async fn cancelling_is_refused_once_the_slot_has_started() {
         .await;
     assert_eq!(problem(res, 404).await["code"], "reservation_not_found");
 }
+
+#[tokio::test]
+async fn the_completion_page_qr_code_holds_the_reservation_number_only() {
+    let app = spawn_app().await;
+    let booked = app.book_as(1, "city-hall.2027-01-18.0900").await;
+    let token = booked["manage_token"].as_str().unwrap();
+    let res = app
+        .get(&format!("/api/v1/reservations/{token}/qr.svg"))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    let svg = res.text().await.unwrap();
+    assert!(
+        svg.starts_with("<?xml") && svg.contains("<svg"),
+        "{svg:.80}"
+    );
+    assert!(!svg.contains(token));
+    let bad = app
+        .get("/api/v1/reservations/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/qr.svg")
+        .await;
+    assert_eq!(bad.status(), 404);
+}

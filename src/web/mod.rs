@@ -1,0 +1,123 @@
+//! The pages: the residents' booking pages, the staff console and the waiting-room screen.
+//!
+//! They are static HTML, CSS and JavaScript under `web/`, embedded in the binary (a debug build
+//! reads them from the folder, so a page can be edited without rebuilding) and calling the JSON
+//! API. Nothing is loaded from another host: the Content-Security-Policy says so to the browser.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use rust_embed::RustEmbed;
+
+#[derive(RustEmbed)]
+#[folder = "web/"]
+struct Assets;
+
+/// Every page: the browser may load and connect to this origin only; no framing (except the
+/// waiting-room screen, which a signage player may frame from the same origin); no Referer,
+/// since the mail links carry tokens in their query strings.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                   connect-src 'self'; media-src 'self' data:; object-src 'none'; base-uri 'none'; \
+                   form-action 'self'; frame-ancestors 'self'";
+
+fn asset_response(req: &HttpRequest, path: &str, html: bool) -> HttpResponse {
+    let Some(file) = Assets::get(path) else {
+        return HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("not found");
+    };
+    let etag = format!(
+        "\"{}\"",
+        file.metadata
+            .sha256_hash()
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let content_type = if html {
+        "text/html; charset=utf-8".to_string()
+    } else {
+        let mime = file.metadata.mimetype();
+        if mime.starts_with("text/") || mime.contains("javascript") || mime.contains("json") {
+            format!("{mime}; charset=utf-8")
+        } else {
+            mime.to_string()
+        }
+    };
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut res = if not_modified {
+        HttpResponse::NotModified().finish()
+    } else {
+        HttpResponse::Ok()
+            .content_type(content_type)
+            .body(file.data.into_owned())
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    // Revalidate every time: the ETag makes that cheap, and a new release shows at once.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+pub async fn get_resident_page(req: HttpRequest) -> HttpResponse {
+    asset_response(&req, "index.html", true)
+}
+
+pub async fn get_verify_page(req: HttpRequest) -> HttpResponse {
+    asset_response(&req, "verify.html", true)
+}
+
+pub async fn get_manage_page(req: HttpRequest) -> HttpResponse {
+    asset_response(&req, "manage.html", true)
+}
+
+pub async fn get_staff_page(req: HttpRequest) -> HttpResponse {
+    asset_response(&req, "staff.html", true)
+}
+
+pub async fn get_staff_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/staff/"))
+        .finish()
+}
+
+pub async fn get_display_page(req: HttpRequest) -> HttpResponse {
+    asset_response(&req, "display.html", true)
+}
+
+/// `/assets/{file}`: scripts, styles, the chime. Only files under `web/assets/`.
+pub async fn get_asset(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let name = path.into_inner();
+    if name.contains("..") || name.starts_with('/') {
+        return HttpResponse::NotFound().finish();
+    }
+    asset_response(&req, &format!("assets/{name}"), false)
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/").route(web::get().to(get_resident_page)))
+        .service(web::resource("/booking/verify").route(web::get().to(get_verify_page)))
+        .service(web::resource("/booking/manage").route(web::get().to(get_manage_page)))
+        .service(web::resource("/staff").route(web::get().to(get_staff_redirect)))
+        .service(web::resource("/staff/").route(web::get().to(get_staff_page)))
+        .service(web::resource("/display/{counter}").route(web::get().to(get_display_page)))
+        .service(web::resource("/assets/{file:.+}").route(web::get().to(get_asset)));
+}
