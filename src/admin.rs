@@ -4,18 +4,42 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
 use crate::calendar::repo::{
-    closure_exists, delete_closure, ensure_slot_row, find_closure, find_slot_row, insert_closure,
-    set_capacity, ClosureRow, SlotRow,
+    delete_closure, ensure_slot_row, find_closure, find_slot_row, insert_closure, set_capacity,
+    ClosureRow, SlotRow,
 };
-use crate::calendar::{DayStatus, SlotId};
+use crate::calendar::{CalendarError, ClosedReason, DayStatus, SlotId};
 use crate::db::{day_key, lock_keys, write_tx, DbConnection};
-use crate::error::AppError;
-use crate::reservations::model::Status;
+use crate::error::{FieldProblem, Invalid};
 use crate::reservations::repo as reservation_repo;
 use crate::reservations::service::{cancel_row, Ctx};
+use crate::reservations::BookingError;
 use crate::staff::audit;
 
 pub const MAX_CAPACITY: i32 = 1000;
+
+/// What administration refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    #[error(transparent)]
+    Booking(#[from] BookingError),
+    #[error("{booked} seats are booked")]
+    CapacityBelowBooked { booked: i32 },
+    #[error("the counter is already closed on {date}")]
+    DayAlreadyClosed {
+        date: NaiveDate,
+        reason: ClosedReason,
+    },
+    #[error("{count} reservations on {date}")]
+    DayHasReservations { date: NaiveDate, count: usize },
+    #[error("no closure on that day")]
+    ClosureNotFound,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
 
 /// Sets one slot's capacity; never below what is booked (`capacity_below_booked`).
 pub fn change_capacity(
@@ -25,26 +49,25 @@ pub fn change_capacity(
     capacity: i32,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<SlotRow, AppError> {
+) -> Result<SlotRow, AdminError> {
     if !(0..=MAX_CAPACITY).contains(&capacity) {
-        return Err(AppError::invalid(
+        return Err(Invalid::field(
             "capacity",
-            format!("must be 0 to {MAX_CAPACITY}"),
-        ));
+            FieldProblem::OutOfRange {
+                min: 0,
+                max: i64::from(MAX_CAPACITY),
+            },
+        )
+        .into());
     }
-    let (counter, def) = ctx
-        .calendar
-        .slot(slot)
-        .ok_or(AppError::NotFound("slot_not_found"))?;
+    let (counter, def) = ctx.calendar.resolve(slot)?;
     let id = def.id.to_string();
     write_tx(conn, |conn| {
         ensure_slot_row(conn, &SlotRow::new(&def, counter.capacity_per_slot, now))?;
-        let before = find_slot_row(conn, &id)?.ok_or(AppError::NotFound("slot_not_found"))?;
+        let before = find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?;
         if !set_capacity(conn, &id, capacity, now)? {
-            return Err(AppError::Conflict {
-                code: "capacity_below_booked",
-                detail: Some(format!("{} seats are booked", before.booked)),
-                extra: Some(json!({ "booked": before.booked })),
+            return Err(AdminError::CapacityBelowBooked {
+                booked: before.booked,
             });
         }
         audit::record(
@@ -55,7 +78,7 @@ pub fn change_capacity(
             json!({ "from": before.capacity, "to": capacity }),
             now,
         )?;
-        find_slot_row(conn, &id)?.ok_or(AppError::NotFound("slot_not_found"))
+        Ok(find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?)
     })
 }
 
@@ -82,7 +105,7 @@ pub fn close_day(
     req: CloseDay,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Closed, AppError> {
+) -> Result<Closed, AdminError> {
     let CloseDay {
         counter: counter_id,
         date,
@@ -90,26 +113,13 @@ pub fn close_day(
         cancel_reservations,
     } = req;
     let reason = reason.as_str();
-    let counter = ctx
-        .calendar
-        .counter(&counter_id)
-        .ok_or(AppError::NotFound("counter_not_found"))?;
-    if let DayStatus::Closed(r) = ctx.calendar.day(counter, date) {
-        return Err(AppError::Conflict {
-            code: "day_already_closed",
-            detail: Some(format!(
-                "the counter is already closed that day ({})",
-                r.as_str()
-            )),
-            extra: None,
-        });
-    }
+    let counter = ctx.calendar.get_counter(&counter_id)?;
     write_tx(conn, |conn| {
         // Exclusive: waits for bookings of this day in flight, and keeps new ones out until
         // the closure is committed (they then see it).
         lock_keys(conn, &[&day_key(&counter.id, date)])?;
-        if closure_exists(conn, &counter.id, date)? {
-            return Err(AppError::conflict("day_already_closed"));
+        if let DayStatus::Closed(reason) = ctx.calendar.day_status(conn, counter, date)? {
+            return Err(AdminError::DayAlreadyClosed { date, reason });
         }
         let held: Vec<_> = reservation_repo::search(
             conn,
@@ -121,13 +131,12 @@ pub fn close_day(
             10_000,
         )?
         .into_iter()
-        .filter(|r| Status::ACTIVE.contains(&r.status.as_str()))
+        .filter(|r| r.status.is_active())
         .collect();
         if !held.is_empty() && !cancel_reservations {
-            return Err(AppError::Conflict {
-                code: "day_has_reservations",
-                detail: Some(format!("{} reservations on that day", held.len())),
-                extra: Some(json!({ "reservations": held.len() })),
+            return Err(AdminError::DayHasReservations {
+                date,
+                count: held.len(),
             });
         }
         let mut cancelled = Vec::with_capacity(held.len());
@@ -173,15 +182,11 @@ pub fn lift_closure(
     date: NaiveDate,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<ClosureRow, AppError> {
-    let counter = ctx
-        .calendar
-        .counter(counter_id)
-        .ok_or(AppError::NotFound("counter_not_found"))?;
+) -> Result<ClosureRow, AdminError> {
+    let counter = ctx.calendar.get_counter(counter_id)?;
     write_tx(conn, |conn| {
         lock_keys(conn, &[&day_key(&counter.id, date)])?;
-        let row = find_closure(conn, &counter.id, date)?
-            .ok_or(AppError::NotFound("closure_not_found"))?;
+        let row = find_closure(conn, &counter.id, date)?.ok_or(AdminError::ClosureNotFound)?;
         delete_closure(conn, &row.id)?;
         audit::record(
             conn,

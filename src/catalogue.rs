@@ -1,32 +1,36 @@
 //! The procedure catalogue (用件) and applicant types, from `config/procedures.toml`.
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::config::{ApplicantSettings, ProcedureSettings, Settings};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Who comes to the counter: the card holder, a legal representative or a voluntary proxy.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
 pub enum ApplicantType {
     Holder,
     LegalRepresentative,
     VoluntaryProxy,
 }
 
+crate::string_enum!(ApplicantType {
+    Holder => "holder",
+    LegalRepresentative => "legal_representative",
+    VoluntaryProxy => "voluntary_proxy",
+});
+
 impl ApplicantType {
-    pub const ALL: [ApplicantType; 3] = [
-        ApplicantType::Holder,
-        ApplicantType::LegalRepresentative,
-        ApplicantType::VoluntaryProxy,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApplicantType::Holder => "holder",
-            ApplicantType::LegalRepresentative => "legal_representative",
-            ApplicantType::VoluntaryProxy => "voluntary_proxy",
-        }
-    }
-
     pub fn name_ja(self) -> &'static str {
         match self {
             ApplicantType::Holder => "本人",
@@ -34,21 +38,13 @@ impl ApplicantType {
             ApplicantType::VoluntaryProxy => "任意代理人",
         }
     }
-}
 
-impl fmt::Display for ApplicantType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ApplicantType {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        ApplicantType::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or(())
+    pub fn name_en(self) -> &'static str {
+        match self {
+            ApplicantType::Holder => "Card holder",
+            ApplicantType::LegalRepresentative => "Legal representative",
+            ApplicantType::VoluntaryProxy => "Voluntary proxy",
+        }
     }
 }
 

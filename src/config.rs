@@ -54,6 +54,10 @@ pub struct ServerSettings {
     pub bind: String,
     pub workers: usize,
     pub max_body_bytes: usize,
+    pub header_timeout_seconds: u64,
+    pub body_timeout_seconds: u64,
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,264 +1,28 @@
-//! Errors as `application/problem+json` with a stable `code`.
+//! What errors say: every `code` the API answers, with its status, its English and Japanese
+//! title and a detail template filled with the specifics of the occurrence; and the messages of
+//! field errors, in both languages.
 //!
-//! Handlers return [`AppError`]. Its `error_response` renders English and leaves a [`Problem`]
-//! in the response extensions; the [`problem_middleware`] then re-renders it in Japanese for
-//! `Accept-Language: ja`, and turns actix's own rejections (unknown path, wrong method, …) into
-//! problem+json too, so no error ever leaves as text or HTML.
+//! This module knows nothing of actix: domain modules return their own small error enums, the
+//! HTTP layer (`http::problem`) converts them to an [`ErrorCode`] with [`Facts`] and renders
+//! `application/problem+json`. Every match below is exhaustive, so a new code or a new field
+//! problem without its words in both languages does not compile.
 
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
-use actix_web::dev::ServiceResponse;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use chrono::NaiveDate;
 use serde::Serialize;
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// 400 bad_request: malformed JSON, query or header.
-    #[error("malformed request: {0}")]
-    BadRequest(String),
-    #[error("not signed in")]
-    Unauthenticated,
-    /// 401 invalid_credentials: a login with a wrong name or password.
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    #[error("role not allowed")]
-    Forbidden,
-    /// 404 with a specific code (`slot_not_found`, `counter_not_found`, …).
-    #[error("not found: {0}")]
-    NotFound(&'static str),
-    /// 409 with a rule's code; `extra` fields are merged into the problem (e.g. `alternatives`).
-    #[error("conflict: {code}")]
-    Conflict {
-        code: &'static str,
-        detail: Option<String>,
-        extra: Option<serde_json::Value>,
-    },
-    /// 410: a token that was good and is no longer.
-    #[error("gone: {0}")]
-    Gone(&'static str),
-    /// 413 payload_too_large.
-    #[error("payload too large")]
-    PayloadTooLarge,
-    /// 415 unsupported_media_type.
-    #[error("unsupported media type")]
-    UnsupportedMediaType,
-    /// 422 with `validation_failed` or a more specific code; each field named.
-    #[error("invalid input: {code}")]
-    Invalid {
-        code: &'static str,
-        errors: Vec<FieldError>,
-    },
-    /// 429 rate_limited + Retry-After.
-    #[error("rate limited")]
-    RateLimited { retry_after_s: u64 },
-    /// 503: a dependency (the database) is not reachable.
-    #[error("unavailable: {0}")]
-    Unavailable(&'static str),
-    /// 500: logged once with its cause chain; the client sees a generic problem.
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl AppError {
-    pub fn conflict(code: &'static str) -> Self {
-        AppError::Conflict {
-            code,
-            detail: None,
-            extra: None,
-        }
-    }
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        AppError::Invalid {
-            code: "validation_failed",
-            errors: vec![FieldError::new(field, message)],
-        }
-    }
-    pub fn code(&self) -> &'static str {
-        match self {
-            AppError::BadRequest(_) => "bad_request",
-            AppError::Unauthenticated => "unauthenticated",
-            AppError::InvalidCredentials => "invalid_credentials",
-            AppError::Forbidden => "forbidden",
-            AppError::NotFound(code) | AppError::Gone(code) | AppError::Unavailable(code) => code,
-            AppError::Conflict { code, .. } | AppError::Invalid { code, .. } => code,
-            AppError::PayloadTooLarge => "payload_too_large",
-            AppError::UnsupportedMediaType => "unsupported_media_type",
-            AppError::RateLimited { .. } => "rate_limited",
-            AppError::Unexpected(_) => "internal_error",
-        }
-    }
-}
-
-impl From<diesel::result::Error> for AppError {
-    fn from(e: diesel::result::Error) -> Self {
-        AppError::Unexpected(anyhow::Error::new(e).context("database query"))
-    }
-}
-
-/// What an error response says; kept in the response extensions for the language pass.
-#[derive(Debug, Clone)]
-pub struct Problem {
-    pub status: StatusCode,
-    pub code: &'static str,
-    /// An English detail specific to this occurrence, when the table's is too general.
-    pub detail: Option<String>,
-    pub errors: Vec<FieldError>,
-    pub extra: Option<serde_json::Value>,
-}
-
-impl Problem {
-    pub fn new(status: StatusCode, code: &'static str) -> Self {
-        Problem {
-            status,
-            code,
-            detail: None,
-            errors: Vec::new(),
-            extra: None,
-        }
-    }
-
-    pub fn from_status(status: StatusCode) -> Self {
-        let code = match status.as_u16() {
-            400 => "bad_request",
-            401 => "unauthenticated",
-            403 => "forbidden",
-            404 => "not_found",
-            405 => "method_not_allowed",
-            406 => "not_acceptable",
-            408 => "request_timeout",
-            413 => "payload_too_large",
-            414 => "uri_too_long",
-            415 => "unsupported_media_type",
-            429 => "rate_limited",
-            431 => "headers_too_large",
-            503 => "unavailable",
-            s if s < 500 => "bad_request",
-            _ => "internal_error",
-        };
-        Problem::new(status, code)
-    }
-
-    pub fn render(&self, lang: Lang) -> serde_json::Value {
-        let (title_en, title_ja) = titles(self.code, self.status);
-        let (title, detail) = match lang {
-            Lang::En => (
-                title_en,
-                self.detail.clone().unwrap_or_else(|| title_en.to_string()),
-            ),
-            Lang::Ja => (title_ja, title_ja.to_string()),
-        };
-        let mut body = serde_json::json!({
-            "type": format!("https://madoguchi.example/problems/{}", self.code.replace('_', "-")),
-            "title": title,
-            "status": self.status.as_u16(),
-            "detail": detail,
-            "code": self.code,
-        });
-        if !self.errors.is_empty() {
-            body["errors"] = serde_json::json!(self.errors);
-        }
-        if let (Some(serde_json::Value::Object(extra)), Some(obj)) =
-            (&self.extra, body.as_object_mut())
-        {
-            for (k, v) in extra {
-                obj.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        body
-    }
-
-    pub fn response(self, lang: Lang) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status)
-            .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
-            .body(self.render(lang).to_string());
-        res.extensions_mut().insert(self);
-        res
-    }
-}
-
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::Gone(_) => StatusCode::GONE,
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse<BoxBody> {
-        let mut problem = Problem::new(self.status_code(), self.code());
-        match self {
-            AppError::BadRequest(detail) => problem.detail = Some(detail.clone()),
-            AppError::Conflict { detail, extra, .. } => {
-                problem.detail = detail.clone();
-                problem.extra = extra.clone();
-            }
-            AppError::Invalid { errors, .. } => problem.errors = errors.clone(),
-            AppError::Unexpected(e) => {
-                // The one place a 500 is logged, with its whole cause chain.
-                tracing::error!(error.chain = %format!("{e:#}"), "unexpected error");
-            }
-            _ => {}
-        }
-        let retry = match self {
-            AppError::RateLimited { retry_after_s } => Some(*retry_after_s),
-            _ => None,
-        };
-        let mut res = problem.response(Lang::En);
-        if matches!(self, AppError::Unauthenticated) {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if let Some(secs) = retry {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        }
-        res
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The language of a response: Japanese when the request prefers it, English otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
     En,
     Ja,
 }
 
 impl Lang {
-    /// Japanese when the request prefers `ja` over English; English otherwise.
-    pub fn of(req: &HttpRequest) -> Lang {
-        let Some(value) = req
-            .headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-        else {
+    /// From an `Accept-Language` value, honouring q-values: the best-rated of `ja` and `en`
+    /// (or `*`) wins; `q=0` means "not this one"; on a tie the first listed wins; English when
+    /// neither is acceptable or the header is absent.
+    pub fn from_accept_language(value: Option<&str>) -> Lang {
+        let Some(value) = value else {
             return Lang::En;
         };
         let mut best: Option<(f32, Lang)> = None;
@@ -267,11 +31,15 @@ impl Lang {
             let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = pieces
                 .find_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.parse::<f32>().ok())
+                    let p = p.trim();
+                    p.strip_prefix("q=")
+                        .or_else(|| p.strip_prefix("Q="))
+                        .map(|q| q.trim().parse::<f32>().unwrap_or(0.0))
                 })
                 .unwrap_or(1.0);
+            if q.is_nan() || q <= 0.0 {
+                continue;
+            }
             let lang = if tag == "ja" || tag.starts_with("ja-") {
                 Lang::Ja
             } else if tag == "en" || tag.starts_with("en-") || tag == "*" {
@@ -285,138 +53,905 @@ impl Lang {
         }
         best.map(|(_, l)| l).unwrap_or(Lang::En)
     }
-}
 
-/// Titles by code, English and Japanese: the one table of what errors say.
-fn titles(code: &str, status: StatusCode) -> (&'static str, &'static str) {
-    match code {
-        "bad_request" => (
-            "The request is malformed.",
-            "リクエストの形式が正しくありません。",
-        ),
-        "unauthenticated" => ("Sign in first.", "ログインが必要です。"),
-        "forbidden" => (
-            "Your role may not do this.",
-            "この操作を行う権限がありません。",
-        ),
-        "not_found" => ("Nothing is here.", "指定されたものは見つかりません。"),
-        "method_not_allowed" => (
-            "This method is not allowed here.",
-            "このメソッドは使用できません。",
-        ),
-        "payload_too_large" => (
-            "The request body is too large.",
-            "リクエストが大きすぎます。",
-        ),
-        "unsupported_media_type" => (
-            "Send JSON (Content-Type: application/json).",
-            "JSON形式で送信してください。",
-        ),
-        "validation_failed" => ("Some fields are not valid.", "入力内容に誤りがあります。"),
-        "rate_limited" => (
-            "Too many requests; try again later.",
-            "リクエストが多すぎます。しばらくしてから再度お試しください。",
-        ),
-        "counter_not_found" => ("No such counter.", "指定された窓口はありません。"),
-        "slot_not_found" => ("No such slot.", "指定された予約枠はありません。"),
-        "procedure_not_found" => ("No such procedure.", "指定された手続きはありません。"),
-        "range_too_long" => ("The date range is too long.", "期間が長すぎます。"),
-        "invalid_credentials" => ("The login or password is wrong.", "ログイン名またはパスワードが違います。"),
-        "login_taken" => ("That login is taken.", "そのログイン名は使われています。"),
-        "staff_not_found" => ("No such staff account.", "その職員アカウントはありません。"),
-        "last_admin" => (
-            "The last enabled administrator cannot be disabled or given another role.",
-            "有効な管理者が一人だけのため、無効化や役割の変更はできません。",
-        ),
-        "closure_not_found" => ("This day is not closed by an administrator.", "この日は管理者による休止日ではありません。"),
-        "capacity_below_booked" => (
-            "The capacity cannot be set below the seats already booked.",
-            "予約済みの人数より少ない定員には変更できません。",
-        ),
-        "day_has_reservations" => (
-            "The day has reservations; ask to cancel them to close it.",
-            "この日には予約があります。予約を取り消して休止する場合は cancel_reservations を指定してください。",
-        ),
-        "day_already_closed" => ("The day is already closed.", "この日はすでに休止になっています。"),
-        "invalid_email" => ("The email address is not valid.", "メールアドレスの形式が正しくありません。"),
-        "contains_individual_number" => (
-            "Do not enter an individual number (My Number); it is never needed here.",
-            "マイナンバー(個人番号)は入力しないでください。予約には必要ありません。",
-        ),
-        "verification_not_found" => ("This verification link is not valid.", "この確認用リンクは無効です。"),
-        "verification_expired" => (
-            "This verification link has expired; ask for a new one.",
-            "確認用リンクの有効期限が切れています。もう一度メールアドレスの確認からやり直してください。",
-        ),
-        "verification_used" => (
-            "This verification link has already been used; ask for a new one.",
-            "この確認用リンクは使用済みです。もう一度メールアドレスの確認からやり直してください。",
-        ),
-        "reservation_not_found" => ("No such reservation.", "予約が見つかりません。"),
-        "slot_full" => ("This slot is full; see the alternatives.", "この時間帯は満員です。ほかの時間帯をお選びください。"),
-        "window_not_open" => ("Booking for this day has not opened yet.", "この日の予約受付はまだ始まっていません。"),
-        "window_closed" => ("Booking for this day has closed.", "この日の予約受付は終了しました。"),
-        "day_closed" => ("The counter is closed on this day.", "この日は窓口が休みです。"),
-        "active_reservation_exists" => (
-            "An active reservation already exists for this person or address.",
-            "同じ方(またはメールアドレス)の有効な予約がすでにあります。",
-        ),
-        "too_late_to_cancel" => ("It is too late to cancel this reservation.", "この予約は取り消しできません(開始時刻を過ぎています)。"),
-        "too_late_to_change" => ("It is too late to change this reservation.", "この予約は変更できません(開始時刻を過ぎています)。"),
-        "reservation_cancelled" => ("This reservation has been cancelled.", "この予約は取り消されています。"),
-        "database_unavailable" => (
-            "The database cannot be reached.",
-            "データベースに接続できません。",
-        ),
-        "internal_error" => (
-            "Something went wrong on our side.",
-            "システムエラーが発生しました。",
-        ),
-        _ => match status.as_u16() {
-            s if s >= 500 => (
-                "Something went wrong on our side.",
-                "システムエラーが発生しました。",
-            ),
-            _ => (
-                "The request cannot be completed.",
-                "リクエストを処理できません。",
-            ),
-        },
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        }
     }
 }
 
-/// Wrap the app with this: every 4xx/5xx leaves as problem+json in the client's language.
-pub fn problem_middleware<B: MessageBody + 'static>() -> ErrorHandlers<B> {
-    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
-        let lang = Lang::of(res.request());
-        let existing = res.response().extensions().get::<Problem>().cloned();
-        let already_problem = res
-            .response()
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-        let problem = match existing {
-            Some(p) if lang == Lang::Ja => p,
-            Some(_) => return Ok(ErrorHandlerResponse::Response(res.map_into_left_body())),
-            None if already_problem => {
-                return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()))
-            }
-            None => Problem::from_status(res.status()),
-        };
-        let (req, old) = res.into_parts();
-        let mut new = problem.response(lang);
-        // Keep headers such as Retry-After and Allow.
-        for (name, value) in old.headers() {
-            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                new.headers_mut().insert(name.clone(), value.clone());
-            }
-        }
-        let res = ServiceResponse::new(req, new)
-            .map_into_boxed_body()
-            .map_into_right_body();
-        Ok(ErrorHandlerResponse::Response(res))
-    })
+/// Every error code the service answers. Serialised as snake_case (`slot_full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // The HTTP layer.
+    BadRequest,
+    Unauthenticated,
+    InvalidCredentials,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    NotAcceptable,
+    RequestTimeout,
+    PayloadTooLarge,
+    UriTooLong,
+    UnsupportedMediaType,
+    ValidationFailed,
+    RateLimited,
+    HeadersTooLarge,
+    InternalError,
+    DatabaseUnavailable,
+    Unavailable,
+    // Calendar.
+    CounterNotFound,
+    SlotNotFound,
+    ProcedureNotFound,
+    DayClosed,
+    // Verification.
+    InvalidEmail,
+    ContainsIndividualNumber,
+    VerificationNotFound,
+    VerificationExpired,
+    VerificationUsed,
+    // Booking.
+    ReservationNotFound,
+    SlotFull,
+    WindowNotOpen,
+    WindowClosed,
+    ActiveReservationExists,
+    TooLateToCancel,
+    TooLateToChange,
+    ReservationCancelled,
+    // Staff and administration.
+    LoginTaken,
+    StaffNotFound,
+    LastAdmin,
+    CapacityBelowBooked,
+    DayHasReservations,
+    DayAlreadyClosed,
+    ClosureNotFound,
+    // The front desk.
+    NotToday,
+    AlreadyCheckedIn,
+    WrongCounter,
+    TicketNotFound,
+    TicketNotCalled,
 }
 
-/// Type of the body the problem middleware produces.
-pub type ProblemBody<B> = EitherBody<B, BoxBody>;
+impl ErrorCode {
+    /// Every code, for the tests that walk them and for the OpenAPI spec.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthenticated,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::NotAcceptable,
+        ErrorCode::RequestTimeout,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UriTooLong,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::ValidationFailed,
+        ErrorCode::RateLimited,
+        ErrorCode::HeadersTooLarge,
+        ErrorCode::InternalError,
+        ErrorCode::DatabaseUnavailable,
+        ErrorCode::Unavailable,
+        ErrorCode::CounterNotFound,
+        ErrorCode::SlotNotFound,
+        ErrorCode::ProcedureNotFound,
+        ErrorCode::DayClosed,
+        ErrorCode::InvalidEmail,
+        ErrorCode::ContainsIndividualNumber,
+        ErrorCode::VerificationNotFound,
+        ErrorCode::VerificationExpired,
+        ErrorCode::VerificationUsed,
+        ErrorCode::ReservationNotFound,
+        ErrorCode::SlotFull,
+        ErrorCode::WindowNotOpen,
+        ErrorCode::WindowClosed,
+        ErrorCode::ActiveReservationExists,
+        ErrorCode::TooLateToCancel,
+        ErrorCode::TooLateToChange,
+        ErrorCode::ReservationCancelled,
+        ErrorCode::LoginTaken,
+        ErrorCode::StaffNotFound,
+        ErrorCode::LastAdmin,
+        ErrorCode::CapacityBelowBooked,
+        ErrorCode::DayHasReservations,
+        ErrorCode::DayAlreadyClosed,
+        ErrorCode::ClosureNotFound,
+        ErrorCode::NotToday,
+        ErrorCode::AlreadyCheckedIn,
+        ErrorCode::WrongCounter,
+        ErrorCode::TicketNotFound,
+        ErrorCode::TicketNotCalled,
+    ];
+
+    /// The snake_case string clients see.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode as C;
+        match self {
+            C::BadRequest => "bad_request",
+            C::Unauthenticated => "unauthenticated",
+            C::InvalidCredentials => "invalid_credentials",
+            C::Forbidden => "forbidden",
+            C::NotFound => "not_found",
+            C::MethodNotAllowed => "method_not_allowed",
+            C::NotAcceptable => "not_acceptable",
+            C::RequestTimeout => "request_timeout",
+            C::PayloadTooLarge => "payload_too_large",
+            C::UriTooLong => "uri_too_long",
+            C::UnsupportedMediaType => "unsupported_media_type",
+            C::ValidationFailed => "validation_failed",
+            C::RateLimited => "rate_limited",
+            C::HeadersTooLarge => "headers_too_large",
+            C::InternalError => "internal_error",
+            C::DatabaseUnavailable => "database_unavailable",
+            C::Unavailable => "unavailable",
+            C::CounterNotFound => "counter_not_found",
+            C::SlotNotFound => "slot_not_found",
+            C::ProcedureNotFound => "procedure_not_found",
+            C::DayClosed => "day_closed",
+            C::InvalidEmail => "invalid_email",
+            C::ContainsIndividualNumber => "contains_individual_number",
+            C::VerificationNotFound => "verification_not_found",
+            C::VerificationExpired => "verification_expired",
+            C::VerificationUsed => "verification_used",
+            C::ReservationNotFound => "reservation_not_found",
+            C::SlotFull => "slot_full",
+            C::WindowNotOpen => "window_not_open",
+            C::WindowClosed => "window_closed",
+            C::ActiveReservationExists => "active_reservation_exists",
+            C::TooLateToCancel => "too_late_to_cancel",
+            C::TooLateToChange => "too_late_to_change",
+            C::ReservationCancelled => "reservation_cancelled",
+            C::LoginTaken => "login_taken",
+            C::StaffNotFound => "staff_not_found",
+            C::LastAdmin => "last_admin",
+            C::CapacityBelowBooked => "capacity_below_booked",
+            C::DayHasReservations => "day_has_reservations",
+            C::DayAlreadyClosed => "day_already_closed",
+            C::ClosureNotFound => "closure_not_found",
+            C::NotToday => "not_today",
+            C::AlreadyCheckedIn => "already_checked_in",
+            C::WrongCounter => "wrong_counter",
+            C::TicketNotFound => "ticket_not_found",
+            C::TicketNotCalled => "ticket_not_called",
+        }
+    }
+
+    /// The HTTP status this code answers with.
+    pub fn status(self) -> u16 {
+        use ErrorCode as C;
+        match self {
+            C::BadRequest => 400,
+            C::Unauthenticated | C::InvalidCredentials => 401,
+            C::Forbidden => 403,
+            C::NotFound
+            | C::CounterNotFound
+            | C::SlotNotFound
+            | C::ProcedureNotFound
+            | C::VerificationNotFound
+            | C::ReservationNotFound
+            | C::StaffNotFound
+            | C::ClosureNotFound
+            | C::TicketNotFound => 404,
+            C::MethodNotAllowed => 405,
+            C::NotAcceptable => 406,
+            C::RequestTimeout => 408,
+            C::DayClosed
+            | C::SlotFull
+            | C::WindowNotOpen
+            | C::WindowClosed
+            | C::ActiveReservationExists
+            | C::TooLateToCancel
+            | C::TooLateToChange
+            | C::ReservationCancelled
+            | C::LoginTaken
+            | C::LastAdmin
+            | C::CapacityBelowBooked
+            | C::DayHasReservations
+            | C::DayAlreadyClosed
+            | C::NotToday
+            | C::AlreadyCheckedIn
+            | C::WrongCounter
+            | C::TicketNotCalled => 409,
+            C::VerificationExpired | C::VerificationUsed => 410,
+            C::PayloadTooLarge => 413,
+            C::UriTooLong => 414,
+            C::UnsupportedMediaType => 415,
+            C::ValidationFailed | C::InvalidEmail | C::ContainsIndividualNumber => 422,
+            C::RateLimited => 429,
+            C::HeadersTooLarge => 431,
+            C::InternalError => 500,
+            C::DatabaseUnavailable | C::Unavailable => 503,
+        }
+    }
+
+    /// The code a bare status maps to (actix's own rejections, which carry no code).
+    pub fn of_status(status: u16) -> ErrorCode {
+        match status {
+            400 => ErrorCode::BadRequest,
+            401 => ErrorCode::Unauthenticated,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            406 => ErrorCode::NotAcceptable,
+            408 => ErrorCode::RequestTimeout,
+            413 => ErrorCode::PayloadTooLarge,
+            414 => ErrorCode::UriTooLong,
+            415 => ErrorCode::UnsupportedMediaType,
+            422 => ErrorCode::ValidationFailed,
+            429 => ErrorCode::RateLimited,
+            431 => ErrorCode::HeadersTooLarge,
+            503 => ErrorCode::Unavailable,
+            s if s < 500 => ErrorCode::BadRequest,
+            _ => ErrorCode::InternalError,
+        }
+    }
+
+    /// The title: what this code means, the same for every occurrence.
+    pub fn title(self, lang: Lang) -> &'static str {
+        use ErrorCode as C;
+        use Lang::{En, Ja};
+        match (self, lang) {
+            (C::BadRequest, En) => "The request is malformed.",
+            (C::BadRequest, Ja) => "リクエストの形式が正しくありません。",
+            (C::Unauthenticated, En) => "Sign in first.",
+            (C::Unauthenticated, Ja) => "ログインが必要です。",
+            (C::InvalidCredentials, En) => "The login or password is wrong.",
+            (C::InvalidCredentials, Ja) => "ログイン名またはパスワードが違います。",
+            (C::Forbidden, En) => "Your role may not do this.",
+            (C::Forbidden, Ja) => "この操作を行う権限がありません。",
+            (C::NotFound, En) => "Nothing is here.",
+            (C::NotFound, Ja) => "指定されたものは見つかりません。",
+            (C::MethodNotAllowed, En) => "This method is not allowed here.",
+            (C::MethodNotAllowed, Ja) => "このメソッドは使用できません。",
+            (C::NotAcceptable, En) => "No answer in an acceptable format.",
+            (C::NotAcceptable, Ja) => "指定された形式では応答できません。",
+            (C::RequestTimeout, En) => "The request took too long to arrive.",
+            (C::RequestTimeout, Ja) => "リクエストの受信に時間がかかりすぎました。",
+            (C::PayloadTooLarge, En) => "The request body is too large.",
+            (C::PayloadTooLarge, Ja) => "リクエストが大きすぎます。",
+            (C::UriTooLong, En) => "The address is too long.",
+            (C::UriTooLong, Ja) => "URLが長すぎます。",
+            (C::UnsupportedMediaType, En) => "Send JSON (Content-Type: application/json).",
+            (C::UnsupportedMediaType, Ja) => "JSON形式で送信してください。",
+            (C::ValidationFailed, En) => "Some fields are not valid.",
+            (C::ValidationFailed, Ja) => "入力内容に誤りがあります。",
+            (C::RateLimited, En) => "Too many requests; try again later.",
+            (C::RateLimited, Ja) => "リクエストが多すぎます。しばらくしてから再度お試しください。",
+            (C::HeadersTooLarge, En) => "The request headers are too large.",
+            (C::HeadersTooLarge, Ja) => "リクエストヘッダーが大きすぎます。",
+            (C::InternalError, En) => "Something went wrong on our side.",
+            (C::InternalError, Ja) => "システムエラーが発生しました。",
+            (C::DatabaseUnavailable, En) => "The database cannot be reached.",
+            (C::DatabaseUnavailable, Ja) => "データベースに接続できません。",
+            (C::Unavailable, En) => "The service is not available just now.",
+            (C::Unavailable, Ja) => "ただいまサービスを利用できません。",
+            (C::CounterNotFound, En) => "No such counter.",
+            (C::CounterNotFound, Ja) => "指定された窓口はありません。",
+            (C::SlotNotFound, En) => "No such slot.",
+            (C::SlotNotFound, Ja) => "指定された予約枠はありません。",
+            (C::ProcedureNotFound, En) => "No such procedure.",
+            (C::ProcedureNotFound, Ja) => "指定された手続きはありません。",
+            (C::DayClosed, En) => "The counter is closed on this day.",
+            (C::DayClosed, Ja) => "この日は窓口が休みです。",
+            (C::InvalidEmail, En) => "The email address is not valid.",
+            (C::InvalidEmail, Ja) => "メールアドレスの形式が正しくありません。",
+            (C::ContainsIndividualNumber, En) => {
+                "Do not enter an individual number (My Number); it is never needed here."
+            }
+            (C::ContainsIndividualNumber, Ja) => {
+                "マイナンバー(個人番号)は入力しないでください。予約には必要ありません。"
+            }
+            (C::VerificationNotFound, En) => "This verification link is not valid.",
+            (C::VerificationNotFound, Ja) => "この確認用リンクは無効です。",
+            (C::VerificationExpired, En) => {
+                "This verification link has expired; ask for a new one."
+            }
+            (C::VerificationExpired, Ja) => "確認用リンクの有効期限が切れています。",
+            (C::VerificationUsed, En) => {
+                "This verification link has already been used; ask for a new one."
+            }
+            (C::VerificationUsed, Ja) => "この確認用リンクは使用済みです。",
+            (C::ReservationNotFound, En) => "No such reservation.",
+            (C::ReservationNotFound, Ja) => "予約が見つかりません。",
+            (C::SlotFull, En) => "This slot is full; see the alternatives.",
+            (C::SlotFull, Ja) => "この時間帯は満員です。ほかの時間帯をお選びください。",
+            (C::WindowNotOpen, En) => "Booking for this day has not opened yet.",
+            (C::WindowNotOpen, Ja) => "この日の予約受付はまだ始まっていません。",
+            (C::WindowClosed, En) => "Booking for this day has closed.",
+            (C::WindowClosed, Ja) => "この日の予約受付は終了しました。",
+            (C::ActiveReservationExists, En) => {
+                "An active reservation already exists for this person or address."
+            }
+            (C::ActiveReservationExists, Ja) => {
+                "同じ方(またはメールアドレス)の有効な予約がすでにあります。"
+            }
+            (C::TooLateToCancel, En) => "It is too late to cancel this reservation.",
+            (C::TooLateToCancel, Ja) => "この予約は取り消しできません。",
+            (C::TooLateToChange, En) => "It is too late to change this reservation.",
+            (C::TooLateToChange, Ja) => "この予約は変更できません。",
+            (C::ReservationCancelled, En) => "This reservation has been cancelled.",
+            (C::ReservationCancelled, Ja) => "この予約は取り消されています。",
+            (C::LoginTaken, En) => "That login is taken.",
+            (C::LoginTaken, Ja) => "そのログイン名は使われています。",
+            (C::StaffNotFound, En) => "No such staff account.",
+            (C::StaffNotFound, Ja) => "その職員アカウントはありません。",
+            (C::LastAdmin, En) => {
+                "The last enabled administrator cannot be disabled or given another role."
+            }
+            (C::LastAdmin, Ja) => {
+                "有効な管理者が一人だけのため、無効化や役割の変更はできません。"
+            }
+            (C::CapacityBelowBooked, En) => {
+                "The capacity cannot be set below the seats already booked."
+            }
+            (C::CapacityBelowBooked, Ja) => "予約済みの人数より少ない定員には変更できません。",
+            (C::DayHasReservations, En) => {
+                "The day has reservations; ask to cancel them to close it."
+            }
+            (C::DayHasReservations, Ja) => {
+                "この日には予約があります。予約を取り消して休止する場合は cancel_reservations を指定してください。"
+            }
+            (C::DayAlreadyClosed, En) => "The day is already closed.",
+            (C::DayAlreadyClosed, Ja) => "この日はすでに休止になっています。",
+            (C::ClosureNotFound, En) => "This day is not closed by an administrator.",
+            (C::ClosureNotFound, Ja) => "この日は管理者による休止日ではありません。",
+            (C::NotToday, En) => "This reservation is not for today.",
+            (C::NotToday, Ja) => "この予約は本日の予約ではありません。",
+            (C::AlreadyCheckedIn, En) => "This reservation is already checked in.",
+            (C::AlreadyCheckedIn, Ja) => "この予約は受付済みです。",
+            (C::WrongCounter, En) => "This reservation is for another counter.",
+            (C::WrongCounter, Ja) => "この予約は別の窓口の予約です。",
+            (C::TicketNotFound, En) => "No such ticket today.",
+            (C::TicketNotFound, Ja) => "本日その番号の整理券はありません。",
+            (C::TicketNotCalled, En) => "This ticket has not been called.",
+            (C::TicketNotCalled, Ja) => "この整理券はまだ呼び出されていません。",
+        }
+    }
+
+    /// The detail: the title made specific with what is known of this occurrence. Falls back
+    /// to a fuller sentence (or the title) when the specifics are missing.
+    pub fn detail(self, lang: Lang, f: &Facts) -> String {
+        use ErrorCode as C;
+        use Lang::{En, Ja};
+        let date_ja = |d: NaiveDate| d.format("%Y年%-m月%-d日").to_string();
+        match (self, lang) {
+            (C::DayClosed, En) => match (f.date, f.closed_reason) {
+                (Some(d), Some(r)) => format!(
+                    "The counter is closed on {d} ({}).",
+                    closed_reason_words(r, En)
+                ),
+                (Some(d), None) => format!("The counter is closed on {d}."),
+                _ => self.title(lang).into(),
+            },
+            (C::DayClosed, Ja) => match (f.date, f.closed_reason) {
+                (Some(d), Some(r)) => format!(
+                    "{}は窓口が休みです({})。",
+                    date_ja(d),
+                    closed_reason_words(r, Ja)
+                ),
+                (Some(d), None) => format!("{}は窓口が休みです。", date_ja(d)),
+                _ => self.title(lang).into(),
+            },
+            (C::WindowNotOpen, En) => match (f.date, &f.at) {
+                (Some(d), Some(at)) => format!("Booking for {d} opens at {at}."),
+                _ => self.title(lang).into(),
+            },
+            (C::WindowNotOpen, Ja) => match (f.date, &f.at) {
+                (Some(d), Some(at)) => format!(
+                    "{}の予約受付は {} に始まります。",
+                    date_ja(d),
+                    at_ja(at)
+                ),
+                _ => self.title(lang).into(),
+            },
+            (C::WindowClosed, En) => match (f.date, &f.at) {
+                (Some(d), Some(at)) => format!("Booking for {d} closed at {at}."),
+                _ => self.title(lang).into(),
+            },
+            (C::WindowClosed, Ja) => match (f.date, &f.at) {
+                (Some(d), Some(at)) => {
+                    format!("{}の予約受付は {} に終了しました。", date_ja(d), at_ja(at))
+                }
+                _ => self.title(lang).into(),
+            },
+            (C::ActiveReservationExists, En) => match f.count {
+                Some(n) => format!("This address already holds {n} active reservations."),
+                None => "This person already holds an active reservation for this procedure.".into(),
+            },
+            (C::ActiveReservationExists, Ja) => match f.count {
+                Some(n) => format!(
+                    "このメールアドレスではすでに{n}件の予約があります。"
+                ),
+                None => "同じ方がこの手続きの有効な予約をすでにお持ちです。".into(),
+            },
+            (C::TooLateToCancel, En) => {
+                "The visit has started or taken place; it can no longer be cancelled.".into()
+            }
+            (C::TooLateToCancel, Ja) => {
+                "来庁時刻を過ぎているか、すでに受付済みのため取り消しできません。".into()
+            }
+            (C::TooLateToChange, En) => {
+                "The visit has started or taken place; it can no longer be moved.".into()
+            }
+            (C::TooLateToChange, Ja) => {
+                "来庁時刻を過ぎているか、すでに受付済みのため変更できません。".into()
+            }
+            (C::VerificationExpired, Ja) => {
+                "確認用リンクの有効期限が切れています。もう一度メールアドレスの確認からやり直してください。".into()
+            }
+            (C::VerificationUsed, Ja) => {
+                "この確認用リンクは使用済みです。もう一度メールアドレスの確認からやり直してください。".into()
+            }
+            (C::CapacityBelowBooked, En) => match f.count {
+                Some(n) => format!("{n} seats are booked; the capacity cannot be lower."),
+                None => self.title(lang).into(),
+            },
+            (C::CapacityBelowBooked, Ja) => match f.count {
+                Some(n) => format!("すでに{n}人の予約があるため、それより少ない定員にはできません。"),
+                None => self.title(lang).into(),
+            },
+            (C::DayHasReservations, En) => match (f.date, f.count) {
+                (Some(d), Some(n)) => format!(
+                    "{n} reservations are booked on {d}; send cancel_reservations: true to cancel them and close the day."
+                ),
+                _ => self.title(lang).into(),
+            },
+            (C::DayHasReservations, Ja) => match (f.date, f.count) {
+                (Some(d), Some(n)) => format!(
+                    "{}には{n}件の予約があります。予約を取り消して休止する場合は cancel_reservations を指定してください。",
+                    date_ja(d)
+                ),
+                _ => self.title(lang).into(),
+            },
+            (C::DayAlreadyClosed, En) => match (f.date, f.closed_reason) {
+                (Some(d), Some(r)) => format!(
+                    "The counter is already closed on {d} ({}).",
+                    closed_reason_words(r, En)
+                ),
+                _ => self.title(lang).into(),
+            },
+            (C::DayAlreadyClosed, Ja) => match (f.date, f.closed_reason) {
+                (Some(d), Some(r)) => format!(
+                    "{}はすでに休みです({})。",
+                    date_ja(d),
+                    closed_reason_words(r, Ja)
+                ),
+                _ => self.title(lang).into(),
+            },
+            (C::NotToday, En) => match f.date {
+                Some(d) => format!("This reservation is for {d}, not today."),
+                None => self.title(lang).into(),
+            },
+            (C::NotToday, Ja) => match f.date {
+                Some(d) => format!("この予約は{}の予約です(本日ではありません)。", date_ja(d)),
+                None => self.title(lang).into(),
+            },
+            (C::AlreadyCheckedIn, En) => match &f.ticket {
+                Some(t) => format!("This reservation is already checked in: ticket {t}."),
+                None => self.title(lang).into(),
+            },
+            (C::AlreadyCheckedIn, Ja) => match &f.ticket {
+                Some(t) => format!("この予約は受付済みです(整理券 {t})。"),
+                None => self.title(lang).into(),
+            },
+            (C::WrongCounter, En) => match &f.counter {
+                Some(c) => format!("This reservation is for the counter {c}."),
+                None => self.title(lang).into(),
+            },
+            (C::WrongCounter, Ja) => match &f.counter {
+                Some(c) => format!("この予約は別の窓口({c})の予約です。"),
+                None => self.title(lang).into(),
+            },
+            (C::TicketNotCalled, En) => match &f.ticket {
+                Some(t) => format!("Ticket {t} is waiting and has not been called yet."),
+                None => self.title(lang).into(),
+            },
+            (C::TicketNotCalled, Ja) => match &f.ticket {
+                Some(t) => format!("整理券 {t} はまだ呼び出されていません。"),
+                None => self.title(lang).into(),
+            },
+            (C::TicketNotFound, En) => match &f.ticket {
+                Some(t) => format!("There is no ticket {t} at this counter today."),
+                None => self.title(lang).into(),
+            },
+            (C::TicketNotFound, Ja) => match &f.ticket {
+                Some(t) => format!("本日この窓口に整理券 {t} はありません。"),
+                None => self.title(lang).into(),
+            },
+            (C::RateLimited, En) => match f.retry_after_s {
+                Some(s) => format!("Too many requests; try again in {s} seconds."),
+                None => self.title(lang).into(),
+            },
+            (C::RateLimited, Ja) => match f.retry_after_s {
+                Some(s) => format!("リクエストが多すぎます。{s}秒後に再度お試しください。"),
+                None => self.title(lang).into(),
+            },
+            (C::PayloadTooLarge, En) => match f.count {
+                Some(n) => format!("The request body is larger than {n} bytes."),
+                None => self.title(lang).into(),
+            },
+            (C::PayloadTooLarge, Ja) => match f.count {
+                Some(n) => format!("リクエストが大きすぎます({n}バイトまで)。"),
+                None => self.title(lang).into(),
+            },
+            (C::BadRequest, En) => match &f.text {
+                Some(t) => format!("The request is malformed: {t}."),
+                None => self.title(lang).into(),
+            },
+            (C::BadRequest, Ja) => match &f.text {
+                Some(t) => format!("リクエストの形式が正しくありません({t})。"),
+                None => self.title(lang).into(),
+            },
+            (C::ValidationFailed | C::InvalidEmail | C::ContainsIndividualNumber, En) => {
+                match f.count {
+                    Some(1) | None => format!("{} See errors for the field.", self.title(lang)),
+                    Some(n) => format!("{} See errors for the {n} fields.", self.title(lang)),
+                }
+            }
+            (C::ValidationFailed | C::InvalidEmail | C::ContainsIndividualNumber, Ja) => {
+                format!("{}該当する項目をご確認ください。", self.title(lang))
+            }
+            (
+                C::Unauthenticated
+                | C::InvalidCredentials
+                | C::Forbidden
+                | C::NotFound
+                | C::MethodNotAllowed
+                | C::NotAcceptable
+                | C::RequestTimeout
+                | C::UriTooLong
+                | C::UnsupportedMediaType
+                | C::HeadersTooLarge
+                | C::InternalError
+                | C::DatabaseUnavailable
+                | C::Unavailable
+                | C::CounterNotFound
+                | C::SlotNotFound
+                | C::ProcedureNotFound
+                | C::VerificationNotFound
+                | C::VerificationExpired
+                | C::VerificationUsed
+                | C::ReservationNotFound
+                | C::SlotFull
+                | C::ReservationCancelled
+                | C::LoginTaken
+                | C::StaffNotFound
+                | C::LastAdmin
+                | C::ClosureNotFound,
+                _,
+            ) => self.title(lang).into(),
+        }
+    }
+}
+
+/// `2026-12-01T12:00:00+09:00` → `2026年12月1日 12:00`; anything else as it is.
+fn at_ja(at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| t.format("%Y年%-m月%-d日 %H:%M").to_string())
+        .unwrap_or_else(|_| at.to_string())
+}
+
+/// Why a counter is closed, in words (`weekend` → "週末" / "a weekend").
+pub fn closed_reason_words(reason: &str, lang: Lang) -> &'static str {
+    match (reason, lang) {
+        ("weekend", Lang::En) => "a weekend",
+        ("weekend", Lang::Ja) => "土日",
+        ("holiday", Lang::En) => "a national holiday",
+        ("holiday", Lang::Ja) => "祝日",
+        ("year_end", Lang::En) => "the year-end break",
+        ("year_end", Lang::Ja) => "年末年始",
+        (_, Lang::En) => "closed by the city",
+        (_, Lang::Ja) => "臨時休止",
+    }
+}
+
+/// The specifics of one occurrence, for the detail template. Only what a template uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub date: Option<NaiveDate>,
+    /// An instant as shown to the client (RFC 3339 with the counter's offset).
+    pub at: Option<String>,
+    pub closed_reason: Option<&'static str>,
+    pub ticket: Option<String>,
+    pub counter: Option<String>,
+    pub count: Option<i64>,
+    pub retry_after_s: Option<u64>,
+    /// A short English note (bad_request: what was malformed). Never user input.
+    pub text: Option<String>,
+}
+
+/// What is wrong with one field. Each problem has its words in both languages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldProblem {
+    Required,
+    TooLong { max: usize },
+    TooShort { min: usize },
+    ControlCharacters,
+    InvisibleOnly,
+    IndividualNumber,
+    NotKatakana,
+    NotPhone,
+    NotEmail,
+    NotIdentifier { min: usize, max: usize },
+    OneOf(&'static [&'static str]),
+    NotDate,
+    NotInstant,
+    DateOutOfRange,
+    BeforeFrom,
+    RangeTooLong { max_days: u32 },
+    OutOfRange { min: i64, max: i64 },
+    WrongType { expected: JsonType },
+    RepresentativeRequired,
+    OverrideReasonRequired,
+    PasswordTooShort { min: usize },
+    PasswordContainsLogin,
+    PasswordTooSimple,
+}
+
+/// A JSON type, as a field error names it (never a Rust type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    Object,
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Array,
+}
+
+impl JsonType {
+    fn words(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (JsonType::Object, Lang::En) => "a JSON object",
+            (JsonType::Object, Lang::Ja) => "JSONオブジェクト",
+            (JsonType::String, Lang::En) => "a string",
+            (JsonType::String, Lang::Ja) => "文字列",
+            (JsonType::Integer, Lang::En) => "an integer",
+            (JsonType::Integer, Lang::Ja) => "整数",
+            (JsonType::Number, Lang::En) => "a number",
+            (JsonType::Number, Lang::Ja) => "数値",
+            (JsonType::Boolean, Lang::En) => "true or false",
+            (JsonType::Boolean, Lang::Ja) => "true または false",
+            (JsonType::Array, Lang::En) => "a list",
+            (JsonType::Array, Lang::Ja) => "配列",
+        }
+    }
+}
+
+impl FieldProblem {
+    /// A stable snake_case name for the problem, so pages can choose their own words.
+    pub fn code(&self) -> &'static str {
+        use FieldProblem as P;
+        match self {
+            P::Required => "required",
+            P::TooLong { .. } => "too_long",
+            P::TooShort { .. } => "too_short",
+            P::ControlCharacters => "control_characters",
+            P::InvisibleOnly => "invisible_only",
+            P::IndividualNumber => "individual_number",
+            P::NotKatakana => "not_katakana",
+            P::NotPhone => "not_phone",
+            P::NotEmail => "not_email",
+            P::NotIdentifier { .. } => "not_identifier",
+            P::OneOf(_) => "not_one_of",
+            P::NotDate => "not_date",
+            P::NotInstant => "not_instant",
+            P::DateOutOfRange => "date_out_of_range",
+            P::BeforeFrom => "before_from",
+            P::RangeTooLong { .. } => "range_too_long",
+            P::OutOfRange { .. } => "out_of_range",
+            P::WrongType { .. } => "wrong_type",
+            P::RepresentativeRequired => "representative_required",
+            P::OverrideReasonRequired => "override_reason_required",
+            P::PasswordTooShort { .. } => "password_too_short",
+            P::PasswordContainsLogin => "password_contains_login",
+            P::PasswordTooSimple => "password_too_simple",
+        }
+    }
+
+    pub fn message(&self, lang: Lang) -> String {
+        use FieldProblem as P;
+        use Lang::{En, Ja};
+        match (self, lang) {
+            (P::Required, En) => "is required".into(),
+            (P::Required, Ja) => "入力してください".into(),
+            (P::TooLong { max }, En) => format!("is too long (at most {max} characters)"),
+            (P::TooLong { max }, Ja) => format!("{max}文字以内で入力してください"),
+            (P::TooShort { min }, En) => format!("is too short (at least {min} characters)"),
+            (P::TooShort { min }, Ja) => format!("{min}文字以上で入力してください"),
+            (P::ControlCharacters, En) => "must not contain control characters".into(),
+            (P::ControlCharacters, Ja) => "制御文字は使用できません".into(),
+            (P::InvisibleOnly, En) => "must contain visible characters".into(),
+            (P::InvisibleOnly, Ja) => "空白や見えない文字だけでは入力できません".into(),
+            (P::IndividualNumber, En) => {
+                "must not contain an individual number (My Number); it is never needed here".into()
+            }
+            (P::IndividualNumber, Ja) => "マイナンバー(個人番号)は入力しないでください".into(),
+            (P::NotKatakana, En) => "must be written in katakana (全角カタカナ)".into(),
+            (P::NotKatakana, Ja) => "全角カタカナで入力してください".into(),
+            (P::NotPhone, En) => "must be a Japanese phone number (10 or 11 digits)".into(),
+            (P::NotPhone, Ja) => "電話番号(10桁または11桁)を入力してください".into(),
+            (P::NotEmail, En) => "must be an email address".into(),
+            (P::NotEmail, Ja) => "メールアドレスの形式で入力してください".into(),
+            (P::NotIdentifier { min, max }, En) => {
+                format!("must be {min} to {max} of a-z, 0-9, '.', '_' and '-'")
+            }
+            (P::NotIdentifier { min, max }, Ja) => {
+                format!("半角英小文字・数字・「.」「_」「-」で{min}〜{max}文字で入力してください")
+            }
+            (P::OneOf(values), En) => format!("must be one of: {}", values.join(", ")),
+            (P::OneOf(values), Ja) => {
+                format!("次のいずれかを指定してください: {}", values.join(", "))
+            }
+            (P::NotDate, En) => "must be a date YYYY-MM-DD".into(),
+            (P::NotDate, Ja) => "日付(YYYY-MM-DD)で指定してください".into(),
+            (P::NotInstant, En) => "must be an RFC 3339 instant (2027-01-04T09:00:00+09:00)".into(),
+            (P::NotInstant, Ja) => "日時(RFC 3339 形式)で指定してください".into(),
+            (P::DateOutOfRange, En) => "must be a date between 1900 and 2100".into(),
+            (P::DateOutOfRange, Ja) => "1900年から2100年までの日付を指定してください".into(),
+            (P::BeforeFrom, En) => "must not be before from".into(),
+            (P::BeforeFrom, Ja) => "開始日より前の日付は指定できません".into(),
+            (P::RangeTooLong { max_days }, En) => format!("at most {max_days} days per request"),
+            (P::RangeTooLong { max_days }, Ja) => {
+                format!("一度に指定できる期間は{max_days}日までです")
+            }
+            (P::OutOfRange { min, max }, En) => format!("must be {min} to {max}"),
+            (P::OutOfRange { min, max }, Ja) => format!("{min}から{max}までの値を指定してください"),
+            (P::WrongType { expected }, En) => format!("must be {}", expected.words(En)),
+            (P::WrongType { expected }, Ja) => format!("{}で指定してください", expected.words(Ja)),
+            (P::RepresentativeRequired, En) => {
+                "is required when someone comes in the holder's place".into()
+            }
+            (P::RepresentativeRequired, Ja) => "代理人の方が来庁する場合は入力してください".into(),
+            (P::OverrideReasonRequired, En) => "is required to override the booking window".into(),
+            (P::OverrideReasonRequired, Ja) => "予約期間外の予約には理由を入力してください".into(),
+            (P::PasswordTooShort { min }, En) => format!("must be at least {min} characters"),
+            (P::PasswordTooShort { min }, Ja) => format!("{min}文字以上にしてください"),
+            (P::PasswordContainsLogin, En) => "must not contain the login".into(),
+            (P::PasswordContainsLogin, Ja) => "ログイン名を含めないでください".into(),
+            (P::PasswordTooSimple, En) => "is too simple (use several different characters)".into(),
+            (P::PasswordTooSimple, Ja) => "単純すぎます(異なる文字を組み合わせてください)".into(),
+        }
+    }
+}
+
+/// One field's problem. `field` is the JSON path of the field (`name`, `slot.id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: FieldProblem,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, problem: FieldProblem) -> Self {
+        FieldError {
+            field: field.into(),
+            problem,
+        }
+    }
+}
+
+/// Invalid input: the code (`validation_failed`, `invalid_email` or
+/// `contains_individual_number`) and every field's problem at once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid input: {} field(s)", errors.len())]
+pub struct Invalid {
+    pub code: ErrorCode,
+    pub errors: Vec<FieldError>,
+}
+
+impl Invalid {
+    pub fn field(field: impl Into<String>, problem: FieldProblem) -> Invalid {
+        Invalid::fields(vec![FieldError::new(field, problem)])
+    }
+
+    /// `contains_individual_number` when any field holds one (it is the problem that matters),
+    /// else `validation_failed`.
+    pub fn fields(errors: Vec<FieldError>) -> Invalid {
+        let code = if errors
+            .iter()
+            .any(|e| e.problem == FieldProblem::IndividualNumber)
+        {
+            ErrorCode::ContainsIndividualNumber
+        } else {
+            ErrorCode::ValidationFailed
+        };
+        Invalid { code, errors }
+    }
+
+    pub fn with_code(mut self, code: ErrorCode) -> Invalid {
+        self.code = code;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_own_title_in_both_languages() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            for lang in [Lang::En, Lang::Ja] {
+                let title = code.title(lang);
+                assert!(!title.is_empty(), "{code:?} {lang:?}");
+                assert!(seen.insert(title), "{code:?} {lang:?} shares its title");
+                assert!(!code.detail(lang, &Facts::default()).is_empty());
+            }
+            let serialised = serde_json::to_value(code).expect("serialises");
+            assert_eq!(serialised, code.as_str(), "as_str matches serde");
+            assert_eq!(ErrorCode::ALL.iter().filter(|c| *c == code).count(), 1);
+        }
+        // Japanese titles are Japanese.
+        for code in ErrorCode::ALL {
+            assert!(
+                code.title(Lang::Ja).chars().any(|c| c as u32 > 0x3000),
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn details_carry_the_specifics() {
+        let facts = Facts {
+            date: NaiveDate::from_ymd_opt(2027, 2, 1),
+            at: Some("2026-12-01T12:00:00+09:00".into()),
+            ticket: Some("R-004".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ErrorCode::WindowNotOpen.detail(Lang::En, &facts),
+            "Booking for 2027-02-01 opens at 2026-12-01T12:00:00+09:00."
+        );
+        assert_eq!(
+            ErrorCode::WindowNotOpen.detail(Lang::Ja, &facts),
+            "2027年2月1日の予約受付は 2026年12月1日 12:00 に始まります。"
+        );
+        assert!(ErrorCode::AlreadyCheckedIn
+            .detail(Lang::Ja, &facts)
+            .contains("R-004"));
+        assert!(ErrorCode::NotToday
+            .detail(Lang::En, &facts)
+            .contains("2027-02-01"));
+    }
+
+    #[test]
+    fn accept_language_honours_q_values() {
+        let of = |v: &str| Lang::from_accept_language(Some(v));
+        assert_eq!(of("ja"), Lang::Ja);
+        assert_eq!(of("ja-JP,ja;q=0.9,en;q=0.8"), Lang::Ja);
+        assert_eq!(of("en-US,en;q=0.9,ja;q=0.8"), Lang::En);
+        assert_eq!(of("ja;q=0"), Lang::En, "q=0 refuses Japanese");
+        assert_eq!(of("ja;q=0, en;q=0.1"), Lang::En);
+        assert_eq!(of("en;q=0.2, ja;q=0.5"), Lang::Ja);
+        assert_eq!(of("fr, de"), Lang::En);
+        assert_eq!(of("ja;q=abc"), Lang::En, "a broken q is q=0");
+        assert_eq!(Lang::from_accept_language(None), Lang::En);
+    }
+
+    #[test]
+    fn every_field_problem_has_words_in_both_languages() {
+        let all = [
+            FieldProblem::Required,
+            FieldProblem::TooLong { max: 50 },
+            FieldProblem::WrongType {
+                expected: JsonType::String,
+            },
+            FieldProblem::OneOf(&["holder", "voluntary_proxy"]),
+            FieldProblem::IndividualNumber,
+        ];
+        for p in all {
+            assert_ne!(p.message(Lang::En), p.message(Lang::Ja));
+            assert!(!p.message(Lang::En).contains("struct"));
+        }
+    }
+}

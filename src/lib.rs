@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod queue;
 pub mod reservations;
 pub mod staff;

@@ -113,7 +113,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
 fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
     let db = madoguchi::db::Db::connect(&settings.database)?;
     if revert_all {
-        let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut conn = db.get()?;
         let reverted = madoguchi::db::revert_migrations(&mut conn).map_err(anyhow::Error::msg)?;
         println!(
             "reverted {} migration(s) on {}",
@@ -132,21 +132,22 @@ fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
     use madoguchi::staff::service::{create_staff, disable_staff, prepare_staff, NewStaff};
 
     let db = startup::connect_and_migrate(settings)?;
-    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut conn = db.get()?;
     let now = startup::clock_from_settings(settings)?.now();
-    let describe = |e: madoguchi::error::AppError| match e {
-        madoguchi::error::AppError::Invalid { errors, .. } => anyhow::anyhow!(
+    let describe = |e: madoguchi::staff::service::StaffError| match e {
+        madoguchi::staff::service::StaffError::Invalid(invalid) => anyhow::anyhow!(
             "{}",
-            errors
+            invalid
+                .errors
                 .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
+                .map(|f| format!(
+                    "{}: {}",
+                    f.field,
+                    f.problem.message(madoguchi::error::Lang::En)
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
-        madoguchi::error::AppError::Conflict { code, .. }
-        | madoguchi::error::AppError::NotFound(code) => {
-            anyhow::anyhow!("{code}")
-        }
         other => anyhow::anyhow!("{other}"),
     };
     match command {

@@ -3,8 +3,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
@@ -14,9 +16,10 @@ use crate::catalogue::Catalogue;
 use crate::clock::{RehearsalClock, SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::db::Db;
-use crate::error::problem_middleware;
+use crate::http::problem::problem_middleware;
 use crate::http::{self, AppState};
 use crate::mail::deliver::{spawn_worker, Mailer};
+use crate::metrics::Metrics;
 use crate::telemetry::RequestSpan;
 use tokio::sync::Notify;
 
@@ -62,11 +65,13 @@ impl Application {
             .context("database start-up task")??;
         let calendar = Calendar::from_settings(&settings).map_err(anyhow::Error::msg)?;
         let mailer = Arc::new(Mailer::from_settings(&settings.mail)?);
+        let metrics = Arc::new(Metrics::new());
         let mail_notify = Arc::new(Notify::new());
         if settings.mail.worker {
             spawn_worker(
                 db.clone(),
                 mailer.clone(),
+                metrics.clone(),
                 clock.clone(),
                 mail_notify.clone(),
             );
@@ -74,6 +79,7 @@ impl Application {
         let state = AppState {
             message_domain: Arc::from(mailer.message_domain()),
             mailer,
+            metrics,
             mail_notify,
             display_notify: Arc::new(Notify::new()),
             catalogue: Arc::new(Catalogue::from_settings(&settings)),
@@ -81,6 +87,7 @@ impl Application {
             settings: Arc::new(settings),
             clock,
             db,
+            openapi: Arc::new(http::openapi::document_json()),
         };
         let listener = TcpListener::bind(&state.settings.server.bind).with_context(|| {
             format!(
@@ -90,12 +97,7 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
         let server = Self::server(listener, state.clone())?;
-        tracing::info!(
-            addr = %state.settings.server.bind,
-            port,
-            db = state.db.target(),
-            "madoguchi listening"
-        );
+        log_start(&state, port);
         Ok(Application {
             port,
             server,
@@ -110,17 +112,23 @@ impl Application {
                 .unwrap_or(2),
             n => n,
         };
-        let max_body = state.settings.server.max_body_bytes;
+        let header_timeout =
+            Duration::from_secs(state.settings.server.header_timeout_seconds.max(1));
+        let origins = state.settings.server.cors_allowed_origins.clone();
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
+            let openapi = data.openapi.clone();
             App::new()
                 .wrap(problem_middleware())
+                .wrap(Condition::new(!origins.is_empty(), http::cors(&origins)))
                 .wrap(from_fn(http::rehearsal_headers))
+                .wrap(from_fn(http::metrics::count_requests))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(data.clone())
-                .configure(|cfg| http::routes(cfg, max_body))
+                .configure(|cfg| http::routes(cfg, openapi))
         })
         .workers(workers)
+        .client_request_timeout(header_timeout)
         .listen(listener)?
         .run();
         Ok(server)
@@ -138,4 +146,54 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Says at start-up what is in use: the database, the mail transport, the public URL (and
+/// whether it points at this server), and warns of a rehearsal clock.
+fn log_start(state: &AppState, port: u16) {
+    let s = &state.settings;
+    tracing::info!(
+        addr = %s.server.bind,
+        port,
+        db = state.db.target(),
+        mail.transport = state.mailer.kind(),
+        mail.target = %state.mailer.describe(),
+        public_url = %s.public_url,
+        "madoguchi listening"
+    );
+    if let Some(warning) = public_url_mismatch(&s.public_url, &s.server.bind, port) {
+        tracing::warn!(public_url = %s.public_url, bind = %s.server.bind, "{warning}");
+    }
+}
+
+/// A warning when `public_url` cannot reach `server.bind` directly: a different port with no
+/// proxy in front, or a loopback bind behind a public name. Behind a reverse proxy the
+/// difference is expected, so this only warns.
+pub fn public_url_mismatch(public_url: &str, bind: &str, port: u16) -> Option<String> {
+    let rest = public_url
+        .strip_prefix("http://")
+        .or_else(|| public_url.strip_prefix("https://"))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let default_port = if public_url.starts_with("https://") {
+        443
+    } else {
+        80
+    };
+    let (host, url_port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().unwrap_or(default_port)),
+        None => (authority, default_port),
+    };
+    let bind_host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or(bind);
+    let loopback = |h: &str| h == "127.0.0.1" || h == "localhost" || h == "[::1]" || h == "::1";
+    if url_port != port {
+        return Some(format!(
+            "public_url uses port {url_port} but the server listens on {port}: links in mails will not reach this server unless a proxy forwards them"
+        ));
+    }
+    if loopback(bind_host) && !loopback(host) {
+        return Some(format!(
+            "public_url names {host} but the server listens on loopback only ({bind}): residents following mail links cannot reach it"
+        ));
+    }
+    None
 }

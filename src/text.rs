@@ -6,11 +6,13 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::error::FieldProblem;
+
 /// NFKC, trimmed, runs of white space folded into one ASCII space, control characters refused.
-pub fn normalise(raw: &str) -> Result<String, &'static str> {
+pub fn normalise(raw: &str) -> Result<String, FieldProblem> {
     let nfkc: String = raw.nfkc().collect();
     if nfkc.chars().any(|c| c.is_control() && !c.is_whitespace()) {
-        return Err("must not contain control characters");
+        return Err(FieldProblem::ControlCharacters);
     }
     Ok(nfkc.split_whitespace().collect::<Vec<_>>().join(" "))
 }
@@ -20,13 +22,16 @@ pub fn normalise(raw: &str) -> Result<String, &'static str> {
 pub struct EmailAddress(String);
 
 impl EmailAddress {
-    pub fn parse(raw: &str) -> Result<EmailAddress, &'static str> {
+    pub fn parse(raw: &str) -> Result<EmailAddress, FieldProblem> {
         let s = raw.trim().to_lowercase();
-        if s.is_empty() || s.len() > 254 {
-            return Err("must be an email address");
+        if s.is_empty() {
+            return Err(FieldProblem::Required);
+        }
+        if s.len() > 254 {
+            return Err(FieldProblem::NotEmail);
         }
         let Some((local, domain)) = s.rsplit_once('@') else {
-            return Err("must be an email address");
+            return Err(FieldProblem::NotEmail);
         };
         let local_ok = !local.is_empty()
             && local.len() <= 64
@@ -51,7 +56,7 @@ impl EmailAddress {
         if local_ok && domain_ok {
             Ok(EmailAddress(s))
         } else {
-            Err("must be an email address")
+            Err(FieldProblem::NotEmail)
         }
     }
 
@@ -65,23 +70,25 @@ impl EmailAddress {
 }
 
 /// A person's name: 1 to `max` characters after normalisation.
-pub fn parse_name(raw: &str, max: usize) -> Result<String, &'static str> {
+pub fn parse_name(raw: &str, max: usize) -> Result<String, FieldProblem> {
     let s = normalise(raw)?;
     if s.is_empty() {
-        return Err("is required");
+        return Err(FieldProblem::Required);
     }
     if s.chars().count() > max {
-        return Err("is too long");
+        return Err(FieldProblem::TooLong { max });
     }
     Ok(s)
 }
 
+pub const KANA_MAX: usize = 60;
+
 /// A name in full-width katakana (フリガナ). Hiragana and half-width katakana are accepted and
 /// converted; words are separated by one full-width space.
-pub fn parse_kana(raw: &str) -> Result<String, &'static str> {
+pub fn parse_kana(raw: &str) -> Result<String, FieldProblem> {
     let s = normalise(raw)?;
     if s.is_empty() {
-        return Err("is required");
+        return Err(FieldProblem::Required);
     }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -95,11 +102,11 @@ pub fn parse_kana(raw: &str) -> Result<String, &'static str> {
         match c {
             ' ' => out.push('\u{3000}'),
             '\u{30A1}'..='\u{30FA}' | 'ー' | '・' | 'ヽ' | 'ヾ' => out.push(c),
-            _ => return Err("must be written in katakana (全角カタカナ)"),
+            _ => return Err(FieldProblem::NotKatakana),
         }
     }
-    if out.chars().count() > 60 {
-        return Err("is too long");
+    if out.chars().count() > KANA_MAX {
+        return Err(FieldProblem::TooLong { max: KANA_MAX });
     }
     Ok(out)
 }
@@ -113,14 +120,17 @@ pub fn kana_key(kana: &str) -> String {
 
 /// A Japanese phone number, as digits (`09012345678`). Accepts hyphens, spaces, brackets,
 /// full-width digits and the +81 prefix.
-pub fn parse_phone(raw: &str) -> Result<String, &'static str> {
+pub fn parse_phone(raw: &str) -> Result<String, FieldProblem> {
     let s = normalise(raw)?;
+    if s.is_empty() {
+        return Err(FieldProblem::Required);
+    }
     let mut digits = String::new();
     let rest = if let Some(rest) = s.strip_prefix("+81") {
         digits.push('0');
         rest
     } else if s.starts_with('+') {
-        return Err("must be a Japanese phone number");
+        return Err(FieldProblem::NotPhone);
     } else {
         s.as_str()
     };
@@ -128,7 +138,7 @@ pub fn parse_phone(raw: &str) -> Result<String, &'static str> {
         match c {
             '0'..='9' => digits.push(c),
             '-' | ' ' | '(' | ')' | 'ー' | '‐' | '−' => {}
-            _ => return Err("must be a phone number of digits and hyphens"),
+            _ => return Err(FieldProblem::NotPhone),
         }
     }
     // After +81 the trunk 0 may have been written too: +81 (0)90…
@@ -146,22 +156,22 @@ pub fn parse_phone(raw: &str) -> Result<String, &'static str> {
     if valid {
         Ok(digits)
     } else {
-        Err("must be a Japanese phone number (10 or 11 digits)")
+        Err(FieldProblem::NotPhone)
     }
 }
 
 /// Optional free text (notes): at most `max` characters, line breaks kept.
-pub fn parse_free_text(raw: &str, max: usize) -> Result<String, &'static str> {
+pub fn parse_free_text(raw: &str, max: usize) -> Result<String, FieldProblem> {
     let nfkc: String = raw.nfkc().collect();
     if nfkc
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
-        return Err("must not contain control characters");
+        return Err(FieldProblem::ControlCharacters);
     }
     let s = nfkc.trim().to_string();
     if s.chars().count() > max {
-        return Err("is too long");
+        return Err(FieldProblem::TooLong { max });
     }
     Ok(s)
 }

@@ -1,11 +1,11 @@
 //! Availability: the calendar's days and slots with what the database says is booked.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
-use super::repo::{list_closed_dates, list_slot_rows, SlotRow};
-use super::{Calendar, ClosedReason, Counter, DayStatus, SlotDef};
+use super::repo::{list_slot_rows, SlotRow};
+use super::{Calendar, Counter, DayStatus, SlotDef};
 use crate::db::DbConnection;
 
 #[derive(Debug, Clone)]
@@ -26,25 +26,17 @@ pub struct SlotView {
     pub bookable: bool,
 }
 
-/// Builds the days from `from` to `to` (inclusive) for `counter` at `now`, given the stored
-/// rows and the days an administrator closed. Pure: the queries happen in [`load`].
+/// Builds the days (with their status, from [`Calendar::day_statuses`]) for `counter` at
+/// `now`, given the stored slot rows. Pure: the queries happen in [`load`].
 pub fn days(
     calendar: &Calendar,
     counter: &Counter,
-    from: NaiveDate,
-    to: NaiveDate,
+    statuses: Vec<(NaiveDate, DayStatus)>,
     now: DateTime<Utc>,
     rows: &HashMap<String, SlotRow>,
-    closed: &BTreeSet<NaiveDate>,
 ) -> Vec<DayView> {
-    let mut out = Vec::new();
-    let mut date = from;
-    while date <= to {
-        let status = if closed.contains(&date) {
-            DayStatus::Closed(ClosedReason::Closure)
-        } else {
-            calendar.day(counter, date)
-        };
+    let mut out = Vec::with_capacity(statuses.len());
+    for (date, status) in statuses {
         let window_open = calendar.window.is_open(date, counter.tz, now);
         let bookable_now = window_open && matches!(status, DayStatus::Open { .. });
         let slots = calendar
@@ -71,12 +63,12 @@ pub fn days(
             bookable_now,
             slots,
         });
-        date += Duration::days(1);
     }
     out
 }
 
-/// Reads the stored rows and closures for the range (two indexed queries), then builds the days.
+/// Reads the day statuses and stored rows for the range (two indexed queries), then builds
+/// the days.
 pub fn load(
     conn: &mut DbConnection,
     calendar: &Calendar,
@@ -89,6 +81,6 @@ pub fn load(
         .into_iter()
         .map(|r| (r.id.clone(), r))
         .collect::<HashMap<_, _>>();
-    let closed = list_closed_dates(conn, &counter.id, from, to)?;
-    Ok(days(calendar, counter, from, to, now, &rows, &closed))
+    let statuses = calendar.day_statuses(conn, counter, from, to)?;
+    Ok(days(calendar, counter, statuses, now, &rows))
 }

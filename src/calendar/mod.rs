@@ -19,6 +19,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 
 use crate::config::{parse_month_day, CounterSettings, HoursSettings, Settings};
+use crate::db::DbConnection;
 use booking_window::{local_instant, BookingWindow};
 use holidays::Holidays;
 
@@ -86,7 +87,9 @@ impl Counter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a counter is closed on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum ClosedReason {
     Weekend,
     Holiday,
@@ -163,6 +166,22 @@ impl FromStr for SlotId {
     }
 }
 
+/// What the calendar refuses: an unknown counter or slot, a closed day.
+#[derive(Debug, thiserror::Error)]
+pub enum CalendarError {
+    #[error("no such counter")]
+    CounterNotFound,
+    #[error("no such slot")]
+    SlotNotFound,
+    #[error("the counter is closed on {date} ({})", reason.as_str())]
+    DayClosed {
+        date: NaiveDate,
+        reason: ClosedReason,
+    },
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
 #[derive(Debug, Clone)]
 pub struct Calendar {
     counters: Vec<Counter>,
@@ -215,8 +234,67 @@ impl Calendar {
         }
     }
 
-    /// Whether and when `counter` opens on `date`. Closures win; a holiday issuance day opens
-    /// even on a weekend, holiday or in the year-end break.
+    /// Is this day open, and why not: the configured calendar, then the days an administrator
+    /// closed (the `closures` table). The one rule for availability, booking, check-in,
+    /// walk-ins and closures; call it inside the transaction that relies on it, after taking
+    /// the day's lock.
+    pub fn day_status(
+        &self,
+        conn: &mut DbConnection,
+        counter: &Counter,
+        date: NaiveDate,
+    ) -> diesel::QueryResult<DayStatus> {
+        Ok(match self.day(counter, date) {
+            open @ DayStatus::Open { .. } => {
+                let closed = repo::closure_exists(conn, &counter.id, date)?;
+                self.with_closure(open, closed)
+            }
+            closed => closed,
+        })
+    }
+
+    /// [`Calendar::day_status`] for a range of days, with one query for the closures.
+    pub fn day_statuses(
+        &self,
+        conn: &mut DbConnection,
+        counter: &Counter,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> diesel::QueryResult<Vec<(NaiveDate, DayStatus)>> {
+        let closed = repo::list_closed_dates(conn, &counter.id, from, to)?;
+        Ok(from
+            .iter_days()
+            .take_while(|d| *d <= to)
+            .map(|d| {
+                let status = self.with_closure(self.day(counter, d), closed.contains(&d));
+                (d, status)
+            })
+            .collect())
+    }
+
+    /// The day, or `DayClosed` saying why not.
+    pub fn open_day(
+        &self,
+        conn: &mut DbConnection,
+        counter: &Counter,
+        date: NaiveDate,
+    ) -> Result<Hours, CalendarError> {
+        match self.day_status(conn, counter, date)? {
+            DayStatus::Open { hours, .. } => Ok(hours),
+            DayStatus::Closed(reason) => Err(CalendarError::DayClosed { date, reason }),
+        }
+    }
+
+    fn with_closure(&self, configured: DayStatus, admin_closed: bool) -> DayStatus {
+        match configured {
+            DayStatus::Open { .. } if admin_closed => DayStatus::Closed(ClosedReason::Closure),
+            other => other,
+        }
+    }
+
+    /// Whether and when `counter` opens on `date` by the configuration alone (closure dates
+    /// in the configuration win; a holiday issuance day opens even on a weekend, holiday or
+    /// in the year-end break). Closures made by an administrator: [`Calendar::day_status`].
     pub fn day(&self, counter: &Counter, date: NaiveDate) -> DayStatus {
         if counter.closure_dates.contains(&date) {
             return DayStatus::Closed(ClosedReason::Closure);
@@ -278,12 +356,33 @@ impl Calendar {
 
     /// The slot `id` names, if the calendar has it (right counter, open day, on the grid).
     pub fn slot(&self, id: &SlotId) -> Option<(&Counter, SlotDef)> {
-        let counter = self.counter(&id.counter)?;
+        self.resolve(id).ok()
+    }
+
+    /// The counter and slot an id names: `SlotNotFound` for an unknown counter or a time off
+    /// the grid, `DayClosed` (with the reason) for a well-formed slot on a closed day.
+    pub fn resolve(&self, id: &SlotId) -> Result<(&Counter, SlotDef), CalendarError> {
+        let counter = self
+            .counter(&id.counter)
+            .ok_or(CalendarError::SlotNotFound)?;
+        let status = self.day(counter, id.date);
+        if let DayStatus::Closed(reason) = status {
+            return Err(CalendarError::DayClosed {
+                date: id.date,
+                reason,
+            });
+        }
         let slot = self
-            .slots(counter, id.date)
+            .slots_on(counter, id.date, status)
             .into_iter()
-            .find(|s| s.id == *id)?;
-        Some((counter, slot))
+            .find(|s| s.id == *id)
+            .ok_or(CalendarError::SlotNotFound)?;
+        Ok((counter, slot))
+    }
+
+    /// A counter by id, or `CounterNotFound`.
+    pub fn get_counter(&self, id: &str) -> Result<&Counter, CalendarError> {
+        self.counter(id).ok_or(CalendarError::CounterNotFound)
     }
 }
 

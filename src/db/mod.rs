@@ -4,6 +4,7 @@
 //! SQLite file), never by trial, and a connection failure reports the real cause with the host.
 
 pub mod schema;
+pub mod types;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,7 +17,6 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseSettings;
-use crate::error::AppError;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -76,6 +76,19 @@ pub fn describe_url(url: &str) -> String {
             format!("PostgreSQL at {host} (database {db:?})")
         }
     }
+}
+
+/// Why [`Db::run`] did not return `f`'s answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError<E> {
+    /// No connection within `database.connect_timeout_seconds`.
+    #[error("no database connection")]
+    Unavailable,
+    /// The blocking task died (a panic in `f`).
+    #[error("database task failed: {0}")]
+    Panicked(String),
+    #[error(transparent)]
+    Failed(E),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,30 +222,35 @@ impl Db {
         &self.target
     }
 
-    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, AppError> {
+    pub fn get(
+        &self,
+    ) -> Result<r2d2::PooledConnection<Manager>, RunError<std::convert::Infallible>> {
         self.pool.get().map_err(|e| {
             tracing::warn!(error = %e, "no database connection");
-            AppError::Unavailable("database_unavailable")
+            RunError::Unavailable
         })
     }
 
     /// Runs `f` with a pooled connection on the blocking pool, inside the caller's span, so
-    /// diesel never blocks an HTTP worker.
-    pub async fn run<T, E, F>(&self, f: F) -> Result<T, AppError>
+    /// diesel never blocks an async worker. `f`'s own error comes back as `RunError::Failed`.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: Into<AppError> + Send + 'static,
+        E: Send + 'static,
     {
         let db = self.clone();
         let span = tracing::Span::current();
-        actix_web::web::block(move || {
+        tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = db.get()?;
-            f(&mut conn).map_err(Into::into)
+            let mut conn = db.pool.get().map_err(|e| {
+                tracing::warn!(error = %e, "no database connection");
+                RunError::Unavailable
+            })?;
+            f(&mut conn).map_err(RunError::Failed)
         })
         .await
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))?
+        .map_err(|e| RunError::Panicked(e.to_string()))?
     }
 
     pub fn migrate(&self) -> Result<Vec<String>, DbError> {

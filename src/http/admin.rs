@@ -2,34 +2,48 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, NaiveDate};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{AdminOnly, Authorized};
-use super::{instant, AppState};
-use crate::admin;
-use crate::calendar::SlotId;
-use crate::error::AppError;
+use super::body::JsonBody;
+use super::calendar::check_date_range;
+use super::json::{stored, StaffJson};
+use super::problem::AppError;
+use super::AppState;
+use crate::admin::{self, AdminError};
+use crate::calendar::{CalendarError, SlotId};
+use crate::error::{FieldProblem, Invalid};
 use crate::mail::outbox::list_outbox;
+use crate::mail::{MailKind, OutboxStatus};
 use crate::reservations::input::refuse_individual_numbers;
 use crate::staff::audit::list_since;
-use crate::staff::service::{create_staff, prepare_staff, NewStaff};
+use crate::staff::service::{
+    create_staff, prepare_staff, reset_password, update_staff, NewStaff, StaffChanges,
+};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"login": "tanaka", "password": "another-long-password", "role": "phone", "display_name": "田中"}))]
 pub struct StaffBody {
+    /// 3 to 40 of a-z, 0-9, '.', '_' and '-'.
     login: String,
     password: String,
+    /// `phone`, `desk` or `admin`.
     role: String,
     display_name: String,
 }
 
+/// Creates a staff account.
+#[utoipa::path(post, path = "/api/v1/admin/staff", tag = "admin",
+    request_body = StaffBody,
+    responses((status = 201, description = "Created", body = StaffJson)))]
 pub async fn post_staff(
     state: web::Data<AppState>,
     user: Authorized<AdminOnly>,
-    body: web::Json<StaffBody>,
+    body: JsonBody<StaffBody>,
 ) -> Result<HttpResponse, AppError> {
-    let b = body.into_inner();
+    let b = body.parse()?;
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let row = state
@@ -48,32 +62,131 @@ pub async fn post_staff(
             create_staff(conn, row, &actor, now)
         })
         .await?;
-    let tz = state.default_tz();
-    Ok(HttpResponse::Created().json(json!({
-        "login": row.login,
-        "display_name": row.display_name,
-        "role": row.role,
-        "disabled": row.disabled,
-        "created_at": instant(row.created_at.and_utc(), tz),
-    })))
+    Ok(HttpResponse::Created().json(StaffJson::of(&state, &row)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffListJson {
+    pub staff: Vec<StaffJson>,
+}
+
+/// Every staff account, by login.
+#[utoipa::path(get, path = "/api/v1/admin/staff", tag = "admin",
+    responses((status = 200, description = "The accounts", body = StaffListJson)))]
+pub async fn get_staff_list(
+    state: web::Data<AppState>,
+    _user: Authorized<AdminOnly>,
+) -> Result<HttpResponse, AppError> {
+    let rows = state.db.run(crate::staff::repo::list_staff).await?;
+    let staff = rows.iter().map(|r| StaffJson::of(&state, r)).collect();
+    Ok(HttpResponse::Ok().json(StaffListJson { staff }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"disabled": true}))]
+pub struct StaffPatchBody {
+    role: Option<String>,
+    display_name: Option<String>,
+    /// Disabling ends the account's sessions at once.
+    disabled: Option<bool>,
+}
+
+/// Changes an account's role or name, or disables / enables it. The last enabled
+/// administrator stays one (`last_admin`).
+#[utoipa::path(patch, path = "/api/v1/admin/staff/{login}", tag = "admin",
+    params(("login" = String, Path)),
+    request_body = StaffPatchBody,
+    responses((status = 200, description = "The account now", body = StaffJson)))]
+pub async fn patch_staff(
+    state: web::Data<AppState>,
+    user: Authorized<AdminOnly>,
+    path: web::Path<String>,
+    body: JsonBody<StaffPatchBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.parse()?;
+    let login = path.into_inner();
+    let now = state.clock.now();
+    let actor = user.login.clone();
+    let row = state
+        .db
+        .run(move |conn| {
+            update_staff(
+                conn,
+                &login,
+                StaffChanges {
+                    role: b.role,
+                    display_name: b.display_name,
+                    disabled: b.disabled,
+                },
+                &actor,
+                now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(StaffJson::of(&state, &row)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct PasswordBody {
+    password: String,
+}
+
+/// Sets a new password for an account and ends its sessions.
+#[utoipa::path(put, path = "/api/v1/admin/staff/{login}/password", tag = "admin",
+    params(("login" = String, Path)),
+    request_body = PasswordBody,
+    responses((status = 204, description = "Changed")))]
+pub async fn put_staff_password(
+    state: web::Data<AppState>,
+    user: Authorized<AdminOnly>,
+    path: web::Path<String>,
+    body: JsonBody<PasswordBody>,
+) -> Result<HttpResponse, AppError> {
+    let password = body.parse()?.password;
+    let login = path.into_inner();
+    let now = state.clock.now();
+    let (s, actor) = (state.get_ref().clone(), user.login.clone());
+    state
+        .db
+        .run(move |conn| reset_password(conn, &login, &password, &s.settings.staff, &actor, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CapacityBody {
+    #[schema(example = 5)]
     capacity: i32,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotCapacityJson {
+    pub id: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub capacity: i32,
+    pub booked: i32,
+    pub remaining: u32,
+}
+
+/// Sets one slot's capacity, never below what is booked.
+#[utoipa::path(put, path = "/api/v1/admin/slots/{slot_id}", tag = "admin",
+    params(("slot_id" = String, Path, example = "city-hall.2027-01-04.0900")),
+    request_body = CapacityBody,
+    responses((status = 200, description = "The slot now", body = SlotCapacityJson)))]
 pub async fn put_slot(
     state: web::Data<AppState>,
     user: Authorized<AdminOnly>,
     path: web::Path<String>,
-    body: web::Json<CapacityBody>,
+    body: JsonBody<CapacityBody>,
 ) -> Result<HttpResponse, AppError> {
+    let capacity = body.parse()?.capacity;
     let slot: SlotId = path
         .into_inner()
         .parse()
-        .map_err(|_| AppError::NotFound("slot_not_found"))?;
-    let capacity = body.capacity;
+        .map_err(|_| CalendarError::SlotNotFound)?;
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let row = state
@@ -82,45 +195,69 @@ pub async fn put_slot(
             admin::change_capacity(conn, s.booking_ctx(), &slot, capacity, &actor, now)
         })
         .await?;
-    let tz = state
-        .calendar
-        .counter(&row.counter_id)
-        .map(|c| c.tz)
-        .unwrap_or_else(|| state.default_tz());
-    Ok(HttpResponse::Ok().json(json!({
-        "id": row.id,
-        "starts_at": instant(row.starts_at.and_utc(), tz),
-        "ends_at": instant(row.ends_at.and_utc(), tz),
-        "capacity": row.capacity,
-        "booked": row.booked,
-        "remaining": row.remaining(),
-    })))
+    let tz = state.tz_of(&row.counter_id);
+    Ok(HttpResponse::Ok().json(SlotCapacityJson {
+        id: row.id.clone(),
+        starts_at: stored(row.starts_at, tz),
+        ends_at: stored(row.ends_at, tz),
+        capacity: row.capacity,
+        booked: row.booked,
+        remaining: row.remaining(),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"date": "2027-01-19", "reason": "停電のため", "cancel_reservations": true}))]
 pub struct ClosureBody {
-    date: NaiveDate,
-    #[serde(default)]
+    /// `YYYY-MM-DD`.
+    date: String,
+    /// Shown to staff and, when reservations are cancelled, in each resident's mail.
     reason: String,
-    #[serde(default)]
+    /// Cancel the day's reservations (each resident is mailed); without it a day that holds
+    /// reservations is refused.
     cancel_reservations: bool,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosedJson {
+    pub counter: String,
+    pub date: String,
+    pub reason: String,
+    /// Reservation numbers cancelled by the closure.
+    pub cancelled_reservations: Vec<String>,
+}
+
+fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
+    let d = raw
+        .trim()
+        .parse::<NaiveDate>()
+        .map_err(|_| Invalid::field(field, FieldProblem::NotDate))?;
+    check_date_range(field, d)
+}
+
+/// Closes a counter's day.
+#[utoipa::path(post, path = "/api/v1/admin/counters/{counter}/closures", tag = "admin",
+    params(("counter" = String, Path, example = "city-hall")),
+    request_body = ClosureBody,
+    responses((status = 201, description = "Closed", body = ClosedJson)))]
 pub async fn post_closure(
     state: web::Data<AppState>,
     user: Authorized<AdminOnly>,
     path: web::Path<String>,
-    body: web::Json<ClosureBody>,
+    body: JsonBody<ClosureBody>,
 ) -> Result<HttpResponse, AppError> {
-    let counter = path.into_inner();
     let ClosureBody {
         date,
         reason,
         cancel_reservations,
-    } = body.into_inner();
+    } = body.parse()?;
+    let counter = path.into_inner();
+    state.calendar.get_counter(&counter)?;
+    let date = parse_date("date", &date)?;
     let reason = reason.trim().to_string();
     if reason.is_empty() {
-        return Err(AppError::invalid("reason", "is required"));
+        return Err(Invalid::field("reason", FieldProblem::Required).into());
     }
     refuse_individual_numbers(&[("reason", Some(&reason))])?;
     let now = state.clock.now();
@@ -143,21 +280,138 @@ pub async fn post_closure(
         })
         .await?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Created().json(json!({
-        "counter": closed.counter,
-        "date": closed.date.to_string(),
-        "reason": closed.reason,
-        "cancelled_reservations": closed.cancelled,
-    })))
+    Ok(HttpResponse::Created().json(ClosedJson {
+        counter: closed.counter,
+        date: closed.date.to_string(),
+        reason: closed.reason,
+        cancelled_reservations: closed.cancelled,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClosuresQuery {
+    /// Default today.
+    #[param(value_type = Option<String>, format = Date)]
+    from: Option<NaiveDate>,
+    /// Default a year after `from`.
+    #[param(value_type = Option<String>, format = Date)]
+    to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosureJson {
+    pub date: String,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosuresJson {
+    pub counter: String,
+    pub closures: Vec<ClosureJson>,
+}
+
+/// The days an administrator closed (configured closures are in availability).
+#[utoipa::path(get, path = "/api/v1/admin/counters/{counter}/closures", tag = "admin",
+    params(("counter" = String, Path, example = "city-hall"), ClosuresQuery),
+    responses((status = 200, description = "Closures by date", body = ClosuresJson)))]
+pub async fn get_closures(
+    state: web::Data<AppState>,
+    _user: Authorized<AdminOnly>,
+    path: web::Path<String>,
+    query: web::Query<ClosuresQuery>,
+) -> Result<HttpResponse, AppError> {
+    let counter = state.calendar.get_counter(&path.into_inner())?.clone();
+    let today = counter.today(state.clock.now());
+    let from = check_date_range("from", query.from.unwrap_or(today))?;
+    let to = check_date_range("to", query.to.unwrap_or(from + Duration::days(366)))?;
+    let id = counter.id.clone();
+    let rows = state
+        .db
+        .run(move |conn| crate::calendar::repo::list_closures(conn, &id, from, to))
+        .await?;
+    let closures = rows
+        .iter()
+        .map(|r| ClosureJson {
+            date: r.closed_on.to_string(),
+            reason: r.reason.clone(),
+            created_by: r.created_by.clone(),
+            created_at: stored(r.created_at, counter.tz),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ClosuresJson {
+        counter: counter.id.clone(),
+        closures,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiftedJson {
+    pub counter: String,
+    pub date: String,
+    pub reason: String,
+    pub lifted: bool,
+}
+
+/// Lifts a closure: the day opens again (cancelled reservations stay cancelled).
+#[utoipa::path(delete, path = "/api/v1/admin/counters/{counter}/closures/{date}", tag = "admin",
+    params(("counter" = String, Path, example = "city-hall"), ("date" = String, Path, example = "2027-01-19")),
+    responses((status = 200, description = "Lifted", body = LiftedJson)))]
+pub async fn delete_closure(
+    state: web::Data<AppState>,
+    user: Authorized<AdminOnly>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (counter, date) = path.into_inner();
+    let date: NaiveDate = date.parse().map_err(|_| AdminError::ClosureNotFound)?;
+    let now = state.clock.now();
+    let (s, actor) = (state.get_ref().clone(), user.login.clone());
+    let row = state
+        .db
+        .run(move |conn| admin::lift_closure(conn, s.booking_ctx(), &counter, date, &actor, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(LiftedJson {
+        counter: row.counter_id,
+        date: row.closed_on.to_string(),
+        reason: row.reason,
+        lifted: true,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// RFC 3339; default a day ago.
+    #[param(example = "2027-01-01T00:00:00+09:00")]
     since: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryJson {
+    pub at: String,
+    /// The staff login (null for a failed login with an unknown name).
+    pub staff: Option<String>,
+    #[schema(example = "reservation.cancel")]
+    pub action: String,
+    pub target: String,
+    /// What changed; never a password or token.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditJson {
+    pub entries: Vec<AuditEntryJson>,
 }
 
 const AUDIT_LIMIT: i64 = 5000;
 
+/// Who did what: every staff write, oldest first.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin",
+    params(AuditQuery),
+    responses((status = 200, description = "Audit entries", body = AuditJson)))]
 pub async fn get_audit(
     state: web::Data<AppState>,
     _user: Authorized<AdminOnly>,
@@ -165,9 +419,13 @@ pub async fn get_audit(
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
     let since = match query.into_inner().since {
-        Some(s) => DateTime::parse_from_rfc3339(s.trim())
-            .map_err(|_| AppError::BadRequest("since must be an RFC 3339 instant".into()))?
-            .to_utc(),
+        Some(s) => {
+            // Unparseable query values are malformed requests (400), as for every query.
+            let at = DateTime::parse_from_rfc3339(s.trim())
+                .map_err(|_| AppError::bad_request("since must be an RFC 3339 instant"))?;
+            check_date_range("since", at.date_naive())?;
+            at.to_utc()
+        }
         None => now - Duration::days(1),
     };
     let rows = state
@@ -175,216 +433,84 @@ pub async fn get_audit(
         .run(move |conn| list_since(conn, since, AUDIT_LIMIT))
         .await?;
     let tz = state.default_tz();
-    let entries: Vec<Value> = rows
+    let entries = rows
         .iter()
-        .map(|r| {
-            json!({
-                "at": instant(r.at.and_utc(), tz),
-                "staff": r.staff_login,
-                "action": r.action,
-                "target": r.target,
-                "detail": serde_json::from_str::<Value>(&r.detail).unwrap_or(Value::Null),
-            })
+        .map(|r| AuditEntryJson {
+            at: stored(r.at, tz),
+            staff: r.staff_login.clone(),
+            action: r.action.clone(),
+            target: r.target.clone(),
+            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "entries": entries })))
+    Ok(HttpResponse::Ok().json(AuditJson { entries }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
+    /// `pending`, `sending`, `sent` or `failed`.
     status: Option<String>,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MailJson {
+    pub id: String,
+    pub kind: MailKind,
+    pub recipient: String,
+    pub status: OutboxStatus,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub subject: Option<String>,
+    pub message_id: String,
+    pub reservation_id: Option<String>,
+    pub created_at: String,
+    pub next_attempt_at: String,
+    pub sent_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxJson {
+    pub mails: Vec<MailJson>,
+}
+
+/// The mail outbox, newest first: what is pending, sent, or failed with its last error.
+#[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin",
+    params(OutboxQuery),
+    responses((status = 200, description = "Outbox rows", body = OutboxJson)))]
 pub async fn get_outbox(
     state: web::Data<AppState>,
     _user: Authorized<AdminOnly>,
     query: web::Query<OutboxQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let status = query.into_inner().status.filter(|s| !s.is_empty());
-    if let Some(s) = &status {
-        if !["pending", "sending", "sent", "failed"].contains(&s.as_str()) {
-            return Err(AppError::invalid(
-                "status",
-                "must be pending, sending, sent or failed",
-            ));
-        }
-    }
+    let status =
+        match query.into_inner().status.filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(s.parse::<OutboxStatus>().map_err(|_| {
+                Invalid::field("status", FieldProblem::OneOf(OutboxStatus::STRINGS))
+            })?),
+        };
     let rows = state
         .db
-        .run(move |conn| list_outbox(conn, status.as_deref(), 1000))
+        .run(move |conn| list_outbox(conn, status, 1000))
         .await?;
     let tz = state.default_tz();
-    let t = |n: chrono::NaiveDateTime| instant(n.and_utc(), tz);
-    let mails: Vec<Value> = rows
+    let mails = rows
         .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "kind": r.kind,
-                "recipient": r.recipient,
-                "status": r.status,
-                "attempts": r.attempts,
-                "last_error": r.last_error,
-                "subject": r.subject,
-                "message_id": r.message_id,
-                "reservation_id": r.reservation_id,
-                "created_at": t(r.created_at),
-                "next_attempt_at": t(r.next_attempt_at),
-                "sent_at": r.sent_at.map(t),
-            })
+        .map(|r| MailJson {
+            id: r.id.clone(),
+            kind: r.kind,
+            recipient: r.recipient.clone(),
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error.clone(),
+            subject: r.subject.clone(),
+            message_id: r.message_id.clone(),
+            reservation_id: r.reservation_id.clone(),
+            created_at: stored(r.created_at, tz),
+            next_attempt_at: stored(r.next_attempt_at, tz),
+            sent_at: r.sent_at.map(|t| stored(t, tz)),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "mails": mails })))
-}
-
-fn staff_json(state: &AppState, row: &crate::staff::repo::StaffRow) -> Value {
-    let tz = state.default_tz();
-    json!({
-        "login": row.login,
-        "display_name": row.display_name,
-        "role": row.role,
-        "disabled": row.disabled,
-        "created_at": instant(row.created_at.and_utc(), tz),
-        "updated_at": instant(row.updated_at.and_utc(), tz),
-    })
-}
-
-pub async fn get_staff_list(
-    state: web::Data<AppState>,
-    _user: Authorized<AdminOnly>,
-) -> Result<HttpResponse, AppError> {
-    let rows = state.db.run(crate::staff::repo::list_staff).await?;
-    let staff: Vec<Value> = rows.iter().map(|r| staff_json(&state, r)).collect();
-    Ok(HttpResponse::Ok().json(json!({ "staff": staff })))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct StaffPatchBody {
-    role: Option<String>,
-    display_name: Option<String>,
-    disabled: Option<bool>,
-}
-
-pub async fn patch_staff(
-    state: web::Data<AppState>,
-    user: Authorized<AdminOnly>,
-    path: web::Path<String>,
-    body: web::Json<StaffPatchBody>,
-) -> Result<HttpResponse, AppError> {
-    let login = path.into_inner();
-    let b = body.into_inner();
-    let now = state.clock.now();
-    let actor = user.login.clone();
-    let row = state
-        .db
-        .run(move |conn| {
-            crate::staff::service::update_staff(
-                conn,
-                &login,
-                crate::staff::service::StaffChanges {
-                    role: b.role,
-                    display_name: b.display_name,
-                    disabled: b.disabled,
-                },
-                &actor,
-                now,
-            )
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(staff_json(&state, &row)))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct PasswordBody {
-    password: String,
-}
-
-pub async fn put_staff_password(
-    state: web::Data<AppState>,
-    user: Authorized<AdminOnly>,
-    path: web::Path<String>,
-    body: web::Json<PasswordBody>,
-) -> Result<HttpResponse, AppError> {
-    let login = path.into_inner();
-    let password = body.into_inner().password;
-    let now = state.clock.now();
-    let (s, actor) = (state.get_ref().clone(), user.login.clone());
-    state
-        .db
-        .run(move |conn| {
-            crate::staff::service::reset_password(
-                conn,
-                &login,
-                &password,
-                &s.settings.staff,
-                &actor,
-                now,
-            )
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ClosuresQuery {
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-}
-
-pub async fn get_closures(
-    state: web::Data<AppState>,
-    _user: Authorized<AdminOnly>,
-    path: web::Path<String>,
-    query: web::Query<ClosuresQuery>,
-) -> Result<HttpResponse, AppError> {
-    let counter = state
-        .calendar
-        .counter(&path.into_inner())
-        .ok_or(AppError::NotFound("counter_not_found"))?
-        .clone();
-    let today = counter.today(state.clock.now());
-    let from = query.from.unwrap_or(today);
-    let to = query.to.unwrap_or(from + Duration::days(366));
-    let id = counter.id.clone();
-    let rows = state
-        .db
-        .run(move |conn| crate::calendar::repo::list_closures(conn, &id, from, to))
-        .await?;
-    let closures: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "date": r.closed_on.to_string(),
-                "reason": r.reason,
-                "created_by": r.created_by,
-                "created_at": instant(r.created_at.and_utc(), counter.tz),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "counter": counter.id, "closures": closures })))
-}
-
-pub async fn delete_closure(
-    state: web::Data<AppState>,
-    user: Authorized<AdminOnly>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, AppError> {
-    let (counter, date) = path.into_inner();
-    let date: NaiveDate = date
-        .parse()
-        .map_err(|_| AppError::NotFound("closure_not_found"))?;
-    let now = state.clock.now();
-    let (s, actor) = (state.get_ref().clone(), user.login.clone());
-    let row = state
-        .db
-        .run(move |conn| admin::lift_closure(conn, s.booking_ctx(), &counter, date, &actor, now))
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "counter": row.counter_id,
-        "date": row.closed_on.to_string(),
-        "reason": row.reason,
-        "lifted": true,
-    })))
+    Ok(HttpResponse::Ok().json(OutboxJson { mails }))
 }

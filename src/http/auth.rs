@@ -11,8 +11,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use super::problem::AppError;
 use super::AppState;
-use crate::error::AppError;
+use crate::error::ErrorCode;
 use crate::staff::service::authenticate;
 use crate::staff::{Role, StaffUser};
 use crate::tokens::looks_like_token;
@@ -72,8 +73,8 @@ impl<P: Policy + 'static> FromRequest for Authorized<P> {
         let token = bearer(req);
         Box::pin(async move {
             let state =
-                state.ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no app state")))?;
-            let token = token.ok_or(AppError::Unauthenticated)?;
+                state.ok_or_else(|| AppError::unexpected(anyhow::anyhow!("no app state")))?;
+            let token = token.ok_or(ErrorCode::Unauthenticated)?;
             let now = state.clock.now();
             let user = state
                 .db
@@ -85,7 +86,7 @@ impl<P: Policy + 'static> FromRequest for Authorized<P> {
                     _policy: PhantomData,
                 })
             } else {
-                Err(AppError::Forbidden)
+                Err(ErrorCode::Forbidden.into())
             }
         })
     }

@@ -3,145 +3,229 @@
 use actix_web::{web, HttpResponse};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{instant, AppState};
+use super::json::{instant, SlotJson};
+use super::problem::AppError;
+use super::AppState;
 use crate::calendar::availability::{self, DayView};
-use crate::calendar::DayStatus;
+use crate::calendar::{ClosedReason, DayStatus, Hours};
 use crate::catalogue::ApplicantType;
-use crate::error::{AppError, FieldError};
+use crate::config::ApplicantSettings;
+use crate::error::{FieldProblem, Invalid};
 
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HoursJson {
+    /// Local time `HH:MM`.
+    #[schema(example = "09:00")]
+    pub opens: String,
+    #[schema(example = "16:30")]
+    pub closes: String,
+}
+
+impl From<Hours> for HoursJson {
+    fn from(h: Hours) -> Self {
+        HoursJson {
+            opens: h.opens.format("%H:%M").to_string(),
+            closes: h.closes.format("%H:%M").to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CounterJson {
+    /// A slug: `city-hall`, `azuchi`.
+    #[schema(example = "city-hall")]
+    pub id: String,
+    #[schema(example = "近江八幡市役所 マイナンバー特設窓口")]
+    pub name: String,
+    pub name_en: String,
+    #[schema(example = "滋賀県近江八幡市桜宮町236")]
+    pub address: String,
+    /// For residents who prefer to call (may be empty).
+    #[schema(example = "0748-36-5560")]
+    pub phone: String,
+    #[schema(example = "Asia/Tokyo")]
+    pub timezone: String,
+    pub slot_minutes: u32,
+    pub capacity_per_slot: u32,
+    pub weekday_hours: HoursJson,
+    /// Hours on holiday issuance days (休日交付日), when the counter has them.
+    pub holiday_hours: Option<HoursJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountersJson {
+    pub counters: Vec<CounterJson>,
+}
+
+/// The counters and their hours.
+#[utoipa::path(get, path = "/api/v1/counters", tag = "calendar",
+    responses((status = 200, description = "Every counter", body = CountersJson)))]
 pub async fn get_counters(state: web::Data<AppState>) -> HttpResponse {
-    let counters: Vec<_> = state
+    let counters = state
         .calendar
         .counters()
         .iter()
-        .map(|c| {
-            json!({
-                "id": c.id,
-                "name": c.name,
-                "name_en": c.name_en,
-                "address": c.address,
-                "phone": c.phone,
-                "timezone": c.tz.name(),
-                "slot_minutes": c.slot_minutes,
-                "capacity_per_slot": c.capacity_per_slot,
-                "weekday_hours": hours_json(c.weekday_hours),
-                "holiday_hours": c.holiday_hours.map(hours_json),
-            })
+        .map(|c| CounterJson {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            name_en: c.name_en.clone(),
+            address: c.address.clone(),
+            phone: c.phone.clone(),
+            timezone: c.tz.name().to_string(),
+            slot_minutes: c.slot_minutes,
+            capacity_per_slot: c.capacity_per_slot,
+            weekday_hours: c.weekday_hours.into(),
+            holiday_hours: c.holiday_hours.map(Into::into),
         })
         .collect();
-    HttpResponse::Ok().json(json!({ "counters": counters }))
+    HttpResponse::Ok().json(CountersJson { counters })
 }
 
+/// What one kind of applicant brings, and how many visits it takes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicantJson {
+    #[schema(example = json!(["本人のマイナンバーカード", "本人確認書類(運転免許証、パスポートなど)"]))]
+    pub requirements: Vec<String>,
+    pub visits: u32,
+    pub visit_note: Option<String>,
+    pub visit_note_en: Option<String>,
+}
+
+impl From<&ApplicantSettings> for ApplicantJson {
+    fn from(a: &ApplicantSettings) -> Self {
+        ApplicantJson {
+            requirements: a.requirements.clone(),
+            visits: a.visits,
+            visit_note: a.visit_note.clone(),
+            visit_note_en: a.visit_note_en.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicantsJson {
+    pub holder: ApplicantJson,
+    pub legal_representative: ApplicantJson,
+    pub voluntary_proxy: ApplicantJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcedureJson {
+    #[schema(example = "pin-reset")]
+    pub id: String,
+    #[schema(example = "暗証番号の再設定・ロック解除(初期化)")]
+    pub name: String,
+    pub name_en: String,
+    /// What to know before booking (in Japanese; `notes_en` in English).
+    pub notes: Vec<String>,
+    pub notes_en: Vec<String>,
+    pub applicants: ApplicantsJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProceduresJson {
+    pub procedures: Vec<ProcedureJson>,
+}
+
+/// The procedures, with what to bring for each applicant type.
+#[utoipa::path(get, path = "/api/v1/procedures", tag = "calendar",
+    responses((status = 200, description = "The procedure catalogue", body = ProceduresJson)))]
 pub async fn get_procedures(state: web::Data<AppState>) -> HttpResponse {
-    let procedures: Vec<_> = state
+    let procedures = state
         .catalogue
         .all()
         .iter()
-        .map(|p| {
-            let mut applicants = serde_json::Map::new();
-            for t in ApplicantType::ALL {
-                let a = p.applicant(t);
-                applicants.insert(
-                    t.as_str().to_string(),
-                    json!({
-                        "requirements": a.requirements,
-                        "visits": a.visits,
-                        "visit_note": a.visit_note,
-                        "visit_note_en": a.visit_note_en,
-                    }),
-                );
-            }
-            json!({
-                "id": p.id,
-                "name": p.name,
-                "name_en": p.name_en,
-                "notes": p.notes,
-                "notes_en": p.notes_en,
-                "applicants": applicants,
-            })
+        .map(|p| ProcedureJson {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            name_en: p.name_en.clone(),
+            notes: p.notes.clone(),
+            notes_en: p.notes_en.clone(),
+            applicants: ApplicantsJson {
+                holder: p.applicant(ApplicantType::Holder).into(),
+                legal_representative: p.applicant(ApplicantType::LegalRepresentative).into(),
+                voluntary_proxy: p.applicant(ApplicantType::VoluntaryProxy).into(),
+            },
         })
         .collect();
-    HttpResponse::Ok().json(json!({ "procedures": procedures }))
+    HttpResponse::Ok().json(ProceduresJson { procedures })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
+    /// First day (`YYYY-MM-DD`, the counter's local date); default today.
+    #[param(value_type = Option<String>, format = Date, example = "2027-01-04")]
     from: Option<NaiveDate>,
+    /// Last day, inclusive; default a week from `from`. At most 62 days.
+    #[param(value_type = Option<String>, format = Date, example = "2027-01-15")]
     to: Option<NaiveDate>,
 }
 
 /// Availability, rendered through typed structs: a month is 420 slots, and building a
 /// `serde_json::Value` tree for them cost more than the query (docs/benchmarks.md).
-#[derive(Serialize)]
-struct AvailabilityJson {
-    counter: String,
-    timezone: &'static str,
+#[derive(Serialize, ToSchema)]
+pub struct AvailabilityJson {
+    pub counter: String,
+    pub timezone: &'static str,
     /// The server's clock when it answered: pages count down to `booking_opens_at` from it.
-    now: String,
-    days: Vec<DayJson>,
+    pub now: String,
+    pub days: Vec<DayJson>,
 }
 
-#[derive(Serialize)]
-struct DayJson {
-    date: String,
-    open: bool,
-    closed_reason: Option<&'static str>,
-    holiday_issuance: bool,
-    hours: Option<HoursJson>,
-    booking_opens_at: String,
-    booking_closes_at: String,
-    bookable_now: bool,
-    slots: Vec<SlotJson>,
+#[derive(Serialize, ToSchema)]
+pub struct DayJson {
+    #[schema(example = "2027-01-04")]
+    pub date: String,
+    pub open: bool,
+    /// Why the counter is closed, when `open` is false.
+    pub closed_reason: Option<ClosedReason>,
+    /// A holiday issuance day (休日交付日), with its own hours.
+    pub holiday_issuance: bool,
+    pub hours: Option<HoursJson>,
+    /// 12:00 on the 1st of the month two months before (inclusive).
+    #[schema(example = "2026-11-01T12:00:00+09:00")]
+    pub booking_opens_at: String,
+    /// 07:00 three days before (exclusive).
+    #[schema(example = "2027-01-01T07:00:00+09:00")]
+    pub booking_closes_at: String,
+    pub bookable_now: bool,
+    pub slots: Vec<SlotJson>,
 }
 
-#[derive(Serialize)]
-struct SlotJson {
-    id: String,
-    starts_at: String,
-    ends_at: String,
-    capacity: u32,
-    remaining: u32,
-    bookable: bool,
+/// Dates outside 1900–2100 are refused: nothing real is booked there, and chrono's answers
+/// for year 0 (local mean time offsets) would mislead.
+pub fn check_date_range(field: &str, d: NaiveDate) -> Result<NaiveDate, Invalid> {
+    use chrono::Datelike;
+    if (1900..=2100).contains(&d.year()) {
+        Ok(d)
+    } else {
+        Err(Invalid::field(field, FieldProblem::DateOutOfRange))
+    }
 }
 
-#[derive(Serialize)]
-struct HoursJson {
-    opens: String,
-    closes: String,
-}
-
+/// The days from `from` to `to` with their slots, seats and booking window.
+#[utoipa::path(get, path = "/api/v1/counters/{counter}/availability", tag = "calendar",
+    params(("counter" = String, Path, description = "Counter id", example = "city-hall"), AvailabilityQuery),
+    responses((status = 200, description = "Days and slots", body = AvailabilityJson)))]
 pub async fn get_availability(
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let counter_id = path.into_inner();
-    let counter = state
-        .calendar
-        .counter(&counter_id)
-        .ok_or(AppError::NotFound("counter_not_found"))?
-        .clone();
+    let counter = state.calendar.get_counter(&path.into_inner())?.clone();
     let now = state.clock.now();
     let max_days = state.settings.booking.max_days_per_request;
     // Without dates: the next week from the counter's today.
-    let from = query.from.unwrap_or_else(|| counter.today(now));
-    let to = query.to.unwrap_or(from + Duration::days(6));
+    let from = check_date_range("from", query.from.unwrap_or_else(|| counter.today(now)))?;
+    let to = check_date_range("to", query.to.unwrap_or(from + Duration::days(6)))?;
     if to < from {
-        return Err(AppError::Invalid {
-            code: "validation_failed",
-            errors: vec![FieldError::new("to", "must not be before from")],
-        });
+        return Err(Invalid::field("to", FieldProblem::BeforeFrom).into());
     }
     if (to - from).num_days() >= i64::from(max_days) {
-        return Err(AppError::Invalid {
-            code: "validation_failed",
-            errors: vec![FieldError::new(
-                "to",
-                format!("at most {max_days} days per request"),
-            )],
-        });
+        return Err(Invalid::field("to", FieldProblem::RangeTooLong { max_days }).into());
     }
     let calendar = state.calendar.clone();
     let c = counter.clone();
@@ -158,20 +242,13 @@ pub async fn get_availability(
     }))
 }
 
-fn hours_json(h: crate::calendar::Hours) -> HoursJson {
-    HoursJson {
-        opens: h.opens.format("%H:%M").to_string(),
-        closes: h.closes.format("%H:%M").to_string(),
-    }
-}
-
 fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {
     let (open, closed_reason, hours, holiday_issuance) = match d.status {
         DayStatus::Open {
             hours,
             holiday_issuance,
-        } => (true, None, Some(hours_json(hours)), holiday_issuance),
-        DayStatus::Closed(reason) => (false, Some(reason.as_str()), None, false),
+        } => (true, None, Some(hours.into()), holiday_issuance),
+        DayStatus::Closed(reason) => (false, Some(reason), None, false),
     };
     DayJson {
         date: d.date.format("%Y-%m-%d").to_string(),
@@ -182,17 +259,6 @@ fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {
         booking_opens_at: instant(d.booking_opens_at, tz),
         booking_closes_at: instant(d.booking_closes_at, tz),
         bookable_now: d.bookable_now,
-        slots: d
-            .slots
-            .iter()
-            .map(|s| SlotJson {
-                id: s.def.id.to_string(),
-                starts_at: instant(s.def.starts_at, tz),
-                ends_at: instant(s.def.ends_at, tz),
-                capacity: s.capacity,
-                remaining: s.remaining,
-                bookable: s.bookable,
-            })
-            .collect(),
+        slots: d.slots.iter().map(|s| SlotJson::of(s, tz)).collect(),
     }
 }

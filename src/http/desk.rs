@@ -5,49 +5,46 @@ use std::time::Duration as StdDuration;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Authorized, DeskStaff};
-use super::staff::staff_reservation_json;
-use super::{instant, AppState};
-use crate::error::AppError;
+use super::body::JsonBody;
+use super::calendar::check_date_range;
+use super::json::{StaffReservationJson, TicketJson};
+use super::problem::AppError;
+use super::AppState;
+use crate::error::{FieldProblem, Invalid};
 use crate::queue::repo::{calls_after, last_call_id, recent_calls, CallEvent, TicketRow};
-use crate::queue::service::{self, Issued, Outcome};
+use crate::queue::service::{self, Outcome};
 use crate::text::normalise;
 
-fn ticket_json(state: &AppState, t: &TicketRow, reservation_number: Option<&str>) -> Value {
-    let tz = state
-        .calendar
-        .counter(&t.counter_id)
-        .map(|c| c.tz)
-        .unwrap_or_else(|| state.default_tz());
-    json!({
-        "ticket": t.label,
-        "kind": t.kind,
-        "status": t.status,
-        "reservation_number": reservation_number,
-        "procedure": t.procedure_id,
-        "slot_starts_at": t.slot_starts_at.map(|s| instant(s.and_utc(), tz)),
-        "issued_at": instant(t.issued_at.and_utc(), tz),
-        "called_at": t.called_at.map(|s| instant(s.and_utc(), tz)),
-        "desk": t.desk,
-        "calls": t.calls,
-    })
-}
-
-fn issued_json(state: &AppState, i: &Issued) -> Value {
-    let mut v = ticket_json(state, &i.ticket, i.reservation_number.as_deref());
-    v["position"] = json!(i.position);
-    v["estimated_wait_minutes"] = json!(i.estimated_wait_minutes);
-    v
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
+    /// Default: the counter's today.
+    #[param(value_type = Option<String>, format = Date)]
     date: Option<NaiveDate>,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueJson {
+    pub date: String,
+    pub counter: String,
+    /// Waiting tickets in the order they will be called, with position and estimate.
+    pub waiting: Vec<TicketJson>,
+    /// Called and not yet finished, latest call first.
+    pub called: Vec<TicketJson>,
+    /// Completed or no-show.
+    pub finished: Vec<TicketJson>,
+    /// The day's reservations at this counter.
+    pub reservations: Vec<StaffReservationJson>,
+}
+
+/// The day's queue as the desk sees it.
+#[utoipa::path(get, path = "/api/v1/desk/{counter}/queue", tag = "desk",
+    params(("counter" = String, Path, example = "city-hall"), QueueQuery),
+    responses((status = 200, description = "The queue", body = QueueJson)))]
 pub async fn get_queue(
     state: web::Data<AppState>,
     _user: Authorized<DeskStaff>,
@@ -55,12 +52,9 @@ pub async fn get_queue(
     query: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, AppError> {
     let counter = path.into_inner();
-    let c = state
-        .calendar
-        .counter(&counter)
-        .ok_or(AppError::NotFound("counter_not_found"))?;
+    let c = state.calendar.get_counter(&counter)?.clone();
     let now = state.clock.now();
-    let day = query.date.unwrap_or_else(|| c.today(now));
+    let day = check_date_range("date", query.date.unwrap_or_else(|| c.today(now)))?;
     let s = state.get_ref().clone();
     let view = state
         .db
@@ -72,108 +66,127 @@ pub async fn get_queue(
             .and_then(|id| view.numbers.get(id))
             .map(String::as_str)
     };
-    let waiting: Vec<Value> = view
+    let waiting = view
         .waiting
         .iter()
-        .map(|i| {
-            let mut v = issued_json(&state, i);
-            v["reservation_number"] = json!(number_of(&i.ticket));
-            v
+        .map(|i| TicketJson {
+            reservation_number: number_of(&i.ticket).map(str::to_string),
+            ..TicketJson::issued(&state, i)
         })
         .collect();
-    let called: Vec<Value> = view
-        .called
-        .iter()
-        .map(|t| ticket_json(&state, t, number_of(t)))
-        .collect();
-    let finished: Vec<Value> = view
-        .finished
-        .iter()
-        .map(|t| ticket_json(&state, t, number_of(t)))
-        .collect();
-    let reservations: Vec<Value> = view
-        .reservations
-        .iter()
-        .map(|r| staff_reservation_json(&state, r))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "date": day.to_string(),
-        "counter": c.id,
-        "waiting": waiting,
-        "called": called,
-        "finished": finished,
-        "reservations": reservations,
-    })))
+    let tickets = |list: &[TicketRow]| -> Vec<TicketJson> {
+        list.iter()
+            .map(|t| TicketJson::of(&state, t, number_of(t)))
+            .collect()
+    };
+    Ok(HttpResponse::Ok().json(QueueJson {
+        date: day.to_string(),
+        counter: c.id.clone(),
+        waiting,
+        called: tickets(&view.called),
+        finished: tickets(&view.finished),
+        reservations: view
+            .reservations
+            .iter()
+            .map(|r| StaffReservationJson::of(&state, r))
+            .collect(),
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"reservation_number": "HJ3K-7WXA"}))]
 pub struct CheckInBody {
+    /// Typed or scanned (hyphen and case optional).
     reservation_number: String,
 }
 
+/// Checks a reserved visitor in: a `reserved` ticket.
+#[utoipa::path(post, path = "/api/v1/desk/{counter}/check-ins", tag = "desk",
+    params(("counter" = String, Path, example = "city-hall")),
+    request_body = CheckInBody,
+    responses((status = 201, description = "The ticket, with position and estimate", body = TicketJson)))]
 pub async fn post_check_in(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
     path: web::Path<String>,
-    body: web::Json<CheckInBody>,
+    body: JsonBody<CheckInBody>,
 ) -> Result<HttpResponse, AppError> {
+    let number = body.parse()?.reservation_number;
+    if number.trim().is_empty() {
+        return Err(Invalid::field("reservation_number", FieldProblem::Required).into());
+    }
     let counter = path.into_inner();
-    let number = body.into_inner().reservation_number;
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let issued = state
         .db
         .run(move |conn| service::check_in(conn, s.booking_ctx(), &counter, &number, &actor, now))
         .await?;
-    Ok(HttpResponse::Created().json(issued_json(&state, &issued)))
+    Ok(HttpResponse::Created().json(TicketJson::issued(&state, &issued)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"procedure": "pin-reset"}))]
 pub struct WalkInBody {
+    /// Optional: sharpens the wait estimate.
     procedure: Option<String>,
 }
 
+/// A walk-in ticket (the body may be empty).
+#[utoipa::path(post, path = "/api/v1/desk/{counter}/walk-ins", tag = "desk",
+    params(("counter" = String, Path, example = "city-hall")),
+    request_body(content = Option<WalkInBody>, description = "Optional"),
+    responses((status = 201, description = "The ticket, with position and estimate", body = TicketJson)))]
 pub async fn post_walk_in(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
     path: web::Path<String>,
-    body: Option<web::Json<WalkInBody>>,
+    body: JsonBody<WalkInBody>,
 ) -> Result<HttpResponse, AppError> {
-    let counter = path.into_inner();
     let procedure = body
-        .and_then(|b| b.into_inner().procedure)
+        .parse_optional()?
+        .and_then(|b| b.procedure)
         .filter(|p| !p.trim().is_empty());
+    let counter = path.into_inner();
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let issued = state
         .db
         .run(move |conn| service::walk_in(conn, s.booking_ctx(), &counter, procedure, &actor, now))
         .await?;
-    Ok(HttpResponse::Created().json(issued_json(&state, &issued)))
+    Ok(HttpResponse::Created().json(TicketJson::issued(&state, &issued)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"desk": "2"}))]
 pub struct CallBody {
+    /// The desk's name as the waiting-room screen shows it.
     desk: String,
 }
 
+/// Calls the next visitor to a desk (reserved visitors first): 200 the ticket, 204 nobody.
+#[utoipa::path(post, path = "/api/v1/desk/{counter}/calls", tag = "desk",
+    params(("counter" = String, Path, example = "city-hall")),
+    request_body = CallBody,
+    responses((status = 200, description = "The ticket now called", body = TicketJson),
+              (status = 204, description = "Nobody waits")))]
 pub async fn post_call(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
     path: web::Path<String>,
-    body: web::Json<CallBody>,
+    body: JsonBody<CallBody>,
 ) -> Result<HttpResponse, AppError> {
-    let counter = path.into_inner();
-    let desk = normalise(&body.into_inner().desk).unwrap_or_default();
-    if desk.is_empty() || desk.chars().count() > 20 {
-        return Err(AppError::invalid(
-            "desk",
-            "must name the desk in 1 to 20 characters",
-        ));
+    let desk = normalise(&body.parse()?.desk).unwrap_or_default();
+    if desk.is_empty() {
+        return Err(Invalid::field("desk", FieldProblem::Required).into());
     }
+    if desk.chars().count() > 20 {
+        return Err(Invalid::field("desk", FieldProblem::TooLong { max: 20 }).into());
+    }
+    let counter = path.into_inner();
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let called = state
@@ -184,7 +197,7 @@ pub async fn post_call(
         None => Ok(HttpResponse::NoContent().finish()),
         Some(t) => {
             state.display_notify.notify_waiters();
-            Ok(HttpResponse::Ok().json(ticket_json(
+            Ok(HttpResponse::Ok().json(TicketJson::of(
                 &state,
                 &t.ticket,
                 t.reservation_number.as_deref(),
@@ -219,13 +232,17 @@ async fn settle(
     if outcome == Outcome::Recall {
         state.display_notify.notify_waiters();
     }
-    Ok(HttpResponse::Ok().json(ticket_json(
+    Ok(HttpResponse::Ok().json(TicketJson::of(
         &state,
         &t.ticket,
         t.reservation_number.as_deref(),
     )))
 }
 
+/// The called visitor was served; a reservation becomes `completed`.
+#[utoipa::path(post, path = "/api/v1/desk/{counter}/tickets/{ticket}/complete", tag = "desk",
+    params(("counter" = String, Path, example = "city-hall"), ("ticket" = String, Path, example = "R-001")),
+    responses((status = 200, description = "The ticket", body = TicketJson)))]
 pub async fn post_complete(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
@@ -234,6 +251,10 @@ pub async fn post_complete(
     settle(state, user, path, Outcome::Complete).await
 }
 
+/// The called visitor did not come; a reservation becomes `no_show`.
+#[utoipa::path(post, path = "/api/v1/desk/{counter}/tickets/{ticket}/no-show", tag = "desk",
+    params(("counter" = String, Path, example = "city-hall"), ("ticket" = String, Path, example = "R-001")),
+    responses((status = 200, description = "The ticket", body = TicketJson)))]
 pub async fn post_no_show(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
@@ -242,6 +263,10 @@ pub async fn post_no_show(
     settle(state, user, path, Outcome::NoShow).await
 }
 
+/// Calls the ticket again at the same desk (also after a no-show).
+#[utoipa::path(post, path = "/api/v1/desk/{counter}/tickets/{ticket}/recall", tag = "desk",
+    params(("counter" = String, Path, example = "city-hall"), ("ticket" = String, Path, example = "R-001")),
+    responses((status = 200, description = "The ticket", body = TicketJson)))]
 pub async fn post_recall(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
@@ -250,12 +275,23 @@ pub async fn post_recall(
     settle(state, user, path, Outcome::Recall).await
 }
 
+/// One call as the waiting-room screen receives it: no personal data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallEventJson {
+    pub ticket: String,
+    pub desk: String,
+}
+
 /// One server-sent event per call: `event: called`, the event id, `{"ticket","desk"}`.
 fn sse_events(events: &[CallEvent]) -> String {
     events
         .iter()
         .map(|e| {
-            let data = json!({ "ticket": e.label, "desk": e.desk });
+            let data = serde_json::to_string(&CallEventJson {
+                ticket: e.label.clone(),
+                desk: e.desk.clone(),
+            })
+            .unwrap_or_default();
             format!("id: {}\nevent: called\ndata: {data}\n\n", e.id)
         })
         .collect()
@@ -272,16 +308,18 @@ struct Screen {
 /// The waiting-room screen: `text/event-stream` of calls (ticket and desk only). A new screen
 /// first gets the day's last few calls (or, reconnecting with `Last-Event-ID`, what it missed),
 /// then each call once as it happens, and a keep-alive comment when quiet.
+#[utoipa::path(get, path = "/api/v1/desk/{counter}/display", tag = "desk",
+    params(("counter" = String, Path, example = "city-hall"),
+           ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
+    responses((status = 200, description = "Server-sent events `called` with `{\"ticket\",\"desk\"}`",
+               content_type = "text/event-stream", body = CallEventJson)))]
 pub async fn get_display(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let counter = path.into_inner();
-    state
-        .calendar
-        .counter(&counter)
-        .ok_or(AppError::NotFound("counter_not_found"))?;
+    state.calendar.get_counter(&counter)?;
     let resume = req
         .headers()
         .get("last-event-id")

@@ -1,10 +1,21 @@
-//! actix only: routes, request parsing into domain types, rendering.
+//! actix only: the route table, request parsing into domain types, rendering.
+//!
+//! Every route is one row of [`api_routes`]: method, path, who may call it, the error codes
+//! it can answer, and the handler. The server registers the table and the OpenAPI spec is
+//! generated from the handlers' annotations and completed from the same table (errors,
+//! security), so a route and its documentation cannot drift apart; a test checks that the
+//! spec describes exactly the table.
 
 pub mod admin;
 pub mod auth;
+pub mod body;
 pub mod calendar;
 pub mod desk;
 pub mod health;
+pub mod json;
+pub mod metrics;
+pub mod openapi;
+pub mod problem;
 pub mod reservations;
 pub mod staff;
 pub mod verifications;
@@ -13,21 +24,27 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest};
+use actix_web::{guard, web, FromRequest, Handler, HttpRequest, Responder, Route};
 use chrono_tz::Tz;
+use tokio::sync::Notify;
 
 use crate::calendar::Calendar;
 use crate::catalogue::Catalogue;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::error::AppError;
+use crate::error::ErrorCode;
 use crate::mail::deliver::Mailer;
+use crate::metrics::Metrics;
 use crate::reservations::service::Ctx;
-use tokio::sync::Notify;
+use crate::staff::Role;
+use problem::AppError;
+
+pub use json::instant;
 
 /// What every handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -38,12 +55,15 @@ pub struct AppState {
     pub clock: SharedClock,
     pub db: Db,
     pub mailer: Arc<Mailer>,
+    pub metrics: Arc<Metrics>,
     /// Poked after a write that enqueued mail, so the worker sends it without waiting to poll.
     pub mail_notify: Arc<Notify>,
     /// Woken after a call or recall, so waiting-room screens show it at once.
     pub display_notify: Arc<Notify>,
     /// The domain of Message-IDs (the sender's).
     pub message_domain: Arc<str>,
+    /// The OpenAPI document, generated once at start-up.
+    pub openapi: Arc<String>,
 }
 
 impl AppState {
@@ -64,160 +84,470 @@ impl AppState {
             .map(|c| c.tz)
             .unwrap_or(chrono_tz::Asia::Tokyo)
     }
+
+    /// A counter's zone (the default one for an unknown id).
+    pub fn tz_of(&self, counter_id: &str) -> Tz {
+        self.calendar
+            .counter(counter_id)
+            .map(|c| c.tz)
+            .unwrap_or_else(|| self.default_tz())
+    }
 }
 
-pub use crate::calendar::local_rfc3339 as instant;
-
-/// Registers every route. The app factory in `startup` wraps it with the middleware.
-pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
-    cfg.app_data(json_config(max_body_bytes))
-        .app_data(web::QueryConfig::default().error_handler(query_error))
-        .app_data(web::PathConfig::default().error_handler(path_error))
-        .app_data(web::PayloadConfig::new(max_body_bytes))
-        .service(web::resource("/healthz").route(web::get().to(health::get_healthz)))
-        .service(web::resource("/readyz").route(web::get().to(health::get_readyz)))
-        .configure(crate::web::routes)
-        .service(
-            web::scope("/api/v1")
-                .service(web::resource("/counters").route(web::get().to(calendar::get_counters)))
-                .service(
-                    web::resource("/procedures").route(web::get().to(calendar::get_procedures)),
-                )
-                .service(
-                    web::resource("/counters/{counter}/availability")
-                        .route(web::get().to(calendar::get_availability)),
-                )
-                .service(
-                    web::resource("/verifications")
-                        .route(web::post().to(verifications::post_verification)),
-                )
-                .service(
-                    web::resource("/verifications/{token}")
-                        .route(web::get().to(verifications::get_verification)),
-                )
-                .service(
-                    web::resource("/reservations")
-                        .route(web::post().to(reservations::post_reservation)),
-                )
-                .service(
-                    web::resource("/reservations/{manage_token}")
-                        .route(web::get().to(reservations::get_reservation))
-                        .route(web::delete().to(reservations::delete_reservation)),
-                )
-                .service(
-                    web::resource("/reservations/{manage_token}/qr.svg")
-                        .route(web::get().to(reservations::get_reservation_qr)),
-                )
-                .service(
-                    web::resource("/reservations/{manage_token}/reschedule")
-                        .route(web::post().to(reservations::post_reschedule)),
-                )
-                .service(
-                    web::resource("/staff/sessions").route(web::post().to(staff::post_session)),
-                )
-                .service(
-                    web::resource("/staff/sessions/current")
-                        .route(web::get().to(staff::get_current_session))
-                        .route(web::delete().to(staff::delete_session)),
-                )
-                .service(
-                    web::resource("/staff/reservations")
-                        .route(web::post().to(staff::post_staff_reservation))
-                        .route(web::get().to(staff::get_staff_reservations)),
-                )
-                .service(
-                    web::resource("/staff/reservations/{reservation_number}")
-                        .route(web::get().to(staff::get_staff_reservation)),
-                )
-                .service(
-                    web::resource("/staff/reservations/{reservation_number}/cancel")
-                        .route(web::post().to(staff::post_staff_cancel)),
-                )
-                .service(
-                    web::resource("/admin/staff")
-                        .route(web::get().to(admin::get_staff_list))
-                        .route(web::post().to(admin::post_staff)),
-                )
-                .service(
-                    web::resource("/admin/staff/{login}")
-                        .route(web::patch().to(admin::patch_staff)),
-                )
-                .service(
-                    web::resource("/admin/staff/{login}/password")
-                        .route(web::put().to(admin::put_staff_password)),
-                )
-                .service(
-                    web::resource("/admin/slots/{slot_id}").route(web::put().to(admin::put_slot)),
-                )
-                .service(
-                    web::resource("/admin/counters/{counter}/closures")
-                        .route(web::get().to(admin::get_closures))
-                        .route(web::post().to(admin::post_closure)),
-                )
-                .service(
-                    web::resource("/admin/counters/{counter}/closures/{date}")
-                        .route(web::delete().to(admin::delete_closure)),
-                )
-                .service(
-                    web::resource("/desk/{counter}/queue").route(web::get().to(desk::get_queue)),
-                )
-                .service(
-                    web::resource("/desk/{counter}/check-ins")
-                        .route(web::post().to(desk::post_check_in)),
-                )
-                .service(
-                    web::resource("/desk/{counter}/walk-ins")
-                        .route(web::post().to(desk::post_walk_in)),
-                )
-                .service(
-                    web::resource("/desk/{counter}/calls").route(web::post().to(desk::post_call)),
-                )
-                .service(
-                    web::resource("/desk/{counter}/tickets/{ticket}/complete")
-                        .route(web::post().to(desk::post_complete)),
-                )
-                .service(
-                    web::resource("/desk/{counter}/tickets/{ticket}/no-show")
-                        .route(web::post().to(desk::post_no_show)),
-                )
-                .service(
-                    web::resource("/desk/{counter}/tickets/{ticket}/recall")
-                        .route(web::post().to(desk::post_recall)),
-                )
-                .service(
-                    web::resource("/desk/{counter}/display")
-                        .route(web::get().to(desk::get_display)),
-                )
-                .service(web::resource("/admin/audit").route(web::get().to(admin::get_audit)))
-                .service(web::resource("/admin/outbox").route(web::get().to(admin::get_outbox))),
-        );
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// A bearer token of one of these roles (`admin` is always admitted).
+    Staff(&'static [Role]),
 }
 
-fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(json_error)
+pub const PHONE: Access = Access::Staff(&[Role::Phone]);
+pub const DESK: Access = Access::Staff(&[Role::Desk]);
+pub const ANY_STAFF: Access = Access::Staff(&[Role::Phone, Role::Desk]);
+pub const ADMIN: Access = Access::Staff(&[]);
+
+/// One row of the route table.
+pub struct ApiRoute {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    /// The codes this route answers besides the ones every route of its kind can (see
+    /// `openapi::common_errors`).
+    pub errors: &'static [ErrorCode],
+    pub route: Route,
 }
 
-fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    match err {
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            AppError::PayloadTooLarge.into()
+fn api<F, Args>(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    errors: &'static [ErrorCode],
+    handler: F,
+) -> ApiRoute
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    ApiRoute {
+        method,
+        path,
+        access,
+        errors,
+        route: web::route().to(handler),
+    }
+}
+
+/// The route table: every endpoint the service answers (the pages' static assets and the
+/// `/docs` viewer excepted), in registration order.
+pub fn api_routes() -> Vec<ApiRoute> {
+    use crate::web as pages;
+    use Access::Public;
+    use ErrorCode as E;
+    use Method as M;
+    const BOOKING: &[ErrorCode] = &[
+        E::ContainsIndividualNumber,
+        E::SlotNotFound,
+        E::ProcedureNotFound,
+        E::DayClosed,
+        E::SlotFull,
+        E::WindowNotOpen,
+        E::WindowClosed,
+        E::ActiveReservationExists,
+    ];
+    const TICKET: &[ErrorCode] = &[E::CounterNotFound, E::TicketNotFound, E::TicketNotCalled];
+    vec![
+        // Operations.
+        api(M::GET, "/healthz", Public, &[], health::get_healthz),
+        api(
+            M::GET,
+            "/readyz",
+            Public,
+            &[E::DatabaseUnavailable],
+            health::get_readyz,
+        ),
+        api(M::GET, "/metrics", Public, &[], metrics::get_metrics),
+        api(
+            M::GET,
+            "/api/openapi.json",
+            Public,
+            &[],
+            openapi::get_openapi,
+        ),
+        // Pages.
+        api(M::GET, "/", Public, &[], pages::get_resident_page),
+        api(
+            M::GET,
+            "/booking/verify",
+            Public,
+            &[],
+            pages::get_verify_page,
+        ),
+        api(
+            M::GET,
+            "/booking/manage",
+            Public,
+            &[],
+            pages::get_manage_page,
+        ),
+        api(M::GET, "/staff", Public, &[], pages::get_staff_redirect),
+        api(M::GET, "/staff/", Public, &[], pages::get_staff_page),
+        api(
+            M::GET,
+            "/display/{counter}",
+            Public,
+            &[],
+            pages::get_display_page,
+        ),
+        // Calendar.
+        api(
+            M::GET,
+            "/api/v1/counters",
+            Public,
+            &[],
+            calendar::get_counters,
+        ),
+        api(
+            M::GET,
+            "/api/v1/procedures",
+            Public,
+            &[],
+            calendar::get_procedures,
+        ),
+        api(
+            M::GET,
+            "/api/v1/counters/{counter}/availability",
+            Public,
+            &[E::CounterNotFound],
+            calendar::get_availability,
+        ),
+        // Residents.
+        api(
+            M::POST,
+            "/api/v1/verifications",
+            Public,
+            &[
+                E::InvalidEmail,
+                E::ContainsIndividualNumber,
+                E::CounterNotFound,
+                E::SlotNotFound,
+                E::DayClosed,
+                E::RateLimited,
+            ],
+            verifications::post_verification,
+        ),
+        api(
+            M::GET,
+            "/api/v1/verifications/{token}",
+            Public,
+            &[
+                E::VerificationNotFound,
+                E::VerificationExpired,
+                E::VerificationUsed,
+            ],
+            verifications::get_verification,
+        ),
+        api(
+            M::POST,
+            "/api/v1/reservations",
+            Public,
+            &[
+                E::ContainsIndividualNumber,
+                E::VerificationNotFound,
+                E::VerificationExpired,
+                E::VerificationUsed,
+                E::SlotNotFound,
+                E::ProcedureNotFound,
+                E::DayClosed,
+                E::SlotFull,
+                E::WindowNotOpen,
+                E::WindowClosed,
+                E::ActiveReservationExists,
+            ],
+            reservations::post_reservation,
+        ),
+        api(
+            M::GET,
+            "/api/v1/reservations/{manage_token}",
+            Public,
+            &[E::ReservationNotFound],
+            reservations::get_reservation,
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/reservations/{manage_token}",
+            Public,
+            &[E::ReservationNotFound, E::TooLateToCancel],
+            reservations::delete_reservation,
+        ),
+        api(
+            M::POST,
+            "/api/v1/reservations/{manage_token}/reschedule",
+            Public,
+            &[
+                E::ReservationNotFound,
+                E::ReservationCancelled,
+                E::TooLateToChange,
+                E::SlotNotFound,
+                E::DayClosed,
+                E::SlotFull,
+                E::WindowNotOpen,
+                E::WindowClosed,
+            ],
+            reservations::post_reschedule,
+        ),
+        api(
+            M::GET,
+            "/api/v1/reservations/{manage_token}/qr.svg",
+            Public,
+            &[E::ReservationNotFound],
+            reservations::get_reservation_qr,
+        ),
+        // Staff.
+        api(
+            M::POST,
+            "/api/v1/staff/sessions",
+            Public,
+            &[E::InvalidCredentials, E::RateLimited],
+            staff::post_session,
+        ),
+        api(
+            M::GET,
+            "/api/v1/staff/sessions/current",
+            ANY_STAFF,
+            &[],
+            staff::get_current_session,
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/staff/sessions/current",
+            ANY_STAFF,
+            &[],
+            staff::delete_session,
+        ),
+        api(
+            M::POST,
+            "/api/v1/staff/reservations",
+            PHONE,
+            BOOKING,
+            staff::post_staff_reservation,
+        ),
+        api(
+            M::GET,
+            "/api/v1/staff/reservations",
+            ANY_STAFF,
+            &[E::CounterNotFound],
+            staff::get_staff_reservations,
+        ),
+        api(
+            M::GET,
+            "/api/v1/staff/reservations/{reservation_number}",
+            ANY_STAFF,
+            &[E::ReservationNotFound],
+            staff::get_staff_reservation,
+        ),
+        api(
+            M::POST,
+            "/api/v1/staff/reservations/{reservation_number}/cancel",
+            PHONE,
+            &[
+                E::ReservationNotFound,
+                E::TooLateToCancel,
+                E::ContainsIndividualNumber,
+            ],
+            staff::post_staff_cancel,
+        ),
+        // Administration.
+        api(
+            M::GET,
+            "/api/v1/admin/staff",
+            ADMIN,
+            &[],
+            admin::get_staff_list,
+        ),
+        api(
+            M::POST,
+            "/api/v1/admin/staff",
+            ADMIN,
+            &[E::LoginTaken],
+            admin::post_staff,
+        ),
+        api(
+            M::PATCH,
+            "/api/v1/admin/staff/{login}",
+            ADMIN,
+            &[E::StaffNotFound, E::LastAdmin],
+            admin::patch_staff,
+        ),
+        api(
+            M::PUT,
+            "/api/v1/admin/staff/{login}/password",
+            ADMIN,
+            &[E::StaffNotFound],
+            admin::put_staff_password,
+        ),
+        api(
+            M::PUT,
+            "/api/v1/admin/slots/{slot_id}",
+            ADMIN,
+            &[E::SlotNotFound, E::DayClosed, E::CapacityBelowBooked],
+            admin::put_slot,
+        ),
+        api(
+            M::GET,
+            "/api/v1/admin/counters/{counter}/closures",
+            ADMIN,
+            &[E::CounterNotFound],
+            admin::get_closures,
+        ),
+        api(
+            M::POST,
+            "/api/v1/admin/counters/{counter}/closures",
+            ADMIN,
+            &[
+                E::CounterNotFound,
+                E::DayAlreadyClosed,
+                E::DayHasReservations,
+                E::ContainsIndividualNumber,
+                E::TooLateToCancel,
+            ],
+            admin::post_closure,
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/admin/counters/{counter}/closures/{date}",
+            ADMIN,
+            &[E::CounterNotFound, E::ClosureNotFound],
+            admin::delete_closure,
+        ),
+        api(M::GET, "/api/v1/admin/audit", ADMIN, &[], admin::get_audit),
+        api(
+            M::GET,
+            "/api/v1/admin/outbox",
+            ADMIN,
+            &[],
+            admin::get_outbox,
+        ),
+        // The front desk.
+        api(
+            M::GET,
+            "/api/v1/desk/{counter}/queue",
+            DESK,
+            &[E::CounterNotFound],
+            desk::get_queue,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/check-ins",
+            DESK,
+            &[
+                E::CounterNotFound,
+                E::ReservationNotFound,
+                E::ReservationCancelled,
+                E::AlreadyCheckedIn,
+                E::WrongCounter,
+                E::NotToday,
+                E::DayClosed,
+            ],
+            desk::post_check_in,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/walk-ins",
+            DESK,
+            &[E::CounterNotFound, E::ProcedureNotFound, E::DayClosed],
+            desk::post_walk_in,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/calls",
+            DESK,
+            &[E::CounterNotFound],
+            desk::post_call,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/tickets/{ticket}/complete",
+            DESK,
+            TICKET,
+            desk::post_complete,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/tickets/{ticket}/no-show",
+            DESK,
+            TICKET,
+            desk::post_no_show,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/tickets/{ticket}/recall",
+            DESK,
+            TICKET,
+            desk::post_recall,
+        ),
+        api(
+            M::GET,
+            "/api/v1/desk/{counter}/display",
+            Public,
+            &[E::CounterNotFound],
+            desk::get_display,
+        ),
+    ]
+}
+
+/// GET routes answer HEAD too (without a body).
+fn method_guard(method: &Method) -> Box<dyn guard::Guard> {
+    if method == Method::GET {
+        Box::new(guard::Any(guard::Get()).or(guard::Head()))
+    } else {
+        Box::new(guard::Method(method.clone()))
+    }
+}
+
+/// Registers the route table, the pages' assets and the `/docs` viewer. The app factory in
+/// `startup` wraps it with the middleware.
+pub fn routes(cfg: &mut web::ServiceConfig, openapi: Arc<String>) {
+    cfg.app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error));
+    let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();
+    for r in api_routes() {
+        let route = r.route.guard(GuardBox(method_guard(&r.method)));
+        match resources.iter().position(|(p, _)| *p == r.path) {
+            Some(i) => {
+                let (path, res) = resources.remove(i);
+                resources.insert(i, (path, res.route(route)));
+            }
+            None => resources.push((r.path, web::resource(r.path).route(route))),
         }
-        JsonPayloadError::ContentType => AppError::UnsupportedMediaType.into(),
-        JsonPayloadError::Deserialize(e) => {
-            AppError::BadRequest(format!("invalid JSON body: {e}")).into()
-        }
-        other => AppError::BadRequest(format!("invalid JSON body: {other}")).into(),
+    }
+    for (_, res) in resources {
+        cfg.service(res);
+    }
+    crate::web::assets(cfg);
+    openapi::docs(cfg, openapi);
+}
+
+/// A boxed guard as a guard (actix's `Route::guard` takes one by value).
+struct GuardBox(Box<dyn guard::Guard>);
+
+impl guard::Guard for GuardBox {
+    fn check(&self, ctx: &guard::GuardContext<'_>) -> bool {
+        self.0.check(ctx)
     }
 }
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    AppError::BadRequest(format!("invalid query string: {err}")).into()
+    let what = match err {
+        QueryPayloadError::Deserialize(e) => format!("query string: {e}"),
+        other => format!("query string: {other}"),
+    };
+    AppError::bad_request(what).into()
 }
 
 fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    AppError::NotFound("not_found").into()
+    AppError::new(ErrorCode::NotFound).into()
 }
 
 /// Under `clock.start`, every response says the clock is a rehearsal and what time it shows.
@@ -258,4 +588,33 @@ pub fn client_ip_key(req: &HttpRequest, trust_forwarded_for: bool) -> String {
         .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
         .unwrap_or_else(|| "unknown".into());
     crate::tokens::sha256_hex(ip.as_bytes())
+}
+
+/// CORS for a resident page served from another origin (`server.cors_allowed_origins`).
+/// Preflights are answered; only the listed origins may read responses.
+pub fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::header;
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::ETAG,
+            header::HeaderName::from_static("x-madoguchi-clock"),
+            header::HeaderName::from_static("x-madoguchi-now"),
+        ])
+        .max_age(3600)
+        // Other origins get no CORS headers (the browser keeps the answer from the page);
+        // the request itself is not refused, so the service's own pages work unchanged.
+        .block_on_origin_mismatch(false);
+    for o in origins {
+        cors = cors.allowed_origin(o.trim_end_matches('/'));
+    }
+    cors
 }

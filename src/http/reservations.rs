@@ -2,98 +2,67 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 
-use super::{instant, AppState};
-use crate::calendar::SlotId;
-use crate::catalogue::ApplicantType;
-use crate::error::AppError;
+use super::body::JsonBody;
+use super::json::ReservationJson;
+use super::problem::AppError;
+use super::AppState;
+use crate::calendar::{CalendarError, SlotId};
 use crate::reservations::input::{BookingInput, RawBooking};
-use crate::reservations::model::ReservationRow;
 use crate::reservations::service::{self, Origin};
+use crate::reservations::BookingError;
 use crate::tokens::looks_like_token;
+use crate::verification::VerificationError;
 
-/// Every field optional at the JSON level, so a missing one is a 422 naming it, not a 400.
-#[derive(Debug, Default, Deserialize)]
+/// Every field optional at the JSON level, so all missing fields are named at once (422).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"verification_token": "q0Jd…", "slot_id": "city-hall.2027-01-04.0900",
+    "procedure": "pin-reset", "applicant_type": "holder", "name": "山田 太郎",
+    "name_kana": "ヤマダ タロウ", "phone": "090-1234-5678"}))]
 pub struct ReservationBody {
+    /// The token from the verification mail; used up by the booking.
     verification_token: String,
     slot_id: String,
     procedure: String,
+    /// `holder`, `legal_representative` or `voluntary_proxy`.
     applicant_type: String,
+    /// The card holder's name (not the representative's).
     name: String,
+    /// The holder's name in katakana (hiragana and half-width kana are converted).
     name_kana: String,
     phone: String,
+    /// Who comes in the holder's place; required unless `applicant_type` is `holder`.
     representative_name: Option<String>,
     notes: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
 pub struct RescheduleBody {
+    #[schema(example = "city-hall.2027-01-05.1000")]
     slot_id: String,
 }
 
-/// A reservation as the API shows it; `manage_token` only to whoever holds it.
-pub fn reservation_json(
-    state: &AppState,
-    row: &ReservationRow,
-    manage_token: Option<&str>,
-) -> Value {
-    let tz = state
-        .calendar
-        .counter(&row.counter_id)
-        .map(|c| c.tz)
-        .unwrap_or_else(|| state.default_tz());
-    let applicant = row
-        .applicant_type
-        .parse::<ApplicantType>()
-        .unwrap_or(ApplicantType::Holder);
-    let needs = state
-        .catalogue
-        .get(&row.procedure_id)
-        .map(|p| p.applicant(applicant));
-    json!({
-        "reservation_number": row.reservation_number,
-        "manage_token": manage_token,
-        "status": row.status,
-        "channel": row.channel,
-        "counter": row.counter_id,
-        "procedure": row.procedure_id,
-        "applicant_type": row.applicant_type,
-        "name": row.name,
-        "name_kana": row.name_kana,
-        "phone": row.phone,
-        "email": row.email,
-        "representative_name": row.representative_name,
-        "notes": row.notes,
-        "slot": {
-            "id": row.slot_id,
-            "starts_at": instant(row.starts_at.and_utc(), tz),
-            "ends_at": instant(row.ends_at.and_utc(), tz),
-        },
-        "requirements": needs.map(|n| n.requirements.clone()).unwrap_or_default(),
-        "visits": needs.map(|n| n.visits).unwrap_or(1),
-        "visit_note": needs.and_then(|n| n.visit_note.clone()),
-        "created_at": instant(row.created_at.and_utc(), tz),
-        "updated_at": instant(row.updated_at.and_utc(), tz),
-        "cancelled_at": row.cancelled_at.map(|t| instant(t.and_utc(), tz)),
-    })
-}
-
-fn manage_token(path: web::Path<String>) -> Result<String, AppError> {
+fn manage_token(path: web::Path<String>) -> Result<String, BookingError> {
     let token = path.into_inner();
     if looks_like_token(&token) {
         Ok(token)
     } else {
-        Err(AppError::NotFound("reservation_not_found"))
+        Err(BookingError::ReservationNotFound)
     }
 }
 
+/// Books a slot with a verified address; the completion mail goes out from the outbox.
+#[utoipa::path(post, path = "/api/v1/reservations", tag = "booking",
+    request_body = ReservationBody,
+    responses((status = 201, description = "Booked", body = ReservationJson)))]
 pub async fn post_reservation(
     state: web::Data<AppState>,
-    body: web::Json<ReservationBody>,
+    body: JsonBody<ReservationBody>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
+    let body = body.parse()?;
     let input = BookingInput::parse(RawBooking {
         slot_id: body.slot_id,
         procedure: body.procedure,
@@ -106,7 +75,7 @@ pub async fn post_reservation(
         notes: body.notes,
     })?;
     if !looks_like_token(body.verification_token.trim()) {
-        return Err(AppError::NotFound("verification_not_found"));
+        return Err(VerificationError::NotFound.into());
     }
     let origin = Origin::Web {
         verification_token: body.verification_token.trim().to_string(),
@@ -116,15 +85,24 @@ pub async fn post_reservation(
     let booked = state
         .db
         .run(move |conn| service::book(conn, s.booking_ctx(), input, origin, now))
-        .await?;
+        .await
+        .map_err(AppError::from);
+    state
+        .metrics
+        .booking("web", booked.as_ref().map(|_| ()).map_err(|e| e.code));
+    let booked = booked?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Created().json(reservation_json(
+    Ok(HttpResponse::Created().json(ReservationJson::of(
         &state,
         &booked.row,
         Some(&booked.manage_token),
     )))
 }
 
+/// The reservation a manage token names.
+#[utoipa::path(get, path = "/api/v1/reservations/{manage_token}", tag = "booking",
+    params(("manage_token" = String, Path, description = "From the completion mail's link")),
+    responses((status = 200, description = "The reservation", body = ReservationJson)))]
 pub async fn get_reservation(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -135,9 +113,13 @@ pub async fn get_reservation(
         .db
         .run(move |conn| service::get_by_token(conn, &t))
         .await?;
-    Ok(HttpResponse::Ok().json(reservation_json(&state, &row, Some(&token))))
+    Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token))))
 }
 
+/// Cancels; idempotent (a second call mails nothing). Frees the seat at once.
+#[utoipa::path(delete, path = "/api/v1/reservations/{manage_token}", tag = "booking",
+    params(("manage_token" = String, Path, description = "From the completion mail's link")),
+    responses((status = 200, description = "Cancelled", body = ReservationJson)))]
 pub async fn delete_reservation(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -150,20 +132,26 @@ pub async fn delete_reservation(
         .run(move |conn| service::cancel_by_token(conn, s.booking_ctx(), &t, now))
         .await?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Ok().json(reservation_json(&state, &row, Some(&token))))
+    Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token))))
 }
 
+/// Moves the reservation to another slot (same number); the same rules as booking.
+#[utoipa::path(post, path = "/api/v1/reservations/{manage_token}/reschedule", tag = "booking",
+    params(("manage_token" = String, Path, description = "From the completion mail's link")),
+    request_body = RescheduleBody,
+    responses((status = 200, description = "Moved", body = ReservationJson)))]
 pub async fn post_reschedule(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<RescheduleBody>,
+    body: JsonBody<RescheduleBody>,
 ) -> Result<HttpResponse, AppError> {
     let token = manage_token(path)?;
+    let body = body.parse()?;
     let slot: SlotId = body
         .slot_id
         .trim()
         .parse()
-        .map_err(|_| AppError::NotFound("slot_not_found"))?;
+        .map_err(|_| CalendarError::SlotNotFound)?;
     let now = state.clock.now();
     let (s, t) = (state.get_ref().clone(), token.clone());
     let row = state
@@ -171,11 +159,14 @@ pub async fn post_reschedule(
         .run(move |conn| service::reschedule(conn, s.booking_ctx(), &t, &slot, now))
         .await?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Ok().json(reservation_json(&state, &row, Some(&token))))
+    Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token))))
 }
 
 /// The reservation number as a QR code (SVG), for the completion page: the desk scans it at
 /// check-in. Only the number is encoded, never the manage token.
+#[utoipa::path(get, path = "/api/v1/reservations/{manage_token}/qr.svg", tag = "booking",
+    params(("manage_token" = String, Path, description = "From the completion mail's link")),
+    responses((status = 200, description = "An SVG image", content_type = "image/svg+xml", body = String)))]
 pub async fn get_reservation_qr(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -186,7 +177,7 @@ pub async fn get_reservation_qr(
         .run(move |conn| service::get_by_token(conn, &token))
         .await?;
     let code = qrcode::QrCode::new(row.reservation_number.as_bytes())
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("qr code: {e}")))?;
+        .map_err(|e| AppError::unexpected(anyhow::anyhow!("qr code: {e}")))?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(200, 200)

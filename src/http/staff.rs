@@ -2,33 +2,51 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{AnyStaff, Authorized, PhoneStaff};
-use super::reservations::reservation_json;
+use super::body::JsonBody;
+use super::calendar::check_date_range;
+use super::json::{StaffReservationJson, StaffReservationsJson};
+use super::problem::AppError;
 use super::{client_ip_key, instant, AppState};
-use crate::error::AppError;
+use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::reservations::input::{refuse_individual_numbers, BookingInput, RawBooking};
 use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::repo;
 use crate::reservations::service::{self, Origin};
+use crate::reservations::BookingError;
 use crate::staff::service as staff_service;
 use crate::staff::Role;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"login": "tanaka", "password": "a-long-passphrase"}))]
 pub struct LoginBody {
     login: String,
     password: String,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionJson {
+    /// Send as `Authorization: Bearer TOKEN`.
+    pub token: String,
+    pub expires_at: String,
+    pub role: Role,
+    pub display_name: String,
+}
+
+/// Signs in. Failed logins are throttled (429 with `Retry-After`) and audited.
+#[utoipa::path(post, path = "/api/v1/staff/sessions", tag = "staff",
+    request_body = LoginBody,
+    responses((status = 201, description = "Signed in", body = SessionJson)))]
 pub async fn post_session(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginBody>,
+    body: JsonBody<LoginBody>,
 ) -> Result<HttpResponse, AppError> {
-    let LoginBody { login, password } = body.into_inner();
+    let LoginBody { login, password } = body.parse()?;
     let ip_key = client_ip_key(&req, state.settings.limits.trust_forwarded_for);
     let now = state.clock.now();
     let s = state.get_ref().clone();
@@ -38,14 +56,17 @@ pub async fn post_session(
             staff_service::login(conn, &login, &password, &ip_key, &s.settings.staff, now)
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "token": session.token,
-        "expires_at": instant(session.expires_at, state.default_tz()),
-        "role": session.role.as_str(),
-        "display_name": session.display_name,
-    })))
+    Ok(HttpResponse::Created().json(SessionJson {
+        token: session.token,
+        expires_at: instant(session.expires_at, state.default_tz()),
+        role: session.role,
+        display_name: session.display_name,
+    }))
 }
 
+/// Signs out: the token stops working at once.
+#[utoipa::path(delete, path = "/api/v1/staff/sessions/current", tag = "staff",
+    responses((status = 204, description = "Signed out")))]
 pub async fn delete_session(
     state: web::Data<AppState>,
     user: Authorized<AnyStaff>,
@@ -59,8 +80,29 @@ pub async fn delete_session(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeJson {
+    pub login: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// Who is signed in: the console shows the menus of this role.
+#[utoipa::path(get, path = "/api/v1/staff/sessions/current", tag = "staff",
+    responses((status = 200, description = "The signed-in account", body = MeJson)))]
+pub async fn get_current_session(user: Authorized<AnyStaff>) -> HttpResponse {
+    HttpResponse::Ok().json(MeJson {
+        login: user.login.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role,
+    })
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"slot_id": "city-hall.2027-01-04.0930", "procedure": "cert-renewal",
+    "applicant_type": "holder", "name": "鈴木 一郎", "name_kana": "スズキ イチロウ",
+    "phone": "0748-00-0000"}))]
 pub struct PhoneBookingBody {
     slot_id: String,
     procedure: String,
@@ -68,21 +110,27 @@ pub struct PhoneBookingBody {
     name: String,
     name_kana: String,
     phone: String,
+    /// With an address the caller gets the completion mail.
     email: Option<String>,
     representative_name: Option<String>,
     notes: Option<String>,
+    /// Admin only: book outside the booking window, with a reason the audit log keeps.
     override_window: bool,
     override_reason: Option<String>,
 }
 
+/// A phone booking for a caller (`channel: phone`).
+#[utoipa::path(post, path = "/api/v1/staff/reservations", tag = "staff",
+    request_body = PhoneBookingBody,
+    responses((status = 201, description = "Booked", body = StaffReservationJson)))]
 pub async fn post_staff_reservation(
     state: web::Data<AppState>,
     user: Authorized<PhoneStaff>,
-    body: web::Json<PhoneBookingBody>,
+    body: JsonBody<PhoneBookingBody>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
+    let body = body.parse()?;
     if body.override_window && user.role != Role::Admin {
-        return Err(AppError::Forbidden);
+        return Err(ErrorCode::Forbidden.into());
     }
     let override_reason = match (
         body.override_window,
@@ -94,10 +142,9 @@ pub async fn post_staff_reservation(
             Some(r.chars().take(500).collect::<String>())
         }
         (true, _) => {
-            return Err(AppError::invalid(
-                "override_reason",
-                "is required to override the booking window",
-            ))
+            return Err(
+                Invalid::field("override_reason", FieldProblem::OverrideReasonRequired).into(),
+            )
         }
     };
     let input = BookingInput::parse(RawBooking {
@@ -120,21 +167,35 @@ pub async fn post_staff_reservation(
     let booked = state
         .db
         .run(move |conn| service::book(conn, s.booking_ctx(), input, origin, now))
-        .await?;
+        .await
+        .map_err(AppError::from);
+    state
+        .metrics
+        .booking("phone", booked.as_ref().map(|_| ()).map_err(|e| e.code));
+    let booked = booked?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Created().json(reservation_json(&state, &booked.row, None)))
+    Ok(HttpResponse::Created().json(StaffReservationJson::of(&state, &booked.row)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// The visit date (`YYYY-MM-DD`).
+    #[param(value_type = Option<String>, format = Date)]
     date: Option<NaiveDate>,
+    /// A counter id.
     counter: Option<String>,
+    /// Name, kana (any spacing, hiragana too), phone digits or reservation number.
     q: Option<String>,
 }
 
 /// At most this many reservations per search; narrow it by date or text beyond.
 const SEARCH_LIMIT: i64 = 200;
 
+/// Finds reservations by day, counter and free text; without any, today's.
+#[utoipa::path(get, path = "/api/v1/staff/reservations", tag = "staff",
+    params(SearchQuery),
+    responses((status = 200, description = "Matching reservations, by time", body = StaffReservationsJson)))]
 pub async fn get_staff_reservations(
     state: web::Data<AppState>,
     _user: Authorized<AnyStaff>,
@@ -142,11 +203,9 @@ pub async fn get_staff_reservations(
 ) -> Result<HttpResponse, AppError> {
     let SearchQuery { date, counter, q } = query.into_inner();
     if let Some(c) = &counter {
-        state
-            .calendar
-            .counter(c)
-            .ok_or(AppError::NotFound("counter_not_found"))?;
+        state.calendar.get_counter(c)?;
     }
+    let date = date.map(|d| check_date_range("date", d)).transpose()?;
     let q = q.filter(|q| !q.trim().is_empty());
     // Nothing to narrow by: today's reservations.
     let date = match (&date, &q) {
@@ -165,24 +224,17 @@ pub async fn get_staff_reservations(
         .db
         .run(move |conn| repo::search(conn, &search, SEARCH_LIMIT))
         .await?;
-    let list: Vec<_> = rows
+    let reservations = rows
         .iter()
-        .map(|r| staff_reservation_json(&state, r))
+        .map(|r| StaffReservationJson::of(&state, r))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "reservations": list })))
+    Ok(HttpResponse::Ok().json(StaffReservationsJson { reservations }))
 }
 
-/// A reservation as staff see it: no manage token; who entered it and why it was cancelled.
-pub fn staff_reservation_json(
-    state: &AppState,
-    r: &crate::reservations::model::ReservationRow,
-) -> serde_json::Value {
-    let mut v = reservation_json(state, r, None);
-    v["created_by"] = json!(r.created_by);
-    v["cancel_reason"] = json!(r.cancel_reason);
-    v
-}
-
+/// One reservation by its number (hyphen and case optional).
+#[utoipa::path(get, path = "/api/v1/staff/reservations/{reservation_number}", tag = "staff",
+    params(("reservation_number" = String, Path, example = "HJ3K-7WXA")),
+    responses((status = 200, description = "The reservation", body = StaffReservationJson)))]
 pub async fn get_staff_reservation(
     state: web::Data<AppState>,
     _user: Authorized<AnyStaff>,
@@ -193,26 +245,34 @@ pub async fn get_staff_reservation(
         .db
         .run(move |conn| service::get_by_number(conn, &number))
         .await?;
-    Ok(HttpResponse::Ok().json(staff_reservation_json(&state, &row)))
+    Ok(HttpResponse::Ok().json(StaffReservationJson::of(&state, &row)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"reason": "本人から電話で取消"}))]
 pub struct CancelBody {
+    /// Kept with the reservation and in the audit log; the resident's mail says it.
     reason: String,
 }
 
+/// Cancels for a caller, with a reason; mails the resident when there is an address.
+#[utoipa::path(post, path = "/api/v1/staff/reservations/{reservation_number}/cancel", tag = "staff",
+    params(("reservation_number" = String, Path, example = "HJ3K-7WXA")),
+    request_body = CancelBody,
+    responses((status = 200, description = "Cancelled", body = StaffReservationJson)))]
 pub async fn post_staff_cancel(
     state: web::Data<AppState>,
     user: Authorized<PhoneStaff>,
     path: web::Path<String>,
-    body: web::Json<CancelBody>,
+    body: JsonBody<CancelBody>,
 ) -> Result<HttpResponse, AppError> {
+    let body = body.parse()?;
     let number = normalise_reservation_number(&path.into_inner())
-        .ok_or(AppError::NotFound("reservation_not_found"))?;
-    let reason = body.into_inner().reason.trim().to_string();
+        .ok_or(BookingError::ReservationNotFound)?;
+    let reason = body.reason.trim().to_string();
     if reason.is_empty() {
-        return Err(AppError::invalid("reason", "is required"));
+        return Err(Invalid::field("reason", FieldProblem::Required).into());
     }
     refuse_individual_numbers(&[("reason", Some(&reason))])?;
     let reason: String = reason.chars().take(500).collect();
@@ -225,14 +285,5 @@ pub async fn post_staff_cancel(
         })
         .await?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Ok().json(staff_reservation_json(&state, &row)))
-}
-
-/// Who is signed in: the console shows the menus of this role.
-pub async fn get_current_session(user: Authorized<AnyStaff>) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(json!({
-        "login": user.login,
-        "display_name": user.display_name,
-        "role": user.role.as_str(),
-    })))
+    Ok(HttpResponse::Ok().json(StaffReservationJson::of(&state, &row)))
 }

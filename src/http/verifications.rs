@@ -1,50 +1,64 @@
 //! Public: email verification (メールを認証して進む).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::body::JsonBody;
+use super::json::stored;
+use super::problem::AppError;
 use super::{client_ip_key, instant, AppState};
-use crate::calendar::SlotId;
-use crate::error::{AppError, FieldError};
+use crate::calendar::{CalendarError, SlotId};
+use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::reservations::input::refuse_individual_numbers;
 use crate::text::EmailAddress;
 use crate::tokens::looks_like_token;
-use crate::verification::{self, VerificationRequest};
+use crate::verification::{self, VerificationError, VerificationRequest};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "taro@example.jp", "counter": "city-hall", "slot_id": "city-hall.2027-01-04.0900"}))]
 pub struct VerificationBody {
+    /// The address the link is mailed to.
     #[serde(default)]
     email: String,
+    /// The counter the resident was looking at (the page returns to it).
     counter: Option<String>,
+    /// The slot the resident chose before verifying (the page returns to it).
     slot_id: Option<String>,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationRequestedJson {
+    /// Until when the mailed link works (once).
+    #[schema(example = "2026-11-24T10:30:00+09:00")]
+    pub expires_at: String,
+}
+
+/// Mails a one-time link to the address. The same answer for every well-formed address.
+#[utoipa::path(post, path = "/api/v1/verifications", tag = "booking",
+    request_body = VerificationBody,
+    responses((status = 202, description = "The link is on its way", body = VerificationRequestedJson)))]
 pub async fn post_verification(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<VerificationBody>,
+    body: JsonBody<VerificationBody>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
+    let body = body.parse()?;
     refuse_individual_numbers(&[("email", Some(&body.email))])?;
-    let email = EmailAddress::parse(&body.email).map_err(|msg| AppError::Invalid {
-        code: "invalid_email",
-        errors: vec![FieldError::new("email", msg)],
+    let email = EmailAddress::parse(&body.email).map_err(|p| {
+        let code = if p == FieldProblem::Required {
+            ErrorCode::ValidationFailed
+        } else {
+            ErrorCode::InvalidEmail
+        };
+        Invalid::field("email", p).with_code(code)
     })?;
     if let Some(c) = &body.counter {
-        state
-            .calendar
-            .counter(c)
-            .ok_or(AppError::NotFound("counter_not_found"))?;
+        state.calendar.get_counter(c)?;
     }
     if let Some(s) = &body.slot_id {
-        let id: SlotId = s
-            .parse()
-            .map_err(|_| AppError::NotFound("slot_not_found"))?;
-        state
-            .calendar
-            .slot(&id)
-            .ok_or(AppError::NotFound("slot_not_found"))?;
+        let id: SlotId = s.parse().map_err(|_| CalendarError::SlotNotFound)?;
+        state.calendar.resolve(&id)?;
     }
     let request = VerificationRequest {
         email,
@@ -59,17 +73,30 @@ pub async fn post_verification(
         .run(move |conn| verification::request(conn, request, &s.settings, &s.message_domain, now))
         .await?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Accepted()
-        .json(json!({ "expires_at": instant(expires_at, state.default_tz()) })))
+    Ok(HttpResponse::Accepted().json(VerificationRequestedJson {
+        expires_at: instant(expires_at, state.default_tz()),
+    }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationJson {
+    pub email: String,
+    pub expires_at: String,
+    pub counter: Option<String>,
+    pub slot_id: Option<String>,
+}
+
+/// What a verification link holds, while it can still be used.
+#[utoipa::path(get, path = "/api/v1/verifications/{token}", tag = "booking",
+    params(("token" = String, Path, description = "The token from the mailed link")),
+    responses((status = 200, description = "The verified address", body = VerificationJson)))]
 pub async fn get_verification(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     if !looks_like_token(&token) {
-        return Err(AppError::NotFound("verification_not_found"));
+        return Err(VerificationError::NotFound.into());
     }
     let now = state.clock.now();
     let row = state
@@ -77,10 +104,10 @@ pub async fn get_verification(
         .run(move |conn| verification::lookup(conn, &token, now))
         .await?;
     let tz = state.default_tz();
-    Ok(HttpResponse::Ok().json(json!({
-        "email": row.email,
-        "expires_at": instant(row.expires_at.and_utc(), tz),
-        "counter": row.counter_id,
-        "slot_id": row.slot_id,
-    })))
+    Ok(HttpResponse::Ok().json(VerificationJson {
+        email: row.email,
+        expires_at: stored(row.expires_at, tz),
+        counter: row.counter_id,
+        slot_id: row.slot_id,
+    }))
 }

@@ -14,8 +14,8 @@ use super::render::{render, Rendered};
 use super::transport::{SendError, Transport};
 use crate::clock::SharedClock;
 use crate::config::{MailSettings, MailTransportKind};
-use crate::db::Db;
-use crate::error::AppError;
+use crate::db::{Db, RunError};
+use crate::metrics::{MailLabels, Metrics};
 
 pub struct Mailer {
     transport: Transport,
@@ -36,6 +36,19 @@ impl Mailer {
             settings: settings.clone(),
             worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
         })
+    }
+
+    /// `file` or `smtp`.
+    pub fn kind(&self) -> &'static str {
+        match self.settings.transport {
+            MailTransportKind::File => "file",
+            MailTransportKind::Smtp => "smtp",
+        }
+    }
+
+    /// Whether mail can go out now: the SMTP server answers, or the folder is writable.
+    pub async fn check(&self) -> Result<(), String> {
+        self.transport.check().await
     }
 
     /// The domain of Message-IDs: the sender's.
@@ -111,8 +124,9 @@ fn build_message(
 pub async fn run_once(
     db: &Db,
     mailer: &Mailer,
+    metrics: &Metrics,
     now: DateTime<Utc>,
-) -> Result<DeliveryReport, AppError> {
+) -> Result<DeliveryReport, RunError<diesel::result::Error>> {
     let worker = mailer.worker_id.clone();
     let lease = Duration::seconds(i64::from(mailer.settings.lease_seconds));
     let limit = i64::from(mailer.settings.batch_size);
@@ -124,8 +138,7 @@ pub async fn run_once(
         ..Default::default()
     };
     for row in rows {
-        let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
-        let outcome = match render(&row.kind, &payload) {
+        let outcome = match render(row.kind, &row.payload) {
             Ok(rendered) => {
                 let subject = rendered.subject.clone();
                 let readable = mailer.settings.transport == MailTransportKind::File;
@@ -143,11 +156,20 @@ pub async fn run_once(
             }),
         };
         let (id, worker, attempts) = (row.id.clone(), mailer.worker_id.clone(), row.attempts);
+        let labels = MailLabels {
+            kind: row.kind.as_str().to_string(),
+        };
         match outcome {
             Ok(subject) => {
                 db.run(move |conn| mark_sent(conn, &id, &worker, &subject, now))
                     .await?;
                 tracing::info!(outbox.id = %row.id, mail.kind = %row.kind, attempts, "mail sent");
+                metrics.mail_sent.get_or_create(&labels).inc();
+                let waited = (now - row.created_at.and_utc()).num_milliseconds().max(0);
+                metrics
+                    .mail_delivery_seconds
+                    .get_or_create(&labels)
+                    .observe(waited as f64 / 1000.0);
                 report.sent += 1;
             }
             Err(e) => {
@@ -159,9 +181,11 @@ pub async fn run_once(
                     .await?;
                 if give_up {
                     tracing::error!(outbox.id = %row.id, mail.kind = %row.kind, attempts, error = %e.message, "mail failed for good");
+                    metrics.mail_failed.get_or_create(&labels).inc();
                     report.failed += 1;
                 } else {
                     tracing::warn!(outbox.id = %row.id, mail.kind = %row.kind, attempts, error = %e.message, "mail delivery failed; will retry");
+                    metrics.mail_retried.get_or_create(&labels).inc();
                     report.retrying += 1;
                 }
             }
@@ -175,6 +199,7 @@ pub async fn run_once(
 pub fn spawn_worker(
     db: Db,
     mailer: Arc<Mailer>,
+    metrics: Arc<Metrics>,
     clock: SharedClock,
     notify: Arc<Notify>,
 ) -> tokio::task::JoinHandle<()> {
@@ -182,7 +207,7 @@ pub fn spawn_worker(
     let batch = mailer.settings.batch_size as usize;
     tokio::spawn(async move {
         loop {
-            match run_once(&db, &mailer, clock.now()).await {
+            match run_once(&db, &mailer, &metrics, clock.now()).await {
                 Ok(report) if report.claimed >= batch => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox pass failed"),
@@ -193,4 +218,17 @@ pub fn spawn_worker(
             }
         }
     })
+}
+
+impl Mailer {
+    /// Where mail goes, for the start-up log (never a password).
+    pub fn describe(&self) -> String {
+        match self.settings.transport {
+            MailTransportKind::File => format!("folder {}", self.settings.file_dir.display()),
+            MailTransportKind::Smtp => format!(
+                "{}:{} ({:?})",
+                self.settings.smtp_host, self.settings.smtp_port, self.settings.smtp_tls
+            ),
+        }
+    }
 }

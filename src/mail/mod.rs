@@ -1,5 +1,8 @@
 //! Mail: written to the outbox in the transaction that causes it, delivered by a worker.
 //! No request ever waits on SMTP.
+//!
+//! What a mail shows is one typed payload ([`ReservationMail`], [`VerificationMail`]),
+//! serialised into the outbox row when the mail is written and deserialised by the renderer.
 
 pub mod deliver;
 pub mod outbox;
@@ -7,12 +10,27 @@ pub mod render;
 pub mod transport;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use crate::db::DbConnection;
-use outbox::{insert_outbox, OutboxRow, PENDING};
+use outbox::{insert_outbox, OutboxRow};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which mail a row holds; the renderer picks its templates and payload type by it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
 pub enum MailKind {
     Verification,
     BookingConfirmed,
@@ -20,22 +38,112 @@ pub enum MailKind {
     BookingCancelled,
 }
 
+crate::string_enum!(MailKind {
+    Verification => "verification",
+    BookingConfirmed => "booking_confirmed",
+    BookingChanged => "booking_changed",
+    BookingCancelled => "booking_cancelled",
+});
+
 impl MailKind {
-    pub fn as_str(self) -> &'static str {
+    /// Mail that a resident is waiting for right now (the link to book with) goes first.
+    pub fn priority(self) -> i32 {
         match self {
-            MailKind::Verification => "verification",
-            MailKind::BookingConfirmed => "booking_confirmed",
-            MailKind::BookingChanged => "booking_changed",
-            MailKind::BookingCancelled => "booking_cancelled",
+            MailKind::Verification => 0,
+            MailKind::BookingConfirmed | MailKind::BookingChanged | MailKind::BookingCancelled => 1,
         }
     }
+}
+
+/// Where an outbox row stands.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+crate::string_enum!(OutboxStatus {
+    Pending => "pending",
+    Sending => "sending",
+    Sent => "sent",
+    Failed => "failed",
+});
+
+/// The verification mail: the one-time link and until when it works.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationMail {
+    pub city: String,
+    pub link: String,
+    pub expires_label: String,
+    pub sender_footer: String,
+}
+
+/// Everything a reservation mail (confirmed, changed, cancelled) shows, fixed when the mail
+/// is written, so a retried delivery says the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReservationMail {
+    pub city: String,
+    pub name: String,
+    pub reservation_number: String,
+    pub reservation_id: String,
+    /// `2027年1月4日(月)` and `09:00〜09:30`, in the counter's zone.
+    pub date_label: String,
+    pub time_label: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub issued_at: DateTime<Utc>,
+    pub counter_name: String,
+    pub counter_address: String,
+    pub procedure_name: String,
+    pub procedure_name_en: String,
+    pub procedure_notes: Vec<String>,
+    /// `任意代理人 / Voluntary proxy`.
+    pub applicant_label: String,
+    pub representative_name: Option<String>,
+    pub requirements: Vec<String>,
+    pub visits: u32,
+    pub visit_note: String,
+    pub visit_note_en: String,
+    /// The manage link, when the writer holds the token (never for staff actions).
+    pub manage_url: Option<String>,
+    /// The residents' start page, for "book again".
+    pub booking_url: String,
+    /// A change: where the visit was before.
+    pub previous_label: Option<String>,
+    /// A cancellation by staff or a closure: why.
+    pub reason: Option<String>,
+    pub sender_footer: String,
+}
+
+/// A mail's payload, by kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MailPayload {
+    Verification(VerificationMail),
+    Reservation(Box<ReservationMail>),
 }
 
 /// A mail to send, as the outbox keeps it until delivery.
 pub struct NewMail<'a> {
     pub kind: MailKind,
     pub recipient: &'a str,
-    pub payload: Value,
+    pub payload: MailPayload,
     pub reservation_id: Option<&'a str>,
 }
 
@@ -48,14 +156,16 @@ pub fn enqueue(
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
+    let payload = serde_json::to_string(&mail.payload)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     let row = OutboxRow {
         message_id: format!("<{id}@{message_domain}>"),
         id: id.clone(),
-        kind: mail.kind.as_str().to_string(),
+        kind: mail.kind,
         recipient: mail.recipient.to_string(),
-        payload: mail.payload.to_string(),
+        payload,
         subject: None,
-        status: PENDING.to_string(),
+        status: OutboxStatus::Pending,
         attempts: 0,
         next_attempt_at: now.naive_utc(),
         claimed_until: None,

@@ -4,24 +4,25 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::{MailKind, OutboxStatus};
 use crate::db::schema::outbox;
 use crate::db::DbConnection;
 
-pub const PENDING: &str = "pending";
-pub const SENDING: &str = "sending";
-pub const SENT: &str = "sent";
-pub const FAILED: &str = "failed";
+const PENDING: OutboxStatus = OutboxStatus::Pending;
+const SENDING: OutboxStatus = OutboxStatus::Sending;
+const SENT: OutboxStatus = OutboxStatus::Sent;
+const FAILED: OutboxStatus = OutboxStatus::Failed;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
     pub id: String,
-    pub kind: String,
+    pub kind: MailKind,
     pub recipient: String,
     pub message_id: String,
     pub payload: String,
     pub subject: Option<String>,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub claimed_until: Option<NaiveDateTime>,
@@ -147,7 +148,7 @@ pub fn mark_attempt_failed(
 
 pub fn list_outbox(
     conn: &mut DbConnection,
-    status: Option<&str>,
+    status: Option<OutboxStatus>,
     limit: i64,
 ) -> QueryResult<Vec<OutboxRow>> {
     let mut q = outbox::table
@@ -155,7 +156,15 @@ pub fn list_outbox(
         .order(outbox::created_at.desc())
         .into_boxed();
     if let Some(s) = status {
-        q = q.filter(outbox::status.eq(s.to_string()));
+        q = q.filter(outbox::status.eq(s));
     }
     q.limit(limit).load(conn)
+}
+
+/// How many rows are in each status (for the metrics' outbox depth).
+pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(OutboxStatus, i64)>> {
+    outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .load(conn)
 }

@@ -3,10 +3,10 @@
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Utc};
 use icalendar::{Calendar, Component, Event, EventLike};
 use minijinja::Environment;
-use serde_json::Value;
+
+use super::{MailKind, ReservationMail, VerificationMail};
 
 pub struct Rendered {
     pub subject: String,
@@ -78,8 +78,31 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
-/// Renders the mail of `kind` from its outbox payload.
-pub fn render(kind: &str, payload: &Value) -> Result<Rendered, String> {
+/// Renders the mail of `kind` from its outbox payload (the JSON of the kind's payload type).
+pub fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> {
+    match kind {
+        MailKind::Verification => {
+            let p: VerificationMail =
+                serde_json::from_str(payload).map_err(|e| format!("verification payload: {e}"))?;
+            render_with(kind, &p, None)
+        }
+        MailKind::BookingConfirmed | MailKind::BookingChanged | MailKind::BookingCancelled => {
+            let p: ReservationMail =
+                serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
+            let ics = match kind {
+                MailKind::BookingConfirmed | MailKind::BookingChanged => Some(visit_ics(&p)),
+                _ => None,
+            };
+            render_with(kind, &p, ics)
+        }
+    }
+}
+
+fn render_with<T: serde::Serialize>(
+    kind: MailKind,
+    payload: &T,
+    ics: Option<String>,
+) -> Result<Rendered, String> {
     let env = env();
     let ctx = minijinja::Value::from(minijinja::value::Serde(payload));
     let get = |suffix: &str| {
@@ -90,55 +113,34 @@ pub fn render(kind: &str, payload: &Value) -> Result<Rendered, String> {
     };
     let subject = get("subject")?.trim().replace(['\r', '\n'], " ");
     let text = get("txt")?;
-    let ics = match kind {
-        "booking_confirmed" | "booking_changed" => Some(visit_ics(payload)?),
-        _ => None,
-    };
     Ok(Rendered { subject, text, ics })
 }
 
 /// The visit as an iCalendar event (UTC times, so every calendar shows it right).
-fn visit_ics(p: &Value) -> Result<String, String> {
-    let instant = |key: &str| -> Result<DateTime<Utc>, String> {
-        p[key]
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.to_utc())
-            .ok_or_else(|| format!("payload has no {key}"))
-    };
-    let text = |key: &str| p[key].as_str().unwrap_or_default().to_string();
+fn visit_ics(p: &ReservationMail) -> String {
     let event = Event::new()
-        .uid(&format!("{}@madoguchi", text("reservation_id")))
-        .timestamp(instant("issued_at")?)
-        .starts(instant("starts_at")?)
-        .ends(instant("ends_at")?)
-        .summary(&format!(
-            "{} ({})",
-            text("counter_name"),
-            text("procedure_name")
-        ))
-        .location(&format!(
-            "{} {}",
-            text("counter_name"),
-            text("counter_address")
-        ))
+        .uid(&format!("{}@madoguchi", p.reservation_id))
+        .timestamp(p.issued_at)
+        .starts(p.starts_at)
+        .ends(p.ends_at)
+        .summary(&format!("{} ({})", p.counter_name, p.procedure_name))
+        .location(&format!("{} {}", p.counter_name, p.counter_address))
         .description(&format!(
             "予約番号 / Reservation number: {}\n{}",
-            text("reservation_number"),
-            text("procedure_name")
+            p.reservation_number, p.procedure_name
         ))
         .done();
-    let calendar = Calendar::new()
+    Calendar::new()
         .name("マイナンバー特設窓口")
         .push(event)
-        .done();
-    Ok(calendar.to_string())
+        .done()
+        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn booking_payload() -> Value {
         json!({
@@ -163,6 +165,7 @@ mod tests {
             "visit_note": "任意代理人の手続きは2回の来庁が必要です。",
             "visit_note_en": "A voluntary proxy must come twice.",
             "manage_url": "http://127.0.0.1:8080/booking/manage?token=abc",
+            "booking_url": "http://127.0.0.1:8080/",
             "previous_label": "2027年1月5日(火) 10:00〜10:30",
             "reason": null,
             "sender_footer": "近江八幡市 マイナンバー特設窓口",
@@ -172,14 +175,18 @@ mod tests {
     #[test]
     fn every_template_compiles_and_renders() {
         let p = booking_payload();
-        for kind in ["booking_confirmed", "booking_changed", "booking_cancelled"] {
-            let r = render(kind, &p).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        for kind in [
+            MailKind::BookingConfirmed,
+            MailKind::BookingChanged,
+            MailKind::BookingCancelled,
+        ] {
+            let r = render(kind, &p.to_string()).unwrap_or_else(|e| panic!("{kind}: {e}"));
             assert!(r.subject.contains("ACEF-HJKM"), "{kind}: {}", r.subject);
             assert!(r.text.contains("2027年1月4日(月)"), "{kind}");
         }
         let v = render(
-            "verification",
-            &json!({"city": "近江八幡市", "link": "http://x/booking/verify?token=t", "expires_label": "2026年11月24日 10:30", "sender_footer": "f"}),
+            MailKind::Verification,
+            &json!({"city": "近江八幡市", "link": "http://x/booking/verify?token=t", "expires_label": "2026年11月24日 10:30", "sender_footer": "f"}).to_string(),
         )
         .unwrap();
         assert!(v.text.contains("http://x/booking/verify?token=t"));
@@ -188,7 +195,7 @@ mod tests {
 
     #[test]
     fn the_completion_mail_says_what_to_bring_and_why_two_visits() {
-        let r = render("booking_confirmed", &booking_payload()).unwrap();
+        let r = render(MailKind::BookingConfirmed, &booking_payload().to_string()).unwrap();
         assert!(
             r.text.contains("・本人のマイナンバーカード\n"),
             "{}",
@@ -211,7 +218,7 @@ mod tests {
         let mut p = booking_payload();
         p["visits"] = json!(1);
         p["representative_name"] = Value::Null;
-        let r = render("booking_confirmed", &p).unwrap();
+        let r = render(MailKind::BookingConfirmed, &p.to_string()).unwrap();
         assert!(!r.text.contains("回必要です"));
     }
 }

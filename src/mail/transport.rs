@@ -54,6 +54,18 @@ impl Transport {
         }
     }
 
+    /// Whether a message could go out now (no message is sent).
+    pub async fn check(&self) -> Result<(), String> {
+        match self {
+            Transport::File(_) => Ok(()),
+            Transport::Smtp(t) => match t.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the SMTP server did not accept a connection".into()),
+                Err(e) => Err(format!("smtp: {e}")),
+            },
+        }
+    }
+
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
             Transport::File(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {

@@ -1,13 +1,9 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::model::{TicketKind, TicketStatus};
 use crate::db::schema::{call_events, ticket_sequences, tickets};
 use crate::db::DbConnection;
-
-pub const WAITING: &str = "waiting";
-pub const CALLED: &str = "called";
-pub const COMPLETED: &str = "completed";
-pub const NO_SHOW: &str = "no_show";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = tickets)]
@@ -15,10 +11,10 @@ pub struct TicketRow {
     pub id: String,
     pub counter_id: String,
     pub service_on: NaiveDate,
-    pub kind: String,
+    pub kind: TicketKind,
     pub number: i32,
     pub label: String,
-    pub status: String,
+    pub status: TicketStatus,
     pub reservation_id: Option<String>,
     pub procedure_id: Option<String>,
     pub slot_starts_at: Option<NaiveDateTime>,
@@ -34,7 +30,7 @@ pub struct TicketRow {
 struct SequenceRow<'a> {
     counter_id: &'a str,
     service_on: NaiveDate,
-    kind: &'a str,
+    kind: TicketKind,
     last_number: i32,
 }
 
@@ -65,7 +61,7 @@ pub fn next_number(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
-    kind: &str,
+    kind: TicketKind,
 ) -> QueryResult<i32> {
     let row = SequenceRow {
         counter_id: counter,
@@ -102,7 +98,7 @@ pub fn list_tickets(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
-    status: Option<&str>,
+    status: Option<TicketStatus>,
 ) -> QueryResult<Vec<TicketRow>> {
     let mut q = tickets::table
         .filter(tickets::counter_id.eq(counter))
@@ -111,7 +107,7 @@ pub fn list_tickets(
         .order((tickets::issued_at.asc(), tickets::label.asc()))
         .into_boxed();
     if let Some(s) = status {
-        q = q.filter(tickets::status.eq(s.to_string()));
+        q = q.filter(tickets::status.eq(s));
     }
     q.load(conn)
 }
@@ -136,15 +132,15 @@ pub fn find_ticket(
 pub fn transition(
     conn: &mut DbConnection,
     id: &str,
-    from: &[&str],
-    to: &str,
+    from: &[TicketStatus],
+    to: TicketStatus,
     desk: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let target = tickets::table
         .find(id)
         .filter(tickets::status.eq_any(from.to_vec()));
-    let touched = if to == CALLED {
+    let touched = if to == TicketStatus::Called {
         diesel::update(target)
             .set((
                 tickets::status.eq(to),
@@ -241,4 +237,26 @@ pub fn active_desks(
         .distinct()
         .load(conn)?;
     Ok(desks.len() as i64)
+}
+
+/// The ticket a reservation was checked in with, if any.
+pub fn find_ticket_of_reservation(
+    conn: &mut DbConnection,
+    reservation_id: &str,
+) -> QueryResult<Option<TicketRow>> {
+    tickets::table
+        .filter(tickets::reservation_id.eq(reservation_id))
+        .select(TicketRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Tickets waiting at a counter on a day (the metrics' queue length).
+pub fn count_waiting(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> QueryResult<i64> {
+    tickets::table
+        .filter(tickets::counter_id.eq(counter))
+        .filter(tickets::service_on.eq(day))
+        .filter(tickets::status.eq(TicketStatus::Waiting))
+        .count()
+        .get_result(conn)
 }

@@ -4,20 +4,43 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::json;
 
+use super::model::{TicketKind, TicketStatus};
 use super::next_to_call::{queue_order, Kind, Rule, Waiting};
-use super::repo::{self, TicketRow, CALLED, COMPLETED, NO_SHOW, WAITING};
-use crate::calendar::repo::closure_exists;
-use crate::calendar::{Counter, DayStatus};
-use crate::db::{lock_keys, write_tx, DbConnection};
-use crate::error::AppError;
-use crate::reservations::model::{ReservationRow, Status};
+use super::repo::{self, TicketRow};
+use crate::calendar::{CalendarError, Counter};
+use crate::db::{day_key, lock_keys, lock_keys_shared, write_tx, DbConnection};
+use crate::reservations::model::{ReservationRow, ReservationStatus};
 use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::repo as reservation_repo;
 use crate::reservations::service::Ctx;
 use crate::staff::audit;
 
-pub const RESERVED: &str = "reserved";
-pub const WALK_IN: &str = "walk_in";
+/// What the front desk refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    #[error("no such procedure")]
+    ProcedureNotFound,
+    #[error("no such reservation")]
+    ReservationNotFound,
+    #[error("the reservation is cancelled")]
+    ReservationCancelled,
+    #[error("already checked in (ticket {ticket:?})")]
+    AlreadyCheckedIn { ticket: Option<String> },
+    #[error("the reservation is for counter {counter}")]
+    WrongCounter { counter: String },
+    #[error("the reservation is for {date}")]
+    NotToday { date: NaiveDate },
+    #[error("no ticket {label} today")]
+    TicketNotFound { label: String },
+    #[error("ticket {label} is {status}")]
+    TicketNotCalled { label: String, status: TicketStatus },
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
 
 /// A ticket with where it stands in the queue now.
 #[derive(Debug, Clone)]
@@ -28,10 +51,8 @@ pub struct Issued {
     pub estimated_wait_minutes: Option<u32>,
 }
 
-fn counter<'a>(ctx: &Ctx<'a>, id: &str) -> Result<&'a Counter, AppError> {
-    ctx.calendar
-        .counter(id)
-        .ok_or(AppError::NotFound("counter_not_found"))
+fn counter<'a>(ctx: &Ctx<'a>, id: &str) -> Result<&'a Counter, DeskError> {
+    Ok(ctx.calendar.get_counter(id)?)
 }
 
 fn queue_key(counter: &str, day: NaiveDate) -> String {
@@ -40,10 +61,9 @@ fn queue_key(counter: &str, day: NaiveDate) -> String {
 
 fn waiting_of(t: &TicketRow) -> Waiting {
     Waiting {
-        kind: if t.kind == RESERVED {
-            Kind::Reserved
-        } else {
-            Kind::WalkIn
+        kind: match t.kind {
+            TicketKind::Reserved => Kind::Reserved,
+            TicketKind::WalkIn => Kind::WalkIn,
         },
         issued_at: t.issued_at.and_utc(),
         slot_starts_at: t.slot_starts_at.map(|s| s.and_utc()),
@@ -59,7 +79,7 @@ pub fn ordered_waiting(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<Vec<TicketRow>> {
-    let waiting = repo::list_tickets(conn, counter, day, Some(WAITING))?;
+    let waiting = repo::list_tickets(conn, counter, day, Some(TicketStatus::Waiting))?;
     let keys: Vec<Waiting> = waiting.iter().map(waiting_of).collect();
     let order = queue_order(&keys, now, Rule::from(&ctx.settings.queue));
     Ok(order.into_iter().map(|i| waiting[i].clone()).collect())
@@ -104,15 +124,14 @@ fn desks_calling(
     .max(1))
 }
 
-fn label(kind: &str, number: i32) -> String {
-    let prefix = if kind == RESERVED { "R" } else { "W" };
-    format!("{prefix}-{number:03}")
+fn label(kind: TicketKind, number: i32) -> String {
+    format!("{}-{number:03}", kind.prefix())
 }
 
 fn new_ticket(
     counter: &str,
     day: NaiveDate,
-    kind: &str,
+    kind: TicketKind,
     number: i32,
     now: DateTime<Utc>,
 ) -> TicketRow {
@@ -120,10 +139,10 @@ fn new_ticket(
         id: uuid::Uuid::new_v4().to_string(),
         counter_id: counter.to_string(),
         service_on: day,
-        kind: kind.to_string(),
+        kind,
         number,
         label: label(kind, number),
-        status: WAITING.to_string(),
+        status: TicketStatus::Waiting,
         reservation_id: None,
         procedure_id: None,
         slot_starts_at: None,
@@ -144,49 +163,49 @@ pub fn check_in(
     reservation_number: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Issued, AppError> {
+) -> Result<Issued, DeskError> {
     let counter = counter(&ctx, counter_id)?;
-    let number = normalise_reservation_number(reservation_number)
-        .ok_or(AppError::NotFound("reservation_not_found"))?;
+    let number =
+        normalise_reservation_number(reservation_number).ok_or(DeskError::ReservationNotFound)?;
     let today = counter.today(now);
     let issued = write_tx(conn, |conn| {
         let r: ReservationRow = reservation_repo::find_by_number(conn, &number)?
-            .ok_or(AppError::NotFound("reservation_not_found"))?;
-        if r.status == Status::Cancelled.as_str() {
-            return Err(AppError::conflict("reservation_cancelled"));
-        }
-        if r.status != Status::Confirmed.as_str() {
-            return Err(AppError::conflict("already_checked_in"));
+            .ok_or(DeskError::ReservationNotFound)?;
+        match r.status {
+            ReservationStatus::Cancelled => return Err(DeskError::ReservationCancelled),
+            ReservationStatus::Confirmed => {}
+            ReservationStatus::CheckedIn
+            | ReservationStatus::Completed
+            | ReservationStatus::NoShow => {
+                let ticket = repo::find_ticket_of_reservation(conn, &r.id)?.map(|t| t.label);
+                return Err(DeskError::AlreadyCheckedIn { ticket });
+            }
         }
         if r.counter_id != counter.id {
-            return Err(AppError::Conflict {
-                code: "wrong_counter",
-                detail: Some(format!("the reservation is for counter {}", r.counter_id)),
-                extra: Some(json!({ "counter": r.counter_id })),
+            return Err(DeskError::WrongCounter {
+                counter: r.counter_id,
             });
         }
         if r.visit_on != today {
-            return Err(AppError::Conflict {
-                code: "not_today",
-                detail: Some(format!("the reservation is for {}", r.visit_on)),
-                extra: Some(json!({ "date": r.visit_on.to_string() })),
-            });
+            return Err(DeskError::NotToday { date: r.visit_on });
         }
+        lock_keys_shared(conn, &[&day_key(&counter.id, today)])?;
+        ctx.calendar.open_day(conn, counter, today)?;
         if !reservation_repo::set_status(
             conn,
             &r.id,
-            &[Status::Confirmed.as_str()],
-            Status::CheckedIn.as_str(),
+            &[ReservationStatus::Confirmed],
+            ReservationStatus::CheckedIn,
             now,
         )? {
-            return Err(AppError::conflict("already_checked_in"));
+            return Err(DeskError::AlreadyCheckedIn { ticket: None });
         }
-        let n = repo::next_number(conn, &counter.id, today, RESERVED)?;
+        let n = repo::next_number(conn, &counter.id, today, TicketKind::Reserved)?;
         let ticket = TicketRow {
             reservation_id: Some(r.id.clone()),
             procedure_id: Some(r.procedure_id.clone()),
             slot_starts_at: Some(r.starts_at),
-            ..new_ticket(&counter.id, today, RESERVED, n, now)
+            ..new_ticket(&counter.id, today, TicketKind::Reserved, n, now)
         };
         repo::insert_ticket(conn, &ticket)?;
         audit::record(
@@ -217,29 +236,19 @@ pub fn walk_in(
     procedure: Option<String>,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Issued, AppError> {
+) -> Result<Issued, DeskError> {
     let counter = counter(&ctx, counter_id)?;
     if let Some(p) = &procedure {
-        ctx.catalogue
-            .get(p)
-            .ok_or(AppError::NotFound("procedure_not_found"))?;
+        ctx.catalogue.get(p).ok_or(DeskError::ProcedureNotFound)?;
     }
     let today = counter.today(now);
-    if let DayStatus::Closed(reason) = ctx.calendar.day(counter, today) {
-        return Err(AppError::Conflict {
-            code: "day_closed",
-            detail: Some(format!("the counter is closed today ({})", reason.as_str())),
-            extra: None,
-        });
-    }
     write_tx(conn, |conn| {
-        if closure_exists(conn, &counter.id, today)? {
-            return Err(AppError::conflict("day_closed"));
-        }
-        let n = repo::next_number(conn, &counter.id, today, WALK_IN)?;
+        lock_keys_shared(conn, &[&day_key(&counter.id, today)])?;
+        ctx.calendar.open_day(conn, counter, today)?;
+        let n = repo::next_number(conn, &counter.id, today, TicketKind::WalkIn)?;
         let ticket = TicketRow {
             procedure_id: procedure.clone(),
-            ..new_ticket(&counter.id, today, WALK_IN, n, now)
+            ..new_ticket(&counter.id, today, TicketKind::WalkIn, n, now)
         };
         repo::insert_ticket(conn, &ticket)?;
         audit::record(
@@ -269,7 +278,7 @@ pub fn call_next(
     desk: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Issued>, AppError> {
+) -> Result<Option<Issued>, DeskError> {
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
     write_tx(conn, |conn| {
@@ -280,11 +289,17 @@ pub fn call_next(
         else {
             return Ok(None);
         };
-        if !repo::transition(conn, &next.id, &[WAITING], CALLED, Some(desk), now)? {
-            return Err(AppError::Unexpected(anyhow::anyhow!(
-                "ticket {} was taken under the queue lock",
-                next.label
-            )));
+        if !repo::transition(
+            conn,
+            &next.id,
+            &[TicketStatus::Waiting],
+            TicketStatus::Called,
+            Some(desk),
+            now,
+        )? {
+            return Err(
+                anyhow::anyhow!("ticket {} was taken under the queue lock", next.label).into(),
+            );
         }
         repo::insert_call_event(conn, &counter.id, today, &next.label, desk, now)?;
         audit::record(
@@ -296,7 +311,7 @@ pub fn call_next(
             now,
         )?;
         let called = TicketRow {
-            status: CALLED.into(),
+            status: TicketStatus::Called,
             desk: Some(desk.to_string()),
             called_at: Some(now.naive_utc()),
             calls: next.calls + 1,
@@ -340,7 +355,7 @@ pub fn settle(
     outcome: Outcome,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Issued, AppError> {
+) -> Result<Issued, DeskError> {
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
     let label = label.trim().to_ascii_uppercase();
@@ -349,37 +364,32 @@ pub fn settle(
             // Recalls are calls: serialised with them, so display events stay in order.
             lock_keys(conn, &[&queue_key(&counter.id, today)])?;
         }
-        let t = repo::find_ticket(conn, &counter.id, today, &label)?
-            .ok_or(AppError::NotFound("ticket_not_found"))?;
-        let (from, to, reservation_to, action): (&[&str], &str, &str, &str) = match outcome {
-            Outcome::Complete => (
-                &[CALLED],
-                COMPLETED,
-                Status::Completed.as_str(),
-                "desk.complete",
-            ),
-            Outcome::NoShow => (&[CALLED], NO_SHOW, Status::NoShow.as_str(), "desk.no_show"),
+        let t = repo::find_ticket(conn, &counter.id, today, &label)?.ok_or_else(|| {
+            DeskError::TicketNotFound {
+                label: label.clone(),
+            }
+        })?;
+        use ReservationStatus as R;
+        use TicketStatus as T;
+        let (from, to, reservation_to, action): (&[T], T, R, &str) = match outcome {
+            Outcome::Complete => (&[T::Called], T::Completed, R::Completed, "desk.complete"),
+            Outcome::NoShow => (&[T::Called], T::NoShow, R::NoShow, "desk.no_show"),
             Outcome::Recall => (
-                &[CALLED, NO_SHOW],
-                CALLED,
-                Status::CheckedIn.as_str(),
+                &[T::Called, T::NoShow],
+                T::Called,
+                R::CheckedIn,
                 "desk.recall",
             ),
         };
         let desk = t.desk.clone();
         if !repo::transition(conn, &t.id, from, to, desk.as_deref(), now)? {
-            return Err(AppError::Conflict {
-                code: "ticket_not_called",
-                detail: Some(format!("ticket {label} is {}", t.status)),
-                extra: Some(json!({ "status": t.status })),
+            return Err(DeskError::TicketNotCalled {
+                label: label.clone(),
+                status: t.status,
             });
         }
         if let Some(rid) = &t.reservation_id {
-            let any = [
-                Status::CheckedIn.as_str(),
-                Status::Completed.as_str(),
-                Status::NoShow.as_str(),
-            ];
+            let any = [R::CheckedIn, R::Completed, R::NoShow];
             reservation_repo::set_status(conn, rid, &any, reservation_to, now)?;
         }
         if outcome == Outcome::Recall {
@@ -400,8 +410,11 @@ pub fn settle(
             json!({ "counter": counter.id, "desk": desk }),
             now,
         )?;
-        let t = repo::find_ticket(conn, &counter.id, today, &label)?
-            .ok_or(AppError::NotFound("ticket_not_found"))?;
+        let t = repo::find_ticket(conn, &counter.id, today, &label)?.ok_or_else(|| {
+            DeskError::TicketNotFound {
+                label: label.clone(),
+            }
+        })?;
         Ok(with_reservation_number(conn, t)?)
     })
 }
@@ -422,15 +435,19 @@ pub fn queue(
     counter_id: &str,
     day: NaiveDate,
     now: DateTime<Utc>,
-) -> Result<QueueView, AppError> {
+) -> Result<QueueView, DeskError> {
     let counter = counter(&ctx, counter_id)?;
     let ordered = ordered_waiting(conn, &ctx, &counter.id, day, now)?;
     let all = repo::list_tickets(conn, &counter.id, day, None)?;
-    let mut called: Vec<TicketRow> = all.iter().filter(|t| t.status == CALLED).cloned().collect();
+    let mut called: Vec<TicketRow> = all
+        .iter()
+        .filter(|t| t.status == TicketStatus::Called)
+        .cloned()
+        .collect();
     called.sort_by_key(|t| std::cmp::Reverse(t.called_at));
     let finished = all
         .iter()
-        .filter(|t| t.status == COMPLETED || t.status == NO_SHOW)
+        .filter(|t| matches!(t.status, TicketStatus::Completed | TicketStatus::NoShow))
         .cloned()
         .collect();
     let reservations = reservation_repo::search(

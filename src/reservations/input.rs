@@ -1,9 +1,10 @@
 //! A booking as typed by a resident or phone staff, parsed into domain values. Every field's
 //! problem is reported at once; an individual number anywhere refuses the whole request.
 
-use crate::calendar::SlotId;
+use super::BookingError;
+use crate::calendar::{CalendarError, SlotId};
 use crate::catalogue::ApplicantType;
-use crate::error::{AppError, FieldError};
+use crate::error::{FieldError, FieldProblem, Invalid};
 use crate::text::{
     contains_individual_number, kana_key, parse_free_text, parse_kana, parse_name, parse_phone,
     EmailAddress,
@@ -47,29 +48,21 @@ pub const NAME_MAX: usize = 50;
 pub const NOTES_MAX: usize = 500;
 
 /// Refuses text holding an individual number (マイナンバー), naming the fields.
-pub fn refuse_individual_numbers(fields: &[(&str, Option<&str>)]) -> Result<(), AppError> {
+pub fn refuse_individual_numbers(fields: &[(&str, Option<&str>)]) -> Result<(), Invalid> {
     let errors: Vec<FieldError> = fields
         .iter()
         .filter(|(_, v)| v.is_some_and(contains_individual_number))
-        .map(|(f, _)| {
-            FieldError::new(
-                *f,
-                "must not contain an individual number (マイナンバー); it is never needed here",
-            )
-        })
+        .map(|(f, _)| FieldError::new(*f, FieldProblem::IndividualNumber))
         .collect();
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(AppError::Invalid {
-            code: "contains_individual_number",
-            errors,
-        })
+        Err(Invalid::fields(errors))
     }
 }
 
 impl BookingInput {
-    pub fn parse(raw: RawBooking) -> Result<BookingInput, AppError> {
+    pub fn parse(raw: RawBooking) -> Result<BookingInput, BookingError> {
         refuse_individual_numbers(&[
             ("name", Some(&raw.name)),
             ("name_kana", Some(&raw.name_kana)),
@@ -88,9 +81,14 @@ impl BookingInput {
         let applicant_type = take(
             e,
             "applicant_type",
-            raw.applicant_type
-                .parse::<ApplicantType>()
-                .map_err(|_| "must be holder, legal_representative or voluntary_proxy"),
+            if raw.applicant_type.trim().is_empty() {
+                Err(FieldProblem::Required)
+            } else {
+                raw.applicant_type
+                    .trim()
+                    .parse::<ApplicantType>()
+                    .map_err(|_| FieldProblem::OneOf(ApplicantType::STRINGS))
+            },
         );
         let representative_name = non_empty(raw.representative_name.as_deref())
             .and_then(|v| take(e, "representative_name", parse_name(v, NAME_MAX)));
@@ -99,7 +97,7 @@ impl BookingInput {
         {
             e.push(FieldError::new(
                 "representative_name",
-                "is required when someone comes in the holder's place",
+                FieldProblem::RepresentativeRequired,
             ));
         }
         let notes = raw
@@ -108,25 +106,22 @@ impl BookingInput {
             .and_then(|v| take(e, "notes", parse_free_text(v, NOTES_MAX)))
             .filter(|n| !n.is_empty());
         if raw.procedure.trim().is_empty() {
-            e.push(FieldError::new("procedure", "is required"));
+            e.push(FieldError::new("procedure", FieldProblem::Required));
         }
         if raw.slot_id.trim().is_empty() {
-            e.push(FieldError::new("slot_id", "is required"));
+            e.push(FieldError::new("slot_id", FieldProblem::Required));
         }
         let (Some(name), Some(name_kana), Some(phone), Some(applicant_type), true) =
             (name, name_kana, phone, applicant_type, errors.is_empty())
         else {
-            return Err(AppError::Invalid {
-                code: "validation_failed",
-                errors,
-            });
+            return Err(Invalid::fields(errors).into());
         };
         // A well-formed request for a slot that cannot exist is a 404, not a 422.
         let slot_id = raw
             .slot_id
             .trim()
             .parse::<SlotId>()
-            .map_err(|_| AppError::NotFound("slot_not_found"))?;
+            .map_err(|_| CalendarError::SlotNotFound)?;
         Ok(BookingInput {
             slot_id,
             procedure: raw.procedure.trim().to_string(),
@@ -145,10 +140,10 @@ impl BookingInput {
 fn take<T>(
     errors: &mut Vec<FieldError>,
     field: &str,
-    parsed: Result<T, &'static str>,
+    parsed: Result<T, FieldProblem>,
 ) -> Option<T> {
     parsed
-        .map_err(|msg| errors.push(FieldError::new(field, msg)))
+        .map_err(|p| errors.push(FieldError::new(field, p)))
         .ok()
 }
 

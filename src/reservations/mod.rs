@@ -5,3 +5,57 @@ pub mod model;
 pub mod numbers;
 pub mod repo;
 pub mod service;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::calendar::availability::SlotView;
+use crate::calendar::CalendarError;
+use crate::error::Invalid;
+use crate::verification::VerificationError;
+
+/// What booking, cancelling and rescheduling refuse, with the specifics a resident needs.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    #[error(transparent)]
+    Verification(#[from] VerificationError),
+    #[error("no such procedure")]
+    ProcedureNotFound,
+    #[error("no such reservation")]
+    ReservationNotFound,
+    #[error("booking for {date} opens at {opens_at}")]
+    WindowNotOpen {
+        date: NaiveDate,
+        opens_at: DateTime<Utc>,
+        tz: Tz,
+    },
+    #[error("booking for {date} closed at {closed_at}")]
+    WindowClosed {
+        date: NaiveDate,
+        closed_at: DateTime<Utc>,
+        tz: Tz,
+    },
+    /// An admin override lifts the booking window, not time itself.
+    #[error("the slot has already started")]
+    SlotStarted { date: NaiveDate },
+    #[error("the slot is full")]
+    SlotFull { alternatives: Vec<SlotView>, tz: Tz },
+    #[error("this person already holds a reservation for this procedure")]
+    PersonHasReservation,
+    #[error("this address already holds {max} active reservations")]
+    AddressLimit { max: i64 },
+    #[error("too late to cancel")]
+    TooLateToCancel,
+    #[error("too late to change")]
+    TooLateToChange,
+    #[error("the reservation is cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}

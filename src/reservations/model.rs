@@ -1,10 +1,27 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
+use crate::catalogue::ApplicantType;
 use crate::db::schema::reservations;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+/// Where a reservation stands.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum ReservationStatus {
     Confirmed,
     Cancelled,
     CheckedIn,
@@ -12,35 +29,49 @@ pub enum Status {
     NoShow,
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Confirmed => "confirmed",
-            Status::Cancelled => "cancelled",
-            Status::CheckedIn => "checked_in",
-            Status::Completed => "completed",
-            Status::NoShow => "no_show",
-        }
-    }
+crate::string_enum!(ReservationStatus {
+    Confirmed => "confirmed",
+    Cancelled => "cancelled",
+    CheckedIn => "checked_in",
+    Completed => "completed",
+    NoShow => "no_show",
+});
 
+impl ReservationStatus {
     /// Statuses that hold a seat and count against the per-person limits.
-    pub const ACTIVE: [&'static str; 2] = ["confirmed", "checked_in"];
+    pub const ACTIVE: [ReservationStatus; 2] =
+        [ReservationStatus::Confirmed, ReservationStatus::CheckedIn];
+
+    pub fn is_active(self) -> bool {
+        Self::ACTIVE.contains(&self)
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a reservation was made.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
 pub enum Channel {
     Web,
     Phone,
 }
 
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Web => "web",
-            Channel::Phone => "phone",
-        }
-    }
-}
+crate::string_enum!(Channel {
+    Web => "web",
+    Phone => "phone",
+});
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = reservations)]
@@ -48,15 +79,15 @@ pub struct ReservationRow {
     pub id: String,
     pub reservation_number: String,
     pub manage_token_hash: String,
-    pub status: String,
-    pub channel: String,
+    pub status: ReservationStatus,
+    pub channel: Channel,
     pub counter_id: String,
     pub slot_id: String,
     pub visit_on: NaiveDate,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
     pub procedure_id: String,
-    pub applicant_type: String,
+    pub applicant_type: ApplicantType,
     pub name: String,
     pub name_kana: String,
     pub phone: String,

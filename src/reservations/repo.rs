@@ -2,7 +2,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use super::model::{ReservationRow, Status};
+use super::model::{ReservationRow, ReservationStatus};
 use crate::db::schema::reservations;
 use crate::db::DbConnection;
 
@@ -57,7 +57,7 @@ pub fn count_active_for_person(
     reservations::table
         .filter(reservations::person_key.eq(person_key))
         .filter(reservations::procedure_id.eq(procedure))
-        .filter(reservations::status.eq_any(Status::ACTIVE))
+        .filter(reservations::status.eq_any(ReservationStatus::ACTIVE))
         .filter(reservations::ends_at.gt(now.naive_utc()))
         .select(count_star())
         .first(conn)
@@ -71,7 +71,7 @@ pub fn count_active_for_email(
 ) -> QueryResult<i64> {
     reservations::table
         .filter(reservations::email.eq(email))
-        .filter(reservations::status.eq_any(Status::ACTIVE))
+        .filter(reservations::status.eq_any(ReservationStatus::ACTIVE))
         .filter(reservations::ends_at.gt(now.naive_utc()))
         .select(count_star())
         .first(conn)
@@ -87,10 +87,10 @@ pub fn mark_cancelled(
     let touched = diesel::update(
         reservations::table
             .find(id)
-            .filter(reservations::status.eq(Status::Confirmed.as_str())),
+            .filter(reservations::status.eq(ReservationStatus::Confirmed)),
     )
     .set((
-        reservations::status.eq(Status::Cancelled.as_str()),
+        reservations::status.eq(ReservationStatus::Cancelled),
         reservations::cancelled_at.eq(Some(now.naive_utc())),
         reservations::cancel_reason.eq(reason),
         reservations::updated_at.eq(now.naive_utc()),
@@ -108,7 +108,7 @@ pub fn move_to_slot(
     let touched = diesel::update(
         reservations::table
             .find(id)
-            .filter(reservations::status.eq(Status::Confirmed.as_str())),
+            .filter(reservations::status.eq(ReservationStatus::Confirmed)),
     )
     .set((
         reservations::counter_id.eq(&moved.counter_id),
@@ -126,8 +126,8 @@ pub fn move_to_slot(
 pub fn set_status(
     conn: &mut DbConnection,
     id: &str,
-    from: &[&str],
-    to: &str,
+    from: &[ReservationStatus],
+    to: ReservationStatus,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let touched = diesel::update(
@@ -147,7 +147,7 @@ pub fn set_status(
 pub fn count_seated_in_slot(conn: &mut DbConnection, slot_id: &str) -> QueryResult<i64> {
     reservations::table
         .filter(reservations::slot_id.eq(slot_id))
-        .filter(reservations::status.ne(Status::Cancelled.as_str()))
+        .filter(reservations::status.ne(ReservationStatus::Cancelled))
         .select(count_star())
         .first(conn)
 }

@@ -5,21 +5,20 @@
 //! and writes the outbox mail with the change.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::input::BookingInput;
-use super::model::{Channel, ReservationRow, Status};
+use super::model::{Channel, ReservationRow, ReservationStatus};
 use super::numbers::new_reservation_number;
-use super::repo;
+use super::{repo, BookingError};
 use crate::calendar::availability::{self, SlotView};
 use crate::calendar::booking_window::WindowError;
-use crate::calendar::repo::{closure_exists, ensure_slot_row, release_seat, take_seat, SlotRow};
-use crate::calendar::{local_rfc3339, Calendar, Counter, DayStatus, SlotDef, SlotId};
-use crate::catalogue::{ApplicantType, Catalogue};
+use crate::calendar::repo::{ensure_slot_row, release_seat, take_seat, SlotRow};
+use crate::calendar::{Calendar, Counter, SlotDef, SlotId};
+use crate::catalogue::Catalogue;
 use crate::config::{ProcedureSettings, Settings};
 use crate::db::{day_key, lock_keys, lock_keys_shared, write_tx, DbConnection};
-use crate::error::AppError;
-use crate::mail::{enqueue, MailKind, NewMail};
+use crate::mail::{enqueue, MailKind, MailPayload, NewMail, ReservationMail};
 use crate::staff::audit;
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
@@ -52,112 +51,56 @@ pub struct Booked {
 const MAX_ALTERNATIVES: usize = 5;
 const ALTERNATIVE_SEARCH_DAYS: i64 = 14;
 
-/// The counter and slot an id names. A well-formed id on a closed day: `day_closed`.
-pub fn resolve_slot<'c>(
-    calendar: &'c Calendar,
-    id: &SlotId,
-) -> Result<(&'c Counter, SlotDef), AppError> {
-    let counter = calendar
-        .counter(&id.counter)
-        .ok_or(AppError::NotFound("slot_not_found"))?;
-    if let DayStatus::Closed(reason) = calendar.day(counter, id.date) {
-        return Err(AppError::Conflict {
-            code: "day_closed",
-            detail: Some(format!(
-                "the counter is closed on {} ({})",
-                id.date,
-                reason.as_str()
-            )),
-            extra: Some(json!({ "closed_reason": reason.as_str() })),
-        });
-    }
-    let (_, def) = calendar
-        .slot(id)
-        .ok_or(AppError::NotFound("slot_not_found"))?;
-    Ok((counter, def))
-}
-
+/// The booking window for the slot's day at `now`.
 fn check_window(
     calendar: &Calendar,
     counter: &Counter,
     def: &SlotDef,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    calendar
-        .window
-        .check(def.id.date, counter.tz, now)
-        .map_err(|e| match e {
-            WindowError::NotOpen { opens_at } => AppError::Conflict {
-                code: "window_not_open",
-                detail: Some(format!(
-                    "booking for {} opens at {}",
-                    def.id.date,
-                    local_rfc3339(opens_at, counter.tz)
-                )),
-                extra: Some(json!({ "booking_opens_at": local_rfc3339(opens_at, counter.tz) })),
-            },
-            WindowError::Closed { closed_at } => AppError::Conflict {
-                code: "window_closed",
-                detail: Some(format!(
-                    "booking for {} closed at {}",
-                    def.id.date,
-                    local_rfc3339(closed_at, counter.tz)
-                )),
-                extra: Some(json!({ "booking_closed_at": local_rfc3339(closed_at, counter.tz) })),
-            },
-        })
+) -> Result<(), BookingError> {
+    let (date, tz) = (def.id.date, counter.tz);
+    calendar.window.check(date, tz, now).map_err(|e| match e {
+        WindowError::NotOpen { opens_at } => BookingError::WindowNotOpen { date, opens_at, tz },
+        WindowError::Closed { closed_at } => BookingError::WindowClosed {
+            date,
+            closed_at,
+            tz,
+        },
+    })
 }
 
-/// Refuses a day an administrator closed. Call after taking the day's lock (shared for
-/// bookings, exclusive for closing), so a booking and a closure of the same day cannot cross.
-fn check_not_closed(
-    conn: &mut DbConnection,
-    counter: &Counter,
-    def: &SlotDef,
-) -> Result<(), AppError> {
-    if closure_exists(conn, &counter.id, def.id.date)? {
-        return Err(AppError::Conflict {
-            code: "day_closed",
-            detail: Some(format!("the counter is closed on {}", def.id.date)),
-            extra: Some(json!({ "closed_reason": "closure" })),
-        });
-    }
-    Ok(())
-}
-
-/// Takes a seat in the slot, creating its row on first use. Full: `slot_full` (alternatives
+/// Takes a seat in the slot, creating its row on first use. Full: `SlotFull` (alternatives
 /// are added by the caller, outside the transaction).
 fn take_seat_in(
     conn: &mut DbConnection,
     counter: &Counter,
     def: &SlotDef,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Result<(), BookingError> {
     let id = def.id.to_string();
     ensure_slot_row(conn, &SlotRow::new(def, counter.capacity_per_slot, now))?;
     if take_seat(conn, &id, now)? {
         Ok(())
     } else {
-        Err(AppError::conflict("slot_full"))
+        Err(BookingError::SlotFull {
+            alternatives: Vec::new(),
+            tz: counter.tz,
+        })
     }
 }
 
-fn unique_number(conn: &mut DbConnection) -> Result<String, AppError> {
+fn unique_number(conn: &mut DbConnection) -> Result<String, BookingError> {
     for _ in 0..20 {
         let n = new_reservation_number();
         if !repo::number_taken(conn, &n)? {
             return Ok(n);
         }
     }
-    Err(AppError::Unexpected(anyhow::anyhow!(
-        "no free reservation number after 20 tries"
-    )))
+    Err(anyhow::anyhow!("no free reservation number after 20 tries").into())
 }
 
-fn procedure<'a>(ctx: &Ctx<'a>, id: &str) -> Result<&'a ProcedureSettings, AppError> {
-    ctx.catalogue
-        .get(id)
-        .ok_or(AppError::NotFound("procedure_not_found"))
+fn procedure<'a>(ctx: &Ctx<'a>, id: &str) -> Result<&'a ProcedureSettings, BookingError> {
+    ctx.catalogue.get(id).ok_or(BookingError::ProcedureNotFound)
 }
 
 /// Books a seat. Web: the verification token is consumed in the same transaction.
@@ -167,9 +110,9 @@ pub fn book(
     input: BookingInput,
     origin: Origin,
     now: DateTime<Utc>,
-) -> Result<Booked, AppError> {
+) -> Result<Booked, BookingError> {
     let procedure = procedure(&ctx, &input.procedure)?;
-    let (counter, def) = resolve_slot(ctx.calendar, &input.slot_id)?;
+    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
     let result = write_tx(conn, |conn| {
         let (channel, email, created_by, overridden) = match &origin {
             Origin::Web { verification_token } => {
@@ -189,15 +132,11 @@ pub fn book(
         if !overridden {
             check_window(ctx.calendar, counter, &def, now)?;
         } else if def.starts_at <= now {
-            // An override lifts the booking window, not time itself.
-            return Err(AppError::Conflict {
-                code: "window_closed",
-                detail: Some("the slot has already started".into()),
-                extra: None,
-            });
+            return Err(BookingError::SlotStarted { date: def.id.date });
         }
+        // Shared: bookings of a day do not wait for each other, only for a closure of it.
         lock_keys_shared(conn, &[&day_key(&counter.id, def.id.date)])?;
-        check_not_closed(conn, counter, &def)?;
+        ctx.calendar.open_day(conn, counter, def.id.date)?;
         let person_key = input.person_key();
         let email_lock = email
             .as_deref()
@@ -205,22 +144,12 @@ pub fn book(
             .unwrap_or_default();
         lock_keys(conn, &[&format!("person:{person_key}"), &email_lock])?;
         if repo::count_active_for_person(conn, &person_key, &procedure.id, now)? > 0 {
-            return Err(AppError::Conflict {
-                code: "active_reservation_exists",
-                detail: Some("this person already holds a reservation for this procedure".into()),
-                extra: None,
-            });
+            return Err(BookingError::PersonHasReservation);
         }
         if let Some(e) = &email {
             let max = i64::from(ctx.settings.booking.max_active_per_email);
             if repo::count_active_for_email(conn, e, now)? >= max {
-                return Err(AppError::Conflict {
-                    code: "active_reservation_exists",
-                    detail: Some(format!(
-                        "this address already holds {max} active reservations"
-                    )),
-                    extra: None,
-                });
+                return Err(BookingError::AddressLimit { max });
             }
         }
         take_seat_in(conn, counter, &def, now)?;
@@ -229,15 +158,15 @@ pub fn book(
             id: uuid::Uuid::new_v4().to_string(),
             reservation_number: unique_number(conn)?,
             manage_token_hash: hash_token(&manage_token),
-            status: Status::Confirmed.as_str().into(),
-            channel: channel.as_str().into(),
+            status: ReservationStatus::Confirmed,
+            channel,
             counter_id: counter.id.clone(),
             slot_id: def.id.to_string(),
             visit_on: def.id.date,
             starts_at: def.starts_at.naive_utc(),
             ends_at: def.ends_at.naive_utc(),
             procedure_id: procedure.id.clone(),
-            applicant_type: input.applicant_type.as_str().into(),
+            applicant_type: input.applicant_type,
             name: input.name.clone(),
             name_kana: input.name_kana.clone(),
             phone: input.phone.clone(),
@@ -253,13 +182,13 @@ pub fn book(
         };
         repo::insert_reservation(conn, &row)?;
         if let Some(recipient) = &row.email {
-            let payload = mail_payload(&ctx, &row, Some(&manage_token), now);
+            let mail = reservation_mail(&ctx, &row, Some(&manage_token), now);
             enqueue_for(
                 conn,
                 &ctx,
                 MailKind::BookingConfirmed,
                 recipient,
-                payload,
+                mail,
                 &row.id,
                 now,
             )?;
@@ -290,7 +219,7 @@ pub fn book(
                 now,
             )?;
         }
-        tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = channel.as_str(), "reservation booked");
+        tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %channel, "reservation booked");
         Ok(Booked { row, manage_token })
     });
     result.map_err(|e| with_alternatives(conn, &ctx, counter, &def, now, e))
@@ -300,9 +229,9 @@ pub fn book(
 pub fn get_by_token(
     conn: &mut DbConnection,
     manage_token: &str,
-) -> Result<ReservationRow, AppError> {
+) -> Result<ReservationRow, BookingError> {
     repo::find_by_manage_hash(conn, &hash_token(manage_token))?
-        .ok_or(AppError::NotFound("reservation_not_found"))
+        .ok_or(BookingError::ReservationNotFound)
 }
 
 /// Cancels by the resident's manage token. Cancelling twice is harmless and mails once.
@@ -311,7 +240,7 @@ pub fn cancel_by_token(
     ctx: Ctx<'_>,
     manage_token: &str,
     now: DateTime<Utc>,
-) -> Result<ReservationRow, AppError> {
+) -> Result<ReservationRow, BookingError> {
     write_tx(conn, |conn| {
         let row = get_by_token(conn, manage_token)?;
         cancel_row(conn, &ctx, row, None, Some(manage_token), now)
@@ -326,11 +255,10 @@ pub fn cancel_by_number(
     reason: &str,
     staff_login: &str,
     now: DateTime<Utc>,
-) -> Result<ReservationRow, AppError> {
+) -> Result<ReservationRow, BookingError> {
     write_tx(conn, |conn| {
-        let row = repo::find_by_number(conn, number)?
-            .ok_or(AppError::NotFound("reservation_not_found"))?;
-        let already = row.status == Status::Cancelled.as_str();
+        let row = repo::find_by_number(conn, number)?.ok_or(BookingError::ReservationNotFound)?;
+        let already = row.status == ReservationStatus::Cancelled;
         let row = cancel_row(conn, &ctx, row, Some(reason), None, now)?;
         if !already {
             let detail =
@@ -357,39 +285,33 @@ pub fn cancel_row(
     reason: Option<&str>,
     manage_token: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<ReservationRow, AppError> {
-    if row.status == Status::Cancelled.as_str() {
+) -> Result<ReservationRow, BookingError> {
+    if row.status == ReservationStatus::Cancelled {
         return Ok(row);
     }
-    if row.status != Status::Confirmed.as_str() || now.naive_utc() >= row.starts_at {
-        return Err(AppError::Conflict {
-            code: "too_late_to_cancel",
-            detail: Some("the visit has started or taken place".into()),
-            extra: None,
-        });
+    if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
+        return Err(BookingError::TooLateToCancel);
     }
     if !repo::mark_cancelled(conn, &row.id, reason, now)? {
-        return Err(AppError::Unexpected(anyhow::anyhow!(
-            "reservation changed under the lock"
-        )));
+        return Err(anyhow::anyhow!("reservation changed under the lock").into());
     }
     release_seat(conn, &row.slot_id, now)?;
     let cancelled = ReservationRow {
-        status: Status::Cancelled.as_str().into(),
+        status: ReservationStatus::Cancelled,
         cancelled_at: Some(now.naive_utc()),
         cancel_reason: reason.map(str::to_string),
         updated_at: now.naive_utc(),
         ..row
     };
     if let Some(recipient) = &cancelled.email {
-        let mut payload = mail_payload(ctx, &cancelled, manage_token, now);
-        payload["reason"] = json!(reason);
+        let mut mail = reservation_mail(ctx, &cancelled, manage_token, now);
+        mail.reason = reason.map(str::to_string);
         enqueue_for(
             conn,
             ctx,
             MailKind::BookingCancelled,
             recipient,
-            payload,
+            mail,
             &cancelled.id,
             now,
         )?;
@@ -407,19 +329,15 @@ pub fn reschedule(
     manage_token: &str,
     new_slot: &SlotId,
     now: DateTime<Utc>,
-) -> Result<ReservationRow, AppError> {
-    let (counter, def) = resolve_slot(ctx.calendar, new_slot)?;
+) -> Result<ReservationRow, BookingError> {
+    let (counter, def) = ctx.calendar.resolve(new_slot)?;
     let result = write_tx(conn, |conn| {
         let row = get_by_token(conn, manage_token)?;
-        if row.status == Status::Cancelled.as_str() {
-            return Err(AppError::conflict("reservation_cancelled"));
+        if row.status == ReservationStatus::Cancelled {
+            return Err(BookingError::Cancelled);
         }
-        if row.status != Status::Confirmed.as_str() || now.naive_utc() >= row.starts_at {
-            return Err(AppError::Conflict {
-                code: "too_late_to_change",
-                detail: Some("the visit has started or taken place".into()),
-                extra: None,
-            });
+        if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
+            return Err(BookingError::TooLateToChange);
         }
         let new_id = def.id.to_string();
         if row.slot_id == new_id {
@@ -432,7 +350,7 @@ pub fn reschedule(
             day_key(&counter.id, def.id.date),
         );
         lock_keys_shared(conn, &[&old_day, &new_day])?;
-        check_not_closed(conn, counter, &def)?;
+        ctx.calendar.open_day(conn, counter, def.id.date)?;
         // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.
         if new_id < row.slot_id {
             take_seat_in(conn, counter, &def, now)?;
@@ -452,19 +370,17 @@ pub fn reschedule(
             ..row
         };
         if !repo::move_to_slot(conn, &moved.id, &moved)? {
-            return Err(AppError::Unexpected(anyhow::anyhow!(
-                "reservation changed under the lock"
-            )));
+            return Err(anyhow::anyhow!("reservation changed under the lock").into());
         }
         if let Some(recipient) = &moved.email {
-            let mut payload = mail_payload(&ctx, &moved, Some(manage_token), now);
-            payload["previous_label"] = json!(previous_label);
+            let mut mail = reservation_mail(&ctx, &moved, Some(manage_token), now);
+            mail.previous_label = Some(previous_label);
             enqueue_for(
                 conn,
                 &ctx,
                 MailKind::BookingChanged,
                 recipient,
-                payload,
+                mail,
                 &moved.id,
                 now,
             )?;
@@ -475,21 +391,16 @@ pub fn reschedule(
     result.map_err(|e| with_alternatives(conn, &ctx, counter, &def, now, e))
 }
 
-/// On `slot_full`, adds up to five bookable slots nearest in time to the one asked for.
+/// On `SlotFull`, adds up to five bookable slots nearest in time to the one asked for.
 fn with_alternatives(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     counter: &Counter,
     def: &SlotDef,
     now: DateTime<Utc>,
-    e: AppError,
-) -> AppError {
-    let AppError::Conflict {
-        code: "slot_full",
-        detail,
-        ..
-    } = e
-    else {
+    e: BookingError,
+) -> BookingError {
+    let BookingError::SlotFull { tz, .. } = e else {
         return e;
     };
     let alternatives = match alternatives(conn, ctx.calendar, counter, def, now) {
@@ -499,24 +410,7 @@ fn with_alternatives(
             Vec::new()
         }
     };
-    let list: Vec<Value> = alternatives
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.def.id.to_string(),
-                "starts_at": local_rfc3339(s.def.starts_at, counter.tz),
-                "ends_at": local_rfc3339(s.def.ends_at, counter.tz),
-                "capacity": s.capacity,
-                "remaining": s.remaining,
-                "bookable": s.bookable,
-            })
-        })
-        .collect();
-    AppError::Conflict {
-        code: "slot_full",
-        detail,
-        extra: Some(json!({ "alternatives": list })),
-    }
+    BookingError::SlotFull { alternatives, tz }
 }
 
 /// Bookable slots of the same counter within two weeks either side, nearest first.
@@ -556,7 +450,7 @@ fn enqueue_for(
     ctx: &Ctx<'_>,
     kind: MailKind,
     recipient: &str,
-    payload: Value,
+    mail: ReservationMail,
     reservation_id: &str,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<String> {
@@ -565,7 +459,7 @@ fn enqueue_for(
         NewMail {
             kind,
             recipient,
-            payload,
+            payload: MailPayload::Reservation(Box::new(mail)),
             reservation_id: Some(reservation_id),
         },
         ctx.message_domain,
@@ -597,51 +491,47 @@ fn visit_labels(calendar: &Calendar, row: &ReservationRow) -> (String, String) {
 }
 
 /// Everything a reservation mail shows, fixed when the mail is written.
-fn mail_payload(
+pub fn reservation_mail(
     ctx: &Ctx<'_>,
     row: &ReservationRow,
     manage_token: Option<&str>,
     now: DateTime<Utc>,
-) -> Value {
+) -> ReservationMail {
     let counter = ctx.calendar.counter(&row.counter_id);
     let procedure = ctx.catalogue.get(&row.procedure_id);
-    let applicant = row
-        .applicant_type
-        .parse::<ApplicantType>()
-        .unwrap_or(ApplicantType::Holder);
+    let applicant = row.applicant_type;
     let needs = procedure.map(|p| p.applicant(applicant));
     let (date_label, time_label) = visit_labels(ctx.calendar, row);
-    let applicant_en = match applicant {
-        ApplicantType::Holder => "Card holder",
-        ApplicantType::LegalRepresentative => "Legal representative",
-        ApplicantType::VoluntaryProxy => "Voluntary proxy",
-    };
-    json!({
-        "city": ctx.settings.city_name,
-        "name": row.name,
-        "reservation_number": row.reservation_number,
-        "reservation_id": row.id,
-        "date_label": date_label,
-        "time_label": time_label,
-        "starts_at": row.starts_at.and_utc().to_rfc3339(),
-        "ends_at": row.ends_at.and_utc().to_rfc3339(),
-        "issued_at": now.to_rfc3339(),
-        "counter_name": counter.map(|c| c.name.clone()).unwrap_or_default(),
-        "counter_address": counter.map(|c| c.address.clone()).unwrap_or_default(),
-        "procedure_name": procedure.map(|p| p.name.clone()).unwrap_or_default(),
-        "procedure_name_en": procedure.map(|p| p.name_en.clone()).unwrap_or_default(),
-        "procedure_notes": procedure.map(|p| p.notes.clone()).unwrap_or_default(),
-        "applicant_label": format!("{} / {applicant_en}", applicant.name_ja()),
-        "representative_name": row.representative_name,
-        "requirements": needs.map(|n| n.requirements.clone()).unwrap_or_default(),
-        "visits": needs.map(|n| n.visits).unwrap_or(1),
-        "visit_note": needs.and_then(|n| n.visit_note.clone()).unwrap_or_default(),
-        "visit_note_en": needs.and_then(|n| n.visit_note_en.clone()).unwrap_or_default(),
-        "manage_url": manage_token.map(|t| format!("{}/booking/manage?token={t}", ctx.settings.public_url.trim_end_matches('/'))),
-        "previous_label": Value::Null,
-        "reason": Value::Null,
-        "sender_footer": ctx.settings.mail_footer(),
-    })
+    let public_url = ctx.settings.public_url.trim_end_matches('/');
+    ReservationMail {
+        city: ctx.settings.city_name.clone(),
+        name: row.name.clone(),
+        reservation_number: row.reservation_number.clone(),
+        reservation_id: row.id.clone(),
+        date_label,
+        time_label,
+        starts_at: row.starts_at.and_utc(),
+        ends_at: row.ends_at.and_utc(),
+        issued_at: now,
+        counter_name: counter.map(|c| c.name.clone()).unwrap_or_default(),
+        counter_address: counter.map(|c| c.address.clone()).unwrap_or_default(),
+        procedure_name: procedure.map(|p| p.name.clone()).unwrap_or_default(),
+        procedure_name_en: procedure.map(|p| p.name_en.clone()).unwrap_or_default(),
+        procedure_notes: procedure.map(|p| p.notes.clone()).unwrap_or_default(),
+        applicant_label: format!("{} / {}", applicant.name_ja(), applicant.name_en()),
+        representative_name: row.representative_name.clone(),
+        requirements: needs.map(|n| n.requirements.clone()).unwrap_or_default(),
+        visits: needs.map(|n| n.visits).unwrap_or(1),
+        visit_note: needs.and_then(|n| n.visit_note.clone()).unwrap_or_default(),
+        visit_note_en: needs
+            .and_then(|n| n.visit_note_en.clone())
+            .unwrap_or_default(),
+        manage_url: manage_token.map(|t| format!("{public_url}/booking/manage?token={t}")),
+        booking_url: format!("{public_url}/"),
+        previous_label: None,
+        reason: None,
+        sender_footer: ctx.settings.mail_footer(),
+    }
 }
 
 /// Turns staff's free text into what it can match: always the name; kana when it reads as
@@ -677,8 +567,11 @@ pub fn staff_search(
     }
 }
 
-pub fn get_by_number(conn: &mut DbConnection, number: &str) -> Result<ReservationRow, AppError> {
+pub fn get_by_number(
+    conn: &mut DbConnection,
+    number: &str,
+) -> Result<ReservationRow, BookingError> {
     let number = super::numbers::normalise_reservation_number(number)
-        .ok_or(AppError::NotFound("reservation_not_found"))?;
-    repo::find_by_number(conn, &number)?.ok_or(AppError::NotFound("reservation_not_found"))
+        .ok_or(BookingError::ReservationNotFound)?;
+    repo::find_by_number(conn, &number)?.ok_or(BookingError::ReservationNotFound)
 }

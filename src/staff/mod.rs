@@ -5,10 +5,22 @@ pub mod passwords;
 pub mod repo;
 pub mod service;
 
-use std::fmt;
-use std::str::FromStr;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a staff account may do.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Phone staff: book for callers, find and cancel bookings.
     Phone,
@@ -18,30 +30,11 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Phone, Role::Desk, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Phone => "phone",
-            Role::Desk => "desk",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or(())
-    }
-}
+crate::string_enum!(Role {
+    Phone => "phone",
+    Desk => "desk",
+    Admin => "admin",
+});
 
 /// A signed-in staff member, as the authorisation extractor yields it.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::config::StaffSettings;
+use crate::error::FieldProblem;
 
 fn hasher(settings: &StaffSettings) -> Result<Argon2<'static>, String> {
     let params = Params::new(
@@ -42,22 +43,24 @@ pub fn verify_against_dummy(password: &str, settings: &StaffSettings) {
 }
 
 /// What a new password must be: long enough, not the login, not one repeated character.
-pub fn check_policy(password: &str, login: &str, min_length: usize) -> Result<(), String> {
+pub const PASSWORD_MAX: usize = 256;
+
+pub fn check_policy(password: &str, login: &str, min_length: usize) -> Result<(), FieldProblem> {
     let chars = password.chars().count();
     if chars < min_length {
-        return Err(format!("must be at least {min_length} characters"));
+        return Err(FieldProblem::PasswordTooShort { min: min_length });
     }
-    if chars > 256 {
-        return Err("must be at most 256 characters".into());
+    if chars > PASSWORD_MAX {
+        return Err(FieldProblem::TooLong { max: PASSWORD_MAX });
     }
-    if password.eq_ignore_ascii_case(login) {
-        return Err("must not be the login".into());
+    if !login.is_empty() && password.to_lowercase().contains(&login.to_lowercase()) {
+        return Err(FieldProblem::PasswordContainsLogin);
     }
     let mut distinct: Vec<char> = password.chars().collect();
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() < 4 {
-        return Err("must not be so repetitive".into());
+        return Err(FieldProblem::PasswordTooSimple);
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::Role;
 use crate::db::schema::{staff, staff_sessions};
 use crate::db::DbConnection;
 
@@ -10,7 +11,7 @@ pub struct StaffRow {
     pub id: String,
     pub login: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
@@ -119,7 +120,7 @@ pub fn revoke_sessions_of(
 pub fn update_staff(
     conn: &mut DbConnection,
     login: &str,
-    role: Option<&str>,
+    role: Option<Role>,
     display_name: Option<&str>,
     disabled: Option<bool>,
     now: DateTime<Utc>,
@@ -127,7 +128,7 @@ pub fn update_staff(
     let target = staff::table.filter(staff::login.eq(login));
     let touched = diesel::update(target)
         .set((
-            role.map(|r| staff::role.eq(r.to_string())),
+            role.map(|r| staff::role.eq(r)),
             display_name.map(|d| staff::display_name.eq(d.to_string())),
             disabled.map(|d| staff::disabled.eq(d)),
             staff::updated_at.eq(now.naive_utc()),
@@ -154,7 +155,7 @@ pub fn set_password_hash(
 /// Admin accounts that are enabled (the last one cannot be disabled or demoted).
 pub fn count_enabled_admins(conn: &mut DbConnection) -> QueryResult<i64> {
     staff::table
-        .filter(staff::role.eq("admin"))
+        .filter(staff::role.eq(Role::Admin))
         .filter(staff::disabled.eq(false))
         .count()
         .get_result(conn)

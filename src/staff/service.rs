@@ -9,9 +9,36 @@ use super::repo::{self, SessionRow, StaffRow};
 use super::{Role, StaffUser};
 use crate::config::StaffSettings;
 use crate::db::{is_unique_violation, lock_keys, write_tx, DbConnection};
-use crate::error::{AppError, FieldError};
+use crate::error::{FieldError, FieldProblem, Invalid};
 use crate::text::normalise;
 use crate::tokens::{hash_token, new_token};
+
+/// What account, login and session operations refuse.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("that login is taken")]
+    LoginTaken,
+    #[error("no such staff account")]
+    NotFound,
+    #[error("the last enabled administrator must stay")]
+    LastAdmin,
+    #[error("wrong login or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; free again in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    #[error("not signed in")]
+    Unauthenticated,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub const LOGIN_MIN: usize = 3;
+pub const LOGIN_MAX: usize = 40;
+pub const DISPLAY_NAME_MAX: usize = 50;
 
 /// A new account as typed by an administrator (or on the command line).
 pub struct NewStaff {
@@ -28,8 +55,22 @@ pub struct Session {
     pub display_name: String,
 }
 
+/// A staff member's name as shown in the console and the audit log.
+fn parse_display_name(raw: &str) -> Result<String, FieldProblem> {
+    let d = normalise(raw)?;
+    if d.is_empty() {
+        return Err(FieldProblem::Required);
+    }
+    if d.chars().count() > DISPLAY_NAME_MAX {
+        return Err(FieldProblem::TooLong {
+            max: DISPLAY_NAME_MAX,
+        });
+    }
+    Ok(d)
+}
+
 fn valid_login(login: &str) -> bool {
-    (3..=40).contains(&login.len())
+    (LOGIN_MIN..=LOGIN_MAX).contains(&login.len())
         && login
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
@@ -40,48 +81,41 @@ pub fn prepare_staff(
     input: NewStaff,
     settings: &StaffSettings,
     now: DateTime<Utc>,
-) -> Result<StaffRow, AppError> {
+) -> Result<StaffRow, StaffError> {
     let mut errors = Vec::new();
     let login = input.login.trim().to_ascii_lowercase();
     if !valid_login(&login) {
         errors.push(FieldError::new(
             "login",
-            "must be 3 to 40 of a-z, 0-9, '.', '_' and '-'",
+            FieldProblem::NotIdentifier {
+                min: LOGIN_MIN,
+                max: LOGIN_MAX,
+            },
         ));
     }
     let role = input.role.parse::<Role>();
     if role.is_err() {
-        errors.push(FieldError::new("role", "must be phone, desk or admin"));
+        errors.push(FieldError::new("role", FieldProblem::OneOf(Role::STRINGS)));
     }
-    let display_name = normalise(&input.display_name).unwrap_or_default();
-    if display_name.is_empty() || display_name.chars().count() > 50 {
-        errors.push(FieldError::new(
-            "display_name",
-            "must be 1 to 50 characters",
-        ));
-    }
-    if let Err(msg) = check_policy(&input.password, &login, settings.password_min_length) {
-        errors.push(FieldError::new("password", msg));
-    }
-    let Ok(role) = role else {
-        return Err(AppError::Invalid {
-            code: "validation_failed",
-            errors,
-        });
+    let display_name = match parse_display_name(&input.display_name) {
+        Ok(d) => d,
+        Err(p) => {
+            errors.push(FieldError::new("display_name", p));
+            String::new()
+        }
     };
-    if !errors.is_empty() {
-        return Err(AppError::Invalid {
-            code: "validation_failed",
-            errors,
-        });
+    if let Err(p) = check_policy(&input.password, &login, settings.password_min_length) {
+        errors.push(FieldError::new("password", p));
     }
-    let password_hash = hash_password(&input.password, settings)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!(e)))?;
+    let (Ok(role), true) = (role, errors.is_empty()) else {
+        return Err(Invalid::fields(errors).into());
+    };
+    let password_hash = hash_password(&input.password, settings).map_err(anyhow::Error::msg)?;
     Ok(StaffRow {
         id: uuid::Uuid::new_v4().to_string(),
         login,
         display_name,
-        role: role.as_str().to_string(),
+        role,
         password_hash,
         disabled: false,
         created_at: now.naive_utc(),
@@ -95,14 +129,14 @@ pub fn create_staff(
     row: StaffRow,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<StaffRow, AppError> {
+) -> Result<StaffRow, StaffError> {
     write_tx(conn, |conn| {
         if repo::find_staff_by_login(conn, &row.login)?.is_some() {
-            return Err(AppError::conflict("login_taken"));
+            return Err(StaffError::LoginTaken);
         }
         repo::insert_staff(conn, &row).map_err(|e| {
             if is_unique_violation(&e) {
-                AppError::conflict("login_taken")
+                StaffError::LoginTaken
             } else {
                 e.into()
             }
@@ -112,7 +146,7 @@ pub fn create_staff(
             Some(actor),
             "staff.create",
             &row.login,
-            json!({ "role": row.role, "display_name": row.display_name }),
+            json!({ "role": row.role.as_str(), "display_name": row.display_name }),
             now,
         )?;
         Ok(row)
@@ -128,7 +162,7 @@ pub fn login(
     ip_key: &str,
     settings: &StaffSettings,
     now: DateTime<Utc>,
-) -> Result<Session, AppError> {
+) -> Result<Session, StaffError> {
     let login = login.trim().to_ascii_lowercase();
     let window = Duration::minutes(i64::from(settings.login_window_minutes));
     let [by_login, by_ip] = audit::login_failures_since(conn, &login, ip_key, now - window)?;
@@ -139,7 +173,7 @@ pub fn login(
         if count >= i64::from(limit) {
             let free_at = oldest.map(|o| o + window).unwrap_or(now + window);
             let retry_after_s = u64::try_from((free_at - now).num_seconds().max(1)).unwrap_or(1);
-            return Err(AppError::RateLimited { retry_after_s });
+            return Err(StaffError::RateLimited { retry_after_s });
         }
     }
     let account = repo::find_staff_by_login(conn, &login)?;
@@ -167,13 +201,10 @@ pub fn login(
                 )
             })?;
             tracing::warn!(staff.login = %login, "failed staff login");
-            return Err(AppError::InvalidCredentials);
+            return Err(StaffError::InvalidCredentials);
         }
     };
-    let role = account
-        .role
-        .parse::<Role>()
-        .map_err(|_| AppError::Unexpected(anyhow::anyhow!("unknown role in database")))?;
+    let role = account.role;
     let token = new_token();
     let expires_at = now + Duration::hours(i64::from(settings.session_hours));
     write_tx(conn, |conn| {
@@ -211,13 +242,10 @@ pub fn authenticate(
     conn: &mut DbConnection,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<StaffUser, AppError> {
-    let (session, staff) =
-        repo::find_live_session(conn, &hash_token(token), now)?.ok_or(AppError::Unauthenticated)?;
-    let role = staff
-        .role
-        .parse::<Role>()
-        .map_err(|_| AppError::Unauthenticated)?;
+) -> Result<StaffUser, StaffError> {
+    let (session, staff) = repo::find_live_session(conn, &hash_token(token), now)?
+        .ok_or(StaffError::Unauthenticated)?;
+    let role = staff.role;
     Ok(StaffUser {
         id: staff.id,
         login: staff.login,
@@ -231,7 +259,7 @@ pub fn logout(
     conn: &mut DbConnection,
     user: &StaffUser,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Result<(), StaffError> {
     write_tx(conn, |conn| {
         repo::revoke_session(conn, &user.session_id, now)?;
         audit::record(
@@ -263,60 +291,52 @@ pub fn update_staff(
     changes: StaffChanges,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<StaffRow, AppError> {
+) -> Result<StaffRow, StaffError> {
     let mut errors = Vec::new();
     let role = match changes.role.as_deref().map(str::parse::<Role>) {
         None => None,
         Some(Ok(r)) => Some(r),
         Some(Err(())) => {
-            errors.push(FieldError::new("role", "must be phone, desk or admin"));
+            errors.push(FieldError::new("role", FieldProblem::OneOf(Role::STRINGS)));
             None
         }
     };
-    let display_name = match changes.display_name.as_deref().map(normalise) {
+    let display_name = match changes.display_name.as_deref().map(parse_display_name) {
         None => None,
-        Some(Ok(d)) if !d.is_empty() && d.chars().count() <= 50 => Some(d),
-        Some(_) => {
-            errors.push(FieldError::new(
-                "display_name",
-                "must be 1 to 50 characters",
-            ));
+        Some(Ok(d)) => Some(d),
+        Some(Err(p)) => {
+            errors.push(FieldError::new("display_name", p));
             None
         }
     };
     if !errors.is_empty() {
-        return Err(AppError::Invalid {
-            code: "validation_failed",
-            errors,
-        });
+        return Err(Invalid::fields(errors).into());
     }
     let login = login.trim().to_ascii_lowercase();
     write_tx(conn, |conn| {
         lock_keys(conn, &["staff:admins"])?;
-        let before = repo::find_staff_by_login(conn, &login)?
-            .ok_or(AppError::NotFound("staff_not_found"))?;
-        let loses_admin = before.role == Role::Admin.as_str()
+        let before = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
+        let loses_admin = before.role == Role::Admin
             && !before.disabled
             && (changes.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin));
         if loses_admin && repo::count_enabled_admins(conn)? <= 1 {
-            return Err(AppError::conflict("last_admin"));
+            return Err(StaffError::LastAdmin);
         }
         repo::update_staff(
             conn,
             &login,
-            role.map(Role::as_str),
+            role,
             display_name.as_deref(),
             changes.disabled,
             now,
         )?;
-        let role_changed = role.is_some_and(|r| r.as_str() != before.role);
+        let role_changed = role.is_some_and(|r| r != before.role);
         let ended = if changes.disabled == Some(true) || role_changed {
             repo::revoke_sessions_of(conn, &before.id, now)?
         } else {
             0
         };
-        let after = repo::find_staff_by_login(conn, &login)?
-            .ok_or(AppError::NotFound("staff_not_found"))?;
+        let after = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
         let action = match (before.disabled, after.disabled) {
             (false, true) => "staff.disable",
             (true, false) => "staff.enable",
@@ -328,7 +348,7 @@ pub fn update_staff(
             action,
             &login,
             json!({
-                "role": { "from": before.role, "to": after.role },
+                "role": { "from": before.role.as_str(), "to": after.role.as_str() },
                 "display_name": { "from": before.display_name, "to": after.display_name },
                 "sessions_ended": ended,
             }),
@@ -344,7 +364,7 @@ pub fn disable_staff(
     login: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Result<(), StaffError> {
     update_staff(
         conn,
         login,
@@ -367,14 +387,12 @@ pub fn reset_password(
     settings: &StaffSettings,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Result<(), StaffError> {
     let login = login.trim().to_ascii_lowercase();
-    let account =
-        repo::find_staff_by_login(conn, &login)?.ok_or(AppError::NotFound("staff_not_found"))?;
+    let account = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
     check_policy(password, &login, settings.password_min_length)
-        .map_err(|msg| AppError::invalid("password", msg))?;
-    let hash =
-        hash_password(password, settings).map_err(|e| AppError::Unexpected(anyhow::anyhow!(e)))?;
+        .map_err(|p| Invalid::field("password", p))?;
+    let hash = hash_password(password, settings).map_err(anyhow::Error::msg)?;
     write_tx(conn, |conn| {
         repo::set_password_hash(conn, &login, &hash, now)?;
         let ended = repo::revoke_sessions_of(conn, &account.id, now)?;

@@ -4,17 +4,15 @@
 pub mod repo;
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
 
 use crate::config::Settings;
 use crate::db::{lock_keys, write_tx, DbConnection};
-use crate::error::AppError;
-use crate::mail::{enqueue, MailKind, NewMail};
+use crate::mail::{enqueue, MailKind, MailPayload, NewMail, VerificationMail};
 use crate::text::EmailAddress;
 use crate::tokens::{hash_token, new_token};
 use repo::{count_since, find_by_hash, insert_verification, mark_used, VerificationRow};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum VerificationError {
     #[error("no such verification")]
     NotFound,
@@ -22,16 +20,11 @@ pub enum VerificationError {
     Expired,
     #[error("verification already used")]
     Used,
-}
-
-impl From<VerificationError> for AppError {
-    fn from(e: VerificationError) -> Self {
-        match e {
-            VerificationError::NotFound => AppError::NotFound("verification_not_found"),
-            VerificationError::Expired => AppError::Gone("verification_expired"),
-            VerificationError::Used => AppError::Gone("verification_used"),
-        }
-    }
+    /// Too many requests for the address or from the client; free again after this long.
+    #[error("rate limited for {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
 }
 
 pub struct VerificationRequest {
@@ -50,7 +43,7 @@ pub fn request(
     settings: &Settings,
     message_domain: &str,
     now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, AppError> {
+) -> Result<DateTime<Utc>, VerificationError> {
     let limits = &settings.limits;
     let window = Duration::minutes(i64::from(limits.window_minutes));
     let expires_at = now + Duration::minutes(i64::from(settings.verification.ttl_minutes));
@@ -82,7 +75,7 @@ pub fn request(
                     .unwrap_or(now + window);
                 let retry_after_s =
                     u64::try_from((free_at - now).num_seconds().max(1)).unwrap_or(1);
-                return Err(AppError::RateLimited { retry_after_s });
+                return Err(VerificationError::RateLimited { retry_after_s });
             }
         }
         let token = new_token();
@@ -99,11 +92,17 @@ pub fn request(
         };
         insert_verification(conn, &row)?;
         let tz = chrono_tz::Asia::Tokyo;
-        let payload = json!({
-            "city": settings.city_name,
-            "link": format!("{}/booking/verify?token={token}", settings.public_url.trim_end_matches('/')),
-            "expires_label": expires_at.with_timezone(&tz).format("%Y年%-m月%-d日 %H:%M").to_string(),
-            "sender_footer": settings.mail_footer(),
+        let payload = MailPayload::Verification(VerificationMail {
+            city: settings.city_name.clone(),
+            link: format!(
+                "{}/booking/verify?token={token}",
+                settings.public_url.trim_end_matches('/')
+            ),
+            expires_label: expires_at
+                .with_timezone(&tz)
+                .format("%Y年%-m月%-d日 %H:%M")
+                .to_string(),
+            sender_footer: settings.mail_footer(),
         });
         enqueue(
             conn,
@@ -125,13 +124,13 @@ pub fn lookup(
     conn: &mut DbConnection,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<VerificationRow, AppError> {
+) -> Result<VerificationRow, VerificationError> {
     let row = find_by_hash(conn, &hash_token(token))?.ok_or(VerificationError::NotFound)?;
     if row.used_at.is_some() {
-        return Err(VerificationError::Used.into());
+        return Err(VerificationError::Used);
     }
     if row.expires_at <= now.naive_utc() {
-        return Err(VerificationError::Expired.into());
+        return Err(VerificationError::Expired);
     }
     Ok(row)
 }
@@ -142,11 +141,11 @@ pub fn consume(
     conn: &mut DbConnection,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<VerificationRow, AppError> {
+) -> Result<VerificationRow, VerificationError> {
     let hash = hash_token(token);
     if mark_used(conn, &hash, now)? {
-        return find_by_hash(conn, &hash)?.ok_or_else(|| VerificationError::NotFound.into());
+        return find_by_hash(conn, &hash)?.ok_or(VerificationError::NotFound);
     }
     // Say why: unknown, used or expired.
-    lookup(conn, token, now).and(Err(VerificationError::Used.into()))
+    lookup(conn, token, now).and(Err(VerificationError::Used))
 }

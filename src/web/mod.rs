@@ -77,28 +77,47 @@ fn asset_response(req: &HttpRequest, path: &str, html: bool) -> HttpResponse {
     res
 }
 
+/// The residents' start: choose a counter, a procedure and a slot (Japanese; `?lang=en` English).
+#[utoipa::path(get, path = "/", tag = "pages",
+    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
 pub async fn get_resident_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "index.html", true)
 }
 
+/// Where the verification mail's link lands (`?token=…`).
+#[utoipa::path(get, path = "/booking/verify", tag = "pages",
+    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
 pub async fn get_verify_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "verify.html", true)
 }
 
+/// Where the completion mail's manage link lands (`?token=…`).
+#[utoipa::path(get, path = "/booking/manage", tag = "pages",
+    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
 pub async fn get_manage_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "manage.html", true)
 }
 
+/// The staff console.
+#[utoipa::path(get, path = "/staff/", tag = "pages",
+    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
 pub async fn get_staff_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "staff.html", true)
 }
 
+/// The staff console lives at `/staff/`.
+#[utoipa::path(get, path = "/staff", tag = "pages",
+    responses((status = 308, description = "Redirect to /staff/")))]
 pub async fn get_staff_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, "/staff/"))
         .finish()
 }
 
+/// The waiting-room screen of a counter.
+#[utoipa::path(get, path = "/display/{counter}", tag = "pages",
+    params(("counter" = String, Path, example = "city-hall")),
+    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
 pub async fn get_display_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "display.html", true)
 }
@@ -112,12 +131,7 @@ pub async fn get_asset(req: HttpRequest, path: web::Path<String>) -> HttpRespons
     asset_response(&req, &format!("assets/{name}"), false)
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/").route(web::get().to(get_resident_page)))
-        .service(web::resource("/booking/verify").route(web::get().to(get_verify_page)))
-        .service(web::resource("/booking/manage").route(web::get().to(get_manage_page)))
-        .service(web::resource("/staff").route(web::get().to(get_staff_redirect)))
-        .service(web::resource("/staff/").route(web::get().to(get_staff_page)))
-        .service(web::resource("/display/{counter}").route(web::get().to(get_display_page)))
-        .service(web::resource("/assets/{file:.+}").route(web::get().to(get_asset)));
+/// The pages' assets (the pages themselves are rows of the route table in `http`).
+pub fn assets(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/assets/{file:.+}").route(web::get().to(get_asset)));
 }

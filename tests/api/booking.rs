@@ -402,7 +402,30 @@ async fn malformed_bodies_are_problems_too() {
         .send()
         .await
         .unwrap();
-    assert_eq!(problem(res, 400).await["code"], "bad_request");
+    // Well-formed JSON of the wrong shape: 422 naming the field, in JSON's words.
+    let p = problem(res, 422).await;
+    assert_eq!(p["code"], "validation_failed");
+    assert_eq!(p["errors"][0]["field"], "email");
+    assert_eq!(p["errors"][0]["message"], "must be a string");
+    for body in ["null", "[]", "\"text\"", "7"] {
+        let res = app
+            .client
+            .post(app.url("/api/v1/reservations"))
+            .header("content-type", "application/json")
+            .header("accept-language", "ja")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let p = problem(res, 422).await;
+        assert_eq!(p["code"], "validation_failed", "{body}");
+        assert_eq!(p["errors"][0]["field"], "body", "{body}");
+        assert_eq!(
+            p["errors"][0]["message"], "JSONオブジェクトで指定してください",
+            "{body}"
+        );
+        assert!(!p.to_string().contains("Body"), "no Rust type name: {p}");
+    }
 }
 
 #[tokio::test]

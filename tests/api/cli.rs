@@ -239,7 +239,7 @@ fn the_first_admin_is_made_on_the_command_line() {
         Some("a-long-first-password\n"),
     );
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("login_taken"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("login is taken"));
     let weak = run(
         &[
             "staff",
@@ -259,6 +259,24 @@ fn the_first_admin_is_made_on_the_command_line() {
     let listed = String::from_utf8_lossy(&list.stdout).to_string();
     assert!(listed.starts_with("chief\tadmin\tactive"), "{listed}");
     assert!(!listed.contains("a-long-first-password"));
+    // The last administrator cannot be disabled (nobody could administer); a second one first.
+    let last = run(&["staff", "disable", "--login", "chief"], None);
+    assert!(!last.status.success());
+    assert!(String::from_utf8_lossy(&last.stderr).contains("last enabled administrator"));
+    assert!(run(
+        &[
+            "staff",
+            "add",
+            "--login",
+            "deputy",
+            "--role",
+            "admin",
+            "--password-stdin"
+        ],
+        Some("another-long-password\n"),
+    )
+    .status
+    .success());
     assert!(run(&["staff", "disable", "--login", "chief"], None)
         .status
         .success());

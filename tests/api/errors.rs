@@ -106,7 +106,22 @@ async fn health_and_readiness() {
     let res = app.get("/readyz").await;
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["database"], crate::helpers::backend());
+    assert_eq!(body["database"]["kind"], crate::helpers::backend());
+    assert_eq!(body["database"]["status"], "up");
+    assert_eq!(
+        (body["status"].as_str(), body["mail"]["status"].as_str()),
+        (Some("ready"), Some("up"))
+    );
+    // The relay down: degraded, still ready (bookings wait in the outbox).
+    app.smtp.set_down(true);
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["status"].as_str(), body["mail"]["status"].as_str()),
+        (Some("degraded"), Some("down"))
+    );
+    assert_eq!(body["mail"]["kind"], "smtp");
     // No rehearsal clock: no rehearsal headers.
     assert!(app
         .get("/healthz")

@@ -234,9 +234,14 @@ impl TestApp {
     pub async fn drain_outbox(&self) -> DeliveryReport {
         let mut total = DeliveryReport::default();
         loop {
-            let r = run_once(&self.state.db, &self.state.mailer, self.clock.now())
-                .await
-                .expect("outbox pass");
+            let r = run_once(
+                &self.state.db,
+                &self.state.mailer,
+                &self.state.metrics,
+                self.clock.now(),
+            )
+            .await
+            .expect("outbox pass");
             total.claimed += r.claimed;
             total.sent += r.sent;
             total.retrying += r.retrying;

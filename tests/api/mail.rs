@@ -6,6 +6,7 @@ use madoguchi::clock::Clock;
 use madoguchi::config::MailTransportKind;
 use madoguchi::mail::deliver::run_once;
 use madoguchi::mail::outbox::list_outbox;
+use madoguchi::mail::OutboxStatus;
 use std::collections::HashMap;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -27,7 +28,7 @@ async fn bookings_succeed_while_smtp_is_down_and_every_mail_arrives_once_it_is_b
     let rows = app
         .state
         .db
-        .run(|conn| list_outbox(conn, Some("pending"), 100))
+        .run(|conn| list_outbox(conn, Some(OutboxStatus::Pending), 100))
         .await
         .unwrap();
     assert_eq!(rows.len(), 8);
@@ -58,7 +59,7 @@ async fn bookings_succeed_while_smtp_is_down_and_every_mail_arrives_once_it_is_b
     let sent = app
         .state
         .db
-        .run(|conn| list_outbox(conn, Some("sent"), 100))
+        .run(|conn| list_outbox(conn, Some(OutboxStatus::Sent), 100))
         .await
         .unwrap();
     assert!(sent
@@ -98,7 +99,7 @@ async fn a_mail_is_retried_with_back_off_then_marked_failed() {
     let failed = app
         .state
         .db
-        .run(|conn| list_outbox(conn, Some("failed"), 10))
+        .run(|conn| list_outbox(conn, Some(OutboxStatus::Failed), 10))
         .await
         .unwrap();
     assert_eq!(failed.len(), 1);
@@ -120,8 +121,8 @@ async fn two_workers_never_send_the_same_mail() {
     let other = madoguchi::mail::deliver::Mailer::from_settings(&app.settings.mail).unwrap();
     let now = app.clock.now();
     let (a, b) = tokio::join!(
-        run_once(&app.state.db, &app.state.mailer, now),
-        run_once(&app.state.db, &other, now)
+        run_once(&app.state.db, &app.state.mailer, &app.state.metrics, now),
+        run_once(&app.state.db, &other, &app.state.metrics, now)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.sent + b.sent, 6);

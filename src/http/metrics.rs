@@ -1,0 +1,104 @@
+//! `GET /metrics` (Prometheus text) and the middleware that counts every request by route
+//! template and status.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+
+use super::problem::AppError;
+use super::AppState;
+use crate::metrics::{CounterLabels, HttpLabels, RouteLabels, StatusLabels};
+
+/// Counts and times every request, by method, route template (never the raw path, which
+/// holds tokens) and status.
+pub async fn count_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let res = next.call(req).await?;
+    if let Some(state) = state {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_string());
+        let m = &state.metrics;
+        m.http_requests
+            .get_or_create(&HttpLabels {
+                method: method.clone(),
+                route: route.clone(),
+                status: res.status().as_u16(),
+            })
+            .inc();
+        m.http_duration
+            .get_or_create(&RouteLabels { method, route })
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}
+
+/// The metrics in Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
+pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let counters: Vec<(String, NaiveDate)> = {
+        let now = state.clock.now();
+        state
+            .calendar
+            .counters()
+            .iter()
+            .map(|c| (c.id.clone(), c.today(now)))
+            .collect()
+    };
+    let gauges = state
+        .db
+        .run(move |conn| {
+            let outbox = crate::mail::outbox::count_by_status(conn)?;
+            let mut waiting = Vec::new();
+            for (counter, day) in counters {
+                let n = crate::queue::repo::count_waiting(conn, &counter, day)?;
+                waiting.push((counter, n));
+            }
+            Ok::<_, diesel::result::Error>((outbox, waiting))
+        })
+        .await;
+    let text = state
+        .metrics
+        .render(|m| match &gauges {
+            Ok((outbox, waiting)) => {
+                m.db_ready.set(1);
+                for status in crate::mail::OutboxStatus::ALL {
+                    let n = outbox
+                        .iter()
+                        .find(|(s, _)| s == status)
+                        .map(|(_, n)| *n)
+                        .unwrap_or(0);
+                    m.outbox_depth
+                        .get_or_create(&StatusLabels {
+                            status: status.as_str().into(),
+                        })
+                        .set(n);
+                }
+                for (counter, n) in waiting {
+                    m.queue_waiting
+                        .get_or_create(&CounterLabels {
+                            counter: counter.clone(),
+                        })
+                        .set(*n);
+                }
+            }
+            Err(_) => {
+                m.db_ready.set(0);
+            }
+        })
+        .map_err(|e| AppError::unexpected(anyhow::anyhow!("encoding metrics: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text))
+}
