@@ -413,6 +413,14 @@ impl Settings {
             !self.database.url.trim().is_empty(),
             "database.url: must not be empty".into(),
         );
+        if let Some((scheme, _)) = self.database.url.trim().split_once("://") {
+            check(
+                ["sqlite", "postgres", "postgresql"].contains(&scheme.to_ascii_lowercase().as_str()),
+                format!(
+                    "database.url: {scheme}:// is not supported; use a file path (or sqlite://path) for SQLite or postgres://… for PostgreSQL"
+                ),
+            );
+        }
         check(
             (1..=256).contains(&self.database.pool_size),
             "database.pool_size: must be between 1 and 256".into(),
@@ -544,6 +552,24 @@ fn is_slug(s: &str) -> bool {
 }
 
 /// One line per error: the dotted key as written in default.toml, what is wrong, where from.
+/// Serde's words for the types it expected, in a city administrator's words.
+fn humanise_types(message: &str) -> String {
+    let mut out = message.to_string();
+    for (rust, words) in [
+        ("expected usize", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u16", "expected a whole number (0 to 65535)"),
+        ("expected i64", "expected a number"),
+        ("expected i32", "expected a number"),
+        ("expected bool", "expected true or false"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        out = out.replace(rust, words);
+    }
+    out
+}
+
 fn describe_figment_error(e: figment::Error) -> String {
     e.into_iter()
         .map(|e| {
@@ -556,12 +582,20 @@ fn describe_figment_error(e: figment::Error) -> String {
             let from = e
                 .metadata
                 .as_ref()
-                .map(|m| m.name.to_string())
-                .unwrap_or_else(|| "defaults".into());
+                .map(|m| match &m.source {
+                    Some(figment::Source::File(path)) => path.display().to_string(),
+                    Some(figment::Source::Code(_)) | None => match m.name.as_ref() {
+                        "TOML source string" => "the built-in defaults".to_string(),
+                        other => other.to_string(),
+                    },
+                    Some(other) => other.to_string(),
+                })
+                .unwrap_or_else(|| "the built-in defaults".into());
+            let what = humanise_types(&e.kind.to_string());
             if key.is_empty() {
-                format!("{} (in {from})", e.kind)
+                format!("{what} (in {from})")
             } else {
-                format!("{key}: {} (in {from})", e.kind)
+                format!("{key}: {what} (in {from})")
             }
         })
         .collect::<Vec<_>>()
@@ -612,6 +646,71 @@ mod tests {
         let msg = s.validate().expect_err("invalid").to_string();
         assert!(msg.contains("counters[0] (city-hall).timezone"), "{msg}");
         assert!(msg.contains("booking.opening_day"), "{msg}");
+    }
+
+    fn city_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("city.toml");
+        std::fs::write(&path, text).expect("write city file");
+        (dir, path)
+    }
+
+    #[test]
+    fn a_city_file_that_lists_counters_replaces_the_default_ones() {
+        let (_dir, path) = city_file(
+            r#"
+city_name = "大東市"
+[[counters]]
+id = "main"
+name = "大東市役所 市民課"
+address = "大阪府大東市谷川1-1-1"
+timezone = "Asia/Tokyo"
+slot_minutes = 20
+capacity_per_slot = 2
+weekday_hours = { opens = "09:00", closes = "17:00" }
+"#,
+        );
+        let s = Settings::load(&Sources {
+            file: Some(path),
+            ..Sources::default()
+        })
+        .expect("loads");
+        let ids: Vec<&str> = s.counters.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["main"], "replaced, not appended");
+        assert_eq!(s.city_name, "大東市");
+        assert_eq!(s.procedures.len(), 5, "the catalogue stays");
+    }
+
+    #[test]
+    fn a_config_error_names_the_file_and_the_key_in_plain_words() {
+        let (_dir, path) = city_file("[server]\nworkers = \"lots\"\n");
+        let e = Settings::load(&Sources {
+            file: Some(path.clone()),
+            ..Sources::default()
+        })
+        .expect_err("a string for a number")
+        .to_string();
+        assert!(e.contains("server.workers"), "{e}");
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        assert!(e.contains("expected a whole number"), "{e}");
+        assert!(!e.contains("usize"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_database_scheme_is_refused() {
+        let mut s = Settings::defaults().expect("defaults");
+        s.database.url = "mysql://root@localhost/madoguchi".into();
+        let e = s.validate().expect_err("mysql").to_string();
+        assert!(e.contains("database.url: mysql:// is not supported"), "{e}");
+        for ok in [
+            "var/x.sqlite3",
+            "sqlite://var/x.db",
+            "postgres://u@h/db",
+            "postgresql://h/db",
+        ] {
+            s.database.url = ok.into();
+            assert!(s.validate().is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod booking;
 mod calendar;
 mod cli;
 mod concurrency;
+mod contract;
 mod desk;
 mod errors;
 mod mail;
