@@ -56,6 +56,7 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub header_timeout_seconds: u64,
     pub body_timeout_seconds: u64,
+    pub shutdown_timeout_seconds: u64,
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
 }
@@ -140,6 +141,8 @@ pub struct StaffSettings {
     pub login_max_failures: u32,
     pub login_max_failures_per_ip: u32,
     pub login_window_minutes: u32,
+    pub login_delay_base_seconds: u32,
+    pub login_delay_max_seconds: u32,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
 }

@@ -681,6 +681,7 @@ pub enum FieldProblem {
     NotPhone,
     NotEmail,
     NotIdentifier { min: usize, max: usize },
+    NotLabel { max: usize },
     OneOf(&'static [&'static str]),
     NotDate,
     NotInstant,
@@ -741,6 +742,7 @@ impl FieldProblem {
             P::NotPhone => "not_phone",
             P::NotEmail => "not_email",
             P::NotIdentifier { .. } => "not_identifier",
+            P::NotLabel { .. } => "not_label",
             P::OneOf(_) => "not_one_of",
             P::NotDate => "not_date",
             P::NotInstant => "not_instant",
@@ -786,6 +788,12 @@ impl FieldProblem {
             }
             (P::NotIdentifier { min, max }, Ja) => {
                 format!("半角英小文字・数字・「.」「_」「-」で{min}〜{max}文字で入力してください")
+            }
+            (P::NotLabel { max }, En) => {
+                format!("must be 1 to {max} letters, digits, spaces or -_.#()")
+            }
+            (P::NotLabel { max }, Ja) => {
+                format!("文字・数字・空白と -_.#() で{max}文字以内で入力してください")
             }
             (P::OneOf(values), En) => format!("must be one of: {}", values.join(", ")),
             (P::OneOf(values), Ja) => {

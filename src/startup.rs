@@ -115,6 +115,7 @@ impl Application {
         let header_timeout =
             Duration::from_secs(state.settings.server.header_timeout_seconds.max(1));
         let origins = state.settings.server.cors_allowed_origins.clone();
+        let state_shutdown_timeout = state.settings.server.shutdown_timeout_seconds;
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             let openapi = data.openapi.clone();
@@ -122,6 +123,7 @@ impl Application {
                 .wrap(problem_middleware())
                 .wrap(Condition::new(!origins.is_empty(), http::cors(&origins)))
                 .wrap(from_fn(http::rehearsal_headers))
+                .wrap(from_fn(http::cache_control))
                 .wrap(from_fn(http::metrics::count_requests))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(data.clone())
@@ -129,6 +131,9 @@ impl Application {
         })
         .workers(workers)
         .client_request_timeout(header_timeout)
+        // A graceful stop waits this long for open connections (waiting-room screens keep one
+        // open for ever; they reconnect to the next process by themselves).
+        .shutdown_timeout(state_shutdown_timeout)
         .listen(listener)?
         .run();
         Ok(server)

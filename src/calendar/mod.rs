@@ -155,12 +155,17 @@ impl FromStr for SlotId {
         else {
             return Err(());
         };
-        if counter.is_empty() || date.len() != 10 || start.len() != 4 {
+        if counter.is_empty() || counter.len() > 64 || date.len() != 10 || start.len() != 4 {
+            return Err(());
+        }
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| ())?;
+        // Nothing is booked outside 1900–2100 (and time zones are not history books).
+        if !(1900..=2100).contains(&date.year()) {
             return Err(());
         }
         Ok(SlotId {
             counter: counter.to_string(),
-            date: NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| ())?,
+            date,
             start: NaiveTime::parse_from_str(start, "%H%M").map_err(|_| ())?,
         })
     }

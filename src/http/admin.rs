@@ -16,11 +16,11 @@ use crate::calendar::{CalendarError, SlotId};
 use crate::error::{FieldProblem, Invalid};
 use crate::mail::outbox::list_outbox;
 use crate::mail::{MailKind, OutboxStatus};
-use crate::reservations::input::refuse_individual_numbers;
 use crate::staff::audit::list_since;
 use crate::staff::service::{
     create_staff, prepare_staff, reset_password, update_staff, NewStaff, StaffChanges,
 };
+use crate::text::parse_reason;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
@@ -255,11 +255,7 @@ pub async fn post_closure(
     let counter = path.into_inner();
     state.calendar.get_counter(&counter)?;
     let date = parse_date("date", &date)?;
-    let reason = reason.trim().to_string();
-    if reason.is_empty() {
-        return Err(Invalid::field("reason", FieldProblem::Required).into());
-    }
-    refuse_individual_numbers(&[("reason", Some(&reason))])?;
+    let reason = parse_reason(&reason).map_err(|p| Invalid::field("reason", p))?;
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let closed = state

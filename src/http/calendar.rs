@@ -1,5 +1,6 @@
 //! Public calendar: counters, procedures, availability.
 
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,12 @@ pub struct CounterJson {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CountersJson {
+    /// The city, as pages and mails name it.
+    #[schema(example = "近江八幡市")]
+    pub city_name: String,
+    /// The sender of the service's mail (residents allow it in their spam filters).
+    #[schema(example = "noreply@madoguchi.example")]
+    pub mail_from: String,
     pub counters: Vec<CounterJson>,
 }
 
@@ -80,7 +87,13 @@ pub async fn get_counters(state: web::Data<AppState>) -> HttpResponse {
             holiday_hours: c.holiday_hours.map(Into::into),
         })
         .collect();
-    HttpResponse::Ok().json(CountersJson { counters })
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(CountersJson {
+            city_name: state.settings.city_name.clone(),
+            mail_from: state.mailer.from_address(),
+            counters,
+        })
 }
 
 /// What one kind of applicant brings, and how many visits it takes.
@@ -150,7 +163,9 @@ pub async fn get_procedures(state: web::Data<AppState>) -> HttpResponse {
             },
         })
         .collect();
-    HttpResponse::Ok().json(ProceduresJson { procedures })
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(ProceduresJson { procedures })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -234,12 +249,14 @@ pub async fn get_availability(
         .run(move |conn| availability::load(conn, &calendar, &c, from, to, now))
         .await?;
     let days = days.iter().map(|d| day_json(d, counter.tz)).collect();
-    Ok(HttpResponse::Ok().json(AvailabilityJson {
-        counter: counter.id.clone(),
-        timezone: counter.tz.name(),
-        now: instant(now, counter.tz),
-        days,
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(AvailabilityJson {
+            counter: counter.id.clone(),
+            timezone: counter.tz.name(),
+            now: instant(now, counter.tz),
+            days,
+        }))
 }
 
 fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {

@@ -17,7 +17,9 @@ use super::AppState;
 use crate::error::{FieldProblem, Invalid};
 use crate::queue::repo::{calls_after, last_call_id, recent_calls, CallEvent, TicketRow};
 use crate::queue::service::{self, Outcome};
-use crate::text::normalise;
+use crate::text::parse_label;
+
+pub const DESK_NAME_MAX: usize = 20;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -179,13 +181,9 @@ pub async fn post_call(
     path: web::Path<String>,
     body: JsonBody<CallBody>,
 ) -> Result<HttpResponse, AppError> {
-    let desk = normalise(&body.parse()?.desk).unwrap_or_default();
-    if desk.is_empty() {
-        return Err(Invalid::field("desk", FieldProblem::Required).into());
-    }
-    if desk.chars().count() > 20 {
-        return Err(Invalid::field("desk", FieldProblem::TooLong { max: 20 }).into());
-    }
+    // The desk's name goes out on the public waiting-room screen: a short label only.
+    let desk =
+        parse_label(&body.parse()?.desk, DESK_NAME_MAX).map_err(|p| Invalid::field("desk", p))?;
     let counter = path.into_inner();
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
@@ -275,6 +273,13 @@ pub async fn post_recall(
     settle(state, user, path, Outcome::Recall).await
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DisplayQuery {
+    /// Resume after this event (for a page that rebuilds its EventSource).
+    last_event_id: Option<String>,
+}
+
 /// One call as the waiting-room screen receives it: no personal data.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallEventJson {
@@ -310,7 +315,8 @@ struct Screen {
 /// then each call once as it happens, and a keep-alive comment when quiet.
 #[utoipa::path(get, path = "/api/v1/desk/{counter}/display", tag = "desk",
     params(("counter" = String, Path, example = "city-hall"),
-           ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
+           ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event"),
+           DisplayQuery),
     responses((status = 200, description = "Server-sent events `called` with `{\"ticket\",\"desk\"}`",
                content_type = "text/event-stream", body = CallEventJson)))]
 pub async fn get_display(
@@ -320,10 +326,18 @@ pub async fn get_display(
 ) -> Result<HttpResponse, AppError> {
     let counter = path.into_inner();
     state.calendar.get_counter(&counter)?;
+    // A browser's EventSource resends `Last-Event-ID` when it reconnects by itself; a page
+    // that rebuilds its EventSource passes `?last_event_id=` instead.
     let resume = req
         .headers()
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| {
+            web::Query::<DisplayQuery>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.into_inner().last_event_id)
+        })
         .and_then(|v| v.trim().parse::<i64>().ok());
     let screen = Screen {
         state,

@@ -550,6 +550,28 @@ fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
     AppError::new(ErrorCode::NotFound).into()
 }
 
+/// API answers carry personal data or tokens unless they say otherwise: `Cache-Control:
+/// no-store` on every `/api/v1` response that did not set its own (the public calendar sets
+/// `no-cache` with an ETag), so no shared or browser cache keeps a reservation or a token.
+pub async fn cache_control(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let api = req.path().starts_with("/api/v1/");
+    let mut res = next.call(req).await?;
+    if api
+        && !res
+            .headers()
+            .contains_key(actix_web::http::header::CACHE_CONTROL)
+    {
+        res.headers_mut().insert(
+            actix_web::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(res)
+}
+
 /// Under `clock.start`, every response says the clock is a rehearsal and what time it shows.
 pub async fn rehearsal_headers(
     req: ServiceRequest,

@@ -150,6 +150,7 @@ fn example(code: ErrorCode) -> Value {
 }
 
 fn complete(doc: &mut Value) {
+    add_links(doc);
     doc["components"]["securitySchemes"]["bearer"] = json!({
         "type": "http",
         "scheme": "bearer",
@@ -212,6 +213,112 @@ fn complete(doc: &mut Value) {
     }
 }
 
+/// Links between operations (OpenAPI 3.1 `links`): what one answer gives the next request,
+/// for clients and for stateful testing (schemathesis follows them).
+/// (from path, from method, status, link name, target operation, parameters).
+type Link = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const LINKS: &[Link] = &[
+    // (from path, from method, status, link name, to operationRef, parameters)
+    (
+        "/api/v1/staff/reservations",
+        "post",
+        "201",
+        "GetReservation",
+        "#/paths/~1api~1v1~1staff~1reservations~1{reservation_number}/get",
+        &[("reservation_number", "$response.body#/reservation_number")],
+    ),
+    (
+        "/api/v1/staff/reservations",
+        "post",
+        "201",
+        "CancelReservation",
+        "#/paths/~1api~1v1~1staff~1reservations~1{reservation_number}~1cancel/post",
+        &[("reservation_number", "$response.body#/reservation_number")],
+    ),
+    (
+        "/api/v1/admin/staff",
+        "post",
+        "201",
+        "ChangeAccount",
+        "#/paths/~1api~1v1~1admin~1staff~1{login}/patch",
+        &[("login", "$response.body#/login")],
+    ),
+    (
+        "/api/v1/admin/staff",
+        "post",
+        "201",
+        "ResetPassword",
+        "#/paths/~1api~1v1~1admin~1staff~1{login}~1password/put",
+        &[("login", "$response.body#/login")],
+    ),
+    (
+        "/api/v1/desk/{counter}/calls",
+        "post",
+        "200",
+        "Complete",
+        "#/paths/~1api~1v1~1desk~1{counter}~1tickets~1{ticket}~1complete/post",
+        &[
+            ("counter", "$request.path.counter"),
+            ("ticket", "$response.body#/ticket"),
+        ],
+    ),
+    (
+        "/api/v1/desk/{counter}/calls",
+        "post",
+        "200",
+        "NoShow",
+        "#/paths/~1api~1v1~1desk~1{counter}~1tickets~1{ticket}~1no-show/post",
+        &[
+            ("counter", "$request.path.counter"),
+            ("ticket", "$response.body#/ticket"),
+        ],
+    ),
+    (
+        "/api/v1/desk/{counter}/calls",
+        "post",
+        "200",
+        "Recall",
+        "#/paths/~1api~1v1~1desk~1{counter}~1tickets~1{ticket}~1recall/post",
+        &[
+            ("counter", "$request.path.counter"),
+            ("ticket", "$response.body#/ticket"),
+        ],
+    ),
+    (
+        "/api/v1/admin/counters/{counter}/closures",
+        "post",
+        "201",
+        "LiftClosure",
+        "#/paths/~1api~1v1~1admin~1counters~1{counter}~1closures~1{date}/delete",
+        &[
+            ("counter", "$request.path.counter"),
+            ("date", "$response.body#/date"),
+        ],
+    ),
+];
+
+fn add_links(doc: &mut Value) {
+    for (path, method, status, name, to, params) in LINKS {
+        let response = &mut doc["paths"][*path][*method]["responses"][*status];
+        if !response.is_object() {
+            continue;
+        }
+        let parameters: Map<String, Value> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        response["links"][*name] = json!({ "operationRef": to, "parameters": parameters });
+    }
+}
+
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = Object)))]
@@ -270,6 +377,17 @@ mod tests {
             );
         }
         assert_eq!(table.len(), described.len());
+    }
+
+    #[test]
+    fn every_link_points_at_an_operation_that_exists() {
+        let doc = document();
+        for (path, method, status, name, to, _) in LINKS {
+            let link = &doc["paths"][*path][*method]["responses"][*status]["links"][*name];
+            assert!(link.is_object(), "{path} {method} {status} {name}");
+            let pointer = to.trim_start_matches('#').to_string();
+            assert!(doc.pointer(&pointer).is_some(), "{to}");
+        }
     }
 
     #[test]

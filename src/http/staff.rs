@@ -12,13 +12,14 @@ use super::json::{StaffReservationJson, StaffReservationsJson};
 use super::problem::AppError;
 use super::{client_ip_key, instant, AppState};
 use crate::error::{ErrorCode, FieldProblem, Invalid};
-use crate::reservations::input::{refuse_individual_numbers, BookingInput, RawBooking};
+use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::repo;
 use crate::reservations::service::{self, Origin};
 use crate::reservations::BookingError;
 use crate::staff::service as staff_service;
 use crate::staff::Role;
+use crate::text::parse_reason;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
@@ -132,20 +133,15 @@ pub async fn post_staff_reservation(
     if body.override_window && user.role != Role::Admin {
         return Err(ErrorCode::Forbidden.into());
     }
-    let override_reason = match (
-        body.override_window,
-        body.override_reason.as_deref().map(str::trim),
-    ) {
+    let override_reason = match (body.override_window, body.override_reason.as_deref()) {
         (false, _) => None,
-        (true, Some(r)) if !r.is_empty() => {
-            refuse_individual_numbers(&[("override_reason", Some(r))])?;
-            Some(r.chars().take(500).collect::<String>())
-        }
-        (true, _) => {
-            return Err(
-                Invalid::field("override_reason", FieldProblem::OverrideReasonRequired).into(),
-            )
-        }
+        (true, raw) => Some(parse_reason(raw.unwrap_or_default()).map_err(|p| {
+            let p = match p {
+                FieldProblem::Required => FieldProblem::OverrideReasonRequired,
+                other => other,
+            };
+            Invalid::fields(vec![crate::error::FieldError::new("override_reason", p)])
+        })?),
     };
     let input = BookingInput::parse(RawBooking {
         slot_id: body.slot_id,
@@ -270,12 +266,7 @@ pub async fn post_staff_cancel(
     let body = body.parse()?;
     let number = normalise_reservation_number(&path.into_inner())
         .ok_or(BookingError::ReservationNotFound)?;
-    let reason = body.reason.trim().to_string();
-    if reason.is_empty() {
-        return Err(Invalid::field("reason", FieldProblem::Required).into());
-    }
-    refuse_individual_numbers(&[("reason", Some(&reason))])?;
-    let reason: String = reason.chars().take(500).collect();
+    let reason = parse_reason(&body.reason).map_err(|p| Invalid::field("reason", p))?;
     let now = state.clock.now();
     let (s, login) = (state.get_ref().clone(), user.login.clone());
     let row = state

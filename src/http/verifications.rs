@@ -10,7 +10,6 @@ use super::problem::AppError;
 use super::{client_ip_key, instant, AppState};
 use crate::calendar::{CalendarError, SlotId};
 use crate::error::{ErrorCode, FieldProblem, Invalid};
-use crate::reservations::input::refuse_individual_numbers;
 use crate::text::EmailAddress;
 use crate::tokens::looks_like_token;
 use crate::verification::{self, VerificationError, VerificationRequest};
@@ -25,6 +24,8 @@ pub struct VerificationBody {
     counter: Option<String>,
     /// The slot the resident chose before verifying (the page returns to it).
     slot_id: Option<String>,
+    /// `en` for the English pages: the mailed link opens them in English.
+    lang: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,12 +45,11 @@ pub async fn post_verification(
     body: JsonBody<VerificationBody>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.parse()?;
-    refuse_individual_numbers(&[("email", Some(&body.email))])?;
     let email = EmailAddress::parse(&body.email).map_err(|p| {
-        let code = if p == FieldProblem::Required {
-            ErrorCode::ValidationFailed
-        } else {
-            ErrorCode::InvalidEmail
+        let code = match p {
+            FieldProblem::Required => ErrorCode::ValidationFailed,
+            FieldProblem::IndividualNumber => ErrorCode::ContainsIndividualNumber,
+            _ => ErrorCode::InvalidEmail,
         };
         Invalid::field("email", p).with_code(code)
     })?;
@@ -64,6 +64,7 @@ pub async fn post_verification(
         email,
         counter: body.counter,
         slot_id: body.slot_id,
+        english: body.lang.as_deref().map(str::trim) == Some("en"),
         ip_key: client_ip_key(&req, state.settings.limits.trust_forwarded_for),
     };
     let now = state.clock.now();

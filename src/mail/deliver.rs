@@ -51,6 +51,11 @@ impl Mailer {
         self.transport.check().await
     }
 
+    /// The sender's address (without the display name).
+    pub fn from_address(&self) -> String {
+        self.from.email.to_string()
+    }
+
     /// The domain of Message-IDs: the sender's.
     pub fn message_domain(&self) -> String {
         self.from.email.domain().to_string()

@@ -5,10 +5,7 @@ use super::BookingError;
 use crate::calendar::{CalendarError, SlotId};
 use crate::catalogue::ApplicantType;
 use crate::error::{FieldError, FieldProblem, Invalid};
-use crate::text::{
-    contains_individual_number, kana_key, parse_free_text, parse_kana, parse_name, parse_phone,
-    EmailAddress,
-};
+use crate::text::{kana_key, parse_free_text, parse_kana, parse_name, parse_phone, EmailAddress};
 
 /// The raw fields, as they arrive.
 #[derive(Debug, Default, Clone)]
@@ -47,30 +44,10 @@ impl BookingInput {
 pub const NAME_MAX: usize = 50;
 pub const NOTES_MAX: usize = 500;
 
-/// Refuses text holding an individual number (マイナンバー), naming the fields.
-pub fn refuse_individual_numbers(fields: &[(&str, Option<&str>)]) -> Result<(), Invalid> {
-    let errors: Vec<FieldError> = fields
-        .iter()
-        .filter(|(_, v)| v.is_some_and(contains_individual_number))
-        .map(|(f, _)| FieldError::new(*f, FieldProblem::IndividualNumber))
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Invalid::fields(errors))
-    }
-}
-
 impl BookingInput {
+    /// Every field through its parser, each of which runs the My Number guard: any field
+    /// holding one makes the whole request `contains_individual_number`.
     pub fn parse(raw: RawBooking) -> Result<BookingInput, BookingError> {
-        refuse_individual_numbers(&[
-            ("name", Some(&raw.name)),
-            ("name_kana", Some(&raw.name_kana)),
-            ("phone", Some(&raw.phone)),
-            ("email", raw.email.as_deref()),
-            ("representative_name", raw.representative_name.as_deref()),
-            ("notes", raw.notes.as_deref()),
-        ])?;
         let mut errors = Vec::new();
         let e = &mut errors;
         let name = take(e, "name", parse_name(&raw.name, NAME_MAX));

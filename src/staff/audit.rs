@@ -2,7 +2,7 @@
 //! logins. Holds no passwords or tokens.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::dsl::{count_star, min};
+use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -10,6 +10,7 @@ use crate::db::schema::audit_log;
 use crate::db::DbConnection;
 
 pub const LOGIN_FAILED: &str = "staff.login_failed";
+pub const LOGIN_LOCKOUT: &str = "staff.login_lockout";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
@@ -72,7 +73,8 @@ pub fn list_since(
         .load(conn)
 }
 
-/// Failed logins since `since` for a login name, and for a client IP, each with its oldest.
+/// Failed logins since `since` and the latest of them: for one login from one client
+/// address, and for the client address whatever the login.
 pub fn login_failures_since(
     conn: &mut DbConnection,
     login: &str,
@@ -83,17 +85,17 @@ pub fn login_failures_since(
         audit_log::table
             .filter(audit_log::action.eq(LOGIN_FAILED))
             .filter(audit_log::at.gt(since.naive_utc()))
+            .filter(audit_log::ip_key.eq(ip_key))
     };
-    let (by_login, oldest_login): (i64, Option<NaiveDateTime>) = base()
+    let (pair, latest_pair): (i64, Option<NaiveDateTime>) = base()
         .filter(audit_log::target.eq(login))
-        .select((count_star(), min(audit_log::at)))
+        .select((count_star(), max(audit_log::at)))
         .first(conn)?;
-    let (by_ip, oldest_ip): (i64, Option<NaiveDateTime>) = base()
-        .filter(audit_log::ip_key.eq(ip_key))
-        .select((count_star(), min(audit_log::at)))
+    let (by_ip, latest_ip): (i64, Option<NaiveDateTime>) = base()
+        .select((count_star(), max(audit_log::at)))
         .first(conn)?;
     Ok([
-        (by_login, oldest_login.map(|t| t.and_utc())),
-        (by_ip, oldest_ip.map(|t| t.and_utc())),
+        (pair, latest_pair.map(|t| t.and_utc())),
+        (by_ip, latest_ip.map(|t| t.and_utc())),
     ])
 }

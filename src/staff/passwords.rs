@@ -76,6 +76,8 @@ mod tests {
             login_max_failures: 5,
             login_max_failures_per_ip: 20,
             login_window_minutes: 15,
+            login_delay_base_seconds: 30,
+            login_delay_max_seconds: 900,
             argon2_memory_kib: 256,
             argon2_iterations: 1,
         }

@@ -3,14 +3,14 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use super::audit::{self, LOGIN_FAILED};
+use super::audit::{self, LOGIN_FAILED, LOGIN_LOCKOUT};
 use super::passwords::{check_policy, hash_password, verify_against_dummy, verify_password};
 use super::repo::{self, SessionRow, StaffRow};
 use super::{Role, StaffUser};
 use crate::config::StaffSettings;
 use crate::db::{is_unique_violation, lock_keys, write_tx, DbConnection};
 use crate::error::{FieldError, FieldProblem, Invalid};
-use crate::text::normalise;
+use crate::text::{contains_individual_number, parse_name};
 use crate::tokens::{hash_token, new_token};
 
 /// What account, login and session operations refuse.
@@ -57,16 +57,24 @@ pub struct Session {
 
 /// A staff member's name as shown in the console and the audit log.
 fn parse_display_name(raw: &str) -> Result<String, FieldProblem> {
-    let d = normalise(raw)?;
-    if d.is_empty() {
-        return Err(FieldProblem::Required);
+    parse_name(raw, DISPLAY_NAME_MAX)
+}
+
+/// A login: a restricted identifier (it is shown in the audit log and logs), and never a
+/// place for an individual number.
+fn parse_login(raw: &str) -> Result<String, FieldProblem> {
+    let login = raw.trim().to_ascii_lowercase();
+    if contains_individual_number(&login) {
+        return Err(FieldProblem::IndividualNumber);
     }
-    if d.chars().count() > DISPLAY_NAME_MAX {
-        return Err(FieldProblem::TooLong {
-            max: DISPLAY_NAME_MAX,
-        });
+    if valid_login(&login) {
+        Ok(login)
+    } else {
+        Err(FieldProblem::NotIdentifier {
+            min: LOGIN_MIN,
+            max: LOGIN_MAX,
+        })
     }
-    Ok(d)
 }
 
 fn valid_login(login: &str) -> bool {
@@ -83,16 +91,13 @@ pub fn prepare_staff(
     now: DateTime<Utc>,
 ) -> Result<StaffRow, StaffError> {
     let mut errors = Vec::new();
-    let login = input.login.trim().to_ascii_lowercase();
-    if !valid_login(&login) {
-        errors.push(FieldError::new(
-            "login",
-            FieldProblem::NotIdentifier {
-                min: LOGIN_MIN,
-                max: LOGIN_MAX,
-            },
-        ));
-    }
+    let login = match parse_login(&input.login) {
+        Ok(l) => l,
+        Err(p) => {
+            errors.push(FieldError::new("login", p));
+            String::new()
+        }
+    };
     let role = input.role.parse::<Role>();
     if role.is_err() {
         errors.push(FieldError::new("role", FieldProblem::OneOf(Role::STRINGS)));
@@ -153,8 +158,36 @@ pub fn create_staff(
     })
 }
 
-/// Signs in. Throttled per login and per client IP: past the limit, attempts are refused
-/// (429) without checking the password. Every failure is in the audit log.
+/// How long a client must wait after `failures` recent failures, the latest at `latest`:
+/// nothing up to `free` failures, then `base` seconds doubling with each further failure, up to
+/// `max`. None when it may try now.
+pub fn login_wait(
+    failures: i64,
+    latest: Option<DateTime<Utc>>,
+    free: u32,
+    base_s: u32,
+    max_s: u32,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    let over = failures - i64::from(free);
+    let latest = latest?;
+    if over < 0 {
+        return None;
+    }
+    let exp = u32::try_from(over).unwrap_or(u32::MAX).min(20);
+    let delay = u64::from(base_s)
+        .saturating_mul(1u64 << exp)
+        .min(u64::from(max_s));
+    let free_at = latest + Duration::seconds(i64::try_from(delay).unwrap_or(i64::MAX / 2));
+    (free_at > now).then(|| free_at - now)
+}
+
+/// Signs in. Throttled per (login, client address) and per client address, never per login
+/// alone: wrong passwords typed elsewhere cannot lock the owner out of their own desk. Past
+/// `staff.login_max_failures` failures in the window the client waits
+/// `staff.login_delay_base_seconds`, doubling with each further failure (up to
+/// `login_delay_max_seconds`); while it waits, attempts are refused (429) unchecked. Every
+/// failure, every lockout and every success is in the audit log.
 pub fn login(
     conn: &mut DbConnection,
     login: &str,
@@ -165,14 +198,21 @@ pub fn login(
 ) -> Result<Session, StaffError> {
     let login = login.trim().to_ascii_lowercase();
     let window = Duration::minutes(i64::from(settings.login_window_minutes));
-    let [by_login, by_ip] = audit::login_failures_since(conn, &login, ip_key, now - window)?;
-    for ((count, oldest), limit) in [
-        (by_login, settings.login_max_failures),
+    let [pair, by_ip] = audit::login_failures_since(conn, &login, ip_key, now - window)?;
+    let limits = [
+        (pair, settings.login_max_failures),
         (by_ip, settings.login_max_failures_per_ip),
-    ] {
-        if count >= i64::from(limit) {
-            let free_at = oldest.map(|o| o + window).unwrap_or(now + window);
-            let retry_after_s = u64::try_from((free_at - now).num_seconds().max(1)).unwrap_or(1);
+    ];
+    for ((failures, latest), free) in limits {
+        if let Some(wait) = login_wait(
+            failures,
+            latest,
+            free,
+            settings.login_delay_base_seconds,
+            settings.login_delay_max_seconds,
+            now,
+        ) {
+            let retry_after_s = u64::try_from(wait.num_seconds().max(1)).unwrap_or(1);
             return Err(StaffError::RateLimited { retry_after_s });
         }
     }
@@ -188,8 +228,8 @@ pub fn login(
         (true, Some(a)) => a,
         _ => {
             write_tx(conn, |conn| {
-                // Serialise failures per login so concurrent guesses are all counted.
-                lock_keys(conn, &[&format!("login:{login}")])?;
+                // Serialise failures per client address so concurrent guesses are all counted.
+                lock_keys(conn, &[&format!("login-ip:{ip_key}")])?;
                 audit::record_from(
                     conn,
                     None,
@@ -198,9 +238,37 @@ pub fn login(
                     json!({}),
                     Some(ip_key),
                     now,
-                )
+                )?;
+                // This failure starts (or lengthens) a wait: a lockout, audited as such.
+                let [pair, by_ip] =
+                    audit::login_failures_since(conn, &login, ip_key, now - window)?;
+                for (scope, (failures, latest), free) in [
+                    ("login_and_address", pair, settings.login_max_failures),
+                    ("address", by_ip, settings.login_max_failures_per_ip),
+                ] {
+                    if let Some(wait) = login_wait(
+                        failures,
+                        latest,
+                        free,
+                        settings.login_delay_base_seconds,
+                        settings.login_delay_max_seconds,
+                        now,
+                    ) {
+                        audit::record_from(
+                            conn,
+                            None,
+                            LOGIN_LOCKOUT,
+                            &login,
+                            json!({ "scope": scope, "failures": failures, "wait_seconds": wait.num_seconds() }),
+                            Some(ip_key),
+                            now,
+                        )?;
+                    }
+                }
+                Ok::<_, StaffError>(())
             })?;
-            tracing::warn!(staff.login = %login, "failed staff login");
+            // Debug-formatted: a login with a line break cannot forge a log line.
+            tracing::warn!(staff.login = ?login, "failed staff login");
             return Err(StaffError::InvalidCredentials);
         }
     };

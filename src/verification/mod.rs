@@ -31,6 +31,8 @@ pub struct VerificationRequest {
     pub email: EmailAddress,
     pub counter: Option<String>,
     pub slot_id: Option<String>,
+    /// The link opens the English pages.
+    pub english: bool,
     /// SHA-256 of the client IP: the per-IP limit's key, without keeping the address itself.
     pub ip_key: String,
 }
@@ -95,8 +97,9 @@ pub fn request(
         let payload = MailPayload::Verification(VerificationMail {
             city: settings.city_name.clone(),
             link: format!(
-                "{}/booking/verify?token={token}",
-                settings.public_url.trim_end_matches('/')
+                "{}/booking/verify?token={token}{}",
+                settings.public_url.trim_end_matches('/'),
+                if req.english { "&lang=en" } else { "" }
             ),
             expires_label: expires_at
                 .with_timezone(&tz)

@@ -282,3 +282,46 @@ fn the_first_admin_is_made_on_the_command_line() {
         .success());
     assert!(String::from_utf8_lossy(&run(&["staff", "list"], None).stdout).contains("disabled"));
 }
+
+#[tokio::test]
+async fn a_login_name_cannot_forge_a_log_line_and_logs_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let port = free_port();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = madoguchi(dir.path());
+    cmd.env("MADOGUCHI__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("MADOGUCHI__DATABASE__URL", db.url())
+        .stdout(Stdio::null())
+        .stderr(log);
+    let _server = Running(cmd.spawn().unwrap());
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_up(&client, &base).await;
+    let forged = "x\n2026-11-29T00:00:00.000000Z  INFO madoguchi: staff login ok staff.login=chief";
+    let res = client
+        .post(format!("{base}/api/v1/staff/sessions"))
+        .json(&serde_json::json!({ "login": forged, "password": "whatever-it-is" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(text.contains("failed staff login"), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-11-29T00:00:00.000000Z")),
+        "a forged line: {text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "no ANSI colour codes in a file: {text}"
+    );
+    assert!(
+        text.contains("mail.transport"),
+        "start-up says what is in use: {text}"
+    );
+}

@@ -12,6 +12,7 @@ mod concurrency;
 mod contract;
 mod desk;
 mod errors;
+mod hostile;
 mod mail;
 mod migrations;
 mod staff;

@@ -1,6 +1,8 @@
 //! Staff: sessions, the authorisation matrix, phone bookings, search and cancel.
 
-use crate::helpers::{jst, problem, spawn_app, spawn_app_at, TestApp, STAFF_PASSWORD};
+use crate::helpers::{
+    jst, problem, spawn_app, spawn_app_at, spawn_app_with, TestApp, STAFF_PASSWORD,
+};
 use chrono::Duration;
 use madoguchi::clock::Clock;
 use reqwest::Method;
@@ -272,66 +274,119 @@ async fn the_authorisation_matrix_is_exactly_the_contract() {
     problem(res, 401).await;
 }
 
+async fn sign_in_from(
+    app: &TestApp,
+    address: &str,
+    login: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/staff/sessions"))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "login": login, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn sign_in_fails_clearly_and_is_throttled() {
-    let app = spawn_app().await;
+async fn sign_in_fails_clearly_and_a_stranger_cannot_lock_the_owner_out() {
+    let app = spawn_app_with(jst("2026-11-24T10:00:00+09:00"), |s| {
+        s.limits.trust_forwarded_for = true;
+    })
+    .await;
     let admin = app.staff_token("chief", "admin").await;
-    let bad = json!({ "login": "chief", "password": "wrong-password-1" });
+    let desk = app.staff_token("desk-1", "desk").await;
+    let (stranger, office) = ("203.0.113.9", "198.51.100.20");
     for _ in 0..5 {
-        let p = problem(app.post_json("/api/v1/staff/sessions", &bad).await, 401).await;
-        assert_eq!(p["code"], "invalid_credentials");
-    }
-    // The sixth attempt is refused unchecked, even with the right password.
-    let right = json!({ "login": "chief", "password": STAFF_PASSWORD });
-    let res = app.post_json("/api/v1/staff/sessions", &right).await;
-    assert!(res.headers().get("retry-after").is_some());
-    assert_eq!(problem(res, 429).await["code"], "rate_limited");
-    // An unknown login answers like a wrong password; colleagues on the same office address
-    // are not locked out by one person's mistakes.
-    let unknown = json!({ "login": "nobody", "password": STAFF_PASSWORD });
-    assert_eq!(
-        problem(app.post_json("/api/v1/staff/sessions", &unknown).await, 401).await["code"],
-        "invalid_credentials"
-    );
-    let colleague = app.staff_token("colleague", "desk").await;
-    assert!(!colleague.is_empty());
-    // Guessing across many names from one address is throttled per address.
-    for i in 0..14 {
-        let guess = json!({ "login": format!("guess{i}"), "password": "x-wrong-password" });
-        assert_eq!(
-            app.post_json("/api/v1/staff/sessions", &guess)
-                .await
-                .status(),
-            401
-        );
-    }
-    let res = app
-        .post_json(
-            "/api/v1/staff/sessions",
-            &json!({ "login": "colleague", "password": STAFF_PASSWORD }),
+        let p = problem(
+            sign_in_from(&app, stranger, "desk-1", "wrong-password-1").await,
+            401,
         )
         .await;
+        assert_eq!(p["code"], "invalid_credentials");
+    }
+    // The stranger now waits, even with the right password, unchecked…
+    let res = sign_in_from(&app, stranger, "desk-1", STAFF_PASSWORD).await;
+    let retry: i64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry, 30);
     assert_eq!(problem(res, 429).await["code"], "rate_limited");
-    // After the window, the right password works again.
-    app.clock.advance(Duration::minutes(16));
+    // …but the desk signs in from the office as usual.
     assert_eq!(
-        app.post_json("/api/v1/staff/sessions", &right)
+        sign_in_from(&app, office, "desk-1", STAFF_PASSWORD)
             .await
             .status(),
         201
     );
-    // Failures are audited, with no password anywhere in the log.
-    let entries = app.audit(&admin).await;
+    // The waits grow: 30 s, then 60 s after the next failure, then 120 s.
+    app.clock.advance(Duration::seconds(31));
     assert_eq!(
-        entries
-            .iter()
-            .filter(|e| e["action"] == "staff.login_failed")
-            .count(),
-        20
+        sign_in_from(&app, stranger, "desk-1", "wrong-password-1")
+            .await
+            .status(),
+        401
     );
+    let res = sign_in_from(&app, stranger, "desk-1", "wrong-password-1").await;
+    assert_eq!(res.headers()["retry-after"], "60");
+    app.clock.advance(Duration::seconds(61));
+    assert_eq!(
+        sign_in_from(&app, stranger, "desk-1", "wrong-password-1")
+            .await
+            .status(),
+        401
+    );
+    let res = sign_in_from(&app, stranger, "desk-1", STAFF_PASSWORD).await;
+    assert_eq!(res.headers()["retry-after"], "120");
+    // An unknown login answers like a wrong password.
+    let p = problem(
+        sign_in_from(&app, office, "nobody", STAFF_PASSWORD).await,
+        401,
+    )
+    .await;
+    assert_eq!(p["code"], "invalid_credentials");
+    // Guessing across many names from one address is slowed per address (20 free).
+    let scanner = "192.0.2.77";
+    for i in 0..20 {
+        let res = sign_in_from(&app, scanner, &format!("guess{i}"), "x-wrong-password").await;
+        assert_eq!(res.status(), 401, "guess {i}");
+    }
+    let res = sign_in_from(&app, scanner, "chief", STAFF_PASSWORD).await;
+    assert_eq!(problem(res, 429).await["code"], "rate_limited");
+    // After the window, the right password works from anywhere again.
+    app.clock.advance(Duration::minutes(16));
+    assert_eq!(
+        sign_in_from(&app, stranger, "desk-1", STAFF_PASSWORD)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        sign_in_from(&app, scanner, "chief", STAFF_PASSWORD)
+            .await
+            .status(),
+        201
+    );
+    // Failures, lockouts and successes are audited, with no password or token anywhere.
+    let entries = app.audit(&admin).await;
+    let count = |action: &str| entries.iter().filter(|e| e["action"] == action).count();
+    assert_eq!(count("staff.login_failed"), 5 + 1 + 1 + 1 + 20);
+    assert!(
+        count("staff.login_lockout") >= 4,
+        "{}",
+        count("staff.login_lockout")
+    );
+    assert!(count("staff.login") >= 4);
     let all = serde_json::to_string(&entries).unwrap();
     assert!(!all.contains("wrong-password-1") && !all.contains(STAFF_PASSWORD));
-    assert!(!all.contains(&admin), "no tokens in the audit log");
+    assert!(
+        !all.contains(&admin) && !all.contains(&desk),
+        "no tokens in the audit log"
+    );
+    assert!(!all.contains(stranger), "addresses are kept only as hashes");
 }
 
 #[tokio::test]

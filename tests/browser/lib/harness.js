@@ -1,0 +1,240 @@
+// Shared by the browser tests: Debian's Chromium through playwright-core (never a downloaded
+// browser), a fresh profile per run, pages that fail the test on a script error or a CSP
+// violation, screenshots as artefacts, axe-core checks, the file mail, the API, and a private
+// server for tests that need their own rehearsal clock.
+
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
+
+const require = createRequire(import.meta.url);
+
+export const env = {
+  url: process.env.MADOGUCHI_URL || 'http://127.0.0.1:18100',
+  mailDir: process.env.MADOGUCHI_MAIL_DIR || '/tmp/fe-dev/mail',
+  bin: process.env.MADOGUCHI_BIN || 'target/debug/madoguchi',
+  artifacts: process.env.MADOGUCHI_ARTIFACTS || path.resolve('target/browser-artifacts'),
+  chromium: process.env.CHROMIUM || '/usr/bin/chromium',
+  admin: { login: process.env.MADOGUCHI_ADMIN || 'chief', password: process.env.MADOGUCHI_ADMIN_PASSWORD || 'a-long-first-password' },
+  phone: { login: process.env.MADOGUCHI_PHONE_LOGIN || 'phone1', password: process.env.MADOGUCHI_STAFF_PASSWORD || 'phone-staff-password' },
+  desk: { login: process.env.MADOGUCHI_DESK_LOGIN || 'desk1', password: process.env.MADOGUCHI_STAFF_PASSWORD || 'desk-staff-password' },
+};
+
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** A browser with a fresh, empty profile (its --user-data-dir), removed on close. */
+export async function launch({ viewport = { width: 390, height: 844 }, locale = 'ja-JP' } = {}) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fe-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: env.chromium,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport,
+    locale,
+    timezoneId: 'UTC', // the pages must not depend on the browser's zone
+    reducedMotion: 'reduce', // no smooth scrolling under a click
+  });
+  context.setDefaultTimeout(10000);
+  const close = async () => {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+/**
+ * A page that records uncaught errors and CSP violations; call `page.assertClean()` to fail the
+ * test on any. (Failed loads of 4xx answers are expected in some tests and are not errors.)
+ */
+export async function watchedPage(context) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    const text = m.text();
+    if (/Content Security Policy|Refused to (load|execute|apply|connect|frame)/i.test(text)) problems.push(`CSP: ${text}`);
+    else if (m.type() === 'error' && !/Failed to load resource/.test(text)) problems.push(`console error: ${text}`);
+  });
+  page.assertClean = () => assert.deepEqual(problems, [], 'the page logged errors or CSP violations');
+  return page;
+}
+
+export async function screenshot(page, name, { fullPage = true, element = null } = {}) {
+  fs.mkdirSync(env.artifacts, { recursive: true });
+  const file = path.join(env.artifacts, `${name}.png`);
+  if (element) await page.locator(element).screenshot({ path: file, animations: 'disabled' });
+  else await page.screenshot({ path: file, fullPage, animations: 'disabled' });
+  return file;
+}
+
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** Runs axe-core on the page; fails on any serious or critical violation (listing them). */
+export async function assertAccessible(page, label) {
+  const has = await page.evaluate(() => typeof window.axe === 'object');
+  if (!has) await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad, [], `axe-core found serious or critical violations on ${label}`);
+  return result;
+}
+
+// ---------- mail ----------
+
+/** Waits for a mail to `to` whose body matches `re` and is newer than `since` (ms); returns the match. */
+export async function waitForMail(to, re, { since = 0, timeout = 10000, dir = env.mailDir } = {}) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.eml')) : [];
+    const found = files
+      .map((f) => ({ f, st: fs.statSync(path.join(dir, f)) }))
+      .filter((x) => x.st.mtimeMs >= since - 1000)
+      .sort((a, b) => b.st.mtimeMs - a.st.mtimeMs);
+    for (const { f } of found) {
+      const text = fs.readFileSync(path.join(dir, f), 'utf8');
+      if (!new RegExp(`^To: .*${to.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'mi').test(text)) continue;
+      const m = re.exec(text);
+      if (m) return { match: m, text, file: f };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no mail to ${to} matching ${re} within ${timeout} ms in ${dir}`);
+}
+
+// ---------- the API, for setting up ----------
+
+export async function apiCall(method, p, { body, token, base = env.url } = {}) {
+  const res = await fetch(base + p, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: 'Bearer ' + token } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  return { status: res.status, data, headers: res.headers };
+}
+
+export async function staffToken(who = env.admin, base = env.url) {
+  const r = await apiCall('POST', '/api/v1/staff/sessions', { body: who, base });
+  assert.equal(r.status, 201, `login ${who.login}: ${JSON.stringify(r.data)}`);
+  return r.data.token;
+}
+
+/** Signs a page in to the staff console. */
+export async function staffLogin(page, who = env.admin) {
+  await page.goto(env.url + '/staff/');
+  await page.fill('#f-login', who.login);
+  await page.fill('#f-password', who.password);
+  await page.click('#login-submit');
+  await page.waitForSelector('#nav:not([hidden])');
+}
+
+// ---------- a private server (its own clock and database) ----------
+
+export async function freePort(from = 18150, to = 18199) {
+  for (let p = from; p <= to; p++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (ok) return p;
+  }
+  throw new Error('no free port');
+}
+
+export async function startServer({ clockStart }) {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fe-server-'));
+  fs.mkdirSync(path.join(dir, 'mail'));
+  const url = `http://127.0.0.1:${port}`;
+  let child = null;
+  let stderr = '';
+  async function run(start) {
+    stderr = '';
+    child = spawn(path.resolve(env.bin), [], {
+      env: {
+        ...process.env,
+        MADOGUCHI__SERVER__BIND: `127.0.0.1:${port}`,
+        MADOGUCHI__PUBLIC_URL: url,
+        MADOGUCHI__DATABASE__URL: path.join(dir, 'db.sqlite3'),
+        MADOGUCHI__MAIL__FILE_DIR: path.join(dir, 'mail'),
+        MADOGUCHI__CLOCK__START: start,
+        MADOGUCHI__LOG__FILTER: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: dir, // no ./config/ of a developer's
+    });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const deadline = Date.now() + 20000;
+    for (;;) {
+      try {
+        const r = await fetch(url + '/readyz');
+        if (r.ok) break;
+      } catch { /* not yet */ }
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const exited = () => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+  await run(clockStart);
+  return {
+    url,
+    dir,
+    /** Runs the staff CLI against this server's database. */
+    staffAdd(login, role, password) {
+      return new Promise((resolve, reject) => {
+        const p = spawn(path.resolve(env.bin), ['staff', 'add', '--login', login, '--role', role, '--password-stdin'], {
+          env: { ...process.env, MADOGUCHI__DATABASE__URL: path.join(dir, 'db.sqlite3'), MADOGUCHI__CLOCK__START: '' }, cwd: dir, stdio: ['pipe', 'ignore', 'inherit'],
+        });
+        p.stdin.end(password + '\n');
+        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error('staff add failed'))));
+      });
+    },
+    /** Kills the process without a goodbye (connections drop), as a crash would. */
+    async crash() {
+      child.kill('SIGKILL');
+      await exited();
+    },
+    /** Starts it again on the same port and database. */
+    async restart(start = clockStart) {
+      await run(start);
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        // A graceful stop waits for open display streams (up to 30 s): 2 s, then SIGKILL.
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+        await exited();
+        clearTimeout(timer);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs fn; on failure keeps a screenshot (FAILED-name.png) and adds the page's text to the error. */
+export async function guard(page, name, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    try {
+      await screenshot(page, 'FAILED-' + name);
+      const text = (await page.textContent('body')).replace(/\s+/g, ' ').slice(0, 1500);
+      e.message += `\n--- ${name}: ${page.url()}\n${text}`;
+    } catch { /* the page is gone */ }
+    throw e;
+  }
+}

@@ -1,0 +1,54 @@
+// Pure functions of the pages, run in Node: the phone console's date-and-time reader, the desk's
+// reservation-number normaliser, the My Number check the forms warn with, and date formatting.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseWhen } from '../../../web/assets/staff-phone.js';
+import { normaliseNumber } from '../../../web/assets/staff-desk.js';
+import { isIndividualNumber, checks } from '../../../web/assets/resident.js';
+import { fmtSlot, fmtCountdown, fmtPhone, parts } from '../../../web/assets/format.js';
+
+test('the phone console reads dates and times as staff type them', () => {
+  const today = '2027-01-12';
+  assert.deepEqual(parseWhen('1/18 10:30', today), { date: '2027-01-18', time: '10:30' });
+  assert.deepEqual(parseWhen('０１１８　１０３０', today), { date: '2027-01-18', time: '10:30' });
+  assert.deepEqual(parseWhen('2/3 9', today), { date: '2027-02-03', time: '09:00' });
+  assert.deepEqual(parseWhen('明日 10時半', today), { date: '2027-01-13', time: '10:30' });
+  assert.deepEqual(parseWhen('2027-03-01', today), { date: '2027-03-01', time: null });
+  assert.deepEqual(parseWhen('1/5', today), { date: '2028-01-05', time: null }, 'a past day means next year');
+  assert.deepEqual(parseWhen('20日 14:00', today), { date: '2027-01-20', time: '14:00' });
+  assert.equal(parseWhen('', today), null);
+  assert.ok(parseWhen('2/30', today).error, 'no 30 February');
+  assert.ok(parseWhen('1/18 25:00', today).error);
+  assert.ok(parseWhen('そのうち', today).error);
+});
+
+test('the desk normalises typed and scanned reservation numbers', () => {
+  assert.equal(normaliseNumber('hj3k7wxa'), 'HJ3K-7WXA');
+  assert.equal(normaliseNumber(' ＨＪ３Ｋ－７ＷＸＡ '), 'HJ3K-7WXA');
+  assert.equal(normaliseNumber('HJ3K-7WXA'), 'HJ3K-7WXA');
+});
+
+test('the forms recognise an individual number by its check digit', () => {
+  assert.equal(isIndividualNumber('123456789018'), true);
+  assert.equal(isIndividualNumber('123456789012'), false);
+  assert.equal(isIndividualNumber('000000000000'), true, 'r ≤ 1 gives check digit 0');
+  assert.ok(checks.individualNumber('番号は 1234 5678 9018 です'));
+  assert.equal(checks.individualNumber('090-1234-5678'), null);
+  assert.equal(checks.kana('ヤマダ タロウ'), null);
+  assert.equal(checks.kana('やまだ たろう'), null);
+  assert.ok(checks.kana('Yamada'));
+  assert.equal(checks.phone('0748-36-5560'), null);
+  assert.ok(checks.phone('12-34'));
+});
+
+test('instants are shown in the counter\'s time, whatever the browser\'s zone', () => {
+  const slot = { starts_at: '2027-02-01T09:00:00+09:00', ends_at: '2027-02-01T09:30:00+09:00' };
+  assert.equal(fmtSlot(slot, 'ja'), '2月1日(月) 9:00〜9:30');
+  assert.equal(fmtSlot(slot, 'en'), 'Mon 1 Feb, 9:00–9:30');
+  assert.equal(parts('2026-12-01T12:00:00+09:00').dow, 2);
+  assert.equal(fmtCountdown(8200, 'ja'), '00:00:09');
+  assert.equal(fmtCountdown(90061000, 'ja'), '1日 01:01:01');
+  assert.equal(fmtPhone('09012345678'), '090-1234-5678');
+  assert.equal(fmtPhone('0748365560'), '0748-36-5560');
+});

@@ -1,0 +1,157 @@
+// A resident books from the calendar through the mailed link to the completion page, sees a
+// problem next to its field, and cancels from the manage page; bad links get a page that says
+// so; every page passes axe-core (no serious or critical violation).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { env, launch, watchedPage, screenshot, assertAccessible, waitForMail, apiCall, guard } from '../lib/harness.js';
+
+let browser;
+const email = `resident-${Date.now().toString(36)}@example.jp`; // no long digit run: it could pass the My Number check
+const phone = `090-${String(Date.now()).slice(-8, -4)}-${String(Date.now()).slice(-4)}`;
+const state = {};
+
+before(async () => { browser = await launch(); });
+after(async () => { if (browser) await browser.close(); });
+
+test('the start page explains before booking and shows what to bring', async () => {
+  const page = await watchedPage(browser.context);
+  await page.goto(env.url + '/');
+  await page.waitForSelector('#procedure-choices input');
+  const notes = await page.textContent('[data-testid="before-notes"]');
+  assert.match(notes, /コンビニ/, 'the signature PIN can be reset at a convenience store');
+  assert.match(notes, /スマートフォン/, 'smartphone certificates are not handled at the counter');
+  assert.match(notes, /2回/, 'a voluntary proxy comes twice');
+  assert.match(notes, /マイナンバー\(個人番号12桁\)や暗証番号は、予約のどの欄にも入力しないでください/);
+  assert.match(await page.textContent('#footer-phones'), /0748-36-5560/, "the counter's phone number is shown");
+  await page.check('#procedure-pin-reset');
+  await page.check('#applicant_type-voluntary_proxy');
+  const bring = await page.textContent('#bring');
+  assert.match(bring, /来庁回数: 2回/);
+  await page.check('#applicant_type-holder');
+  assert.match(await page.textContent('#bring'), /本人のマイナンバーカード/);
+  await page.waitForSelector('.cal-grid button.day[data-state="avail"]');
+  await assertAccessible(page, 'the start page');
+  await screenshot(page, 'resident-start');
+  page.assertClean();
+  await page.close();
+});
+
+test('a resident books from the calendar through the mailed link', async () => {
+  const page = await watchedPage(browser.context);
+  await page.goto(env.url + '/');
+  await page.waitForSelector('.cal-grid button.day[data-state="avail"]');
+  await page.check('#procedure-pin-reset');
+  await page.click('.cal-grid button.day[data-state="avail"] >> nth=0');
+  const slot = page.locator('.slot:not([disabled]) >> nth=0');
+  state.slotId = await slot.getAttribute('data-slot');
+  await slot.click();
+  const picked = await page.textContent('[data-testid="picked-slot"]');
+  await page.fill('#f-email', email);
+  const sentAt = Date.now();
+  await page.click('#mail-submit');
+  await guard(page, 'mail-sent', () => page.waitForSelector('[data-testid="mail-sent"]:not([hidden])'));
+  assert.match(await page.textContent('[data-testid="mail-sent"]'), new RegExp(email.replace('.', '\\.')));
+  await assertAccessible(page, 'the start page after the mail');
+  await screenshot(page, 'resident-mail-sent');
+  page.assertClean();
+
+  const mail = await waitForMail(email, /(http\S+\/booking\/verify\?token=[A-Za-z0-9_-]+)/, { since: sentAt });
+  state.verifyUrl = mail.match[1];
+  await page.goto(state.verifyUrl);
+  await page.waitForSelector('#booking-form');
+  const again = await page.textContent('[data-testid="picked-slot"]');
+  assert.ok(again.endsWith(picked), `the mailed link comes back to the chosen slot (${again} / ${picked})`);
+  assert.equal(await page.inputValue('#f-procedure'), 'pin-reset', 'the choice made before the mail is kept');
+  await assertAccessible(page, 'the verify page (form)');
+  await screenshot(page, 'resident-form');
+
+  // A problem next to its field: the kana.
+  await page.fill('#f-name', '山田 太郎');
+  await page.fill('#f-name_kana', 'yamada taro');
+  await page.fill('#f-phone', phone);
+  await page.click('#to-confirm');
+  const err = page.locator('#f-name_kana-error');
+  await err.waitFor();
+  assert.match(await err.textContent(), /全角カタカナ/);
+  assert.equal(await page.getAttribute('#f-name_kana', 'aria-invalid'), 'true');
+  assert.match(await page.getAttribute('#f-name_kana', 'aria-describedby'), /f-name_kana-error/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'form-summary', 'the summary takes focus');
+  assert.equal(await page.locator('#form-summary a[href="#f-name_kana"]').count(), 1, 'the summary links to the field');
+  await assertAccessible(page, 'the form with a problem');
+  await screenshot(page, 'resident-form-problem');
+
+  await page.fill('#f-name_kana', 'やまだ たろう');
+  await page.click('#to-confirm');
+  await page.waitForSelector('[data-testid="confirm-list"]');
+  assert.match(await page.textContent('[data-field="name_kana"]'), /ヤマダ タロウ/, 'hiragana became katakana');
+  assert.equal(await page.locator('#f-name_kana-error').count(), 0, 'the problem is gone');
+  await assertAccessible(page, 'the confirmation step');
+  await screenshot(page, 'resident-confirm');
+
+  await page.click('#confirm-submit');
+  await guard(page, 'done', () => page.waitForSelector('[data-testid="done"]'));
+  const number = (await page.textContent('[data-testid="reservation-number"]')).trim();
+  assert.match(number, /^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+  const qrOk = await page.locator('img.qr').evaluate((img) => img.complete && img.naturalWidth > 0);
+  assert.ok(qrOk, 'the QR code loaded');
+  assert.match(page.url(), /\/booking\/manage\?token=/, 'a reload shows the booking, not a used link');
+  await assertAccessible(page, 'the completion page');
+  await screenshot(page, 'resident-done');
+  page.assertClean();
+  state.number = number;
+  await page.close();
+});
+
+test('the manage link shows the booking, and the resident cancels it', async () => {
+  const mail = await waitForMail(email, /(http\S+\/booking\/manage\?token=[A-Za-z0-9_-]+)/);
+  assert.ok(mail.text.includes(state.number), 'the completion mail names the number');
+  const page = await watchedPage(browser.context);
+  await page.goto(mail.match[1]);
+  await page.waitForSelector('[data-testid="reservation"][data-status="confirmed"]');
+  assert.equal((await page.textContent('[data-testid="reservation-number"]')).trim(), state.number);
+  await assertAccessible(page, 'the manage page');
+  await screenshot(page, 'resident-manage');
+
+  await page.click('#open-cancel');
+  await page.waitForSelector('dialog[data-testid="cancel-dialog"]');
+  await assertAccessible(page, 'the cancel confirmation');
+  await page.click('dialog[data-testid="cancel-dialog"] [data-action="ok"]');
+  await page.waitForSelector('[data-testid="reservation"][data-status="cancelled"]');
+  assert.match(await page.textContent('[data-testid="manage-notice"]'), /取り消しました/);
+  const token = new URL(mail.match[1]).searchParams.get('token');
+  const r = await apiCall('GET', `/api/v1/reservations/${token}`);
+  assert.equal(r.data.status, 'cancelled', 'the server has it cancelled');
+  await screenshot(page, 'resident-cancelled');
+  page.assertClean();
+  await page.close();
+});
+
+test('a used or bad link gets a page that says so and how to start again', async () => {
+  const page = await watchedPage(browser.context);
+  await page.goto(state.verifyUrl);
+  const used = page.locator('[data-testid="invalid"]');
+  await used.waitFor();
+  assert.equal(await used.getAttribute('data-code'), 'verification_used');
+  assert.match(await used.textContent(), /すでに使われています/);
+  assert.equal(await page.locator('[data-testid="invalid"] a[href="/"]').count(), 1, 'a way to start again');
+  await assertAccessible(page, 'the used-link page');
+  await screenshot(page, 'resident-link-used');
+  await page.goto(env.url + '/booking/manage?token=' + 'x'.repeat(43));
+  await page.waitForSelector('[data-testid="invalid"][data-code="reservation_not_found"]');
+  page.assertClean();
+  await page.close();
+});
+
+test('the English switch', async () => {
+  const page = await watchedPage(browser.context);
+  await page.goto(env.url + '/?lang=en');
+  await page.waitForSelector('.cal-grid button.day');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.equal(await page.textContent('h1'), 'Book a visit to the My Number card special counter');
+  assert.equal(await page.getAttribute('#lang-switch', 'lang'), 'ja');
+  await assertAccessible(page, 'the English start page');
+  await screenshot(page, 'resident-start-en');
+  page.assertClean();
+  await page.close();
+});

@@ -1,0 +1,109 @@
+// The front desk's day: a visitor is checked in by typed number and another by a "scanner"
+// (fast keystrokes ending with Enter), the desk calls the next ticket, and the waiting-room
+// screen (a second page) shows it at once; complete clears the desk.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { env, launch, watchedPage, screenshot, assertAccessible, staffLogin, staffToken, apiCall } from '../lib/harness.js';
+
+let browser;
+let screenBrowser;
+const stamp = String(Date.now()).slice(-8);
+const numbers = [];
+const desk = String(10 + (Date.now() % 89)); // a desk of its own
+
+/** Books today's later slots for two visitors (an admin may book outside the window). */
+async function bookToday(token, n) {
+  const av = await apiCall('GET', '/api/v1/counters/city-hall/availability', { token });
+  assert.equal(av.status, 200);
+  const now = av.data.now;
+  const today = av.data.days[0];
+  assert.ok(today.open, `the rehearsal day ${today.date} must be a working day`);
+  const later = today.slots.filter((s) => s.starts_at > now && s.remaining > 0);
+  assert.ok(later.length >= n, 'free slots later today');
+  for (let i = 0; i < n; i++) {
+    const r = await apiCall('POST', '/api/v1/staff/reservations', {
+      token,
+      body: {
+        slot_id: later[i].id, procedure: 'pin-reset', applicant_type: 'holder', name: `来庁 ${i + 1}`,
+        name_kana: `ライチョウ ${['イチ', 'ニ', 'サン'][i]}`, phone: `0748-${stamp.slice(0, 2)}-${stamp.slice(4, 7)}${i}`,
+        override_window: true, override_reason: 'ブラウザテスト: 当日の来庁者',
+      },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.data));
+    numbers.push(r.data.reservation_number);
+  }
+}
+
+before(async () => {
+  browser = await launch({ viewport: { width: 1280, height: 900 } });
+  screenBrowser = await launch({ viewport: { width: 1920, height: 1080 } });
+  await bookToday(await staffToken(env.admin), 2);
+});
+after(async () => {
+  if (browser) await browser.close();
+  if (screenBrowser) await screenBrowser.close();
+});
+
+test('check in, call next, and the waiting-room screen shows the call', async () => {
+  const screen = await watchedPage(screenBrowser.context);
+  await screen.goto(env.url + '/display/city-hall');
+  await screen.waitForSelector('#conn[data-state="open"]', { state: 'attached' });
+  assert.match(await screen.textContent('#counter-name'), /近江八幡市役所/);
+  assert.match(await screen.textContent('#clock'), /^\d{2}:\d{2}$/);
+  await assertAccessible(screen, 'the waiting-room screen');
+
+  const page = await watchedPage(browser.context);
+  await staffLogin(page, env.desk);
+  const sections = await page.$$eval('#nav-list a', (as) => as.map((a) => a.dataset.section));
+  assert.deepEqual(sections, ['search', 'desk'], 'desk staff: the front desk and search');
+  await page.click('a[data-section="desk"]');
+  await page.waitForSelector('#d-reservation_number');
+  await page.fill('#d-desk', desk);
+
+  // Typed (lower case, without the hyphen: the desk normalises it).
+  await page.fill('#d-reservation_number', numbers[0].replace('-', '').toLowerCase());
+  await page.press('#d-reservation_number', 'Enter');
+  await page.waitForSelector('[data-testid="checkin-result"] .result.ok');
+  const ticket = (await page.textContent('[data-testid="checkin-result"] .ticket')).trim();
+  assert.match(ticket, /^R-\d{3}$/);
+  await page.waitForSelector(`[data-testid="waiting"] tr[data-ticket="${ticket}"]`);
+
+  // Scanned: the keystrokes arrive fast, ending with Enter, while nothing is focused.
+  await page.evaluate(() => document.activeElement.blur());
+  await page.keyboard.type(numbers[1], { delay: 5 });
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`[data-testid="waiting"] tr >> text=${numbers[1]}`);
+  assert.match(await page.textContent('[data-testid="checkin-result"]'), new RegExp(numbers[1]));
+  await assertAccessible(page, 'the front desk');
+  await screenshot(page, 'staff-desk-waiting');
+
+  await page.click('#d-call');
+  await page.waitForSelector(`[data-testid="current"] .current[data-ticket="${ticket}"]`);
+  assert.equal(await page.textContent('[data-testid="current"] .ticket-no'), ticket, 'the first checked in is called first');
+
+  await screen.waitForSelector(`#latest[data-ticket="${ticket}"]`, { timeout: 8000 });
+  assert.equal(await screen.textContent('#latest-ticket'), ticket);
+  assert.equal(await screen.textContent('#latest-desk'), desk);
+  const body = await screen.textContent('body');
+  assert.ok(!body.includes('来庁') && !numbers.some((n) => body.includes(n)), 'no personal data on the screen');
+  await screenshot(screen, 'display-called', { fullPage: false });
+  await screenshot(page, 'staff-desk-called');
+
+  await page.click(`[data-testid="current"] [data-action="complete"]`);
+  await page.waitForSelector('[data-testid="current"] .current', { state: 'detached' });
+  await page.waitForSelector(`[data-testid="finished"] td >> text=${ticket}`, { state: 'attached' });
+  const token = await staffToken(env.desk);
+  const r = await apiCall('GET', `/api/v1/staff/reservations/${numbers[0]}`, { token });
+  assert.equal(r.data.status, 'completed');
+
+  // The next call reaches the screen too, and the first moves to the recent calls.
+  await page.click('#d-call');
+  await page.waitForSelector('[data-testid="current"] .current');
+  const second = (await page.textContent('[data-testid="current"] .ticket-no')).trim();
+  await screen.waitForSelector(`#latest[data-ticket="${second}"]`, { timeout: 8000 });
+  assert.equal(await screen.locator(`#recent li[data-ticket="${ticket}"]`).count(), 1);
+  await assertAccessible(screen, 'the waiting-room screen with calls');
+  screen.assertClean();
+  page.assertClean();
+});

@@ -1,0 +1,213 @@
+// The waiting-room screen (/display/{counter}): ticket numbers and desks only, never a name.
+// Fed by EventSource('/api/v1/desk/{counter}/display'); events are de-duplicated by their id,
+// so a rebuilt connection (which replays the day's last calls) shows nothing twice. The browser
+// retries a dropped stream itself; when it gives up, or the stream falls silent, the page
+// rebuilds it with back-off. A chime (Web Audio) plays once sound is enabled with a click.
+
+import { api, seg, serverClock } from './api.js';
+import { fmtClock } from './format.js';
+
+const $ = (s) => document.querySelector(s);
+const counter = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
+const KEEP = 8;
+const SILENCE_MS = 90000;   // no event or open for this long: rebuild (keep-alives are comments)
+const OPEN_TIMEOUT_MS = 10000;
+
+const seen = new Set();
+let calls = [];             // {id, ticket, desk}, newest first, one per ticket
+let es = null;
+let backoff = 1000;
+let rebuildTimer = null;
+let watchdog = null;
+let lastSignal = Date.now();
+let initialUntil = Infinity; // events before this (the first backlog) do not chime
+let audio = null;
+let day = null;
+
+// ---------- the clock (the server's, in Japan time) ----------
+
+function tick() {
+  const now = serverClock.now();
+  $('#clock').textContent = fmtClock(now, { seconds: false });
+  const today = fmtDay(now);
+  if (day && today !== day) {
+    // A new day: yesterday's calls are gone from the screen.
+    calls = [];
+    render(null);
+  }
+  day = today;
+}
+function fmtDay(ms) {
+  return new Date(ms + 9 * 3600 * 1000).toISOString().slice(0, 10);
+}
+
+async function sync() {
+  try {
+    const data = await api('/api/v1/counters');
+    const c = data.counters.find((x) => x.id === counter);
+    if (c) {
+      $('#counter-name').textContent = c.name;
+      document.title = `${c.name} 呼出表示`;
+    } else {
+      $('#counter-name').textContent = '窓口が見つかりません / Unknown counter';
+    }
+  } catch { /* the clock keeps the browser's time */ }
+}
+
+// ---------- rendering ----------
+
+function deskSuffix(desk) {
+  return /^[0-9０-９]+$/.test(desk) ? '番窓口へ' : 'へ';
+}
+
+function render(fresh) {
+  const latest = calls[0];
+  $('#latest').hidden = !latest;
+  $('#idle').hidden = !!latest;
+  if (latest) {
+    $('#latest-ticket').textContent = latest.ticket;
+    $('#latest-desk').textContent = latest.desk;
+    $('#latest .desk small[lang="ja"]').textContent = deskSuffix(latest.desk);
+    $('#latest').dataset.ticket = latest.ticket;
+  }
+  const list = $('#recent');
+  list.replaceChildren(...calls.slice(1, KEEP).map((c) => {
+    const li = document.createElement('li');
+    li.dataset.ticket = c.ticket;
+    const t = document.createElement('span');
+    t.className = 't';
+    t.textContent = c.ticket;
+    const d = document.createElement('span');
+    d.className = 'd';
+    d.textContent = `${c.desk}${deskSuffix(c.desk)}`;
+    li.append(t, d);
+    return li;
+  }));
+  if (fresh) {
+    const el = $('#latest');
+    el.classList.remove('flash');
+    void el.offsetWidth;
+    el.classList.add('flash');
+    $('#announce').textContent = `${fresh.ticket}番の方、${fresh.desk}${deskSuffix(fresh.desk)}お越しください。Number ${fresh.ticket}, please go to desk ${fresh.desk}.`;
+    chime();
+  }
+}
+
+function onCalled(e) {
+  lastSignal = Date.now();
+  let data;
+  try { data = JSON.parse(e.data); } catch { return; }
+  if (!data || typeof data.ticket !== 'string') return;
+  const id = Number(e.lastEventId) || 0;
+  const key = e.lastEventId || `${data.ticket}@${data.desk}@${Date.now()}`;
+  if (seen.has(key)) return;
+  seen.add(key);
+  const call = { id, ticket: data.ticket, desk: String(data.desk || '') };
+  calls = [call, ...calls.filter((c) => c.ticket !== call.ticket)].sort((a, b) => b.id - a.id).slice(0, KEEP);
+  const live = Date.now() > initialUntil && calls[0] === call;
+  render(live ? call : null);
+}
+
+// ---------- the connection ----------
+
+function setConn(state) {
+  const el = $('#conn');
+  el.dataset.state = state;
+  el.textContent = state === 'open' ? '' : state === 'connecting' ? '接続中… / Connecting…' : '再接続中… / Reconnecting…';
+}
+
+function connect() {
+  clearTimeout(rebuildTimer);
+  if (es) es.close();
+  const src = new EventSource(`/api/v1/desk/${seg(counter)}/display`);
+  es = src;
+  const opened = setTimeout(() => { if (es === src && src.readyState !== EventSource.OPEN) rebuild(); }, OPEN_TIMEOUT_MS);
+  src.addEventListener('open', () => {
+    if (es !== src) return;
+    clearTimeout(opened);
+    lastSignal = Date.now();
+    backoff = 1000;
+    setConn('open');
+    // The backlog arrives right after opening; only later events are new calls.
+    if (initialUntil === Infinity) initialUntil = Date.now() + 1500;
+  });
+  src.addEventListener('called', (e) => { if (es === src) onCalled(e); });
+  src.addEventListener('message', () => { lastSignal = Date.now(); });
+  src.addEventListener('error', () => {
+    if (es !== src) return;
+    setConn('reconnecting');
+    // CONNECTING: the browser retries by itself (with Last-Event-ID). CLOSED: it gave up.
+    if (src.readyState === EventSource.CLOSED) rebuild();
+  });
+}
+
+function rebuild() {
+  if (es) { es.close(); es = null; }
+  setConn('reconnecting');
+  clearTimeout(rebuildTimer);
+  const wait = backoff + Math.floor(Math.random() * 500);
+  backoff = Math.min(backoff * 2, 30000);
+  rebuildTimer = setTimeout(connect, wait);
+}
+
+function watch() {
+  clearInterval(watchdog);
+  watchdog = setInterval(() => {
+    if (!es) return;
+    if (es.readyState === EventSource.OPEN && Date.now() - lastSignal > SILENCE_MS) {
+      // Keep-alives are comments, invisible here: a silent stream is re-opened (the replayed
+      // backlog is de-duplicated, so nothing shows twice).
+      lastSignal = Date.now();
+      connect();
+    } else if (es.readyState === EventSource.CONNECTING && Date.now() - lastSignal > 20000) {
+      rebuild();
+    }
+  }, 5000);
+}
+
+window.addEventListener('online', () => { if (!es || es.readyState !== EventSource.OPEN) { backoff = 1000; connect(); } });
+
+// ---------- sound ----------
+
+function chime() {
+  if (!audio || audio.state !== 'running') return;
+  const t0 = audio.currentTime + 0.02;
+  for (const [freq, at] of [[880, 0], [660, 0.45]]) {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.type = 'sine';
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, t0 + at);
+    gain.gain.exponentialRampToValueAtTime(0.35, t0 + at + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 1.1);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t0 + at);
+    osc.stop(t0 + at + 1.2);
+  }
+}
+
+async function enableSound() {
+  try {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    audio = audio || new Ctx();
+    await audio.resume();
+    if (audio.state === 'running') {
+      $('#sound').hidden = true;
+      document.body.dataset.sound = 'on';
+      chime();
+    }
+  } catch { /* no sound on this device */ }
+}
+
+$('#sound').addEventListener('click', enableSound);
+
+// ---------- start ----------
+
+setConn('connecting');
+render(null);
+sync().then(tick);
+setInterval(tick, 1000);
+setInterval(sync, 10 * 60 * 1000);
+connect();
+watch();

@@ -1,0 +1,116 @@
+// Dates and times as the counter shows them. Instants arrive as RFC 3339 with the counter's
+// offset (2027-02-01T09:00:00+09:00): their local parts are read from the string, so the
+// browser's own time zone never shifts a booking.
+
+const WD_JA = ['日', '月', '火', '水', '木', '金', '土'];
+const WD_EN = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MON_EN = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTH_EN = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September',
+  'October', 'November', 'December'];
+
+/** {y, m, d, hh, mm, dow, date:'YYYY-MM-DD'} of an RFC 3339 instant or a YYYY-MM-DD date. */
+export function parts(s) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?/.exec(String(s || ''));
+  if (!m) return null;
+  const y = +m[1], mo = +m[2], d = +m[3];
+  return {
+    y, m: mo, d,
+    hh: m[4] === undefined ? null : +m[4],
+    mm: m[5] === undefined ? null : +m[5],
+    dow: new Date(Date.UTC(y, mo - 1, d)).getUTCDay(),
+    date: `${m[1]}-${m[2]}-${m[3]}`,
+  };
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+
+export function isoDate(y, m, d) {
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}`;
+}
+export function addDays(date, n) {
+  const p = parts(date);
+  return isoDate(p.y, p.m, p.d + n);
+}
+export function addMonths(date, n) {
+  const p = parts(date);
+  return isoDate(p.y, p.m + n, 1);
+}
+export function daysInMonth(y, m) {
+  return new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+/** Whole days from a to b (dates). */
+export function daysBetween(a, b) {
+  const pa = parts(a), pb = parts(b);
+  return Math.round((Date.UTC(pb.y, pb.m - 1, pb.d) - Date.UTC(pa.y, pa.m - 1, pa.d)) / 86400000);
+}
+
+export function weekday(s, lang) {
+  const p = parts(s);
+  return lang === 'en' ? WD_EN[p.dow] : WD_JA[p.dow];
+}
+
+/** 2月1日(月) · Mon 1 Feb; with year: 2027年2月1日(月) · Mon 1 Feb 2027 */
+export function fmtDate(s, lang, { year = false, dow = true } = {}) {
+  const p = parts(s);
+  if (!p) return '';
+  if (lang === 'en') {
+    return `${dow ? WD_EN[p.dow] + ' ' : ''}${p.d} ${MON_EN[p.m - 1]}${year ? ' ' + p.y : ''}`;
+  }
+  return `${year ? p.y + '年' : ''}${p.m}月${p.d}日${dow ? `(${WD_JA[p.dow]})` : ''}`;
+}
+
+export function fmtMonth(y, m, lang) {
+  return lang === 'en' ? `${MONTH_EN[m - 1]} ${y}` : `${y}年${m}月`;
+}
+
+/** 9:00 */
+export function fmtTime(s) {
+  const p = parts(s);
+  if (!p || p.hh === null) return '';
+  return `${p.hh}:${pad(p.mm)}`;
+}
+
+/** 2月1日(月) 9:00 */
+export function fmtDateTime(s, lang, opts) {
+  return `${fmtDate(s, lang, opts)}${lang === 'en' ? ', ' : ' '}${fmtTime(s)}`;
+}
+
+/** 2月1日(月) 9:00〜9:30 */
+export function fmtSlot(slot, lang, opts) {
+  if (!slot) return '';
+  const sep = lang === 'en' ? '–' : '〜';
+  return `${fmtDate(slot.starts_at, lang, opts)}${lang === 'en' ? ', ' : ' '}${fmtTime(slot.starts_at)}${sep}${fmtTime(slot.ends_at)}`;
+}
+
+/** 00:01:05 or 3日 04:05:06 for a countdown of ms. */
+export function fmtCountdown(ms, lang) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const d = Math.floor(s / 86400);
+  const rest = `${pad(Math.floor((s % 86400) / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
+  if (!d) return rest;
+  return lang === 'en' ? `${d}d ${rest}` : `${d}日 ${rest}`;
+}
+
+/** An instant shown for logs: 2026-12-01 12:00:03 (local parts of the string). */
+export function fmtStamp(s) {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)/.exec(String(s || ''));
+  return m ? `${m[1]} ${m[2]}` : String(s || '');
+}
+
+/** Digits and hyphens of a Japanese phone number, for reading: 090-1234-5678. */
+export function fmtPhone(digits) {
+  const d = String(digits || '');
+  if (!/^\d{10,11}$/.test(d)) return d;
+  if (d.length === 11) return `${d.slice(0, 3)}-${d.slice(3, 7)}-${d.slice(7)}`;
+  if (/^0(120|570|800)/.test(d)) return `${d.slice(0, 4)}-${d.slice(4, 7)}-${d.slice(7)}`;
+  if (/^0[36]/.test(d)) return `${d.slice(0, 2)}-${d.slice(2, 6)}-${d.slice(6)}`;
+  return `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}`;
+}
+
+/** HH:MM:SS of an instant (ms) in Japan time (no daylight saving there). */
+export function fmtClock(ms, { seconds = true } = {}) {
+  const d = new Date(ms + 9 * 3600 * 1000);
+  const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  return seconds ? `${hm}:${pad(d.getUTCSeconds())}` : hm;
+}

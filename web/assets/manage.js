@@ -1,0 +1,304 @@
+// The page the completion mail links to (/booking/manage?token=…): the booking with its number
+// and QR code, a change of day or time (reschedule through the calendar) and cancellation, each
+// confirmed first; a voluntary proxy's second visit. /booking/manage?waitlist=TOKEN shows a
+// waiting-list entry (its offer, accept, leave).
+
+import { api, seg, serverClock } from './api.js';
+import { h, $, replace, focusTo, busy } from './dom.js';
+import { fmtSlot, fmtDate, fmtDateTime, fmtPhone, parts } from './format.js';
+import { AvailabilityCalendar, slotDate } from './calendar.js';
+import { showProblem } from './problem.js';
+import { confirmDialog } from './dialog.js';
+import {
+  initPage, loadCatalog, counterName, procedureName, renderBring, fillPhones, renderInvalid,
+  statusBadge, telLink,
+} from './resident.js';
+
+const t = initPage();
+const lang = t.lang;
+const main = $('#main');
+const params = new URLSearchParams(location.search);
+const token = params.get('token') || '';
+const waitToken = params.get('waitlist') || '';
+let catalog;
+let reservation;
+let calendar = null;
+const els = {};
+
+const langQ = lang === 'en' ? '&lang=en' : '';
+
+function counterOf(id) { return catalog.counters.find((c) => c.id === id) || { id, name: id, address: '' }; }
+function procedureOf(id) { return catalog.procedures.find((p) => p.id === id); }
+
+function row(label, value, field) {
+  if (value === null || value === undefined || value === '') return null;
+  return h('div', null, h('dt', null, label), h('dd', { 'data-field': field }, value));
+}
+
+// ---------- a reservation ----------
+
+function started(r) {
+  return serverClock.now() >= Date.parse(r.slot.starts_at);
+}
+
+function render(r, message) {
+  reservation = r;
+  const c = counterOf(r.counter);
+  const p = procedureOf(r.procedure);
+  const active = r.status === 'confirmed';
+  const canChange = active && !started(r);
+  els.notice = h('div', { class: message ? 'notice ok' : '', role: 'status', 'data-testid': 'manage-notice', hidden: !message }, message || '');
+  els.problem = h('div', { class: 'error-summary', id: 'manage-problem', hidden: true });
+  els.change = h('section', { class: 'card', id: 'change', 'aria-labelledby': 'change-h', hidden: true },
+    h('h2', { id: 'change-h' }, t('manage.change.h')),
+    h('p', null, t('manage.change.lead')),
+    els.changeProblem = h('div', { class: 'error-summary', id: 'change-problem', hidden: true }),
+    els.cal = h('div'));
+  const bring = h('div', { class: 'bring' });
+  if (active) renderBring(bring, p, r.applicant_type, t);
+  else bring.hidden = true;
+
+  replace(main,
+    h('h1', { id: 'manage-h', tabindex: '-1' }, t('manage.h1')),
+    els.notice,
+    els.problem,
+    h('section', { class: 'card', 'aria-labelledby': 'number-h', 'data-testid': 'reservation', 'data-status': r.status },
+      h('div', { class: 'done-number' },
+        h('span', { class: 'label', id: 'number-h' }, t('done.number')),
+        h('strong', { class: 'res-number', 'data-testid': 'reservation-number' }, r.reservation_number),
+        statusBadge(r.status, t),
+        active || r.status === 'checked_in'
+          ? h('img', { class: 'qr', src: `/api/v1/reservations/${seg(token)}/qr.svg`, alt: `${t('done.qr')}: ${r.reservation_number}`, width: 200, height: 200 })
+          : null),
+      h('dl', { class: 'summary' },
+        row(t('manage.when'), fmtSlot(r.slot, lang, { year: true }), 'slot'),
+        row(t('manage.where'), counterName(c, lang), 'counter'),
+        row(t('manage.address'), c.address, 'address'),
+        c.phone ? row(t('manage.tel'), telLink(c.phone), 'tel') : null,
+        row(t('manage.what'), p ? procedureName(p, lang) : r.procedure, 'procedure'),
+        row(t('manage.who'), t('applicant.' + r.applicant_type), 'applicant_type'),
+        row(t('manage.name'), r.name, 'name'),
+        row(t('manage.kana'), r.name_kana, 'name_kana'),
+        row(t('manage.phone'), fmtPhone(r.phone), 'phone'),
+        row(t('manage.email'), r.email, 'email'),
+        row(t('manage.rep'), r.representative_name, 'representative_name'),
+        row(t('manage.notes'), r.notes, 'notes'),
+        r.visits > 1 ? row(t('manage.visits'), t('manage.visitsValue', { n: r.visits }) + (r.visit ? ` (${r.visit}/${r.visits})` : ''), 'visits') : null),
+      r.first_visit ? h('p', { class: 'notice' }, t('second.first', { number: r.first_visit })) : null,
+      bring,
+      active && !canChange ? h('p', { class: 'notice' }, t('manage.past')) : null,
+      !active && r.status !== 'cancelled' && r.status !== 'completed' ? h('p', { class: 'notice' }, t('manage.noChange')) : null,
+      h('div', { class: 'actions stack' },
+        canChange ? h('button', { type: 'button', class: 'btn', id: 'open-change', onclick: openChange }, t('manage.change')) : null,
+        canChange ? h('button', { type: 'button', class: 'btn danger', id: 'open-cancel', onclick: cancel }, t('manage.cancel')) : null,
+        r.status === 'cancelled' ? h('a', { class: 'btn', href: '/' + (lang === 'en' ? '?lang=en' : '') }, t('manage.new')) : null,
+        active ? h('button', { type: 'button', class: 'btn secondary', onclick: () => window.print() }, t('done.print')) : null)),
+    els.change,
+    secondVisit(r));
+  fillPhones($('#footer-phones'), catalog.counters, t);
+}
+
+function openChange() {
+  els.change.hidden = false;
+  if (calendar) calendar.destroy();
+  const c = counterOf(reservation.counter);
+  calendar = new AvailabilityCalendar(els.cal, {
+    counter: reservation.counter,
+    lang,
+    phone: c.phone,
+    selectedSlotId: reservation.slot.id,
+    initialDate: slotDate(reservation.slot.id),
+    onSlot: (slot) => reschedule(slot),
+  });
+  focusTo($('#change-h'));
+}
+
+async function reschedule(slot) {
+  if (slot.id === reservation.slot.id) return;
+  const ok = await confirmDialog({
+    title: t('manage.change.h'),
+    body: t('manage.change.confirm', { from: fmtSlot(reservation.slot, lang), to: fmtSlot(slot, lang) }),
+    ok: t('manage.change.ok'),
+    cancel: t('manage.change.close'),
+    testid: 'reschedule-dialog',
+  });
+  if (!ok) return;
+  try {
+    const r = await api(`/api/v1/reservations/${seg(token)}/reschedule`, { method: 'POST', body: { slot_id: slot.id } });
+    if (calendar) { calendar.destroy(); calendar = null; }
+    render(r, t('manage.changed', { to: fmtSlot(r.slot, lang) }));
+    focusTo($('#manage-h'));
+  } catch (p) {
+    showProblem(p, { summary: els.changeProblem, lang, onAlternative: (s) => reschedule(s) });
+  }
+}
+
+async function cancel() {
+  const ok = await confirmDialog({
+    title: t('manage.cancel.h'),
+    body: t('manage.cancel.body', { slot: fmtSlot(reservation.slot, lang) }),
+    ok: t('manage.cancel.ok'),
+    cancel: t('manage.cancel.keep'),
+    danger: true,
+    testid: 'cancel-dialog',
+  });
+  if (!ok) return;
+  try {
+    const r = await api(`/api/v1/reservations/${seg(token)}`, { method: 'DELETE' });
+    if (calendar) { calendar.destroy(); calendar = null; }
+    render(r, t('manage.cancelled'));
+    focusTo($('#manage-h'));
+  } catch (p) {
+    showProblem(p, { summary: els.problem, lang });
+  }
+}
+
+// ---------- the voluntary proxy's second visit (shown only when the server reports it) ----------
+
+function secondVisit(r) {
+  if (r.visits < 2 || r.visit === 2 || r.status === 'cancelled') return null;
+  const sv = r.second_visit;
+  if (!sv) {
+    if (r.visit === undefined) return null; // a server without second visits
+    return h('section', { class: 'card', 'aria-labelledby': 'second-h' },
+      h('h2', { id: 'second-h' }, t('second.h')), h('p', null, t('second.waiting')));
+  }
+  if (sv.reservation_number) {
+    return h('section', { class: 'card', 'aria-labelledby': 'second-h', 'data-testid': 'second-visit' },
+      h('h2', { id: 'second-h' }, t('second.h')), h('p', null, t('second.booked', { number: sv.reservation_number })));
+  }
+  const from = parts(sv.bookable_from).date;
+  const until = parts(sv.bookable_until).date;
+  const calEl = h('div');
+  const problem = h('div', { class: 'error-summary', hidden: true });
+  const section = h('section', { class: 'card', 'aria-labelledby': 'second-h', 'data-testid': 'second-visit' },
+    h('h2', { id: 'second-h' }, t('second.h')),
+    h('p', null, t('second.lead', { from: fmtDate(from, lang), until: fmtDate(until, lang) })),
+    problem,
+    h('button', {
+      type: 'button', class: 'btn', onclick: (e) => {
+        e.currentTarget.hidden = true;
+        new AvailabilityCalendar(calEl, {
+          counter: r.counter, lang, minDate: from, maxDate: until, initialDate: from,
+          onSlot: (slot) => bookSecond(slot, problem),
+        });
+        focusTo(calEl);
+      },
+    }, t('second.pick')),
+    calEl);
+  return section;
+}
+
+async function bookSecond(slot, problem) {
+  const ok = await confirmDialog({
+    title: t('second.h'), body: t('second.confirm', { slot: fmtSlot(slot, lang) }), ok: t('second.ok'), cancel: t('manage.change.close'),
+  });
+  if (!ok) return;
+  try {
+    const r2 = await api(`/api/v1/reservations/${seg(token)}/second-visit`, { method: 'POST', body: { slot_id: slot.id } });
+    const url = `/booking/manage?token=${encodeURIComponent(r2.manage_token)}${langQ}`;
+    const fresh = await api(`/api/v1/reservations/${seg(token)}`);
+    render(fresh);
+    replace(els.notice, t('second.done', { number: r2.reservation_number }), ' ', h('a', { href: url }, t('second.open')));
+    els.notice.className = 'notice ok';
+    els.notice.hidden = false;
+    focusTo($('#manage-h'));
+  } catch (p) {
+    showProblem(p, { summary: problem, lang, onAlternative: (s) => bookSecond(s, problem) });
+  }
+}
+
+// ---------- a waiting-list entry ----------
+
+async function renderWaitlist(message) {
+  let w;
+  try {
+    w = await api(`/api/v1/waitlist/${seg(waitToken)}`);
+  } catch (p) {
+    if (p.isMissingRoute) {
+      replace(main, h('section', { class: 'card page-message' }, h('h1', null, t('wait.h1')), h('p', null, t('wait.unavailable'))));
+    } else if (p.status === 404 || p.status === 410) {
+      renderInvalid(main, 'waitlist_not_found', t, catalog.counters);
+    } else {
+      replace(main, els.problem = h('div', { class: 'error-summary' }));
+      showProblem(p, { summary: els.problem, lang });
+    }
+    return;
+  }
+  const c = counterOf(w.counter);
+  const p = procedureOf(w.procedure);
+  const problem = h('div', { class: 'error-summary', hidden: true });
+  const offered = w.status === 'offered' && w.offer;
+  replace(main,
+    h('h1', { id: 'manage-h', tabindex: '-1' }, t('wait.h1')),
+    message ? h('p', { class: 'notice ok', role: 'status' }, message) : null,
+    problem,
+    h('section', { class: 'card', 'data-testid': 'waitlist', 'data-status': w.status },
+      h('p', null, h('span', { class: 'status-badge ' + w.status }, t('wait.status.' + w.status))),
+      h('dl', { class: 'summary' },
+        row(t('wait.day'), fmtDate(w.date, lang, { year: true }), 'date'),
+        row(t('manage.where'), counterName(c, lang), 'counter'),
+        row(t('manage.what'), p ? procedureName(p, lang) : w.procedure, 'procedure'),
+        w.status === 'waiting' && w.position ? row(t('wait.positionLabel'), t('wait.position', { n: w.position }), 'position') : null),
+      offered ? h('p', { class: 'notice warn' }, t('wait.offer.body', { slot: fmtSlot(w.offer.slot, lang), at: fmtDateTime(w.offer.expires_at, lang) })) : null,
+      h('div', { class: 'actions stack' },
+        offered ? h('button', { type: 'button', class: 'btn big', onclick: (e) => accept(e.currentTarget, problem) }, t('wait.accept')) : null,
+        w.status === 'waiting' || offered ? h('button', { type: 'button', class: 'btn secondary', onclick: () => leave(problem) }, t('wait.leave')) : null)));
+  fillPhones($('#footer-phones'), catalog.counters, t);
+}
+
+async function accept(button, problem) {
+  await busy(button, async () => {
+    try {
+      const r = await api(`/api/v1/waitlist/${seg(waitToken)}/accept`, { method: 'POST' });
+      location.replace(`/booking/manage?token=${encodeURIComponent(r.manage_token)}${langQ}`);
+    } catch (p) {
+      showProblem(p, { summary: problem, lang });
+    }
+  });
+}
+
+async function leave(problem) {
+  const ok = await confirmDialog({ title: t('wait.h1'), body: t('wait.leave.confirm'), ok: t('wait.leave'), cancel: t('manage.change.close'), danger: true });
+  if (!ok) return;
+  try {
+    await api(`/api/v1/waitlist/${seg(waitToken)}`, { method: 'DELETE' });
+    renderWaitlist(t('wait.status.left'));
+  } catch (p) {
+    showProblem(p, { summary: problem, lang });
+  }
+}
+
+// ---------- start ----------
+
+async function start() {
+  try {
+    catalog = await loadCatalog();
+  } catch {
+    catalog = { counters: [], procedures: [] };
+  }
+  fillPhones($('#footer-phones'), catalog.counters, t);
+  const valid = (s) => /^[A-Za-z0-9_-]{16,}$/.test(s);
+  if (waitToken) {
+    if (!valid(waitToken)) { renderInvalid(main, 'waitlist_not_found', t, catalog.counters); return; }
+    renderWaitlist();
+    return;
+  }
+  if (!valid(token)) {
+    renderInvalid(main, token ? 'reservation_not_found' : 'missing', t, catalog.counters);
+    return;
+  }
+  try {
+    const r = await api(`/api/v1/reservations/${seg(token)}`);
+    render(r);
+  } catch (p) {
+    if (p.status === 404 || p.status === 410) {
+      renderInvalid(main, 'reservation_not_found', t, catalog.counters);
+    } else {
+      replace(main, els.problem = h('div', { class: 'error-summary' }));
+      showProblem(p, { summary: els.problem, lang });
+    }
+  }
+}
+
+start();

@@ -1,0 +1,159 @@
+// What the residents' pages share: language, header and footer, the counters and procedures,
+// "what to bring", and the page shown for a link that cannot be used.
+
+import { api, setApiLang } from './api.js';
+import { h, $, replace } from './dom.js';
+import { pickLang, makeT, applyI18n, langHref } from './i18n.js';
+import { RESIDENT } from './resident-i18n.js';
+
+export const APPLICANT_TYPES = ['holder', 'legal_representative', 'voluntary_proxy'];
+export const CHOICE_KEY = 'madoguchi.choice';
+
+/** Sets the language up and fills the static page. Returns t (t.lang is the language). */
+export function initPage() {
+  const lang = pickLang();
+  const t = makeT(RESIDENT, lang);
+  setApiLang(lang);
+  applyI18n(t);
+  const sw = $('#lang-switch');
+  if (sw) {
+    const other = lang === 'en' ? 'ja' : 'en';
+    sw.href = langHref(other);
+    sw.lang = other;
+    sw.hreflang = other;
+    sw.setAttribute('aria-label', t('site.switchLabel'));
+  }
+  return t;
+}
+
+let catalog = null;
+/** {counters, procedures}, loaded once per page. */
+export function loadCatalog() {
+  if (!catalog) {
+    catalog = Promise.all([api('/api/v1/counters'), api('/api/v1/procedures')])
+      .then(([c, p]) => {
+        // A server that names its city (city_name) replaces the shipped default in the header.
+        const city = c.city_name || (c.counters[0] && c.counters[0].city_name);
+        const el = document.querySelector('.site-title small');
+        if (city && el) el.textContent = city;
+        return { counters: c.counters, procedures: p.procedures };
+      })
+      .catch((e) => { catalog = null; throw e; });
+  }
+  return catalog;
+}
+
+export const counterName = (c, lang) => (lang === 'en' && c.name_en ? c.name_en : c.name);
+export const procedureName = (p, lang) => (lang === 'en' && p.name_en ? p.name_en : p.name);
+export const procedureNotes = (p, lang) => (lang === 'en' && p.notes_en && p.notes_en.length ? p.notes_en : p.notes || []);
+
+/** A link to call: ☎ 0748-36-5560 */
+export function telLink(phone) {
+  return h('a', { href: 'tel:' + phone.replace(/[^\d+]/g, '') }, phone);
+}
+
+/** The footer's telephone line, one per counter that has a number. */
+export function fillPhones(el, counters, t) {
+  if (!el) return;
+  const withPhone = counters.filter((c) => c.phone);
+  if (!withPhone.length) { el.hidden = true; return; }
+  replace(el, t('footer.call'), ' ', ...withPhone.flatMap((c, i) => [
+    i ? ' / ' : '', counterName(c, t.lang), ' ', telLink(c.phone)]));
+  el.hidden = false;
+}
+
+/**
+ * "What to bring" for a procedure and applicant type: the requirements, the visits and the
+ * procedure's notes (the signature PIN at a kiosk, smartphone certificates, …).
+ */
+export function renderBring(el, procedure, applicantType, t, { headingLevel = 3 } = {}) {
+  if (!procedure || !applicantType) {
+    el.hidden = true;
+    return;
+  }
+  const a = procedure.applicants[applicantType] || {};
+  const note = t.lang === 'en' ? a.visit_note_en || a.visit_note : a.visit_note;
+  const notes = procedureNotes(procedure, t.lang);
+  replace(el,
+    h('h' + headingLevel, null, `${t('bring.h')}: ${procedureName(procedure, t.lang)}(${t('applicant.' + applicantType)})`),
+    t.lang === 'en' ? h('p', { class: 'hint' }, t('bring.jaOnly')) : null,
+    h('ul', { lang: 'ja' }, (a.requirements || []).map((r) => h('li', null, r))),
+    a.visits > 1 ? h('p', { class: 'visit-note' }, t('bring.visits', { n: a.visits }), note ? ' ' + note : '') : null,
+    notes.length ? h('h' + (headingLevel + 1), null, t('bring.notes')) : null,
+    notes.length ? h('ul', null, notes.map((n) => h('li', null, n))) : null);
+  el.hidden = false;
+}
+
+/** The page for a link that cannot be used: what happened and how to start again. */
+export function renderInvalid(main, code, t, counters = []) {
+  const key = t.has('invalid.' + code) ? 'invalid.' + code : 'invalid.verification_not_found';
+  const phones = counters.filter((c) => c.phone);
+  replace(main, h('section', { class: 'card page-message', 'data-testid': 'invalid', 'data-code': code },
+    h('h1', { tabindex: '-1', id: 'invalid-h' }, t('invalid.h')),
+    h('p', null, t(key)),
+    h('p', null, h('a', { class: 'btn', href: t.lang === 'en' ? '/?lang=en' : '/' }, t('invalid.restart'))),
+    phones.length ? h('p', { class: 'phone-line' }, t('invalid.call'), ' ', ...phones.flatMap((c, i) => [i ? ' / ' : '', counterName(c, t.lang), ' ', telLink(c.phone)])) : null));
+  const hd = $('#invalid-h');
+  if (hd) hd.focus();
+}
+
+/** The steps bar: index of the current step (0-based). */
+export function setStep(ol, current) {
+  if (!ol) return;
+  [...ol.children].forEach((li, i) => {
+    if (i === current) li.setAttribute('aria-current', 'step'); else li.removeAttribute('aria-current');
+    li.classList.toggle('done', i < current);
+  });
+}
+
+/** A status badge for a reservation. */
+export function statusBadge(status, t) {
+  return h('span', { class: 'status-badge ' + status, 'data-status': status }, t('status.' + status));
+}
+
+/** Hiragana to katakana, half-width to full-width (NFKC), as the server stores kana. */
+export function toKatakana(v) {
+  return v.normalize('NFKC').replace(/[\u3041-\u3096\u309D\u309E]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+}
+
+/** Cheap client checks mirroring the server's, so most mistakes show before a round trip. */
+export const checks = {
+  kana(v) {
+    const s = v.normalize('NFKC').trim();
+    if (!s) return 'is required';
+    return /^[\u3041-\u3096\u309D\u309E\u30A1-\u30FAー・ヽヾ\s\u3000]+$/.test(s) ? null : 'must be written in katakana (全角カタカナ)';
+  },
+  phone(v) {
+    const s = v.normalize('NFKC').trim();
+    if (!s) return 'is required';
+    if (/[^\d\-\s()+ー‐−]/.test(s)) return 'must be a phone number of digits and hyphens';
+    let d = s.replace(/\D/g, '');
+    if (s.startsWith('+81')) d = '0' + d.slice(2).replace(/^0/, '');
+    return d.length === 10 || d.length === 11 ? null : 'must be a Japanese phone number (10 or 11 digits)';
+  },
+  required(v) { return v.trim() ? null : 'is required'; },
+  email(v) { return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.trim()) ? null : 'must be an email address'; },
+  /** A 12-digit run passing the My Number check digit. */
+  individualNumber(v) {
+    const digits = v.normalize('NFKC').replace(/[\s-]/g, '');
+    for (const m of digits.matchAll(/\d{12,}/g)) {
+      for (let i = 0; i + 12 <= m[0].length; i++) {
+        if (isIndividualNumber(m[0].slice(i, i + 12))) return 'must not contain an individual number (マイナンバー); it is never needed here';
+      }
+    }
+    return null;
+  },
+};
+
+export function isIndividualNumber(d) {
+  if (!/^\d{12}$/.test(d)) return false;
+  let sum = 0;
+  for (let n = 1; n <= 11; n++) {
+    const p = +d[11 - n];
+    const q = n <= 6 ? n + 1 : n - 5;
+    sum += p * q;
+  }
+  const r = sum % 11;
+  const check = r <= 1 ? 0 : 11 - r;
+  return check === +d[11];
+}

@@ -1,0 +1,469 @@
+// Administration: slot capacity, closures, staff accounts, the mail outbox, the audit log, and
+// (when the server has them) statistics and scheduled jobs.
+
+import { api, seg, serverClock } from './api.js';
+import { h, replace, busy } from './dom.js';
+import { parts, addDays, fmtDate, fmtTime, fmtStamp } from './format.js';
+import { showProblem, clearProblems, markField, fieldMessage } from './problem.js';
+import { modal, confirmDialog } from './dialog.js';
+import { japanDate } from './calendar.js';
+
+const head = (t, key, ...extra) => h('div', { class: 'view-head' }, h('h1', null, t(key)), ...extra);
+const field = (id, label, control, hint) => h('div', { class: 'field' },
+  h('label', { for: id }, label), hint ? h('span', { class: 'hint', id: id + '-hint' }, hint) : null, control);
+const table = (cols, rows, testid) => h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'data-testid': testid },
+  h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', null, rows)));
+const today = () => japanDate(serverClock.now());
+
+/** The next weekday from today (a sensible default day to look at). */
+function nextWorkday() {
+  let d = today();
+  for (let i = 0; i < 7; i++) {
+    d = addDays(d, 1);
+    const dow = parts(d).dow;
+    if (dow !== 0 && dow !== 6) return d;
+  }
+  return d;
+}
+
+// ---------- slot capacity ----------
+
+export function mountSlots(root, ctx) {
+  const { t, lang } = ctx;
+  const date = h('input', { type: 'date', id: 'a-date', value: nextWorkday() });
+  const showBtn = h('button', { type: 'submit', class: 'btn' }, t('slots.show'));
+  const summary = h('div', { class: 'error-summary', hidden: true });
+  const body = h('div');
+  const allInput = h('input', { type: 'number', id: 'a-all', min: 0, max: 99, inputmode: 'numeric' });
+  const allBtn = h('button', { type: 'button', class: 'btn secondary small' }, t('slots.allApply'));
+  const form = h('form', { class: 'inline-form', novalidate: true }, field('a-date', t('slots.date'), date), showBtn);
+  replace(root, head(t, 'slots.h'), h('section', { class: 'card' }, summary, form, body));
+  let current = [];
+
+  async function load() {
+    if (!date.value) return;
+    try {
+      const data = await api(`/api/v1/counters/${seg(ctx.counter)}/availability?from=${date.value}&to=${date.value}`);
+      clearProblems(null, summary);
+      const d = data.days[0];
+      if (!d || !d.open) {
+        current = [];
+        replace(body, h('p', { class: 'notice' }, t('slots.closed', { reason: d ? d.closed_reason : '' })));
+        return;
+      }
+      current = d.slots;
+      const hasHeld = d.slots.some((s) => typeof s.held_for_phone === 'number');
+      replace(body,
+        h('p', null, fmtDate(d.date, lang, { year: true }), d.hours ? ` ${d.hours.opens}〜${d.hours.closes}` : ''),
+        table([t('slots.time'), t('slots.capacity'), t('slots.remaining'), hasHeld ? t('slots.held') : null, ''].filter((x) => x !== null),
+          d.slots.map((s) => row(s, hasHeld)), 'slots'),
+        h('div', { class: 'inline-form' }, h('label', { for: 'a-all' }, t('slots.all')), allInput, allBtn));
+    } catch (p) {
+      showProblem(p, { summary, lang });
+    }
+  }
+
+  function row(s, hasHeld) {
+    const id = 'cap-' + s.id.replace(/[^A-Za-z0-9-]/g, '_');
+    const input = h('input', { type: 'number', id, min: 0, max: 99, value: s.capacity, inputmode: 'numeric', 'aria-label': `${t('slots.capacity')} ${fmtTime(s.starts_at)}` });
+    const cell = h('td', null, input);
+    const remaining = h('td', { class: 'num' }, s.remaining);
+    const save = h('button', { type: 'button', class: 'btn small', 'data-slot': s.id }, t('save'));
+    save.addEventListener('click', () => busy(save, () => saveCapacity(s, input, cell, remaining)));
+    input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); save.click(); } });
+    return h('tr', { 'data-slot': s.id },
+      h('td', null, `${fmtTime(s.starts_at)}〜${fmtTime(s.ends_at)}`),
+      cell, remaining,
+      hasHeld ? h('td', { class: 'num' }, s.held_for_phone ?? '') : null,
+      h('td', null, save));
+  }
+
+  async function saveCapacity(s, input, cell, remaining) {
+    for (const e of cell.querySelectorAll('.field-error')) e.remove();
+    input.removeAttribute('aria-invalid');
+    try {
+      const r = await api(`/api/v1/admin/slots/${seg(s.id)}`, { method: 'PUT', body: { capacity: Number(input.value) } });
+      input.value = r.capacity;
+      remaining.textContent = r.remaining;
+      ctx.toast(t('slots.saved', { time: fmtTime(s.starts_at), n: r.capacity }));
+      return r;
+    } catch (p) {
+      const msg = p.errors.length ? fieldMessage(p.errors[0].message, lang) : `${p.title}${p.detail && p.detail !== p.title ? ' ' + p.detail : ''}`;
+      markField(input, msg);
+      input.focus();
+      return null;
+    }
+  }
+
+  allBtn.addEventListener('click', () => busy(allBtn, async () => {
+    const n = Number(allInput.value);
+    if (allInput.value === '' || Number.isNaN(n)) { allInput.focus(); return; }
+    let ok = true;
+    for (const tr of body.querySelectorAll('tr[data-slot]')) {
+      const s = current.find((x) => x.id === tr.dataset.slot);
+      const input = tr.querySelector('input');
+      input.value = n;
+      const r = await saveCapacity(s, input, input.parentElement, tr.children[2]);
+      if (!r) ok = false;
+    }
+    if (ok) ctx.toast(t('slots.allSaved', { n }));
+  }));
+
+  form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
+  ctx.onCounterChange = load;
+  load();
+}
+
+// ---------- closures ----------
+
+export function mountClosures(root, ctx) {
+  const { t, lang } = ctx;
+  const date = h('input', { type: 'date', id: 'cl-date', name: 'date', required: true });
+  const reason = h('input', { id: 'cl-reason', name: 'reason', maxlength: 200, 'aria-describedby': 'cl-reason-hint' });
+  const cancelBox = h('input', { type: 'checkbox', id: 'cl-cancel_reservations', name: 'cancel_reservations' });
+  const submit = h('button', { type: 'submit', class: 'btn danger' }, t('closures.submit'));
+  const summary = h('div', { class: 'error-summary', hidden: true });
+  const form = h('form', { novalidate: true, id: 'closure-form' },
+    summary,
+    h('div', { class: 'inline-form' },
+      field('cl-date', t('closures.date'), date),
+      h('div', { class: 'field grow' }, h('label', { for: 'cl-reason' }, t('closures.reason')), h('span', { class: 'hint', id: 'cl-reason-hint' }, t('closures.reason.hint')), reason)),
+    h('div', { class: 'field' }, h('label', { class: 'checkbox', for: 'cl-cancel_reservations' }, cancelBox, h('span', null, t('closures.cancel')))),
+    submit);
+  const list = h('div');
+  replace(root, head(t, 'closures.h'),
+    h('div', { class: 'cols even' },
+      h('section', { class: 'card', 'aria-labelledby': 'cl-add-h' }, h('h2', { id: 'cl-add-h' }, t('closures.add')), form),
+      h('section', { class: 'card', 'aria-labelledby': 'cl-list-h' }, h('h2', { id: 'cl-list-h' }, t('closures.list')), list)));
+
+  async function load() {
+    try {
+      const from = addDays(today(), -31);
+      const data = await api(`/api/v1/admin/counters/${seg(ctx.counter)}/closures?from=${from}&to=${addDays(from, 400)}`);
+      replace(list, data.closures.length
+        ? table([t('closures.date'), t('closures.reason'), t('closures.by'), ''], data.closures.map((c) => h('tr', { 'data-date': c.date },
+          h('td', null, fmtDate(c.date, lang, { year: true })),
+          h('td', null, c.reason),
+          h('td', null, c.created_by || '', h('br'), h('small', null, fmtStamp(c.created_at))),
+          h('td', null, h('button', { type: 'button', class: 'btn small secondary', onclick: () => lift(c) }, t('closures.lift'))))), 'closures')
+        : h('p', { class: 'empty' }, t('none')));
+    } catch (p) {
+      replace(list, h('p', { class: 'notice danger' }, p.title || p.message));
+    }
+  }
+
+  async function lift(c) {
+    const ok = await confirmDialog({
+      title: t('closures.lift.h', { date: fmtDate(c.date, lang) }), body: t('closures.lift.body'),
+      ok: t('closures.lift'), cancel: t('cancel'), testid: 'lift-dialog',
+    });
+    if (!ok) return;
+    try {
+      await api(`/api/v1/admin/counters/${seg(ctx.counter)}/closures/${seg(c.date)}`, { method: 'DELETE' });
+      ctx.toast(t('closures.lifted', { date: fmtDate(c.date, lang) }));
+      load();
+    } catch (p) {
+      ctx.toast(p.title || p.message, true);
+    }
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    await busy(submit, async () => {
+      try {
+        const r = await api(`/api/v1/admin/counters/${seg(ctx.counter)}/closures`, {
+          method: 'POST', body: { date: date.value, reason: reason.value.trim(), cancel_reservations: cancelBox.checked },
+        });
+        clearProblems(form, summary);
+        ctx.toast(t('closures.added', { date: fmtDate(r.date, lang), n: r.cancelled_reservations ?? 0 }));
+        form.reset();
+        load();
+      } catch (p) {
+        const extra = p.code === 'day_has_reservations' ? [t('closures.hasReservations')] : [];
+        showProblem(p, { form, summary, lang, prefix: 'cl-', extra, labels: { date: t('closures.date'), reason: t('closures.reason') } });
+        if (p.code === 'day_has_reservations') cancelBox.focus();
+      }
+    });
+  });
+  ctx.onCounterChange = load;
+  load();
+}
+
+// ---------- staff accounts ----------
+
+function generatePassword() {
+  const alphabet = 'abcdefghijkmnpqrstuvwxyzACDEFHJKLMNPRTUVWXY345679';
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return [...bytes].map((b) => alphabet[b % alphabet.length]).join('').replace(/(.{4})(?!$)/g, '$1-');
+}
+
+export function mountStaff(root, ctx) {
+  const { t, lang } = ctx;
+  const roles = ['phone', 'desk', 'admin'];
+  const login = h('input', { id: 'st-login', name: 'login', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false' });
+  const name = h('input', { id: 'st-display_name', name: 'display_name', autocomplete: 'off' });
+  const role = h('select', { id: 'st-role', name: 'role' }, roles.map((r) => h('option', { value: r }, t('role.' + r))));
+  const password = h('input', { id: 'st-password', name: 'password', type: 'text', autocomplete: 'new-password', spellcheck: 'false', 'aria-describedby': 'st-password-hint' });
+  const gen = h('button', { type: 'button', class: 'btn small secondary', onclick: () => { password.value = generatePassword(); password.focus(); } }, t('staff.generate'));
+  const submit = h('button', { type: 'submit', class: 'btn' }, t('staff.submit'));
+  const summary = h('div', { class: 'error-summary', hidden: true });
+  const form = h('form', { novalidate: true, id: 'staff-form' }, summary,
+    h('div', { class: 'inline-form' },
+      field('st-login', t('staff.login'), login),
+      field('st-display_name', t('staff.display_name'), name),
+      field('st-role', t('staff.role'), role)),
+    h('div', { class: 'inline-form' }, field('st-password', t('staff.password'), password, t('staff.password.hint')), gen),
+    submit);
+  const list = h('div');
+  replace(root, head(t, 'staff.h'),
+    h('section', { class: 'card', 'aria-labelledby': 'st-list-h' }, h('h2', { id: 'st-list-h', class: 'visually-hidden' }, t('staff.h')), list),
+    h('section', { class: 'card', 'aria-labelledby': 'st-add-h' }, h('h2', { id: 'st-add-h' }, t('staff.add')), form));
+  const LABELS = { login: t('staff.login'), display_name: t('staff.display_name'), role: t('staff.role'), password: t('staff.password') };
+
+  async function load() {
+    try {
+      const data = await api('/api/v1/admin/staff');
+      replace(list, table([t('staff.login'), t('staff.display_name'), t('staff.role'), t('staff.state'), t('staff.updated'), ''],
+        data.staff.map((s) => staffRow(s)), 'staff'));
+    } catch (p) {
+      replace(list, h('p', { class: 'notice danger' }, p.title || p.message));
+    }
+  }
+
+  async function patch(s, body) {
+    try {
+      const r = await api(`/api/v1/admin/staff/${seg(s.login)}`, { method: 'PATCH', body });
+      ctx.toast(t('staff.changed', { login: s.login }));
+      return r;
+    } catch (p) {
+      ctx.toast(`${s.login}: ${p.title}${p.detail && p.detail !== p.title ? ' ' + p.detail : ''}`, true);
+      return null;
+    } finally {
+      load();
+    }
+  }
+
+  function staffRow(s) {
+    const me = s.login === ctx.user.login;
+    const roleSel = h('select', { 'aria-label': `${t('staff.role')} ${s.login}`, 'data-login': s.login },
+      roles.map((r) => h('option', { value: r, selected: r === s.role }, t('role.' + r))));
+    roleSel.addEventListener('change', () => patch(s, { role: roleSel.value }));
+    return h('tr', { 'data-login': s.login, class: s.disabled ? 'cancelled' : null },
+      h('td', { class: 'mono' }, s.login, me ? h('small', null, ' ' + t('staff.you')) : null),
+      h('td', { class: 'name' }, s.display_name),
+      h('td', null, roleSel),
+      h('td', null, h('span', { class: 'status-badge ' + (s.disabled ? 'cancelled' : 'confirmed') }, t(s.disabled ? 'staff.disabled' : 'staff.enabled'))),
+      h('td', null, fmtStamp(s.updated_at)),
+      h('td', { class: 'actions-cell' },
+        h('button', { type: 'button', class: 'btn small ' + (s.disabled ? 'secondary' : 'danger'), 'data-action': s.disabled ? 'enable' : 'disable', onclick: () => patch(s, { disabled: !s.disabled }) }, t(s.disabled ? 'staff.enable' : 'staff.disable')),
+        h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'rename', onclick: () => rename(s) }, t('staff.rename')),
+        h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'reset', onclick: () => reset(s) }, t('staff.reset'))));
+  }
+
+  async function rename(s) {
+    const input = h('input', { id: 'rn-display_name', value: s.display_name, maxlength: 50 });
+    const sum = h('div', { class: 'error-summary', hidden: true });
+    const box = h('div', null, sum, field('rn-display_name', t('staff.display_name'), input));
+    const r = await modal({
+      title: `${t('staff.rename')}: ${s.login}`, content: [box], ok: t('save'), cancel: t('cancel'), initialFocus: '#rn-display_name',
+      onOk: async () => {
+        try {
+          return await api(`/api/v1/admin/staff/${seg(s.login)}`, { method: 'PATCH', body: { display_name: input.value.trim() } });
+        } catch (p) {
+          showProblem(p, { form: box, summary: sum, lang, prefix: 'rn-', labels: LABELS });
+          throw p;
+        }
+      },
+    });
+    if (r) { ctx.toast(t('staff.changed', { login: s.login })); load(); }
+  }
+
+  async function reset(s) {
+    const input = h('input', { id: 'pw-password', type: 'text', autocomplete: 'new-password', value: generatePassword(), spellcheck: 'false' });
+    const sum = h('div', { class: 'error-summary', hidden: true });
+    const box = h('div', null, sum, h('p', null, t('staff.reset.body')), field('pw-password', t('staff.password'), input, t('staff.password.hint')));
+    const r = await modal({
+      title: t('staff.reset.h', { login: s.login }), content: [box], ok: t('staff.reset'), cancel: t('cancel'), danger: true,
+      testid: 'reset-dialog', initialFocus: '#pw-password',
+      onOk: async () => {
+        try {
+          await api(`/api/v1/admin/staff/${seg(s.login)}/password`, { method: 'PUT', body: { password: input.value } });
+          return true;
+        } catch (p) {
+          showProblem(p, { form: box, summary: sum, lang, prefix: 'pw-', labels: LABELS });
+          throw p;
+        }
+      },
+    });
+    if (r) ctx.toast(t('staff.reset.done', { login: s.login }));
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    await busy(submit, async () => {
+      try {
+        const r = await api('/api/v1/admin/staff', {
+          method: 'POST', body: { login: login.value.trim(), display_name: name.value.trim(), role: role.value, password: password.value },
+        });
+        clearProblems(form, summary);
+        ctx.toast(t('staff.added', { login: r.login }));
+        form.reset();
+        load();
+      } catch (p) {
+        showProblem(p, { form, summary, lang, prefix: 'st-', labels: LABELS });
+      }
+    });
+  });
+  load();
+}
+
+// ---------- the outbox ----------
+
+export function mountOutbox(root, ctx) {
+  const { t } = ctx;
+  const statuses = ['', 'pending', 'sending', 'sent', 'failed'];
+  const status = h('select', { id: 'ob-status' }, statuses.map((s) => h('option', { value: s }, s ? t('outbox.st.' + s) : t('all'))));
+  const refresh = h('button', { type: 'submit', class: 'btn secondary' }, t('refresh'));
+  const list = h('div');
+  const form = h('form', { class: 'inline-form', novalidate: true }, field('ob-status', t('outbox.status'), status), refresh);
+  replace(root, head(t, 'outbox.h'), h('section', { class: 'card' }, form, list));
+  async function load() {
+    try {
+      const data = await api('/api/v1/admin/outbox' + (status.value ? '?status=' + status.value : ''));
+      replace(list, h('p', { class: 'count' }, t('search.count', { n: data.mails.length })), data.mails.length
+        ? table([t('outbox.created'), t('outbox.kind'), t('outbox.to'), t('outbox.subject'), t('outbox.status'), t('outbox.attempts'), t('outbox.error'), t('outbox.next'), t('outbox.sent')],
+          data.mails.map((m) => h('tr', { 'data-status': m.status },
+            h('td', null, fmtStamp(m.created_at)), h('td', null, m.kind), h('td', null, m.recipient), h('td', null, m.subject),
+            h('td', null, h('span', { class: 'status-badge ' + (m.status === 'failed' ? 'cancelled' : m.status === 'sent' ? 'confirmed' : 'waiting') }, t('outbox.st.' + m.status))),
+            h('td', { class: 'num' }, m.attempts), h('td', null, m.last_error || ''),
+            h('td', null, m.status === 'sent' ? '' : fmtStamp(m.next_attempt_at)), h('td', null, m.sent_at ? fmtStamp(m.sent_at) : ''))), 'outbox')
+        : h('p', { class: 'empty' }, t('none')));
+    } catch (p) {
+      replace(list, h('p', { class: 'notice danger' }, p.title || p.message));
+    }
+  }
+  form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
+  status.addEventListener('change', load);
+  load();
+}
+
+// ---------- the audit log ----------
+
+export function mountAudit(root, ctx) {
+  const { t } = ctx;
+  const dayAgo = new Date(serverClock.now() + 9 * 3600 * 1000 - 86400000).toISOString().slice(0, 16);
+  const since = h('input', { type: 'datetime-local', id: 'au-since', value: dayAgo, step: 60 });
+  const filter = h('input', { type: 'search', id: 'au-filter', autocomplete: 'off' });
+  const show = h('button', { type: 'submit', class: 'btn' }, t('slots.show'));
+  const summary = h('div', { class: 'error-summary', hidden: true });
+  const list = h('div');
+  const form = h('form', { class: 'inline-form', novalidate: true },
+    field('au-since', t('audit.since') + ' (JST)', since), h('div', { class: 'field grow' }, h('label', { for: 'au-filter' }, t('audit.filter')), filter), show);
+  replace(root, head(t, 'audit.h'), h('section', { class: 'card' }, summary, form, list));
+  let entries = [];
+  function render() {
+    const q = filter.value.trim().toLowerCase();
+    const shown = q ? entries.filter((e) => JSON.stringify(e).toLowerCase().includes(q)) : entries;
+    replace(list, h('p', { class: 'count' }, t('search.count', { n: shown.length })), shown.length
+      ? table([t('audit.at'), t('audit.staff'), t('audit.action'), t('audit.target'), t('audit.detail')],
+        shown.map((e) => h('tr', null,
+          h('td', null, fmtStamp(e.at)), h('td', { class: 'mono' }, e.staff || ''), h('td', null, e.action), h('td', { class: 'mono' }, e.target || ''),
+          h('td', null, e.detail && Object.keys(e.detail).length
+            ? h('details', { class: 'detail' }, h('summary', null, summarise(e.detail)), h('pre', null, JSON.stringify(e.detail, null, 2)))
+            : ''))), 'audit')
+      : h('p', { class: 'empty' }, t('none')));
+  }
+  function summarise(d) {
+    const s = Object.entries(d).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+    return s.length > 60 ? s.slice(0, 60) + '…' : s;
+  }
+  async function load() {
+    try {
+      const at = since.value ? `${since.value.length === 16 ? since.value + ':00' : since.value}+09:00` : '';
+      const data = await api('/api/v1/admin/audit' + (at ? '?since=' + encodeURIComponent(at) : ''));
+      clearProblems(null, summary);
+      entries = data.entries.slice().reverse().sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+      render();
+    } catch (p) {
+      showProblem(p, { summary, lang: ctx.lang });
+    }
+  }
+  form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
+  filter.addEventListener('input', render);
+  load();
+}
+
+// ---------- statistics (when the server has them) ----------
+
+export function mountStats(root, ctx) {
+  const { t, lang } = ctx;
+  const to = today();
+  const fromI = h('input', { type: 'date', id: 'sx-from', value: addDays(to, -30) });
+  const toI = h('input', { type: 'date', id: 'sx-to', value: to });
+  const show = h('button', { type: 'submit', class: 'btn' }, t('slots.show'));
+  const csv = h('button', { type: 'button', class: 'btn secondary' }, t('stats.csv'));
+  const summary = h('div', { class: 'error-summary', hidden: true });
+  const list = h('div');
+  const form = h('form', { class: 'inline-form', novalidate: true },
+    field('sx-from', t('stats.from'), fromI), field('sx-to', t('stats.to'), toI), show, csv);
+  replace(root, head(t, 'stats.h'), h('section', { class: 'card' }, summary, form, list));
+  const query = () => `/api/v1/admin/stats?from=${fromI.value}&to=${toI.value}&counter=${encodeURIComponent(ctx.counter)}`;
+  const procName = (id) => { const p = ctx.procedures.find((x) => x.id === id); return p ? (lang === 'en' && p.name_en ? p.name_en : p.name) : id; };
+  async function load() {
+    try {
+      const data = await api(query());
+      clearProblems(form, summary);
+      replace(list, data.days.length ? table(
+        [t('stats.date'), t('search.procedure'), t('stats.booked'), t('stats.cancelled'), t('stats.completed'), t('stats.no_show'), t('stats.walk_ins'), t('stats.p50'), t('stats.p90')],
+        data.days.map((d) => h('tr', null, h('td', null, fmtDate(d.date, lang)), h('td', null, procName(d.procedure)),
+          ...['booked', 'cancelled', 'completed', 'no_show', 'walk_ins'].map((k) => h('td', { class: 'num' }, d[k] ?? '')),
+          h('td', { class: 'num' }, d.wait_minutes && d.wait_minutes.p50 != null ? d.wait_minutes.p50 : ''),
+          h('td', { class: 'num' }, d.wait_minutes && d.wait_minutes.p90 != null ? d.wait_minutes.p90 : ''))), 'stats')
+        : h('p', { class: 'empty' }, t('none')));
+    } catch (p) {
+      showProblem(p, { form, summary, lang, prefix: 'sx-' });
+    }
+  }
+  csv.addEventListener('click', () => busy(csv, async () => {
+    try {
+      const text = await api(query(), { accept: 'text/csv' });
+      const blob = new Blob([typeof text === 'string' ? text : JSON.stringify(text)], { type: 'text/csv' });
+      const a = h('a', { href: URL.createObjectURL(blob), download: `madoguchi-stats-${ctx.counter}-${fromI.value}-${toI.value}.csv` });
+      document.body.append(a);
+      a.click();
+      setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    } catch (p) {
+      showProblem(p, { form, summary, lang, prefix: 'sx-' });
+    }
+  }));
+  form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
+  ctx.onCounterChange = load;
+  load();
+}
+
+// ---------- scheduled jobs (when the server has them) ----------
+
+export function mountJobs(root, ctx) {
+  const { t } = ctx;
+  const list = h('div');
+  const refresh = h('button', { type: 'button', class: 'btn secondary small', onclick: () => load() }, t('refresh'));
+  replace(root, head(t, 'jobs.h', refresh), h('section', { class: 'card' }, list));
+  async function load() {
+    try {
+      const data = await api('/api/v1/admin/jobs');
+      replace(list, table([t('jobs.name'), t('jobs.schedule'), t('jobs.next'), t('jobs.runs')],
+        data.jobs.map((j) => h('tr', null,
+          h('td', { class: 'mono' }, j.name), h('td', { class: 'mono' }, j.schedule), h('td', null, j.next_run_at ? fmtStamp(j.next_run_at) : ''),
+          h('td', null, (j.runs || []).length ? h('ul', null, j.runs.slice(0, 5).map((r) => h('li', null,
+            h('span', { class: 'status-badge ' + (r.outcome === 'ok' ? 'confirmed' : r.outcome === 'failed' ? 'cancelled' : '') }, t('jobs.outcome.' + r.outcome)),
+            ` ${fmtStamp(r.started_at || r.scheduled_at)}`, r.rows != null ? ` (${r.rows})` : '', r.error ? ` ${r.error}` : ''))) : '—'))), 'jobs'));
+    } catch (p) {
+      replace(list, h('p', { class: 'notice danger' }, p.title || p.message));
+    }
+  }
+  load();
+}
+
+
+

@@ -1,0 +1,373 @@
+// Phone booking, built for speed: type a date and a time ("1/18 10:30", "0118 1030", "明日 10")
+// or leave it empty for the next free slots, pick with ↑↓ and Enter, type the caller's details,
+// Enter books, and the number is shown in big letters with how to read each character.
+
+import { api, seg } from './api.js';
+import { h, $, replace, busy } from './dom.js';
+import { parts, isoDate, addDays, fmtDate, fmtTime, fmtSlot } from './format.js';
+import { showProblem, clearProblems } from './problem.js';
+
+const READING = {
+  A: 'エー', C: 'シー', E: 'イー', F: 'エフ', H: 'エイチ', J: 'ジェー', K: 'ケー', M: 'エム', N: 'エヌ', P: 'ピー',
+  R: 'アール', T: 'ティー', W: 'ダブリュー', X: 'エックス', Y: 'ワイ', B: 'ビー', D: 'ディー', G: 'ジー', L: 'エル',
+  O: 'オー', Q: 'キュー', S: 'エス', U: 'ユー', V: 'ブイ', Z: 'ゼット', I: 'アイ',
+  0: 'ゼロ', 1: 'いち', 2: 'に', 3: 'さん', 4: 'よん', 5: 'ご', 6: 'ろく', 7: 'なな', 8: 'はち', 9: 'きゅう', '-': 'の',
+};
+const READING_EN = { '-': 'dash' };
+
+/** "1/18 10:30", "0118 1030", "2027-01-18 10", "明日 10時半" → {date, time:'HH:MM'|null}; null if empty. */
+export function parseWhen(input, today) {
+  let s = String(input || '').normalize('NFKC').trim().toLowerCase();
+  if (!s) return null;
+  const base = parts(today);
+  let date = null;
+  let time = null;
+  const valid = (y, m, d) => {
+    if (m < 1 || m > 12 || d < 1 || d > 31) return null;
+    const iso = isoDate(y, m, d);
+    return parts(iso).m === m ? iso : null;
+  };
+  const next = (m, d) => {
+    const here = valid(base.y, m, d);
+    if (!here) return valid(base.y + 1, m, d);
+    return here < today ? valid(base.y + 1, m, d) : here;
+  };
+  const rel = [[/^(今日|きょう|today)/, 0], [/^(明後日|あさって)/, 2], [/^(明日|あした|あす|tomorrow)/, 1]];
+  for (const [re, n] of rel) {
+    const m = re.exec(s);
+    if (m) { date = addDays(today, n); s = s.slice(m[0].length).trim(); break; }
+  }
+  if (!date) {
+    let m;
+    if ((m = /^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?/.exec(s))) date = valid(+m[1], +m[2], +m[3]);
+    else if ((m = /^(\d{1,2})\s*[/月.-]\s*(\d{1,2})\s*日?/.exec(s))) date = next(+m[1], +m[2]);
+    else if ((m = /^(\d{1,2})日/.exec(s))) {
+      const d = +m[1];
+      date = d >= base.d ? valid(base.y, base.m, d) : valid(parts(isoDate(base.y, base.m + 1, 1)).y, parts(isoDate(base.y, base.m + 1, 1)).m, d);
+    } else if ((m = /^(\d{3,4})(?=\s|$)/.exec(s))) {
+      const v = m[1].padStart(4, '0');
+      date = next(+v.slice(0, 2), +v.slice(2));
+    }
+    if (!m) return { error: true };
+    if (!date) return { error: true };
+    s = s.slice(m[0].length).trim();
+  }
+  if (s) {
+    let m;
+    if ((m = /^(\d{1,2})\s*[:時]\s*(半|(\d{1,2})\s*分?)?$/.exec(s))) time = [+m[1], m[2] === '半' ? 30 : +(m[3] || 0)];
+    else if ((m = /^(\d{1,2})(\d{2})$/.exec(s))) time = [+m[1], +m[2]];
+    else if ((m = /^(\d{1,2})$/.exec(s))) time = [+m[1], 0];
+    else return { error: true, date };
+    if (time[0] > 23 || time[1] > 59) return { error: true, date };
+    time = `${String(time[0]).padStart(2, '0')}:${String(time[1]).padStart(2, '0')}`;
+  }
+  return { date, time };
+}
+
+export function mount(root, ctx) {
+  const { t, lang } = ctx;
+  const isAdmin = ctx.user.role === 'admin';
+  let today = null;
+  let options = [];
+  let active = -1;
+  let chosen = null;
+  let seq = 0;
+  let nextCache = null;
+
+  const whenInput = h('input', {
+    id: 'p-when', type: 'text', role: 'combobox', 'aria-autocomplete': 'list', 'aria-expanded': 'true',
+    'aria-controls': 'slot-options', 'aria-describedby': 'p-when-hint', autocomplete: 'off', spellcheck: 'false',
+  });
+  const parsed = h('p', { class: 'parsed', 'aria-live': 'polite', id: 'p-when-parsed' });
+  const listTitle = h('p', { class: 'hint', id: 'slot-options-title' });
+  const list = h('ul', { class: 'options', id: 'slot-options', role: 'listbox', 'aria-labelledby': 'slot-options-title' });
+  const chosenEl = h('div', { class: 'chosen-slot', hidden: true, 'data-testid': 'chosen-slot' });
+  const finder = h('section', { class: 'card', 'aria-labelledby': 'finder-h' },
+    h('h2', { id: 'finder-h' }, t('phone.when')),
+    h('div', { class: 'field combo' },
+      h('label', { for: 'p-when' }, t('phone.when')),
+      h('span', { class: 'hint', id: 'p-when-hint' }, t('phone.when.hint')),
+      whenInput, parsed),
+    listTitle, list);
+
+  const sel = (id, opts, attrs = {}) => h('select', { id, name: id.slice(2), ...attrs }, opts);
+  const inp = (id, attrs = {}) => h('input', { id, name: id.slice(2), type: 'text', autocomplete: 'off', ...attrs });
+  const field = (id, key, control, { req = false, hint = null, cls = '' } = {}) => h('div', { class: 'field ' + cls, id: id + '-field' },
+    h('label', { for: id }, t(key), h('span', { class: req ? 'req' : 'opt' }, t(req ? 'required' : 'optional'))),
+    hint ? h('span', { class: 'hint', id: id + '-hint' }, t(hint)) : null,
+    control);
+  const procSel = sel('p-procedure', [h('option', { value: '' }, t('f.choose')),
+    ...ctx.procedures.map((p) => h('option', { value: p.id }, lang === 'en' && p.name_en ? p.name_en : p.name))]);
+  const applicantSel = sel('p-applicant_type', ['holder', 'legal_representative', 'voluntary_proxy'].map((a) => h('option', { value: a }, t('applicant.' + a))));
+  const repField = field('p-representative_name', 'f.representative_name', inp('p-representative_name'), { req: true });
+  repField.hidden = true;
+  const overrideBox = h('input', { type: 'checkbox', id: 'p-override_window', name: 'override_window' });
+  const overrideReason = field('p-override_reason', 'f.override_reason', inp('p-override_reason', { maxlength: 500 }), { req: true });
+  overrideReason.hidden = true;
+  const summary = h('div', { class: 'error-summary', id: 'phone-summary', hidden: true });
+  const submitBtn = h('button', { type: 'submit', class: 'btn big', id: 'p-submit' }, t('phone.submit'));
+  const form = h('form', { id: 'phone-form', novalidate: true, autocomplete: 'off' },
+    summary,
+    chosenEl,
+    h('p', { class: 'notice danger never-mynumber' }, t('phone.never')),
+    h('div', { class: 'grid-2' },
+      field('p-procedure', 'f.procedure', procSel, { req: true }),
+      field('p-applicant_type', 'f.applicant_type', applicantSel, { req: true }),
+      field('p-name', 'f.name', inp('p-name', { maxlength: 50 }), { req: true }),
+      field('p-name_kana', 'f.name_kana', inp('p-name_kana', { maxlength: 60 }), { req: true, hint: 'f.name_kana.hint' }),
+      field('p-phone', 'f.phone', inp('p-phone', { type: 'tel', inputmode: 'tel', maxlength: 20 }), { req: true }),
+      field('p-email', 'f.email', inp('p-email', { type: 'email', inputmode: 'email' }), { hint: 'f.email.hint' }),
+      repField),
+    field('p-notes', 'f.notes', h('textarea', { id: 'p-notes', name: 'notes', rows: 2, maxlength: 500 })),
+    isAdmin ? h('div', { class: 'field' }, h('label', { class: 'checkbox', for: 'p-override_window' }, overrideBox, h('span', null, t('f.override')))) : null,
+    isAdmin ? overrideReason : null,
+    h('div', { class: 'actions' }, submitBtn));
+  const caller = h('section', { class: 'card', 'aria-labelledby': 'caller-h' }, h('h2', { id: 'caller-h' }, t('phone.caller')), form);
+  const result = h('section', { class: 'card', hidden: true, 'aria-labelledby': 'readback-h', 'data-testid': 'readback' });
+
+  replace(root,
+    h('div', { class: 'view-head' }, h('h1', null, t('phone.h'))),
+    h('div', { class: 'cols' }, finder, h('div', null, caller, result)));
+
+  const LABELS = {
+    procedure: t('f.procedure'), applicant_type: t('f.applicant_type'), name: t('f.name'), name_kana: t('f.name_kana'),
+    phone: t('f.phone'), email: t('f.email'), representative_name: t('f.representative_name'), notes: t('f.notes'),
+    slot_id: t('f.slot_id'), override_reason: t('f.override_reason'),
+  };
+
+  // ---- the slot finder ----
+
+  async function availability(from, to) {
+    const data = await api(`/api/v1/counters/${seg(ctx.counter)}/availability?from=${from}&to=${to}`);
+    today = parts(data.now).date;
+    return data.days;
+  }
+
+  async function ensureToday() {
+    if (!today) {
+      const data = await api(`/api/v1/counters/${seg(ctx.counter)}/availability`);
+      today = parts(data.now).date;
+    }
+    return today;
+  }
+
+  function renderOptions(items, title) {
+    options = items;
+    listTitle.textContent = title;
+    const rows = [];
+    let lastDate = null;
+    items.forEach((o, i) => {
+      const date = parts(o.slot.starts_at).date;
+      if (items.multiDay && date !== lastDate) {
+        rows.push(h('li', { class: 'group', role: 'presentation' }, fmtDate(date, lang)));
+        lastDate = date;
+      }
+      const held = typeof o.slot.held_for_phone === 'number' && o.slot.held_for_phone > 0 ? t('phone.held', { n: o.slot.held_for_phone }) : '';
+      const left = !o.slot.bookable ? t('phone.notBookable') : o.slot.remaining > 0 ? t('phone.left', { n: o.slot.remaining }) + held : t('phone.full');
+      rows.push(h('li', {
+        role: 'option', id: 'opt-' + i, 'aria-selected': String(i === active), 'aria-disabled': String(!o.ok),
+        'data-slot': o.slot.id,
+        onmousedown: (e) => e.preventDefault(),
+        onclick: () => { if (o.ok) choose(o.slot); },
+      }, h('span', { class: 'when' }, items.multiDay ? fmtTime(o.slot.starts_at) + '〜' + fmtTime(o.slot.ends_at) : `${fmtTime(o.slot.starts_at)}〜${fmtTime(o.slot.ends_at)}`),
+      h('span', { class: 'left' }, left)));
+    });
+    if (!items.length) rows.push(h('li', { class: 'group', role: 'presentation' }, t('phone.noSlots')));
+    replace(list, rows);
+    setActive(active);
+  }
+
+  function setActive(i) {
+    active = i;
+    for (const li of list.querySelectorAll('[role="option"]')) li.setAttribute('aria-selected', String(li.id === 'opt-' + i));
+    if (i >= 0) {
+      whenInput.setAttribute('aria-activedescendant', 'opt-' + i);
+      const li = $('#opt-' + i);
+      if (li) li.scrollIntoView({ block: 'nearest' });
+    } else {
+      whenInput.removeAttribute('aria-activedescendant');
+    }
+  }
+
+  function move(step) {
+    if (!options.length) return;
+    let i = active;
+    for (let n = 0; n < options.length; n++) {
+      i = (i + step + options.length) % options.length;
+      if (options[i].ok) { setActive(i); return; }
+    }
+  }
+
+  async function showNext() {
+    const s = ++seq;
+    const now = Date.now();
+    if (!nextCache || nextCache.counter !== ctx.counter || now - nextCache.at > 30000) {
+      const from = await ensureToday();
+      const days = await availability(from, addDays(from, 61));
+      const slots = [];
+      for (const d of days) for (const sl of d.slots) if (sl.bookable && sl.remaining > 0) slots.push(sl);
+      nextCache = { counter: ctx.counter, at: now, slots: slots.slice(0, 15) };
+    }
+    if (s !== seq) return;
+    const items = nextCache.slots.map((slot) => ({ slot, ok: true }));
+    items.multiDay = true;
+    active = items.length ? 0 : -1;
+    parsed.textContent = '';
+    parsed.className = 'parsed';
+    renderOptions(items, t('phone.next'));
+  }
+
+  async function onWhenInput() {
+    const value = whenInput.value;
+    if (!value.trim()) { showNext().catch(showLoadProblem); return; }
+    await ensureToday();
+    const p = parseWhen(value, today);
+    if (!p || p.error) {
+      parsed.textContent = t('phone.unparsed');
+      parsed.className = 'parsed bad';
+      options = [];
+      renderOptions([], '');
+      return;
+    }
+    parsed.className = 'parsed';
+    parsed.textContent = t('phone.parsed', { when: fmtDate(p.date, lang, { year: true }) + (p.time ? ' ' + p.time.replace(/^0/, '') : '') });
+    const s = ++seq;
+    const days = await availability(p.date, p.date);
+    if (s !== seq) return;
+    const day = days[0];
+    const items = (day ? day.slots : []).map((slot) => ({ slot, ok: slot.bookable && slot.remaining > 0 }));
+    let i = -1;
+    if (p.time) i = items.findIndex((o) => fmtTime(o.slot.starts_at).padStart(5, '0') >= p.time && o.ok);
+    if (p.time && i >= 0 && fmtTime(items[i].slot.starts_at).padStart(5, '0') !== p.time) {
+      // The typed time is inside a slot: prefer the slot that contains it.
+      const within = items.findIndex((o) => o.ok && fmtTime(o.slot.starts_at).padStart(5, '0') <= p.time && fmtTime(o.slot.ends_at).padStart(5, '0') > p.time);
+      if (within >= 0) i = within;
+    }
+    if (i < 0) i = items.findIndex((o) => o.ok);
+    active = i;
+    renderOptions(items, t('phone.dayslots', { date: fmtDate(p.date, lang) }) + (day && !day.open ? ` — ${t('slots.closed', { reason: day.closed_reason })}` : ''));
+  }
+
+  function showLoadProblem(p) {
+    parsed.className = 'parsed bad';
+    parsed.textContent = p.title || String(p);
+  }
+
+  let debounce = null;
+  whenInput.addEventListener('input', () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => onWhenInput().catch(showLoadProblem), 180);
+  });
+  whenInput.addEventListener('keydown', async (e) => {
+    if (e.key === 'ArrowDown') { e.preventDefault(); move(1); }
+    else if (e.key === 'ArrowUp') { e.preventDefault(); move(-1); }
+    else if (e.key === 'Enter') {
+      e.preventDefault();
+      clearTimeout(debounce);
+      if (debounce) { debounce = null; await onWhenInput().catch(showLoadProblem); }
+      const o = options[active];
+      if (o && o.ok) choose(o.slot);
+    } else if (e.key === 'Escape') {
+      whenInput.value = '';
+      showNext().catch(showLoadProblem);
+    }
+  });
+
+  function choose(slot) {
+    chosen = slot;
+    replace(chosenEl,
+      h('span', null, t('phone.chosen'), ': ', h('strong', null, fmtSlot(slot, lang, { year: true })), ' ',
+        slot.remaining > 0 ? t('phone.left', { n: slot.remaining }) : ''),
+      h('button', { type: 'button', class: 'btn quiet small', onclick: () => { whenInput.focus(); whenInput.select(); } }, t('phone.change')));
+    chosenEl.hidden = false;
+    procSel.focus();
+  }
+
+  // ---- the caller's details and the booking ----
+
+  applicantSel.addEventListener('change', () => { repField.hidden = applicantSel.value === 'holder'; });
+  overrideBox.addEventListener('change', () => { overrideReason.hidden = !overrideBox.checked; });
+  const kana = $('#p-name_kana', form);
+  kana.addEventListener('blur', () => {
+    kana.value = kana.value.normalize('NFKC').replace(/[\u3041-\u3096]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+  });
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!chosen) {
+      showProblem({ errors: [], title: t('phone.needSlot'), status: 400, code: 'no_slot' }, { form, summary, lang });
+      whenInput.focus();
+      return;
+    }
+    const v = (id) => $('#' + id, form).value.trim();
+    const body = {
+      slot_id: chosen.id,
+      procedure: v('p-procedure'),
+      applicant_type: v('p-applicant_type'),
+      name: v('p-name'),
+      name_kana: v('p-name_kana'),
+      phone: v('p-phone'),
+      email: v('p-email') || undefined,
+      representative_name: applicantSel.value !== 'holder' ? v('p-representative_name') || '' : undefined,
+      notes: v('p-notes') || undefined,
+    };
+    if (isAdmin && overrideBox.checked) {
+      body.override_window = true;
+      body.override_reason = v('p-override_reason');
+    }
+    await busy(submitBtn, async () => {
+      try {
+        const r = await api('/api/v1/staff/reservations', { method: 'POST', body });
+        clearProblems(form, summary);
+        nextCache = null;
+        readBack(r);
+      } catch (p) {
+        const extra = [];
+        if ((p.code === 'window_closed' || p.code === 'window_not_open') && isAdmin) extra.push(t('phone.overrideHint'));
+        showProblem(p, {
+          form, summary, lang, labels: LABELS, prefix: 'p-', extra,
+          onAlternative: (slot) => { choose(slot); clearProblems(null, summary); submitBtn.focus(); },
+        });
+      }
+    });
+  });
+
+  function readBack(r) {
+    const chars = [...r.reservation_number].map((c) => h('span', { class: 'ch' + (c === '-' ? ' dash' : '') },
+      h('b', null, c), h('small', null, lang === 'en' ? READING_EN[c] || '' : READING[c] || '')));
+    const nextBtn = h('button', { type: 'button', class: 'btn big', id: 'next-call', onclick: reset }, t('phone.nextCall'));
+    replace(result,
+      h('h2', { id: 'readback-h' }, t('phone.done')),
+      h('div', { class: 'readback' },
+        h('p', { class: 'hint' }, t('phone.number')),
+        h('div', { class: 'big-number', 'aria-label': r.reservation_number, 'data-testid': 'readback-number', 'data-number': r.reservation_number }, chars),
+        h('p', { class: 'kana' }, r.name_kana, ' 様'),
+        h('p', { class: 'when' }, fmtSlot(r.slot, lang, { year: true })),
+        h('p', null, (ctx.counters.find((c) => c.id === r.counter) || {}).name || r.counter),
+        r.email ? h('p', { class: 'hint' }, t('phone.mailed', { email: r.email })) : null,
+        h('div', { class: 'actions' }, nextBtn)));
+    caller.hidden = true;
+    result.hidden = false;
+    nextBtn.focus();
+    result.scrollIntoView({ block: 'start' });
+  }
+
+  function reset() {
+    form.reset();
+    chosen = null;
+    chosenEl.hidden = true;
+    repField.hidden = true;
+    overrideReason.hidden = true;
+    clearProblems(form, summary);
+    result.hidden = true;
+    caller.hidden = false;
+    whenInput.value = '';
+    showNext().catch(showLoadProblem);
+    whenInput.focus();
+  }
+
+  ctx.onCounterChange = () => { nextCache = null; today = null; chosen = null; chosenEl.hidden = true; onWhenInput().catch(showLoadProblem); };
+  showNext().catch(showLoadProblem);
+  whenInput.focus();
+  return () => clearTimeout(debounce);
+}

@@ -1,0 +1,422 @@
+// The page the verification mail links to (/booking/verify?token=…): the chosen slot (or the
+// calendar when it is gone), the form, a confirmation step, and the completion page with the
+// reservation number and its QR code. A bad, expired or used link gets a page that says so.
+
+import { api, seg } from './api.js';
+import { h, $, replace, focusTo, busy, store } from './dom.js';
+import { fmtSlot, fmtDateTime, fmtDate, fmtPhone } from './format.js';
+import { AvailabilityCalendar, loadSlot, slotDate } from './calendar.js';
+import { showProblem, clearProblems } from './problem.js';
+import { features } from './features.js';
+import {
+  initPage, loadCatalog, counterName, procedureName, renderBring, fillPhones, renderInvalid,
+  APPLICANT_TYPES, CHOICE_KEY, setStep, checks, telLink, toKatakana,
+} from './resident.js';
+
+const t = initPage();
+const lang = t.lang;
+const main = $('#main');
+const token = new URLSearchParams(location.search).get('token') || '';
+const saved = store.get(CHOICE_KEY, {}) || {};
+
+const state = {
+  verification: null,
+  counter: null,
+  slot: null,
+  day: null,
+  mode: 'book', // or 'waitlist' (a full day's waiting list)
+  waitDate: null,
+};
+let catalog;
+let calendar = null;
+const els = {};
+
+const LABELS = () => ({
+  name: t('f.name'), name_kana: t('f.name_kana'), phone: t('f.phone'), procedure: t('f.procedure'),
+  applicant_type: t('f.applicant_type'), representative_name: t('f.representative_name'), notes: t('f.notes'),
+  slot_id: t('f.slot_id'), email: t('f.email'), counter: t('f.counter'), date: t('wait.day'),
+});
+
+function counter() { return catalog.counters.find((c) => c.id === state.counter); }
+function procedure(id) { return catalog.procedures.find((p) => p.id === id); }
+
+// ---------- layout ----------
+
+function field(id, labelKey, control, { required = false, hintKey = null } = {}) {
+  const hintId = hintKey ? `${id}-hint` : null;
+  if (hintId) control.setAttribute('aria-describedby', hintId);
+  if (required) control.setAttribute('aria-required', 'true');
+  return h('div', { class: 'field', id: `${id}-field` },
+    h('label', { for: id }, t(labelKey), h('span', { class: required ? 'req' : 'opt' }, t(required ? 'f.required' : 'f.optional'))),
+    hintKey ? h('span', { class: 'hint', id: hintId }, t(hintKey)) : null,
+    control);
+}
+
+function buildLayout() {
+  const v = state.verification;
+  els.steps = h('ol', { class: 'steps', 'aria-label': t('steps.label') },
+    ['steps.choose', 'steps.mail', 'steps.form', 'steps.confirm', 'steps.done'].map((k) => h('li', null, t(k))));
+  setStep(els.steps, 2);
+
+  els.picked = h('div', { class: 'picked', 'data-testid': 'verify-slot' });
+  els.slotNote = h('p', { class: 'notice warn', hidden: true });
+  els.calendar = h('div', { id: 'calendar', hidden: true });
+  els.slotSection = h('section', { class: 'card', 'aria-labelledby': 'slot-h' },
+    h('h2', { id: 'slot-h' }, t('verify.slot.h')), els.slotNote, els.picked, els.calendar);
+
+  const procSelect = h('select', { id: 'f-procedure', name: 'procedure', required: true },
+    h('option', { value: '' }, t('f.choose')),
+    catalog.procedures.map((p) => h('option', { value: p.id, selected: p.id === saved.procedure }, procedureName(p, lang))));
+  const applicantSet = h('fieldset', { id: 'f-applicant_type' },
+    h('legend', null, t('f.applicant_type'), h('span', { class: 'req' }, t('f.required'))),
+    h('div', { class: 'choices' }, APPLICANT_TYPES.map((a) => h('label', { class: 'choice', for: `applicant-${a}` },
+      h('input', { type: 'radio', name: 'applicant_type', id: `applicant-${a}`, value: a, checked: a === (saved.applicant_type || 'holder') }),
+      h('span', null, h('span', { class: 'choice-title' }, t('applicant.' + a)), h('span', { class: 'choice-desc' }, t(`applicant.${a}.desc`)))))));
+  els.bring = h('div', { class: 'bring', 'aria-live': 'polite', hidden: true });
+  const input = (id, attrs) => h('input', { type: 'text', id, name: id.slice(2), ...attrs });
+  els.repField = field('f-representative_name', 'f.representative_name', input('f-representative_name', { autocomplete: 'name', maxlength: 50 }), { required: true, hintKey: 'f.representative_name.hint' });
+  els.summary = h('div', { class: 'error-summary', id: 'form-summary', hidden: true });
+  els.form = h('form', { id: 'booking-form', novalidate: true },
+    h('p', { class: 'notice danger never-mynumber' }, t('verify.never')),
+    els.summary,
+    field('f-procedure', 'f.procedure', procSelect, { required: true }),
+    applicantSet,
+    els.bring,
+    field('f-name', 'f.name', input('f-name', { autocomplete: 'name', maxlength: 50 }), { required: true, hintKey: 'f.name.hint' }),
+    field('f-name_kana', 'f.name_kana', input('f-name_kana', { maxlength: 60, autocomplete: 'off' }), { required: true, hintKey: 'f.name_kana.hint' }),
+    field('f-phone', 'f.phone', input('f-phone', { type: 'tel', autocomplete: 'tel', inputmode: 'tel', maxlength: 20 }), { required: true, hintKey: 'f.phone.hint' }),
+    els.repField,
+    field('f-notes', 'f.notes', h('textarea', { id: 'f-notes', name: 'notes', maxlength: 500, rows: 3 }), { hintKey: 'f.notes.hint' }),
+    h('div', { class: 'actions stack' }, h('button', { type: 'submit', class: 'btn big', id: 'to-confirm' }, t('verify.next'))));
+  els.formSection = h('section', { class: 'card', 'aria-labelledby': 'form-h' },
+    h('h2', { id: 'form-h' }, t('verify.form.h')), els.form);
+
+  els.confirmSummary = h('div', { class: 'error-summary', id: 'confirm-summary', hidden: true });
+  els.confirmList = h('dl', { class: 'summary', 'data-testid': 'confirm-list' });
+  els.confirmSubmit = h('button', { type: 'button', class: 'btn big', id: 'confirm-submit', onclick: submit }, t('confirm.submit'));
+  els.confirmSection = h('section', { class: 'card', 'aria-labelledby': 'confirm-h', hidden: true },
+    h('h2', { id: 'confirm-h' }, t('confirm.h')),
+    els.confirmSummary,
+    h('p', null, t('confirm.lead')),
+    els.confirmList,
+    els.confirmBring = h('div', { class: 'bring' }),
+    h('div', { class: 'actions stack' },
+      els.confirmSubmit,
+      h('button', { type: 'button', class: 'btn secondary', onclick: backToForm }, t('confirm.back'))));
+
+  replace(main,
+    h('h1', null, t('verify.h1')),
+    els.steps,
+    h('p', null, t('verify.email', { email: v.email }), h('br'), h('span', { class: 'hint' }, t('verify.expires', { at: fmtDateTime(v.expires_at, lang) }))),
+    els.slotSection, els.formSection, els.confirmSection);
+
+  els.form.addEventListener('change', onFormChange);
+  els.form.addEventListener('submit', toConfirm);
+  const kana = els.form.querySelector('#f-name_kana');
+  kana.addEventListener('blur', () => { kana.value = toKatakana(kana.value); });
+  onFormChange();
+}
+
+function values() {
+  const f = els.form;
+  const get = (id) => (f.querySelector('#' + id) || {}).value || '';
+  const applicant = (f.querySelector('input[name="applicant_type"]:checked') || {}).value || '';
+  return {
+    procedure: get('f-procedure'),
+    applicant_type: applicant,
+    name: get('f-name').trim(),
+    name_kana: toKatakana(get('f-name_kana')).trim(),
+    phone: get('f-phone').trim(),
+    representative_name: applicant && applicant !== 'holder' ? get('f-representative_name').trim() : '',
+    notes: get('f-notes').trim(),
+  };
+}
+
+function onFormChange() {
+  const v = values();
+  els.repField.hidden = !v.applicant_type || v.applicant_type === 'holder';
+  renderBring(els.bring, procedure(v.procedure), v.applicant_type, t);
+  store.set(CHOICE_KEY, { ...saved, counter: state.counter, procedure: v.procedure, applicant_type: v.applicant_type });
+}
+
+// ---------- the slot ----------
+
+function renderPicked() {
+  if (state.mode === 'waitlist') {
+    replace(els.picked,
+      h('span', null, t('wait.join'), ': ', h('strong', null, fmtDate(state.waitDate, lang, { year: true })), ' ', counterName(counter(), lang)),
+      h('button', { type: 'button', class: 'btn quiet small', onclick: openCalendar }, t('picked.change')));
+    els.picked.hidden = false;
+    return;
+  }
+  if (!state.slot) { els.picked.hidden = true; return; }
+  replace(els.picked,
+    h('span', null, t('picked.label'), ': ', h('strong', { 'data-testid': 'picked-slot' }, fmtSlot(state.slot, lang, { year: true })), ' ', counterName(counter(), lang)),
+    h('button', { type: 'button', class: 'btn quiet small', id: 'change-slot', onclick: openCalendar }, t('picked.change')));
+  els.picked.hidden = false;
+}
+
+function openCalendar() {
+  els.calendar.hidden = false;
+  if (!calendar) {
+    calendar = new AvailabilityCalendar(els.calendar, {
+      counter: state.counter,
+      lang,
+      phone: counter() && counter().phone,
+      selectedSlotId: state.slot && state.slot.id,
+      initialDate: state.slot ? slotDate(state.slot.id) : null,
+      onSlot: (slot, day) => chooseSlot(slot, day),
+      extraForDay: waitlistOffer,
+    });
+  }
+  focusTo(els.calendar);
+}
+
+function chooseSlot(slot, day) {
+  state.slot = slot;
+  state.day = day;
+  state.mode = 'book';
+  els.slotNote.hidden = true;
+  els.calendar.hidden = true;
+  renderPicked();
+  focusTo(els.formSection.querySelector('h2'));
+}
+
+/** Under a full day: the waiting list, when the server has it. */
+async function waitlistOffer(day, el, dayState) {
+  if (dayState !== 'full') return;
+  if (!(await features.waitlist())) return;
+  replace(el, h('div', { class: 'notice' },
+    h('p', null, h('strong', null, t('wait.offer'))),
+    h('p', null, t('wait.lead', { min: 30 })),
+    h('button', {
+      type: 'button', class: 'btn secondary', 'data-testid': 'waitlist-join',
+      onclick: () => {
+        state.mode = 'waitlist';
+        state.waitDate = day.date;
+        state.slot = null;
+        els.calendar.hidden = true;
+        renderPicked();
+        focusTo(els.formSection.querySelector('h2'));
+      },
+    }, t('wait.join'))));
+}
+
+// ---------- checks, confirmation, booking ----------
+
+function localErrors(v) {
+  const errors = [];
+  const add = (field, message) => message && errors.push({ field, message });
+  for (const [field, value] of Object.entries(v)) add(field, typeof value === 'string' ? checks.individualNumber(value) : null);
+  if (errors.length) return errors;
+  add('procedure', v.procedure ? null : 'is required');
+  add('applicant_type', v.applicant_type ? null : 'must be holder, legal_representative or voluntary_proxy');
+  add('name', checks.required(v.name));
+  add('name_kana', checks.kana(v.name_kana));
+  add('phone', checks.phone(v.phone));
+  if (v.applicant_type && v.applicant_type !== 'holder' && !v.representative_name) {
+    add('representative_name', "is required when someone comes in the holder's place");
+  }
+  return errors;
+}
+
+function toConfirm(e) {
+  e.preventDefault();
+  const v = values();
+  const errors = localErrors(v);
+  if (!state.slot && state.mode === 'book') {
+    showProblem({ errors: [], title: t('verify.slot.pick'), status: 400, code: 'no_slot' }, { form: els.form, summary: els.summary, lang });
+    openCalendar();
+    return;
+  }
+  if (errors.length) {
+    showProblem({ errors, status: 422, code: 'validation_failed' }, { form: els.form, summary: els.summary, lang, labels: LABELS() });
+    return;
+  }
+  clearProblems(els.form, els.summary);
+  showConfirm(v);
+}
+
+function showConfirm(v) {
+  const row = (k, val, testid) => (val ? h('div', null, h('dt', null, k), h('dd', { 'data-field': testid }, val)) : null);
+  const c = counter();
+  replace(els.confirmList,
+    state.mode === 'waitlist'
+      ? row(t('wait.day'), `${fmtDate(state.waitDate, lang, { year: true })}(${t('wait.h1')})`, 'date')
+      : row(t('manage.when'), fmtSlot(state.slot, lang, { year: true }), 'slot'),
+    row(t('manage.where'), `${counterName(c, lang)}(${c.address})`, 'counter'),
+    row(t('manage.what'), procedureName(procedure(v.procedure), lang), 'procedure'),
+    row(t('manage.who'), t('applicant.' + v.applicant_type), 'applicant_type'),
+    row(t('manage.name'), v.name, 'name'),
+    row(t('manage.kana'), v.name_kana, 'name_kana'),
+    row(t('manage.phone'), v.phone, 'phone'),
+    row(t('manage.rep'), v.representative_name, 'representative_name'),
+    row(t('manage.notes'), v.notes, 'notes'),
+    row(t('manage.email'), state.verification.email, 'email'));
+  renderBring(els.confirmBring, procedure(v.procedure), v.applicant_type, t);
+  clearProblems(null, els.confirmSummary);
+  els.slotSection.hidden = true;
+  els.formSection.hidden = true;
+  els.confirmSection.hidden = false;
+  setStep(els.steps, 3);
+  focusTo(els.confirmSection.querySelector('h2'));
+}
+
+function backToForm() {
+  els.confirmSection.hidden = true;
+  els.slotSection.hidden = false;
+  els.formSection.hidden = false;
+  setStep(els.steps, 2);
+  focusTo(els.formSection.querySelector('h2'));
+}
+
+async function submit() {
+  const v = values();
+  await busy(els.confirmSubmit, async () => {
+    try {
+      if (state.mode === 'waitlist') {
+        const entry = await api('/api/v1/waitlist', {
+          method: 'POST',
+          body: {
+            verification_token: token, counter: state.counter, date: state.waitDate, procedure: v.procedure,
+            applicant_type: v.applicant_type, name: v.name, name_kana: v.name_kana, phone: v.phone,
+            representative_name: v.representative_name || undefined,
+          },
+        });
+        renderWaitlistDone(entry);
+        return;
+      }
+      const r = await api('/api/v1/reservations', {
+        method: 'POST',
+        body: {
+          verification_token: token, slot_id: state.slot.id, procedure: v.procedure, applicant_type: v.applicant_type,
+          name: v.name, name_kana: v.name_kana, phone: v.phone,
+          representative_name: v.representative_name || undefined, notes: v.notes || undefined,
+        },
+      });
+      renderDone(r);
+    } catch (p) {
+      onBookingProblem(p);
+    }
+  });
+}
+
+function onBookingProblem(p) {
+  if (p.status === 410 || p.code === 'verification_not_found') {
+    renderInvalid(main, p.code, t, catalog.counters);
+    return;
+  }
+  if (p.status === 422 && p.errors.length) {
+    backToForm();
+    showProblem(p, { form: els.form, summary: els.summary, lang, labels: LABELS() });
+    return;
+  }
+  const slotCodes = ['slot_full', 'window_closed', 'window_not_open', 'day_closed', 'slot_not_found', 'seats_available'];
+  const extra = [];
+  if (slotCodes.includes(p.code)) {
+    extra.push(h('button', { type: 'button', class: 'btn secondary small', onclick: () => { backToForm(); openCalendar(); } }, t('picked.change')));
+  }
+  showProblem(p, {
+    form: null, summary: els.confirmSummary, lang, labels: LABELS(), extra,
+    onAlternative: (slot) => {
+      state.slot = slot;
+      state.mode = 'book';
+      renderPicked();
+      if (calendar) { calendar.destroy(); calendar = null; }
+      showConfirm(values());
+    },
+  });
+}
+
+function renderDone(r) {
+  store.set(CHOICE_KEY, { ...saved, counter: state.counter, slot_id: null });
+  const c = catalog.counters.find((x) => x.id === r.counter) || counter();
+  const p = procedure(r.procedure);
+  const manageUrl = `/booking/manage?token=${encodeURIComponent(r.manage_token)}${lang === 'en' ? '&lang=en' : ''}`;
+  setStep(els.steps, 4);
+  const bring = h('div', { class: 'bring' });
+  renderBring(bring, p, r.applicant_type, t);
+  replace(main,
+    els.steps,
+    h('section', { class: 'card', 'aria-labelledby': 'done-h', 'data-testid': 'done' },
+      h('h1', { id: 'done-h', tabindex: '-1' }, t('done.h')),
+      h('p', null, t('done.lead', { email: r.email || state.verification.email })),
+      h('div', { class: 'done-number' },
+        h('span', { class: 'label' }, t('done.number')),
+        h('strong', { class: 'res-number', 'data-testid': 'reservation-number' }, r.reservation_number),
+        h('img', { class: 'qr', src: `/api/v1/reservations/${seg(r.manage_token)}/qr.svg`, alt: `${t('done.qr')}: ${r.reservation_number}`, width: 200, height: 200 })),
+      h('dl', { class: 'summary' },
+        h('div', null, h('dt', null, t('manage.when')), h('dd', null, fmtSlot(r.slot, lang, { year: true }))),
+        h('div', null, h('dt', null, t('manage.where')), h('dd', null, counterName(c, lang), h('br'), c.address, c.phone ? [h('br'), '☎ ', telLink(c.phone)] : null)),
+        h('div', null, h('dt', null, t('manage.what')), h('dd', null, p ? procedureName(p, lang) : r.procedure)),
+        h('div', null, h('dt', null, t('manage.who')), h('dd', null, t('applicant.' + r.applicant_type))),
+        h('div', null, h('dt', null, t('manage.name')), h('dd', null, `${r.name}(${r.name_kana})`)),
+        h('div', null, h('dt', null, t('manage.phone')), h('dd', null, fmtPhone(r.phone)))),
+      bring,
+      h('div', { class: 'actions' },
+        h('a', { class: 'btn', href: manageUrl, 'data-testid': 'manage-link' }, t('done.manage')),
+        h('button', { type: 'button', class: 'btn secondary', onclick: () => window.print() }, t('done.print')))));
+  // A reload now shows the booking rather than a "link already used" page.
+  history.replaceState(null, '', manageUrl);
+  $('#done-h').focus();
+}
+
+function renderWaitlistDone(entry) {
+  setStep(els.steps, 4);
+  const url = `/booking/manage?waitlist=${encodeURIComponent(entry.manage_token)}${lang === 'en' ? '&lang=en' : ''}`;
+  replace(main, els.steps, h('section', { class: 'card', 'aria-labelledby': 'done-h', 'data-testid': 'waitlist-done' },
+    h('h1', { id: 'done-h', tabindex: '-1' }, t('wait.h1')),
+    h('p', null, t('wait.joined', { n: entry.position })),
+    h('p', null, h('a', { class: 'btn', href: url }, t('wait.h1')))));
+  history.replaceState(null, '', url);
+  $('#done-h').focus();
+}
+
+// ---------- start ----------
+
+async function main_() {
+  if (!/^[A-Za-z0-9_-]{16,}$/.test(token)) {
+    const cat = await loadCatalog().catch(() => ({ counters: [] }));
+    renderInvalid(main, 'missing', t, cat.counters);
+    return;
+  }
+  let v;
+  try {
+    [v, catalog] = await Promise.all([api(`/api/v1/verifications/${seg(token)}`), loadCatalog()]);
+  } catch (p) {
+    const cat = catalog || await loadCatalog().catch(() => ({ counters: [] }));
+    if (p.status === 404 || p.status === 410) {
+      renderInvalid(main, p.code, t, cat.counters);
+    } else {
+      replace(main, h('div', { class: 'error-summary', id: 'load-problem' }));
+      showProblem(p, { summary: $('#load-problem'), lang });
+    }
+    return;
+  }
+  fillPhones($('#footer-phones'), catalog.counters, t);
+  state.verification = v;
+  state.counter = v.counter || (v.slot_id && v.slot_id.split('.')[0]) || saved.counter || catalog.counters[0].id;
+  if (!catalog.counters.some((c) => c.id === state.counter)) state.counter = catalog.counters[0].id;
+  buildLayout();
+  const wanted = v.slot_id || (saved.slot_id && saved.slot_id.startsWith(state.counter + '.') ? saved.slot_id : null);
+  if (wanted) {
+    try {
+      const found = await loadSlot(state.counter, wanted);
+      if (found && found.slot.bookable && found.slot.remaining > 0) {
+        state.slot = found.slot;
+        state.day = found.day;
+      } else if (found) {
+        els.slotNote.textContent = t('verify.slot.gone', { slot: fmtSlot(found.slot, lang) });
+        els.slotNote.hidden = false;
+      }
+    } catch { /* the calendar below lets them choose */ }
+  }
+  renderPicked();
+  if (!state.slot) {
+    if (els.slotNote.hidden) { els.slotNote.textContent = t('verify.slot.pick'); els.slotNote.hidden = false; }
+    openCalendar();
+    window.scrollTo(0, 0);
+  }
+}
+
+main_();
