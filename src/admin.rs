@@ -142,7 +142,15 @@ pub fn close_day(
         let mut cancelled = Vec::with_capacity(held.len());
         for r in held {
             let number = r.reservation_number.clone();
-            cancel_row(conn, &ctx, r, Some(reason), None, now)?;
+            cancel_row(
+                conn,
+                &ctx,
+                r,
+                crate::mail::CancelledBy::Closure,
+                Some(reason),
+                None,
+                now,
+            )?;
             cancelled.push(number);
         }
         insert_closure(

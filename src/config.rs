@@ -42,6 +42,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub staff: StaffSettings,
     pub queue: QueueSettings,
+    pub jobs: JobsSettings,
+    pub retention: RetentionSettings,
     pub mail: MailSettings,
     pub calendar: CalendarSettings,
     pub counters: Vec<CounterSettings>,
@@ -168,6 +170,38 @@ impl QueueSettings {
             .and_then(|p| self.service_minutes.get(p).copied())
             .unwrap_or(self.default_service_minutes)
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// A cron expression, seconds first (`0 0 10 * * *`), in the counters' time zone.
+    pub schedule: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSettings {
+    /// Run the scheduler in this process (every instance may: each run happens once).
+    pub enabled: bool,
+    /// After downtime, the latest run missed less than this long ago runs at start-up.
+    pub catch_up_hours: u32,
+    /// A claimed run not finished after this long is taken over by another instance.
+    pub lease_minutes: u32,
+    /// How often the scheduler looks at the clock.
+    pub poll_ms: u64,
+    pub reminders: JobSettings,
+    pub expire_verifications: JobSettings,
+    pub no_shows: JobSettings,
+    pub retention: JobSettings,
+    pub daily_stats: JobSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Personal data of visits older than this many days is erased.
+    pub days: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -431,6 +465,13 @@ impl Settings {
         if let Err(e) = self.clock.rehearsal_start() {
             errors_push(&mut check, e);
         }
+        if let Err(e) = crate::jobs::schedules(self) {
+            errors_push(&mut check, e);
+        }
+        check(
+            self.retention.days >= 1,
+            "retention.days: must be at least 1".into(),
+        );
         check(
             self.log
                 .filter
@@ -639,6 +680,24 @@ mod tests {
         // The Dockerfile and `--config` users read config/; the binary embeds the same text.
         let on_disk = std::fs::read_to_string("config/default.toml").expect("config/default.toml");
         assert_eq!(on_disk, EMBEDDED_DEFAULTS);
+    }
+
+    #[test]
+    fn the_catalogue_names_the_id_documents_that_count_now() {
+        // New health insurance cards are no longer issued since 2 December 2024; the
+        // certificate of eligibility (資格確認書) replaced them as an ID document.
+        let s = Settings::defaults().expect("defaults");
+        for p in &s.procedures {
+            for t in crate::catalogue::ApplicantType::ALL {
+                for r in &p.applicant(*t).requirements {
+                    let names_old_card_as_id =
+                        r.contains("健康保険証など") || r.contains("、健康保険証");
+                    assert!(!names_old_card_as_id, "{} {t}: {r}", p.id);
+                }
+            }
+        }
+        let text = EMBEDDED_PROCEDURES;
+        assert!(text.contains("資格確認書"));
     }
 
     #[test]

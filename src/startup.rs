@@ -76,6 +76,7 @@ impl Application {
                 mail_notify.clone(),
             );
         }
+        let schedules = Arc::new(crate::jobs::schedules(&settings).map_err(anyhow::Error::msg)?);
         let state = AppState {
             message_domain: Arc::from(mailer.message_domain()),
             mailer,
@@ -88,7 +89,11 @@ impl Application {
             clock,
             db,
             openapi: Arc::new(http::openapi::document_json()),
+            jobs: schedules,
         };
+        if state.settings.jobs.enabled {
+            state.job_runner().spawn();
+        }
         let listener = TcpListener::bind(&state.settings.server.bind).with_context(|| {
             format!(
                 "cannot listen on server.bind = {}",

@@ -53,6 +53,48 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamp>,
         cancel_reason -> Nullable<Text>,
         created_by -> Nullable<Text>,
+        reminder_sent_at -> Nullable<Timestamp>,
+        ics_sequence -> Integer,
+        erased_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    manage_links (token_hash) {
+        token_hash -> Text,
+        reservation_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_runs (id) {
+        id -> Text,
+        job -> Text,
+        scheduled_at -> Timestamp,
+        status -> Text,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        lease_until -> Nullable<Timestamp>,
+        instance -> Nullable<Text>,
+        rows -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    daily_stats (counter_id, day, procedure_id) {
+        counter_id -> Text,
+        day -> Date,
+        procedure_id -> Text,
+        booked -> BigInt,
+        cancelled -> BigInt,
+        completed -> BigInt,
+        no_show -> BigInt,
+        walk_ins -> BigInt,
+        wait_p50 -> Nullable<BigInt>,
+        wait_p90 -> Nullable<BigInt>,
+        computed_at -> Timestamp,
     }
 }
 
@@ -177,3 +219,5 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(tickets, reservations, ticket_sequences, call_events);
+diesel::allow_tables_to_appear_in_same_query!(reservations, manage_links);
+diesel::joinable!(manage_links -> reservations (reservation_id));

@@ -71,6 +71,8 @@ text_enum!(
     crate::mail::OutboxStatus,
     crate::mail::MailKind,
     crate::staff::Role,
+    crate::jobs::Job,
+    crate::jobs::repo::RunStatus,
 );
 
 /// Declares an enum's string forms once: `as_str`, `FromStr`, `Display` and `ALL`.

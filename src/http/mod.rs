@@ -12,6 +12,7 @@ pub mod body;
 pub mod calendar;
 pub mod desk;
 pub mod health;
+pub mod jobs;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub message_domain: Arc<str>,
     /// The OpenAPI document, generated once at start-up.
     pub openapi: Arc<String>,
+    /// The scheduled jobs and their parsed schedules.
+    pub jobs: Arc<Vec<crate::jobs::Scheduled>>,
 }
 
 impl AppState {
@@ -422,6 +425,14 @@ pub fn api_routes() -> Vec<ApiRoute> {
             admin::delete_closure,
         ),
         api(M::GET, "/api/v1/admin/audit", ADMIN, &[], admin::get_audit),
+        api(M::GET, "/api/v1/admin/jobs", ADMIN, &[], jobs::get_jobs),
+        api(
+            M::GET,
+            "/api/v1/admin/stats",
+            ADMIN,
+            &[E::CounterNotFound, E::NotAcceptable],
+            jobs::get_stats,
+        ),
         api(
             M::GET,
             "/api/v1/admin/outbox",
@@ -639,4 +650,22 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
         cors = cors.allowed_origin(o.trim_end_matches('/'));
     }
     cors
+}
+
+impl AppState {
+    /// The scheduler of this process.
+    pub fn job_runner(&self) -> crate::jobs::Runner {
+        crate::jobs::Runner {
+            db: self.db.clone(),
+            clock: self.clock.clone(),
+            settings: self.settings.clone(),
+            calendar: self.calendar.clone(),
+            catalogue: self.catalogue.clone(),
+            message_domain: self.message_domain.clone(),
+            metrics: self.metrics.clone(),
+            schedules: self.jobs.clone(),
+            instance: format!("instance-{}", uuid::Uuid::new_v4().simple()),
+            mail_notify: self.mail_notify.clone(),
+        }
+    }
 }

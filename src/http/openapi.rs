@@ -67,6 +67,8 @@ The service never accepts or stores an individual number (マイナンバー) or
         admin::delete_closure,
         admin::get_audit,
         admin::get_outbox,
+        super::jobs::get_jobs,
+        super::jobs::get_stats,
         desk::get_queue,
         desk::post_check_in,
         desk::post_walk_in,

@@ -112,12 +112,15 @@ fn build_message(
     };
     let message = match rendered.ics {
         Some(ics) => {
-            let calendar = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
-                .map_err(|e| format!("content type: {e}"))?;
+            let calendar = ContentType::parse(&format!(
+                "text/calendar; charset=utf-8; method={}",
+                ics.method
+            ))
+            .map_err(|e| format!("content type: {e}"))?;
             builder.multipart(
                 MultiPart::mixed()
                     .singlepart(text)
-                    .singlepart(Attachment::new("visit.ics".into()).body(ics, calendar)),
+                    .singlepart(Attachment::new("visit.ics".into()).body(ics.text, calendar)),
             )
         }
         None => builder.singlepart(text),

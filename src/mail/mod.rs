@@ -36,6 +36,8 @@ pub enum MailKind {
     BookingConfirmed,
     BookingChanged,
     BookingCancelled,
+    /// The day before the visit (前日の予約確認メール).
+    Reminder,
 }
 
 crate::string_enum!(MailKind {
@@ -43,6 +45,7 @@ crate::string_enum!(MailKind {
     BookingConfirmed => "booking_confirmed",
     BookingChanged => "booking_changed",
     BookingCancelled => "booking_cancelled",
+    Reminder => "reminder",
 });
 
 impl MailKind {
@@ -50,7 +53,10 @@ impl MailKind {
     pub fn priority(self) -> i32 {
         match self {
             MailKind::Verification => 0,
-            MailKind::BookingConfirmed | MailKind::BookingChanged | MailKind::BookingCancelled => 1,
+            MailKind::BookingConfirmed
+            | MailKind::BookingChanged
+            | MailKind::BookingCancelled
+            | MailKind::Reminder => 1,
         }
     }
 }
@@ -128,7 +134,21 @@ pub struct ReservationMail {
     pub previous_label: Option<String>,
     /// A cancellation by staff or a closure: why.
     pub reason: Option<String>,
+    /// A cancellation: who cancelled (a closure's mail apologises).
+    pub cancelled_by: Option<CancelledBy>,
+    /// The calendar file's SEQUENCE (RFC 5545): grows with each change, so calendars update
+    /// the one event instead of adding another.
+    pub ics_sequence: i32,
     pub sender_footer: String,
+}
+
+/// Who cancelled a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelledBy {
+    Resident,
+    Staff,
+    Closure,
 }
 
 /// A mail's payload, by kind.

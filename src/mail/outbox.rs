@@ -168,3 +168,16 @@ pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(OutboxStatus
         .select((outbox::status, diesel::dsl::count_star()))
         .load(conn)
 }
+
+/// Retention: mail written before `before` keeps its subject and outcome for staff, but loses
+/// its body (the payload) and the address it went to.
+pub fn erase_before(conn: &mut DbConnection, before: DateTime<Utc>) -> QueryResult<u64> {
+    let n = diesel::update(
+        outbox::table
+            .filter(outbox::created_at.lt(before.naive_utc()))
+            .filter(outbox::recipient.ne("")),
+    )
+    .set((outbox::payload.eq("{}"), outbox::recipient.eq("")))
+    .execute(conn)?;
+    Ok(n as u64)
+}

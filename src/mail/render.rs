@@ -11,7 +11,14 @@ use super::{MailKind, ReservationMail, VerificationMail};
 pub struct Rendered {
     pub subject: String,
     pub text: String,
-    pub ics: Option<String>,
+    pub ics: Option<Ics>,
+}
+
+/// A calendar attachment and its iTIP method (RFC 5546): `REQUEST` adds or updates the event,
+/// `CANCEL` removes it. The MIME type's `method=` matches the file's `METHOD`.
+pub struct Ics {
+    pub method: &'static str,
+    pub text: String,
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -51,6 +58,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         "reservation_details.txt",
         include_str!("templates/reservation_details.txt"),
     ),
+    (
+        "reminder.subject",
+        include_str!("templates/reminder.subject"),
+    ),
+    ("reminder.txt", include_str!("templates/reminder.txt")),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -86,12 +98,18 @@ pub fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> {
                 serde_json::from_str(payload).map_err(|e| format!("verification payload: {e}"))?;
             render_with(kind, &p, None)
         }
-        MailKind::BookingConfirmed | MailKind::BookingChanged | MailKind::BookingCancelled => {
+        MailKind::BookingConfirmed
+        | MailKind::BookingChanged
+        | MailKind::BookingCancelled
+        | MailKind::Reminder => {
             let p: ReservationMail =
                 serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
             let ics = match kind {
-                MailKind::BookingConfirmed | MailKind::BookingChanged => Some(visit_ics(&p)),
-                _ => None,
+                MailKind::BookingConfirmed | MailKind::BookingChanged => {
+                    Some(visit_ics(&p, "REQUEST"))
+                }
+                MailKind::BookingCancelled => Some(visit_ics(&p, "CANCEL")),
+                MailKind::Verification | MailKind::Reminder => None,
             };
             render_with(kind, &p, ics)
         }
@@ -101,7 +119,7 @@ pub fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> {
 fn render_with<T: serde::Serialize>(
     kind: MailKind,
     payload: &T,
-    ics: Option<String>,
+    ics: Option<Ics>,
 ) -> Result<Rendered, String> {
     let env = env();
     let ctx = minijinja::Value::from(minijinja::value::Serde(payload));
@@ -116,11 +134,15 @@ fn render_with<T: serde::Serialize>(
     Ok(Rendered { subject, text, ics })
 }
 
-/// The visit as an iCalendar event (UTC times, so every calendar shows it right).
-fn visit_ics(p: &ReservationMail) -> String {
-    let event = Event::new()
+/// The visit as an iCalendar event (UTC times, so every calendar shows it right). One UID per
+/// reservation; SEQUENCE grows with each change, so a change or a cancellation updates the
+/// event the resident already has.
+fn visit_ics(p: &ReservationMail, method: &'static str) -> Ics {
+    let mut event = Event::new();
+    event
         .uid(&format!("{}@madoguchi", p.reservation_id))
         .timestamp(p.issued_at)
+        .sequence(u32::try_from(p.ics_sequence).unwrap_or(0))
         .starts(p.starts_at)
         .ends(p.ends_at)
         .summary(&format!("{} ({})", p.counter_name, p.procedure_name))
@@ -128,13 +150,19 @@ fn visit_ics(p: &ReservationMail) -> String {
         .description(&format!(
             "予約番号 / Reservation number: {}\n{}",
             p.reservation_number, p.procedure_name
-        ))
-        .done();
-    Calendar::new()
+        ));
+    if method == "CANCEL" {
+        event.status(icalendar::EventStatus::Cancelled);
+    } else {
+        event.status(icalendar::EventStatus::Confirmed);
+    }
+    let text = Calendar::new()
         .name("マイナンバー特設窓口")
-        .push(event)
+        .append_property(("METHOD", method))
+        .push(event.done())
         .done()
-        .to_string()
+        .to_string();
+    Ics { method, text }
 }
 
 #[cfg(test)]
@@ -166,6 +194,8 @@ mod tests {
             "visit_note_en": "A voluntary proxy must come twice.",
             "manage_url": "http://127.0.0.1:8080/booking/manage?token=abc",
             "booking_url": "http://127.0.0.1:8080/",
+            "cancelled_by": null,
+            "ics_sequence": 0,
             "previous_label": "2027年1月5日(火) 10:00〜10:30",
             "reason": null,
             "sender_footer": "近江八幡市 マイナンバー特設窓口",
@@ -209,8 +239,59 @@ mod tests {
             .contains("http://127.0.0.1:8080/booking/manage?token=abc"));
         assert!(r.text.contains("山田 花子 様"));
         let ics = r.ics.expect("ics");
+        assert_eq!(ics.method, "REQUEST");
+        let ics = ics.text;
         assert!(ics.contains("BEGIN:VEVENT"));
+        assert!(ics.contains("METHOD:REQUEST"), "{ics}");
+        assert!(ics.contains("SEQUENCE:0"), "{ics}");
         assert!(ics.contains("DTSTART:20270104T000000Z"), "{ics}");
+    }
+
+    #[test]
+    fn a_cancellation_cancels_the_same_event_and_says_how_to_book_again() {
+        let mut p = booking_payload();
+        p["ics_sequence"] = json!(2);
+        p["cancelled_by"] = json!("closure");
+        p["reason"] = json!("停電のため");
+        let r = render(MailKind::BookingCancelled, &p.to_string()).unwrap();
+        let ics = r.ics.expect("a cancel");
+        assert_eq!(ics.method, "CANCEL");
+        assert!(ics.text.contains("METHOD:CANCEL"), "{}", ics.text);
+        assert!(ics.text.contains("SEQUENCE:2"));
+        assert!(ics.text.contains("UID:r-1@madoguchi"));
+        assert!(ics.text.contains("STATUS:CANCELLED"));
+        assert!(r.text.contains("http://127.0.0.1:8080/"), "{}", r.text);
+        assert!(
+            r.text.contains("申し訳ございません"),
+            "a closure apologises: {}",
+            r.text
+        );
+        assert!(r.text.contains("停電のため"));
+        p["cancelled_by"] = json!("resident");
+        let r = render(MailKind::BookingCancelled, &p.to_string()).unwrap();
+        assert!(!r.text.contains("申し訳ございません"));
+        assert!(r.text.contains("http://127.0.0.1:8080/"));
+    }
+
+    #[test]
+    fn the_reminder_carries_the_confirmation_details() {
+        let p = booking_payload();
+        let reminder = render(MailKind::Reminder, &p.to_string()).unwrap();
+        let confirmed = render(MailKind::BookingConfirmed, &p.to_string()).unwrap();
+        for line in confirmed
+            .text
+            .lines()
+            .filter(|l| l.starts_with("  ") || l.starts_with("■"))
+        {
+            assert!(
+                reminder.text.contains(line),
+                "{line:?} missing from the reminder"
+            );
+        }
+        assert!(reminder.subject.contains("明日") || reminder.subject.contains("ご予約の確認"));
+        assert!(reminder
+            .text
+            .contains("http://127.0.0.1:8080/booking/manage?token=abc"));
     }
 
     #[test]

@@ -260,3 +260,36 @@ pub fn count_waiting(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> 
         .count()
         .get_result(conn)
 }
+
+/// Called tickets of a counter on `day` or before, never completed.
+pub fn list_called_until(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+) -> QueryResult<Vec<TicketRow>> {
+    tickets::table
+        .filter(tickets::counter_id.eq(counter))
+        .filter(tickets::service_on.le(day))
+        .filter(tickets::status.eq(TicketStatus::Called))
+        .select(TicketRow::as_select())
+        .load(conn)
+}
+
+/// A called ticket becomes `no_show` (the day's end).
+pub fn mark_ticket_no_show(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<u64> {
+    let n = diesel::update(
+        tickets::table
+            .find(id)
+            .filter(tickets::status.eq(TicketStatus::Called)),
+    )
+    .set((
+        tickets::status.eq(TicketStatus::NoShow),
+        tickets::finished_at.eq(Some(now.naive_utc())),
+    ))
+    .execute(conn)?;
+    Ok(n as u64)
+}

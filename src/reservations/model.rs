@@ -100,4 +100,9 @@ pub struct ReservationRow {
     pub cancelled_at: Option<NaiveDateTime>,
     pub cancel_reason: Option<String>,
     pub created_by: Option<String>,
+    pub reminder_sent_at: Option<NaiveDateTime>,
+    /// The calendar file's SEQUENCE: 0 when booked, one more with each change or cancellation.
+    pub ics_sequence: i32,
+    /// When retention erased the personal data.
+    pub erased_at: Option<NaiveDateTime>,
 }

@@ -3,8 +3,9 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::model::{ReservationRow, ReservationStatus};
-use crate::db::schema::reservations;
+use crate::db::schema::{manage_links, reservations};
 use crate::db::DbConnection;
+use crate::tokens::{hash_token, new_token};
 
 pub fn insert_reservation(conn: &mut DbConnection, row: &ReservationRow) -> QueryResult<()> {
     diesel::insert_into(reservations::table)
@@ -13,15 +14,144 @@ pub fn insert_reservation(conn: &mut DbConnection, row: &ReservationRow) -> Quer
         .map(|_| ())
 }
 
+/// The reservation a manage token names: the one made at booking, or one issued later (the
+/// reminder's, the second visit's), all kept as hashes.
 pub fn find_by_manage_hash(
     conn: &mut DbConnection,
     hash: &str,
 ) -> QueryResult<Option<ReservationRow>> {
-    reservations::table
+    let direct = reservations::table
         .filter(reservations::manage_token_hash.eq(hash))
         .select(ReservationRow::as_select())
         .first(conn)
+        .optional()?;
+    if direct.is_some() {
+        return Ok(direct);
+    }
+    reservations::table
+        .inner_join(manage_links::table)
+        .filter(manage_links::token_hash.eq(hash))
+        .select(ReservationRow::as_select())
+        .first(conn)
         .optional()
+}
+
+/// Issues another manage link for a reservation (the first one stays valid); returns the
+/// token, whose hash alone is stored.
+pub fn issue_manage_link(
+    conn: &mut DbConnection,
+    reservation_id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<String> {
+    let token = new_token();
+    diesel::insert_into(manage_links::table)
+        .values((
+            manage_links::token_hash.eq(hash_token(&token)),
+            manage_links::reservation_id.eq(reservation_id),
+            manage_links::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+/// Confirmed reservations with an address on a counter's day, not yet reminded.
+pub fn list_to_remind(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+) -> QueryResult<Vec<ReservationRow>> {
+    reservations::table
+        .filter(reservations::counter_id.eq(counter))
+        .filter(reservations::visit_on.eq(day))
+        .filter(reservations::status.eq(ReservationStatus::Confirmed))
+        .filter(reservations::email.is_not_null())
+        .filter(reservations::reminder_sent_at.is_null())
+        .order(reservations::starts_at.asc())
+        .select(ReservationRow::as_select())
+        .load(conn)
+}
+
+/// Marks a reservation reminded; false if it already was (so the mail is written once).
+pub fn mark_reminded(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let touched = diesel::update(
+        reservations::table
+            .find(id)
+            .filter(reservations::reminder_sent_at.is_null()),
+    )
+    .set(reservations::reminder_sent_at.eq(Some(now.naive_utc())))
+    .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// Confirmed reservations whose visit has ended become `no_show`.
+pub fn mark_no_shows_ended(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<u64> {
+    let n = diesel::update(
+        reservations::table
+            .filter(reservations::status.eq(ReservationStatus::Confirmed))
+            .filter(reservations::ends_at.le(now.naive_utc())),
+    )
+    .set((
+        reservations::status.eq(ReservationStatus::NoShow),
+        reservations::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(n as u64)
+}
+
+/// A checked-in reservation whose ticket was called but never completed becomes `no_show`.
+pub fn mark_checked_in_no_show(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<u64> {
+    let n = diesel::update(
+        reservations::table
+            .find(id)
+            .filter(reservations::status.eq(ReservationStatus::CheckedIn)),
+    )
+    .set((
+        reservations::status.eq(ReservationStatus::NoShow),
+        reservations::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(n as u64)
+}
+
+/// Erases the personal data of reservations whose visit was before `before`: name, kana,
+/// phone, address, notes, representative, cancel reason, the person key and every manage
+/// link. What statistics need (counter, day, procedure, applicant type, status, channel,
+/// times) stays.
+pub fn erase_personal_data_before(
+    conn: &mut DbConnection,
+    before: NaiveDate,
+    now: DateTime<Utc>,
+) -> QueryResult<u64> {
+    let ids: Vec<String> = reservations::table
+        .filter(reservations::visit_on.lt(before))
+        .filter(reservations::erased_at.is_null())
+        .select(reservations::id)
+        .load(conn)?;
+    let mut erased = 0u64;
+    for chunk in ids.chunks(500) {
+        diesel::delete(manage_links::table.filter(manage_links::reservation_id.eq_any(chunk)))
+            .execute(conn)?;
+        erased += diesel::update(reservations::table.filter(reservations::id.eq_any(chunk)))
+            .set((
+                reservations::name.eq(""),
+                reservations::name_kana.eq(""),
+                reservations::phone.eq(""),
+                reservations::email.eq(None::<String>),
+                reservations::notes.eq(None::<String>),
+                reservations::representative_name.eq(None::<String>),
+                reservations::cancel_reason.eq(None::<String>),
+                reservations::person_key.eq(""),
+                // Unique and not null: a value no token hashes to.
+                reservations::manage_token_hash.eq(reservations::id.concat(":erased")),
+                reservations::erased_at.eq(Some(now.naive_utc())),
+            ))
+            .execute(conn)? as u64;
+    }
+    Ok(erased)
 }
 
 pub fn find_by_number(
@@ -94,6 +224,7 @@ pub fn mark_cancelled(
         reservations::cancelled_at.eq(Some(now.naive_utc())),
         reservations::cancel_reason.eq(reason),
         reservations::updated_at.eq(now.naive_utc()),
+        reservations::ics_sequence.eq(reservations::ics_sequence + 1),
     ))
     .execute(conn)?;
     Ok(touched == 1)
@@ -117,6 +248,9 @@ pub fn move_to_slot(
         reservations::starts_at.eq(moved.starts_at),
         reservations::ends_at.eq(moved.ends_at),
         reservations::updated_at.eq(moved.updated_at),
+        reservations::ics_sequence.eq(moved.ics_sequence),
+        // A new day: the reminder for it is still to come.
+        reservations::reminder_sent_at.eq(None::<chrono::NaiveDateTime>),
     ))
     .execute(conn)?;
     Ok(touched == 1)

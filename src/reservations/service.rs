@@ -18,7 +18,7 @@ use crate::calendar::{Calendar, Counter, SlotDef, SlotId};
 use crate::catalogue::Catalogue;
 use crate::config::{ProcedureSettings, Settings};
 use crate::db::{day_key, lock_keys, lock_keys_shared, write_tx, DbConnection};
-use crate::mail::{enqueue, MailKind, MailPayload, NewMail, ReservationMail};
+use crate::mail::{enqueue, CancelledBy, MailKind, MailPayload, NewMail, ReservationMail};
 use crate::staff::audit;
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
@@ -179,6 +179,9 @@ pub fn book(
             cancelled_at: None,
             cancel_reason: None,
             created_by,
+            reminder_sent_at: None,
+            ics_sequence: 0,
+            erased_at: None,
         };
         repo::insert_reservation(conn, &row)?;
         if let Some(recipient) = &row.email {
@@ -243,7 +246,15 @@ pub fn cancel_by_token(
 ) -> Result<ReservationRow, BookingError> {
     write_tx(conn, |conn| {
         let row = get_by_token(conn, manage_token)?;
-        cancel_row(conn, &ctx, row, None, Some(manage_token), now)
+        cancel_row(
+            conn,
+            &ctx,
+            row,
+            CancelledBy::Resident,
+            None,
+            Some(manage_token),
+            now,
+        )
     })
 }
 
@@ -259,7 +270,7 @@ pub fn cancel_by_number(
     write_tx(conn, |conn| {
         let row = repo::find_by_number(conn, number)?.ok_or(BookingError::ReservationNotFound)?;
         let already = row.status == ReservationStatus::Cancelled;
-        let row = cancel_row(conn, &ctx, row, Some(reason), None, now)?;
+        let row = cancel_row(conn, &ctx, row, CancelledBy::Staff, Some(reason), None, now)?;
         if !already {
             let detail =
                 json!({ "reason": reason, "slot_id": row.slot_id, "mailed": row.email.is_some() });
@@ -282,6 +293,7 @@ pub fn cancel_row(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     row: ReservationRow,
+    by: CancelledBy,
     reason: Option<&str>,
     manage_token: Option<&str>,
     now: DateTime<Utc>,
@@ -301,11 +313,13 @@ pub fn cancel_row(
         cancelled_at: Some(now.naive_utc()),
         cancel_reason: reason.map(str::to_string),
         updated_at: now.naive_utc(),
+        ics_sequence: row.ics_sequence + 1,
         ..row
     };
     if let Some(recipient) = &cancelled.email {
         let mut mail = reservation_mail(ctx, &cancelled, manage_token, now);
         mail.reason = reason.map(str::to_string);
+        mail.cancelled_by = Some(by);
         enqueue_for(
             conn,
             ctx,
@@ -367,6 +381,8 @@ pub fn reschedule(
             starts_at: def.starts_at.naive_utc(),
             ends_at: def.ends_at.naive_utc(),
             updated_at: now.naive_utc(),
+            ics_sequence: row.ics_sequence + 1,
+            reminder_sent_at: None,
             ..row
         };
         if !repo::move_to_slot(conn, &moved.id, &moved)? {
@@ -530,6 +546,8 @@ pub fn reservation_mail(
         booking_url: format!("{public_url}/"),
         previous_label: None,
         reason: None,
+        cancelled_by: None,
+        ics_sequence: row.ics_sequence,
         sender_footer: ctx.settings.mail_footer(),
     }
 }

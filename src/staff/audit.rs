@@ -99,3 +99,44 @@ pub fn login_failures_since(
         (by_ip, latest_ip.map(|t| t.and_utc())),
     ])
 }
+
+/// Keys of audit details that may hold a resident's personal data (staff's free text).
+const FREE_TEXT_KEYS: [&str; 2] = ["reason", "override_reason"];
+
+/// Retention: entries written before `before` keep who did what to which reservation, but no
+/// free text (a cancellation's or an override's reason may name the resident) and no client
+/// address hash.
+pub fn erase_personal_data_before(
+    conn: &mut DbConnection,
+    before: DateTime<Utc>,
+) -> QueryResult<u64> {
+    let old: Vec<AuditRow> = audit_log::table
+        .filter(audit_log::at.lt(before.naive_utc()))
+        // A non-null reason is written `"reason":"…"` (serde_json, no spaces); erased ones
+        // say "(erased)", so a second run finds nothing more to do.
+        .filter(
+            audit_log::ip_key.is_not_null().or(audit_log::detail
+                .like("%reason\":\"%")
+                .and(audit_log::detail.not_like("%(erased)%"))),
+        )
+        .select(AuditRow::as_select())
+        .load(conn)?;
+    let mut changed = 0u64;
+    for row in old {
+        let mut detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut detail {
+            for key in FREE_TEXT_KEYS {
+                if map.get(key).is_some_and(|v| !v.is_null()) {
+                    map.insert(key.to_string(), Value::String("(erased)".into()));
+                }
+            }
+        }
+        changed += diesel::update(audit_log::table.find(&row.id))
+            .set((
+                audit_log::detail.eq(detail.to_string()),
+                audit_log::ip_key.eq(None::<String>),
+            ))
+            .execute(conn)? as u64;
+    }
+    Ok(changed)
+}

@@ -152,3 +152,14 @@ pub fn consume(
     // Say why: unknown, used or expired.
     lookup(conn, token, now).and(Err(VerificationError::Used))
 }
+
+/// The `expire_verifications` job: removes used and expired tokens, once they are older than
+/// the rate limits' window (which counts them).
+pub fn expire(
+    conn: &mut DbConnection,
+    limits: &crate::config::LimitSettings,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<u64> {
+    let window = Duration::minutes(i64::from(limits.window_minutes));
+    repo::delete_spent(conn, now, now - window)
+}

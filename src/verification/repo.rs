@@ -70,3 +70,32 @@ pub fn mark_used(conn: &mut DbConnection, hash: &str, now: DateTime<Utc>) -> Que
     .execute(conn)?;
     Ok(touched == 1)
 }
+
+/// Tokens used or expired, older than `before` (the rate-limit window still counts newer
+/// ones): removed.
+pub fn delete_spent(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    before: DateTime<Utc>,
+) -> QueryResult<u64> {
+    let n = diesel::delete(
+        verifications::table
+            .filter(verifications::created_at.lt(before.naive_utc()))
+            .filter(
+                verifications::used_at
+                    .is_not_null()
+                    .or(verifications::expires_at.le(now.naive_utc())),
+            ),
+    )
+    .execute(conn)?;
+    Ok(n as u64)
+}
+
+/// Every token written before `before` (retention), whatever its state.
+pub fn delete_created_before(conn: &mut DbConnection, before: DateTime<Utc>) -> QueryResult<u64> {
+    let n = diesel::delete(
+        verifications::table.filter(verifications::created_at.lt(before.naive_utc())),
+    )
+    .execute(conn)?;
+    Ok(n as u64)
+}

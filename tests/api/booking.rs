@@ -88,7 +88,11 @@ async fn the_whole_flow_followed_from_the_links_in_the_mail() {
     assert_eq!(done.link_token("/booking/manage"), manage);
     let (name, ctype, ics) = &done.attachments[0];
     assert_eq!(name, "visit.ics");
-    assert_eq!(ctype, "text/calendar");
+    assert_eq!(ctype, "text/calendar; method=REQUEST");
+    assert!(
+        ics.contains("METHOD:REQUEST") && ics.contains("SEQUENCE:0"),
+        "{ics}"
+    );
     assert!(ics.contains("DTSTART:20270104T000000Z"), "{ics}");
     assert!(done.message_id.contains("@madoguchi.example"));
 

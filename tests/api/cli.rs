@@ -132,6 +132,16 @@ fn invalid_configuration_stops_the_start_naming_the_key() {
             "booking.opening_time",
         ),
         ("MADOGUCHI__SERVR__BIND", "127.0.0.1:1", "servr"),
+        (
+            "MADOGUCHI__JOBS__REMINDERS__SCHEDULE",
+            "every day at ten",
+            "jobs.reminders.schedule",
+        ),
+        (
+            "MADOGUCHI__JOBS__NO_SHOWS__SCHEDULE",
+            "0 18 * * *",
+            "jobs.no_shows.schedule",
+        ),
     ] {
         let out = madoguchi(dir.path())
             .env(key, value)
@@ -324,4 +334,158 @@ async fn a_login_name_cannot_forge_a_log_line_and_logs_have_no_colour_codes() {
         text.contains("mail.transport"),
         "start-up says what is in use: {text}"
     );
+}
+
+/// Starts the binary on `db` with a rehearsal clock at `clock` and mail to `smtp_port`.
+fn start_rehearsal(
+    dir: &std::path::Path,
+    db: &TestDb,
+    port: u16,
+    clock: &str,
+    smtp_port: u16,
+) -> Running {
+    let mut cmd = madoguchi(dir);
+    cmd.env("MADOGUCHI__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("MADOGUCHI__DATABASE__URL", db.url())
+        .env("MADOGUCHI__CLOCK__START", clock)
+        .env("MADOGUCHI__MAIL__TRANSPORT", "smtp")
+        .env("MADOGUCHI__MAIL__SMTP_HOST", "127.0.0.1")
+        .env("MADOGUCHI__MAIL__SMTP_PORT", smtp_port.to_string())
+        .env("MADOGUCHI__JOBS__POLL_MS", "200")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Running(cmd.spawn().unwrap())
+}
+
+#[tokio::test]
+async fn a_server_rehearsing_friday_ten_oclock_sends_tuesdays_reminder_over_smtp() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let smtp = crate::smtp::SmtpSink::start().await;
+    let add = madoguchi(dir.path())
+        .args([
+            "staff",
+            "add",
+            "--login",
+            "chief",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .env("MADOGUCHI__DATABASE__URL", db.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"a-long-first-password\n")?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(add.success());
+    let client = reqwest::Client::new();
+    let login = |base: String| {
+        let client = client.clone();
+        async move {
+            let r: Value = client
+                .post(format!("{base}/api/v1/staff/sessions"))
+                .json(&serde_json::json!({"login": "chief", "password": "a-long-first-password"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["token"].as_str().unwrap().to_string()
+        }
+    };
+    // December: a phone booking with an address for Tuesday 12 January (Monday 11 is a holiday).
+    {
+        let port = free_port();
+        let _server = start_rehearsal(
+            dir.path(),
+            &db,
+            port,
+            "2026-12-21T10:30:00+09:00",
+            smtp.port,
+        );
+        let base = format!("http://127.0.0.1:{port}");
+        wait_until_up(&client, &base).await;
+        let token = login(base.clone()).await;
+        let res = client
+            .post(format!("{base}/api/v1/staff/reservations"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({
+                "slot_id": "city-hall.2027-01-12.0930", "procedure": "pin-reset", "applicant_type": "holder",
+                "name": "火曜 太郎", "name_kana": "カヨウ タロウ", "phone": "0748-00-1234",
+                "email": "tuesday@example.jp"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    // Friday 8 January, four seconds before ten.
+    let port = free_port();
+    let _server = start_rehearsal(
+        dir.path(),
+        &db,
+        port,
+        "2027-01-08T09:59:56+09:00",
+        smtp.port,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_up(&client, &base).await;
+    let started = Instant::now();
+    let reminder = loop {
+        let found = smtp
+            .messages_to("tuesday@example.jp")
+            .into_iter()
+            .find(|m| m.subject.contains("【ご予約の確認】"));
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no reminder within 20 s of start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        reminder.text.contains("2027年1月12日(火)"),
+        "{}",
+        reminder.text
+    );
+    let token = login(base.clone()).await;
+    let jobs: Value = client
+        .get(format!("{base}/api/v1/admin/jobs"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reminders = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "reminders")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        reminders["runs"][0]["scheduled_at"], "2027-01-08T10:00:00+09:00",
+        "{reminders}"
+    );
+    assert_eq!(reminders["runs"][0]["outcome"], "ok");
+    assert_eq!(reminders["runs"][0]["rows"], 1);
 }

@@ -142,8 +142,10 @@ pub async fn spawn_app_with(now: DateTime<Utc>, configure: impl FnOnce(&mut Sett
     settings.mail.smtp_host = "127.0.0.1".into();
     settings.mail.smtp_port = smtp.port;
     settings.mail.smtp_timeout_seconds = 5;
-    // Tests drive delivery with drain_outbox(); one test runs the worker itself.
+    // Tests drive delivery with drain_outbox(); one test runs the worker itself. Scheduled
+    // jobs likewise: tests call them (or the runner) with the clock where they want it.
     settings.mail.worker = false;
+    settings.jobs.enabled = false;
     // Cheap password hashes: the cost parameters are not what these tests are about.
     settings.staff.argon2_memory_kib = 256;
     settings.staff.argon2_iterations = 1;

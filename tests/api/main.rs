@@ -13,6 +13,7 @@ mod contract;
 mod desk;
 mod errors;
 mod hostile;
+mod jobs;
 mod mail;
 mod migrations;
 mod staff;

@@ -200,7 +200,13 @@ impl Mail {
             .map(|a| {
                 let ct = a
                     .content_type()
-                    .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default()))
+                    .map(|c| {
+                        let base = format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default());
+                        match c.attribute("method") {
+                            Some(m) => format!("{base}; method={m}"),
+                            None => base,
+                        }
+                    })
                     .unwrap_or_default();
                 (
                     a.attachment_name().unwrap_or_default().to_string(),

@@ -1,0 +1,66 @@
+//! The day-before reminder (前日の予約確認メール): one mail for each confirmed reservation with
+//! an address whose visit is on its counter's next open day (a Friday reminds Monday's
+//! visitors, or Tuesday's when Monday is a holiday). Never twice: the reservation is marked in
+//! the transaction that writes the mail, by a conditional UPDATE.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::{JobCtx, JobError};
+use crate::calendar::{Calendar, Counter, DayStatus};
+use crate::db::{write_tx, DbConnection};
+use crate::mail::{enqueue, MailKind, MailPayload, NewMail};
+use crate::reservations::{repo, service};
+
+/// The first day after `today` the counter opens (configured calendar and closures), within
+/// two weeks.
+pub fn next_open_day(
+    conn: &mut DbConnection,
+    calendar: &Calendar,
+    counter: &Counter,
+    today: NaiveDate,
+) -> diesel::QueryResult<Option<NaiveDate>> {
+    for n in 1..=14 {
+        let d = today + Duration::days(n);
+        if let DayStatus::Open { .. } = calendar.day_status(conn, counter, d)? {
+            return Ok(Some(d));
+        }
+    }
+    Ok(None)
+}
+
+pub fn run(conn: &mut DbConnection, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+    let calendar = ctx.booking.calendar;
+    let mut sent = 0u64;
+    for counter in calendar.counters() {
+        let today = counter.today(now);
+        let Some(day) = next_open_day(conn, calendar, counter, today)? else {
+            continue;
+        };
+        let due = repo::list_to_remind(conn, &counter.id, day)?;
+        for r in due {
+            sent += write_tx(conn, |conn| {
+                if !repo::mark_reminded(conn, &r.id, now)? {
+                    return Ok::<_, JobError>(0);
+                }
+                let Some(recipient) = r.email.clone() else {
+                    return Ok(0);
+                };
+                let token = repo::issue_manage_link(conn, &r.id, now)?;
+                let mail = service::reservation_mail(&ctx.booking, &r, Some(&token), now);
+                enqueue(
+                    conn,
+                    NewMail {
+                        kind: MailKind::Reminder,
+                        recipient: &recipient,
+                        payload: MailPayload::Reservation(Box::new(mail)),
+                        reservation_id: Some(&r.id),
+                    },
+                    ctx.booking.message_domain,
+                    now,
+                )?;
+                Ok(1)
+            })?;
+        }
+    }
+    Ok(sent)
+}

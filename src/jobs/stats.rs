@@ -1,0 +1,223 @@
+//! Daily figures per counter, day and procedure: booked, cancelled, completed, no-show,
+//! walk-ins, and waiting times (check-in or ticket to call) at p50 and p90. Kept in
+//! `daily_stats`, which holds no personal data, so they outlive retention.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::{JobCtx, JobError};
+use crate::db::schema::{daily_stats, reservations, tickets};
+use crate::db::{write_tx, DbConnection};
+use crate::queue::model::TicketKind;
+use crate::reservations::model::ReservationStatus;
+
+/// Walk-ins who gave no procedure.
+pub const UNSPECIFIED: &str = "unspecified";
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = daily_stats)]
+pub struct DailyStatsRow {
+    pub counter_id: String,
+    pub day: NaiveDate,
+    pub procedure_id: String,
+    /// Reservations for the day still holding their seat (every status but cancelled).
+    pub booked: i64,
+    pub cancelled: i64,
+    pub completed: i64,
+    pub no_show: i64,
+    pub walk_ins: i64,
+    /// Minutes from check-in (reserved) or ticket (walk-in) to the first call.
+    pub wait_p50: Option<i64>,
+    pub wait_p90: Option<i64>,
+    pub computed_at: NaiveDateTime,
+}
+
+/// The nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
+}
+
+/// The figures of one counter's day, computed from reservations and tickets.
+pub fn compute(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<DailyStatsRow>> {
+    let statuses: Vec<(String, ReservationStatus)> = reservations::table
+        .filter(reservations::counter_id.eq(counter))
+        .filter(reservations::visit_on.eq(day))
+        .select((reservations::procedure_id, reservations::status))
+        .load(conn)?;
+    let ticket_rows: Vec<(
+        TicketKind,
+        Option<String>,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+    )> = tickets::table
+        .filter(tickets::counter_id.eq(counter))
+        .filter(tickets::service_on.eq(day))
+        .select((
+            tickets::kind,
+            tickets::procedure_id,
+            tickets::issued_at,
+            tickets::called_at,
+        ))
+        .load(conn)?;
+    #[derive(Default)]
+    struct Acc {
+        booked: i64,
+        cancelled: i64,
+        completed: i64,
+        no_show: i64,
+        walk_ins: i64,
+        waits: Vec<i64>,
+    }
+    let mut by_procedure: BTreeMap<String, Acc> = BTreeMap::new();
+    for (procedure, status) in statuses {
+        let a = by_procedure.entry(procedure).or_default();
+        match status {
+            ReservationStatus::Cancelled => a.cancelled += 1,
+            ReservationStatus::Completed => {
+                a.booked += 1;
+                a.completed += 1;
+            }
+            ReservationStatus::NoShow => {
+                a.booked += 1;
+                a.no_show += 1;
+            }
+            ReservationStatus::Confirmed | ReservationStatus::CheckedIn => a.booked += 1,
+        }
+    }
+    for (kind, procedure, issued, called) in ticket_rows {
+        let a = by_procedure
+            .entry(procedure.unwrap_or_else(|| UNSPECIFIED.to_string()))
+            .or_default();
+        if kind == TicketKind::WalkIn {
+            a.walk_ins += 1;
+        }
+        if let Some(called) = called {
+            // Whole minutes, rounded.
+            a.waits
+                .push(((called - issued).num_seconds().max(0) + 30) / 60);
+        }
+    }
+    Ok(by_procedure
+        .into_iter()
+        .map(|(procedure_id, mut a)| {
+            a.waits.sort_unstable();
+            DailyStatsRow {
+                counter_id: counter.to_string(),
+                day,
+                procedure_id,
+                booked: a.booked,
+                cancelled: a.cancelled,
+                completed: a.completed,
+                no_show: a.no_show,
+                walk_ins: a.walk_ins,
+                wait_p50: percentile(&a.waits, 0.5),
+                wait_p90: percentile(&a.waits, 0.9),
+                computed_at: now.naive_utc(),
+            }
+        })
+        .collect())
+}
+
+/// Replaces a counter's day's figures.
+pub fn store(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+    rows: &[DailyStatsRow],
+) -> QueryResult<()> {
+    diesel::delete(
+        daily_stats::table
+            .filter(daily_stats::counter_id.eq(counter))
+            .filter(daily_stats::day.eq(day)),
+    )
+    .execute(conn)?;
+    // One statement per row: batch inserts are not portable through MultiConnection.
+    for row in rows {
+        diesel::insert_into(daily_stats::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn has_figures(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> QueryResult<bool> {
+    let n: i64 = daily_stats::table
+        .filter(daily_stats::counter_id.eq(counter))
+        .filter(daily_stats::day.eq(day))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// The job: today's figures (after the no-show run), and those of the last week's days that
+/// have none yet (a run missed while the service was down).
+pub fn run(conn: &mut DbConnection, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+    write_tx(conn, |conn| {
+        let mut rows = 0u64;
+        for counter in ctx.booking.calendar.counters() {
+            let today = counter.today(now);
+            for back in 0..=7 {
+                let day = today - Duration::days(back);
+                if back > 0 && has_figures(conn, &counter.id, day)? {
+                    continue;
+                }
+                let figures = compute(conn, &counter.id, day, now)?;
+                if figures.is_empty() && back > 0 {
+                    continue;
+                }
+                store(conn, &counter.id, day, &figures)?;
+                rows += figures.len() as u64;
+            }
+        }
+        Ok(rows)
+    })
+}
+
+/// Stored figures between two days (inclusive), optionally of one counter.
+pub fn list(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    counter: Option<&str>,
+) -> QueryResult<Vec<DailyStatsRow>> {
+    let mut q = daily_stats::table
+        .filter(daily_stats::day.between(from, to))
+        .order((
+            daily_stats::day.asc(),
+            daily_stats::counter_id.asc(),
+            daily_stats::procedure_id.asc(),
+        ))
+        .select(DailyStatsRow::as_select())
+        .into_boxed();
+    if let Some(c) = counter {
+        q = q.filter(daily_stats::counter_id.eq(c.to_string()));
+    }
+    q.load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile(&[7], 0.9), Some(7));
+        let v: Vec<i64> = (1..=10).collect();
+        assert_eq!(percentile(&v, 0.5), Some(5));
+        assert_eq!(percentile(&v, 0.9), Some(9));
+        assert_eq!(percentile(&[1, 2, 3], 0.5), Some(2));
+        assert_eq!(percentile(&[1, 2, 3, 4], 0.9), Some(4));
+    }
+}
