@@ -63,7 +63,7 @@ pub fn change_capacity(
     let (counter, def) = ctx.calendar.resolve(slot)?;
     let id = def.id.to_string();
     write_tx(conn, |conn| {
-        ensure_slot_row(conn, &SlotRow::new(&def, counter.capacity_per_slot, now))?;
+        ensure_slot_row(conn, &SlotRow::new(&def, counter, now))?;
         let before = find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?;
         if !set_capacity(conn, &id, capacity, now)? {
             return Err(AdminError::CapacityBelowBooked {
@@ -78,6 +78,10 @@ pub fn change_capacity(
             json!({ "from": before.capacity, "to": capacity }),
             now,
         )?;
+        // More seats: those waiting for the day are offered them first.
+        if capacity > before.capacity {
+            crate::waitlist::fill(conn, &ctx, counter, def.id.date, now)?;
+        }
         Ok(find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?)
     })
 }
@@ -153,6 +157,8 @@ pub fn close_day(
             )?;
             cancelled.push(number);
         }
+        // Nobody waits for a closed day any more.
+        crate::waitlist::end_day(conn, &counter.id, date, now)?;
         insert_closure(
             conn,
             &ClosureRow {

@@ -44,6 +44,8 @@ pub struct Settings {
     pub queue: QueueSettings,
     pub jobs: JobsSettings,
     pub retention: RetentionSettings,
+    pub waitlist: WaitlistSettings,
+    pub second_visit: SecondVisitSettings,
     pub mail: MailSettings,
     pub calendar: CalendarSettings,
     pub counters: Vec<CounterSettings>,
@@ -118,6 +120,10 @@ pub struct BookingSettings {
     pub closing_time: NaiveTime,
     pub max_days_per_request: u32,
     pub max_active_per_email: u32,
+    /// Seats of every slot held back from the web for phone bookings (0: none), until
+    /// `phone_release_days` before the visit at `opening_time`. Each counter may override both.
+    pub phone_seats_per_slot: u32,
+    pub phone_release_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,6 +201,24 @@ pub struct JobsSettings {
     pub no_shows: JobSettings,
     pub retention: JobSettings,
     pub daily_stats: JobSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitlistSettings {
+    /// How long a freed seat is held for the resident it is offered to.
+    pub offer_minutes: u32,
+    /// How often expired offers are passed on and released phone seats offered.
+    pub sweep_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondVisitSettings {
+    /// Visit 2 may be booked from this many days after visit 1 was completed…
+    pub min_days_after: u32,
+    /// …up to this many days after.
+    pub max_days_after: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -285,6 +309,12 @@ pub struct CounterSettings {
     pub holiday_issuance_dates: BTreeSet<NaiveDate>,
     #[serde(default)]
     pub closure_dates: BTreeSet<NaiveDate>,
+    /// Overrides `booking.phone_seats_per_slot` for this counter.
+    #[serde(default)]
+    pub phone_seats_per_slot: Option<u32>,
+    /// Overrides `booking.phone_release_days` for this counter.
+    #[serde(default)]
+    pub phone_release_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -322,6 +352,9 @@ pub struct ApplicantsSettings {
 pub struct ApplicantSettings {
     pub visits: u32,
     pub requirements: Vec<String>,
+    /// What to bring at the second visit (a voluntary proxy's), when it differs.
+    #[serde(default)]
+    pub second_visit_requirements: Vec<String>,
     #[serde(default)]
     pub visit_note: Option<String>,
     #[serde(default)]
@@ -471,6 +504,14 @@ impl Settings {
         check(
             self.retention.days >= 1,
             "retention.days: must be at least 1".into(),
+        );
+        check(
+            self.waitlist.offer_minutes >= 1,
+            "waitlist.offer_minutes: must be at least 1".into(),
+        );
+        check(
+            self.second_visit.min_days_after <= self.second_visit.max_days_after,
+            "second_visit.min_days_after: must not be after second_visit.max_days_after".into(),
         );
         check(
             self.log

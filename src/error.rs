@@ -118,6 +118,16 @@ pub enum ErrorCode {
     WrongCounter,
     TicketNotFound,
     TicketNotCalled,
+    // Fairness: the waiting list and the second visit.
+    SeatsAvailable,
+    WaitlistNotFound,
+    OfferExpired,
+    NoOffer,
+    FirstVisitNotCompleted,
+    SecondVisitTooEarly,
+    SecondVisitTooLate,
+    SecondVisitExists,
+    SecondVisitNotNeeded,
 }
 
 impl ErrorCode {
@@ -169,6 +179,15 @@ impl ErrorCode {
         ErrorCode::WrongCounter,
         ErrorCode::TicketNotFound,
         ErrorCode::TicketNotCalled,
+        ErrorCode::SeatsAvailable,
+        ErrorCode::WaitlistNotFound,
+        ErrorCode::OfferExpired,
+        ErrorCode::NoOffer,
+        ErrorCode::FirstVisitNotCompleted,
+        ErrorCode::SecondVisitTooEarly,
+        ErrorCode::SecondVisitTooLate,
+        ErrorCode::SecondVisitExists,
+        ErrorCode::SecondVisitNotNeeded,
     ];
 
     /// The snake_case string clients see.
@@ -221,6 +240,15 @@ impl ErrorCode {
             C::WrongCounter => "wrong_counter",
             C::TicketNotFound => "ticket_not_found",
             C::TicketNotCalled => "ticket_not_called",
+            C::SeatsAvailable => "seats_available",
+            C::WaitlistNotFound => "waitlist_not_found",
+            C::OfferExpired => "offer_expired",
+            C::NoOffer => "no_offer",
+            C::FirstVisitNotCompleted => "first_visit_not_completed",
+            C::SecondVisitTooEarly => "second_visit_too_early",
+            C::SecondVisitTooLate => "second_visit_too_late",
+            C::SecondVisitExists => "second_visit_exists",
+            C::SecondVisitNotNeeded => "second_visit_not_needed",
         }
     }
 
@@ -239,7 +267,8 @@ impl ErrorCode {
             | C::ReservationNotFound
             | C::StaffNotFound
             | C::ClosureNotFound
-            | C::TicketNotFound => 404,
+            | C::TicketNotFound
+            | C::WaitlistNotFound => 404,
             C::MethodNotAllowed => 405,
             C::NotAcceptable => 406,
             C::RequestTimeout => 408,
@@ -259,8 +288,15 @@ impl ErrorCode {
             | C::NotToday
             | C::AlreadyCheckedIn
             | C::WrongCounter
-            | C::TicketNotCalled => 409,
-            C::VerificationExpired | C::VerificationUsed => 410,
+            | C::TicketNotCalled
+            | C::SeatsAvailable
+            | C::NoOffer
+            | C::FirstVisitNotCompleted
+            | C::SecondVisitTooEarly
+            | C::SecondVisitTooLate
+            | C::SecondVisitExists
+            | C::SecondVisitNotNeeded => 409,
+            C::VerificationExpired | C::VerificationUsed | C::OfferExpired => 410,
             C::PayloadTooLarge => 413,
             C::UriTooLong => 414,
             C::UnsupportedMediaType => 415,
@@ -413,6 +449,24 @@ impl ErrorCode {
             (C::TicketNotFound, Ja) => "本日その番号の整理券はありません。",
             (C::TicketNotCalled, En) => "This ticket has not been called.",
             (C::TicketNotCalled, Ja) => "この整理券はまだ呼び出されていません。",
+            (C::SeatsAvailable, En) => "Seats are still free that day; book one instead of waiting.",
+            (C::SeatsAvailable, Ja) => "この日はまだ空きがあります。キャンセル待ちではなく予約してください。",
+            (C::WaitlistNotFound, En) => "No such waiting-list entry.",
+            (C::WaitlistNotFound, Ja) => "キャンセル待ちの登録が見つかりません。",
+            (C::OfferExpired, En) => "The seat offered to you was held only until its time ran out.",
+            (C::OfferExpired, Ja) => "ご案内した空き枠の確保期限が過ぎました。",
+            (C::NoOffer, En) => "No seat is being offered to this entry just now.",
+            (C::NoOffer, Ja) => "現在ご案内している空き枠はありません。",
+            (C::FirstVisitNotCompleted, En) => "The first visit has not been completed yet.",
+            (C::FirstVisitNotCompleted, Ja) => "1回目の来庁手続きがまだ完了していません。",
+            (C::SecondVisitTooEarly, En) => "The second visit cannot be that soon after the first.",
+            (C::SecondVisitTooEarly, Ja) => "2回目の来庁日は、1回目から一定の日数を空けてください。",
+            (C::SecondVisitTooLate, En) => "The second visit must be sooner after the first.",
+            (C::SecondVisitTooLate, Ja) => "2回目の来庁日が1回目から離れすぎています。",
+            (C::SecondVisitExists, En) => "The second visit is already booked.",
+            (C::SecondVisitExists, Ja) => "2回目の来庁はすでに予約されています。",
+            (C::SecondVisitNotNeeded, En) => "This reservation needs no second visit.",
+            (C::SecondVisitNotNeeded, Ja) => "この予約に2回目の来庁は必要ありません。",
         }
     }
 
@@ -566,6 +620,24 @@ impl ErrorCode {
                 Some(t) => format!("本日この窓口に整理券 {t} はありません。"),
                 None => self.title(lang).into(),
             },
+            (C::SecondVisitTooEarly, En) => match (f.date, &f.at) {
+                (Some(d), _) => format!("The second visit can be booked from {d}."),
+                _ => self.title(lang).into(),
+            },
+            (C::SecondVisitTooEarly, Ja) => match f.date {
+                Some(d) => format!("2回目の来庁は{}以降の日を予約してください。", date_ja(d)),
+                None => self.title(lang).into(),
+            },
+            (C::SecondVisitTooLate, En) => match f.date {
+                Some(d) => format!("The second visit can be booked up to {d}."),
+                None => self.title(lang).into(),
+            },
+            (C::SecondVisitTooLate, Ja) => match f.date {
+                Some(d) => format!("2回目の来庁は{}までの日を予約してください。", date_ja(d)),
+                None => self.title(lang).into(),
+            },
+            (C::OfferExpired, En) => "The seat offered to you was held only until its time ran out; it has passed to the next in line. You are no longer on the list for that day.".into(),
+            (C::OfferExpired, Ja) => "ご案内した空き枠の確保期限が過ぎたため、次の方にご案内しました。この日のキャンセル待ちは終了しています。".into(),
             (C::RateLimited, En) => match f.retry_after_s {
                 Some(s) => format!("Too many requests; try again in {s} seconds."),
                 None => self.title(lang).into(),
@@ -625,7 +697,13 @@ impl ErrorCode {
                 | C::LoginTaken
                 | C::StaffNotFound
                 | C::LastAdmin
-                | C::ClosureNotFound,
+                | C::ClosureNotFound
+                | C::SeatsAvailable
+                | C::WaitlistNotFound
+                | C::NoOffer
+                | C::FirstVisitNotCompleted
+                | C::SecondVisitExists
+                | C::SecondVisitNotNeeded,
                 _,
             ) => self.title(lang).into(),
         }

@@ -1,4 +1,5 @@
 //! madoguchi (窓口): the booking backend for a city's My Number card special counter.
+#![recursion_limit = "256"]
 
 pub mod admin;
 pub mod calendar;
@@ -19,4 +20,5 @@ pub mod telemetry;
 pub mod text;
 pub mod tokens;
 pub mod verification;
+pub mod waitlist;
 pub mod web;

@@ -94,6 +94,9 @@ impl Application {
         if state.settings.jobs.enabled {
             state.job_runner().spawn();
         }
+        if state.settings.waitlist.sweep_ms > 0 {
+            spawn_waitlist_sweeper(state.clone());
+        }
         let listener = TcpListener::bind(&state.settings.server.bind).with_context(|| {
             format!(
                 "cannot listen on server.bind = {}",
@@ -206,4 +209,26 @@ pub fn public_url_mismatch(public_url: &str, bind: &str, port: u16) -> Option<St
         ));
     }
     None
+}
+
+/// Passes on waiting-list offers that ran out and offers seats released for phone bookings,
+/// every `waitlist.sweep_ms` (each pass is safe to run from every instance at once).
+fn spawn_waitlist_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_millis(state.settings.waitlist.sweep_ms.max(100));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let now = state.clock.now();
+            let s = state.clone();
+            match state
+                .db
+                .run(move |conn| crate::waitlist::sweep(conn, &s.booking_ctx(), now))
+                .await
+            {
+                Ok(n) if n > 0 => state.mail_notify.notify_one(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "waiting-list sweep failed"),
+            }
+        }
+    })
 }

@@ -58,10 +58,16 @@ pub struct Counter {
     pub holiday_hours: Option<Hours>,
     pub holiday_issuance_dates: BTreeSet<NaiveDate>,
     pub closure_dates: BTreeSet<NaiveDate>,
+    /// Seats of every slot held for phone bookings until `phone_release_days` before the visit.
+    pub phone_seats_per_slot: u32,
+    pub phone_release_days: u32,
 }
 
 impl Counter {
-    fn from_settings(c: &CounterSettings) -> Result<Counter, String> {
+    fn from_settings(
+        c: &CounterSettings,
+        booking: &crate::config::BookingSettings,
+    ) -> Result<Counter, String> {
         Ok(Counter {
             id: c.id.clone(),
             name: c.name.clone(),
@@ -78,7 +84,29 @@ impl Counter {
             holiday_hours: c.holiday_hours.map(Into::into),
             holiday_issuance_dates: c.holiday_issuance_dates.clone(),
             closure_dates: c.closure_dates.clone(),
+            phone_seats_per_slot: c
+                .phone_seats_per_slot
+                .unwrap_or(booking.phone_seats_per_slot)
+                .min(c.capacity_per_slot),
+            phone_release_days: c.phone_release_days.unwrap_or(booking.phone_release_days),
         })
+    }
+
+    /// When the seats held for phone bookings on `date` are released to everyone:
+    /// `phone_release_days` before, at the booking window's opening time of day.
+    pub fn phone_release_at(&self, window: &BookingWindow, date: NaiveDate) -> DateTime<Utc> {
+        let day = date - Duration::days(i64::from(self.phone_release_days));
+        local_instant(self.tz, day.and_time(window.opening_time))
+    }
+
+    /// Whether the phone-held seats of `date` are free for everyone at `now`.
+    pub fn phone_seats_released(
+        &self,
+        window: &BookingWindow,
+        date: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> bool {
+        self.phone_seats_per_slot == 0 || now >= self.phone_release_at(window, date)
     }
 
     /// This counter's local date at `now`.
@@ -116,6 +144,62 @@ pub enum DayStatus {
         holiday_issuance: bool,
     },
     Closed(ClosedReason),
+}
+
+/// Who takes a seat: the web may not take seats held for phone bookings before their release;
+/// phone staff may take any free seat. Seats held for waiting-list offers are nobody else's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taker {
+    Web,
+    Phone,
+}
+
+/// A slot's seats as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seats {
+    pub capacity: i32,
+    pub booked: i32,
+    pub offer_held: i32,
+    pub phone_held: i32,
+}
+
+impl Seats {
+    /// The seats a slot has before its row exists: the counter's configured ones.
+    pub fn configured(counter: &Counter) -> Seats {
+        let capacity = i32::try_from(counter.capacity_per_slot).unwrap_or(i32::MAX);
+        Seats {
+            capacity,
+            booked: 0,
+            offer_held: 0,
+            phone_held: i32::try_from(counter.phone_seats_per_slot)
+                .unwrap_or(0)
+                .min(capacity),
+        }
+    }
+
+    /// Phone-held seats the taker may not take now.
+    pub fn reserved_for(&self, taker: Taker, released: bool) -> i32 {
+        match taker {
+            Taker::Web if !released => self.phone_held,
+            _ => 0,
+        }
+    }
+
+    /// Seats the taker may book now.
+    pub fn free_for(&self, taker: Taker, released: bool) -> u32 {
+        let free =
+            self.capacity - self.booked - self.offer_held - self.reserved_for(taker, released);
+        u32::try_from(free).unwrap_or(0)
+    }
+
+    /// Free seats the web may not take yet (held for phone bookings, not released).
+    pub fn held_for_phone(&self, released: bool) -> u32 {
+        if released {
+            return 0;
+        }
+        let free = self.capacity - self.booked - self.offer_held;
+        u32::try_from(free.min(self.phone_held)).unwrap_or(0)
+    }
 }
 
 /// A slot as the calendar defines it (capacity and bookings come from the database).
@@ -200,7 +284,7 @@ impl Calendar {
         let counters = s
             .counters
             .iter()
-            .map(Counter::from_settings)
+            .map(|c| Counter::from_settings(c, &s.booking))
             .collect::<Result<Vec<_>, _>>()?;
         let year_end = (
             parse_month_day(&s.calendar.year_end_start)?,

@@ -18,24 +18,44 @@ pub struct SlotRow {
     pub capacity: i32,
     pub booked: i32,
     pub updated_at: NaiveDateTime,
+    /// Seats held back from the web for phone bookings until the day's release.
+    pub phone_held: i32,
+    /// Seats held for residents offered them from the waiting list.
+    pub offer_held: i32,
 }
 
 impl SlotRow {
-    pub fn new(def: &SlotDef, capacity: u32, now: DateTime<Utc>) -> Self {
+    /// The row a slot gets on first use, with the counter's configured seats.
+    pub fn new(def: &SlotDef, counter: &super::Counter, now: DateTime<Utc>) -> Self {
+        let capacity = i32::try_from(counter.capacity_per_slot).unwrap_or(i32::MAX);
         SlotRow {
             id: def.id.to_string(),
             counter_id: def.id.counter.clone(),
             visit_on: def.id.date,
             starts_at: def.starts_at.naive_utc(),
             ends_at: def.ends_at.naive_utc(),
-            capacity: i32::try_from(capacity).unwrap_or(i32::MAX),
+            capacity,
             booked: 0,
             updated_at: now.naive_utc(),
+            phone_held: i32::try_from(counter.phone_seats_per_slot)
+                .unwrap_or(0)
+                .min(capacity),
+            offer_held: 0,
         }
     }
 
+    pub fn seats(&self) -> super::Seats {
+        super::Seats {
+            capacity: self.capacity,
+            booked: self.booked,
+            offer_held: self.offer_held,
+            phone_held: self.phone_held,
+        }
+    }
+
+    /// Every free seat (what phone staff may book).
     pub fn remaining(&self) -> u32 {
-        u32::try_from(self.capacity - self.booked).unwrap_or(0)
+        u32::try_from(self.capacity - self.booked - self.offer_held).unwrap_or(0)
     }
 }
 
@@ -81,14 +101,21 @@ pub fn ensure_slot_row(conn: &mut DbConnection, row: &SlotRow) -> QueryResult<()
     Ok(())
 }
 
-/// Takes one seat if one is free: a single conditional UPDATE, so two transactions can never
-/// both take the last seat (PostgreSQL re-checks the condition after the row lock; SQLite
-/// writers are serialised). Returns false when the slot is full.
-pub fn take_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+/// Takes one seat if one is free for the taker: a single conditional UPDATE, so two
+/// transactions can never both take the last seat (PostgreSQL re-checks the condition after
+/// the row lock; SQLite writers are serialised). `reserved` is how many of the free seats
+/// this taker may not take (the phone-held ones, for the web before their release); seats
+/// held for waiting-list offers are never taken. Returns false when there is none.
+pub fn take_seat(
+    conn: &mut DbConnection,
+    id: &str,
+    reserved: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let touched = diesel::update(
         slots::table
             .find(id)
-            .filter(slots::booked.lt(slots::capacity)),
+            .filter((slots::booked + slots::offer_held + reserved).lt(slots::capacity)),
     )
     .set((
         slots::booked.eq(slots::booked + 1),
@@ -155,16 +182,73 @@ pub fn list_closed_dates(
     Ok(dates.into_iter().collect())
 }
 
-/// Sets a slot's capacity unless more seats are already booked; false when they are.
+/// Sets a slot's capacity unless more seats are already booked or held for offers; false when
+/// they are. The phone-held seats never exceed the capacity.
 pub fn set_capacity(
     conn: &mut DbConnection,
     id: &str,
     capacity: i32,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let touched = diesel::update(slots::table.find(id).filter(slots::booked.le(capacity)))
+    let Some(row) = find_slot_row(conn, id)? else {
+        return Ok(false);
+    };
+    let touched = diesel::update(
+        slots::table
+            .find(id)
+            .filter((slots::booked + slots::offer_held).le(capacity)),
+    )
+    .set((
+        slots::capacity.eq(capacity),
+        slots::phone_held.eq(row.phone_held.min(capacity)),
+        slots::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// Holds a free seat for a waiting-list offer (not one held for phone before its release:
+/// `reserved`, as for the web). False when there is none.
+pub fn hold_offer_seat(
+    conn: &mut DbConnection,
+    id: &str,
+    reserved: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(
+        slots::table
+            .find(id)
+            .filter((slots::booked + slots::offer_held + reserved).lt(slots::capacity)),
+    )
+    .set((
+        slots::offer_held.eq(slots::offer_held + 1),
+        slots::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// Releases a seat held for an offer (declined, expired, passed to nobody).
+pub fn release_offer_seat(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(slots::table.find(id).filter(slots::offer_held.gt(0)))
         .set((
-            slots::capacity.eq(capacity),
+            slots::offer_held.eq(slots::offer_held - 1),
+            slots::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// Turns a seat held for an offer into a booking (the offer accepted).
+pub fn book_offer_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let touched = diesel::update(slots::table.find(id).filter(slots::offer_held.gt(0)))
+        .set((
+            slots::offer_held.eq(slots::offer_held - 1),
+            slots::booked.eq(slots::booked + 1),
             slots::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;

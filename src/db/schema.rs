@@ -10,6 +10,8 @@ diesel::table! {
         capacity -> Integer,
         booked -> Integer,
         updated_at -> Timestamp,
+        phone_held -> Integer,
+        offer_held -> Integer,
     }
 }
 
@@ -56,6 +58,42 @@ diesel::table! {
         reminder_sent_at -> Nullable<Timestamp>,
         ics_sequence -> Integer,
         erased_at -> Nullable<Timestamp>,
+        visit -> Integer,
+        first_visit_id -> Nullable<Text>,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    waitlist_links (token_hash) {
+        token_hash -> Text,
+        waitlist_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    waitlist (id) {
+        id -> Text,
+        manage_token_hash -> Text,
+        counter_id -> Text,
+        visit_on -> Date,
+        procedure_id -> Text,
+        applicant_type -> Text,
+        name -> Text,
+        name_kana -> Text,
+        phone -> Text,
+        email -> Text,
+        representative_name -> Nullable<Text>,
+        person_key -> Text,
+        status -> Text,
+        offer_slot_id -> Nullable<Text>,
+        offer_expires_at -> Nullable<Timestamp>,
+        offers -> Integer,
+        seq -> BigInt,
+        reservation_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -221,3 +259,5 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(tickets, reservations, ticket_sequences, call_events);
 diesel::allow_tables_to_appear_in_same_query!(reservations, manage_links);
 diesel::joinable!(manage_links -> reservations (reservation_id));
+diesel::allow_tables_to_appear_in_same_query!(waitlist, waitlist_links);
+diesel::joinable!(waitlist_links -> waitlist (waitlist_id));

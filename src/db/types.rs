@@ -73,6 +73,7 @@ text_enum!(
     crate::staff::Role,
     crate::jobs::Job,
     crate::jobs::repo::RunStatus,
+    crate::waitlist::repo::WaitStatus,
 );
 
 /// Declares an enum's string forms once: `as_str`, `FromStr`, `Display` and `ALL`.

@@ -6,11 +6,12 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Authorized, PhoneStaff};
 use super::json::{instant, SlotJson};
 use super::problem::AppError;
 use super::AppState;
 use crate::calendar::availability::{self, DayView};
-use crate::calendar::{ClosedReason, DayStatus, Hours};
+use crate::calendar::{ClosedReason, DayStatus, Hours, Taker};
 use crate::catalogue::ApplicantType;
 use crate::config::ApplicantSettings;
 use crate::error::{FieldProblem, Invalid};
@@ -207,6 +208,11 @@ pub struct DayJson {
     #[schema(example = "2027-01-01T07:00:00+09:00")]
     pub booking_closes_at: String,
     pub bookable_now: bool,
+    /// When seats held for phone bookings become bookable by anyone (none held: null).
+    pub phone_release_at: Option<String>,
+    /// Staff only: residents on the day's waiting list (waiting or offered a seat).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<i64>,
     pub slots: Vec<SlotJson>,
 }
 
@@ -221,7 +227,9 @@ pub fn check_date_range(field: &str, d: NaiveDate) -> Result<NaiveDate, Invalid>
     }
 }
 
-/// The days from `from` to `to` with their slots, seats and booking window.
+/// The days from `from` to `to` with their slots, seats and booking window. Without a token,
+/// `remaining` is what the web may book (seats held for phone bookings excluded until their
+/// release); with a phone or admin token, every free seat, and each day's waiting list.
 #[utoipa::path(get, path = "/api/v1/counters/{counter}/availability", tag = "calendar",
     params(("counter" = String, Path, description = "Counter id", example = "city-hall"), AvailabilityQuery),
     responses((status = 200, description = "Days and slots", body = AvailabilityJson)))]
@@ -229,7 +237,13 @@ pub async fn get_availability(
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<AvailabilityQuery>,
+    staff: Option<Authorized<PhoneStaff>>,
 ) -> Result<HttpResponse, AppError> {
+    let taker = if staff.is_some() {
+        Taker::Phone
+    } else {
+        Taker::Web
+    };
     let counter = state.calendar.get_counter(&path.into_inner())?.clone();
     let now = state.clock.now();
     let max_days = state.settings.booking.max_days_per_request;
@@ -244,11 +258,33 @@ pub async fn get_availability(
     }
     let calendar = state.calendar.clone();
     let c = counter.clone();
-    let days = state
+    let (days, waiting) = state
         .db
-        .run(move |conn| availability::load(conn, &calendar, &c, from, to, now))
+        .run(move |conn| {
+            let days = availability::load(conn, &calendar, &c, from, to, now, taker)?;
+            let waiting = match taker {
+                Taker::Phone => crate::waitlist::repo::count_by_day(conn, &c.id, from, to)?,
+                Taker::Web => Vec::new(),
+            };
+            Ok::<_, diesel::result::Error>((days, waiting))
+        })
         .await?;
-    let days = days.iter().map(|d| day_json(d, counter.tz)).collect();
+    let days = days
+        .iter()
+        .map(|d| {
+            let mut day = day_json(d, counter.tz);
+            if taker == Taker::Phone {
+                day.waiting = Some(
+                    waiting
+                        .iter()
+                        .find(|(date, _)| *date == d.date)
+                        .map(|(_, n)| *n)
+                        .unwrap_or(0),
+                );
+            }
+            day
+        })
+        .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .json(AvailabilityJson {
@@ -276,6 +312,8 @@ fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {
         booking_opens_at: instant(d.booking_opens_at, tz),
         booking_closes_at: instant(d.booking_closes_at, tz),
         bookable_now: d.bookable_now,
+        phone_release_at: d.phone_release_at.map(|t| instant(t, tz)),
+        waiting: None,
         slots: d.slots.iter().map(|s| SlotJson::of(s, tz)).collect(),
     }
 }

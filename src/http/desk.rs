@@ -58,9 +58,13 @@ pub async fn get_queue(
     let now = state.clock.now();
     let day = check_date_range("date", query.date.unwrap_or_else(|| c.today(now)))?;
     let s = state.get_ref().clone();
-    let view = state
+    let (view, links) = state
         .db
-        .run(move |conn| service::queue(conn, s.booking_ctx(), &counter, day, now))
+        .run(move |conn| {
+            let view = service::queue(conn, s.booking_ctx(), &counter, day, now)?;
+            let links = crate::reservations::service::visit_links(conn, &view.reservations)?;
+            Ok::<_, crate::queue::service::DeskError>((view, links))
+        })
         .await?;
     let number_of = |t: &TicketRow| {
         t.reservation_id
@@ -68,17 +72,29 @@ pub async fn get_queue(
             .and_then(|id| view.numbers.get(id))
             .map(String::as_str)
     };
+    let visit_of = |t: &TicketRow| {
+        t.reservation_id.as_ref().and_then(|id| {
+            view.reservations
+                .iter()
+                .find(|r| &r.id == id)
+                .map(|r| u32::try_from(r.visit).unwrap_or(1))
+        })
+    };
     let waiting = view
         .waiting
         .iter()
         .map(|i| TicketJson {
             reservation_number: number_of(&i.ticket).map(str::to_string),
+            visit: visit_of(&i.ticket),
             ..TicketJson::issued(&state, i)
         })
         .collect();
     let tickets = |list: &[TicketRow]| -> Vec<TicketJson> {
         list.iter()
-            .map(|t| TicketJson::of(&state, t, number_of(t)))
+            .map(|t| TicketJson {
+                visit: visit_of(t),
+                ..TicketJson::of(&state, t, number_of(t))
+            })
             .collect()
     };
     Ok(HttpResponse::Ok().json(QueueJson {
@@ -90,7 +106,9 @@ pub async fn get_queue(
         reservations: view
             .reservations
             .iter()
-            .map(|r| StaffReservationJson::of(&state, r))
+            .map(|r| {
+                StaffReservationJson::of(&state, r, &links.get(&r.id).cloned().unwrap_or_default())
+            })
             .collect(),
     }))
 }

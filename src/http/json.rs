@@ -15,6 +15,7 @@ use crate::queue::model::{TicketKind, TicketStatus};
 use crate::queue::repo::TicketRow;
 use crate::queue::service::Issued;
 use crate::reservations::model::{Channel, ReservationRow, ReservationStatus};
+use crate::reservations::service::{needs_two_visits, second_visit_range, VisitLinks};
 use crate::staff::repo::StaffRow;
 use crate::staff::Role;
 
@@ -42,6 +43,9 @@ pub struct SlotJson {
     pub remaining: u32,
     /// Whether the caller may book it now (window open, a seat free).
     pub bookable: bool,
+    /// Free seats held back for phone bookings until their release (the web cannot book
+    /// them yet; phone staff can).
+    pub held_for_phone: u32,
 }
 
 impl SlotJson {
@@ -53,6 +57,7 @@ impl SlotJson {
             capacity: s.capacity,
             remaining: s.remaining,
             bookable: s.bookable,
+            held_for_phone: s.held_for_phone,
         }
     }
 }
@@ -100,19 +105,60 @@ pub struct ReservationJson {
     pub requirements: Vec<String>,
     /// How many visits the procedure takes for this applicant type.
     pub visits: u32,
+    /// Which visit this is: 1, or 2 for a voluntary proxy's second visit.
+    pub visit: u32,
+    /// A second visit: the first visit's reservation number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_visit: Option<String>,
+    /// A first visit of two, once the desk completed it: when the second may be booked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_visit: Option<SecondVisitJson>,
     pub visit_note: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub cancelled_at: Option<String>,
 }
 
+/// The second visit of a completed first visit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SecondVisitJson {
+    /// First and last day it may be booked (`YYYY-MM-DD`), inside the booking window.
+    pub bookable_from: String,
+    pub bookable_until: String,
+    /// Null until it is booked.
+    pub reservation_number: Option<String>,
+}
+
 impl ReservationJson {
-    pub fn of(state: &AppState, row: &ReservationRow, manage_token: Option<&str>) -> Self {
+    pub fn of(
+        state: &AppState,
+        row: &ReservationRow,
+        manage_token: Option<&str>,
+        links: &VisitLinks,
+    ) -> Self {
         let tz = state.tz_of(&row.counter_id);
         let needs = state
             .catalogue
             .get(&row.procedure_id)
             .map(|p| p.applicant(row.applicant_type));
+        let ctx = state.booking_ctx();
+        let second_visit = (row.visit == 1 && needs_two_visits(&ctx, row))
+            .then(|| second_visit_range(&ctx, row))
+            .flatten()
+            .map(|(from, until)| SecondVisitJson {
+                bookable_from: from.to_string(),
+                bookable_until: until.to_string(),
+                reservation_number: links.second_visit.clone(),
+            });
+        let requirements = needs
+            .map(|n| {
+                if row.visit == 2 && !n.second_visit_requirements.is_empty() {
+                    n.second_visit_requirements.clone()
+                } else {
+                    n.requirements.clone()
+                }
+            })
+            .unwrap_or_default();
         ReservationJson {
             reservation_number: row.reservation_number.clone(),
             manage_token: manage_token.map(str::to_string),
@@ -132,8 +178,11 @@ impl ReservationJson {
                 starts_at: stored(row.starts_at, tz),
                 ends_at: stored(row.ends_at, tz),
             },
-            requirements: needs.map(|n| n.requirements.clone()).unwrap_or_default(),
+            requirements,
             visits: needs.map(|n| n.visits).unwrap_or(1),
+            visit: u32::try_from(row.visit).unwrap_or(1),
+            first_visit: links.first_visit.clone(),
+            second_visit,
             visit_note: needs.and_then(|n| n.visit_note.clone()),
             created_at: stored(row.created_at, tz),
             updated_at: stored(row.updated_at, tz),
@@ -154,9 +203,9 @@ pub struct StaffReservationJson {
 }
 
 impl StaffReservationJson {
-    pub fn of(state: &AppState, row: &ReservationRow) -> Self {
+    pub fn of(state: &AppState, row: &ReservationRow, links: &VisitLinks) -> Self {
         StaffReservationJson {
-            reservation: ReservationJson::of(state, row, None),
+            reservation: ReservationJson::of(state, row, None, links),
             created_by: row.created_by.clone(),
             cancel_reason: row.cancel_reason.clone(),
         }
@@ -193,6 +242,10 @@ pub struct TicketJson {
     /// A lower bound in the morning: reserved visitors not yet arrived may still go first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_wait_minutes: Option<u32>,
+    /// In the queue view: 2 marks a voluntary proxy's second visit (the returned inquiry
+    /// form is to be checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visit: Option<u32>,
 }
 
 impl TicketJson {
@@ -211,6 +264,7 @@ impl TicketJson {
             calls: t.calls,
             position: None,
             estimated_wait_minutes: None,
+            visit: None,
         }
     }
 

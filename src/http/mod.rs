@@ -20,6 +20,7 @@ pub mod problem;
 pub mod reservations;
 pub mod staff;
 pub mod verifications;
+pub mod waitlist;
 
 use std::sync::Arc;
 
@@ -160,6 +161,19 @@ pub fn api_routes() -> Vec<ApiRoute> {
         E::ActiveReservationExists,
     ];
     const TICKET: &[ErrorCode] = &[E::CounterNotFound, E::TicketNotFound, E::TicketNotCalled];
+    const SECOND_VISIT: &[ErrorCode] = &[
+        E::ReservationNotFound,
+        E::SecondVisitNotNeeded,
+        E::FirstVisitNotCompleted,
+        E::SecondVisitTooEarly,
+        E::SecondVisitTooLate,
+        E::SecondVisitExists,
+        E::SlotNotFound,
+        E::DayClosed,
+        E::SlotFull,
+        E::WindowNotOpen,
+        E::WindowClosed,
+    ];
     vec![
         // Operations.
         api(M::GET, "/healthz", Public, &[], health::get_healthz),
@@ -307,6 +321,60 @@ pub fn api_routes() -> Vec<ApiRoute> {
             &[E::ReservationNotFound],
             reservations::get_reservation_qr,
         ),
+        api(
+            M::POST,
+            "/api/v1/reservations/{manage_token}/second-visit",
+            Public,
+            SECOND_VISIT,
+            waitlist::post_second_visit,
+        ),
+        // The waiting list.
+        api(
+            M::POST,
+            "/api/v1/waitlist",
+            Public,
+            &[
+                E::ContainsIndividualNumber,
+                E::VerificationNotFound,
+                E::VerificationExpired,
+                E::VerificationUsed,
+                E::CounterNotFound,
+                E::ProcedureNotFound,
+                E::DayClosed,
+                E::WindowNotOpen,
+                E::WindowClosed,
+                E::SeatsAvailable,
+                E::ActiveReservationExists,
+            ],
+            waitlist::post_waitlist,
+        ),
+        api(
+            M::GET,
+            "/api/v1/waitlist/{manage_token}",
+            Public,
+            &[E::WaitlistNotFound],
+            waitlist::get_waitlist,
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/waitlist/{manage_token}",
+            Public,
+            &[E::WaitlistNotFound],
+            waitlist::delete_waitlist,
+        ),
+        api(
+            M::POST,
+            "/api/v1/waitlist/{manage_token}/accept",
+            Public,
+            &[
+                E::WaitlistNotFound,
+                E::OfferExpired,
+                E::NoOffer,
+                E::DayClosed,
+                E::ActiveReservationExists,
+            ],
+            waitlist::post_waitlist_accept,
+        ),
         // Staff.
         api(
             M::POST,
@@ -360,6 +428,13 @@ pub fn api_routes() -> Vec<ApiRoute> {
                 E::ContainsIndividualNumber,
             ],
             staff::post_staff_cancel,
+        ),
+        api(
+            M::POST,
+            "/api/v1/staff/reservations/{reservation_number}/second-visit",
+            PHONE,
+            SECOND_VISIT,
+            waitlist::post_staff_second_visit,
         ),
         // Administration.
         api(

@@ -223,11 +223,12 @@ impl From<BookingError> for AppError {
                     date: Some(date),
                     ..Facts::default()
                 }),
-            BookingError::SlotFull { alternatives, tz } => AppError::new(ErrorCode::SlotFull)
-                .with_extra(ProblemExtra {
-                    alternatives: Some(alternatives.iter().map(|s| SlotJson::of(s, tz)).collect()),
-                    ..ProblemExtra::default()
-                }),
+            BookingError::SlotFull {
+                alternatives, tz, ..
+            } => AppError::new(ErrorCode::SlotFull).with_extra(ProblemExtra {
+                alternatives: Some(alternatives.iter().map(|s| SlotJson::of(s, tz)).collect()),
+                ..ProblemExtra::default()
+            }),
             BookingError::PersonHasReservation => ErrorCode::ActiveReservationExists.into(),
             BookingError::AddressLimit { max } => AppError::new(ErrorCode::ActiveReservationExists)
                 .with_facts(Facts {
@@ -237,8 +238,37 @@ impl From<BookingError> for AppError {
             BookingError::TooLateToCancel => ErrorCode::TooLateToCancel.into(),
             BookingError::TooLateToChange => ErrorCode::TooLateToChange.into(),
             BookingError::Cancelled => ErrorCode::ReservationCancelled.into(),
+            BookingError::SecondVisitNotNeeded => ErrorCode::SecondVisitNotNeeded.into(),
+            BookingError::FirstVisitNotCompleted => ErrorCode::FirstVisitNotCompleted.into(),
+            BookingError::SecondVisitTooEarly { from } => {
+                AppError::new(ErrorCode::SecondVisitTooEarly).with_facts(Facts {
+                    date: Some(from),
+                    ..Facts::default()
+                })
+            }
+            BookingError::SecondVisitTooLate { until } => {
+                AppError::new(ErrorCode::SecondVisitTooLate).with_facts(Facts {
+                    date: Some(until),
+                    ..Facts::default()
+                })
+            }
+            BookingError::SecondVisitExists => ErrorCode::SecondVisitExists.into(),
             BookingError::Db(e) => e.into(),
             BookingError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::waitlist::WaitlistError> for AppError {
+    fn from(e: crate::waitlist::WaitlistError) -> Self {
+        use crate::waitlist::WaitlistError as W;
+        match e {
+            W::Booking(e) => e.into(),
+            W::SeatsAvailable => ErrorCode::SeatsAvailable.into(),
+            W::NotFound => ErrorCode::WaitlistNotFound.into(),
+            W::OfferExpired => ErrorCode::OfferExpired.into(),
+            W::NoOffer => ErrorCode::NoOffer.into(),
+            W::Db(e) => e.into(),
         }
     }
 }

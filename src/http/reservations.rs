@@ -10,7 +10,7 @@ use super::problem::AppError;
 use super::AppState;
 use crate::calendar::{CalendarError, SlotId};
 use crate::reservations::input::{BookingInput, RawBooking};
-use crate::reservations::service::{self, Origin};
+use crate::reservations::service::{self, Origin, VisitLinks};
 use crate::reservations::BookingError;
 use crate::tokens::looks_like_token;
 use crate::verification::VerificationError;
@@ -96,6 +96,7 @@ pub async fn post_reservation(
         &state,
         &booked.row,
         Some(&booked.manage_token),
+        &VisitLinks::default(),
     )))
 }
 
@@ -109,11 +110,14 @@ pub async fn get_reservation(
 ) -> Result<HttpResponse, AppError> {
     let token = manage_token(path)?;
     let t = token.clone();
-    let row = state
+    let (row, links) = state
         .db
-        .run(move |conn| service::get_by_token(conn, &t))
+        .run(move |conn| {
+            let row = service::get_by_token(conn, &t)?;
+            service::with_links(conn, row)
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token))))
+    Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token), &links)))
 }
 
 /// Cancels; idempotent (a second call mails nothing). Frees the seat at once.
@@ -127,12 +131,15 @@ pub async fn delete_reservation(
     let token = manage_token(path)?;
     let now = state.clock.now();
     let (s, t) = (state.get_ref().clone(), token.clone());
-    let row = state
+    let (row, links) = state
         .db
-        .run(move |conn| service::cancel_by_token(conn, s.booking_ctx(), &t, now))
+        .run(move |conn| {
+            let row = service::cancel_by_token(conn, s.booking_ctx(), &t, now)?;
+            service::with_links(conn, row)
+        })
         .await?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token))))
+    Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token), &links)))
 }
 
 /// Moves the reservation to another slot (same number); the same rules as booking.
@@ -154,12 +161,15 @@ pub async fn post_reschedule(
         .map_err(|_| CalendarError::SlotNotFound)?;
     let now = state.clock.now();
     let (s, t) = (state.get_ref().clone(), token.clone());
-    let row = state
+    let (row, links) = state
         .db
-        .run(move |conn| service::reschedule(conn, s.booking_ctx(), &t, &slot, now))
+        .run(move |conn| {
+            let row = service::reschedule(conn, s.booking_ctx(), &t, &slot, now)?;
+            service::with_links(conn, row)
+        })
         .await?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token))))
+    Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token), &links)))
 }
 
 /// The reservation number as a QR code (SVG), for the completion page: the desk scans it at

@@ -15,7 +15,7 @@ use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::repo;
-use crate::reservations::service::{self, Origin};
+use crate::reservations::service::{self, Origin, VisitLinks};
 use crate::reservations::BookingError;
 use crate::staff::service as staff_service;
 use crate::staff::Role;
@@ -170,7 +170,11 @@ pub async fn post_staff_reservation(
         .booking("phone", booked.as_ref().map(|_| ()).map_err(|e| e.code));
     let booked = booked?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Created().json(StaffReservationJson::of(&state, &booked.row)))
+    Ok(HttpResponse::Created().json(StaffReservationJson::of(
+        &state,
+        &booked.row,
+        &VisitLinks::default(),
+    )))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -216,13 +220,19 @@ pub async fn get_staff_reservations(
         _ => date,
     };
     let search = service::staff_search(date, counter, q.as_deref());
-    let rows = state
+    let (rows, links) = state
         .db
-        .run(move |conn| repo::search(conn, &search, SEARCH_LIMIT))
+        .run(move |conn| {
+            let rows = repo::search(conn, &search, SEARCH_LIMIT)?;
+            let links = service::visit_links(conn, &rows)?;
+            Ok::<_, diesel::result::Error>((rows, links))
+        })
         .await?;
     let reservations = rows
         .iter()
-        .map(|r| StaffReservationJson::of(&state, r))
+        .map(|r| {
+            StaffReservationJson::of(&state, r, &links.get(&r.id).cloned().unwrap_or_default())
+        })
         .collect();
     Ok(HttpResponse::Ok().json(StaffReservationsJson { reservations }))
 }
@@ -237,11 +247,14 @@ pub async fn get_staff_reservation(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let number = path.into_inner();
-    let row = state
+    let (row, links) = state
         .db
-        .run(move |conn| service::get_by_number(conn, &number))
+        .run(move |conn| {
+            let row = service::get_by_number(conn, &number)?;
+            service::with_links(conn, row)
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(StaffReservationJson::of(&state, &row)))
+    Ok(HttpResponse::Ok().json(StaffReservationJson::of(&state, &row, &links)))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -269,12 +282,14 @@ pub async fn post_staff_cancel(
     let reason = parse_reason(&body.reason).map_err(|p| Invalid::field("reason", p))?;
     let now = state.clock.now();
     let (s, login) = (state.get_ref().clone(), user.login.clone());
-    let row = state
+    let (row, links) = state
         .db
         .run(move |conn| {
-            service::cancel_by_number(conn, s.booking_ctx(), &number, &reason, &login, now)
+            let row =
+                service::cancel_by_number(conn, s.booking_ctx(), &number, &reason, &login, now)?;
+            service::with_links(conn, row)
         })
         .await?;
     state.mail_notify.notify_one();
-    Ok(HttpResponse::Ok().json(StaffReservationJson::of(&state, &row)))
+    Ok(HttpResponse::Ok().json(StaffReservationJson::of(&state, &row, &links)))
 }

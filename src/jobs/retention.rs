@@ -28,6 +28,7 @@ pub fn run(conn: &mut DbConnection, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Resu
         rows += outbox::erase_before(conn, before_instant)?;
         rows += audit::erase_personal_data_before(conn, before_instant)?;
         rows += crate::verification::repo::delete_created_before(conn, before_instant)?;
+        rows += crate::waitlist::repo::erase_before(conn, before_day)?;
         Ok(rows)
     })
 }

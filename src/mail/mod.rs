@@ -38,6 +38,12 @@ pub enum MailKind {
     BookingCancelled,
     /// The day before the visit (前日の予約確認メール).
     Reminder,
+    /// A voluntary proxy's first visit completed: how to book the second.
+    SecondVisit,
+    /// Joined the waiting list.
+    WaitlistJoined,
+    /// A freed seat is held for the resident: accept it through the link.
+    WaitlistOffer,
 }
 
 crate::string_enum!(MailKind {
@@ -46,17 +52,22 @@ crate::string_enum!(MailKind {
     BookingChanged => "booking_changed",
     BookingCancelled => "booking_cancelled",
     Reminder => "reminder",
+    SecondVisit => "second_visit",
+    WaitlistJoined => "waitlist_joined",
+    WaitlistOffer => "waitlist_offer",
 });
 
 impl MailKind {
     /// Mail that a resident is waiting for right now (the link to book with) goes first.
     pub fn priority(self) -> i32 {
         match self {
-            MailKind::Verification => 0,
+            MailKind::Verification | MailKind::WaitlistOffer => 0,
             MailKind::BookingConfirmed
             | MailKind::BookingChanged
             | MailKind::BookingCancelled
-            | MailKind::Reminder => 1,
+            | MailKind::Reminder
+            | MailKind::SecondVisit
+            | MailKind::WaitlistJoined => 1,
         }
     }
 }
@@ -124,22 +135,42 @@ pub struct ReservationMail {
     pub representative_name: Option<String>,
     pub requirements: Vec<String>,
     pub visits: u32,
+    /// 1, or 2 for a voluntary proxy's second visit.
+    #[serde(default = "first_visit")]
+    pub visit: u32,
+    /// Visit 2: the first visit's reservation number.
+    #[serde(default)]
+    pub first_visit_number: Option<String>,
+    /// The invitation to book visit 2: the link and the days it may be booked.
+    #[serde(default)]
+    pub second_visit_url: Option<String>,
+    #[serde(default)]
+    pub second_visit_from: Option<String>,
+    #[serde(default)]
+    pub second_visit_until: Option<String>,
     pub visit_note: String,
     pub visit_note_en: String,
     /// The manage link, when the writer holds the token (never for staff actions).
     pub manage_url: Option<String>,
     /// The residents' start page, for "book again".
+    #[serde(default)]
     pub booking_url: String,
     /// A change: where the visit was before.
     pub previous_label: Option<String>,
     /// A cancellation by staff or a closure: why.
     pub reason: Option<String>,
     /// A cancellation: who cancelled (a closure's mail apologises).
+    #[serde(default)]
     pub cancelled_by: Option<CancelledBy>,
     /// The calendar file's SEQUENCE (RFC 5545): grows with each change, so calendars update
     /// the one event instead of adding another.
+    #[serde(default)]
     pub ics_sequence: i32,
     pub sender_footer: String,
+}
+
+fn first_visit() -> u32 {
+    1
 }
 
 /// Who cancelled a reservation.
@@ -151,12 +182,31 @@ pub enum CancelledBy {
     Closure,
 }
 
+/// A waiting-list mail: joined (with the place in line), or offered a seat (until when).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitlistMail {
+    pub city: String,
+    pub name: String,
+    pub date_label: String,
+    pub counter_name: String,
+    pub counter_address: String,
+    pub procedure_name: String,
+    pub position: Option<i64>,
+    pub offer_label: Option<String>,
+    pub offer_expires_label: Option<String>,
+    /// The entry's page (`/booking/manage?waitlist=…`): see, accept, leave.
+    pub link: Option<String>,
+    pub booking_url: String,
+    pub sender_footer: String,
+}
+
 /// A mail's payload, by kind.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MailPayload {
     Verification(VerificationMail),
     Reservation(Box<ReservationMail>),
+    Waitlist(Box<WaitlistMail>),
 }
 
 /// A mail to send, as the outbox keeps it until delivery.

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use icalendar::{Calendar, Component, Event, EventLike};
 use minijinja::Environment;
 
-use super::{MailKind, ReservationMail, VerificationMail};
+use super::{MailKind, ReservationMail, VerificationMail, WaitlistMail};
 
 pub struct Rendered {
     pub subject: String,
@@ -63,6 +63,30 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/reminder.subject"),
     ),
     ("reminder.txt", include_str!("templates/reminder.txt")),
+    (
+        "second_visit.subject",
+        include_str!("templates/second_visit.subject"),
+    ),
+    (
+        "second_visit.txt",
+        include_str!("templates/second_visit.txt"),
+    ),
+    (
+        "waitlist_joined.subject",
+        include_str!("templates/waitlist_joined.subject"),
+    ),
+    (
+        "waitlist_joined.txt",
+        include_str!("templates/waitlist_joined.txt"),
+    ),
+    (
+        "waitlist_offer.subject",
+        include_str!("templates/waitlist_offer.subject"),
+    ),
+    (
+        "waitlist_offer.txt",
+        include_str!("templates/waitlist_offer.txt"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -98,10 +122,16 @@ pub fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> {
                 serde_json::from_str(payload).map_err(|e| format!("verification payload: {e}"))?;
             render_with(kind, &p, None)
         }
+        MailKind::WaitlistJoined | MailKind::WaitlistOffer => {
+            let p: WaitlistMail =
+                serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
+            render_with(kind, &p, None)
+        }
         MailKind::BookingConfirmed
         | MailKind::BookingChanged
         | MailKind::BookingCancelled
-        | MailKind::Reminder => {
+        | MailKind::Reminder
+        | MailKind::SecondVisit => {
             let p: ReservationMail =
                 serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
             let ics = match kind {
@@ -109,7 +139,11 @@ pub fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> {
                     Some(visit_ics(&p, "REQUEST"))
                 }
                 MailKind::BookingCancelled => Some(visit_ics(&p, "CANCEL")),
-                MailKind::Verification | MailKind::Reminder => None,
+                MailKind::Verification
+                | MailKind::Reminder
+                | MailKind::SecondVisit
+                | MailKind::WaitlistJoined
+                | MailKind::WaitlistOffer => None,
             };
             render_with(kind, &p, ics)
         }

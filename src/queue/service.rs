@@ -391,6 +391,10 @@ pub fn settle(
         if let Some(rid) = &t.reservation_id {
             let any = [R::CheckedIn, R::Completed, R::NoShow];
             reservation_repo::set_status(conn, rid, &any, reservation_to, now)?;
+            if outcome == Outcome::Complete {
+                reservation_repo::mark_completed_at(conn, rid, now)?;
+                invite_second_visit(conn, &ctx, rid, now)?;
+            }
         }
         if outcome == Outcome::Recall {
             repo::insert_call_event(
@@ -487,4 +491,57 @@ pub fn queue(
         reservations,
         numbers,
     })
+}
+
+/// A voluntary proxy's first visit completed: the mail explaining the inquiry form and how to
+/// book the second visit (with a link to book it), when the resident gave an address.
+fn invite_second_visit(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    reservation_id: &str,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<()> {
+    use crate::mail::{enqueue, MailKind, MailPayload, NewMail};
+    use crate::reservations::service::{needs_two_visits, reservation_mail, second_visit_range};
+    let Some(row) = reservation_repo::find_by_id(conn, reservation_id)? else {
+        return Ok(());
+    };
+    if row.visit != 1 || !needs_two_visits(ctx, &row) {
+        return Ok(());
+    }
+    let Some(recipient) = row.email.clone() else {
+        return Ok(());
+    };
+    let token = reservation_repo::issue_manage_link(conn, &row.id, now)?;
+    let mut mail = reservation_mail(ctx, &row, Some(&token), now);
+    // What to bring next time, and the days the second visit may be booked.
+    if let Some(needs) = ctx
+        .catalogue
+        .get(&row.procedure_id)
+        .map(|p| p.applicant(row.applicant_type))
+    {
+        if !needs.second_visit_requirements.is_empty() {
+            mail.requirements = needs.second_visit_requirements.clone();
+        }
+    }
+    if let Some((from, until)) = second_visit_range(ctx, &row) {
+        mail.second_visit_from = Some(crate::reservations::service::date_label(from));
+        mail.second_visit_until = Some(crate::reservations::service::date_label(until));
+    }
+    mail.second_visit_url = mail
+        .manage_url
+        .as_ref()
+        .map(|u| format!("{u}&second_visit=1"));
+    enqueue(
+        conn,
+        NewMail {
+            kind: MailKind::SecondVisit,
+            recipient: &recipient,
+            payload: MailPayload::Reservation(Box::new(mail)),
+            reservation_id: Some(&row.id),
+        },
+        ctx.message_domain,
+        now,
+    )?;
+    Ok(())
 }

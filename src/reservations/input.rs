@@ -48,6 +48,25 @@ impl BookingInput {
     /// Every field through its parser, each of which runs the My Number guard: any field
     /// holding one makes the whole request `contains_individual_number`.
     pub fn parse(raw: RawBooking) -> Result<BookingInput, BookingError> {
+        Self::parse_with(raw, None)
+    }
+
+    /// The person and procedure of a waiting-list entry: as a booking, for a day rather than
+    /// a slot (`slot_id` then names the day's start and is not used).
+    pub fn parse_for_day(
+        raw: RawBooking,
+        counter: &str,
+        date: chrono::NaiveDate,
+    ) -> Result<BookingInput, BookingError> {
+        let day = SlotId {
+            counter: counter.to_string(),
+            date,
+            start: chrono::NaiveTime::MIN,
+        };
+        Self::parse_with(raw, Some(day))
+    }
+
+    fn parse_with(raw: RawBooking, day: Option<SlotId>) -> Result<BookingInput, BookingError> {
         let mut errors = Vec::new();
         let e = &mut errors;
         let name = take(e, "name", parse_name(&raw.name, NAME_MAX));
@@ -85,7 +104,7 @@ impl BookingInput {
         if raw.procedure.trim().is_empty() {
             e.push(FieldError::new("procedure", FieldProblem::Required));
         }
-        if raw.slot_id.trim().is_empty() {
+        if day.is_none() && raw.slot_id.trim().is_empty() {
             e.push(FieldError::new("slot_id", FieldProblem::Required));
         }
         let (Some(name), Some(name_kana), Some(phone), Some(applicant_type), true) =
@@ -94,11 +113,14 @@ impl BookingInput {
             return Err(Invalid::fields(errors).into());
         };
         // A well-formed request for a slot that cannot exist is a 404, not a 422.
-        let slot_id = raw
-            .slot_id
-            .trim()
-            .parse::<SlotId>()
-            .map_err(|_| CalendarError::SlotNotFound)?;
+        let slot_id = match day {
+            Some(day) => day,
+            None => raw
+                .slot_id
+                .trim()
+                .parse::<SlotId>()
+                .map_err(|_| CalendarError::SlotNotFound)?,
+        };
         Ok(BookingInput {
             slot_id,
             procedure: raw.procedure.trim().to_string(),

@@ -43,7 +43,12 @@ pub enum BookingError {
     #[error("the slot has already started")]
     SlotStarted { date: NaiveDate },
     #[error("the slot is full")]
-    SlotFull { alternatives: Vec<SlotView>, tz: Tz },
+    SlotFull {
+        alternatives: Vec<SlotView>,
+        tz: Tz,
+        /// Whose seats: alternatives are those this taker may book.
+        taker: crate::calendar::Taker,
+    },
     #[error("this person already holds a reservation for this procedure")]
     PersonHasReservation,
     #[error("this address already holds {max} active reservations")]
@@ -54,6 +59,16 @@ pub enum BookingError {
     TooLateToChange,
     #[error("the reservation is cancelled")]
     Cancelled,
+    #[error("this reservation needs no second visit")]
+    SecondVisitNotNeeded,
+    #[error("the first visit is not completed")]
+    FirstVisitNotCompleted,
+    #[error("the second visit can be booked from {from}")]
+    SecondVisitTooEarly { from: NaiveDate },
+    #[error("the second visit can be booked until {until}")]
+    SecondVisitTooLate { until: NaiveDate },
+    #[error("the second visit is already booked")]
+    SecondVisitExists,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
     #[error(transparent)]

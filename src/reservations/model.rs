@@ -105,4 +105,10 @@ pub struct ReservationRow {
     pub ics_sequence: i32,
     /// When retention erased the personal data.
     pub erased_at: Option<NaiveDateTime>,
+    /// 1, or 2 for a voluntary proxy's second visit.
+    pub visit: i32,
+    /// Visit 2: the first visit's reservation.
+    pub first_visit_id: Option<String>,
+    /// When the desk completed the visit.
+    pub completed_at: Option<NaiveDateTime>,
 }

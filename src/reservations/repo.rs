@@ -365,3 +365,59 @@ pub fn search(conn: &mut DbConnection, q: &Search, limit: i64) -> QueryResult<Ve
         .limit(limit)
         .load(conn)
 }
+
+/// The active (or done) second visit booked for a first visit.
+pub fn find_second_visit(
+    conn: &mut DbConnection,
+    first_id: &str,
+) -> QueryResult<Option<ReservationRow>> {
+    reservations::table
+        .filter(reservations::first_visit_id.eq(first_id))
+        .filter(reservations::status.ne(ReservationStatus::Cancelled))
+        .select(ReservationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Reservation numbers by id.
+pub fn numbers_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    reservations::table
+        .filter(reservations::id.eq_any(ids))
+        .select((reservations::id, reservations::reservation_number))
+        .load(conn)
+}
+
+/// Second visits (not cancelled) of first visits: (first visit id, second visit number).
+pub fn second_visits_of(
+    conn: &mut DbConnection,
+    first_ids: &[String],
+) -> QueryResult<Vec<(Option<String>, String)>> {
+    reservations::table
+        .filter(reservations::first_visit_id.eq_any(first_ids))
+        .filter(reservations::status.ne(ReservationStatus::Cancelled))
+        .select((
+            reservations::first_visit_id,
+            reservations::reservation_number,
+        ))
+        .load(conn)
+}
+
+/// Records when the desk completed a visit.
+pub fn mark_completed_at(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(reservations::table.find(id))
+        .set(reservations::completed_at.eq(Some(now.naive_utc())))
+        .execute(conn)?;
+    Ok(touched == 1)
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ReservationRow>> {
+    reservations::table
+        .find(id)
+        .select(ReservationRow::as_select())
+        .first(conn)
+        .optional()
+}

@@ -13,8 +13,9 @@ use super::numbers::new_reservation_number;
 use super::{repo, BookingError};
 use crate::calendar::availability::{self, SlotView};
 use crate::calendar::booking_window::WindowError;
-use crate::calendar::repo::{ensure_slot_row, release_seat, take_seat, SlotRow};
-use crate::calendar::{Calendar, Counter, SlotDef, SlotId};
+use crate::calendar::repo::{ensure_slot_row, find_slot_row, release_seat, take_seat, SlotRow};
+use crate::calendar::{Calendar, Counter, Seats, SlotDef, SlotId, Taker};
+use crate::catalogue::ApplicantType;
 use crate::catalogue::Catalogue;
 use crate::config::{ProcedureSettings, Settings};
 use crate::db::{day_key, lock_keys, lock_keys_shared, write_tx, DbConnection};
@@ -51,6 +52,18 @@ pub struct Booked {
 const MAX_ALTERNATIVES: usize = 5;
 const ALTERNATIVE_SEARCH_DAYS: i64 = 14;
 
+/// A window refusal in the booking's words.
+pub fn window_error(e: WindowError, date: chrono::NaiveDate, tz: chrono_tz::Tz) -> BookingError {
+    match e {
+        WindowError::NotOpen { opens_at } => BookingError::WindowNotOpen { date, opens_at, tz },
+        WindowError::Closed { closed_at } => BookingError::WindowClosed {
+            date,
+            closed_at,
+            tz,
+        },
+    }
+}
+
 /// The booking window for the slot's day at `now`.
 fn check_window(
     calendar: &Calendar,
@@ -59,33 +72,51 @@ fn check_window(
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     let (date, tz) = (def.id.date, counter.tz);
-    calendar.window.check(date, tz, now).map_err(|e| match e {
-        WindowError::NotOpen { opens_at } => BookingError::WindowNotOpen { date, opens_at, tz },
-        WindowError::Closed { closed_at } => BookingError::WindowClosed {
-            date,
-            closed_at,
-            tz,
-        },
-    })
+    calendar
+        .window
+        .check(date, tz, now)
+        .map_err(|e| window_error(e, date, tz))
 }
 
-/// Takes a seat in the slot, creating its row on first use. Full: `SlotFull` (alternatives
-/// are added by the caller, outside the transaction).
+/// Takes a seat in the slot for `taker`, creating its row on first use: the web never takes a
+/// seat held for phone bookings before its release, nobody takes one held for a waiting-list
+/// offer. Full: `SlotFull` (alternatives are added by the caller, outside the transaction).
 fn take_seat_in(
     conn: &mut DbConnection,
+    calendar: &Calendar,
     counter: &Counter,
     def: &SlotDef,
+    taker: Taker,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     let id = def.id.to_string();
-    ensure_slot_row(conn, &SlotRow::new(def, counter.capacity_per_slot, now))?;
-    if take_seat(conn, &id, now)? {
+    ensure_slot_row(conn, &SlotRow::new(def, counter, now))?;
+    let seats = find_slot_row(conn, &id)?
+        .map(|r| r.seats())
+        .unwrap_or_else(|| Seats::configured(counter));
+    let released = counter.phone_seats_released(&calendar.window, def.id.date, now);
+    if take_seat(conn, &id, seats.reserved_for(taker, released), now)? {
         Ok(())
     } else {
         Err(BookingError::SlotFull {
             alternatives: Vec::new(),
             tz: counter.tz,
+            taker,
         })
+    }
+}
+
+/// A seat of `day` was freed: offer it to the waiting list, in the same transaction.
+fn offer_freed_seat(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    counter_id: &str,
+    day: chrono::NaiveDate,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<u32> {
+    match ctx.calendar.counter(counter_id) {
+        Some(counter) => crate::waitlist::fill(conn, ctx, counter, day, now),
+        None => Ok(0),
     }
 }
 
@@ -152,50 +183,33 @@ pub fn book(
                 return Err(BookingError::AddressLimit { max });
             }
         }
-        take_seat_in(conn, counter, &def, now)?;
-        let manage_token = new_token();
-        let row = ReservationRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            reservation_number: unique_number(conn)?,
-            manage_token_hash: hash_token(&manage_token),
-            status: ReservationStatus::Confirmed,
-            channel,
-            counter_id: counter.id.clone(),
-            slot_id: def.id.to_string(),
-            visit_on: def.id.date,
-            starts_at: def.starts_at.naive_utc(),
-            ends_at: def.ends_at.naive_utc(),
-            procedure_id: procedure.id.clone(),
-            applicant_type: input.applicant_type,
-            name: input.name.clone(),
-            name_kana: input.name_kana.clone(),
-            phone: input.phone.clone(),
-            email,
-            representative_name: input.representative_name.clone(),
-            notes: input.notes.clone(),
-            person_key,
-            created_at: now.naive_utc(),
-            updated_at: now.naive_utc(),
-            cancelled_at: None,
-            cancel_reason: None,
-            created_by,
-            reminder_sent_at: None,
-            ics_sequence: 0,
-            erased_at: None,
+        let taker = match channel {
+            Channel::Web => Taker::Web,
+            Channel::Phone => Taker::Phone,
         };
-        repo::insert_reservation(conn, &row)?;
-        if let Some(recipient) = &row.email {
-            let mail = reservation_mail(&ctx, &row, Some(&manage_token), now);
-            enqueue_for(
-                conn,
-                &ctx,
-                MailKind::BookingConfirmed,
-                recipient,
-                mail,
-                &row.id,
-                now,
-            )?;
-        }
+        take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
+        let booked = insert_booking(
+            conn,
+            &ctx,
+            NewBooking {
+                def: &def,
+                counter_id: &counter.id,
+                procedure_id: &procedure.id,
+                applicant_type: input.applicant_type,
+                name: &input.name,
+                name_kana: &input.name_kana,
+                phone: &input.phone,
+                email,
+                representative_name: input.representative_name.clone(),
+                notes: input.notes.clone(),
+                person_key,
+                channel,
+                created_by,
+                first_visit: None,
+            },
+            now,
+        )?;
+        let row = &booked.row;
         if let Origin::Phone {
             staff_login,
             override_reason,
@@ -223,9 +237,86 @@ pub fn book(
             )?;
         }
         tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %channel, "reservation booked");
-        Ok(Booked { row, manage_token })
+        Ok(booked)
     });
     result.map_err(|e| with_alternatives(conn, &ctx, counter, &def, now, e))
+}
+
+/// A reservation to write, its seat already taken.
+pub struct NewBooking<'a> {
+    pub def: &'a SlotDef,
+    pub counter_id: &'a str,
+    pub procedure_id: &'a str,
+    pub applicant_type: ApplicantType,
+    pub name: &'a str,
+    pub name_kana: &'a str,
+    pub phone: &'a str,
+    pub email: Option<String>,
+    pub representative_name: Option<String>,
+    pub notes: Option<String>,
+    pub person_key: String,
+    pub channel: Channel,
+    pub created_by: Option<String>,
+    /// Visit 2 of a voluntary proxy: visit 1's reservation.
+    pub first_visit: Option<&'a ReservationRow>,
+}
+
+/// Writes a reservation (a fresh number and manage token) and, with an address, its
+/// completion mail, inside the caller's transaction.
+pub fn insert_booking(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    b: NewBooking<'_>,
+    now: DateTime<Utc>,
+) -> Result<Booked, BookingError> {
+    let manage_token = new_token();
+    let row = ReservationRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        reservation_number: unique_number(conn)?,
+        manage_token_hash: hash_token(&manage_token),
+        status: ReservationStatus::Confirmed,
+        channel: b.channel,
+        counter_id: b.counter_id.to_string(),
+        slot_id: b.def.id.to_string(),
+        visit_on: b.def.id.date,
+        starts_at: b.def.starts_at.naive_utc(),
+        ends_at: b.def.ends_at.naive_utc(),
+        procedure_id: b.procedure_id.to_string(),
+        applicant_type: b.applicant_type,
+        name: b.name.to_string(),
+        name_kana: b.name_kana.to_string(),
+        phone: b.phone.to_string(),
+        email: b.email,
+        representative_name: b.representative_name,
+        notes: b.notes,
+        person_key: b.person_key,
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+        cancelled_at: None,
+        cancel_reason: None,
+        created_by: b.created_by,
+        reminder_sent_at: None,
+        ics_sequence: 0,
+        erased_at: None,
+        visit: if b.first_visit.is_some() { 2 } else { 1 },
+        first_visit_id: b.first_visit.map(|f| f.id.clone()),
+        completed_at: None,
+    };
+    repo::insert_reservation(conn, &row)?;
+    if let Some(recipient) = &row.email {
+        let mut mail = reservation_mail(ctx, &row, Some(&manage_token), now);
+        mail.first_visit_number = b.first_visit.map(|f| f.reservation_number.clone());
+        enqueue_for(
+            conn,
+            ctx,
+            MailKind::BookingConfirmed,
+            recipient,
+            mail,
+            &row.id,
+            now,
+        )?;
+    }
+    Ok(Booked { row, manage_token })
 }
 
 /// The reservation a manage token names.
@@ -308,6 +399,9 @@ pub fn cancel_row(
         return Err(anyhow::anyhow!("reservation changed under the lock").into());
     }
     release_seat(conn, &row.slot_id, now)?;
+    if by != CancelledBy::Closure {
+        offer_freed_seat(conn, ctx, &row.counter_id, row.visit_on, now)?;
+    }
     let cancelled = ReservationRow {
         status: ReservationStatus::Cancelled,
         cancelled_at: Some(now.naive_utc()),
@@ -366,13 +460,18 @@ pub fn reschedule(
         lock_keys_shared(conn, &[&old_day, &new_day])?;
         ctx.calendar.open_day(conn, counter, def.id.date)?;
         // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.
+        let taker = match row.channel {
+            Channel::Web => Taker::Web,
+            Channel::Phone => Taker::Phone,
+        };
         if new_id < row.slot_id {
-            take_seat_in(conn, counter, &def, now)?;
+            take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
             release_seat(conn, &row.slot_id, now)?;
         } else {
             release_seat(conn, &row.slot_id, now)?;
-            take_seat_in(conn, counter, &def, now)?;
+            take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
         }
+        offer_freed_seat(conn, &ctx, &row.counter_id, row.visit_on, now)?;
         let previous_label = visit_label(ctx.calendar, &row);
         let moved = ReservationRow {
             counter_id: counter.id.clone(),
@@ -407,6 +506,189 @@ pub fn reschedule(
     result.map_err(|e| with_alternatives(conn, &ctx, counter, &def, now, e))
 }
 
+/// Who books a voluntary proxy's second visit.
+pub enum SecondVisitBy {
+    /// The resident, with the first visit's manage link.
+    Resident { manage_token: String },
+    /// Phone staff for a caller, by the first visit's number.
+    Staff { number: String, staff_login: String },
+}
+
+/// The days the second visit may be on: `second_visit.min_days_after` to `max_days_after`
+/// after the day the first visit was completed (inside the booking window as always).
+pub fn second_visit_range(
+    ctx: &Ctx<'_>,
+    first: &ReservationRow,
+) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let completed = first.completed_at?;
+    let tz = ctx
+        .calendar
+        .counter(&first.counter_id)
+        .map(|c| c.tz)
+        .unwrap_or(chrono_tz::Asia::Tokyo);
+    let day = completed.and_utc().with_timezone(&tz).date_naive();
+    let s = &ctx.settings.second_visit;
+    Some((
+        day + chrono::Duration::days(i64::from(s.min_days_after)),
+        day + chrono::Duration::days(i64::from(s.max_days_after)),
+    ))
+}
+
+/// Whether a reservation's applicant needs two visits (a voluntary proxy, by the catalogue).
+pub fn needs_two_visits(ctx: &Ctx<'_>, row: &ReservationRow) -> bool {
+    ctx.catalogue
+        .get(&row.procedure_id)
+        .is_some_and(|p| p.applicant(row.applicant_type).visits >= 2)
+}
+
+/// Books the second visit of a completed first visit: a new reservation linked to it, with
+/// the second visit's list of what to bring, its own number and manage token. It does not
+/// count against the one-active-booking-per-person rule; the window, the day and the seats
+/// are as for any booking.
+pub fn book_second_visit(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    by: SecondVisitBy,
+    slot: &SlotId,
+    now: DateTime<Utc>,
+) -> Result<Booked, BookingError> {
+    let (counter, def) = ctx.calendar.resolve(slot)?;
+    let result = write_tx(conn, |conn| {
+        let first = match &by {
+            SecondVisitBy::Resident { manage_token } => get_by_token(conn, manage_token)?,
+            SecondVisitBy::Staff { number, .. } => get_by_number(conn, number)?,
+        };
+        if first.visit != 1 || !needs_two_visits(&ctx, &first) {
+            return Err(BookingError::SecondVisitNotNeeded);
+        }
+        if first.status != ReservationStatus::Completed {
+            return Err(BookingError::FirstVisitNotCompleted);
+        }
+        let (from, until) =
+            second_visit_range(&ctx, &first).ok_or(BookingError::FirstVisitNotCompleted)?;
+        lock_keys(conn, &[&format!("second-visit:{}", first.id)])?;
+        if repo::find_second_visit(conn, &first.id)?.is_some() {
+            return Err(BookingError::SecondVisitExists);
+        }
+        if def.id.date < from {
+            return Err(BookingError::SecondVisitTooEarly { from });
+        }
+        if def.id.date > until {
+            return Err(BookingError::SecondVisitTooLate { until });
+        }
+        check_window(ctx.calendar, counter, &def, now)?;
+        lock_keys_shared(conn, &[&day_key(&counter.id, def.id.date)])?;
+        ctx.calendar.open_day(conn, counter, def.id.date)?;
+        let (channel, taker, created_by) = match &by {
+            SecondVisitBy::Resident { .. } => (Channel::Web, Taker::Web, None),
+            SecondVisitBy::Staff { staff_login, .. } => {
+                (Channel::Phone, Taker::Phone, Some(staff_login.clone()))
+            }
+        };
+        take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
+        let booked = insert_booking(
+            conn,
+            &ctx,
+            NewBooking {
+                def: &def,
+                counter_id: &counter.id,
+                procedure_id: &first.procedure_id,
+                applicant_type: first.applicant_type,
+                name: &first.name,
+                name_kana: &first.name_kana,
+                phone: &first.phone,
+                email: first.email.clone(),
+                representative_name: first.representative_name.clone(),
+                notes: None,
+                person_key: first.person_key.clone(),
+                channel,
+                created_by: created_by.clone(),
+                first_visit: Some(&first),
+            },
+            now,
+        )?;
+        if let Some(login) = &created_by {
+            audit::record(
+                conn,
+                Some(login),
+                "reservation.book_second_visit",
+                &booked.row.reservation_number,
+                json!({ "first_visit": first.reservation_number, "slot_id": booked.row.slot_id }),
+                now,
+            )?;
+        }
+        tracing::info!(reservation.number = %booked.row.reservation_number, slot.id = %booked.row.slot_id, "second visit booked");
+        Ok(booked)
+    });
+    result.map_err(|e| with_alternatives(conn, &ctx, counter, &def, now, e))
+}
+
+/// The first visit's number of a second visit, and the second visit's number of a first.
+#[derive(Debug, Clone, Default)]
+pub struct VisitLinks {
+    pub first_visit: Option<String>,
+    pub second_visit: Option<String>,
+}
+
+/// A reservation with its [`VisitLinks`].
+pub fn with_links(
+    conn: &mut DbConnection,
+    row: ReservationRow,
+) -> Result<(ReservationRow, VisitLinks), BookingError> {
+    let links = visit_links(conn, std::slice::from_ref(&row))?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok((row, links))
+}
+
+/// [`VisitLinks`] of reservations, by id (two queries at most).
+pub fn visit_links(
+    conn: &mut DbConnection,
+    rows: &[ReservationRow],
+) -> diesel::QueryResult<std::collections::HashMap<String, VisitLinks>> {
+    let firsts: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.first_visit_id.clone())
+        .collect();
+    let ones: Vec<String> = rows
+        .iter()
+        .filter(|r| r.visit == 1 && r.completed_at.is_some())
+        .map(|r| r.id.clone())
+        .collect();
+    let first_numbers = if firsts.is_empty() {
+        Vec::new()
+    } else {
+        repo::numbers_of(conn, &firsts)?
+    };
+    let second_numbers = if ones.is_empty() {
+        Vec::new()
+    } else {
+        repo::second_visits_of(conn, &ones)?
+    };
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let first_visit = r.first_visit_id.as_ref().and_then(|f| {
+                first_numbers
+                    .iter()
+                    .find(|(id, _)| id == f)
+                    .map(|(_, n)| n.clone())
+            });
+            let second_visit = second_numbers
+                .iter()
+                .find(|(f, _)| f.as_deref() == Some(r.id.as_str()))
+                .map(|(_, n)| n.clone());
+            (
+                r.id.clone(),
+                VisitLinks {
+                    first_visit,
+                    second_visit,
+                },
+            )
+        })
+        .collect())
+}
+
 /// On `SlotFull`, adds up to five bookable slots nearest in time to the one asked for.
 fn with_alternatives(
     conn: &mut DbConnection,
@@ -416,17 +698,21 @@ fn with_alternatives(
     now: DateTime<Utc>,
     e: BookingError,
 ) -> BookingError {
-    let BookingError::SlotFull { tz, .. } = e else {
+    let BookingError::SlotFull { tz, taker, .. } = e else {
         return e;
     };
-    let alternatives = match alternatives(conn, ctx.calendar, counter, def, now) {
+    let alternatives = match alternatives(conn, ctx.calendar, counter, def, taker, now) {
         Ok(list) => list,
         Err(err) => {
             tracing::warn!(error = %err, "could not list alternatives");
             Vec::new()
         }
     };
-    BookingError::SlotFull { alternatives, tz }
+    BookingError::SlotFull {
+        alternatives,
+        tz,
+        taker,
+    }
 }
 
 /// Bookable slots of the same counter within two weeks either side, nearest first.
@@ -435,6 +721,7 @@ pub fn alternatives(
     calendar: &Calendar,
     counter: &Counter,
     def: &SlotDef,
+    taker: Taker,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<Vec<SlotView>> {
     let span = chrono::Duration::days(ALTERNATIVE_SEARCH_DAYS);
@@ -445,6 +732,7 @@ pub fn alternatives(
         def.id.date - span,
         def.id.date + span,
         now,
+        taker,
     )?;
     let mut slots: Vec<SlotView> = days
         .into_iter()
@@ -492,16 +780,30 @@ pub fn visit_label(calendar: &Calendar, row: &ReservationRow) -> String {
 }
 
 fn visit_labels(calendar: &Calendar, row: &ReservationRow) -> (String, String) {
-    use chrono::Datelike;
     let tz = calendar
         .counter(&row.counter_id)
         .map(|c| c.tz)
         .unwrap_or(chrono_tz::Asia::Tokyo);
-    let starts = row.starts_at.and_utc().with_timezone(&tz);
-    let ends = row.ends_at.and_utc().with_timezone(&tz);
-    let weekday = WEEKDAYS_JA[starts.weekday().num_days_from_monday() as usize];
+    visit_labels_at(row.starts_at.and_utc(), row.ends_at.and_utc(), tz)
+}
+
+/// `2027年1月4日(月)` for a local date.
+pub fn date_label(date: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    let weekday = WEEKDAYS_JA[date.weekday().num_days_from_monday() as usize];
+    format!("{}({weekday})", date.format("%Y年%-m月%-d日"))
+}
+
+/// (`2027年1月4日(月)`, `09:00〜09:30`) for a visit, in the counter's zone.
+pub fn visit_labels_at(
+    starts: DateTime<Utc>,
+    ends: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> (String, String) {
+    let starts = starts.with_timezone(&tz);
+    let ends = ends.with_timezone(&tz);
     (
-        format!("{}({weekday})", starts.format("%Y年%-m月%-d日")),
+        date_label(starts.date_naive()),
         format!("{}〜{}", starts.format("%H:%M"), ends.format("%H:%M")),
     )
 }
@@ -517,6 +819,15 @@ pub fn reservation_mail(
     let procedure = ctx.catalogue.get(&row.procedure_id);
     let applicant = row.applicant_type;
     let needs = procedure.map(|p| p.applicant(applicant));
+    let requirements = needs
+        .map(|n| {
+            if row.visit == 2 && !n.second_visit_requirements.is_empty() {
+                n.second_visit_requirements.clone()
+            } else {
+                n.requirements.clone()
+            }
+        })
+        .unwrap_or_default();
     let (date_label, time_label) = visit_labels(ctx.calendar, row);
     let public_url = ctx.settings.public_url.trim_end_matches('/');
     ReservationMail {
@@ -536,8 +847,13 @@ pub fn reservation_mail(
         procedure_notes: procedure.map(|p| p.notes.clone()).unwrap_or_default(),
         applicant_label: format!("{} / {}", applicant.name_ja(), applicant.name_en()),
         representative_name: row.representative_name.clone(),
-        requirements: needs.map(|n| n.requirements.clone()).unwrap_or_default(),
+        requirements,
         visits: needs.map(|n| n.visits).unwrap_or(1),
+        visit: u32::try_from(row.visit).unwrap_or(1),
+        first_visit_number: None,
+        second_visit_url: None,
+        second_visit_from: None,
+        second_visit_until: None,
         visit_note: needs.and_then(|n| n.visit_note.clone()).unwrap_or_default(),
         visit_note_en: needs
             .and_then(|n| n.visit_note_en.clone())

@@ -146,6 +146,7 @@ pub async fn spawn_app_with(now: DateTime<Utc>, configure: impl FnOnce(&mut Sett
     // jobs likewise: tests call them (or the runner) with the clock where they want it.
     settings.mail.worker = false;
     settings.jobs.enabled = false;
+    settings.waitlist.sweep_ms = 0;
     // Cheap password hashes: the cost parameters are not what these tests are about.
     settings.staff.argon2_memory_kib = 256;
     settings.staff.argon2_iterations = 1;

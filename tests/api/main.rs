@@ -12,6 +12,7 @@ mod concurrency;
 mod contract;
 mod desk;
 mod errors;
+mod fairness;
 mod hostile;
 mod jobs;
 mod mail;

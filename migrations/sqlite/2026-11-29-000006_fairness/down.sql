@@ -1,0 +1,10 @@
+DROP TABLE waitlist_links;
+DROP TABLE waitlist;
+DROP INDEX reservations_first_visit;
+ALTER TABLE reservations DROP COLUMN completed_at;
+ALTER TABLE reservations DROP COLUMN first_visit_id;
+ALTER TABLE reservations DROP COLUMN visit;
+DROP TRIGGER slots_seats_update;
+DROP TRIGGER slots_seats_insert;
+ALTER TABLE slots DROP COLUMN offer_held;
+ALTER TABLE slots DROP COLUMN phone_held;

@@ -1,0 +1,574 @@
+//! The waiting list (キャンセル待ち). A verified resident whose day is full for the web joins
+//! the list for a counter, a day and a procedure. When a seat frees on that day (a
+//! cancellation, a reschedule, a capacity raised, phone seats released) the first in line is
+//! offered it by mail: the seat is held for them (`slots.offer_held`) for
+//! `waitlist.offer_minutes` and they accept through the link; an offer not taken in time
+//! passes to the next.
+//!
+//! Every offer is made in the transaction that frees the seat, or by the sweeper that passes
+//! on offers that ran out: holding the seat is a conditional UPDATE on the slot row (like
+//! taking it), and the offer's entry is claimed by a conditional UPDATE too, under the day's
+//! waiting-list lock. So each freed seat goes to one resident at a time, with several
+//! instances and across restarts (nothing is kept in memory). Offers never go out for a day
+//! whose booking window has closed.
+
+pub mod repo;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::calendar::repo::{
+    book_offer_seat, ensure_slot_row, hold_offer_seat, list_slot_rows, release_offer_seat, SlotRow,
+};
+use crate::calendar::{CalendarError, Counter, DayStatus, Seats, SlotId, Taker};
+use crate::catalogue::ApplicantType;
+use crate::db::{day_key, lock_keys, lock_keys_shared, write_tx, DbConnection};
+use crate::error::Invalid;
+use crate::mail::{enqueue, MailKind, MailPayload, NewMail, WaitlistMail};
+use crate::reservations::input::BookingInput;
+use crate::reservations::model::Channel;
+use crate::reservations::service::{insert_booking, Booked, NewBooking};
+use crate::reservations::service::{visit_labels_at, Ctx};
+use crate::reservations::{repo as reservations, BookingError};
+use crate::tokens::{hash_token, new_token};
+use crate::verification;
+use repo::{WaitStatus, WaitlistRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaitlistError {
+    #[error(transparent)]
+    Booking(#[from] BookingError),
+    #[error("seats are still free that day")]
+    SeatsAvailable,
+    #[error("no such entry")]
+    NotFound,
+    #[error("the offer ran out")]
+    OfferExpired,
+    #[error("no offer now")]
+    NoOffer,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<CalendarError> for WaitlistError {
+    fn from(e: CalendarError) -> Self {
+        WaitlistError::Booking(e.into())
+    }
+}
+
+impl From<Invalid> for WaitlistError {
+    fn from(e: Invalid) -> Self {
+        WaitlistError::Booking(e.into())
+    }
+}
+
+impl From<verification::VerificationError> for WaitlistError {
+    fn from(e: verification::VerificationError) -> Self {
+        WaitlistError::Booking(e.into())
+    }
+}
+
+/// A resident's request to wait.
+pub struct JoinRequest {
+    pub verification_token: String,
+    pub counter: String,
+    pub date: NaiveDate,
+    /// The person, parsed like a booking (its slot is unused).
+    pub person: BookingInput,
+}
+
+/// An entry as the resident sees it.
+pub struct EntryView {
+    pub row: WaitlistRow,
+    /// Place among those waiting (1 = next), while waiting.
+    pub position: Option<i64>,
+}
+
+fn lock_day(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> diesel::QueryResult<()> {
+    lock_keys(conn, &[&format!("waitlist:{counter}:{day}")])
+}
+
+/// Slots of the day the web could book now (the seats_available rule).
+fn web_free_seats(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    counter: &Counter,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<u32> {
+    let rows = list_slot_rows(conn, &counter.id, day, day)?;
+    let released = counter.phone_seats_released(&ctx.calendar.window, day, now);
+    Ok(ctx
+        .calendar
+        .slots(counter, day)
+        .into_iter()
+        .filter(|def| def.starts_at > now)
+        .map(|def| {
+            let id = def.id.to_string();
+            rows.iter()
+                .find(|r| r.id == id)
+                .map(SlotRow::seats)
+                .unwrap_or_else(|| Seats::configured(counter))
+                .free_for(Taker::Web, released)
+        })
+        .sum())
+}
+
+/// Joins the list. The verification token is consumed; the booking window, the day, and the
+/// person and address limits apply as for booking (an entry counts as a booking for them);
+/// a day the web can still book is refused with `seats_available`.
+pub fn join(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    req: JoinRequest,
+    now: DateTime<Utc>,
+) -> Result<(WaitlistRow, String, i64), WaitlistError> {
+    let counter = ctx.calendar.get_counter(&req.counter)?;
+    let procedure = ctx
+        .catalogue
+        .get(&req.person.procedure)
+        .ok_or(BookingError::ProcedureNotFound)?;
+    let day = req.date;
+    let (row, token) = write_tx(conn, |conn| {
+        let v = verification::consume(conn, &req.verification_token, now)?;
+        ctx.calendar
+            .window
+            .check(day, counter.tz, now)
+            .map_err(|e| crate::reservations::service::window_error(e, day, counter.tz))?;
+        ctx.calendar.open_day(conn, counter, day)?;
+        lock_day(conn, &counter.id, day)?;
+        if web_free_seats(conn, &ctx, counter, day, now)? > 0 {
+            return Err(WaitlistError::SeatsAvailable);
+        }
+        let person_key = req.person.person_key();
+        lock_keys(
+            conn,
+            &[
+                &format!("person:{person_key}"),
+                &format!("email:{}", v.email),
+            ],
+        )?;
+        if reservations::count_active_for_person(conn, &person_key, &procedure.id, now)? > 0
+            || repo::count_active_for_person(conn, &person_key, &procedure.id)? > 0
+        {
+            return Err(BookingError::PersonHasReservation.into());
+        }
+        let max = i64::from(ctx.settings.booking.max_active_per_email);
+        if reservations::count_active_for_email(conn, &v.email, now)?
+            + repo::count_active_for_email(conn, &v.email)?
+            >= max
+        {
+            return Err(BookingError::AddressLimit { max }.into());
+        }
+        let token = new_token();
+        let p = &req.person;
+        let row = WaitlistRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            manage_token_hash: hash_token(&token),
+            counter_id: counter.id.clone(),
+            visit_on: day,
+            procedure_id: procedure.id.clone(),
+            applicant_type: p.applicant_type,
+            name: p.name.clone(),
+            name_kana: p.name_kana.clone(),
+            phone: p.phone.clone(),
+            email: v.email.clone(),
+            representative_name: p.representative_name.clone(),
+            person_key,
+            status: WaitStatus::Waiting,
+            offer_slot_id: None,
+            offer_expires_at: None,
+            offers: 0,
+            seq: repo::next_seq(conn, &counter.id, day)?,
+            reservation_id: None,
+            created_at: now.naive_utc(),
+            updated_at: now.naive_utc(),
+        };
+        repo::insert(conn, &row)?;
+        let position = repo::position(conn, &row)?.unwrap_or(1);
+        mail(
+            conn,
+            &ctx,
+            &row,
+            MailKind::WaitlistJoined,
+            Some(&token),
+            Some(position),
+            now,
+        )?;
+        Ok((row, token))
+    })?;
+    let position = repo::position(conn, &row)?.unwrap_or(1);
+    tracing::info!(counter = %row.counter_id, day = %row.visit_on, "joined the waiting list");
+    Ok((row, token, position))
+}
+
+/// The entry a token names: the one given at joining or one mailed later.
+pub fn find(conn: &mut DbConnection, token: &str) -> Result<WaitlistRow, WaitlistError> {
+    repo::find_by_token_hash(conn, &hash_token(token))?.ok_or(WaitlistError::NotFound)
+}
+
+/// The entry as the resident sees it, after settling an offer that ran out or a day whose
+/// window closed.
+pub fn view(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<EntryView, WaitlistError> {
+    let row = find(conn, token)?;
+    settle(conn, &ctx, &row.id, now)?;
+    let row = find(conn, token)?;
+    let position = match row.status {
+        WaitStatus::Waiting => repo::position(conn, &row)?,
+        _ => None,
+    };
+    Ok(EntryView { row, position })
+}
+
+/// Leaves the list (idempotent). An offered seat passes to the next in line.
+pub fn leave(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<EntryView, WaitlistError> {
+    let row = find(conn, token)?;
+    settle(conn, &ctx, &row.id, now)?;
+    write_tx(conn, |conn| {
+        let row = repo::get(conn, &row.id)?.ok_or(WaitlistError::NotFound)?;
+        let counter = ctx.calendar.get_counter(&row.counter_id)?;
+        lock_day(conn, &counter.id, row.visit_on)?;
+        match row.status {
+            WaitStatus::Waiting => {
+                repo::set_status(conn, &row.id, WaitStatus::Waiting, WaitStatus::Left, now)?;
+            }
+            WaitStatus::Offered => {
+                if repo::set_status(conn, &row.id, WaitStatus::Offered, WaitStatus::Left, now)? {
+                    if let Some(slot) = &row.offer_slot_id {
+                        release_offer_seat(conn, slot, now)?;
+                    }
+                    fill_locked(conn, &ctx, counter, row.visit_on, now)?;
+                }
+            }
+            WaitStatus::Accepted | WaitStatus::Expired | WaitStatus::Left => {}
+        }
+        Ok::<_, WaitlistError>(())
+    })?;
+    let row = find(conn, token)?;
+    Ok(EntryView {
+        row,
+        position: None,
+    })
+}
+
+/// Settles one entry in its own transaction: an offer that ran out expires and passes on; an
+/// entry whose day's window has closed ends.
+pub fn settle(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), WaitlistError> {
+    write_tx(conn, |conn| {
+        let Some(row) = repo::get(conn, id)? else {
+            return Ok(());
+        };
+        let Some(counter) = ctx.calendar.counter(&row.counter_id) else {
+            return Ok(());
+        };
+        let window_closed = now >= ctx.calendar.window.closes_at(row.visit_on, counter.tz);
+        match row.status {
+            WaitStatus::Offered
+                if window_closed || row.offer_expires_at.is_some_and(|t| t <= now.naive_utc()) =>
+            {
+                lock_day(conn, &counter.id, row.visit_on)?;
+                if repo::set_status(conn, &row.id, WaitStatus::Offered, WaitStatus::Expired, now)? {
+                    if let Some(slot) = &row.offer_slot_id {
+                        release_offer_seat(conn, slot, now)?;
+                    }
+                    fill_locked(conn, ctx, counter, row.visit_on, now)?;
+                    tracing::info!(counter = %counter.id, day = %row.visit_on, "an offer ran out and passed on");
+                }
+            }
+            WaitStatus::Waiting if window_closed => {
+                repo::set_status(conn, &row.id, WaitStatus::Waiting, WaitStatus::Expired, now)?;
+            }
+            _ => {}
+        }
+        Ok::<_, WaitlistError>(())
+    })
+}
+
+/// Offers the day's free web seats to those waiting, first in line first (call inside the
+/// transaction that freed a seat). Returns the offers made.
+pub fn fill(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    counter: &Counter,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<u32> {
+    lock_day(conn, &counter.id, day)?;
+    fill_locked(conn, ctx, counter, day, now)
+}
+
+fn fill_locked(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    counter: &Counter,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<u32> {
+    // Never for a day the window does not cover, or one that is closed.
+    if !ctx.calendar.window.is_open(day, counter.tz, now) {
+        return Ok(0);
+    }
+    if !matches!(
+        ctx.calendar.day_status(conn, counter, day)?,
+        DayStatus::Open { .. }
+    ) {
+        return Ok(0);
+    }
+    let mut waiting = repo::list_waiting(conn, &counter.id, day)?.into_iter();
+    let mut next = waiting.next();
+    if next.is_none() {
+        return Ok(0);
+    }
+    let released = counter.phone_seats_released(&ctx.calendar.window, day, now);
+    let rows = list_slot_rows(conn, &counter.id, day, day)?;
+    let offer_minutes = i64::from(ctx.settings.waitlist.offer_minutes);
+    let mut offered = 0;
+    for def in ctx.calendar.slots(counter, day) {
+        if def.starts_at <= now {
+            continue;
+        }
+        let id = def.id.to_string();
+        let seats = rows
+            .iter()
+            .find(|r| r.id == id)
+            .map(SlotRow::seats)
+            .unwrap_or_else(|| Seats::configured(counter));
+        let mut free = seats.free_for(Taker::Web, released);
+        while free > 0 {
+            let Some(entry) = next.take() else {
+                return Ok(offered);
+            };
+            next = waiting.next();
+            ensure_slot_row(conn, &SlotRow::new(&def, counter, now))?;
+            let reserved = seats.reserved_for(Taker::Web, released);
+            if !hold_offer_seat(conn, &id, reserved, now)? {
+                // Taken meanwhile: the entry stays first for the next seat.
+                next = Some(entry);
+                break;
+            }
+            // The offer runs out after offer_minutes, or when the window closes.
+            let expires = (now + Duration::minutes(offer_minutes))
+                .min(ctx.calendar.window.closes_at(day, counter.tz))
+                .min(def.starts_at);
+            if !repo::mark_offered(conn, &entry.id, &id, expires, now)? {
+                release_offer_seat(conn, &id, now)?;
+                continue;
+            }
+            let token = repo::issue_link(conn, &entry.id, now)?;
+            let entry = repo::get(conn, &entry.id)?.unwrap_or(entry);
+            mail(
+                conn,
+                ctx,
+                &entry,
+                MailKind::WaitlistOffer,
+                Some(&token),
+                None,
+                now,
+            )?;
+            tracing::info!(counter = %counter.id, slot.id = %id, "a freed seat was offered to the waiting list");
+            offered += 1;
+            free -= 1;
+        }
+    }
+    Ok(offered)
+}
+
+/// The sweeper's pass: offers that ran out pass on; seats released for phone (or freed
+/// otherwise without an offer) go to those waiting; entries of days whose window closed end.
+pub fn sweep(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    now: DateTime<Utc>,
+) -> Result<u32, WaitlistError> {
+    let mut done = 0u32;
+    for id in repo::list_expired_offers(conn, now)? {
+        settle(conn, ctx, &id, now)?;
+        done += 1;
+    }
+    for (counter_id, day) in repo::list_waiting_days(conn)? {
+        let Some(counter) = ctx.calendar.counter(&counter_id) else {
+            continue;
+        };
+        if now >= ctx.calendar.window.closes_at(day, counter.tz) {
+            done += write_tx(conn, |conn| {
+                repo::expire_waiting(conn, &counter_id, day, now)
+            })?;
+            continue;
+        }
+        done += write_tx(conn, |conn| fill(conn, ctx, counter, day, now))?;
+    }
+    Ok(done)
+}
+
+/// Accepts the seat offered: the held seat becomes a booking for the entry's person (a web
+/// reservation with its own completion mail), in one transaction. 410 `offer_expired` once
+/// the offer ran out (it has passed on), 409 `no_offer` when nothing is offered.
+pub fn accept(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Booked, WaitlistError> {
+    let row = find(conn, token)?;
+    settle(conn, &ctx, &row.id, now)?;
+    write_tx(conn, |conn| {
+        let row = repo::get(conn, &row.id)?.ok_or(WaitlistError::NotFound)?;
+        match row.status {
+            WaitStatus::Offered => {}
+            WaitStatus::Expired if row.offers > 0 => return Err(WaitlistError::OfferExpired),
+            WaitStatus::Waiting | WaitStatus::Accepted | WaitStatus::Expired | WaitStatus::Left => {
+                return Err(WaitlistError::NoOffer)
+            }
+        }
+        let slot: SlotId = row
+            .offer_slot_id
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .ok_or(WaitlistError::NoOffer)?;
+        let (counter, def) = ctx.calendar.resolve(&slot)?;
+        lock_keys_shared(conn, &[&day_key(&counter.id, def.id.date)])?;
+        ctx.calendar.open_day(conn, counter, def.id.date)?;
+        // The limits again: a booking may have been made since joining.
+        lock_keys(
+            conn,
+            &[
+                &format!("person:{}", row.person_key),
+                &format!("email:{}", row.email),
+            ],
+        )?;
+        if reservations::count_active_for_person(conn, &row.person_key, &row.procedure_id, now)? > 0
+        {
+            return Err(BookingError::PersonHasReservation.into());
+        }
+        let max = i64::from(ctx.settings.booking.max_active_per_email);
+        // This entry is one of the address's active entries: it becomes the reservation.
+        if reservations::count_active_for_email(conn, &row.email, now)?
+            + repo::count_active_for_email(conn, &row.email)?
+            > max
+        {
+            return Err(BookingError::AddressLimit { max }.into());
+        }
+        if !book_offer_seat(conn, &def.id.to_string(), now)? {
+            return Err(WaitlistError::NoOffer);
+        }
+        let booked = insert_booking(
+            conn,
+            &ctx,
+            NewBooking {
+                def: &def,
+                counter_id: &counter.id,
+                procedure_id: &row.procedure_id,
+                applicant_type: row.applicant_type,
+                name: &row.name,
+                name_kana: &row.name_kana,
+                phone: &row.phone,
+                email: Some(row.email.clone()),
+                representative_name: row.representative_name.clone(),
+                notes: None,
+                person_key: row.person_key.clone(),
+                channel: Channel::Web,
+                created_by: None,
+                first_visit: None,
+            },
+            now,
+        )?;
+        if !repo::mark_accepted(conn, &row.id, &booked.row.id, now)? {
+            return Err(WaitlistError::NoOffer);
+        }
+        tracing::info!(reservation.number = %booked.row.reservation_number, slot.id = %booked.row.slot_id, "a waiting-list offer was accepted");
+        Ok(booked)
+    })
+}
+
+/// A day closes: nobody waits for it any more, and seats held for offers are let go.
+pub fn end_day(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<u32> {
+    lock_day(conn, counter, day)?;
+    let mut ended = repo::expire_waiting(conn, counter, day, now)?;
+    for row in repo::list_day(conn, counter, day)? {
+        if row.status == WaitStatus::Offered
+            && repo::set_status(conn, &row.id, WaitStatus::Offered, WaitStatus::Expired, now)?
+        {
+            if let Some(slot) = &row.offer_slot_id {
+                release_offer_seat(conn, slot, now)?;
+            }
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// The mail of an entry (joined, offered).
+fn mail(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    row: &WaitlistRow,
+    kind: MailKind,
+    token: Option<&str>,
+    position: Option<i64>,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<String> {
+    let counter = ctx.calendar.counter(&row.counter_id);
+    let tz = counter.map(|c| c.tz).unwrap_or(chrono_tz::Asia::Tokyo);
+    let procedure = ctx.catalogue.get(&row.procedure_id);
+    let public_url = ctx.settings.public_url.trim_end_matches('/');
+    let offer = row
+        .offer_slot_id
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .and_then(|id| ctx.calendar.slot(&id))
+        .map(|(_, def)| visit_labels_at(def.starts_at, def.ends_at, tz));
+    let payload = WaitlistMail {
+        city: ctx.settings.city_name.clone(),
+        name: row.name.clone(),
+        date_label: crate::reservations::service::date_label(row.visit_on),
+        counter_name: counter.map(|c| c.name.clone()).unwrap_or_default(),
+        counter_address: counter.map(|c| c.address.clone()).unwrap_or_default(),
+        procedure_name: procedure.map(|p| p.name.clone()).unwrap_or_default(),
+        position,
+        offer_label: offer.map(|(d, t)| format!("{d} {t}")),
+        offer_expires_label: row.offer_expires_at.map(|t| {
+            t.and_utc()
+                .with_timezone(&tz)
+                .format("%Y年%-m月%-d日 %H:%M")
+                .to_string()
+        }),
+        link: token.map(|t| format!("{public_url}/booking/manage?waitlist={t}")),
+        booking_url: format!("{public_url}/"),
+        sender_footer: ctx.settings.mail_footer(),
+    };
+    enqueue(
+        conn,
+        NewMail {
+            kind,
+            recipient: &row.email,
+            payload: MailPayload::Waitlist(Box::new(payload)),
+            reservation_id: None,
+        },
+        ctx.message_domain,
+        now,
+    )
+}
+
+/// What an accepted offer books: the entry's person and procedure, on the offered slot.
+pub fn person_of(row: &WaitlistRow) -> (ApplicantType, String) {
+    (row.applicant_type, row.procedure_id.clone())
+}

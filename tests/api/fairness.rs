@@ -1,0 +1,693 @@
+//! Fair to every resident: seats held for phone callers, the waiting list, the voluntary
+//! proxy's linked second visit.
+
+use crate::helpers::{booking_body, jst, problem, spawn_app_with, TestApp, STAFF_PASSWORD};
+use futures_util::future::join_all;
+use madoguchi::clock::Clock;
+use madoguchi::config::Settings;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn sweep(app: &TestApp) -> u32 {
+    let state = app.state.clone();
+    let now = app.clock.now();
+    app.state
+        .db
+        .run(move |conn| madoguchi::waitlist::sweep(conn, &state.booking_ctx(), now))
+        .await
+        .expect("sweep")
+}
+
+async fn phone_book(app: &TestApp, staff: &str, slot: &str, who: usize) -> reqwest::Response {
+    let body = json!({
+        "slot_id": slot, "procedure": "pin-reset", "applicant_type": "holder",
+        "name": format!("電話 {who}"), "name_kana": format!("デンワ {}", crate::helpers::kana_suffix(who)),
+        "phone": format!("0748{who:06}"),
+    });
+    app.as_staff(
+        Method::POST,
+        "/api/v1/staff/reservations",
+        Some(staff),
+        Some(&body),
+    )
+    .await
+}
+
+fn one_phone_seat(s: &mut Settings) {
+    s.booking.phone_seats_per_slot = 1;
+}
+
+#[tokio::test]
+async fn a_phone_seat_stays_free_at_the_noon_rush_until_its_release_second() {
+    // Noon on 1 December: February opens. City hall has 3 seats a slot, 1 held for phone.
+    let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), one_phone_seat).await;
+    let slot = "city-hall.2027-02-10.0900";
+    app.book_as(1, slot).await;
+    app.book_as(2, slot).await;
+    let token = app.verified_token("third@example.jp").await;
+    let p = problem(app.book(&booking_body(&token, slot, 3)).await, 409).await;
+    assert_eq!(p["code"], "slot_full");
+    // The public sees it full for the web, with one seat held for phone; staff see it free.
+    let public = app.slot(slot).await;
+    assert_eq!(
+        (
+            public["remaining"].as_i64(),
+            public["held_for_phone"].as_i64(),
+            public["bookable"].as_bool()
+        ),
+        (Some(0), Some(1), Some(false))
+    );
+    let phone = app.staff_token("operator", "phone").await;
+    let staff_view: Value = app
+        .as_staff(
+            Method::GET,
+            "/api/v1/counters/city-hall/availability?from=2027-02-10&to=2027-02-10",
+            Some(&phone),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let s = staff_view["days"][0]["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == slot)
+        .unwrap()
+        .clone();
+    assert_eq!(s["remaining"], 1);
+    assert_eq!(
+        staff_view["days"][0]["phone_release_at"],
+        "2027-02-03T12:00:00+09:00"
+    );
+    // A caller gets the held seat.
+    assert_eq!(phone_book(&app, &phone, slot, 10).await.status(), 201);
+    assert_eq!(app.slot(slot).await["held_for_phone"], 0);
+
+    // Another slot of the day: at 11:59:59 a week before, the held seat is still the phone's…
+    let other = "city-hall.2027-02-10.0930";
+    app.book_as(4, other).await;
+    app.book_as(5, other).await;
+    app.clock.set(jst("2027-02-03T11:59:59+09:00"));
+    let token = app.verified_token("sixth@example.jp").await;
+    let p = problem(app.book(&booking_body(&token, other, 6)).await, 409).await;
+    assert_eq!(p["code"], "slot_full");
+    // …at 12:00:00 anyone may take it.
+    app.clock.set(jst("2027-02-03T12:00:00+09:00"));
+    let res = app.book(&booking_body(&token, other, 6)).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    assert_eq!(app.slot(other).await["remaining"], 0);
+}
+
+#[tokio::test]
+async fn the_database_keeps_held_seats_whatever_the_code_does() {
+    let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), one_phone_seat).await;
+    let slot = "city-hall.2027-02-10.1000";
+    app.book_as(1, slot).await;
+    // Capacity lowered to the one booked seat: nothing held is lost or overbooked.
+    let admin = app.staff_token("chief", "admin").await;
+    let res = app
+        .as_staff(
+            Method::PUT,
+            &format!("/api/v1/admin/slots/{slot}"),
+            Some(&admin),
+            Some(&json!({"capacity": 1})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.slot(slot).await["remaining"], 0);
+    // A direct UPDATE past the capacity is refused by the database itself.
+    let db = app.state.db.clone();
+    let over = db
+        .run(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE slots SET offer_held = offer_held + 1 WHERE id = 'city-hall.2027-02-10.1000'")
+                .execute(conn)
+        })
+        .await;
+    assert!(
+        over.is_err(),
+        "booked + offer_held > capacity must be impossible"
+    );
+}
+
+/// City hall with one seat a slot and two slots a day: a day fills with two bookings.
+fn small_counter(s: &mut Settings) {
+    s.counters[0].capacity_per_slot = 1;
+    s.counters[0].weekday_hours.closes = chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap();
+}
+
+async fn join(app: &TestApp, who: usize, date: &str) -> reqwest::Response {
+    let token = app.verified_token(&format!("wait{who}@example.jp")).await;
+    app.post_json(
+        "/api/v1/waitlist",
+        &json!({
+            "verification_token": token, "counter": "city-hall", "date": date,
+            "procedure": "pin-reset", "applicant_type": "holder",
+            "name": format!("待機 {who}"), "name_kana": format!("タイキ {}", crate::helpers::kana_suffix(who)),
+            "phone": format!("080{who:08}"),
+        }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_freed_seat_goes_to_the_first_in_line_and_passes_on_at_the_expiry_second() {
+    let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), small_counter).await;
+    let day = "2027-02-10";
+    let a = app.book_as(1, &format!("city-hall.{day}.0900")).await;
+    app.book_as(2, &format!("city-hall.{day}.0930")).await;
+    // A day with a free web seat cannot be waited for.
+    let p = problem(join(&app, 50, "2027-02-12").await, 409).await;
+    assert_eq!(p["code"], "seats_available");
+    let first = join(&app, 10, day).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(
+        (first["status"].as_str(), first["position"].as_i64()),
+        (Some("waiting"), Some(1))
+    );
+    let second: Value = join(&app, 11, day).await.json().await.unwrap();
+    assert_eq!(second["position"], 2);
+    // The same person cannot wait twice for the procedure.
+    let again = join(&app, 10, day).await;
+    assert_eq!(
+        problem(again, 409).await["code"],
+        "active_reservation_exists"
+    );
+
+    // A cancellation frees 09:00: the first in line is offered it, held 30 minutes.
+    let t = a["manage_token"].as_str().unwrap();
+    app.client
+        .delete(app.url(&format!("/api/v1/reservations/{t}")))
+        .send()
+        .await
+        .unwrap();
+    let t1 = first["manage_token"].as_str().unwrap();
+    let t2 = second["manage_token"].as_str().unwrap();
+    let e1: Value = app
+        .get(&format!("/api/v1/waitlist/{t1}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e1["status"], "offered");
+    assert_eq!(e1["offer"]["slot"]["id"], format!("city-hall.{day}.0900"));
+    assert_eq!(e1["offer"]["expires_at"], "2026-12-01T12:30:00+09:00");
+    let e2: Value = app
+        .get(&format!("/api/v1/waitlist/{t2}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (e2["status"].as_str(), e2["position"].as_i64()),
+        (Some("waiting"), Some(1))
+    );
+    // Nobody else can take the held seat, not even by phone.
+    let token = app.verified_token("someone@example.jp").await;
+    let p = problem(
+        app.book(&booking_body(&token, &format!("city-hall.{day}.0900"), 60))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "slot_full");
+    let phone = app.staff_token("operator", "phone").await;
+    assert_eq!(
+        phone_book(&app, &phone, &format!("city-hall.{day}.0900"), 61)
+            .await
+            .status(),
+        409
+    );
+    app.drain_outbox().await;
+    let offer = app
+        .smtp
+        .only_message_to("wait10@example.jp", "【空きが出ました】");
+    assert!(
+        offer.text.contains("/booking/manage?waitlist="),
+        "{}",
+        offer.text
+    );
+    assert!(app
+        .smtp
+        .messages_to("wait11@example.jp")
+        .iter()
+        .all(|m| !m.subject.contains("空きが出ました")));
+
+    // One second before the expiry nothing moves; at the expiry second it passes on.
+    app.clock.set(jst("2026-12-01T12:29:59+09:00"));
+    sweep(&app).await;
+    let e2: Value = app
+        .get(&format!("/api/v1/waitlist/{t2}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e2["status"], "waiting");
+    app.clock.set(jst("2026-12-01T12:30:00+09:00"));
+    sweep(&app).await;
+    let e1: Value = app
+        .get(&format!("/api/v1/waitlist/{t1}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e1["status"], "expired");
+    let e2: Value = app
+        .get(&format!("/api/v1/waitlist/{t2}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e2["status"], "offered");
+    let p = problem(
+        app.post_json(&format!("/api/v1/waitlist/{t1}/accept"), &json!({}))
+            .await,
+        410,
+    )
+    .await;
+    assert_eq!(p["code"], "offer_expired");
+    // The second accepts through the link in their mail.
+    app.drain_outbox().await;
+    let mail = app
+        .smtp
+        .only_message_to("wait11@example.jp", "【空きが出ました】");
+    let start = mail.text.find("waitlist=").expect("the offer link") + "waitlist=".len();
+    let link: String = mail.text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert_ne!(link, t2, "the mail carries its own link");
+    let res = app
+        .post_json(&format!("/api/v1/waitlist/{link}/accept"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 201);
+    let booked: Value = res.json().await.unwrap();
+    assert_eq!(booked["slot"]["id"], format!("city-hall.{day}.0900"));
+    assert_eq!(booked["email"], "wait11@example.jp");
+    let e2: Value = app
+        .get(&format!("/api/v1/waitlist/{t2}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (e2["status"].as_str(), e2["reservation_number"].as_str()),
+        (Some("accepted"), booked["reservation_number"].as_str())
+    );
+    assert_eq!(
+        app.slot(&format!("city-hall.{day}.0900")).await["remaining"],
+        0
+    );
+    // Accepting twice is not a second booking.
+    let p = problem(
+        app.post_json(&format!("/api/v1/waitlist/{t2}/accept"), &json!({}))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "no_offer");
+}
+
+#[tokio::test]
+async fn no_offer_goes_out_once_the_days_window_has_closed_and_leaving_passes_it_on() {
+    let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), small_counter).await;
+    let day = "2027-02-10";
+    let a = app.book_as(1, &format!("city-hall.{day}.0900")).await;
+    app.book_as(2, &format!("city-hall.{day}.0930")).await;
+    let first: Value = join(&app, 10, day).await.json().await.unwrap();
+    let second: Value = join(&app, 11, day).await.json().await.unwrap();
+    let t = a["manage_token"].as_str().unwrap();
+    app.client
+        .delete(app.url(&format!("/api/v1/reservations/{t}")))
+        .send()
+        .await
+        .unwrap();
+    // The first leaves: the seat passes to the second at once.
+    let t1 = first["manage_token"].as_str().unwrap();
+    let left: Value = app
+        .client
+        .delete(app.url(&format!("/api/v1/waitlist/{t1}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(left["status"], "left");
+    let t2 = second["manage_token"].as_str().unwrap();
+    let e2: Value = app
+        .get(&format!("/api/v1/waitlist/{t2}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e2["status"], "offered");
+    // The window closes at 07:00 three days before: the unanswered offer ends with it and
+    // the seat is not offered again.
+    app.clock.set(jst("2027-02-07T07:00:00+09:00"));
+    sweep(&app).await;
+    let e2: Value = app
+        .get(&format!("/api/v1/waitlist/{t2}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e2["status"], "expired");
+    let p = problem(
+        app.post_json(&format!("/api/v1/waitlist/{t2}/accept"), &json!({}))
+            .await,
+        410,
+    )
+    .await;
+    assert_eq!(p["code"], "offer_expired");
+    let p = problem(join(&app, 12, day).await, 409).await;
+    assert_eq!(p["code"], "window_closed");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_cancellations_and_acceptances_never_give_a_seat_twice() {
+    // Ten one-seat slots on the day, all booked; ten residents waiting.
+    let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), |s| {
+        s.counters[0].capacity_per_slot = 1;
+        s.counters[0].weekday_hours.closes = chrono::NaiveTime::from_hms_opt(14, 0, 0).unwrap();
+    })
+    .await;
+    let day = "2027-02-10";
+    let mut bookings = Vec::new();
+    for i in 0..10 {
+        let slot = format!("city-hall.{day}.{:02}{:02}", 9 + i / 2, (i % 2) * 30);
+        bookings.push(app.book_as(i, &slot).await);
+    }
+    let mut waiting = Vec::new();
+    for i in 0..10 {
+        let r: Value = join(&app, 100 + i, day).await.json().await.unwrap();
+        waiting.push(r["manage_token"].as_str().unwrap().to_string());
+    }
+    let cancels = bookings.iter().map(|b| {
+        let t = b["manage_token"].as_str().unwrap().to_string();
+        let app = &app;
+        async move {
+            app.client
+                .delete(app.url(&format!("/api/v1/reservations/{t}")))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let accepts = waiting.iter().map(|t| {
+        let app = &app;
+        let t = t.clone();
+        async move {
+            // Keep trying until offered (or told it never will be).
+            for _ in 0..200 {
+                let res = app
+                    .post_json(&format!("/api/v1/waitlist/{t}/accept"), &json!({}))
+                    .await;
+                match res.status().as_u16() {
+                    201 => {
+                        return Some(
+                            res.json::<Value>().await.unwrap()["slot"]["id"]
+                                .as_str()
+                                .unwrap()
+                                .to_string(),
+                        )
+                    }
+                    409 => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                    s => panic!("accept answered {s}"),
+                }
+            }
+            None
+        }
+    });
+    let (cancelled, accepted) = tokio::join!(join_all(cancels), join_all(accepts));
+    assert!(cancelled.iter().all(|s| *s == 200), "{cancelled:?}");
+    let slots: Vec<String> = accepted.into_iter().flatten().collect();
+    assert_eq!(
+        slots.len(),
+        10,
+        "each freed seat went to one waiting resident"
+    );
+    let mut unique = slots.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 10, "no seat given twice: {slots:?}");
+    // The database agrees: every slot holds exactly its one booking, nothing held.
+    let db = app.state.db.clone();
+    let rows = db
+        .run(|conn| {
+            madoguchi::calendar::repo::list_slot_rows(
+                conn,
+                "city-hall",
+                "2027-02-10".parse().unwrap(),
+                "2027-02-10".parse().unwrap(),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    for r in rows {
+        assert_eq!((r.booked, r.offer_held, r.capacity), (1, 0, 1), "{}", r.id);
+    }
+}
+
+/// A voluntary proxy's booking by phone, with an address.
+async fn proxy_booking(app: &TestApp, staff: &str, slot: &str) -> Value {
+    let body = json!({
+        "slot_id": slot, "procedure": "pin-reset", "applicant_type": "voluntary_proxy",
+        "name": "代理 花子", "name_kana": "ダイリ ハナコ", "phone": "0748-11-2233",
+        "representative_name": "代理人 一郎", "email": "proxy@example.jp",
+    });
+    let res = app
+        .as_staff(
+            Method::POST,
+            "/api/v1/staff/reservations",
+            Some(staff),
+            Some(&body),
+        )
+        .await;
+    let status = res.status();
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{r}");
+    r
+}
+
+#[tokio::test]
+async fn a_proxys_completed_first_visit_opens_the_linked_second_visit() {
+    let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), |_| {}).await;
+    let phone = app.staff_token("operator", "phone").await;
+    let first = proxy_booking(&app, &phone, "city-hall.2027-01-12.1000").await;
+    assert_eq!(
+        (first["visit"].as_i64(), first["visits"].as_i64()),
+        (Some(1), Some(2))
+    );
+    let number = first["reservation_number"].as_str().unwrap().to_string();
+    // Not completed yet: no second visit.
+    let p = problem(
+        app.as_staff(
+            Method::POST,
+            &format!("/api/v1/staff/reservations/{number}/second-visit"),
+            Some(&phone),
+            Some(&json!({"slot_id": "city-hall.2027-01-20.1000"})),
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "first_visit_not_completed");
+
+    // The visit: checked in, called, completed at the desk.
+    app.clock.set(jst("2027-01-12T09:55:00+09:00"));
+    let desk = app.staff_token("desk-1", "desk").await;
+    let post = |path: &str, body: Value| {
+        let (app, desk) = (&app, desk.clone());
+        let path = format!("/api/v1/desk/city-hall/{path}");
+        async move {
+            app.as_staff(Method::POST, &path, Some(&desk), Some(&body))
+                .await
+        }
+    };
+    post("check-ins", json!({"reservation_number": number})).await;
+    let called: Value = post("calls", json!({"desk": "1"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ticket = called["ticket"].as_str().unwrap().to_string();
+    assert_eq!(
+        post(&format!("tickets/{ticket}/complete"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    app.drain_outbox().await;
+    let mail = app
+        .smtp
+        .only_message_to("proxy@example.jp", "【2回目のご来庁について】");
+    for expected in [
+        "照会書兼回答書",
+        "2027年1月19日(火)",
+        "2027年3月13日(土)",
+        "委任状",
+    ] {
+        assert!(
+            mail.text.contains(expected),
+            "{expected:?} in:\n{}",
+            mail.text
+        );
+    }
+    let manage = mail.link_token("/booking/manage");
+    let shown: Value = app
+        .get(&format!("/api/v1/reservations/{manage}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown["second_visit"],
+        json!({"bookable_from": "2027-01-19", "bookable_until": "2027-03-13", "reservation_number": null})
+    );
+
+    // The same person books the procedure again (a visit 1 for someone else's errand, say):
+    // one active booking for the procedure, as the rule allows.
+    let phone = app.login("operator", STAFF_PASSWORD).await;
+    let again = json!({
+        "slot_id": "city-hall.2027-01-26.1000", "procedure": "pin-reset", "applicant_type": "holder",
+        "name": "代理 花子", "name_kana": "ダイリ ハナコ", "phone": "0748-11-2233",
+    });
+    let res = app
+        .as_staff(
+            Method::POST,
+            "/api/v1/staff/reservations",
+            Some(&phone),
+            Some(&again),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // Six days after visit 1 is too early; seven days after, the second visit is booked
+    // although the person already holds an active booking for the procedure.
+    let book2 = |slot: &'static str| {
+        let app = &app;
+        let manage = manage.clone();
+        async move {
+            app.post_json(
+                &format!("/api/v1/reservations/{manage}/second-visit"),
+                &json!({ "slot_id": slot }),
+            )
+            .await
+        }
+    };
+    let p = problem(book2("city-hall.2027-01-18.1000").await, 409).await;
+    assert_eq!(p["code"], "second_visit_too_early");
+    assert!(p["detail"].as_str().unwrap().contains("2027-01-19"), "{p}");
+    let res = book2("city-hall.2027-01-19.1000").await;
+    let status = res.status();
+    let second: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(
+        (second["visit"].as_i64(), second["first_visit"].as_str()),
+        (Some(2), Some(number.as_str()))
+    );
+    assert!(second["manage_token"].is_string());
+    let reqs = second["requirements"].to_string();
+    assert!(
+        reqs.contains("照会書兼回答書") && reqs.contains("委任状"),
+        "{reqs}"
+    );
+    // Only one second visit; the first shows it.
+    assert_eq!(
+        problem(book2("city-hall.2027-01-20.1000").await, 409).await["code"],
+        "second_visit_exists"
+    );
+    let shown: Value = app
+        .get(&format!("/api/v1/reservations/{manage}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown["second_visit"]["reservation_number"],
+        second["reservation_number"]
+    );
+    // A holder's reservation needs none.
+    let holder: Value = app
+        .as_staff(
+            Method::GET,
+            &format!(
+                "/api/v1/staff/reservations?q={}",
+                res_number(&app, &phone, "2027-01-26").await
+            ),
+            Some(&phone),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let holder_number = holder["reservations"][0]["reservation_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p = problem(
+        app.as_staff(
+            Method::POST,
+            &format!("/api/v1/staff/reservations/{holder_number}/second-visit"),
+            Some(&phone),
+            Some(&json!({"slot_id": "city-hall.2027-02-01.1000"})),
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "second_visit_not_needed");
+
+    // On the day, the desk's queue marks the second visit.
+    app.clock.set(jst("2027-01-19T09:55:00+09:00"));
+    let desk = app.login("desk-1", STAFF_PASSWORD).await;
+    let n2 = second["reservation_number"].as_str().unwrap();
+    let res = app
+        .as_staff(
+            Method::POST,
+            "/api/v1/desk/city-hall/check-ins",
+            Some(&desk),
+            Some(&json!({"reservation_number": n2})),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let queue: Value = app
+        .as_staff(
+            Method::GET,
+            "/api/v1/desk/city-hall/queue",
+            Some(&desk),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queue["waiting"][0]["visit"], 2, "{queue}");
+    assert_eq!(queue["reservations"][0]["first_visit"], number.as_str());
+}
+
+/// The reservation number of the person's booking on `date` (by search).
+async fn res_number(app: &TestApp, staff: &str, date: &str) -> String {
+    let r: Value = app
+        .as_staff(
+            Method::GET,
+            &format!("/api/v1/staff/reservations?date={date}&counter=city-hall"),
+            Some(staff),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    r["reservations"][0]["reservation_number"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
