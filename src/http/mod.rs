@@ -659,22 +659,33 @@ pub async fn cache_control(
 }
 
 /// Under `clock.start`, every response says the clock is a rehearsal and what time it shows.
+///
+/// Every API response says what time the server's clock shows (`X-Madoguchi-Now`), so pages
+/// count down to a window's opening by the server's clock, not the browser's; under
+/// `clock.start`, `X-Madoguchi-Clock: rehearsal` says that clock is a rehearsal.
 pub async fn rehearsal_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let api = req.path().starts_with("/api/") || req.path() == "/healthz";
     let mut res = next.call(req).await?;
-    if let Some(state) = state.filter(|s| s.clock.is_rehearsal()) {
+    let Some(state) = state else {
+        return Ok(res);
+    };
+    let rehearsal = state.clock.is_rehearsal();
+    if api || rehearsal {
         let now = instant(state.clock.now(), state.default_tz());
-        let headers = res.headers_mut();
-        headers.insert(
+        if let Ok(v) = HeaderValue::from_str(&now) {
+            res.headers_mut()
+                .insert(HeaderName::from_static("x-madoguchi-now"), v);
+        }
+    }
+    if rehearsal {
+        res.headers_mut().insert(
             HeaderName::from_static("x-madoguchi-clock"),
             HeaderValue::from_static("rehearsal"),
         );
-        if let Ok(v) = HeaderValue::from_str(&now) {
-            headers.insert(HeaderName::from_static("x-madoguchi-now"), v);
-        }
     }
     Ok(res)
 }
