@@ -1,6 +1,6 @@
 // The JSON API client shared by every page: problem+json becomes a Problem, and the server's
-// clock is tracked (the rehearsal clock's X-Madoguchi-Now, or an availability's "now") so
-// countdowns follow the server, not the browser.
+// clock is tracked from the X-Madoguchi-Now header every API answer carries (a 304 served from
+// the browser's cache included), so countdowns and "today" follow the server, not the browser.
 
 export class Problem extends Error {
   constructor(status, body = {}, headers = null) {
@@ -27,7 +27,14 @@ export const serverClock = {
   known: false,
   lo: -Infinity,
   hi: Infinity,
+  newest: -Infinity,
+  /** The UTC offset (minutes) of the server's instants: the counter's zone (Japan: 540). */
+  zoneMinutes: 540,
   now() { return Date.now() + this.offset; },
+  /** YYYY-MM-DD of the server's now, in the server's zone. */
+  today() {
+    return new Date(this.now() + this.zoneMinutes * 60000).toISOString().slice(0, 10);
+  },
   /**
    * An instant the server reported, truncated to the second, for a request sent at `sentAt`
    * and answered at `receivedAt` (browser ms). The server's time lay in [t, t+1000) at some
@@ -37,11 +44,22 @@ export const serverClock = {
   observe(iso, sentAt, receivedAt) {
     const t = Date.parse(iso);
     if (Number.isNaN(t)) return;
+    const zone = /([+-])(\d{2}):?(\d{2})$/.exec(iso);
+    if (zone) this.zoneMinutes = (zone[1] === '-' ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3]));
+    else if (/Z$/i.test(iso)) this.zoneMinutes = 0;
     const lo = t - receivedAt;
     const hi = t + 1000 - sentAt;
     let nlo = Math.max(this.lo, lo);
     let nhi = Math.min(this.hi, hi);
-    if (nlo > nhi) { nlo = lo; nhi = hi; } // a clock changed: start again
+    if (nlo > nhi) {
+      // It contradicts earlier answers. An instant no later than one already seen is a header
+      // replayed (a cached answer whose 304 lacked it): ignored. A later one is a clock that
+      // jumped ahead (a rehearsal restarted): start again.
+      if (t <= this.newest) return;
+      nlo = lo;
+      nhi = hi;
+    }
+    this.newest = Math.max(this.newest, t);
     this.lo = nlo;
     this.hi = nhi;
     this.offset = (nlo + nhi) / 2;
@@ -58,7 +76,9 @@ export function setAuthToken(token, on401) { authToken = token; onUnauthorized =
 
 /**
  * Calls the API. Returns the parsed JSON (null for 204, text for non-JSON answers).
- * Throws a Problem on any error status or network failure.
+ * Throws a Problem on any error status or network failure. The browser's HTTP cache is used as
+ * the server directs (availability answers `no-cache` with an ETag: a 304 comes back as the
+ * cached 200, with the fresh headers).
  */
 export async function api(path, { method = 'GET', body, auth = true, accept, signal, lang } = {}) {
   const headers = { 'Accept-Language': lang || defaultLang };
@@ -73,7 +93,6 @@ export async function api(path, { method = 'GET', body, auth = true, accept, sig
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
-      cache: 'no-store',
       credentials: 'same-origin',
     });
   } catch (e) {
@@ -96,9 +115,6 @@ export async function api(path, { method = 'GET', body, auth = true, accept, sig
     const problem = new Problem(res.status, data && typeof data === 'object' ? data : {}, res.headers);
     if (res.status === 401 && auth && authToken && onUnauthorized) onUnauthorized(problem);
     throw problem;
-  }
-  if (data && typeof data === 'object' && typeof data.now === 'string' && !now) {
-    serverClock.observe(data.now, sentAt, receivedAt);
   }
   return data;
 }

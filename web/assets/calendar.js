@@ -1,7 +1,9 @@
 // The month calendar of availability (residents' start, verify, manage and second visit).
 // It says when each month opens and each day closes for booking, counts down on the server's
 // clock to the next opening or closing and reloads at that second, so a month opens without a
-// reload; seat counts are refreshed every minute while the page is visible.
+// reload; seat counts are refreshed every minute while the page is visible. A day whose seats
+// the web can no longer take is full; when seats held for phone bookings remain, it says so
+// (call, or wait for their release), and the page may offer the day's waiting list under it.
 
 import { api, serverClock, seg } from './api.js';
 import { h, clear, replace } from './dom.js';
@@ -33,10 +35,14 @@ const STR = {
     dayEnded: 'この日の予約受付は終了しました。',
     dayClosed: 'この日は窓口がお休みです({reason})。',
     dayFull: 'この日は満員です。',
+    fullWeb: 'Web満員',
+    fullWebLong: 'Web予約は満員(電話予約枠あり)',
+    dayFullWeb: 'この日のWeb予約の枠は満員です。電話予約用の枠が残っているため、お電話でご予約いただけます。',
+    heldRelease: '電話予約用の枠は {at} からWebでも予約できるようになります。',
+    slotHeld: '電話予約枠のみ',
     pickDay: 'カレンダーから日付を選んでください。',
     slotsLabel: '{date}の時間帯',
     left: '残り{n}', slotFull: '満員', slotClosed: '受付外',
-    heldForPhone: '電話予約用の席が残っている場合があります。お電話でお問い合わせください。',
     chosen: '選択中',
     startsShort: '{md} {time}〜',
   },
@@ -63,10 +69,14 @@ const STR = {
     dayEnded: 'Booking for this day has closed.',
     dayClosed: 'The counter is closed on this day ({reason}).',
     dayFull: 'This day is full.',
+    fullWeb: 'Full online',
+    fullWebLong: 'full online (telephone seats left)',
+    dayFullWeb: 'This day is full for online booking. Seats kept for telephone bookings remain: please call.',
+    heldRelease: 'Seats kept for telephone bookings can be booked online from {at}.',
+    slotHeld: 'Telephone only',
     pickDay: 'Choose a day in the calendar.',
     slotsLabel: 'Times on {date}',
     left: '{n} left', slotFull: 'Full', slotClosed: 'Not bookable',
-    heldForPhone: 'Seats kept for telephone bookings may remain: please call.',
     chosen: 'Chosen',
     startsShort: '{md} {time}–',
   },
@@ -119,9 +129,9 @@ export class AvailabilityCalendar {
   }
 
   async gotoToday() {
-    // The server's date decides which month is "this month": guess it from the browser's
-    // clock in Japan time, then correct with the answer's "now".
-    let guess = parts(japanDate(serverClock.now()));
+    // The server's date decides which month is "this month": guess it from the clock known so
+    // far, then correct it with the answer's X-Madoguchi-Now.
+    let guess = parts(serverClock.today());
     try {
       let days = await this.fetchMonth(guess.y, guess.m);
       const today = parts(this.today);
@@ -174,7 +184,7 @@ export class AvailabilityCalendar {
   }
 
   bounds() {
-    const today = this.today || japanDate(serverClock.now());
+    const today = this.today || serverClock.today();
     const min = this.opts.minDate && this.opts.minDate > today ? this.opts.minDate : today;
     const max = this.opts.maxDate || isoDate(parts(today).y, parts(today).m + 4, 0);
     return { min, max };
@@ -194,8 +204,7 @@ export class AvailabilityCalendar {
     const from = isoDate(y, m, 1);
     const to = isoDate(y, m, daysInMonth(y, m));
     const data = await api(`/api/v1/counters/${seg(this.opts.counter)}/availability?from=${from}&to=${to}`);
-    this.today = parts(data.now).date;
-    this.tz = data.timezone;
+    this.today = serverClock.today();
     return data.days;
   }
 
@@ -303,7 +312,7 @@ export class AvailabilityCalendar {
     if (now < Date.parse(d.booking_opens_at) && !d.bookable_now) return 'pending';
     if (!d.bookable_now) return 'ended';
     if (!this.inRange(d.date)) return 'ended';
-    const free = d.slots.filter((s) => s.bookable).reduce((n, s) => n + s.remaining, 0);
+    const free = webFree(d);
     if (!free) return d.slots.length ? 'full' : 'ended';
     return free <= FEW ? 'few' : 'avail';
   }
@@ -392,15 +401,16 @@ export class AvailabilityCalendar {
         h('span', { class: 'day-note', 'aria-hidden': 'true' }, d.closed_reason ? s.closed : ''),
         h('span', { class: 'visually-hidden' }, `${label} ${why}`));
     }
+    const held = state === 'full' && heldSeats(d) > 0;
     const mark = { avail: '○', few: '△', full: '×', pending: '－', ended: '－' }[state];
-    let note = { avail: s.avail, few: s.few, full: s.full, pending: s.pending, ended: s.ended }[state];
+    let note = { avail: s.avail, few: s.few, full: held ? s.fullWeb : s.full, pending: s.pending, ended: s.ended }[state];
     if (state === 'pending') {
       const o = parts(d.booking_opens_at);
       note = fill(s.startsShort, { md: `${o.m}/${o.d}`, time: fmtTime(d.booking_opens_at) });
     }
-    const sr = `${label} ${{ avail: s.avail, few: s.few, full: s.full, pending: s.pending, ended: s.ended }[state]}${d.holiday_issuance ? ' ' + s.issuance : ''}`;
+    const sr = `${label} ${{ avail: s.avail, few: s.few, full: held ? s.fullWebLong : s.full, pending: s.pending, ended: s.ended }[state]}${d.holiday_issuance ? ' ' + s.issuance : ''}`;
     return h('button', {
-      type: 'button', class: cls, 'data-date': date, 'data-state': state,
+      type: 'button', class: cls, 'data-date': date, 'data-state': state, 'data-held': held ? 'phone' : null,
       'aria-pressed': String(date === this.selectedDate),
       tabindex: date === focusDate ? '0' : '-1',
       onclick: () => this.selectDay(date, true),
@@ -486,25 +496,32 @@ export class AvailabilityCalendar {
       parts_.push(h('p', { class: 'notice warn' }, fill(s.dayPending, { at: fmtDateTime(d.booking_opens_at, this.lang) }), ' ', this.dayCountdownEl));
     } else if (state === 'ended') {
       parts_.push(h('p', { class: 'notice' }, s.dayEnded));
+    } else if (state === 'full' && heldSeats(d) > 0) {
+      const release = d.phone_release_at && Date.parse(d.phone_release_at) > serverClock.now()
+        ? ' ' + fill(s.heldRelease, { at: fmtDateTime(d.phone_release_at, this.lang) }) : '';
+      parts_.push(h('p', { class: 'notice warn', 'data-testid': 'day-full-web' }, s.dayFullWeb,
+        this.opts.phone ? [' ☎ ', h('a', { href: 'tel:' + this.opts.phone.replace(/[^\d+]/g, '') }, this.opts.phone)] : null, release));
     } else if (state === 'full') {
       parts_.push(h('p', { class: 'notice warn' }, s.dayFull));
     }
     const slotLabel = fill(s.slotsLabel, { date: fmtDate(d.date, this.lang) });
     const list = h('ul', { class: 'slots', 'aria-label': slotLabel });
-    let held = false;
     for (const slot of d.slots) {
-      const ok = slot.bookable && slot.remaining > 0 && this.inRange(d.date) && state !== 'pending';
-      if (typeof slot.held_for_phone === 'number' && slot.held_for_phone > 0 && slot.remaining === 0) held = true;
+      const free = slot.bookable && slot.remaining > 0;
+      const ok = free && this.inRange(d.date) && state !== 'pending';
+      const heldOnly = !free && slot.held_for_phone > 0;
       const chosen = slot.id === this.selectedSlotId;
-      const left = state === 'pending' ? s.pending : !slot.bookable ? s.slotClosed : slot.remaining > 0 ? fill(s.left, { n: slot.remaining }) : s.slotFull;
+      const left = state === 'pending' ? s.pending
+        : free ? fill(s.left, { n: slot.remaining })
+          : heldOnly ? s.slotHeld
+            : slot.remaining === 0 ? s.slotFull : s.slotClosed;
       list.append(h('li', null, h('button', {
-        type: 'button', class: 'slot', disabled: !ok, 'data-slot': slot.id,
+        type: 'button', class: 'slot', disabled: !ok, 'data-slot': slot.id, 'data-held': heldOnly ? 'phone' : null,
         'aria-pressed': String(chosen),
         onclick: () => this.pick(slot, d),
       }, h('span', { class: 'time' }, `${fmtTime(slot.starts_at)}〜${fmtTime(slot.ends_at)}`), h('span', { class: 'left' }, chosen ? `${s.chosen}・${left}` : left))));
     }
     parts_.push(list);
-    if (held) parts_.push(h('p', { class: 'hint' }, s.heldForPhone, this.opts.phone ? ` ☎ ${this.opts.phone}` : ''));
     replace(this.dayPanel, ...parts_);
     if (this.opts.extraForDay) {
       const extra = h('div', { class: 'cal-extra' });
@@ -530,9 +547,19 @@ export class AvailabilityCalendar {
   }
 }
 
-/** YYYY-MM-DD in Japan time for a ms instant. */
-export function japanDate(ms) {
-  return new Date(ms + 9 * 3600 * 1000).toISOString().slice(0, 10);
+/** Seats the web may book on a day (the bookable slots' remaining seats). */
+export function webFree(day) {
+  return day.slots.filter((s) => s.bookable).reduce((n, s) => n + s.remaining, 0);
+}
+
+/** Free seats of a day held for phone bookings (not yet released to the web). */
+export function heldSeats(day) {
+  return day.slots.reduce((n, s) => n + (s.held_for_phone || 0), 0);
+}
+
+/** A day open for booking whose seats the web can no longer take: its waiting list's day. */
+export function fullForWeb(day) {
+  return !!day && day.open && day.bookable_now && day.slots.length > 0 && webFree(day) === 0;
 }
 
 /** The date inside a slot id (city-hall.2027-02-01.0900). */
@@ -549,5 +576,5 @@ export async function loadSlot(counter, slotId) {
   const day = data.days[0];
   if (!day) return null;
   const slot = day.slots.find((s) => s.id === slotId);
-  return slot ? { slot, day, now: data.now } : null;
+  return slot ? { slot, day } : null;
 }

@@ -1,8 +1,9 @@
 // The waiting-room screen (/display/{counter}): ticket numbers and desks only, never a name.
-// Fed by EventSource('/api/v1/desk/{counter}/display'); events are de-duplicated by their id,
-// so a rebuilt connection (which replays the day's last calls) shows nothing twice. The browser
-// retries a dropped stream itself; when it gives up, or the stream falls silent, the page
-// rebuilds it with back-off. A chime (Web Audio) plays once sound is enabled with a click.
+// Fed by EventSource('/api/v1/desk/{counter}/display'); events are de-duplicated by their id.
+// The browser retries a dropped stream itself (sending Last-Event-ID); when it gives up, or the
+// stream falls silent, the page rebuilds it with back-off and ?last_event_id= (the last call it
+// showed), so the server sends every call made meanwhile and no call is lost. The clock is the
+// server's (X-Madoguchi-Now). A chime (Web Audio) plays once sound is enabled with a click.
 
 import { api, seg, serverClock } from './api.js';
 import { fmtClock } from './format.js';
@@ -15,6 +16,7 @@ const OPEN_TIMEOUT_MS = 10000;
 
 const seen = new Set();
 let calls = [];             // {id, ticket, desk}, newest first, one per ticket
+let lastId = 0;             // the newest event id received: a rebuilt stream resumes after it
 let es = null;
 let backoff = 1000;
 let rebuildTimer = null;
@@ -29,16 +31,13 @@ let day = null;
 function tick() {
   const now = serverClock.now();
   $('#clock').textContent = fmtClock(now, { seconds: false });
-  const today = fmtDay(now);
+  const today = serverClock.today();
   if (day && today !== day) {
     // A new day: yesterday's calls are gone from the screen.
     calls = [];
     render(null);
   }
   day = today;
-}
-function fmtDay(ms) {
-  return new Date(ms + 9 * 3600 * 1000).toISOString().slice(0, 10);
 }
 
 async function sync() {
@@ -99,6 +98,7 @@ function onCalled(e) {
   try { data = JSON.parse(e.data); } catch { return; }
   if (!data || typeof data.ticket !== 'string') return;
   const id = Number(e.lastEventId) || 0;
+  if (id > lastId) lastId = id;
   const key = e.lastEventId || `${data.ticket}@${data.desk}@${Date.now()}`;
   if (seen.has(key)) return;
   seen.add(key);
@@ -119,7 +119,8 @@ function setConn(state) {
 function connect() {
   clearTimeout(rebuildTimer);
   if (es) es.close();
-  const src = new EventSource(`/api/v1/desk/${seg(counter)}/display`);
+  const resume = lastId ? `?last_event_id=${lastId}` : '';
+  const src = new EventSource(`/api/v1/desk/${seg(counter)}/display${resume}`);
   es = src;
   const opened = setTimeout(() => { if (es === src && src.readyState !== EventSource.OPEN) rebuild(); }, OPEN_TIMEOUT_MS);
   src.addEventListener('open', () => {
@@ -155,8 +156,8 @@ function watch() {
   watchdog = setInterval(() => {
     if (!es) return;
     if (es.readyState === EventSource.OPEN && Date.now() - lastSignal > SILENCE_MS) {
-      // Keep-alives are comments, invisible here: a silent stream is re-opened (the replayed
-      // backlog is de-duplicated, so nothing shows twice).
+      // Keep-alives are comments, invisible here: a silent stream is re-opened (resuming after
+      // the last call shown; anything sent twice is de-duplicated).
       lastSignal = Date.now();
       connect();
     } else if (es.readyState === EventSource.CONNECTING && Date.now() - lastSignal > 20000) {

@@ -1,11 +1,13 @@
 // The page the completion mail links to (/booking/manage?token=…): the booking with its number
 // and QR code, a change of day or time (reschedule through the calendar) and cancellation, each
-// confirmed first; a voluntary proxy's second visit. /booking/manage?waitlist=TOKEN shows a
-// waiting-list entry (its offer, accept, leave).
+// confirmed first; a voluntary proxy's second visit (…&second_visit=1, the link of the mail sent
+// when the desk completed the first visit, opens its booking straight away).
+// /booking/manage?waitlist=TOKEN shows a waiting-list entry: its place, or the seat offered
+// (accept it, and the booking is shown here with its number), or leave the list.
 
 import { api, seg, serverClock } from './api.js';
 import { h, $, replace, focusTo, busy } from './dom.js';
-import { fmtSlot, fmtDate, fmtDateTime, fmtPhone, parts } from './format.js';
+import { fmtSlot, fmtDate, fmtDateTime, fmtPhone, fmtCountdown, parts } from './format.js';
 import { AvailabilityCalendar, slotDate } from './calendar.js';
 import { showProblem } from './problem.js';
 import { confirmDialog } from './dialog.js';
@@ -18,11 +20,13 @@ const t = initPage();
 const lang = t.lang;
 const main = $('#main');
 const params = new URLSearchParams(location.search);
-const token = params.get('token') || '';
+let token = params.get('token') || '';
 const waitToken = params.get('waitlist') || '';
+const openSecondVisit = params.get('second_visit') === '1';
 let catalog;
 let reservation;
 let calendar = null;
+let offerTimer = null;
 const els = {};
 
 const langQ = lang === 'en' ? '&lang=en' : '';
@@ -55,8 +59,12 @@ function render(r, message) {
     els.changeProblem = h('div', { class: 'error-summary', id: 'change-problem', hidden: true }),
     els.cal = h('div'));
   const bring = h('div', { class: 'bring' });
-  if (active) renderBring(bring, p, r.applicant_type, t);
-  else bring.hidden = true;
+  els.openSecond = null;
+  if (!active) bring.hidden = true;
+  else if (r.visit === 2 && r.requirements && r.requirements.length) {
+    // The second visit has its own list (the returned inquiry form, …), as the server words it.
+    replace(bring, h('h3', null, t('second.bringH')), h('ul', { lang: 'ja', 'data-testid': 'requirements' }, r.requirements.map((x) => h('li', null, x))));
+  } else renderBring(bring, p, r.applicant_type, t);
 
   replace(main,
     h('h1', { id: 'manage-h', tabindex: '-1' }, t('manage.h1')),
@@ -153,71 +161,69 @@ async function cancel() {
   }
 }
 
-// ---------- the voluntary proxy's second visit (shown only when the server reports it) ----------
+// ---------- the voluntary proxy's second visit ----------
 
 function secondVisit(r) {
   if (r.visits < 2 || r.visit === 2 || r.status === 'cancelled') return null;
   const sv = r.second_visit;
-  if (!sv) {
-    if (r.visit === undefined) return null; // a server without second visits
-    return h('section', { class: 'card', 'aria-labelledby': 'second-h' },
-      h('h2', { id: 'second-h' }, t('second.h')), h('p', null, t('second.waiting')));
-  }
-  if (sv.reservation_number) {
-    return h('section', { class: 'card', 'aria-labelledby': 'second-h', 'data-testid': 'second-visit' },
-      h('h2', { id: 'second-h' }, t('second.h')), h('p', null, t('second.booked', { number: sv.reservation_number })));
-  }
+  const section = (...children) => h('section', { class: 'card', id: 'second', 'aria-labelledby': 'second-h', 'data-testid': 'second-visit' },
+    h('h2', { id: 'second-h', tabindex: '-1' }, t('second.h')), ...children);
+  if (!sv) return section(h('p', null, t('second.waiting')));
+  if (sv.reservation_number) return section(h('p', { 'data-testid': 'second-booked' }, t('second.booked', { number: sv.reservation_number })));
   const from = parts(sv.bookable_from).date;
   const until = parts(sv.bookable_until).date;
   const calEl = h('div');
   const problem = h('div', { class: 'error-summary', hidden: true });
-  const section = h('section', { class: 'card', 'aria-labelledby': 'second-h', 'data-testid': 'second-visit' },
-    h('h2', { id: 'second-h' }, t('second.h')),
+  const bring = h('p', { class: 'hint' }, t('second.bring'));
+  const pick = h('button', { type: 'button', class: 'btn', id: 'open-second', onclick: () => openSecond() }, t('second.pick'));
+  function openSecond() {
+    pick.hidden = true;
+    if (calendar) calendar.destroy();
+    calendar = new AvailabilityCalendar(calEl, {
+      counter: r.counter, lang, phone: counterOf(r.counter).phone, minDate: from, maxDate: until, initialDate: from,
+      onSlot: (slot) => bookSecond(slot, problem),
+    });
+  }
+  els.openSecond = openSecond;
+  return section(
     h('p', null, t('second.lead', { from: fmtDate(from, lang), until: fmtDate(until, lang) })),
-    problem,
-    h('button', {
-      type: 'button', class: 'btn', onclick: (e) => {
-        e.currentTarget.hidden = true;
-        new AvailabilityCalendar(calEl, {
-          counter: r.counter, lang, minDate: from, maxDate: until, initialDate: from,
-          onSlot: (slot) => bookSecond(slot, problem),
-        });
-        focusTo(calEl);
-      },
-    }, t('second.pick')),
-    calEl);
-  return section;
+    bring, problem, pick, calEl);
 }
 
 async function bookSecond(slot, problem) {
   const ok = await confirmDialog({
     title: t('second.h'), body: t('second.confirm', { slot: fmtSlot(slot, lang) }), ok: t('second.ok'), cancel: t('manage.change.close'),
+    testid: 'second-dialog',
   });
   if (!ok) return;
   try {
     const r2 = await api(`/api/v1/reservations/${seg(token)}/second-visit`, { method: 'POST', body: { slot_id: slot.id } });
-    const url = `/booking/manage?token=${encodeURIComponent(r2.manage_token)}${langQ}`;
-    const fresh = await api(`/api/v1/reservations/${seg(token)}`);
-    render(fresh);
-    replace(els.notice, t('second.done', { number: r2.reservation_number }), ' ', h('a', { href: url }, t('second.open')));
-    els.notice.className = 'notice ok';
-    els.notice.hidden = false;
-    focusTo($('#manage-h'));
+    if (calendar) { calendar.destroy(); calendar = null; }
+    // The second visit has its own page (its own manage link, mailed too): show it here.
+    showReservation(r2, t('second.done', { number: r2.reservation_number }));
   } catch (p) {
     showProblem(p, { summary: problem, lang, onAlternative: (s) => bookSecond(s, problem) });
   }
 }
 
+/** Shows another reservation of this resident (a second visit, an accepted offer) as this page. */
+function showReservation(r, message) {
+  clearInterval(offerTimer);
+  token = r.manage_token;
+  history.replaceState(null, '', `/booking/manage?token=${encodeURIComponent(token)}${langQ}`);
+  render(r, message);
+  focusTo($('#manage-h'));
+}
+
 // ---------- a waiting-list entry ----------
 
 async function renderWaitlist(message) {
+  clearInterval(offerTimer);
   let w;
   try {
     w = await api(`/api/v1/waitlist/${seg(waitToken)}`);
   } catch (p) {
-    if (p.isMissingRoute) {
-      replace(main, h('section', { class: 'card page-message' }, h('h1', null, t('wait.h1')), h('p', null, t('wait.unavailable'))));
-    } else if (p.status === 404 || p.status === 410) {
+    if (p.status === 404 || p.status === 410) {
       renderInvalid(main, 'waitlist_not_found', t, catalog.counters);
     } else {
       replace(main, els.problem = h('div', { class: 'error-summary' }));
@@ -229,41 +235,74 @@ async function renderWaitlist(message) {
   const p = procedureOf(w.procedure);
   const problem = h('div', { class: 'error-summary', hidden: true });
   const offered = w.status === 'offered' && w.offer;
+  const again = h('a', { class: 'btn secondary', href: '/' + (lang === 'en' ? '?lang=en' : '') }, t('manage.new'));
   replace(main,
     h('h1', { id: 'manage-h', tabindex: '-1' }, t('wait.h1')),
     message ? h('p', { class: 'notice ok', role: 'status' }, message) : null,
     problem,
-    h('section', { class: 'card', 'data-testid': 'waitlist', 'data-status': w.status },
-      h('p', null, h('span', { class: 'status-badge ' + w.status }, t('wait.status.' + w.status))),
+    h('section', { class: 'card', 'aria-labelledby': 'wait-status', 'data-testid': 'waitlist', 'data-status': w.status },
+      h('p', null, h('span', { class: 'status-badge ' + w.status, id: 'wait-status' }, t('wait.status.' + w.status))),
       h('dl', { class: 'summary' },
         row(t('wait.day'), fmtDate(w.date, lang, { year: true }), 'date'),
         row(t('manage.where'), counterName(c, lang), 'counter'),
         row(t('manage.what'), p ? procedureName(p, lang) : w.procedure, 'procedure'),
-        w.status === 'waiting' && w.position ? row(t('wait.positionLabel'), t('wait.position', { n: w.position }), 'position') : null),
-      offered ? h('p', { class: 'notice warn' }, t('wait.offer.body', { slot: fmtSlot(w.offer.slot, lang), at: fmtDateTime(w.offer.expires_at, lang) })) : null,
+        w.status === 'waiting' && w.position ? row(t('wait.positionLabel'), t('wait.position', { n: w.position }), 'position') : null,
+        offered ? row(t('wait.offer.slot'), fmtSlot(w.offer.slot, lang, { year: true }), 'offer') : null,
+        w.reservation_number ? row(t('done.number'), w.reservation_number, 'reservation_number') : null),
+      h('p', { class: w.status === 'offered' ? 'notice warn' : 'hint', 'data-testid': 'waitlist-explain' }, offered
+        ? [t('wait.offer.body', { slot: fmtSlot(w.offer.slot, lang), at: fmtDateTime(w.offer.expires_at, lang) }), ' ', offerLeft(w.offer.expires_at)]
+        : t('wait.explain.' + w.status)),
       h('div', { class: 'actions stack' },
-        offered ? h('button', { type: 'button', class: 'btn big', onclick: (e) => accept(e.currentTarget, problem) }, t('wait.accept')) : null,
-        w.status === 'waiting' || offered ? h('button', { type: 'button', class: 'btn secondary', onclick: () => leave(problem) }, t('wait.leave')) : null)));
+        offered ? h('button', { type: 'button', class: 'btn big', id: 'accept-offer', onclick: (e) => accept(e.currentTarget, problem) }, t('wait.accept')) : null,
+        w.status === 'waiting' || offered ? h('button', { type: 'button', class: 'btn secondary', id: 'leave-waitlist', onclick: () => leave(problem) }, t('wait.leave')) : null,
+        w.status === 'expired' || w.status === 'left' ? again : null)));
   fillPhones($('#footer-phones'), catalog.counters, t);
+}
+
+/** Counts down to the offer's end on the server's clock; then shows the entry as it is now. */
+function offerLeft(expiresAt) {
+  const el = h('strong', { class: 'offer-left' });
+  const end = Date.parse(expiresAt);
+  const tick = () => {
+    const left = end - serverClock.now();
+    el.textContent = t('wait.offer.left', { left: fmtCountdown(left, lang) });
+    if (left <= 0) {
+      clearInterval(offerTimer);
+      setTimeout(() => renderWaitlist(), 1000);
+    }
+  };
+  tick();
+  offerTimer = setInterval(tick, 1000);
+  return el;
 }
 
 async function accept(button, problem) {
   await busy(button, async () => {
     try {
       const r = await api(`/api/v1/waitlist/${seg(waitToken)}/accept`, { method: 'POST' });
-      location.replace(`/booking/manage?token=${encodeURIComponent(r.manage_token)}${langQ}`);
+      showReservation(r, t('wait.accepted'));
     } catch (p) {
+      // The offer ran out (410 offer_expired) or is gone (409 no_offer): show the entry as it is now.
+      if (p.code === 'offer_expired' || p.code === 'no_offer') {
+        await renderWaitlist();
+        const summary = $('.error-summary', main);
+        if (summary) showProblem(p, { summary, lang });
+        return;
+      }
       showProblem(p, { summary: problem, lang });
     }
   });
 }
 
 async function leave(problem) {
-  const ok = await confirmDialog({ title: t('wait.h1'), body: t('wait.leave.confirm'), ok: t('wait.leave'), cancel: t('manage.change.close'), danger: true });
+  const ok = await confirmDialog({
+    title: t('wait.h1'), body: t('wait.leave.confirm'), ok: t('wait.leave'), cancel: t('wait.leave.keep'), danger: true, testid: 'leave-dialog',
+  });
   if (!ok) return;
   try {
     await api(`/api/v1/waitlist/${seg(waitToken)}`, { method: 'DELETE' });
-    renderWaitlist(t('wait.status.left'));
+    await renderWaitlist(t('wait.left'));
+    focusTo($('#manage-h'));
   } catch (p) {
     showProblem(p, { summary: problem, lang });
   }
@@ -298,6 +337,12 @@ async function start() {
       replace(main, els.problem = h('div', { class: 'error-summary' }));
       showProblem(p, { summary: els.problem, lang });
     }
+    return;
+  }
+  // The mail sent when the desk completed the first visit: straight to the second visit's days.
+  if (openSecondVisit && els.openSecond) {
+    els.openSecond();
+    focusTo($('#second-h'));
   }
 }
 

@@ -5,80 +5,48 @@
 import { h, clear, focusTo } from './dom.js';
 import { fmtSlot } from './format.js';
 
-// The server words field messages in English; these are the residents' and staff's words.
-const FIELD_MESSAGES = {
-  'is required': { ja: '入力してください。', en: 'Please fill this in.' },
-  'is too long': { ja: '長すぎます。短くしてください。', en: 'This is too long.' },
-  'must be written in katakana (全角カタカナ)': {
+// The server names each field problem with a stable `code` and words it in the request's
+// language (Accept-Language); the pages say it in their own words where they have better ones
+// (with an example), by `field:code` first, then by `code`, else they show the server's message.
+const FIELD_WORDS = {
+  required: { ja: '入力してください。', en: 'Please fill this in.' },
+  not_katakana: {
     ja: '全角カタカナで入力してください(例: ヤマダ タロウ)。',
     en: 'Write it in katakana (e.g. ヤマダ タロウ).',
   },
-  'must be a Japanese phone number (10 or 11 digits)': {
+  not_phone: {
     ja: '電話番号は10桁または11桁で入力してください(例: 090-1234-5678)。',
     en: 'Enter a Japanese phone number of 10 or 11 digits (e.g. 090-1234-5678).',
   },
-  'must be a phone number of digits and hyphens': {
-    ja: '電話番号は数字とハイフンで入力してください。',
-    en: 'Use digits and hyphens only.',
-  },
-  'must be a Japanese phone number': {
-    ja: '国内の電話番号を入力してください。',
-    en: 'Enter a Japanese phone number.',
-  },
-  'must be an email address': {
+  not_email: {
     ja: 'メールアドレスの形式で入力してください(例: taro@example.jp)。',
     en: 'Enter an email address (e.g. taro@example.jp).',
   },
-  'must not contain control characters': {
-    ja: '使用できない文字が含まれています。',
-    en: 'This contains characters that cannot be used.',
-  },
-  'must not contain an individual number (マイナンバー); it is never needed here': {
+  control_characters: { ja: '使用できない文字が含まれています。', en: 'This contains characters that cannot be used.' },
+  invisible_only: { ja: '空白だけでは入力できません。', en: 'Enter some visible text.' },
+  individual_number: {
     ja: 'マイナンバー(個人番号12桁)は入力しないでください。予約には必要ありません。',
     en: 'Do not enter an individual number (My Number): it is never needed here.',
   },
-  "is required when someone comes in the holder's place": {
+  representative_required: {
     ja: 'ご本人以外の方が来庁される場合は、来庁される方のお名前を入力してください。',
     en: "Enter the name of the person who comes in the holder's place.",
   },
-  'must be holder, legal_representative or voluntary_proxy': {
-    ja: '来庁される方を選んでください。',
-    en: 'Choose who comes to the counter.',
-  },
-  'must be phone, desk or admin': { ja: '役割を選んでください。', en: 'Choose a role.' },
-  'must be 1 to 50 characters': { ja: '1〜50文字で入力してください。', en: 'Use 1 to 50 characters.' },
-  "must be 3 to 40 of a-z, 0-9, '.', '_' and '-'": {
-    ja: '半角英小文字・数字・「.」「_」「-」で3〜40文字にしてください。',
-    en: "Use 3 to 40 of a-z, 0-9, '.', '_' and '-'.",
-  },
-  'must not be the login': { ja: 'ログイン名と同じパスワードは使えません。', en: 'It must not be the login.' },
-  'must not be so repetitive': { ja: '単純すぎるパスワードは使えません。', en: 'It is too repetitive.' },
-  'must name the desk in 1 to 20 characters': {
-    ja: '窓口名を1〜20文字で入力してください。',
-    en: 'Name the desk in 1 to 20 characters.',
-  },
-  'is required to override the booking window': {
-    ja: '受付期間外の予約には理由が必要です。',
-    en: 'A reason is required to book outside the window.',
-  },
+  override_reason_required: { ja: '受付期間外の予約には理由が必要です。', en: 'A reason is required to book outside the window.' },
+  password_contains_login: { ja: 'ログイン名を含むパスワードは使えません。', en: 'It must not contain the login.' },
+  'applicant_type:not_one_of': { ja: '来庁される方を選んでください。', en: 'Choose who comes to the counter.' },
+  'procedure:required': { ja: '用件を選んでください。', en: 'Choose a procedure.' },
+  'role:not_one_of': { ja: '役割を選んでください。', en: 'Choose a role.' },
 };
 
-const PATTERNS = [
-  [/^must be at least (\d+) characters$/, (m) => ({ ja: `${m[1]}文字以上にしてください。`, en: `Use at least ${m[1]} characters.` })],
-  [/^must be at most (\d+) characters$/, (m) => ({ ja: `${m[1]}文字以内にしてください。`, en: `Use at most ${m[1]} characters.` })],
-  [/^must be (\d+) to (\d+)$/, (m) => ({ ja: `${m[1]}〜${m[2]}の数で入力してください。`, en: `Enter a number from ${m[1]} to ${m[2]}.` })],
-  [/^at most (\d+) days per request$/, (m) => ({ ja: `期間は${m[1]}日以内にしてください。`, en: `At most ${m[1]} days.` })],
-];
-
-/** The message for a field error, in the page's language. */
-export function fieldMessage(message, lang) {
-  const known = FIELD_MESSAGES[message];
-  if (known) return known[lang] || known.ja;
-  for (const [re, f] of PATTERNS) {
-    const m = re.exec(message);
-    if (m) return f(m)[lang];
-  }
-  return message;
+/**
+ * The message for a field error ({field, code, message} from the server, or a page's own check
+ * as {field, code}), in the page's language.
+ */
+export function fieldMessage(error, lang) {
+  const words = FIELD_WORDS[`${error.field}:${error.code}`] || FIELD_WORDS[error.code];
+  if (words) return words[lang] || words.ja;
+  return error.message || error.code || '';
 }
 
 const GENERIC = {
@@ -147,7 +115,7 @@ export function showProblem(problem, { form, summary, lang = 'ja', labels = {}, 
   clearProblems(form, summary);
   const items = [];
   for (const e of problem.errors || []) {
-    const text = fieldMessage(e.message, lang);
+    const text = fieldMessage(e, lang);
     const el = form && form.querySelector(`#${CSS.escape(prefix + e.field)}`);
     const label = labels[e.field] || e.field;
     if (el) {

@@ -27,20 +27,31 @@ export function initPage() {
 }
 
 let catalog = null;
-/** {counters, procedures}, loaded once per page. */
+/**
+ * {counters, procedures, city, mailFrom}, loaded once per page. The city (the server's
+ * city_name) goes into the header and the title; mailFrom is the sender residents allow.
+ */
 export function loadCatalog() {
   if (!catalog) {
     catalog = Promise.all([api('/api/v1/counters'), api('/api/v1/procedures')])
       .then(([c, p]) => {
-        // A server that names its city (city_name) replaces the shipped default in the header.
-        const city = c.city_name || (c.counters[0] && c.counters[0].city_name);
-        const el = document.querySelector('.site-title small');
-        if (city && el) el.textContent = city;
-        return { counters: c.counters, procedures: p.procedures };
+        showCity(c.city_name || '');
+        return { counters: c.counters, procedures: p.procedures, city: c.city_name || '', mailFrom: c.mail_from || '' };
       })
       .catch((e) => { catalog = null; throw e; });
   }
   return catalog;
+}
+
+function showCity(city) {
+  if (!city) return;
+  const el = $('#site-city');
+  if (el) {
+    el.textContent = city;
+    // The server names the city in Japanese only.
+    if (document.documentElement.lang !== 'ja') el.lang = 'ja';
+  }
+  if (!document.title.endsWith(' | ' + city)) document.title += ' | ' + city;
 }
 
 export const counterName = (c, lang) => (lang === 'en' && c.name_en ? c.name_en : c.name);
@@ -97,6 +108,17 @@ export function renderInvalid(main, code, t, counters = []) {
   if (hd) hd.focus();
 }
 
+/**
+ * Under a day full for the web (its window open): its waiting list (キャンセル待ち). onJoin(day)
+ * is called when the resident chooses it.
+ */
+export function renderWaitlistOffer(el, day, t, onJoin) {
+  replace(el, h('div', { class: 'notice', 'data-testid': 'waitlist-offer' },
+    h('p', null, h('strong', null, t('wait.offer'))),
+    h('p', null, t('wait.lead')),
+    h('button', { type: 'button', class: 'btn secondary', 'data-testid': 'waitlist-join', onclick: () => onJoin(day) }, t('wait.join'))));
+}
+
 /** The steps bar: index of the current step (0-based). */
 export function setStep(ol, current) {
   if (!ol) return;
@@ -116,29 +138,32 @@ export function toKatakana(v) {
   return v.normalize('NFKC').replace(/[\u3041-\u3096\u309D\u309E]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
 }
 
-/** Cheap client checks mirroring the server's, so most mistakes show before a round trip. */
+/**
+ * Cheap client checks mirroring the server's, so most mistakes show before a round trip. Each
+ * returns null or the server's field-problem code (`required`, `not_katakana`, …).
+ */
 export const checks = {
   kana(v) {
     const s = v.normalize('NFKC').trim();
-    if (!s) return 'is required';
-    return /^[\u3041-\u3096\u309D\u309E\u30A1-\u30FAー・ヽヾ\s\u3000]+$/.test(s) ? null : 'must be written in katakana (全角カタカナ)';
+    if (!s) return 'required';
+    return /^[\u3041-\u3096\u309D\u309E\u30A1-\u30FAー・ヽヾ\s\u3000]+$/.test(s) ? null : 'not_katakana';
   },
   phone(v) {
     const s = v.normalize('NFKC').trim();
-    if (!s) return 'is required';
-    if (/[^\d\-\s()+ー‐−]/.test(s)) return 'must be a phone number of digits and hyphens';
+    if (!s) return 'required';
+    if (/[^\d\-\s()+ー‐−]/.test(s)) return 'not_phone';
     let d = s.replace(/\D/g, '');
     if (s.startsWith('+81')) d = '0' + d.slice(2).replace(/^0/, '');
-    return d.length === 10 || d.length === 11 ? null : 'must be a Japanese phone number (10 or 11 digits)';
+    return d.length === 10 || d.length === 11 ? null : 'not_phone';
   },
-  required(v) { return v.trim() ? null : 'is required'; },
-  email(v) { return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.trim()) ? null : 'must be an email address'; },
+  required(v) { return v.trim() ? null : 'required'; },
+  email(v) { return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.trim()) ? null : 'not_email'; },
   /** A 12-digit run passing the My Number check digit. */
   individualNumber(v) {
     const digits = v.normalize('NFKC').replace(/[\s-]/g, '');
     for (const m of digits.matchAll(/\d{12,}/g)) {
       for (let i = 0; i + 12 <= m[0].length; i++) {
-        if (isIndividualNumber(m[0].slice(i, i + 12))) return 'must not contain an individual number (マイナンバー); it is never needed here';
+        if (isIndividualNumber(m[0].slice(i, i + 12))) return 'individual_number';
       }
     }
     return null;

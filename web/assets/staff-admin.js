@@ -1,19 +1,18 @@
-// Administration: slot capacity, closures, staff accounts, the mail outbox, the audit log, and
-// (when the server has them) statistics and scheduled jobs.
+// Administration: slot capacity, closures, staff accounts, the mail outbox, the audit log,
+// statistics (with a CSV download) and the scheduled jobs with their latest runs.
 
 import { api, seg, serverClock } from './api.js';
 import { h, replace, busy } from './dom.js';
 import { parts, addDays, fmtDate, fmtTime, fmtStamp } from './format.js';
 import { showProblem, clearProblems, markField, fieldMessage } from './problem.js';
 import { modal, confirmDialog } from './dialog.js';
-import { japanDate } from './calendar.js';
 
 const head = (t, key, ...extra) => h('div', { class: 'view-head' }, h('h1', null, t(key)), ...extra);
 const field = (id, label, control, hint) => h('div', { class: 'field' },
   h('label', { for: id }, label), hint ? h('span', { class: 'hint', id: id + '-hint' }, hint) : null, control);
 const table = (cols, rows, testid) => h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'data-testid': testid },
   h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', null, rows)));
-const today = () => japanDate(serverClock.now());
+const today = () => serverClock.today();
 
 /** The next weekday from today (a sensible default day to look at). */
 function nextWorkday() {
@@ -52,9 +51,11 @@ export function mountSlots(root, ctx) {
         return;
       }
       current = d.slots;
-      const hasHeld = d.slots.some((s) => typeof s.held_for_phone === 'number');
+      // Seats held for phone bookings (until phone_release_at): a column only when there are some.
+      const hasHeld = !!d.phone_release_at;
       replace(body,
-        h('p', null, fmtDate(d.date, lang, { year: true }), d.hours ? ` ${d.hours.opens}〜${d.hours.closes}` : ''),
+        h('p', null, fmtDate(d.date, lang, { year: true }), d.hours ? ` ${d.hours.opens}〜${d.hours.closes}` : '',
+          d.waiting > 0 ? ` ・ ${t('phone.waiting', { n: d.waiting })}` : ''),
         table([t('slots.time'), t('slots.capacity'), t('slots.remaining'), hasHeld ? t('slots.held') : null, ''].filter((x) => x !== null),
           d.slots.map((s) => row(s, hasHeld)), 'slots'),
         h('div', { class: 'inline-form' }, h('label', { for: 'a-all' }, t('slots.all')), allInput, allBtn));
@@ -74,7 +75,7 @@ export function mountSlots(root, ctx) {
     return h('tr', { 'data-slot': s.id },
       h('td', null, `${fmtTime(s.starts_at)}〜${fmtTime(s.ends_at)}`),
       cell, remaining,
-      hasHeld ? h('td', { class: 'num' }, s.held_for_phone ?? '') : null,
+      hasHeld ? h('td', { class: 'num' }, s.held_for_phone) : null,
       h('td', null, save));
   }
 
@@ -88,7 +89,7 @@ export function mountSlots(root, ctx) {
       ctx.toast(t('slots.saved', { time: fmtTime(s.starts_at), n: r.capacity }));
       return r;
     } catch (p) {
-      const msg = p.errors.length ? fieldMessage(p.errors[0].message, lang) : `${p.title}${p.detail && p.detail !== p.title ? ' ' + p.detail : ''}`;
+      const msg = p.errors.length ? fieldMessage(p.errors[0], lang) : `${p.title}${p.detail && p.detail !== p.title ? ' ' + p.detail : ''}`;
       markField(input, msg);
       input.focus();
       return null;
@@ -394,7 +395,7 @@ export function mountAudit(root, ctx) {
   load();
 }
 
-// ---------- statistics (when the server has them) ----------
+// ---------- statistics ----------
 
 export function mountStats(root, ctx) {
   const { t, lang } = ctx;
@@ -402,7 +403,7 @@ export function mountStats(root, ctx) {
   const fromI = h('input', { type: 'date', id: 'sx-from', value: addDays(to, -30) });
   const toI = h('input', { type: 'date', id: 'sx-to', value: to });
   const show = h('button', { type: 'submit', class: 'btn' }, t('slots.show'));
-  const csv = h('button', { type: 'button', class: 'btn secondary' }, t('stats.csv'));
+  const csv = h('button', { type: 'button', class: 'btn secondary', id: 'sx-csv' }, t('stats.csv'));
   const summary = h('div', { class: 'error-summary', hidden: true });
   const list = h('div');
   const form = h('form', { class: 'inline-form', novalidate: true },
@@ -442,22 +443,35 @@ export function mountStats(root, ctx) {
   load();
 }
 
-// ---------- scheduled jobs (when the server has them) ----------
+// ---------- scheduled jobs ----------
+
+const RUN_BADGE = { ok: 'confirmed', failed: 'cancelled', skipped: '', running: 'checked_in' };
 
 export function mountJobs(root, ctx) {
   const { t } = ctx;
   const list = h('div');
   const refresh = h('button', { type: 'button', class: 'btn secondary small', onclick: () => load() }, t('refresh'));
-  replace(root, head(t, 'jobs.h', refresh), h('section', { class: 'card' }, list));
+  replace(root, head(t, 'jobs.h', refresh), h('section', { class: 'card' }, h('p', { class: 'hint' }, t('jobs.lead')), list));
+  function run(r) {
+    const status = r.status || r.outcome || 'running';
+    return h('li', { 'data-status': status },
+      h('span', { class: 'status-badge ' + (RUN_BADGE[status] || '') }, t('jobs.status.' + status)),
+      ' ', fmtStamp(r.scheduled_at),
+      r.rows != null ? ` ${t('jobs.rows', { n: r.rows })}` : '',
+      r.error ? h('span', { class: status === 'failed' ? 'run-error' : 'hint' }, ` ${r.error}`) : null);
+  }
   async function load() {
     try {
       const data = await api('/api/v1/admin/jobs');
       replace(list, table([t('jobs.name'), t('jobs.schedule'), t('jobs.next'), t('jobs.runs')],
-        data.jobs.map((j) => h('tr', null,
-          h('td', { class: 'mono' }, j.name), h('td', { class: 'mono' }, j.schedule), h('td', null, j.next_run_at ? fmtStamp(j.next_run_at) : ''),
-          h('td', null, (j.runs || []).length ? h('ul', null, j.runs.slice(0, 5).map((r) => h('li', null,
-            h('span', { class: 'status-badge ' + (r.outcome === 'ok' ? 'confirmed' : r.outcome === 'failed' ? 'cancelled' : '') }, t('jobs.outcome.' + r.outcome)),
-            ` ${fmtStamp(r.started_at || r.scheduled_at)}`, r.rows != null ? ` (${r.rows})` : '', r.error ? ` ${r.error}` : ''))) : '—'))), 'jobs'));
+        data.jobs.map((j) => {
+          const failed = (j.runs || []).some((r) => (r.status || r.outcome) === 'failed');
+          return h('tr', { 'data-job': j.name, class: failed ? 'failed' : null },
+            h('th', { scope: 'row' }, t.has('jobs.job.' + j.name) ? t('jobs.job.' + j.name) : j.name, h('br'), h('small', { class: 'mono' }, j.name)),
+            h('td', { class: 'mono' }, j.schedule),
+            h('td', null, j.next_run_at ? fmtStamp(j.next_run_at) : '—'),
+            h('td', null, (j.runs || []).length ? h('ul', { class: 'runs' }, j.runs.slice(0, 5).map(run)) : '—'));
+        }), 'jobs'));
     } catch (p) {
       replace(list, h('p', { class: 'notice danger' }, p.title || p.message));
     }

@@ -85,6 +85,11 @@ export function mount(root, ctx) {
     return p ? (lang === 'en' && p.name_en ? p.name_en : p.name) : id || '—';
   };
 
+  /** A voluntary proxy's second visit: the returned inquiry form (照会書兼回答書) is to be checked. */
+  function visit2(isSecond) {
+    return isSecond ? h('span', { class: 'visit2-badge', 'data-testid': 'visit2' }, t('desk.visit2')) : null;
+  }
+
   function result(el, ok, text, ticket) {
     replace(el, h('p', { class: 'result ' + (ok ? 'ok' : 'bad') }, ticket ? h('span', { class: 'ticket' }, ticket) : null, text));
   }
@@ -206,6 +211,7 @@ export function mount(root, ctx) {
     replace(current, ...mine.map((tk) => h('div', { class: 'current', 'data-ticket': tk.ticket },
       h('p', { class: 'hint' }, t('desk.current')),
       h('div', { class: 'ticket-no' }, tk.ticket),
+      visit2(tk.visit === 2),
       h('p', null, t('kind.' + tk.kind), tk.reservation_number ? ` ${tk.reservation_number}` : '', tk.slot_starts_at ? ` ${fmtTime(tk.slot_starts_at)}〜` : '', ' ・ ', procName(tk.procedure)),
       h('div', { class: 'actions' }, outcomeButtons(tk)))));
   }
@@ -226,7 +232,7 @@ export function mount(root, ctx) {
         queue.waiting.map((tk) => h('tr', { 'data-ticket': tk.ticket },
           h('td', { class: 'num' }, tk.position),
           h('td', { class: 'ticket-cell' }, tk.ticket),
-          h('td', null, t('kind.' + tk.kind), tk.reservation_number ? h('small', { class: 'mono' }, ' ' + tk.reservation_number) : null),
+          h('td', null, t('kind.' + tk.kind), tk.reservation_number ? h('small', { class: 'mono' }, ' ' + tk.reservation_number) : null, visit2(tk.visit === 2)),
           h('td', null, tk.slot_starts_at ? fmtTime(tk.slot_starts_at) : '—'),
           h('td', null, fmtTime(tk.issued_at)),
           h('td', { class: 'num' }, t('desk.minutes', { n: tk.estimated_wait_minutes })))), 'waiting')
@@ -238,7 +244,7 @@ export function mount(root, ctx) {
           h('td', { class: 'ticket-cell' }, tk.ticket),
           h('td', null, tk.desk),
           h('td', null, tk.called_at ? fmtTime(tk.called_at) : ''),
-          h('td', null, t('kind.' + tk.kind)),
+          h('td', null, t('kind.' + tk.kind), visit2(tk.visit === 2)),
           h('td', { class: 'actions-cell' }, outcomeButtons(tk)))), 'called')
         : h('p', { class: 'empty' }, t('none')));
     const finished = queue.finished || [];
@@ -252,7 +258,7 @@ export function mount(root, ctx) {
         res.map((r) => h('tr', { class: r.status, 'data-number': r.reservation_number },
           h('td', null, fmtTime(r.slot.starts_at)),
           h('td', { class: 'mono' }, r.reservation_number),
-          h('td', { class: 'name' }, r.name, h('br'), h('small', null, r.name_kana)),
+          h('td', { class: 'name' }, r.name, h('br'), h('small', null, r.name_kana), r.visit === 2 ? h('br') : null, visit2(r.visit === 2)),
           h('td', null, procName(r.procedure)),
           h('td', null, h('span', { class: 'status-badge ' + r.status }, t('status.' + r.status))),
           h('td', { class: 'actions-cell' }, r.status === 'confirmed'

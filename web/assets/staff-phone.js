@@ -2,7 +2,7 @@
 // or leave it empty for the next free slots, pick with ↑↓ and Enter, type the caller's details,
 // Enter books, and the number is shown in big letters with how to read each character.
 
-import { api, seg } from './api.js';
+import { api, seg, serverClock } from './api.js';
 import { h, $, replace, busy } from './dom.js';
 import { parts, isoDate, addDays, fmtDate, fmtTime, fmtSlot } from './format.js';
 import { showProblem, clearProblems } from './problem.js';
@@ -139,15 +139,15 @@ export function mount(root, ctx) {
 
   async function availability(from, to) {
     const data = await api(`/api/v1/counters/${seg(ctx.counter)}/availability?from=${from}&to=${to}`);
-    today = parts(data.now).date;
+    today = serverClock.today();
     return data.days;
   }
 
   async function ensureToday() {
-    if (!today) {
-      const data = await api(`/api/v1/counters/${seg(ctx.counter)}/availability`);
-      today = parts(data.now).date;
-    }
+    // Every answer carries the server's clock (X-Madoguchi-Now): the console's first calls
+    // (counters, procedures) told it already.
+    if (!serverClock.known) await api('/api/v1/counters');
+    today = serverClock.today();
     return today;
   }
 
@@ -159,22 +159,28 @@ export function mount(root, ctx) {
     items.forEach((o, i) => {
       const date = parts(o.slot.starts_at).date;
       if (items.multiDay && date !== lastDate) {
-        rows.push(h('li', { class: 'group', role: 'presentation' }, fmtDate(date, lang)));
+        rows.push(h('li', { class: 'group', role: 'presentation' }, fmtDate(date, lang), waitingNote(items.waiting && items.waiting[date])));
         lastDate = date;
       }
-      const held = typeof o.slot.held_for_phone === 'number' && o.slot.held_for_phone > 0 ? t('phone.held', { n: o.slot.held_for_phone }) : '';
-      const left = !o.slot.bookable ? t('phone.notBookable') : o.slot.remaining > 0 ? t('phone.left', { n: o.slot.remaining }) + held : t('phone.full');
+      // With a staff token `remaining` counts every free seat, the held ones included.
+      const held = o.slot.held_for_phone > 0 && o.slot.remaining > 0;
+      const left = o.slot.remaining > 0 && o.slot.bookable ? t('phone.left', { n: o.slot.remaining }) : o.slot.remaining > 0 ? t('phone.notBookable') : t('phone.full');
       rows.push(h('li', {
         role: 'option', id: 'opt-' + i, 'aria-selected': String(i === active), 'aria-disabled': String(!o.ok),
-        'data-slot': o.slot.id,
+        'data-slot': o.slot.id, 'data-held': held ? String(o.slot.held_for_phone) : null,
         onmousedown: (e) => e.preventDefault(),
         onclick: () => { if (o.ok) choose(o.slot); },
       }, h('span', { class: 'when' }, items.multiDay ? fmtTime(o.slot.starts_at) + '〜' + fmtTime(o.slot.ends_at) : `${fmtTime(o.slot.starts_at)}〜${fmtTime(o.slot.ends_at)}`),
-      h('span', { class: 'left' }, left)));
+      h('span', { class: 'left' }, left, held ? h('span', { class: 'held-badge' }, t('phone.held', { n: o.slot.held_for_phone })) : null)));
     });
     if (!items.length) rows.push(h('li', { class: 'group', role: 'presentation' }, t('phone.noSlots')));
     replace(list, rows);
     setActive(active);
+  }
+
+  /** The day's waiting list (staff see its length): worth telling a caller who finds it full. */
+  function waitingNote(n) {
+    return n > 0 ? h('span', { class: 'waiting-note' }, ' ・ ', t('phone.waiting', { n })) : null;
   }
 
   function setActive(i) {
@@ -206,11 +212,13 @@ export function mount(root, ctx) {
       const days = await availability(from, addDays(from, 61));
       const slots = [];
       for (const d of days) for (const sl of d.slots) if (sl.bookable && sl.remaining > 0) slots.push(sl);
-      nextCache = { counter: ctx.counter, at: now, slots: slots.slice(0, 15) };
+      const waiting = Object.fromEntries(days.map((d) => [d.date, d.waiting || 0]));
+      nextCache = { counter: ctx.counter, at: now, slots: slots.slice(0, 15), waiting };
     }
     if (s !== seq) return;
     const items = nextCache.slots.map((slot) => ({ slot, ok: true }));
     items.multiDay = true;
+    items.waiting = nextCache.waiting;
     active = items.length ? 0 : -1;
     parsed.textContent = '';
     parsed.className = 'parsed';
@@ -245,7 +253,9 @@ export function mount(root, ctx) {
     }
     if (i < 0) i = items.findIndex((o) => o.ok);
     active = i;
-    renderOptions(items, t('phone.dayslots', { date: fmtDate(p.date, lang) }) + (day && !day.open ? ` — ${t('slots.closed', { reason: day.closed_reason })}` : ''));
+    renderOptions(items, t('phone.dayslots', { date: fmtDate(p.date, lang) })
+      + (day && !day.open ? ` — ${t('slots.closed', { reason: day.closed_reason })}` : '')
+      + (day && day.waiting > 0 ? ` ・ ${t('phone.waiting', { n: day.waiting })}` : ''));
   }
 
   function showLoadProblem(p) {

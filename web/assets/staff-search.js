@@ -64,8 +64,8 @@ export function mount(root, ctx) {
           dd(t('search.created_by'), r.created_by), dd(t('search.cancel_reason'), r.cancel_reason),
           dd(t('f.applicant_type'), t('applicant.' + r.applicant_type)),
           dd(t('counter'), counterName(r.counter)),
-          r.first_visit ? dd('1st', r.first_visit) : null,
-          r.second_visit ? dd('2nd', r.second_visit.reservation_number || `${fmtDate(r.second_visit.bookable_from, lang)}〜${fmtDate(r.second_visit.bookable_until, lang)}`) : null)));
+          r.first_visit ? dd(t('search.firstVisit'), r.first_visit) : null,
+          r.second_visit ? dd(t('search.secondVisit'), r.second_visit.reservation_number || `${fmtDate(r.second_visit.bookable_from, lang)}〜${fmtDate(r.second_visit.bookable_until, lang)}`) : null)));
       const detailsBtn = h('button', {
         type: 'button', class: 'btn small secondary', 'aria-expanded': 'false',
         onclick: (e) => {

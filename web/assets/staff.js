@@ -6,7 +6,6 @@ import { h, $, replace, busy, store } from './dom.js';
 import { pickLang, makeT, applyI18n, langHref } from './i18n.js';
 import { STAFF } from './staff-i18n.js';
 import { showProblem, clearProblems } from './problem.js';
-import { features } from './features.js';
 
 const TOKEN_KEY = 'madoguchi.staff.token';
 const COUNTER_KEY = 'madoguchi.staff.counter';
@@ -16,7 +15,7 @@ const t = makeT(STAFF, lang);
 setApiLang(lang);
 applyI18n(t);
 
-// Section: [hash, label key, roles, loader, feature probe]
+// Section: [hash, label key, roles, loader]
 const SECTIONS = [
   ['phone', 'nav.phone', ['phone', 'admin'], () => import('./staff-phone.js')],
   ['search', 'nav.search', ['phone', 'desk', 'admin'], () => import('./staff-search.js')],
@@ -26,8 +25,8 @@ const SECTIONS = [
   ['admin/staff', 'nav.staff', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountStaff }))],
   ['admin/outbox', 'nav.outbox', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountOutbox }))],
   ['admin/audit', 'nav.audit', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountAudit }))],
-  ['admin/stats', 'nav.stats', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountStats })), 'stats'],
-  ['admin/jobs', 'nav.jobs', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountJobs })), 'jobs'],
+  ['admin/stats', 'nav.stats', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountStats }))],
+  ['admin/jobs', 'nav.jobs', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountJobs }))],
 ];
 
 const ctx = {
@@ -149,12 +148,7 @@ async function start() {
   ctx.counter = ctx.counters.find((c) => c.id === saved) ? saved : ctx.counters[0].id;
   const sel = $('#counter-select');
   replace(sel, ctx.counters.map((c) => h('option', { value: c.id, selected: c.id === ctx.counter }, lang === 'en' && c.name_en ? c.name_en : c.name)));
-  available = [];
-  for (const s of SECTIONS) {
-    if (!s[2].includes(me.role)) continue;
-    if (s[4] && !(await features[s[4]]())) continue;
-    available.push(s);
-  }
+  available = SECTIONS.filter((s) => s[2].includes(me.role));
   renderNav();
   $('#nav').hidden = false;
   route();

@@ -1,14 +1,16 @@
 // The residents' start page: counter, procedure and applicant type (with what to bring),
 // the month calendar, then "メールを認証して進む" (the verification mail with the chosen slot).
+// Under a day full for the web the resident may choose its waiting list instead of a slot: the
+// mail then carries that day (as one of its slots), and the verify page joins the list.
 
 import { api } from './api.js';
 import { h, $, replace, focusTo, busy, store } from './dom.js';
-import { fmtSlot, fmtDateTime } from './format.js';
+import { fmtSlot, fmtDate, fmtDateTime } from './format.js';
 import { AvailabilityCalendar, slotDate, loadSlot } from './calendar.js';
 import { showProblem, clearProblems } from './problem.js';
 import {
   initPage, loadCatalog, counterName, procedureName, renderBring, fillPhones, telLink,
-  APPLICANT_TYPES, CHOICE_KEY, setStep, checks,
+  APPLICANT_TYPES, CHOICE_KEY, setStep, checks, renderWaitlistOffer,
 } from './resident.js';
 
 const t = initPage();
@@ -20,6 +22,7 @@ const state = {
   applicant: saved.applicant_type || 'holder',
   slot: null,
   slotId: saved.slot_id || null,
+  wait: null, // { date, slotId }: the waiting list of a day full for the web
 };
 let catalog = null;
 let calendar = null;
@@ -28,6 +31,7 @@ function save() {
   store.set(CHOICE_KEY, {
     counter: state.counter, procedure: state.procedure, applicant_type: state.applicant,
     slot_id: state.slot ? state.slot.id : null,
+    wait_date: state.wait ? state.wait.date : null,
   });
 }
 
@@ -74,8 +78,12 @@ function mountCalendar() {
     selectedSlotId: keep,
     initialDate: keep ? slotDate(keep) : null,
     onSlot: (slot) => pickSlot(slot),
+    extraForDay: (day, el, dayState) => {
+      if (dayState === 'full') renderWaitlistOffer(el, day, t, chooseWaitlist);
+    },
   });
   state.slot = null;
+  state.wait = null;
   renderPicked();
   // A slot chosen before (e.g. before switching the language) is kept while it is bookable.
   if (keep) {
@@ -91,6 +99,18 @@ function mountCalendar() {
 function pickSlot(slot) {
   state.slot = slot;
   state.slotId = slot.id;
+  state.wait = null;
+  picked();
+}
+
+function chooseWaitlist(day) {
+  state.slot = null;
+  state.wait = { date: day.date, slotId: day.slots[0].id };
+  picked();
+}
+
+/** A slot or a day's waiting list was chosen: on to the mail. */
+function picked() {
   save();
   renderPicked();
   clearProblems($('#mail-form'), $('#mail-summary'));
@@ -100,6 +120,13 @@ function pickSlot(slot) {
 
 function renderPicked() {
   const el = $('#picked');
+  if (state.wait) {
+    replace(el,
+      h('span', null, t('wait.picked'), ': ', h('strong', { 'data-testid': 'picked-wait' }, fmtDate(state.wait.date, lang, { year: true })), ' ', counterName(counter(), lang)),
+      h('button', { type: 'button', class: 'btn quiet small', onclick: () => focusTo($('#when-h')) }, t('picked.change')));
+    el.hidden = false;
+    return;
+  }
   if (!state.slot) { el.hidden = true; return; }
   replace(el,
     h('span', null, t('picked.label'), ': ', h('strong', { 'data-testid': 'picked-slot' }, fmtSlot(state.slot, lang)), ' ', counterName(counter(), lang)),
@@ -112,18 +139,18 @@ async function submitMail(e) {
   const form = $('#mail-form');
   const summary = $('#mail-summary');
   const email = $('#f-email').value.trim();
-  if (!state.slot) {
+  if (!state.slot && !state.wait) {
     showProblem({ errors: [], title: t('mail.needSlot'), code: 'no_slot', status: 400 }, { form, summary, lang });
     return;
   }
   const bad = checks.individualNumber(email) || checks.email(email);
   if (bad) {
-    showProblem({ errors: [{ field: 'email', message: bad }], status: 422, code: 'validation_failed' }, { form, summary, lang, labels: { email: t('f.email') } });
+    showProblem({ errors: [{ field: 'email', code: bad }], status: 422, code: 'validation_failed' }, { form, summary, lang, labels: { email: t('f.email') } });
     return;
   }
   await busy($('#mail-submit'), async () => {
     try {
-      const res = await api('/api/v1/verifications', { method: 'POST', body: { email, counter: state.counter, slot_id: state.slot.id } });
+      const res = await api('/api/v1/verifications', { method: 'POST', body: verificationBody(email) });
       clearProblems(form, summary);
       save();
       showSent(email, res.expires_at);
@@ -133,12 +160,22 @@ async function submitMail(e) {
   });
 }
 
+/** The verification request: the chosen slot (or a slot of the day waited for) and the language of the mailed link. */
+function verificationBody(email) {
+  return {
+    email,
+    counter: state.counter,
+    slot_id: state.slot ? state.slot.id : state.wait ? state.wait.slotId : undefined,
+    lang: lang === 'en' ? 'en' : undefined,
+  };
+}
+
 function showSent(email, expiresAt) {
   const sent = $('#mail-sent');
   $('#mail-form').hidden = true;
   replace(sent,
     h('h3', { id: 'sent-h', tabindex: '-1' }, t('mail.sent.h')),
-    h('p', null, t('mail.sent.body', { email })),
+    h('p', null, t(state.wait ? 'mail.sent.bodyWait' : 'mail.sent.body', { email })),
     h('p', null, t('mail.sent.expires', { at: fmtDateTime(expiresAt, lang) })),
     h('p', { class: 'hint' }, t('mail.sent.nomail')),
     h('div', { class: 'actions' },
@@ -152,7 +189,7 @@ function showSent(email, expiresAt) {
 async function resend(button, email) {
   await busy(button, async () => {
     try {
-      const res = await api('/api/v1/verifications', { method: 'POST', body: { email, counter: state.counter, slot_id: state.slot && state.slot.id } });
+      const res = await api('/api/v1/verifications', { method: 'POST', body: verificationBody(email) });
       showSent(email, res.expires_at);
     } catch (p) {
       showProblem(p, { form: $('#mail-form'), summary: $('#mail-summary'), lang });
@@ -171,6 +208,7 @@ async function main() {
   }
   $('#catalog-status').hidden = true;
   $('#choose-form').hidden = false;
+  $('#mail-spam').textContent = t('mail.spam', { from: catalog.mailFrom, city: catalog.city });
   fillPhones($('#footer-phones'), catalog.counters, t);
   const phones = catalog.counters.filter((c) => c.phone);
   if (phones.length) {
@@ -185,8 +223,8 @@ async function main() {
       state.counter = value;
       state.slot = null;
       state.slotId = null;
-      save();
       mountCalendar();
+      save();
       renderPicked();
     } else if (name === 'procedure') {
       state.procedure = value;

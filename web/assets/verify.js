@@ -1,16 +1,17 @@
 // The page the verification mail links to (/booking/verify?token=…): the chosen slot (or the
 // calendar when it is gone), the form, a confirmation step, and the completion page with the
 // reservation number and its QR code. A bad, expired or used link gets a page that says so.
+// When the day chosen is full for the web (or the resident chose its waiting list), the same
+// form joins the day's waiting list (キャンセル待ち) instead.
 
 import { api, seg } from './api.js';
 import { h, $, replace, focusTo, busy, store } from './dom.js';
 import { fmtSlot, fmtDateTime, fmtDate, fmtPhone } from './format.js';
-import { AvailabilityCalendar, loadSlot, slotDate } from './calendar.js';
+import { AvailabilityCalendar, loadSlot, slotDate, fullForWeb, webFree } from './calendar.js';
 import { showProblem, clearProblems } from './problem.js';
-import { features } from './features.js';
 import {
   initPage, loadCatalog, counterName, procedureName, renderBring, fillPhones, renderInvalid,
-  APPLICANT_TYPES, CHOICE_KEY, setStep, checks, telLink, toKatakana,
+  APPLICANT_TYPES, CHOICE_KEY, setStep, checks, telLink, toKatakana, renderWaitlistOffer,
 } from './resident.js';
 
 const t = initPage();
@@ -86,7 +87,7 @@ function buildLayout() {
     field('f-name_kana', 'f.name_kana', input('f-name_kana', { maxlength: 60, autocomplete: 'off' }), { required: true, hintKey: 'f.name_kana.hint' }),
     field('f-phone', 'f.phone', input('f-phone', { type: 'tel', autocomplete: 'tel', inputmode: 'tel', maxlength: 20 }), { required: true, hintKey: 'f.phone.hint' }),
     els.repField,
-    field('f-notes', 'f.notes', h('textarea', { id: 'f-notes', name: 'notes', maxlength: 500, rows: 3 }), { hintKey: 'f.notes.hint' }),
+    els.notesField = field('f-notes', 'f.notes', h('textarea', { id: 'f-notes', name: 'notes', maxlength: 500, rows: 3 }), { hintKey: 'f.notes.hint' }),
     h('div', { class: 'actions stack' }, h('button', { type: 'submit', class: 'btn big', id: 'to-confirm' }, t('verify.next'))));
   els.formSection = h('section', { class: 'card', 'aria-labelledby': 'form-h' },
     h('h2', { id: 'form-h' }, t('verify.form.h')), els.form);
@@ -128,7 +129,7 @@ function values() {
     name_kana: toKatakana(get('f-name_kana')).trim(),
     phone: get('f-phone').trim(),
     representative_name: applicant && applicant !== 'holder' ? get('f-representative_name').trim() : '',
-    notes: get('f-notes').trim(),
+    notes: state.mode === 'waitlist' ? '' : get('f-notes').trim(),
   };
 }
 
@@ -142,10 +143,12 @@ function onFormChange() {
 // ---------- the slot ----------
 
 function renderPicked() {
+  // A waiting-list entry has no notes for the counter (the booking an offer makes has none).
+  els.notesField.hidden = state.mode === 'waitlist';
   if (state.mode === 'waitlist') {
     replace(els.picked,
-      h('span', null, t('wait.join'), ': ', h('strong', null, fmtDate(state.waitDate, lang, { year: true })), ' ', counterName(counter(), lang)),
-      h('button', { type: 'button', class: 'btn quiet small', onclick: openCalendar }, t('picked.change')));
+      h('span', null, t('wait.picked'), ': ', h('strong', { 'data-testid': 'picked-wait' }, fmtDate(state.waitDate, lang, { year: true })), ' ', counterName(counter(), lang)),
+      h('button', { type: 'button', class: 'btn quiet small', id: 'change-slot', onclick: openCalendar }, t('picked.change')));
     els.picked.hidden = false;
     return;
   }
@@ -156,15 +159,16 @@ function renderPicked() {
   els.picked.hidden = false;
 }
 
-function openCalendar() {
+function openCalendar(initialDate) {
   els.calendar.hidden = false;
+  if (calendar && typeof initialDate === 'string') { calendar.destroy(); calendar = null; }
   if (!calendar) {
     calendar = new AvailabilityCalendar(els.calendar, {
       counter: state.counter,
       lang,
       phone: counter() && counter().phone,
       selectedSlotId: state.slot && state.slot.id,
-      initialDate: state.slot ? slotDate(state.slot.id) : null,
+      initialDate: typeof initialDate === 'string' ? initialDate : state.slot ? slotDate(state.slot.id) : state.waitDate,
       onSlot: (slot, day) => chooseSlot(slot, day),
       extraForDay: waitlistOffer,
     });
@@ -182,40 +186,35 @@ function chooseSlot(slot, day) {
   focusTo(els.formSection.querySelector('h2'));
 }
 
-/** Under a full day: the waiting list, when the server has it. */
-async function waitlistOffer(day, el, dayState) {
-  if (dayState !== 'full') return;
-  if (!(await features.waitlist())) return;
-  replace(el, h('div', { class: 'notice' },
-    h('p', null, h('strong', null, t('wait.offer'))),
-    h('p', null, t('wait.lead', { min: 30 })),
-    h('button', {
-      type: 'button', class: 'btn secondary', 'data-testid': 'waitlist-join',
-      onclick: () => {
-        state.mode = 'waitlist';
-        state.waitDate = day.date;
-        state.slot = null;
-        els.calendar.hidden = true;
-        renderPicked();
-        focusTo(els.formSection.querySelector('h2'));
-      },
-    }, t('wait.join'))));
+/** Under a day full for the web: its waiting list. */
+function waitlistOffer(day, el, dayState) {
+  if (dayState === 'full') renderWaitlistOffer(el, day, t, (d) => chooseWaitlist(d.date, true));
+}
+
+function chooseWaitlist(date, fromCalendar) {
+  state.mode = 'waitlist';
+  state.waitDate = date;
+  state.slot = null;
+  els.calendar.hidden = true;
+  els.slotNote.hidden = fromCalendar;
+  renderPicked();
+  if (fromCalendar) focusTo(els.formSection.querySelector('h2'));
 }
 
 // ---------- checks, confirmation, booking ----------
 
 function localErrors(v) {
   const errors = [];
-  const add = (field, message) => message && errors.push({ field, message });
+  const add = (field, code) => code && errors.push({ field, code });
   for (const [field, value] of Object.entries(v)) add(field, typeof value === 'string' ? checks.individualNumber(value) : null);
   if (errors.length) return errors;
-  add('procedure', v.procedure ? null : 'is required');
-  add('applicant_type', v.applicant_type ? null : 'must be holder, legal_representative or voluntary_proxy');
+  add('procedure', v.procedure ? null : 'required');
+  add('applicant_type', v.applicant_type ? null : 'not_one_of');
   add('name', checks.required(v.name));
   add('name_kana', checks.kana(v.name_kana));
   add('phone', checks.phone(v.phone));
   if (v.applicant_type && v.applicant_type !== 'holder' && !v.representative_name) {
-    add('representative_name', "is required when someone comes in the holder's place");
+    add('representative_name', 'representative_required');
   }
   return errors;
 }
@@ -311,9 +310,15 @@ function onBookingProblem(p) {
     showProblem(p, { form: els.form, summary: els.summary, lang, labels: LABELS() });
     return;
   }
-  const slotCodes = ['slot_full', 'window_closed', 'window_not_open', 'day_closed', 'slot_not_found', 'seats_available'];
+  const slotCodes = ['slot_full', 'window_closed', 'window_not_open', 'day_closed', 'slot_not_found'];
   const extra = [];
-  if (slotCodes.includes(p.code)) {
+  if (p.code === 'seats_available') {
+    // The day has free seats again: book one of them instead of waiting.
+    extra.push(h('button', {
+      type: 'button', class: 'btn small', 'data-testid': 'seats-available',
+      onclick: () => { state.mode = 'book'; renderPicked(); backToForm(); openCalendar(state.waitDate); },
+    }, t('wait.pickSlot')));
+  } else if (slotCodes.includes(p.code)) {
     extra.push(h('button', { type: 'button', class: 'btn secondary small', onclick: () => { backToForm(); openCalendar(); } }, t('picked.change')));
   }
   showProblem(p, {
@@ -362,12 +367,22 @@ function renderDone(r) {
 }
 
 function renderWaitlistDone(entry) {
+  store.set(CHOICE_KEY, { ...saved, counter: state.counter, slot_id: null, wait_date: null });
   setStep(els.steps, 4);
+  const c = catalog.counters.find((x) => x.id === entry.counter) || counter();
+  const p = procedure(entry.procedure);
   const url = `/booking/manage?waitlist=${encodeURIComponent(entry.manage_token)}${lang === 'en' ? '&lang=en' : ''}`;
-  replace(main, els.steps, h('section', { class: 'card', 'aria-labelledby': 'done-h', 'data-testid': 'waitlist-done' },
-    h('h1', { id: 'done-h', tabindex: '-1' }, t('wait.h1')),
+  replace(main, els.steps, h('section', { class: 'card', 'aria-labelledby': 'done-h', 'data-testid': 'waitlist-done', 'data-position': entry.position },
+    h('h1', { id: 'done-h', tabindex: '-1' }, t('wait.done.h')),
     h('p', null, t('wait.joined', { n: entry.position })),
-    h('p', null, h('a', { class: 'btn', href: url }, t('wait.h1')))));
+    h('dl', { class: 'summary' },
+      h('div', null, h('dt', null, t('wait.day')), h('dd', { 'data-field': 'date' }, fmtDate(entry.date, lang, { year: true }))),
+      h('div', null, h('dt', null, t('manage.where')), h('dd', null, counterName(c, lang))),
+      h('div', null, h('dt', null, t('manage.what')), h('dd', null, p ? procedureName(p, lang) : entry.procedure)),
+      h('div', null, h('dt', null, t('wait.positionLabel')), h('dd', { 'data-field': 'position' }, t('wait.position', { n: entry.position })))),
+    h('p', null, t('wait.done.mail', { email: state.verification.email, from: catalog.mailFrom })),
+    h('p', null, h('a', { class: 'btn', href: url, 'data-testid': 'waitlist-link' }, t('wait.done.manage')))));
+  // A reload shows the entry rather than a "link already used" page.
   history.replaceState(null, '', url);
   $('#done-h').focus();
 }
@@ -399,12 +414,26 @@ async function main_() {
   if (!catalog.counters.some((c) => c.id === state.counter)) state.counter = catalog.counters[0].id;
   buildLayout();
   const wanted = v.slot_id || (saved.slot_id && saved.slot_id.startsWith(state.counter + '.') ? saved.slot_id : null);
+  // On this browser the resident may have chosen the day's waiting list rather than the slot.
+  const waitDate = saved.wait_date && saved.wait_date === slotDate(wanted) ? saved.wait_date : null;
   if (wanted) {
     try {
       const found = await loadSlot(state.counter, wanted);
-      if (found && found.slot.bookable && found.slot.remaining > 0) {
+      const free = found && found.slot.bookable && found.slot.remaining > 0;
+      if (free && !waitDate) {
         state.slot = found.slot;
         state.day = found.day;
+      } else if (found && fullForWeb(found.day)) {
+        // The day is full for the web: this form joins its waiting list.
+        chooseWaitlist(found.day.date, false);
+        els.slotNote.textContent = t('wait.verify', { date: fmtDate(found.day.date, lang) });
+        els.slotNote.hidden = false;
+      } else if (found && waitDate) {
+        // Seats freed that day (book one), or it can no longer be booked (choose another day).
+        const freed = found.day.bookable_now && webFree(found.day) > 0;
+        els.slotNote.textContent = t(freed ? 'wait.freed' : 'wait.closed', { date: fmtDate(waitDate, lang) });
+        els.slotNote.hidden = false;
+        openCalendar(waitDate);
       } else if (found) {
         els.slotNote.textContent = t('verify.slot.gone', { slot: fmtSlot(found.slot, lang) });
         els.slotNote.hidden = false;
@@ -412,7 +441,7 @@ async function main_() {
     } catch { /* the calendar below lets them choose */ }
   }
   renderPicked();
-  if (!state.slot) {
+  if (!state.slot && state.mode !== 'waitlist') {
     if (els.slotNote.hidden) { els.slotNote.textContent = t('verify.slot.pick'); els.slotNote.hidden = false; }
     openCalendar();
     window.scrollTo(0, 0);

@@ -155,7 +155,11 @@ export async function freePort(from = 18150, to = 18199) {
   throw new Error('no free port');
 }
 
-export async function startServer({ clockStart }) {
+/**
+ * A private server: its own port, database, mail folder (`mailDir`) and rehearsal clock;
+ * `env` adds settings (e.g. { MADOGUCHI__BOOKING__PHONE_SEATS_PER_SLOT: '1' }).
+ */
+export async function startServer({ clockStart, env: extraEnv = {} }) {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fe-server-'));
   fs.mkdirSync(path.join(dir, 'mail'));
@@ -173,6 +177,7 @@ export async function startServer({ clockStart }) {
         MADOGUCHI__MAIL__FILE_DIR: path.join(dir, 'mail'),
         MADOGUCHI__CLOCK__START: start,
         MADOGUCHI__LOG__FILTER: 'warn',
+        ...extraEnv,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
       cwd: dir, // no ./config/ of a developer's
@@ -193,6 +198,7 @@ export async function startServer({ clockStart }) {
   return {
     url,
     dir,
+    mailDir: path.join(dir, 'mail'),
     /** Runs the staff CLI against this server's database. */
     staffAdd(login, role, password) {
       return new Promise((resolve, reject) => {

@@ -1,5 +1,6 @@
 // Pure functions of the pages, run in Node: the phone console's date-and-time reader, the desk's
-// reservation-number normaliser, the My Number check the forms warn with, and date formatting.
+// reservation-number normaliser, the My Number check the forms warn with, date formatting, field
+// problems in the pages' words, and the server's clock read from X-Madoguchi-Now.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,6 +8,8 @@ import { parseWhen } from '../../../web/assets/staff-phone.js';
 import { normaliseNumber } from '../../../web/assets/staff-desk.js';
 import { isIndividualNumber, checks } from '../../../web/assets/resident.js';
 import { fmtSlot, fmtCountdown, fmtPhone, parts } from '../../../web/assets/format.js';
+import { fieldMessage } from '../../../web/assets/problem.js';
+import { serverClock } from '../../../web/assets/api.js';
 
 test('the phone console reads dates and times as staff type them', () => {
   const today = '2027-01-12';
@@ -51,4 +54,29 @@ test('instants are shown in the counter\'s time, whatever the browser\'s zone', 
   assert.equal(fmtCountdown(90061000, 'ja'), '1日 01:01:01');
   assert.equal(fmtPhone('09012345678'), '090-1234-5678');
   assert.equal(fmtPhone('0748365560'), '0748-36-5560');
+});
+
+test('field problems are worded by their code, else as the server words them', () => {
+  assert.match(fieldMessage({ field: 'name_kana', code: 'not_katakana', message: 'must be written in katakana (全角カタカナ)' }, 'ja'), /^全角カタカナで入力してください\(例/);
+  assert.equal(fieldMessage({ field: 'applicant_type', code: 'not_one_of', message: 'x' }, 'en'), 'Choose who comes to the counter.');
+  assert.equal(fieldMessage({ field: 'name', code: 'too_long', message: '50文字以内で入力してください' }, 'ja'), '50文字以内で入力してください');
+  assert.equal(fieldMessage({ field: 'email', code: 'not_email' }, 'en'), 'Enter an email address (e.g. taro@example.jp).');
+});
+
+test("the server's clock comes from X-Madoguchi-Now, a replayed header is ignored", () => {
+  const c = Object.assign(Object.create(Object.getPrototypeOf(serverClock)), serverClock);
+  const real = Date.parse('2027-01-12T09:10:00+09:00');
+  const browser = real - 3600000; // the browser's clock is an hour behind the rehearsal
+  c.observe('2027-01-12T09:10:00+09:00', browser, browser + 50);
+  c.observe('2027-01-12T09:10:02+09:00', browser + 2100, browser + 2150);
+  assert.ok(Math.abs(c.offset - 3600000 - 500) <= 500, `offset ${c.offset}`);
+  const offset = c.offset;
+  // The first answer again, 30 s later (a cached answer's header): ignored.
+  c.observe('2027-01-12T09:10:00+09:00', browser + 30000, browser + 30050);
+  assert.equal(c.offset, offset);
+  // A restarted rehearsal clock a day ahead: taken.
+  c.observe('2027-01-13T18:16:00+09:00', browser + 31000, browser + 31050);
+  assert.ok(c.offset > offset + 86400000);
+  c.offset = Date.parse('2027-01-12T15:30:00Z') - Date.now(); // 00:30 on the 13th in Japan
+  assert.equal(c.today(), '2027-01-13', "today is the counter's date, not UTC's");
 });

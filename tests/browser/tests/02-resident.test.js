@@ -143,15 +143,31 @@ test('a used or bad link gets a page that says so and how to start again', async
   await page.close();
 });
 
-test('the English switch', async () => {
+test('the English switch, and the mailed link opens the English pages', async () => {
   const page = await watchedPage(browser.context);
   await page.goto(env.url + '/?lang=en');
   await page.waitForSelector('.cal-grid button.day');
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
   assert.equal(await page.textContent('h1'), 'Book a visit to the My Number card special counter');
   assert.equal(await page.getAttribute('#lang-switch', 'lang'), 'ja');
+  assert.equal(await page.textContent('#site-city'), '近江八幡市', "the city is the server's city_name");
+  assert.equal(await page.getAttribute('#site-city', 'lang'), 'ja');
   await assertAccessible(page, 'the English start page');
   await screenshot(page, 'resident-start-en');
+
+  await page.click('.cal-grid button.day[data-state="avail"] >> nth=0');
+  await page.click('.slot:not([disabled]) >> nth=0');
+  const address = `english-${Date.now().toString(36)}@example.jp`;
+  await page.fill('#f-email', address);
+  const sentAt = Date.now();
+  await page.click('#mail-submit');
+  await page.waitForSelector('[data-testid="mail-sent"]:not([hidden])');
+  const mail = await waitForMail(address, /(http\S+\/booking\/verify\?token=[A-Za-z0-9_-]+\S*)/, { since: sentAt });
+  assert.match(mail.match[1], /&lang=en$/, 'the link asks for the English pages');
+  await page.goto(mail.match[1]);
+  await page.waitForSelector('#booking-form');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.equal(await page.textContent('h1'), 'Your booking');
   page.assertClean();
   await page.close();
 });

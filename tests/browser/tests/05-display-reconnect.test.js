@@ -1,6 +1,8 @@
 // The waiting-room screen recovers by itself from a dropped connection: a private server is
-// killed (the stream breaks), the screen says it is reconnecting, the server comes back, and a
-// call made afterwards reaches the screen; calls it already showed are not shown twice.
+// killed (the stream breaks), the browser's own retry is refused (so the page gives up on that
+// EventSource and rebuilds it, resuming with ?last_event_id= after the last call it showed), the
+// screen says it is reconnecting, the server comes back, and a call made afterwards reaches the
+// screen; calls it already showed are not shown twice.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,6 +38,10 @@ test('the screen reconnects after the server drops and shows the next call', asy
   await page.waitForSelector(`#latest[data-ticket="${first}"]`);
   assert.equal(await page.getAttribute('#conn', 'data-state'), 'open');
 
+  // The browser's own retry gets a 503: its EventSource closes for good and the page rebuilds it.
+  const streams = [];
+  page.on('request', (r) => { if (r.url().includes('/display')) streams.push(r.url()); });
+  await page.route('**/api/v1/desk/city-hall/display*', (route) => route.fulfill({ status: 503, contentType: 'text/plain', body: 'down' }), { times: 1 });
   await server.crash();
   await page.waitForSelector('#conn[data-state="reconnecting"]', { timeout: 8000 });
   assert.match(await page.textContent('#conn'), /再接続中/);
@@ -43,6 +49,7 @@ test('the screen reconnects after the server drops and shows the next call', asy
 
   await server.restart();
   await page.waitForSelector('#conn[data-state="open"]', { state: 'attached', timeout: 20000 });
+  assert.ok(streams.some((u) => /[?&]last_event_id=[1-9]\d*$/.test(u)), `the rebuilt stream resumes after the last call (${streams.join(' ')})`);
   const second = await walkInAndCall('2');
   await page.waitForSelector(`#latest[data-ticket="${second}"]`, { timeout: 8000 });
   assert.equal(await page.textContent('#latest-desk'), '2');
