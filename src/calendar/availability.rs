@@ -1,10 +1,8 @@
 //! Availability: the calendar's days and slots with what the database says is booked.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::repo::{list_slot_rows, SlotRow};
+use super::cache::DayState;
 use super::{Calendar, Counter, DayStatus, Seats, SlotDef, Taker};
 use crate::db::DbConnection;
 
@@ -31,56 +29,71 @@ pub struct SlotView {
     pub bookable: bool,
 }
 
-/// Builds the days (with their status, from [`Calendar::day_statuses`]) for `counter` at
-/// `now`, as `taker` may book them, given the stored slot rows. Pure: the queries happen in
-/// [`load`].
-pub fn days(
-    calendar: &Calendar,
-    counter: &Counter,
-    statuses: Vec<(NaiveDate, DayStatus)>,
-    now: DateTime<Utc>,
-    rows: &HashMap<String, SlotRow>,
-    taker: Taker,
-) -> Vec<DayView> {
-    let mut out = Vec::with_capacity(statuses.len());
-    for (date, status) in statuses {
-        let window_open = calendar.window.is_open(date, counter.tz, now);
-        let bookable_now = window_open && matches!(status, DayStatus::Open { .. });
-        let released = counter.phone_seats_released(&calendar.window, date, now);
-        let slots = calendar
-            .slots_on(counter, date, status)
-            .into_iter()
-            .map(|def| {
-                let seats = rows
-                    .get(&def.id.to_string())
-                    .map(SlotRow::seats)
-                    .unwrap_or_else(|| Seats::configured(counter));
-                let remaining = seats.free_for(taker, released);
-                SlotView {
-                    def,
-                    capacity: u32::try_from(seats.capacity).unwrap_or(0),
-                    remaining,
-                    held_for_phone: seats.held_for_phone(released),
-                    bookable: bookable_now && remaining > 0,
-                }
-            })
-            .collect();
-        out.push(DayView {
-            date,
-            status,
-            booking_opens_at: calendar.window.opens_at(date, counter.tz),
-            booking_closes_at: calendar.window.closes_at(date, counter.tz),
-            bookable_now,
-            phone_release_at: (counter.phone_seats_per_slot > 0)
-                .then(|| counter.phone_release_at(&calendar.window, date)),
-            slots,
-        });
+impl SlotView {
+    pub fn new(
+        def: &SlotDef,
+        seats: Seats,
+        taker: Taker,
+        released: bool,
+        bookable_now: bool,
+    ) -> Self {
+        let remaining = seats.free_for(taker, released);
+        SlotView {
+            def: def.clone(),
+            capacity: u32::try_from(seats.capacity).unwrap_or(0),
+            remaining,
+            held_for_phone: seats.held_for_phone(released),
+            bookable: bookable_now && remaining > 0,
+        }
     }
-    out
 }
 
-/// Reads the day statuses and stored rows for the range (two indexed queries), then builds
-/// the days.
+/// What a day is at `now` besides its seats: whether it can be booked now, and whether the
+/// seats held for phone bookings are released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DayClock {
+    pub bookable_now: bool,
+    pub released: bool,
+}
+
+impl DayClock {
+    pub fn at(calendar: &Calendar, counter: &Counter, day: &DayState, now: DateTime<Utc>) -> Self {
+        let date = day.plan.date;
+        DayClock {
+            bookable_now: calendar.window.is_open(date, counter.tz, now)
+                && matches!(day.status(), DayStatus::Open { .. }),
+            released: counter.phone_seats_released(&calendar.window, date, now),
+        }
+    }
+}
+
+/// A day's view at `now`, as `taker` may book it.
+pub fn view(
+    calendar: &Calendar,
+    counter: &Counter,
+    day: &DayState,
+    now: DateTime<Utc>,
+    taker: Taker,
+) -> DayView {
+    let clock = DayClock::at(calendar, counter, day, now);
+    DayView {
+        date: day.plan.date,
+        status: day.status(),
+        booking_opens_at: day.plan.opens_at,
+        booking_closes_at: day.plan.closes_at,
+        bookable_now: clock.bookable_now,
+        phone_release_at: day.plan.phone_release_at,
+        slots: day
+            .slots(counter)
+            .map(|(def, seats)| {
+                SlotView::new(def, seats, taker, clock.released, clock.bookable_now)
+            })
+            .collect(),
+    }
+}
+
+/// Reads the range's days (through the calendar's [`super::cache::DayCache`]: one query when
+/// nothing changed) and builds their views.
 pub fn load(
     conn: &mut DbConnection,
     calendar: &Calendar,
@@ -90,10 +103,9 @@ pub fn load(
     now: DateTime<Utc>,
     taker: Taker,
 ) -> diesel::QueryResult<Vec<DayView>> {
-    let rows = list_slot_rows(conn, &counter.id, from, to)?
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect::<HashMap<_, _>>();
-    let statuses = calendar.day_statuses(conn, counter, from, to)?;
-    Ok(days(calendar, counter, statuses, now, &rows, taker))
+    let days = calendar.cache.days(conn, calendar, counter, from, to)?;
+    Ok(days
+        .iter()
+        .map(|d| view(calendar, counter, d, now, taker))
+        .collect())
 }

@@ -8,6 +8,7 @@
 
 pub mod availability;
 pub mod booking_window;
+pub mod cache;
 pub mod holidays;
 pub mod repo;
 
@@ -277,6 +278,11 @@ pub struct Calendar {
     holidays: Holidays,
     year_end: ((u32, u32), (u32, u32)),
     pub window: BookingWindow,
+    /// Day plans and seats kept between reads (shared by clones).
+    pub cache: std::sync::Arc<cache::DayCache>,
+    /// A hash of the configuration the days follow from (in availability's ETags, so another
+    /// configuration never answers 304 to what an old one rendered).
+    pub tag: u64,
 }
 
 impl Calendar {
@@ -290,7 +296,18 @@ impl Calendar {
             parse_month_day(&s.calendar.year_end_start)?,
             parse_month_day(&s.calendar.year_end_end)?,
         );
+        let tag = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            format!(
+                "{counters:?}|{:?}|{year_end:?}|{:?}|{:?}",
+                s.calendar, s.booking, s.counters
+            )
+            .hash(&mut h);
+            h.finish()
+        };
         Ok(Calendar {
+            tag,
             counters,
             holidays: Holidays::new(
                 s.calendar.extra_holidays.clone(),
@@ -298,6 +315,7 @@ impl Calendar {
             ),
             year_end,
             window: BookingWindow::from(&s.booking),
+            cache: Default::default(),
         })
     }
 
@@ -369,6 +387,20 @@ impl Calendar {
         date: NaiveDate,
     ) -> Result<Hours, CalendarError> {
         match self.day_status(conn, counter, date)? {
+            DayStatus::Open { hours, .. } => Ok(hours),
+            DayStatus::Closed(reason) => Err(CalendarError::DayClosed { date, reason }),
+        }
+    }
+
+    /// [`Calendar::open_day`] when the caller already knows whether an administrator closed
+    /// the day.
+    pub fn open_day_given(
+        &self,
+        counter: &Counter,
+        date: NaiveDate,
+        admin_closed: bool,
+    ) -> Result<Hours, CalendarError> {
+        match self.with_closure(self.day(counter, date), admin_closed) {
             DayStatus::Open { hours, .. } => Ok(hours),
             DayStatus::Closed(reason) => Err(CalendarError::DayClosed { date, reason }),
         }

@@ -22,6 +22,8 @@ pub struct SlotRow {
     pub phone_held: i32,
     /// Seats held for residents offered them from the waiting list.
     pub offer_held: i32,
+    /// Grows by one with every change to the seats (see the `rush` migration).
+    pub version: i64,
 }
 
 impl SlotRow {
@@ -41,6 +43,7 @@ impl SlotRow {
                 .unwrap_or(0)
                 .min(capacity),
             offer_held: 0,
+            version: 0,
         }
     }
 
@@ -120,9 +123,57 @@ pub fn take_seat(
     .set((
         slots::booked.eq(slots::booked + 1),
         slots::updated_at.eq(now.naive_utc()),
+        slots::version.eq(slots::version + 1),
     ))
     .execute(conn)?;
     Ok(touched == 1)
+}
+
+/// Takes one seat, creating the slot's row (with `new_row`'s configured seats) on first use:
+/// one statement, `INSERT … ON CONFLICT (id) DO UPDATE SET booked = booked + 1 WHERE <a seat
+/// is free> RETURNING booked`. `hold_phone_seats`: the taker may not take the seats held for
+/// phone bookings (the web before their release). Seats held for offers are never taken.
+/// False when no seat is free. Two transactions can never both take the last seat: the
+/// conflict path re-checks the condition on the locked row (PostgreSQL), SQLite writers are
+/// serialised, and the CHECK (trigger on SQLite) refuses an overbooked row regardless.
+pub fn take_seat_or_create(
+    conn: &mut DbConnection,
+    new_row: &SlotRow,
+    hold_phone_seats: bool,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let factor = i32::from(hold_phone_seats);
+    let mut row = new_row.clone();
+    row.updated_at = now.naive_utc();
+    // A new row is inserted with the seat taken when one is free, else as it is (and the
+    // answer, booked = 0, says full).
+    if row.booked + row.offer_held + row.phone_held * factor < row.capacity {
+        row.booked += 1;
+        row.version += 1;
+    }
+    let changes = (
+        slots::booked.eq(slots::booked + 1),
+        slots::updated_at.eq(now.naive_utc()),
+        slots::version.eq(slots::version + 1),
+    );
+    let free = (slots::booked + slots::offer_held + slots::phone_held * factor).lt(slots::capacity);
+    use diesel::query_dsl::methods::FilterDsl;
+    let upsert = || {
+        FilterDsl::filter(
+            diesel::insert_into(slots::table)
+                .values(row.clone())
+                .on_conflict(slots::id)
+                .do_update()
+                .set(changes),
+            free,
+        )
+        .returning(slots::booked)
+    };
+    let booked: Option<i32> = match conn {
+        DbConnection::Pg(c) => upsert().get_result(c).optional()?,
+        DbConnection::Sqlite(c) => upsert().get_result(c).optional()?,
+    };
+    Ok(booked.is_some_and(|b| b >= 1))
 }
 
 /// Frees one seat (cancel, reschedule away).
@@ -131,6 +182,7 @@ pub fn release_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Qu
         .set((
             slots::booked.eq(slots::booked - 1),
             slots::updated_at.eq(now.naive_utc()),
+            slots::version.eq(slots::version + 1),
         ))
         .execute(conn)?;
     Ok(touched == 1)
@@ -202,6 +254,7 @@ pub fn set_capacity(
         slots::capacity.eq(capacity),
         slots::phone_held.eq(row.phone_held.min(capacity)),
         slots::updated_at.eq(now.naive_utc()),
+        slots::version.eq(slots::version + 1),
     ))
     .execute(conn)?;
     Ok(touched == 1)
@@ -223,6 +276,7 @@ pub fn hold_offer_seat(
     .set((
         slots::offer_held.eq(slots::offer_held + 1),
         slots::updated_at.eq(now.naive_utc()),
+        slots::version.eq(slots::version + 1),
     ))
     .execute(conn)?;
     Ok(touched == 1)
@@ -238,6 +292,7 @@ pub fn release_offer_seat(
         .set((
             slots::offer_held.eq(slots::offer_held - 1),
             slots::updated_at.eq(now.naive_utc()),
+            slots::version.eq(slots::version + 1),
         ))
         .execute(conn)?;
     Ok(touched == 1)
@@ -250,6 +305,7 @@ pub fn book_offer_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) ->
             slots::offer_held.eq(slots::offer_held - 1),
             slots::booked.eq(slots::booked + 1),
             slots::updated_at.eq(now.naive_utc()),
+            slots::version.eq(slots::version + 1),
         ))
         .execute(conn)?;
     Ok(touched == 1)

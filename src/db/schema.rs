@@ -12,6 +12,7 @@ diesel::table! {
         updated_at -> Timestamp,
         phone_held -> Integer,
         offer_held -> Integer,
+        version -> BigInt,
     }
 }
 
@@ -153,6 +154,7 @@ diesel::table! {
         reservation_id -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        priority -> Integer,
     }
 }
 

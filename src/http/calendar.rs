@@ -1,7 +1,7 @@
 //! Public calendar: counters, procedures, availability.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -10,7 +10,8 @@ use super::auth::{Authorized, PhoneStaff};
 use super::json::{instant, SlotJson};
 use super::problem::AppError;
 use super::AppState;
-use crate::calendar::availability::{self, DayView};
+use crate::calendar::availability::{self, DayClock, DayView};
+use crate::calendar::cache::RenderKey;
 use crate::calendar::{ClosedReason, DayStatus, Hours, Taker};
 use crate::catalogue::ApplicantType;
 use crate::config::ApplicantSettings;
@@ -180,14 +181,12 @@ pub struct AvailabilityQuery {
     to: Option<NaiveDate>,
 }
 
-/// Availability, rendered through typed structs: a month is 420 slots, and building a
-/// `serde_json::Value` tree for them cost more than the query (docs/benchmarks.md).
+/// Availability. The handler writes this shape from days rendered once per state (see
+/// [`crate::calendar::cache`]); the server's clock is in every answer's `X-Madoguchi-Now`.
 #[derive(Serialize, ToSchema)]
 pub struct AvailabilityJson {
     pub counter: String,
     pub timezone: &'static str,
-    /// The server's clock when it answered: pages count down to `booking_opens_at` from it.
-    pub now: String,
     pub days: Vec<DayJson>,
 }
 
@@ -234,6 +233,7 @@ pub fn check_date_range(field: &str, d: NaiveDate) -> Result<NaiveDate, Invalid>
     params(("counter" = String, Path, description = "Counter id", example = "city-hall"), AvailabilityQuery),
     responses((status = 200, description = "Days and slots", body = AvailabilityJson)))]
 pub async fn get_availability(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<AvailabilityQuery>,
@@ -261,7 +261,7 @@ pub async fn get_availability(
     let (days, waiting) = state
         .db
         .run(move |conn| {
-            let days = availability::load(conn, &calendar, &c, from, to, now, taker)?;
+            let days = calendar.cache.days(conn, &calendar, &c, from, to)?;
             let waiting = match taker {
                 Taker::Phone => crate::waitlist::repo::count_by_day(conn, &c.id, from, to)?,
                 Taker::Web => Vec::new(),
@@ -269,31 +269,77 @@ pub async fn get_availability(
             Ok::<_, diesel::result::Error>((days, waiting))
         })
         .await?;
-    let days = days
+    // What each day shows is fixed by its key: the ETag is the keys' hash, and a day already
+    // rendered for its key is reused as it is.
+    let keys: Vec<RenderKey> = days
         .iter()
         .map(|d| {
-            let mut day = day_json(d, counter.tz);
-            if taker == Taker::Phone {
-                day.waiting = Some(
+            let clock = DayClock::at(&state.calendar, &counter, d, now);
+            RenderKey {
+                counter: counter.id.clone(),
+                date: d.plan.date,
+                staff: taker == Taker::Phone,
+                fingerprint: d.fingerprint(),
+                bookable_now: clock.bookable_now,
+                released: clock.released,
+                waiting: (taker == Taker::Phone).then(|| {
                     waiting
                         .iter()
-                        .find(|(date, _)| *date == d.date)
+                        .find(|(date, _)| *date == d.plan.date)
                         .map(|(_, n)| *n)
-                        .unwrap_or(0),
-                );
+                        .unwrap_or(0)
+                }),
             }
-            day
         })
         .collect();
+    let etag = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (AVAILABILITY_FORMAT, state.calendar.tag, &keys).hash(&mut h);
+        format!("\"{:016x}\"", h.finish())
+    };
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if fresh {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let mut body = Vec::with_capacity(64 + days.len() * 2048);
+    body.extend_from_slice(b"{\"counter\":");
+    serde_json::to_writer(&mut body, &counter.id).map_err(anyhow::Error::from)?;
+    body.extend_from_slice(b",\"timezone\":");
+    serde_json::to_writer(&mut body, counter.tz.name()).map_err(anyhow::Error::from)?;
+    body.extend_from_slice(b",\"days\":[");
+    for (i, (day, key)) in days.iter().zip(keys).enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        let waiting = key.waiting;
+        let rendered = state.calendar.cache.rendered(key, || {
+            let mut json = day_json(
+                &availability::view(&state.calendar, &counter, day, now, taker),
+                counter.tz,
+            );
+            json.waiting = waiting;
+            serde_json::to_vec(&json).unwrap_or_default()
+        });
+        body.extend_from_slice(&rendered);
+    }
+    body.extend_from_slice(b"]}");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(AvailabilityJson {
-            counter: counter.id.clone(),
-            timezone: counter.tz.name(),
-            now: instant(now, counter.tz),
-            days,
-        }))
+        .insert_header((header::ETAG, etag))
+        .content_type("application/json")
+        .body(body))
 }
+
+/// Changes when the rendered JSON's shape changes, so no old ETag matches a new shape.
+const AVAILABILITY_FORMAT: u32 = 2;
 
 fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {
     let (open, closed_reason, hours, holiday_issuance) = match d.status {

@@ -1,6 +1,6 @@
-use crate::helpers::{jst, spawn_app, spawn_app_at, spawn_app_with};
+use crate::helpers::{booking_body, jst, spawn_app, spawn_app_at, spawn_app_with};
 use chrono::Duration;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn day<'a>(body: &'a Value, date: &str) -> &'a Value {
     body["days"]
@@ -223,4 +223,112 @@ async fn without_dates_availability_shows_the_coming_week() {
     let days = body["days"].as_array().unwrap();
     assert_eq!(days.len(), 7);
     assert_eq!(days[0]["date"], "2027-01-04");
+}
+
+/// The month view is rendered once per state: an unchanged range answers 304 to its ETag,
+/// and anything booked shows in the very next read, on this instance and on another.
+#[tokio::test]
+async fn availability_revalidates_with_304_and_a_booking_shows_at_once_on_every_instance() {
+    let app = spawn_app().await;
+    let other = app.second_instance().await;
+    let path = "/api/v1/counters/city-hall/availability?from=2027-01-04&to=2027-01-29";
+    let get = |base: String, etag: Option<String>| {
+        let client = app.client.clone();
+        async move {
+            let mut req = client.get(format!("{base}{path}"));
+            if let Some(etag) = etag {
+                req = req.header("if-none-match", etag);
+            }
+            let res = req.send().await.expect("availability");
+            let status = res.status().as_u16();
+            let etag = res
+                .headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body = res.text().await.expect("body");
+            (status, etag, body)
+        }
+    };
+    let (status, etag, body) = get(app.address.clone(), None).await;
+    assert_eq!(status, 200);
+    let etag = etag.expect("an ETag");
+    let month: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(month["days"].as_array().unwrap().len(), 26);
+    assert!(
+        month.get("now").is_none(),
+        "the clock is in X-Madoguchi-Now"
+    );
+    // Nothing changed: 304 with no body, from either instance (the same state, the same tag).
+    let (status, again, body) = get(app.address.clone(), Some(etag.clone())).await;
+    assert_eq!(
+        (status, again.as_deref(), body.as_str()),
+        (304, Some(etag.as_str()), "")
+    );
+    assert_eq!(get(other.clone(), Some(etag.clone())).await.0, 304);
+    let slot = "city-hall.2027-01-12.1000";
+    let capacity = app.slot(slot).await["capacity"].as_u64().unwrap();
+
+    // Booked through the other instance…
+    let token = app.verified_token("other@example.jp").await;
+    let res = app
+        .client
+        .post(format!("{other}/api/v1/reservations"))
+        .json(&booking_body(&token, slot, 7))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // …shows in the next read here, under a new tag.
+    for base in [app.address.clone(), other.clone()] {
+        let (status, fresh, body) = get(base, Some(etag.clone())).await;
+        assert_eq!(status, 200);
+        assert_ne!(fresh.as_deref(), Some(etag.as_str()));
+        let month: Value = serde_json::from_str(&body).unwrap();
+        let remaining = day(&month, "2027-01-12")["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == slot)
+            .unwrap()["remaining"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(remaining, capacity - 1);
+    }
+    // A closure of an empty day changes what the day shows too.
+    let admin = app.staff_token("chief", "admin").await;
+    let res = app
+        .as_staff(
+            reqwest::Method::POST,
+            "/api/v1/admin/counters/city-hall/closures",
+            Some(&admin),
+            Some(&json!({"date": "2027-01-28", "reason": "停電のため"})),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let (_, _, body) = get(other.clone(), None).await;
+    let month: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(day(&month, "2027-01-28")["closed_reason"], "closure");
+}
+
+/// The tag covers the clock's part too: at 12:00:00 on the 1st the same seats answer anew.
+#[tokio::test]
+async fn the_etag_changes_at_the_opening_second() {
+    let app = spawn_app_at(jst("2026-12-01T11:59:59+09:00")).await;
+    let path = "/api/v1/counters/city-hall/availability?from=2027-02-01&to=2027-02-28";
+    let res = app.get(path).await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let before: Value = res.json().await.unwrap();
+    assert_eq!(day(&before, "2027-02-15")["bookable_now"], false);
+    let revalidate = || {
+        app.client
+            .get(app.url(path))
+            .header("if-none-match", etag.clone())
+            .send()
+    };
+    assert_eq!(revalidate().await.unwrap().status(), 304);
+    app.clock.advance(Duration::seconds(1)); // 12:00:00
+    let res = revalidate().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let after: Value = res.json().await.unwrap();
+    assert_eq!(day(&after, "2027-02-15")["bookable_now"], true);
 }

@@ -345,6 +345,17 @@ impl TestApp {
         mails.last().unwrap().link_token("/booking/verify")
     }
 
+    /// Another server process's equal: a second application on the same database, clock and
+    /// settings (as a second instance behind a load balancer). Returns its base address.
+    pub async fn second_instance(&self) -> String {
+        let app = Application::build(self.settings.clone(), Arc::new(self.clock.clone()))
+            .await
+            .expect("second instance builds");
+        let port = app.port();
+        tokio::spawn(app.run_until_stopped());
+        format!("http://127.0.0.1:{port}")
+    }
+
     pub async fn book(&self, body: &Value) -> reqwest::Response {
         self.post_json("/api/v1/reservations", body).await
     }
