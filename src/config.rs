@@ -72,6 +72,8 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub connect_timeout_seconds: u64,
     pub busy_timeout_ms: u32,
+    /// SQLite: the most writes the writer commits together.
+    pub write_group_max: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -262,6 +264,8 @@ pub struct MailSettings {
     pub retry_base_seconds: u32,
     pub retry_max_seconds: u32,
     pub lease_seconds: u32,
+    /// Messages in flight at once (SMTP connections).
+    pub concurrency: u32,
 }
 
 impl std::fmt::Debug for MailSettings {
@@ -494,6 +498,14 @@ impl Settings {
         check(
             (1..=256).contains(&self.database.pool_size),
             "database.pool_size: must be between 1 and 256".into(),
+        );
+        check(
+            (1..=10_000).contains(&self.database.write_group_max),
+            "database.write_group_max: must be between 1 and 10000".into(),
+        );
+        check(
+            (1..=256).contains(&self.mail.concurrency),
+            "mail.concurrency: must be between 1 and 256".into(),
         );
         if let Err(e) = self.clock.rehearsal_start() {
             errors_push(&mut check, e);

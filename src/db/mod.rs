@@ -5,6 +5,7 @@
 
 pub mod schema;
 pub mod types;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -174,6 +175,13 @@ pub struct Db {
     pool: Pool,
     backend: Backend,
     target: String,
+    /// SQLite: the one connection that commits the service's writes, in groups.
+    writer: Option<writer::Writer>,
+    /// One per pooled connection: a request waits for its turn here, without a thread, so
+    /// only as many blocking threads run database work as there are connections (hundreds
+    /// of threads parked in the pool's wait were most of the rush's memory).
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    wait: Duration,
 }
 
 impl std::fmt::Debug for Db {
@@ -207,10 +215,20 @@ impl Db {
             .connection_timeout(Duration::from_secs(settings.connect_timeout_seconds.max(1)))
             .build(manager.clone())
             .map_err(|e| manager.connect_error(e))?;
+        let writer = match manager.backend {
+            Backend::Sqlite => Some(writer::Writer::start(
+                manager.establish()?,
+                settings.write_group_max.max(1) as usize,
+            )),
+            Backend::Postgres => None,
+        };
         Ok(Db {
             pool,
             backend: manager.backend,
             target: describe_url(&manager.url),
+            writer,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.pool_size as usize)),
+            wait: Duration::from_secs(settings.connect_timeout_seconds.max(1)),
         })
     }
 
@@ -239,9 +257,18 @@ impl Db {
         T: Send + 'static,
         E: Send + 'static,
     {
+        let permit =
+            match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                _ => {
+                    tracing::warn!("no database connection within the wait");
+                    return Err(RunError::Unavailable);
+                }
+            };
         let db = self.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let _entered = span.enter();
             let mut conn = db.pool.get().map_err(|e| {
                 tracing::warn!(error = %e, "no database connection");
@@ -251,6 +278,27 @@ impl Db {
         })
         .await
         .map_err(|e| RunError::Panicked(e.to_string()))?
+    }
+
+    /// Runs `f` in a write transaction and returns once it is committed.
+    ///
+    /// SQLite has one writer at a time: pooled connections taking turns through
+    /// `busy_timeout` sleep and retry in millisecond steps (where the tails came from). So
+    /// SQLite writes go to one writer thread, which takes every write waiting, runs each in
+    /// its own savepoint (a refused one rolls back only itself), and commits them together:
+    /// one `BEGIN IMMEDIATE … COMMIT` for the group. Each caller hears back only after that
+    /// commit. PostgreSQL: [`write_tx`] on a pooled connection (row locks let writers run
+    /// side by side).
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<diesel::result::Error> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.submit(f).await,
+            None => self.run(move |conn| write_tx(conn, f)).await,
+        }
     }
 
     pub fn migrate(&self) -> Result<Vec<String>, DbError> {
@@ -296,13 +344,17 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    // Outermost on SQLite: BEGIN IMMEDIATE. Inside a transaction (the writer's group): a
+    // savepoint. PostgreSQL: BEGIN, or a savepoint when nested.
+    let immediate = match conn {
+        DbConnection::Sqlite(c) => !in_transaction(c),
+        DbConnection::Pg(_) => false,
+    };
     match conn {
-        DbConnection::Sqlite(c) => {
+        DbConnection::Sqlite(c) if immediate => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
         }
-        DbConnection::Pg(_) => {
-            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
-        }
+        _ => <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?,
     }
     match f(conn) {
         Ok(value) => {
@@ -324,6 +376,13 @@ where
     }
 }
 
+fn in_transaction(c: &mut SqliteConnection) -> bool {
+    !matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+        Ok(None)
+    )
+}
+
 /// Serialises transactions that touch the same keys (a person, an address, a day) until commit.
 /// PostgreSQL: transaction-scoped advisory locks, taken in sorted order so two transactions
 /// cannot deadlock. SQLite: nothing to do, `BEGIN IMMEDIATE` already serialises writers.
@@ -337,10 +396,39 @@ pub fn lock_keys_shared(conn: &mut DbConnection, keys: &[&str]) -> diesel::Query
     advisory_locks(conn, keys, "SELECT pg_advisory_xact_lock_shared($1)")
 }
 
-fn advisory_locks(conn: &mut DbConnection, keys: &[&str], sql: &str) -> diesel::QueryResult<()> {
+/// [`lock_keys_shared`] on `shared` then [`lock_keys`] on `exclusive`, in one statement on
+/// PostgreSQL (its select list is evaluated in order, so the order is the same as two calls).
+pub fn lock_keys_for(
+    conn: &mut DbConnection,
+    shared: &[&str],
+    exclusive: &[&str],
+) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
     let DbConnection::Pg(pg) = conn else {
         return Ok(());
     };
+    let shared = lock_ids(shared);
+    let exclusive = lock_ids(exclusive);
+    let calls: Vec<String> = shared
+        .iter()
+        .map(|id| format!("pg_advisory_xact_lock_shared({id})"))
+        .chain(
+            exclusive
+                .iter()
+                .map(|id| format!("pg_advisory_xact_lock({id})")),
+        )
+        .collect();
+    if calls.is_empty() {
+        return Ok(());
+    }
+    // The ids are integers computed here, never input: safe to write into the statement.
+    diesel::sql_query(format!("SELECT {}", calls.join(", "))).execute(pg)?;
+    Ok(())
+}
+
+/// Lock ids of keys (the first 60 bits of their SHA-256), sorted, without duplicates or empty
+/// keys.
+fn lock_ids(keys: &[&str]) -> Vec<i64> {
     let mut ids: Vec<i64> = keys
         .iter()
         .filter(|k| !k.is_empty())
@@ -351,6 +439,14 @@ fn advisory_locks(conn: &mut DbConnection, keys: &[&str], sql: &str) -> diesel::
         .collect();
     ids.sort_unstable();
     ids.dedup();
+    ids
+}
+
+fn advisory_locks(conn: &mut DbConnection, keys: &[&str], sql: &str) -> diesel::QueryResult<()> {
+    let DbConnection::Pg(pg) = conn else {
+        return Ok(());
+    };
+    let ids = lock_ids(keys);
     for id in ids {
         use diesel::RunQueryDsl;
         diesel::sql_query(sql)
@@ -402,6 +498,7 @@ mod tests {
             pool_size: 1,
             connect_timeout_seconds: 2,
             busy_timeout_ms: 100,
+            write_group_max: 64,
         };
         let err = Db::connect(&settings)
             .expect_err("nothing listens on port 1")

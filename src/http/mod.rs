@@ -71,6 +71,35 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A full slot's alternatives, read after (outside) the booking's transaction; none when
+    /// they cannot be read (the refusal still stands).
+    pub async fn alternatives(
+        &self,
+        slot: &crate::calendar::SlotId,
+        taker: crate::calendar::Taker,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<crate::calendar::availability::SlotView> {
+        let Ok((counter, def)) = self.calendar.resolve(slot) else {
+            return Vec::new();
+        };
+        let (calendar, counter) = (self.calendar.clone(), counter.clone());
+        let found = self
+            .db
+            .run(move |conn| {
+                crate::reservations::service::alternatives(
+                    conn, &calendar, &counter, &def, taker, now,
+                )
+            })
+            .await;
+        match found {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list alternatives");
+                Vec::new()
+            }
+        }
+    }
+
     pub fn booking_ctx(&self) -> Ctx<'_> {
         Ctx {
             calendar: &self.calendar,

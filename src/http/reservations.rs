@@ -9,6 +9,7 @@ use super::json::ReservationJson;
 use super::problem::AppError;
 use super::AppState;
 use crate::calendar::{CalendarError, SlotId};
+use crate::db::RunError;
 use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::service::{self, Origin, VisitLinks};
 use crate::reservations::BookingError;
@@ -80,13 +81,7 @@ pub async fn post_reservation(
     let origin = Origin::Web {
         verification_token: body.verification_token.trim().to_string(),
     };
-    let now = state.clock.now();
-    let s = state.get_ref().clone();
-    let booked = state
-        .db
-        .run(move |conn| service::book(conn, s.booking_ctx(), input, origin, now))
-        .await
-        .map_err(AppError::from);
+    let booked = book(&state, input, origin).await;
     state
         .metrics
         .booking("web", booked.as_ref().map(|_| ()).map_err(|e| e.code));
@@ -98,6 +93,35 @@ pub async fn post_reservation(
         Some(&booked.manage_token),
         &VisitLinks::default(),
     )))
+}
+
+/// Books: the plan made here (no database), the transaction through [`crate::db::Db::write`]
+/// (SQLite's group commit), and a full slot's alternatives read afterwards, outside it.
+pub(super) async fn book(
+    state: &AppState,
+    input: BookingInput,
+    origin: Origin,
+) -> Result<service::Booked, AppError> {
+    let now = state.clock.now();
+    let plan = service::plan_booking(&state.booking_ctx(), input, origin, now)?;
+    let slot = plan.slot_id().clone();
+    let s = state.clone();
+    let result = state
+        .db
+        .write(move |conn| service::book_planned(conn, &s.booking_ctx(), plan, now))
+        .await;
+    match result {
+        Err(RunError::Failed(BookingError::SlotFull { tz, taker, .. })) => {
+            let alternatives = state.alternatives(&slot, taker, now).await;
+            Err(BookingError::SlotFull {
+                alternatives,
+                tz,
+                taker,
+            }
+            .into())
+        }
+        other => other.map_err(AppError::from),
+    }
 }
 
 /// The reservation a manage token names.

@@ -158,13 +158,7 @@ pub async fn post_staff_reservation(
         staff_login: user.login.clone(),
         override_reason,
     };
-    let now = state.clock.now();
-    let s = state.get_ref().clone();
-    let booked = state
-        .db
-        .run(move |conn| service::book(conn, s.booking_ctx(), input, origin, now))
-        .await
-        .map_err(AppError::from);
+    let booked = super::reservations::book(&state, input, origin).await;
     state
         .metrics
         .booking("phone", booked.as_ref().map(|_| ()).map_err(|e| e.code));

@@ -71,7 +71,9 @@ pub async fn post_verification(
     let s = state.get_ref().clone();
     let expires_at = state
         .db
-        .run(move |conn| verification::request(conn, request, &s.settings, &s.message_domain, now))
+        .write(move |conn| {
+            verification::request(conn, request, &s.settings, &s.message_domain, now)
+        })
         .await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Accepted().json(VerificationRequestedJson {

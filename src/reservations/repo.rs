@@ -7,6 +7,80 @@ use crate::db::schema::{manage_links, reservations};
 use crate::db::DbConnection;
 use crate::tokens::{hash_token, new_token};
 
+/// Inserts the reservation unless its number is taken (false then: draw another). Ids and
+/// manage-token hashes are random and never clash.
+pub fn insert_reservation_unless_number_taken(
+    conn: &mut DbConnection,
+    row: &ReservationRow,
+) -> QueryResult<bool> {
+    let n = match conn {
+        DbConnection::Pg(c) => diesel::insert_into(reservations::table)
+            .values(row)
+            .on_conflict(reservations::reservation_number)
+            .do_nothing()
+            .execute(c)?,
+        DbConnection::Sqlite(c) => diesel::insert_into(reservations::table)
+            .values(row)
+            .on_conflict(reservations::reservation_number)
+            .do_nothing()
+            .execute(c)?,
+    };
+    Ok(n == 1)
+}
+
+/// What the booking transaction checks, read in one query.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct BookingChecks {
+    /// An administrator closed the day.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub closed: i64,
+    /// The person's active reservations (not yet over) for the procedure.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub person: i64,
+    /// The address's active reservations (not yet over); 0 without an address.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub email: i64,
+}
+
+impl BookingChecks {
+    pub fn closed(&self) -> bool {
+        self.closed > 0
+    }
+}
+
+/// [`BookingChecks`] in one round trip (three indexed subqueries).
+pub fn booking_checks(
+    conn: &mut DbConnection,
+    counter_id: &str,
+    date: chrono::NaiveDate,
+    person_key: &str,
+    procedure: &str,
+    email: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<BookingChecks> {
+    use diesel::sql_types::{Date, Text, Timestamp};
+    // The same text for both backends but for the placeholders.
+    const SQL: &str = "SELECT \
+        (SELECT COUNT(*) FROM closures WHERE counter_id = ?1 AND closed_on = ?2) AS closed, \
+        (SELECT COUNT(*) FROM reservations WHERE person_key = ?3 AND procedure_id = ?4 \
+            AND status IN ('confirmed', 'checked_in') AND ends_at > ?5) AS person, \
+        (SELECT COUNT(*) FROM reservations WHERE email = ?6 \
+            AND status IN ('confirmed', 'checked_in') AND ends_at > ?5) AS email";
+    let sql = match conn {
+        DbConnection::Pg(_) => SQL.replace('?', "$"),
+        DbConnection::Sqlite(_) => SQL.to_string(),
+    };
+    // No address: a value no row has (addresses are never empty).
+    diesel::sql_query(sql)
+        .bind::<Text, _>(counter_id)
+        .bind::<Date, _>(date)
+        .bind::<Text, _>(person_key)
+        .bind::<Text, _>(procedure)
+        .bind::<Timestamp, _>(now.naive_utc())
+        .bind::<Text, _>(email.unwrap_or(""))
+        .get_result(conn)
+}
+
 pub fn insert_reservation(conn: &mut DbConnection, row: &ReservationRow) -> QueryResult<()> {
     diesel::insert_into(reservations::table)
         .values(row)

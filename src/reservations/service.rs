@@ -13,12 +13,12 @@ use super::numbers::new_reservation_number;
 use super::{repo, BookingError};
 use crate::calendar::availability::{self, SlotView};
 use crate::calendar::booking_window::WindowError;
-use crate::calendar::repo::{ensure_slot_row, find_slot_row, release_seat, take_seat, SlotRow};
-use crate::calendar::{Calendar, Counter, Seats, SlotDef, SlotId, Taker};
+use crate::calendar::repo::{release_seat, take_seat_or_create, SlotRow};
+use crate::calendar::{Calendar, Counter, SlotDef, SlotId, Taker};
 use crate::catalogue::ApplicantType;
 use crate::catalogue::Catalogue;
 use crate::config::{ProcedureSettings, Settings};
-use crate::db::{day_key, lock_keys, lock_keys_shared, write_tx, DbConnection};
+use crate::db::{day_key, lock_keys, lock_keys_for, lock_keys_shared, write_tx, DbConnection};
 use crate::mail::{enqueue, CancelledBy, MailKind, MailPayload, NewMail, ReservationMail};
 use crate::staff::audit;
 use crate::tokens::{hash_token, new_token};
@@ -78,9 +78,10 @@ fn check_window(
         .map_err(|e| window_error(e, date, tz))
 }
 
-/// Takes a seat in the slot for `taker`, creating its row on first use: the web never takes a
-/// seat held for phone bookings before its release, nobody takes one held for a waiting-list
-/// offer. Full: `SlotFull` (alternatives are added by the caller, outside the transaction).
+/// Takes a seat in the slot for `taker`, creating its row on first use (one statement): the
+/// web never takes a seat held for phone bookings before its release, nobody takes one held
+/// for a waiting-list offer. Full: `SlotFull` (alternatives are added by the caller, outside
+/// the transaction).
 fn take_seat_in(
     conn: &mut DbConnection,
     calendar: &Calendar,
@@ -89,13 +90,14 @@ fn take_seat_in(
     taker: Taker,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    let id = def.id.to_string();
-    ensure_slot_row(conn, &SlotRow::new(def, counter, now))?;
-    let seats = find_slot_row(conn, &id)?
-        .map(|r| r.seats())
-        .unwrap_or_else(|| Seats::configured(counter));
     let released = counter.phone_seats_released(&calendar.window, def.id.date, now);
-    if take_seat(conn, &id, seats.reserved_for(taker, released), now)? {
+    let hold_phone_seats = taker == Taker::Web && !released;
+    if take_seat_or_create(
+        conn,
+        &SlotRow::new(def, counter, now),
+        hold_phone_seats,
+        now,
+    )? {
         Ok(())
     } else {
         Err(BookingError::SlotFull {
@@ -120,21 +122,72 @@ fn offer_freed_seat(
     }
 }
 
-fn unique_number(conn: &mut DbConnection) -> Result<String, BookingError> {
-    for _ in 0..20 {
-        let n = new_reservation_number();
-        if !repo::number_taken(conn, &n)? {
-            return Ok(n);
-        }
-    }
-    Err(anyhow::anyhow!("no free reservation number after 20 tries").into())
-}
-
 fn procedure<'a>(ctx: &Ctx<'a>, id: &str) -> Result<&'a ProcedureSettings, BookingError> {
     ctx.catalogue.get(id).ok_or(BookingError::ProcedureNotFound)
 }
 
-/// Books a seat. Web: the verification token is consumed in the same transaction.
+/// A booking made ready before its transaction: everything that needs no database (the
+/// reservation row with its id, number and manage token's hash, the completion mail's
+/// payload), so the transaction holds its locks only for the reads and writes.
+pub struct BookingPlan {
+    input: BookingInput,
+    origin: Origin,
+    row: ReservationRow,
+    manage_token: String,
+    /// The completion mail (sent when the booking has an address).
+    mail: String,
+}
+
+impl BookingPlan {
+    pub fn slot_id(&self) -> &SlotId {
+        &self.input.slot_id
+    }
+}
+
+/// Checks what can be checked without the database and prepares the booking.
+pub fn plan_booking(
+    ctx: &Ctx<'_>,
+    input: BookingInput,
+    origin: Origin,
+    now: DateTime<Utc>,
+) -> Result<BookingPlan, BookingError> {
+    let procedure = procedure(ctx, &input.procedure)?;
+    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
+    let (channel, created_by) = match &origin {
+        Origin::Web { .. } => (Channel::Web, None),
+        Origin::Phone { staff_login, .. } => (Channel::Phone, Some(staff_login.clone())),
+    };
+    let (row, manage_token) = new_reservation(
+        &NewBooking {
+            def: &def,
+            counter_id: &counter.id,
+            procedure_id: &procedure.id,
+            applicant_type: input.applicant_type,
+            name: &input.name,
+            name_kana: &input.name_kana,
+            phone: &input.phone,
+            email: input.email.as_ref().map(|e| e.as_str().to_string()),
+            representative_name: input.representative_name.clone(),
+            notes: input.notes.clone(),
+            person_key: input.person_key(),
+            channel,
+            created_by,
+            first_visit: None,
+        },
+        now,
+    );
+    let mail = confirmation_payload(ctx, &row, &manage_token, None, now)?;
+    Ok(BookingPlan {
+        input,
+        origin,
+        row,
+        manage_token,
+        mail,
+    })
+}
+
+/// Books a seat: [`plan_booking`], then [`book_planned`] in a write transaction, then the
+/// alternatives when the slot is full.
 pub fn book(
     conn: &mut DbConnection,
     ctx: Ctx<'_>,
@@ -142,104 +195,126 @@ pub fn book(
     origin: Origin,
     now: DateTime<Utc>,
 ) -> Result<Booked, BookingError> {
-    let procedure = procedure(&ctx, &input.procedure)?;
+    let plan = plan_booking(&ctx, input, origin, now)?;
+    let slot = plan.slot_id().clone();
+    let result = write_tx(conn, |conn| book_planned(conn, &ctx, plan, now));
+    match result {
+        Err(e @ BookingError::SlotFull { .. }) => {
+            let (counter, def) = ctx.calendar.resolve(&slot)?;
+            Err(with_alternatives(conn, &ctx, counter, &def, now, e))
+        }
+        other => other,
+    }
+}
+
+/// The booking's transaction, inside the caller's: the verification token used up (web), the
+/// window re-checked against the clock, the day's lock (shared: bookings of a day do not wait
+/// for each other, only for a closure of it) and the person's and address's locks (one
+/// statement on PostgreSQL), the closure and the per-person and per-address limits (one
+/// query), the seat (one statement), the reservation and its mail (one INSERT each).
+pub fn book_planned(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    plan: BookingPlan,
+    now: DateTime<Utc>,
+) -> Result<Booked, BookingError> {
+    let BookingPlan {
+        input,
+        origin,
+        mut row,
+        manage_token,
+        mut mail,
+    } = plan;
     let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
-    let result = write_tx(conn, |conn| {
-        let (channel, email, created_by, overridden) = match &origin {
-            Origin::Web { verification_token } => {
-                let v = verification::consume(conn, verification_token, now)?;
-                (Channel::Web, Some(v.email), None, false)
-            }
-            Origin::Phone {
-                staff_login,
-                override_reason,
-            } => (
-                Channel::Phone,
-                input.email.as_ref().map(|e| e.as_str().to_string()),
-                Some(staff_login.clone()),
-                override_reason.is_some(),
-            ),
-        };
-        if !overridden {
-            check_window(ctx.calendar, counter, &def, now)?;
-        } else if def.starts_at <= now {
-            return Err(BookingError::SlotStarted { date: def.id.date });
+    let overridden = match &origin {
+        Origin::Web { verification_token } => {
+            let v = verification::consume(conn, verification_token, now)?;
+            row.email = Some(v.email);
+            false
         }
-        // Shared: bookings of a day do not wait for each other, only for a closure of it.
-        lock_keys_shared(conn, &[&day_key(&counter.id, def.id.date)])?;
-        ctx.calendar.open_day(conn, counter, def.id.date)?;
-        let person_key = input.person_key();
-        let email_lock = email
-            .as_deref()
-            .map(|e| format!("email:{e}"))
-            .unwrap_or_default();
-        lock_keys(conn, &[&format!("person:{person_key}"), &email_lock])?;
-        if repo::count_active_for_person(conn, &person_key, &procedure.id, now)? > 0 {
-            return Err(BookingError::PersonHasReservation);
-        }
-        if let Some(e) = &email {
-            let max = i64::from(ctx.settings.booking.max_active_per_email);
-            if repo::count_active_for_email(conn, e, now)? >= max {
-                return Err(BookingError::AddressLimit { max });
-            }
-        }
-        let taker = match channel {
-            Channel::Web => Taker::Web,
-            Channel::Phone => Taker::Phone,
-        };
-        take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
-        let booked = insert_booking(
+        Origin::Phone {
+            override_reason, ..
+        } => override_reason.is_some(),
+    };
+    if !overridden {
+        check_window(ctx.calendar, counter, &def, now)?;
+    } else if def.starts_at <= now {
+        return Err(BookingError::SlotStarted { date: def.id.date });
+    }
+    let email_lock = row
+        .email
+        .as_deref()
+        .map(|e| format!("email:{e}"))
+        .unwrap_or_default();
+    lock_keys_for(
+        conn,
+        &[&day_key(&counter.id, def.id.date)],
+        &[&format!("person:{}", row.person_key), &email_lock],
+    )?;
+    let checks = repo::booking_checks(
+        conn,
+        &counter.id,
+        def.id.date,
+        &row.person_key,
+        &row.procedure_id,
+        row.email.as_deref(),
+        now,
+    )?;
+    ctx.calendar
+        .open_day_given(counter, def.id.date, checks.closed())?;
+    if checks.person > 0 {
+        return Err(BookingError::PersonHasReservation);
+    }
+    let max = i64::from(ctx.settings.booking.max_active_per_email);
+    if row.email.is_some() && checks.email >= max {
+        return Err(BookingError::AddressLimit { max });
+    }
+    let channel = row.channel;
+    let taker = match channel {
+        Channel::Web => Taker::Web,
+        Channel::Phone => Taker::Phone,
+    };
+    take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
+    store_reservation(conn, ctx, &mut row, &manage_token, &mut mail, None, now)?;
+    if let Some(recipient) = &row.email {
+        enqueue_payload(
             conn,
-            &ctx,
-            NewBooking {
-                def: &def,
-                counter_id: &counter.id,
-                procedure_id: &procedure.id,
-                applicant_type: input.applicant_type,
-                name: &input.name,
-                name_kana: &input.name_kana,
-                phone: &input.phone,
-                email,
-                representative_name: input.representative_name.clone(),
-                notes: input.notes.clone(),
-                person_key,
-                channel,
-                created_by,
-                first_visit: None,
-            },
+            ctx,
+            MailKind::BookingConfirmed,
+            recipient,
+            mail,
+            &row.id,
             now,
         )?;
-        let row = &booked.row;
-        if let Origin::Phone {
-            staff_login,
-            override_reason,
-        } = &origin
-        {
-            let action = if override_reason.is_some() {
-                "reservation.book_override"
-            } else {
-                "reservation.book"
-            };
-            let detail = json!({
-                "slot_id": row.slot_id,
-                "procedure": row.procedure_id,
-                "channel": row.channel,
-                "override_reason": override_reason,
-                "mailed": row.email.is_some(),
-            });
-            audit::record(
-                conn,
-                Some(staff_login),
-                action,
-                &row.reservation_number,
-                detail,
-                now,
-            )?;
-        }
-        tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %channel, "reservation booked");
-        Ok(booked)
-    });
-    result.map_err(|e| with_alternatives(conn, &ctx, counter, &def, now, e))
+    }
+    if let Origin::Phone {
+        staff_login,
+        override_reason,
+    } = &origin
+    {
+        let action = if override_reason.is_some() {
+            "reservation.book_override"
+        } else {
+            "reservation.book"
+        };
+        let detail = json!({
+            "slot_id": row.slot_id,
+            "procedure": row.procedure_id,
+            "channel": row.channel,
+            "override_reason": override_reason,
+            "mailed": row.email.is_some(),
+        });
+        audit::record(
+            conn,
+            Some(staff_login),
+            action,
+            &row.reservation_number,
+            detail,
+            now,
+        )?;
+    }
+    tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %channel, "reservation booked");
+    Ok(Booked { row, manage_token })
 }
 
 /// A reservation to write, its seat already taken.
@@ -261,18 +336,12 @@ pub struct NewBooking<'a> {
     pub first_visit: Option<&'a ReservationRow>,
 }
 
-/// Writes a reservation (a fresh number and manage token) and, with an address, its
-/// completion mail, inside the caller's transaction.
-pub fn insert_booking(
-    conn: &mut DbConnection,
-    ctx: &Ctx<'_>,
-    b: NewBooking<'_>,
-    now: DateTime<Utc>,
-) -> Result<Booked, BookingError> {
+/// The row of a new reservation (a fresh id, number and manage token) and the token.
+fn new_reservation(b: &NewBooking<'_>, now: DateTime<Utc>) -> (ReservationRow, String) {
     let manage_token = new_token();
     let row = ReservationRow {
         id: uuid::Uuid::new_v4().to_string(),
-        reservation_number: unique_number(conn)?,
+        reservation_number: new_reservation_number(),
         manage_token_hash: hash_token(&manage_token),
         status: ReservationStatus::Confirmed,
         channel: b.channel,
@@ -286,15 +355,15 @@ pub fn insert_booking(
         name: b.name.to_string(),
         name_kana: b.name_kana.to_string(),
         phone: b.phone.to_string(),
-        email: b.email,
-        representative_name: b.representative_name,
-        notes: b.notes,
-        person_key: b.person_key,
+        email: b.email.clone(),
+        representative_name: b.representative_name.clone(),
+        notes: b.notes.clone(),
+        person_key: b.person_key.clone(),
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
         cancelled_at: None,
         cancel_reason: None,
-        created_by: b.created_by,
+        created_by: b.created_by.clone(),
         reminder_sent_at: None,
         ics_sequence: 0,
         erased_at: None,
@@ -302,11 +371,72 @@ pub fn insert_booking(
         first_visit_id: b.first_visit.map(|f| f.id.clone()),
         completed_at: None,
     };
-    repo::insert_reservation(conn, &row)?;
+    (row, manage_token)
+}
+
+/// The completion mail's payload (JSON) for a reservation.
+fn confirmation_payload(
+    ctx: &Ctx<'_>,
+    row: &ReservationRow,
+    manage_token: &str,
+    first_visit_number: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<String, BookingError> {
+    let mut mail = reservation_mail(ctx, row, Some(manage_token), now);
+    mail.first_visit_number = first_visit_number;
+    serde_json::to_string(&MailPayload::Reservation(Box::new(mail)))
+        .map_err(|e| anyhow::anyhow!("the completion mail: {e}").into())
+}
+
+/// Inserts the reservation. Its number is unique by constraint: on the (rare) clash a new
+/// number is drawn, and the mail that shows it written again.
+fn store_reservation(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    row: &mut ReservationRow,
+    manage_token: &str,
+    mail: &mut String,
+    first_visit_number: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    for _ in 0..20 {
+        if repo::insert_reservation_unless_number_taken(conn, row)? {
+            return Ok(());
+        }
+        row.reservation_number = new_reservation_number();
+        *mail = confirmation_payload(
+            ctx,
+            row,
+            manage_token,
+            first_visit_number.map(str::to_string),
+            now,
+        )?;
+    }
+    Err(anyhow::anyhow!("no free reservation number after 20 tries").into())
+}
+
+/// Writes a reservation (a fresh number and manage token) and, with an address, its
+/// completion mail, inside the caller's transaction.
+pub fn insert_booking(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    b: NewBooking<'_>,
+    now: DateTime<Utc>,
+) -> Result<Booked, BookingError> {
+    let first_visit_number = b.first_visit.map(|f| f.reservation_number.clone());
+    let (mut row, manage_token) = new_reservation(&b, now);
+    let mut mail = confirmation_payload(ctx, &row, &manage_token, first_visit_number.clone(), now)?;
+    store_reservation(
+        conn,
+        ctx,
+        &mut row,
+        &manage_token,
+        &mut mail,
+        first_visit_number.as_deref(),
+        now,
+    )?;
     if let Some(recipient) = &row.email {
-        let mut mail = reservation_mail(ctx, &row, Some(&manage_token), now);
-        mail.first_visit_number = b.first_visit.map(|f| f.reservation_number.clone());
-        enqueue_for(
+        enqueue_payload(
             conn,
             ctx,
             MailKind::BookingConfirmed,
@@ -725,28 +855,53 @@ pub fn alternatives(
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<Vec<SlotView>> {
     let span = chrono::Duration::days(ALTERNATIVE_SEARCH_DAYS);
-    let days = availability::load(
+    let days = calendar.cache.days(
         conn,
         calendar,
         counter,
         def.id.date - span,
         def.id.date + span,
-        now,
-        taker,
     )?;
-    let mut slots: Vec<SlotView> = days
+    // Bookable slots by distance in time; only the chosen few become views.
+    let mut found: Vec<(i64, DateTime<Utc>, &SlotDef, crate::calendar::Seats, bool)> = Vec::new();
+    for day in &days {
+        let clock = availability::DayClock::at(calendar, counter, day, now);
+        if !clock.bookable_now {
+            continue;
+        }
+        for (slot, seats) in day.slots(counter) {
+            if slot.id != def.id && seats.free_for(taker, clock.released) > 0 {
+                let distance = (slot.starts_at - def.starts_at).num_seconds().abs();
+                found.push((distance, slot.starts_at, slot, seats, clock.released));
+            }
+        }
+    }
+    found.sort_by_key(|(distance, starts_at, ..)| (*distance, *starts_at));
+    Ok(found
         .into_iter()
-        .flat_map(|d| d.slots)
-        .filter(|s| s.bookable && s.def.id != def.id)
-        .collect();
-    slots.sort_by_key(|s| {
-        (
-            (s.def.starts_at - def.starts_at).num_seconds().abs(),
-            s.def.starts_at,
-        )
-    });
-    slots.truncate(MAX_ALTERNATIVES);
-    Ok(slots)
+        .take(MAX_ALTERNATIVES)
+        .map(|(_, _, slot, seats, released)| SlotView::new(slot, seats, taker, released, true))
+        .collect())
+}
+
+fn enqueue_payload(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    kind: MailKind,
+    recipient: &str,
+    payload: String,
+    reservation_id: &str,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<String> {
+    crate::mail::enqueue_json(
+        conn,
+        kind,
+        recipient,
+        payload,
+        Some(reservation_id),
+        ctx.message_domain,
+        now,
+    )
 }
 
 fn enqueue_for(

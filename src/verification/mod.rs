@@ -7,10 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::config::Settings;
 use crate::db::{lock_keys, write_tx, DbConnection};
-use crate::mail::{enqueue, MailKind, MailPayload, NewMail, VerificationMail};
+use crate::mail::{enqueue_json, MailKind, MailPayload, VerificationMail};
 use crate::text::EmailAddress;
 use crate::tokens::{hash_token, new_token};
-use repo::{count_since, find_by_hash, insert_verification, mark_used, VerificationRow};
+use repo::{count_since, find_by_hash, insert_verification, use_token, VerificationRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerificationError {
@@ -49,8 +49,38 @@ pub fn request(
     let limits = &settings.limits;
     let window = Duration::minutes(i64::from(limits.window_minutes));
     let expires_at = now + Duration::minutes(i64::from(settings.verification.ttl_minutes));
+    // The token, its row and its mail need no database: made before the transaction.
+    let email = req.email.as_str();
+    let token = new_token();
+    let row = VerificationRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        token_hash: hash_token(&token),
+        email: email.to_string(),
+        ip_key: req.ip_key.clone(),
+        counter_id: req.counter.clone(),
+        slot_id: req.slot_id.clone(),
+        created_at: now.naive_utc(),
+        expires_at: expires_at.naive_utc(),
+        used_at: None,
+    };
+    let tz = chrono_tz::Asia::Tokyo;
+    let payload = MailPayload::Verification(VerificationMail {
+        city: settings.city_name.clone(),
+        link: format!(
+            "{}/booking/verify?token={token}{}",
+            settings.public_url.trim_end_matches('/'),
+            if req.english { "&lang=en" } else { "" }
+        ),
+        expires_label: expires_at
+            .with_timezone(&tz)
+            .format("%Y年%-m月%-d日 %H:%M")
+            .to_string(),
+        sender_footer: settings.mail_footer(),
+    });
+    let payload = serde_json::to_string(&payload).map_err(|e| {
+        VerificationError::Db(diesel::result::Error::SerializationError(Box::new(e)))
+    })?;
     write_tx(conn, |conn| {
-        let email = req.email.as_str();
         lock_keys(
             conn,
             &[
@@ -80,41 +110,13 @@ pub fn request(
                 return Err(VerificationError::RateLimited { retry_after_s });
             }
         }
-        let token = new_token();
-        let row = VerificationRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            token_hash: hash_token(&token),
-            email: email.to_string(),
-            ip_key: req.ip_key.clone(),
-            counter_id: req.counter.clone(),
-            slot_id: req.slot_id.clone(),
-            created_at: now.naive_utc(),
-            expires_at: expires_at.naive_utc(),
-            used_at: None,
-        };
         insert_verification(conn, &row)?;
-        let tz = chrono_tz::Asia::Tokyo;
-        let payload = MailPayload::Verification(VerificationMail {
-            city: settings.city_name.clone(),
-            link: format!(
-                "{}/booking/verify?token={token}{}",
-                settings.public_url.trim_end_matches('/'),
-                if req.english { "&lang=en" } else { "" }
-            ),
-            expires_label: expires_at
-                .with_timezone(&tz)
-                .format("%Y年%-m月%-d日 %H:%M")
-                .to_string(),
-            sender_footer: settings.mail_footer(),
-        });
-        enqueue(
+        enqueue_json(
             conn,
-            NewMail {
-                kind: MailKind::Verification,
-                recipient: email,
-                payload,
-                reservation_id: None,
-            },
+            MailKind::Verification,
+            email,
+            payload,
+            None,
             message_domain,
             now,
         )?;
@@ -146,8 +148,8 @@ pub fn consume(
     now: DateTime<Utc>,
 ) -> Result<VerificationRow, VerificationError> {
     let hash = hash_token(token);
-    if mark_used(conn, &hash, now)? {
-        return find_by_hash(conn, &hash)?.ok_or(VerificationError::NotFound);
+    if let Some(row) = use_token(conn, &hash, now)? {
+        return Ok(row);
     }
     // Say why: unknown, used or expired.
     lookup(conn, token, now).and(Err(VerificationError::Used))

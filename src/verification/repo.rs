@@ -59,6 +59,32 @@ pub fn count_since(
 }
 
 /// Marks an unused, unexpired token used; false when it is not.
+/// Marks an unused, unexpired token used and returns its row (one statement); None when it
+/// was not that.
+pub fn use_token(
+    conn: &mut DbConnection,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<VerificationRow>> {
+    let target = verifications::table
+        .filter(verifications::token_hash.eq(hash))
+        .filter(verifications::used_at.is_null())
+        .filter(verifications::expires_at.gt(now.naive_utc()));
+    let set = verifications::used_at.eq(Some(now.naive_utc()));
+    match conn {
+        DbConnection::Pg(c) => diesel::update(target)
+            .set(set)
+            .returning(VerificationRow::as_returning())
+            .get_result(c)
+            .optional(),
+        DbConnection::Sqlite(c) => diesel::update(target)
+            .set(set)
+            .returning(VerificationRow::as_returning())
+            .get_result(c)
+            .optional(),
+    }
+}
+
 pub fn mark_used(conn: &mut DbConnection, hash: &str, now: DateTime<Utc>) -> QueryResult<bool> {
     let touched = diesel::update(
         verifications::table
