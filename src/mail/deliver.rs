@@ -1,15 +1,18 @@
 //! The outbox worker: claims due mail, renders it, sends it with lettre, records the outcome.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use tokio::sync::Notify;
 
-use super::outbox::{claim_due, mark_attempt_failed, mark_sent, OutboxRow};
+use super::outbox::{claim_due, record_outcomes, OutboxRow, Outcome};
 use super::render::{render, Rendered};
 use super::transport::{SendError, Transport};
 use crate::clock::SharedClock;
@@ -59,6 +62,12 @@ impl Mailer {
     /// The domain of Message-IDs: the sender's.
     pub fn message_domain(&self) -> String {
         self.from.email.domain().to_string()
+    }
+
+    /// How many messages may be in flight at once (`mail.concurrency`; files: one at a time
+    /// is as fast).
+    pub fn concurrency(&self) -> usize {
+        (self.settings.concurrency as usize).max(1)
     }
 
     /// Delay before attempt `attempts + 1`: base doubling per attempt, capped.
@@ -128,49 +137,81 @@ fn build_message(
     message.map_err(|e| format!("building the message: {e}"))
 }
 
-/// One pass: claims up to `mail.batch_size` due rows and delivers them.
-pub async fn run_once(
+/// A claimed mail after its attempt.
+struct Attempt {
+    row: OutboxRow,
+    result: Result<String, SendError>,
+}
+
+/// Renders, builds and sends one claimed mail (no database).
+async fn attempt(mailer: &Mailer, row: OutboxRow, now: DateTime<Utc>) -> Attempt {
+    let result = match render(row.kind, &row.payload) {
+        Ok(rendered) => {
+            let subject = rendered.subject.clone();
+            let readable = mailer.settings.transport == MailTransportKind::File;
+            match build_message(&row, rendered, &mailer.from, now, readable) {
+                Ok(message) => mailer.transport.send(message).await.map(|_| subject),
+                Err(message) => Err(SendError {
+                    message,
+                    permanent: true,
+                }),
+            }
+        }
+        Err(message) => Err(SendError {
+            message,
+            permanent: true,
+        }),
+    };
+    Attempt { row, result }
+}
+
+/// Records a group of attempts in one transaction, then logs and counts them.
+async fn record(
     db: &Db,
     mailer: &Mailer,
     metrics: &Metrics,
+    attempts: Vec<Attempt>,
     now: DateTime<Utc>,
 ) -> Result<DeliveryReport, RunError<diesel::result::Error>> {
-    let worker = mailer.worker_id.clone();
-    let lease = Duration::seconds(i64::from(mailer.settings.lease_seconds));
-    let limit = i64::from(mailer.settings.batch_size);
-    let rows = db
-        .run(move |conn| claim_due(conn, &worker, now, lease, limit))
-        .await?;
-    let mut report = DeliveryReport {
-        claimed: rows.len(),
-        ..Default::default()
-    };
-    for row in rows {
-        let outcome = match render(row.kind, &row.payload) {
-            Ok(rendered) => {
-                let subject = rendered.subject.clone();
-                let readable = mailer.settings.transport == MailTransportKind::File;
-                match build_message(&row, rendered, &mailer.from, now, readable) {
-                    Ok(message) => mailer.transport.send(message).await.map(|_| subject),
-                    Err(message) => Err(SendError {
-                        message,
-                        permanent: true,
-                    }),
+    let mut report = DeliveryReport::default();
+    if attempts.is_empty() {
+        return Ok(report);
+    }
+    let outcomes: Vec<(String, Outcome)> = attempts
+        .iter()
+        .map(|a| {
+            let outcome = match &a.result {
+                Ok(subject) => Outcome::Sent {
+                    subject: subject.clone(),
+                },
+                Err(e) => {
+                    let attempts = u32::try_from(a.row.attempts).unwrap_or(u32::MAX);
+                    if e.permanent || attempts >= mailer.settings.max_attempts {
+                        Outcome::Failed {
+                            error: e.message.clone(),
+                        }
+                    } else {
+                        Outcome::Retry {
+                            error: e.message.clone(),
+                            at: now + mailer.backoff(attempts),
+                        }
+                    }
                 }
-            }
-            Err(message) => Err(SendError {
-                message,
-                permanent: true,
-            }),
-        };
-        let (id, worker, attempts) = (row.id.clone(), mailer.worker_id.clone(), row.attempts);
+            };
+            (a.row.id.clone(), outcome)
+        })
+        .collect();
+    let worker = mailer.worker_id.clone();
+    let to_record = outcomes.clone();
+    db.write(move |conn| record_outcomes(conn, &worker, &to_record, now))
+        .await?;
+    for (a, (_, outcome)) in attempts.iter().zip(&outcomes) {
+        let (row, attempts) = (&a.row, a.row.attempts);
         let labels = MailLabels {
             kind: row.kind.as_str().to_string(),
         };
         match outcome {
-            Ok(subject) => {
-                db.run(move |conn| mark_sent(conn, &id, &worker, &subject, now))
-                    .await?;
+            Outcome::Sent { .. } => {
                 tracing::info!(outbox.id = %row.id, mail.kind = %row.kind, attempts, "mail sent");
                 metrics.mail_sent.get_or_create(&labels).inc();
                 let waited = (now - row.created_at.and_utc()).num_milliseconds().max(0);
@@ -180,30 +221,58 @@ pub async fn run_once(
                     .observe(waited as f64 / 1000.0);
                 report.sent += 1;
             }
-            Err(e) => {
-                let attempts_u = u32::try_from(attempts).unwrap_or(u32::MAX);
-                let give_up = e.permanent || attempts_u >= mailer.settings.max_attempts;
-                let retry_at = (!give_up).then(|| now + mailer.backoff(attempts_u));
-                let message = e.message.clone();
-                db.run(move |conn| mark_attempt_failed(conn, &id, &worker, &message, retry_at))
-                    .await?;
-                if give_up {
-                    tracing::error!(outbox.id = %row.id, mail.kind = %row.kind, attempts, error = %e.message, "mail failed for good");
-                    metrics.mail_failed.get_or_create(&labels).inc();
-                    report.failed += 1;
-                } else {
-                    tracing::warn!(outbox.id = %row.id, mail.kind = %row.kind, attempts, error = %e.message, "mail delivery failed; will retry");
-                    metrics.mail_retried.get_or_create(&labels).inc();
-                    report.retrying += 1;
-                }
+            Outcome::Failed { error } => {
+                tracing::error!(outbox.id = %row.id, mail.kind = %row.kind, attempts, error = %error, "mail failed for good");
+                metrics.mail_failed.get_or_create(&labels).inc();
+                report.failed += 1;
+            }
+            Outcome::Retry { error, .. } => {
+                tracing::warn!(outbox.id = %row.id, mail.kind = %row.kind, attempts, error = %error, "mail delivery failed; will retry");
+                metrics.mail_retried.get_or_create(&labels).inc();
+                report.retrying += 1;
             }
         }
     }
     Ok(report)
 }
 
-/// The background worker: a pass on every poke (a request that wrote mail) or poll interval,
-/// and straight away again while batches come back full.
+async fn claim(
+    db: &Db,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<OutboxRow>, RunError<diesel::result::Error>> {
+    let worker = mailer.worker_id.clone();
+    let lease = Duration::seconds(i64::from(mailer.settings.lease_seconds));
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    db.write(move |conn| claim_due(conn, &worker, now, lease, limit))
+        .await
+}
+
+/// One pass: claims up to `mail.batch_size` due rows, sends them `mail.concurrency` at a
+/// time, and records the outcomes in one transaction.
+pub async fn run_once(
+    db: &Db,
+    mailer: &Mailer,
+    metrics: &Metrics,
+    now: DateTime<Utc>,
+) -> Result<DeliveryReport, RunError<diesel::result::Error>> {
+    let rows = claim(db, mailer, now, mailer.settings.batch_size as usize).await?;
+    let claimed = rows.len();
+    let attempts: Vec<Attempt> = futures_util::stream::iter(rows)
+        .map(|row| attempt(mailer, row, now))
+        .buffer_unordered(mailer.concurrency())
+        .collect()
+        .await;
+    let report = record(db, mailer, metrics, attempts, now).await?;
+    Ok(DeliveryReport { claimed, ..report })
+}
+
+/// The background worker. Keeps up to `mail.concurrency` mails in flight: claims a batch
+/// (most urgent first) whenever fewer than that are waiting to go, starts a send as soon as
+/// one finishes, and records finished sends together (one transaction for all that finished
+/// meanwhile). With nothing due it waits for a poke (a request that wrote mail) or the poll
+/// interval.
 pub fn spawn_worker(
     db: Db,
     mailer: Arc<Mailer>,
@@ -212,17 +281,58 @@ pub fn spawn_worker(
     notify: Arc<Notify>,
 ) -> tokio::task::JoinHandle<()> {
     let poll = StdDuration::from_millis(mailer.settings.poll_interval_ms);
-    let batch = mailer.settings.batch_size as usize;
+    let batch = (mailer.settings.batch_size as usize).max(1);
+    let concurrency = mailer.concurrency();
     tokio::spawn(async move {
+        let mut queue: VecDeque<OutboxRow> = VecDeque::new();
+        let mut in_flight = FuturesUnordered::new();
+        let mut maybe_more = true;
+        let mut last_claim = std::time::Instant::now();
         loop {
-            match run_once(&db, &mailer, &metrics, clock.now()).await {
-                Ok(report) if report.claimed >= batch => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox pass failed"),
+            // Claim when something may be due: the last claim came back full, a request wrote
+            // mail, or a poll interval passed (retries come due by themselves). Claimed mail
+            // waits here at most two rounds of sends, well inside its lease.
+            if (maybe_more || last_claim.elapsed() >= poll) && queue.len() < concurrency {
+                last_claim = std::time::Instant::now();
+                let room = (2 * concurrency - queue.len()).min(batch);
+                match claim(&db, &mailer, clock.now(), room).await {
+                    Ok(rows) => {
+                        maybe_more = rows.len() >= room;
+                        queue.extend(rows);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox claim failed");
+                        maybe_more = false;
+                    }
+                }
             }
+            while in_flight.len() < concurrency {
+                let Some(row) = queue.pop_front() else { break };
+                let mailer = mailer.clone();
+                let now = clock.now();
+                in_flight.push(async move { attempt(&mailer, row, now).await });
+            }
+            if in_flight.is_empty() {
+                tokio::select! {
+                    _ = notify.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+                maybe_more = true;
+                continue;
+            }
+            // Wait for one send, take every other one that finished meanwhile, record them.
+            let mut finished = Vec::new();
             tokio::select! {
-                _ = notify.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
+                Some(a) = in_flight.next() => finished.push(a),
+                _ = notify.notified() => { maybe_more = true; continue; }
+            }
+            while let Some(Some(a)) = in_flight.next().now_or_never() {
+                finished.push(a);
+            }
+            if let Err(e) = record(&db, &mailer, &metrics, finished, clock.now()).await {
+                // Unrecorded sends stay claimed: after their lease they are sent again
+                // (at least once, never lost).
+                tracing::warn!(error = %e, "recording sent mail failed");
             }
         }
     })

@@ -7,6 +7,7 @@
 pub mod deliver;
 pub mod outbox;
 pub mod render;
+pub mod smtp;
 pub mod transport;
 
 use chrono::{DateTime, Utc};
@@ -225,14 +226,35 @@ pub fn enqueue(
     message_domain: &str,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<String> {
-    let id = uuid::Uuid::new_v4().to_string();
     let payload = serde_json::to_string(&mail.payload)
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    enqueue_json(
+        conn,
+        mail.kind,
+        mail.recipient,
+        payload,
+        mail.reservation_id,
+        message_domain,
+        now,
+    )
+}
+
+/// [`enqueue`] with the payload already serialised (made before the transaction).
+pub fn enqueue_json(
+    conn: &mut DbConnection,
+    kind: MailKind,
+    recipient: &str,
+    payload: String,
+    reservation_id: Option<&str>,
+    message_domain: &str,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<String> {
+    let id = uuid::Uuid::new_v4().to_string();
     let row = OutboxRow {
         message_id: format!("<{id}@{message_domain}>"),
         id: id.clone(),
-        kind: mail.kind,
-        recipient: mail.recipient.to_string(),
+        kind,
+        recipient: recipient.to_string(),
         payload,
         subject: None,
         status: OutboxStatus::Pending,
@@ -241,9 +263,10 @@ pub fn enqueue(
         claimed_until: None,
         claimed_by: None,
         last_error: None,
-        reservation_id: mail.reservation_id.map(str::to_string),
+        reservation_id: reservation_id.map(str::to_string),
         created_at: now.naive_utc(),
         sent_at: None,
+        priority: kind.priority(),
     };
     insert_outbox(conn, &row)?;
     Ok(id)

@@ -13,7 +13,7 @@ const SENDING: OutboxStatus = OutboxStatus::Sending;
 const SENT: OutboxStatus = OutboxStatus::Sent;
 const FAILED: OutboxStatus = OutboxStatus::Failed;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
     pub id: String,
@@ -31,6 +31,8 @@ pub struct OutboxRow {
     pub reservation_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// 0 goes before 1 ([`MailKind::priority`]).
+    pub priority: i32,
 }
 
 pub fn insert_outbox(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
@@ -40,9 +42,11 @@ pub fn insert_outbox(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()
         .map(|_| ())
 }
 
-/// Claims up to `limit` due rows for `worker`: pending ones whose time has come, and ones
-/// whose previous claim's lease ran out (a worker died mid-send). Each claim is one
-/// conditional UPDATE, so a row claimed by one worker is never claimed by another.
+/// Claims up to `limit` due rows for `worker`, most urgent first: pending ones whose time
+/// has come, and ones whose previous claim's lease ran out (a worker died mid-send). One
+/// statement: an UPDATE of the rows its subquery picks, returning them. On PostgreSQL the
+/// subquery locks what it picks and skips rows another worker is claiming (`FOR UPDATE SKIP
+/// LOCKED`); SQLite runs writers one at a time. Either way no row is claimed twice.
 pub fn claim_due(
     conn: &mut DbConnection,
     worker: &str,
@@ -51,40 +55,76 @@ pub fn claim_due(
     limit: i64,
 ) -> QueryResult<Vec<OutboxRow>> {
     let now_n = now.naive_utc();
-    let due = || {
-        outbox::status
-            .eq(PENDING)
-            .and(outbox::next_attempt_at.le(now_n))
-            .or(outbox::status
-                .eq(SENDING)
-                .and(outbox::claimed_until.lt(now_n)))
+    // The statuses as stored (OutboxStatus): 'pending', 'sending'.
+    const CLAIM: &str = "UPDATE outbox SET status = 'sending', claimed_until = ?1, \
+        claimed_by = ?2, attempts = attempts + 1 \
+        WHERE id IN (SELECT id FROM outbox \
+            WHERE (status = 'pending' AND next_attempt_at <= ?3) \
+               OR (status = 'sending' AND claimed_until < ?3) \
+            ORDER BY priority, next_attempt_at, created_at LIMIT ?4 LOCKING) \
+        RETURNING id, kind, recipient, message_id, payload, subject, status, attempts, \
+            next_attempt_at, claimed_until, claimed_by, last_error, reservation_id, \
+            created_at, sent_at, priority";
+    let sql = match conn {
+        DbConnection::Pg(_) => CLAIM
+            .replace('?', "$")
+            .replace("LOCKING", "FOR UPDATE SKIP LOCKED"),
+        DbConnection::Sqlite(_) => CLAIM.replace(" LOCKING", ""),
     };
-    let candidates: Vec<String> = outbox::table
-        .filter(due())
-        .order((outbox::next_attempt_at.asc(), outbox::created_at.asc()))
-        .limit(limit)
-        .select(outbox::id)
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    let mut claimed: Vec<OutboxRow> = diesel::sql_query(sql)
+        .bind::<Timestamp, _>((now + lease).naive_utc())
+        .bind::<Text, _>(worker)
+        .bind::<Timestamp, _>(now_n)
+        .bind::<BigInt, _>(limit)
         .load(conn)?;
-    let mut claimed = Vec::with_capacity(candidates.len());
-    for id in candidates {
-        let touched = diesel::update(outbox::table.find(&id).filter(due()))
-            .set((
-                outbox::status.eq(SENDING),
-                outbox::claimed_until.eq(Some((now + lease).naive_utc())),
-                outbox::claimed_by.eq(Some(worker)),
-                outbox::attempts.eq(outbox::attempts + 1),
-            ))
-            .execute(conn)?;
-        if touched == 1 {
-            claimed.push(
-                outbox::table
-                    .find(&id)
-                    .select(OutboxRow::as_select())
-                    .first(conn)?,
-            );
-        }
-    }
+    claimed.sort_by(|a, b| {
+        (a.priority, a.next_attempt_at, a.created_at).cmp(&(
+            b.priority,
+            b.next_attempt_at,
+            b.created_at,
+        ))
+    });
     Ok(claimed)
+}
+
+/// What became of a claimed mail.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent {
+        subject: String,
+    },
+    /// Back to pending at this instant.
+    Retry {
+        error: String,
+        at: DateTime<Utc>,
+    },
+    /// Given up.
+    Failed {
+        error: String,
+    },
+}
+
+/// Records the outcomes of a worker's claimed mail, in the caller's transaction; returns how
+/// many rows were still the worker's to record.
+pub fn record_outcomes(
+    conn: &mut DbConnection,
+    worker: &str,
+    outcomes: &[(String, Outcome)],
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let mut recorded = 0;
+    for (id, outcome) in outcomes {
+        let mine = match outcome {
+            Outcome::Sent { subject } => mark_sent(conn, id, worker, subject, now)?,
+            Outcome::Retry { error, at } => {
+                mark_attempt_failed(conn, id, worker, error, Some(*at))?
+            }
+            Outcome::Failed { error } => mark_attempt_failed(conn, id, worker, error, None)?,
+        };
+        recorded += usize::from(mine);
+    }
+    Ok(recorded)
 }
 
 /// Sent: the payload (which may hold a manage link) is scrubbed; the subject stays for staff.

@@ -1,16 +1,14 @@
-//! Where mail goes: `.eml` files (the default) or an SMTP server, through lettre.
+//! Where mail goes: `.eml` files (the default) or an SMTP server (lettre's protocol over the
+//! pooled connections of [`super::smtp`]).
 
-use std::time::Duration;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-
-use crate::config::{MailSettings, MailTransportKind, SmtpTls};
+use super::smtp::SmtpPool;
+use crate::config::{MailSettings, MailTransportKind};
 
 pub enum Transport {
     File(AsyncFileTransport<Tokio1Executor>),
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpPool),
 }
 
 /// Why a send failed, and whether trying again can help.
@@ -29,28 +27,7 @@ impl Transport {
                 })?;
                 Ok(Transport::File(AsyncFileTransport::new(&m.file_dir)))
             }
-            MailTransportKind::Smtp => {
-                let host = m.smtp_host.trim();
-                let mut builder =
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(m.smtp_port);
-                let tls = |h: &str| {
-                    TlsParameters::new(h.to_string())
-                        .map_err(|e| anyhow::anyhow!("mail.smtp_tls: {e}"))
-                };
-                builder = match m.smtp_tls {
-                    SmtpTls::None => builder.tls(Tls::None),
-                    SmtpTls::Starttls => builder.tls(Tls::Required(tls(host)?)),
-                    SmtpTls::Tls => builder.tls(Tls::Wrapper(tls(host)?)),
-                };
-                if !m.smtp_username.is_empty() {
-                    builder = builder.credentials(Credentials::new(
-                        m.smtp_username.clone(),
-                        m.smtp_password.clone(),
-                    ));
-                }
-                let timeout = Duration::from_secs(m.smtp_timeout_seconds.max(1));
-                Ok(Transport::Smtp(builder.timeout(Some(timeout)).build()))
-            }
+            MailTransportKind::Smtp => Ok(Transport::Smtp(SmtpPool::new(m)?)),
         }
     }
 
@@ -58,11 +35,7 @@ impl Transport {
     pub async fn check(&self) -> Result<(), String> {
         match self {
             Transport::File(_) => Ok(()),
-            Transport::Smtp(t) => match t.test_connection().await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err("the SMTP server did not accept a connection".into()),
-                Err(e) => Err(format!("smtp: {e}")),
-            },
+            Transport::Smtp(pool) => pool.check().await,
         }
     }
 
@@ -72,10 +45,10 @@ impl Transport {
                 message: format!("file transport: {e}"),
                 permanent: false,
             }),
-            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
-                permanent: e.is_permanent(),
-                message: format!("smtp: {e}"),
-            }),
+            Transport::Smtp(pool) => {
+                let bytes = message.formatted();
+                pool.send(message.envelope(), &bytes).await
+            }
         }
     }
 }

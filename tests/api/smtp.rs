@@ -4,8 +4,9 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mail_parser::MimeHeaders;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -16,6 +17,8 @@ pub struct Received {
     pub envelope_from: String,
     pub envelope_to: Vec<String>,
     pub raw: Vec<u8>,
+    /// When the sink accepted it (answered 250 to the data).
+    pub accepted_at: Instant,
 }
 
 #[derive(Clone)]
@@ -23,11 +26,19 @@ pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
     down: Arc<AtomicBool>,
+    /// Milliseconds the sink waits before accepting each message (a slow relay).
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        SmtpSink::start_on(0).await
+    }
+
+    /// A sink on a given loopback port (0: any free one); the SMTP-down drill starts it late
+    /// on the port the server was told to use.
+    pub async fn start_on(port: u16) -> SmtpSink {
+        let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind smtp sink");
         let port = listener.local_addr().expect("addr").port();
@@ -35,6 +46,7 @@ impl SmtpSink {
             port,
             received: Arc::default(),
             down: Arc::default(),
+            delay_ms: Arc::default(),
         };
         let s = sink.clone();
         tokio::spawn(async move {
@@ -46,6 +58,14 @@ impl SmtpSink {
             }
         });
         sink
+    }
+
+    /// Makes the sink take `delay` to accept each message.
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     pub fn set_down(&self, down: bool) {
@@ -118,10 +138,15 @@ impl SmtpSink {
                         .unwrap_or(&l);
                     data.extend_from_slice(l.as_bytes());
                 }
+                let delay = self.delay_ms.load(Ordering::SeqCst);
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
                 self.received.lock().unwrap().push(Received {
                     envelope_from: from.clone(),
                     envelope_to: to.clone(),
                     raw: data,
+                    accepted_at: Instant::now(),
                 });
                 write.write_all(b"250 OK queued\r\n").await?;
             } else if upper == "RSET" || upper == "NOOP" {

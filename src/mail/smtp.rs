@@ -1,0 +1,270 @@
+//! SMTP connections, pooled, with Nagle's algorithm off.
+//!
+//! lettre writes a message's body and its closing `\r\n.\r\n` in two writes. On a socket with
+//! Nagle's algorithm on, the second (5 bytes) waits until the first is acknowledged, and the
+//! server, waiting for the end of the data, delays that acknowledgement (40 ms on Linux): a
+//! fixed ~40 ms stall per message, whatever the server's speed (docs/benchmarks.md). So the
+//! connections are opened here, on a `TcpStream` with `TCP_NODELAY`, and handed to lettre's
+//! `AsyncSmtpConnection`, which speaks the protocol (EHLO, STARTTLS, AUTH, the envelope and
+//! the data). Up to `mail.concurrency` messages are in flight at once, each on its own
+//! connection; a connection is reused while it is healthy and idle for less than a minute.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+use super::transport::SendError;
+use crate::config::{MailSettings, SmtpTls};
+
+/// How long an idle connection is kept for the next message.
+const IDLE_FOR: Duration = Duration::from_secs(60);
+
+pub struct SmtpPool {
+    host: String,
+    port: u16,
+    tls: SmtpTls,
+    tls_parameters: Option<TlsParameters>,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    hello: ClientId,
+    permits: Semaphore,
+    idle: std::sync::Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+}
+
+fn transient(message: String) -> SendError {
+    SendError {
+        message,
+        permanent: false,
+    }
+}
+
+fn smtp_error(e: lettre::transport::smtp::Error) -> SendError {
+    SendError {
+        permanent: e.is_permanent(),
+        message: format!("smtp: {e}"),
+    }
+}
+
+impl SmtpPool {
+    pub fn new(m: &MailSettings) -> anyhow::Result<SmtpPool> {
+        let host = m.smtp_host.trim().to_string();
+        let tls_parameters = match m.smtp_tls {
+            SmtpTls::None => None,
+            SmtpTls::Starttls | SmtpTls::Tls => Some(
+                TlsParameters::new(host.clone())
+                    .map_err(|e| anyhow::anyhow!("mail.smtp_tls: {e}"))?,
+            ),
+        };
+        let credentials = (!m.smtp_username.is_empty())
+            .then(|| Credentials::new(m.smtp_username.clone(), m.smtp_password.clone()));
+        Ok(SmtpPool {
+            host,
+            port: m.smtp_port,
+            tls: m.smtp_tls,
+            tls_parameters,
+            credentials,
+            timeout: Duration::from_secs(m.smtp_timeout_seconds.max(1)),
+            hello: ClientId::default(),
+            permits: Semaphore::new(m.concurrency.max(1) as usize),
+            idle: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    async fn timed<T>(
+        &self,
+        what: &str,
+        f: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    ) -> Result<T, SendError> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(result) => result.map_err(smtp_error),
+            Err(_) => Err(transient(format!(
+                "smtp: no answer to {what} within {} s",
+                self.timeout.as_secs()
+            ))),
+        }
+    }
+
+    /// A new connection: TCP with `TCP_NODELAY`, the greeting and EHLO, TLS as configured,
+    /// then AUTH when there are credentials.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let tcp = match tokio::time::timeout(
+            self.timeout,
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(e)) => {
+                return Err(transient(format!(
+                    "smtp: cannot connect to {}:{}: {e}",
+                    self.host, self.port
+                )))
+            }
+            Err(_) => {
+                return Err(transient(format!(
+                    "smtp: no connection to {}:{} within {} s",
+                    self.host,
+                    self.port,
+                    self.timeout.as_secs()
+                )))
+            }
+        };
+        tcp.set_nodelay(true)
+            .map_err(|e| transient(format!("smtp: TCP_NODELAY: {e}")))?;
+        let mut conn = match (&self.tls, &self.tls_parameters) {
+            (SmtpTls::Tls, Some(params)) => {
+                // Implicit TLS: the handshake first, then the greeting over it.
+                #[allow(deprecated)]
+                let mut stream =
+                    lettre::transport::smtp::client::AsyncNetworkStream::use_existing_tokio1(
+                        Box::new(tcp),
+                    );
+                self.timed("the TLS handshake", stream.upgrade_tls(params.clone()))
+                    .await?;
+                self.timed(
+                    "the greeting",
+                    AsyncSmtpConnection::connect_with_transport(
+                        Box::new(TlsStream(stream)),
+                        &self.hello,
+                    ),
+                )
+                .await?
+            }
+            _ => {
+                self.timed(
+                    "the greeting",
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello),
+                )
+                .await?
+            }
+        };
+        if let (SmtpTls::Starttls, Some(params)) = (&self.tls, &self.tls_parameters) {
+            if !conn.can_starttls() {
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn.abort()).await;
+                return Err(transient(
+                    "smtp: the server does not offer STARTTLS (mail.smtp_tls = \"starttls\")"
+                        .into(),
+                ));
+            }
+            self.timed("STARTTLS", conn.starttls(params.clone(), &self.hello))
+                .await?;
+        }
+        if let Some(credentials) = &self.credentials {
+            self.timed(
+                "AUTH",
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
+            )
+            .await?;
+        }
+        Ok(conn)
+    }
+
+    /// An idle connection that is still fresh, else a new one.
+    async fn checkout(&self) -> Result<AsyncSmtpConnection, SendError> {
+        loop {
+            let candidate = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
+            match candidate {
+                Some((conn, since)) if since.elapsed() < IDLE_FOR && !conn.has_broken() => {
+                    return Ok(conn)
+                }
+                Some((mut stale, _)) => {
+                    // Past its idle time: say goodbye without waiting long for the answer.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), stale.quit()).await;
+                }
+                None => return self.connect().await,
+            }
+        }
+    }
+
+    /// Sends one message. On success the connection goes back to the pool; after any error
+    /// it is dropped (its state is unknown).
+    pub async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| transient("smtp: the mailer is shutting down".into()))?;
+        let mut conn = self.checkout().await?;
+        match self.timed("the message", conn.send(envelope, bytes)).await {
+            Ok(_) => {
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push((conn, Instant::now()));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn.abort()).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a connection can be made and greeted now (nothing is sent).
+    pub async fn check(&self) -> Result<(), String> {
+        let mut conn = self.connect().await.map_err(|e| e.message)?;
+        let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
+        Ok(())
+    }
+}
+
+/// lettre's TLS stream (futures-io) as the tokio stream its connection takes.
+#[allow(deprecated)]
+#[derive(Debug)]
+struct TlsStream(lettre::transport::smtp::client::AsyncNetworkStream);
+
+#[allow(deprecated)]
+impl AsyncRead for TlsStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        use futures_util::io::AsyncRead as _;
+        match Pin::new(&mut self.0).poll_read(cx, buf.initialize_unfilled()) {
+            Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[allow(deprecated)]
+impl AsyncWrite for TlsStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        use futures_util::io::AsyncWrite as _;
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        use futures_util::io::AsyncWrite as _;
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        use futures_util::io::AsyncWrite as _;
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+#[allow(deprecated)]
+impl lettre::transport::smtp::client::AsyncTokioStream for TlsStream {
+    fn peer_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.peer_addr()
+    }
+}
