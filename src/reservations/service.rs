@@ -582,6 +582,19 @@ pub fn reschedule(
             return Ok(row);
         }
         check_window(ctx.calendar, counter, &def, now)?;
+        // A second visit moves only inside the days its first visit allows.
+        if let Some(first_id) = &row.first_visit_id {
+            if let Some(first) = repo::find_by_id(conn, first_id)? {
+                if let Some((from, until)) = second_visit_range(&ctx, &first) {
+                    if def.id.date < from {
+                        return Err(BookingError::SecondVisitTooEarly { from });
+                    }
+                    if def.id.date > until {
+                        return Err(BookingError::SecondVisitTooLate { until });
+                    }
+                }
+            }
+        }
         // Both days: the one left (a closure may be cancelling it) and the one joined.
         let (old_day, new_day) = (
             day_key(&row.counter_id, row.visit_on),

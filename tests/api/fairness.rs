@@ -598,6 +598,19 @@ async fn a_proxys_completed_first_visit_opens_the_linked_second_visit() {
         reqs.contains("照会書兼回答書") && reqs.contains("委任状"),
         "{reqs}"
     );
+    // Moving the second visit keeps to the same days.
+    let second_manage = second["manage_token"].as_str().unwrap();
+    let move_to = |slot: &'static str| {
+        let app = &app;
+        let path = format!("/api/v1/reservations/{second_manage}/reschedule");
+        async move { app.post_json(&path, &json!({ "slot_id": slot })).await }
+    };
+    let p = problem(move_to("city-hall.2027-01-18.1000").await, 409).await;
+    assert_eq!(p["code"], "second_visit_too_early");
+    let p = problem(move_to("city-hall.2027-03-15.1000").await, 409).await;
+    assert_eq!(p["code"], "second_visit_too_late", "{p}");
+    assert_eq!(move_to("city-hall.2027-01-21.1000").await.status(), 200);
+    assert_eq!(move_to("city-hall.2027-01-19.1000").await.status(), 200);
     // Only one second visit; the first shows it.
     assert_eq!(
         problem(book2("city-hall.2027-01-20.1000").await, 409).await["code"],
