@@ -219,13 +219,16 @@ impl Runner {
                 .flatten();
             let since = match last {
                 Some(t) => t.max(now - Duration::days(7)),
-                // Never ran here: nothing to skip, only the window to catch up.
+                // Never ran here: only the window to catch up.
                 None => now - self.catch_up(),
             };
             let missed = s.due_between(since, now, self.tz());
             let Some((&latest, older)) = missed.split_last() else {
                 continue;
             };
+            // A database that never ran the job missed nothing: no skipped runs for the
+            // hours before it existed, only the latest run within the window.
+            let older = if last.is_some() { older } else { &[] };
             let cutoff = now - self.catch_up();
             for &at in older.iter().rev().take(50) {
                 self.record_skipped(job, at, now, "missed while the service was down")
