@@ -207,7 +207,9 @@ impl Db {
         // A first connection reports the real cause (refused, unknown host, bad password).
         drop(manager.establish()?);
         let pool = r2d2::Pool::builder()
-            .max_size(settings.pool_size)
+            // One connection more than the requests may hold at once: background work (the
+            // mail worker) always finds one, however many requests queue at noon.
+            .max_size(settings.pool_size.saturating_add(1))
             // No idle connections kept by a background thread: connections are made on demand
             // in the caller's thread. A pool thread inside libpq/OpenSSL when the process exits
             // can crash OpenSSL's exit handler (diesel #3441).
@@ -278,6 +280,42 @@ impl Db {
         })
         .await
         .map_err(|e| RunError::Panicked(e.to_string()))?
+    }
+
+    /// [`Db::run`] for background work, past the requests' queue: the pool keeps one
+    /// connection beyond their permits, so the mail worker is not starved by a rush of
+    /// requests (it was: verification mail waited for the whole burst on PostgreSQL).
+    pub async fn run_background<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = db.pool.get().map_err(|e| {
+                tracing::warn!(error = %e, "no database connection");
+                RunError::Unavailable
+            })?;
+            f(&mut conn).map_err(RunError::Failed)
+        })
+        .await
+        .map_err(|e| RunError::Panicked(e.to_string()))?
+    }
+
+    /// [`Db::write`] for background work (see [`Db::run_background`]).
+    pub async fn write_background<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<diesel::result::Error> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.submit(f).await,
+            None => self.run_background(move |conn| write_tx(conn, f)).await,
+        }
     }
 
     /// Runs `f` in a write transaction and returns once it is committed.

@@ -203,7 +203,7 @@ async fn record(
         .collect();
     let worker = mailer.worker_id.clone();
     let to_record = outcomes.clone();
-    db.write(move |conn| record_outcomes(conn, &worker, &to_record, now))
+    db.write_background(move |conn| record_outcomes(conn, &worker, &to_record, now))
         .await?;
     for (a, (_, outcome)) in attempts.iter().zip(&outcomes) {
         let (row, attempts) = (&a.row, a.row.attempts);
@@ -245,7 +245,7 @@ async fn claim(
     let worker = mailer.worker_id.clone();
     let lease = Duration::seconds(i64::from(mailer.settings.lease_seconds));
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    db.write(move |conn| claim_due(conn, &worker, now, lease, limit))
+    db.write_background(move |conn| claim_due(conn, &worker, now, lease, limit))
         .await
 }
 
