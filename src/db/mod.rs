@@ -221,6 +221,7 @@ impl Db {
             Backend::Sqlite => Some(writer::Writer::start(
                 manager.establish()?,
                 settings.write_group_max.max(1) as usize,
+                Duration::from_secs(settings.connect_timeout_seconds.max(1)),
             )),
             Backend::Postgres => None,
         };
