@@ -108,7 +108,12 @@ pub(super) async fn book(
     let s = state.clone();
     let result = state
         .db
-        .write(move |conn| service::book_planned(conn, &s.booking_ctx(), plan, now))
+        // The rules are judged by the clock when the transaction runs, not when the request
+        // came: a booking queued behind others at 06:59:59.9 that runs at 07:00:00 is late.
+        .write(move |conn| {
+            let now = s.clock.now().max(now);
+            service::book_planned(conn, &s.booking_ctx(), plan, now)
+        })
         .await;
     match result {
         Err(RunError::Failed(BookingError::SlotFull { tz, taker, .. })) => {
