@@ -1,6 +1,6 @@
 //! The outbox worker: claims due mail, renders it, sends it with lettre, records the outcome.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
 
@@ -285,6 +285,9 @@ pub fn spawn_worker(
     let concurrency = mailer.concurrency();
     tokio::spawn(async move {
         let mut queue: VecDeque<OutboxRow> = VecDeque::new();
+        // Ids queued or in flight here: a claim that finds one of ours again (its lease ran
+        // out while it waited) does not send it twice.
+        let mut held: HashSet<String> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
         let mut maybe_more = true;
         let mut last_claim = std::time::Instant::now();
@@ -298,7 +301,14 @@ pub fn spawn_worker(
                 match claim(&db, &mailer, clock.now(), room).await {
                     Ok(rows) => {
                         maybe_more = rows.len() >= room;
-                        queue.extend(rows);
+                        for row in rows {
+                            if held.insert(row.id.clone()) {
+                                queue.push_back(row);
+                            } else if let Some(waiting) = queue.iter_mut().find(|q| q.id == row.id)
+                            {
+                                *waiting = row; // the same mail, with its new lease
+                            }
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "outbox claim failed");
@@ -308,8 +318,17 @@ pub fn spawn_worker(
             }
             while in_flight.len() < concurrency {
                 let Some(row) = queue.pop_front() else { break };
-                let mailer = mailer.clone();
                 let now = clock.now();
+                // A claim whose lease ran out while it waited may be another worker's now:
+                // not sent from here (a later claim takes it again if nobody did).
+                if row
+                    .claimed_until
+                    .is_some_and(|until| until <= now.naive_utc())
+                {
+                    held.remove(&row.id);
+                    continue;
+                }
+                let mailer = mailer.clone();
                 in_flight.push(async move { attempt(&mailer, row, now).await });
             }
             if in_flight.is_empty() {
@@ -328,6 +347,9 @@ pub fn spawn_worker(
             }
             while let Some(Some(a)) = in_flight.next().now_or_never() {
                 finished.push(a);
+            }
+            for a in &finished {
+                held.remove(&a.row.id);
             }
             if let Err(e) = record(&db, &mailer, &metrics, finished, clock.now()).await {
                 // Unrecorded sends stay claimed: after their lease they are sent again

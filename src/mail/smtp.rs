@@ -27,6 +27,8 @@ use crate::config::{MailSettings, SmtpTls};
 
 /// How long an idle connection is kept for the next message.
 const IDLE_FOR: Duration = Duration::from_secs(60);
+/// Idle longer than this, a connection is probed with NOOP before it is used again.
+const PROBE_AFTER: Duration = Duration::from_secs(2);
 
 pub struct SmtpPool {
     host: String,
@@ -173,8 +175,19 @@ impl SmtpPool {
         loop {
             let candidate = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
             match candidate {
-                Some((conn, since)) if since.elapsed() < IDLE_FOR && !conn.has_broken() => {
+                Some((conn, since)) if since.elapsed() < PROBE_AFTER && !conn.has_broken() => {
                     return Ok(conn)
+                }
+                // Idle for a while: the relay may have closed it (idle timeouts, a 421 after
+                // so many messages). A NOOP tells, as lettre's own pool does, rather than a
+                // failed send costing the mail an attempt and a retry delay.
+                Some((mut conn, since)) if since.elapsed() < IDLE_FOR && !conn.has_broken() => {
+                    let alive = tokio::time::timeout(Duration::from_secs(5), conn.test_connected())
+                        .await
+                        .unwrap_or(false);
+                    if alive {
+                        return Ok(conn);
+                    }
                 }
                 Some((mut stale, _)) => {
                     // Past its idle time: say goodbye without waiting long for the answer.
