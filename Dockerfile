@@ -7,6 +7,7 @@ COPY src src
 COPY migrations migrations
 COPY config config
 COPY benches benches
+COPY web web
 RUN cargo build --release --locked --bin madoguchi
 
 FROM debian:bookworm-slim

@@ -352,15 +352,42 @@ impl Db {
     }
 }
 
+/// The PostgreSQL advisory lock key held while migrations run ("madoguchi" in ASCII, cut).
+const MIGRATION_LOCK: i64 = 0x6d61_646f_6775_6368;
+
 /// Applies the pending migrations of the connection's backend; returns their names.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
-    let applied = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
-    };
-    applied
-        .map(|v| v.iter().map(|m| m.to_string()).collect())
-        .map_err(|e| e.to_string())
+    fn names(
+        applied: diesel::migration::Result<Vec<diesel::migration::MigrationVersion<'_>>>,
+    ) -> Result<Vec<String>, String> {
+        applied
+            .map(|v| v.iter().map(|m| m.to_string()).collect())
+            .map_err(|e| e.to_string())
+    }
+    match conn {
+        DbConnection::Sqlite(c) => {
+            // The same on SQLite: under the write lock, which the second waits for
+            // (busy_timeout), each migration a savepoint inside.
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+                .map_err(|e| e.to_string())?;
+            let applied = names(c.run_pending_migrations(SQLITE_MIGRATIONS));
+            let ended = match applied {
+                Ok(_) => AnsiTransactionManager::commit_transaction(c),
+                Err(_) => AnsiTransactionManager::rollback_transaction(c),
+            };
+            ended.map_err(|e| e.to_string())?;
+            applied
+        }
+        DbConnection::Pg(c) => {
+            // Instances starting together on a fresh database take turns: the second finds
+            // nothing left to apply (instead of failing on a table the first just made).
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .map_err(|e| e.to_string())?;
+            let applied = names(c.run_pending_migrations(POSTGRES_MIGRATIONS));
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+            applied
+        }
+    }
 }
 
 /// Reverts every migration (for the up → down → up test and `madoguchi migrate --reset`).

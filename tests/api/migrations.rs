@@ -26,3 +26,51 @@ fn migrations_run_up_down_up() {
         .expect("nothing pending")
         .is_empty());
 }
+
+/// Instances starting together on a fresh database: each one's migrations succeed, and they
+/// are applied once (on PostgreSQL they take turns under an advisory lock; SQLite's file lock
+/// serialises them anyway).
+#[test]
+fn instances_migrating_at_once_all_start() {
+    let test_db = TestDb::create();
+    let mut settings = Settings::defaults().unwrap().database;
+    settings.url = test_db.url().to_string();
+    let applied: Vec<Result<Vec<String>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let settings = settings.clone();
+                scope.spawn(move || {
+                    let db = Db::connect(&settings).map_err(|e| e.to_string())?;
+                    let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
+                    run_migrations(&mut conn)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    });
+    let mut names: Vec<&String> = Vec::new();
+    for result in &applied {
+        names.extend(
+            result
+                .as_ref()
+                .expect("every instance's migrations succeed"),
+        );
+    }
+    let total = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        total,
+        "each migration applied once: {applied:?}"
+    );
+    let db = Db::connect(&settings).expect("connects");
+    let mut conn = db.get().expect("connection");
+    assert!(run_migrations(&mut conn).expect("nothing").is_empty());
+    assert!(total > 0, "{applied:?}");
+    conn.batch_execute("SELECT id FROM tickets")
+        .expect("tables exist");
+}
