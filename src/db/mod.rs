@@ -268,6 +268,20 @@ impl Db {
                     return Err(RunError::Unavailable);
                 }
             };
+        self.blocking(Some(permit), f).await
+    }
+
+    /// `f` on the blocking pool with a pooled connection, holding `permit` (if any) until done.
+    async fn blocking<T, E, F>(
+        &self,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        f: F,
+    ) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
         let db = self.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
@@ -292,18 +306,7 @@ impl Db {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let db = self.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = db.pool.get().map_err(|e| {
-                tracing::warn!(error = %e, "no database connection");
-                RunError::Unavailable
-            })?;
-            f(&mut conn).map_err(RunError::Failed)
-        })
-        .await
-        .map_err(|e| RunError::Panicked(e.to_string()))?
+        self.blocking(None, f).await
     }
 
     /// [`Db::write`] for background work (see [`Db::run_background`]).
