@@ -303,10 +303,14 @@ pub async fn get_availability(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    // The answer names the instant it was judged at, not the one it left at: a page that sees
+    // noon in this header sees the days opened at noon in the body.
+    let judged_at = (super::X_MADOGUCHI_NOW, instant(now, state.default_tz()));
     if fresh {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::CACHE_CONTROL, "no-cache"))
             .insert_header((header::ETAG, etag))
+            .insert_header(judged_at)
             .finish());
     }
     let mut body = Vec::with_capacity(64 + days.len() * 2048);
@@ -334,6 +338,7 @@ pub async fn get_availability(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::ETAG, etag))
+        .insert_header(judged_at)
         .content_type("application/json")
         .body(body))
 }

@@ -687,6 +687,9 @@ pub async fn cache_control(
     Ok(res)
 }
 
+/// The instant the server's clock showed when it judged the answer.
+pub const X_MADOGUCHI_NOW: HeaderName = HeaderName::from_static("x-madoguchi-now");
+
 /// Under `clock.start`, every response says the clock is a rehearsal and what time it shows.
 ///
 /// Every API response says what time the server's clock shows (`X-Madoguchi-Now`), so pages
@@ -703,11 +706,11 @@ pub async fn rehearsal_headers(
         return Ok(res);
     };
     let rehearsal = state.clock.is_rehearsal();
-    if api || rehearsal {
+    // A handler that judged its answer by the clock has named that instant already.
+    if (api || rehearsal) && !res.headers().contains_key(X_MADOGUCHI_NOW) {
         let now = instant(state.clock.now(), state.default_tz());
         if let Ok(v) = HeaderValue::from_str(&now) {
-            res.headers_mut()
-                .insert(HeaderName::from_static("x-madoguchi-now"), v);
+            res.headers_mut().insert(X_MADOGUCHI_NOW, v);
         }
     }
     if rehearsal {
@@ -755,7 +758,7 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
             header::RETRY_AFTER,
             header::ETAG,
             header::HeaderName::from_static("x-madoguchi-clock"),
-            header::HeaderName::from_static("x-madoguchi-now"),
+            X_MADOGUCHI_NOW,
         ])
         .max_age(3600)
         // Other origins get no CORS headers (the browser keeps the answer from the page);
