@@ -103,6 +103,7 @@ pub struct CloseDay {
 
 /// Closes a counter's day. A day with reservations is refused (`day_has_reservations`) unless
 /// `cancel_reservations`, which cancels each one (mailing the resident) in the same transaction.
+/// The day's waiting list ends with it: each one waiting (or offered a seat) is mailed why.
 pub fn close_day(
     conn: &mut DbConnection,
     ctx: Ctx<'_>,
@@ -158,7 +159,7 @@ pub fn close_day(
             cancelled.push(number);
         }
         // Nobody waits for a closed day any more.
-        crate::waitlist::end_day(conn, &counter.id, date, now)?;
+        let waitlist_ended = crate::waitlist::end_day(conn, &ctx, &counter.id, date, reason, now)?;
         insert_closure(
             conn,
             &ClosureRow {
@@ -175,7 +176,7 @@ pub fn close_day(
             Some(actor),
             "counter.closure",
             &format!("{}/{date}", counter.id),
-            json!({ "reason": reason, "cancelled": cancelled }),
+            json!({ "reason": reason, "cancelled": cancelled, "waitlist_ended": waitlist_ended }),
             now,
         )?;
         Ok(Closed {

@@ -45,6 +45,8 @@ pub enum MailKind {
     WaitlistJoined,
     /// A freed seat is held for the resident: accept it through the link.
     WaitlistOffer,
+    /// The waiting ended without a seat: the day was closed, or its booking window closed.
+    WaitlistEnded,
 }
 
 crate::string_enum!(MailKind {
@@ -56,6 +58,7 @@ crate::string_enum!(MailKind {
     SecondVisit => "second_visit",
     WaitlistJoined => "waitlist_joined",
     WaitlistOffer => "waitlist_offer",
+    WaitlistEnded => "waitlist_ended",
 });
 
 impl MailKind {
@@ -68,7 +71,8 @@ impl MailKind {
             | MailKind::BookingCancelled
             | MailKind::Reminder
             | MailKind::SecondVisit
-            | MailKind::WaitlistJoined => 1,
+            | MailKind::WaitlistJoined
+            | MailKind::WaitlistEnded => 1,
         }
     }
 }
@@ -183,7 +187,8 @@ pub enum CancelledBy {
     Closure,
 }
 
-/// A waiting-list mail: joined (with the place in line), or offered a seat (until when).
+/// A waiting-list mail: joined (with the place in line), offered a seat (until when), or ended
+/// (the day closed, with the administrator's reason, or its booking window closed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WaitlistMail {
     pub city: String,
@@ -197,6 +202,10 @@ pub struct WaitlistMail {
     pub offer_expires_label: Option<String>,
     /// The entry's page (`/booking/manage?waitlist=…`): see, accept, leave.
     pub link: Option<String>,
+    /// Why an ended entry ended: the day was closed for this reason (`None`: the day's booking
+    /// window closed with no seat freed).
+    #[serde(default)]
+    pub closure_reason: Option<String>,
     pub booking_url: String,
     pub sender_footer: String,
 }

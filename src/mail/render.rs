@@ -87,6 +87,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "waitlist_offer.txt",
         include_str!("templates/waitlist_offer.txt"),
     ),
+    (
+        "waitlist_ended.subject",
+        include_str!("templates/waitlist_ended.subject"),
+    ),
+    (
+        "waitlist_ended.txt",
+        include_str!("templates/waitlist_ended.txt"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -122,7 +130,7 @@ pub fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> {
                 serde_json::from_str(payload).map_err(|e| format!("verification payload: {e}"))?;
             render_with(kind, &p, None)
         }
-        MailKind::WaitlistJoined | MailKind::WaitlistOffer => {
+        MailKind::WaitlistJoined | MailKind::WaitlistOffer | MailKind::WaitlistEnded => {
             let p: WaitlistMail =
                 serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
             render_with(kind, &p, None)
@@ -143,7 +151,8 @@ pub fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> {
                 | MailKind::Reminder
                 | MailKind::SecondVisit
                 | MailKind::WaitlistJoined
-                | MailKind::WaitlistOffer => None,
+                | MailKind::WaitlistOffer
+                | MailKind::WaitlistEnded => None,
             };
             render_with(kind, &p, ics)
         }
@@ -255,6 +264,34 @@ mod tests {
         .unwrap();
         assert!(v.text.contains("http://x/booking/verify?token=t"));
         assert!(v.ics.is_none());
+    }
+
+    #[test]
+    fn an_ended_wait_says_why_and_how_to_book_another_day() {
+        let mut p = json!({
+            "city": "近江八幡市", "name": "待機 花子", "date_label": "2027年2月10日(水)",
+            "counter_name": "近江八幡市役所", "counter_address": "滋賀県近江八幡市桜宮町236",
+            "procedure_name": "暗証番号の再設定", "position": null, "offer_label": null,
+            "offer_expires_label": null, "link": null, "booking_url": "http://x/",
+            "closure_reason": "庁舎の停電点検", "sender_footer": "f",
+        });
+        let closed = render(MailKind::WaitlistEnded, &p.to_string()).unwrap();
+        assert!(
+            closed.subject.contains("キャンセル待ち終了"),
+            "{}",
+            closed.subject
+        );
+        assert!(closed.subject.contains("2027年2月10日(水)"));
+        assert!(closed.text.contains("臨時に休止"), "{}", closed.text);
+        assert!(closed.text.contains("庁舎の停電点検"));
+        assert!(closed.text.contains("http://x/"));
+        p["closure_reason"] = Value::Null;
+        let window = render(MailKind::WaitlistEnded, &p.to_string()).unwrap();
+        assert!(window.text.contains("空きが出なかった"), "{}", window.text);
+        assert!(!window.text.contains("理由"));
+        // A payload written before the field existed still renders.
+        p.as_object_mut().unwrap().remove("closure_reason");
+        assert!(render(MailKind::WaitlistEnded, &p.to_string()).is_ok());
     }
 
     #[test]

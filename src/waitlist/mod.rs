@@ -185,15 +185,7 @@ pub fn join(
         };
         repo::insert(conn, &row)?;
         let position = repo::position(conn, &row)?.unwrap_or(1);
-        mail(
-            conn,
-            &ctx,
-            &row,
-            MailKind::WaitlistJoined,
-            Some(&token),
-            Some(position),
-            now,
-        )?;
+        mail(conn, &ctx, &row, Notice::Joined(&token, position), now)?;
         Ok((row, token))
     })?;
     let position = repo::position(conn, &row)?.unwrap_or(1);
@@ -290,7 +282,7 @@ pub fn settle(
                 }
             }
             WaitStatus::Waiting if window_closed => {
-                repo::set_status(conn, &row.id, WaitStatus::Waiting, WaitStatus::Expired, now)?;
+                end_entry(conn, ctx, &row, None, now)?;
             }
             _ => {}
         }
@@ -370,15 +362,7 @@ fn fill_locked(
             }
             let token = repo::issue_link(conn, &entry.id, now)?;
             let entry = repo::get(conn, &entry.id)?.unwrap_or(entry);
-            mail(
-                conn,
-                ctx,
-                &entry,
-                MailKind::WaitlistOffer,
-                Some(&token),
-                None,
-                now,
-            )?;
+            mail(conn, ctx, &entry, Notice::Offered(&token), now)?;
             tracing::info!(counter = %counter.id, slot.id = %id, "a freed seat was offered to the waiting list");
             offered += 1;
             free -= 1;
@@ -405,7 +389,12 @@ pub fn sweep(
         };
         if now >= ctx.calendar.window.closes_at(day, counter.tz) {
             done += write_tx(conn, |conn| {
-                repo::expire_waiting(conn, &counter_id, day, now)
+                lock_day(conn, &counter_id, day)?;
+                let mut ended = 0;
+                for row in repo::list_waiting(conn, &counter_id, day)? {
+                    ended += u32::from(end_entry(conn, ctx, &row, None, now)?);
+                }
+                Ok::<_, diesel::result::Error>(ended)
             })?;
             continue;
         }
@@ -494,38 +483,75 @@ pub fn accept(
     })
 }
 
-/// A day closes: nobody waits for it any more, and seats held for offers are let go.
+/// A day closes (`closure_reason`, the administrator's words): nobody waits for it any more,
+/// seats held for offers are let go, and everyone who waited is told by mail.
 pub fn end_day(
     conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
     counter: &str,
     day: NaiveDate,
+    closure_reason: &str,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<u32> {
     lock_day(conn, counter, day)?;
-    let mut ended = repo::expire_waiting(conn, counter, day, now)?;
+    let mut ended = 0;
     for row in repo::list_day(conn, counter, day)? {
-        if row.status == WaitStatus::Offered
-            && repo::set_status(conn, &row.id, WaitStatus::Offered, WaitStatus::Expired, now)?
-        {
-            if let Some(slot) = &row.offer_slot_id {
-                release_offer_seat(conn, slot, now)?;
-            }
-            ended += 1;
-        }
+        ended += u32::from(end_entry(conn, ctx, &row, Some(closure_reason), now)?);
     }
     Ok(ended)
 }
 
-/// The mail of an entry (joined, offered).
+/// Ends a waiting or offered entry without a seat (its offer's seat let go) and mails the
+/// resident why: the day was closed (`closure_reason`) or its booking window closed (`None`).
+/// The status change is conditional, so an entry ends, and is mailed, once.
+fn end_entry(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    row: &WaitlistRow,
+    closure_reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<bool> {
+    let from = row.status;
+    if !matches!(from, WaitStatus::Waiting | WaitStatus::Offered)
+        || !repo::set_status(conn, &row.id, from, WaitStatus::Expired, now)?
+    {
+        return Ok(false);
+    }
+    if from == WaitStatus::Offered {
+        if let Some(slot) = &row.offer_slot_id {
+            release_offer_seat(conn, slot, now)?;
+        }
+    }
+    mail(conn, ctx, row, Notice::Ended { closure_reason }, now)?;
+    Ok(true)
+}
+
+/// What a waiting-list mail tells the resident.
+enum Notice<'a> {
+    /// On the list (the entry's link, the place in line).
+    Joined(&'a str, i64),
+    /// A seat is held for them (the entry's link).
+    Offered(&'a str),
+    /// The wait ended without a seat: the day was closed for this reason, or (`None`) its
+    /// booking window closed.
+    Ended { closure_reason: Option<&'a str> },
+}
+
+/// The mail of an entry.
 fn mail(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     row: &WaitlistRow,
-    kind: MailKind,
-    token: Option<&str>,
-    position: Option<i64>,
+    notice: Notice<'_>,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<String> {
+    let (kind, token, position, closure_reason) = match notice {
+        Notice::Joined(token, position) => {
+            (MailKind::WaitlistJoined, Some(token), Some(position), None)
+        }
+        Notice::Offered(token) => (MailKind::WaitlistOffer, Some(token), None, None),
+        Notice::Ended { closure_reason } => (MailKind::WaitlistEnded, None, None, closure_reason),
+    };
     let counter = ctx.calendar.counter(&row.counter_id);
     let tz = counter.map(|c| c.tz).unwrap_or(chrono_tz::Asia::Tokyo);
     let procedure = ctx.catalogue.get(&row.procedure_id);
@@ -552,6 +578,7 @@ fn mail(
                 .to_string()
         }),
         link: token.map(|t| format!("{public_url}/booking/manage?waitlist={t}")),
+        closure_reason: closure_reason.map(str::to_string),
         booking_url: format!("{public_url}/"),
         sender_footer: ctx.settings.mail_footer(),
     };

@@ -266,27 +266,6 @@ pub fn list_waiting_days(conn: &mut DbConnection) -> QueryResult<Vec<(String, Na
         .load(conn)
 }
 
-/// Ends the waiting entries of a day (its window closed, or it was closed).
-pub fn expire_waiting(
-    conn: &mut DbConnection,
-    counter: &str,
-    day: NaiveDate,
-    now: DateTime<Utc>,
-) -> QueryResult<u32> {
-    let n = diesel::update(
-        waitlist::table
-            .filter(waitlist::counter_id.eq(counter))
-            .filter(waitlist::visit_on.eq(day))
-            .filter(waitlist::status.eq(WaitStatus::Waiting)),
-    )
-    .set((
-        waitlist::status.eq(WaitStatus::Expired),
-        waitlist::updated_at.eq(now.naive_utc()),
-    ))
-    .execute(conn)?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
-}
-
 /// The waiting list of a counter's day as staff see it (everyone, in order).
 pub fn list_day(
     conn: &mut DbConnection,

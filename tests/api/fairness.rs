@@ -368,6 +368,125 @@ async fn no_offer_goes_out_once_the_days_window_has_closed_and_leaving_passes_it
 }
 
 #[tokio::test]
+async fn closing_a_day_ends_its_waiting_list_lets_the_held_seat_go_and_tells_everyone_once() {
+    let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), small_counter).await;
+    let admin = app.staff_token("chief", "admin").await;
+    let day = "2027-02-10";
+    let a = app.book_as(1, &format!("city-hall.{day}.0900")).await;
+    app.book_as(2, &format!("city-hall.{day}.0930")).await;
+    let first: Value = join(&app, 10, day).await.json().await.unwrap();
+    let second: Value = join(&app, 11, day).await.json().await.unwrap();
+    let t = a["manage_token"].as_str().unwrap();
+    app.client
+        .delete(app.url(&format!("/api/v1/reservations/{t}")))
+        .send()
+        .await
+        .unwrap();
+    let status = |token: &str| {
+        let path = format!("/api/v1/waitlist/{token}");
+        let app = &app;
+        async move { app.get(&path).await.json::<Value>().await.unwrap()["status"].clone() }
+    };
+    let (t1, t2) = (
+        first["manage_token"].as_str().unwrap(),
+        second["manage_token"].as_str().unwrap(),
+    );
+    assert_eq!(
+        status(t1).await,
+        "offered",
+        "the freed seat is held for the first"
+    );
+
+    let path = "/api/v1/admin/counters/city-hall/closures";
+    let res = app
+        .as_staff(
+            Method::POST,
+            path,
+            Some(&admin),
+            Some(&json!({ "date": day, "reason": "設備点検のため", "cancel_reservations": true })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(status(t1).await, "expired");
+    assert_eq!(status(t2).await, "expired");
+    sweep(&app).await;
+    app.drain_outbox().await;
+    for who in ["wait10@example.jp", "wait11@example.jp"] {
+        let ended = app.smtp.only_message_to(who, "【キャンセル待ち終了】");
+        assert!(ended.subject.contains("2027年2月10日"), "{}", ended.subject);
+        assert!(ended.text.contains("臨時に休止"), "{}", ended.text);
+        assert!(ended.text.contains("設備点検のため"), "{}", ended.text);
+    }
+    let audit = app.audit(&admin).await;
+    let closure = audit
+        .iter()
+        .find(|e| e["action"] == "counter.closure")
+        .expect("the closure is audited");
+    assert_eq!(closure["detail"]["waitlist_ended"], 2, "{closure}");
+    assert!(
+        !closure.to_string().contains("wait10"),
+        "no resident's data in the audit"
+    );
+
+    // Lifted, the day has both seats again: the one held for the offer was let go.
+    let res = app
+        .as_staff(Method::DELETE, &format!("{path}/{day}"), Some(&admin), None)
+        .await;
+    assert_eq!(res.status(), 200);
+    for time in ["0900", "0930"] {
+        let slot = app.slot(&format!("city-hall.{day}.{time}")).await;
+        assert_eq!(slot["remaining"], 1, "{slot}");
+    }
+    // Nobody is offered anything for the reopened day: their wait ended with the closure.
+    sweep(&app).await;
+    app.drain_outbox().await;
+    assert!(app
+        .smtp
+        .messages_to("wait11@example.jp")
+        .iter()
+        .all(|m| !m.subject.contains("空きが出ました")));
+}
+
+#[tokio::test]
+async fn those_still_waiting_when_the_window_closes_are_told_once_at_that_second() {
+    let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), small_counter).await;
+    let day = "2027-02-10";
+    app.book_as(1, &format!("city-hall.{day}.0900")).await;
+    app.book_as(2, &format!("city-hall.{day}.0930")).await;
+    let entry: Value = join(&app, 10, day).await.json().await.unwrap();
+    let path = format!(
+        "/api/v1/waitlist/{}",
+        entry["manage_token"].as_str().unwrap()
+    );
+    let ended = |app: &TestApp| {
+        app.smtp
+            .messages_to("wait10@example.jp")
+            .into_iter()
+            .filter(|m| m.subject.contains("【キャンセル待ち終了】"))
+            .count()
+    };
+
+    app.clock.set(jst("2027-02-07T06:59:59+09:00"));
+    sweep(&app).await;
+    app.drain_outbox().await;
+    assert_eq!(ended(&app), 0);
+    let e: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(e["status"], "waiting");
+
+    app.clock.set(jst("2027-02-07T07:00:00+09:00"));
+    sweep(&app).await;
+    sweep(&app).await;
+    app.drain_outbox().await;
+    let e: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(e["status"], "expired");
+    let mail = app
+        .smtp
+        .only_message_to("wait10@example.jp", "【キャンセル待ち終了】");
+    assert!(mail.text.contains("空きが出なかった"), "{}", mail.text);
+    assert!(!mail.text.contains("臨時に休止"), "{}", mail.text);
+}
+
+#[tokio::test]
 async fn twenty_concurrent_cancellations_and_acceptances_never_give_a_seat_twice() {
     // Ten one-seat slots on the day, all booked; ten residents waiting.
     let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), |s| {
