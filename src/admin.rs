@@ -63,6 +63,8 @@ pub fn change_capacity(
     let (counter, def) = ctx.calendar.resolve(slot)?;
     let id = def.id.to_string();
     write_tx(conn, |conn| {
+        // The waiting list's lock before the slot row (see `waitlist::lock_day`).
+        crate::waitlist::lock_day(conn, &counter.id, def.id.date)?;
         ensure_slot_row(conn, &SlotRow::new(&def, counter, now))?;
         let before = find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?;
         if !set_capacity(conn, &id, capacity, now)? {
@@ -91,6 +93,8 @@ pub struct Closed {
     pub date: NaiveDate,
     pub reason: String,
     pub cancelled: Vec<String>,
+    /// Waiting-list entries ended (and mailed).
+    pub waitlist_ended: u32,
 }
 
 /// A request to close a counter's day.
@@ -120,8 +124,10 @@ pub fn close_day(
     let reason = reason.as_str();
     let counter = ctx.calendar.get_counter(&counter_id)?;
     write_tx(conn, |conn| {
-        // Exclusive: waits for bookings of this day in flight, and keeps new ones out until
-        // the closure is committed (they then see it).
+        // The waiting list's lock first (see `waitlist::lock_day`). Then exclusive: waits for
+        // bookings of this day in flight, and keeps new ones out until the closure is committed
+        // (they then see it).
+        crate::waitlist::lock_day(conn, &counter.id, date)?;
         lock_keys(conn, &[&day_key(&counter.id, date)])?;
         if let DayStatus::Closed(reason) = ctx.calendar.day_status(conn, counter, date)? {
             return Err(AdminError::DayAlreadyClosed { date, reason });
@@ -184,6 +190,7 @@ pub fn close_day(
             date,
             reason: reason.to_string(),
             cancelled,
+            waitlist_ended,
         })
     })
 }

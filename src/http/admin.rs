@@ -212,7 +212,8 @@ pub async fn put_slot(
 pub struct ClosureBody {
     /// `YYYY-MM-DD`.
     date: String,
-    /// Shown to staff and, when reservations are cancelled, in each resident's mail.
+    /// Shown to staff and in the mail to each resident whose reservation is cancelled or whose
+    /// waiting for the day ends.
     reason: String,
     /// Cancel the day's reservations (each resident is mailed); without it a day that holds
     /// reservations is refused.
@@ -226,6 +227,8 @@ pub struct ClosedJson {
     pub reason: String,
     /// Reservation numbers cancelled by the closure.
     pub cancelled_reservations: Vec<String>,
+    /// Waiting-list entries for the day ended by the closure (each resident is mailed).
+    pub waitlist_ended: u32,
 }
 
 fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
@@ -281,6 +284,7 @@ pub async fn post_closure(
         date: closed.date.to_string(),
         reason: closed.reason,
         cancelled_reservations: closed.cancelled,
+        waitlist_ended: closed.waitlist_ended,
     }))
 }
 

@@ -285,9 +285,28 @@ mod tests {
         assert!(closed.text.contains("臨時に休止"), "{}", closed.text);
         assert!(closed.text.contains("庁舎の停電点検"));
         assert!(closed.text.contains("http://x/"));
+        assert!(
+            !closed.text.contains("確保も取り消しました"),
+            "nothing was offered"
+        );
+        p["offer_label"] = json!("2027年2月10日(水) 09:00〜09:30");
+        let offered = render(MailKind::WaitlistEnded, &p.to_string()).unwrap();
+        assert!(
+            offered
+                .text
+                .contains("(2027年2月10日(水) 09:00〜09:30)の確保も取り消しました"),
+            "{}",
+            offered.text
+        );
+        p["offer_label"] = Value::Null;
         p["closure_reason"] = Value::Null;
         let window = render(MailKind::WaitlistEnded, &p.to_string()).unwrap();
         assert!(window.text.contains("空きが出なかった"), "{}", window.text);
+        assert!(
+            window.text.contains("予約なしでもご来庁いただけます"),
+            "{}",
+            window.text
+        );
         assert!(!window.text.contains("理由"));
         // A payload written before the field existed still renders.
         p.as_object_mut().unwrap().remove("closure_reason");

@@ -525,6 +525,8 @@ pub fn cancel_row(
     if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
         return Err(BookingError::TooLateToCancel);
     }
+    // The waiting list's lock before the slot row (see `waitlist::lock_day`).
+    crate::waitlist::lock_day(conn, &row.counter_id, row.visit_on)?;
     if !repo::mark_cancelled(conn, &row.id, reason, now)? {
         return Err(anyhow::anyhow!("reservation changed under the lock").into());
     }
@@ -600,6 +602,8 @@ pub fn reschedule(
             day_key(&row.counter_id, row.visit_on),
             day_key(&counter.id, def.id.date),
         );
+        // The old day's waiting list first: its freed seat is offered (`waitlist::lock_day`).
+        crate::waitlist::lock_day(conn, &row.counter_id, row.visit_on)?;
         lock_keys_shared(conn, &[&old_day, &new_day])?;
         ctx.calendar.open_day(conn, counter, def.id.date)?;
         // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.

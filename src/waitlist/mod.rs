@@ -83,7 +83,15 @@ pub struct EntryView {
     pub position: Option<i64>,
 }
 
-fn lock_day(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> diesel::QueryResult<()> {
+/// The day's waiting-list lock (PostgreSQL; SQLite serialises writers anyway). Lock order, so
+/// that nothing deadlocks: this lock first, then the day's booking lock ([`day_key`]), then slot
+/// rows. Whoever frees or holds a seat of the day (a cancellation, a move, a capacity change, a
+/// closure, an offer) takes it before touching a slot row; taking it again is free.
+pub(crate) fn lock_day(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+) -> diesel::QueryResult<()> {
     lock_keys(conn, &[&format!("waitlist:{counter}:{day}")])
 }
 

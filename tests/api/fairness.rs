@@ -376,6 +376,16 @@ async fn closing_a_day_ends_its_waiting_list_lets_the_held_seat_go_and_tells_eve
     app.book_as(2, &format!("city-hall.{day}.0930")).await;
     let first: Value = join(&app, 10, day).await.json().await.unwrap();
     let second: Value = join(&app, 11, day).await.json().await.unwrap();
+    // One who left before the closure is not written to again.
+    let gone: Value = join(&app, 12, day).await.json().await.unwrap();
+    let t3 = gone["manage_token"].as_str().unwrap();
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/waitlist/{t3}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     let t = a["manage_token"].as_str().unwrap();
     app.client
         .delete(app.url(&format!("/api/v1/reservations/{t}")))
@@ -407,8 +417,11 @@ async fn closing_a_day_ends_its_waiting_list_lets_the_held_seat_go_and_tells_eve
         )
         .await;
     assert_eq!(res.status(), 201);
+    let closed: Value = res.json().await.unwrap();
+    assert_eq!(closed["waitlist_ended"], 2, "{closed}");
     assert_eq!(status(t1).await, "expired");
     assert_eq!(status(t2).await, "expired");
+    assert_eq!(status(t3).await, "left");
     sweep(&app).await;
     app.drain_outbox().await;
     for who in ["wait10@example.jp", "wait11@example.jp"] {
@@ -416,7 +429,19 @@ async fn closing_a_day_ends_its_waiting_list_lets_the_held_seat_go_and_tells_eve
         assert!(ended.subject.contains("2027年2月10日"), "{}", ended.subject);
         assert!(ended.text.contains("臨時に休止"), "{}", ended.text);
         assert!(ended.text.contains("設備点検のため"), "{}", ended.text);
+        // Only the one offered a seat is told that seat is no longer held.
+        assert_eq!(
+            ended.text.contains("確保も取り消しました"),
+            who == "wait10@example.jp",
+            "{}",
+            ended.text
+        );
     }
+    assert!(app
+        .smtp
+        .messages_to("wait12@example.jp")
+        .iter()
+        .all(|m| !m.subject.contains("キャンセル待ち終了")));
     let audit = app.audit(&admin).await;
     let closure = audit
         .iter()
@@ -453,14 +478,18 @@ async fn those_still_waiting_when_the_window_closes_are_told_once_at_that_second
     let day = "2027-02-10";
     app.book_as(1, &format!("city-hall.{day}.0900")).await;
     app.book_as(2, &format!("city-hall.{day}.0930")).await;
-    let entry: Value = join(&app, 10, day).await.json().await.unwrap();
-    let path = format!(
-        "/api/v1/waitlist/{}",
-        entry["manage_token"].as_str().unwrap()
-    );
+    // Two waiting: one ends as its page is read at the closing second, one by the sweeper.
+    let mut paths = Vec::new();
+    for who in [10, 11] {
+        let entry: Value = join(&app, who, day).await.json().await.unwrap();
+        paths.push(format!(
+            "/api/v1/waitlist/{}",
+            entry["manage_token"].as_str().unwrap()
+        ));
+    }
     let ended = |app: &TestApp| {
         app.smtp
-            .messages_to("wait10@example.jp")
+            .messages()
             .into_iter()
             .filter(|m| m.subject.contains("【キャンセル待ち終了】"))
             .count()
@@ -470,20 +499,27 @@ async fn those_still_waiting_when_the_window_closes_are_told_once_at_that_second
     sweep(&app).await;
     app.drain_outbox().await;
     assert_eq!(ended(&app), 0);
-    let e: Value = app.get(&path).await.json().await.unwrap();
-    assert_eq!(e["status"], "waiting");
+    for path in &paths {
+        let e: Value = app.get(path).await.json().await.unwrap();
+        assert_eq!(e["status"], "waiting");
+    }
 
     app.clock.set(jst("2027-02-07T07:00:00+09:00"));
-    sweep(&app).await;
-    sweep(&app).await;
-    app.drain_outbox().await;
-    let e: Value = app.get(&path).await.json().await.unwrap();
+    let e: Value = app.get(&paths[0]).await.json().await.unwrap();
     assert_eq!(e["status"], "expired");
-    let mail = app
-        .smtp
-        .only_message_to("wait10@example.jp", "【キャンセル待ち終了】");
-    assert!(mail.text.contains("空きが出なかった"), "{}", mail.text);
-    assert!(!mail.text.contains("臨時に休止"), "{}", mail.text);
+    sweep(&app).await;
+    sweep(&app).await;
+    for path in &paths {
+        let e: Value = app.get(path).await.json().await.unwrap();
+        assert_eq!(e["status"], "expired");
+    }
+    app.drain_outbox().await;
+    assert_eq!(ended(&app), 2);
+    for who in ["wait10@example.jp", "wait11@example.jp"] {
+        let mail = app.smtp.only_message_to(who, "【キャンセル待ち終了】");
+        assert!(mail.text.contains("空きが出なかった"), "{}", mail.text);
+        assert!(!mail.text.contains("臨時に休止"), "{}", mail.text);
+    }
 }
 
 #[tokio::test]

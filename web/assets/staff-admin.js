@@ -176,7 +176,9 @@ export function mountClosures(root, ctx) {
           method: 'POST', body: { date: date.value, reason: reason.value.trim(), cancel_reservations: cancelBox.checked },
         });
         clearProblems(form, summary);
-        ctx.toast(t('closures.added', { date: fmtDate(r.date, lang), n: r.cancelled_reservations ?? 0 }));
+        ctx.toast(t('closures.added', {
+          date: fmtDate(r.date, lang), n: (r.cancelled_reservations || []).length, w: r.waitlist_ended ?? 0,
+        }));
         form.reset();
         load();
       } catch (p) {
