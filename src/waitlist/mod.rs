@@ -423,6 +423,9 @@ pub fn accept(
     let row = find(conn, token)?;
     settle(conn, &ctx, &row.id, now)?;
     write_tx(conn, |conn| {
+        // The waiting list's lock first (see `lock_day`): an offer running out at this second
+        // is settled before or after, never across this booking.
+        lock_day(conn, &row.counter_id, row.visit_on)?;
         let row = repo::get(conn, &row.id)?.ok_or(WaitlistError::NotFound)?;
         match row.status {
             WaitStatus::Offered => {}
