@@ -24,7 +24,7 @@ pub enum ApplicantType {
     VoluntaryProxy,
 }
 
-crate::string_enum!(ApplicantType {
+crate::db::text_enum!(ApplicantType {
     Holder => "holder",
     LegalRepresentative => "legal_representative",
     VoluntaryProxy => "voluntary_proxy",

@@ -1,7 +1,6 @@
 //! madoguchi (窓口): the booking backend for a city's My Number card special counter.
 #![recursion_limit = "256"]
 
-pub mod admin;
 pub mod calendar;
 pub mod catalogue;
 pub mod clock;
@@ -12,6 +11,7 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod operations;
 pub mod queue;
 pub mod reservations;
 pub mod staff;

@@ -76,7 +76,7 @@ impl Application {
                 mail_notify.clone(),
             );
         }
-        let schedules = Arc::new(crate::jobs::schedules(&settings).map_err(anyhow::Error::msg)?);
+        let schedules = Arc::new(crate::jobs::schedules(&settings));
         let state = AppState {
             message_domain: Arc::from(mailer.message_domain()),
             mailer,
@@ -88,7 +88,7 @@ impl Application {
             settings: Arc::new(settings),
             clock,
             db,
-            openapi: Arc::new(http::openapi::document_json()),
+            openapi: Arc::new(http::openapi_json()),
             jobs: schedules,
         };
         if state.settings.jobs.enabled {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
-use super::{Calendar, ClosedReason, Counter, DayStatus, Seats, SlotDef};
+use super::{ClosedReason, Counter, DayStatus, Seats, SlotDef};
 use crate::db::schema::slots;
 use crate::db::DbConnection;
 
@@ -36,6 +36,11 @@ pub struct DayPlan {
     pub closes_at: DateTime<Utc>,
     /// When seats held for phone bookings are released (None: none are held).
     pub phone_release_at: Option<DateTime<Utc>>,
+}
+
+/// What the cache needs of the calendar: a day's plan from the configuration.
+pub trait Planner {
+    fn day_plan(&self, counter: &Counter, date: NaiveDate) -> DayPlan;
 }
 
 /// A day's seats as last read.
@@ -150,23 +155,12 @@ type SeatRow = (String, NaiveDate, i32, i32, i32, i32, i64);
 
 impl DayCache {
     /// The day's plan, computed on first use.
-    pub fn plan(&self, calendar: &Calendar, counter: &Counter, date: NaiveDate) -> Arc<DayPlan> {
+    pub fn plan(&self, planner: &impl Planner, counter: &Counter, date: NaiveDate) -> Arc<DayPlan> {
         let key = (counter.id.clone(), date);
         if let Some(plan) = self.plans.lock().ok().and_then(|p| p.get(&key).cloned()) {
             return plan;
         }
-        let configured = calendar.day(counter, date);
-        let slots = calendar.slots_on(counter, date, configured);
-        let plan = Arc::new(DayPlan {
-            date,
-            configured,
-            ids: slots.iter().map(|s| s.id.to_string()).collect(),
-            slots,
-            opens_at: calendar.window.opens_at(date, counter.tz),
-            closes_at: calendar.window.closes_at(date, counter.tz),
-            phone_release_at: (counter.phone_seats_per_slot > 0)
-                .then(|| counter.phone_release_at(&calendar.window, date)),
-        });
+        let plan = Arc::new(planner.day_plan(counter, date));
         if let Ok(mut plans) = self.plans.lock() {
             if plans.len() >= MAX_DAYS {
                 plans.clear();
@@ -196,7 +190,7 @@ impl DayCache {
     pub fn days(
         &self,
         conn: &mut DbConnection,
-        calendar: &Calendar,
+        planner: &impl Planner,
         counter: &Counter,
         from: NaiveDate,
         to: NaiveDate,
@@ -252,7 +246,7 @@ impl DayCache {
                 by_day.entry(r.1).or_default().push(r);
             }
             for d in &stale {
-                let plan = self.plan(calendar, counter, *d);
+                let plan = self.plan(planner, counter, *d);
                 let rows = by_day.remove(d).unwrap_or_default();
                 fresh.insert(*d, Arc::new(seats_of(&plan, &rows)));
             }
@@ -269,7 +263,7 @@ impl DayCache {
             .iter()
             .zip(kept)
             .map(|(d, k)| DayState {
-                plan: self.plan(calendar, counter, *d),
+                plan: self.plan(planner, counter, *d),
                 seats: fresh.get(d).cloned().or(k).unwrap_or_default(),
                 admin_closed: marks.get(d).is_some_and(|m| m.2),
             })

@@ -1,84 +1,14 @@
-//! Enums stored as TEXT: one `ToSql`/`FromSql` implementation for each backend (and for the
-//! `MultiConnection` backend that dispatches to them), through the enum's `as_str`/`FromStr`.
-//! Code matches `ReservationStatus::Cancelled`; it never compares `"cancelled"`.
+//! Enums stored as TEXT, declared once beside the enum with [`text_enum!`]: the strings
+//! (`as_str`, `FromStr`, `Display`, `ALL`, `STRINGS`) and a `ToSql`/`FromSql` implementation
+//! for each backend (and for the `MultiConnection` backend that dispatches to them). Code
+//! matches `ReservationStatus::Cancelled`; it never compares `"cancelled"`.
 //!
-//! Each enum derives `AsExpression` and `FromSqlRow` with `sql_type = Text` where it is
-//! defined; [`text_enum!`] adds the conversions here, so a new status needs one line.
+//! The enum derives `AsExpression` and `FromSqlRow` with `sql_type = Text` where it is defined
+//! and invokes `crate::db::text_enum!(Name { Variant => "text", … })` beside it, so `db/`
+//! imports no domain module and a new status is one line in each.
 
-use std::io::Write;
-
-use diesel::deserialize::{self, FromSql};
-use diesel::pg::{Pg, PgValue};
-use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::Text;
-use diesel::sqlite::{Sqlite, SqliteValue};
-
-use super::{MultiBackend, MultiRawValue};
-
+/// Declares an enum's stored strings and its TEXT conversions on both backends.
 macro_rules! text_enum {
-    ($($ty:ty),+ $(,)?) => { $(
-        impl ToSql<Text, Pg> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-                out.write_all(self.as_str().as_bytes())?;
-                Ok(IsNull::No)
-            }
-        }
-
-        impl ToSql<Text, Sqlite> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-                out.set_value(self.as_str());
-                Ok(IsNull::No)
-            }
-        }
-
-        impl ToSql<Text, MultiBackend> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-                out.set_value((Text, self));
-                Ok(IsNull::No)
-            }
-        }
-
-        impl FromSql<Text, Pg> for $ty {
-            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-                let raw = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
-                raw.parse()
-                    .map_err(|_| format!("unknown {} {raw:?} in the database", stringify!($ty)).into())
-            }
-        }
-
-        impl FromSql<Text, Sqlite> for $ty {
-            fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-                let raw = <String as FromSql<Text, Sqlite>>::from_sql(bytes)?;
-                raw.parse()
-                    .map_err(|_| format!("unknown {} {raw:?} in the database", stringify!($ty)).into())
-            }
-        }
-
-        impl FromSql<Text, MultiBackend> for $ty {
-            fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
-                bytes.from_sql::<Self, Text>()
-            }
-        }
-    )+ };
-}
-
-text_enum!(
-    crate::reservations::model::ReservationStatus,
-    crate::reservations::model::Channel,
-    crate::catalogue::ApplicantType,
-    crate::queue::model::TicketStatus,
-    crate::queue::model::TicketKind,
-    crate::mail::OutboxStatus,
-    crate::mail::MailKind,
-    crate::staff::Role,
-    crate::jobs::Job,
-    crate::jobs::repo::RunStatus,
-    crate::waitlist::repo::WaitStatus,
-);
-
-/// Declares an enum's string forms once: `as_str`, `FromStr`, `Display` and `ALL`.
-#[macro_export]
-macro_rules! string_enum {
     ($ty:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
         impl $ty {
             pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
@@ -106,5 +36,66 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        const _: () = {
+            use std::io::Write as _;
+
+            use diesel::deserialize::{self, FromSql};
+            use diesel::pg::{Pg, PgValue};
+            use diesel::serialize::{self, IsNull, Output, ToSql};
+            use diesel::sql_types::Text;
+            use diesel::sqlite::{Sqlite, SqliteValue};
+            use $crate::db::{MultiBackend, MultiRawValue};
+
+            impl ToSql<Text, Pg> for $ty {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                    out.write_all(self.as_str().as_bytes())?;
+                    Ok(IsNull::No)
+                }
+            }
+
+            impl ToSql<Text, Sqlite> for $ty {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+                    out.set_value(self.as_str());
+                    Ok(IsNull::No)
+                }
+            }
+
+            impl ToSql<Text, MultiBackend> for $ty {
+                fn to_sql<'b>(
+                    &'b self,
+                    out: &mut Output<'b, '_, MultiBackend>,
+                ) -> serialize::Result {
+                    out.set_value((Text, self));
+                    Ok(IsNull::No)
+                }
+            }
+
+            impl FromSql<Text, Pg> for $ty {
+                fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                    let raw = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+                    raw.parse().map_err(|_| {
+                        format!("unknown {} {raw:?} in the database", stringify!($ty)).into()
+                    })
+                }
+            }
+
+            impl FromSql<Text, Sqlite> for $ty {
+                fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+                    let raw = <String as FromSql<Text, Sqlite>>::from_sql(bytes)?;
+                    raw.parse().map_err(|_| {
+                        format!("unknown {} {raw:?} in the database", stringify!($ty)).into()
+                    })
+                }
+            }
+
+            impl FromSql<Text, MultiBackend> for $ty {
+                fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
+                    bytes.from_sql::<Self, Text>()
+                }
+            }
+        };
     };
 }
+
+pub(crate) use text_enum;

@@ -10,17 +10,20 @@ use super::body::JsonBody;
 use super::calendar::check_date_range;
 use super::json::{stored, StaffJson};
 use super::problem::AppError;
-use super::AppState;
-use crate::admin::{self, AdminError};
+use super::route::{api, ApiRoute, ADMIN};
+use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
+use crate::error::ErrorCode;
 use crate::error::{FieldProblem, Invalid};
 use crate::mail::outbox::list_outbox;
 use crate::mail::{MailKind, OutboxStatus};
+use crate::operations::{self as admin, AdminError};
 use crate::staff::audit::list_since;
 use crate::staff::service::{
     create_staff, prepare_staff, reset_password, update_staff, NewStaff, StaffChanges,
 };
 use crate::text::parse_reason;
+use actix_web::http::Method;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
@@ -513,4 +516,70 @@ pub async fn get_outbox(
         })
         .collect();
     Ok(HttpResponse::Ok().json(OutboxJson { mails }))
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use ErrorCode as E;
+    use Method as M;
+    vec![
+        api(M::GET, "/api/v1/admin/staff", ADMIN, &[], get_staff_list),
+        api(
+            M::POST,
+            "/api/v1/admin/staff",
+            ADMIN,
+            &[E::LoginTaken],
+            post_staff,
+        ),
+        api(
+            M::PATCH,
+            "/api/v1/admin/staff/{login}",
+            ADMIN,
+            &[E::StaffNotFound, E::LastAdmin],
+            patch_staff,
+        ),
+        api(
+            M::PUT,
+            "/api/v1/admin/staff/{login}/password",
+            ADMIN,
+            &[E::StaffNotFound],
+            put_staff_password,
+        ),
+        api(
+            M::PUT,
+            "/api/v1/admin/slots/{slot_id}",
+            ADMIN,
+            &[E::SlotNotFound, E::DayClosed, E::CapacityBelowBooked],
+            put_slot,
+        ),
+        api(
+            M::GET,
+            "/api/v1/admin/counters/{counter}/closures",
+            ADMIN,
+            &[E::CounterNotFound],
+            get_closures,
+        ),
+        api(
+            M::POST,
+            "/api/v1/admin/counters/{counter}/closures",
+            ADMIN,
+            &[
+                E::CounterNotFound,
+                E::DayAlreadyClosed,
+                E::DayHasReservations,
+                E::ContainsIndividualNumber,
+                E::TooLateToCancel,
+            ],
+            post_closure,
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/admin/counters/{counter}/closures/{date}",
+            ADMIN,
+            &[E::CounterNotFound, E::ClosureNotFound],
+            delete_closure,
+        ),
+        api(M::GET, "/api/v1/admin/audit", ADMIN, &[], get_audit),
+        api(M::GET, "/api/v1/admin/outbox", ADMIN, &[], get_outbox),
+    ]
 }

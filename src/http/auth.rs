@@ -12,7 +12,7 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::problem::AppError;
-use super::AppState;
+use super::state::AppState;
 use crate::error::ErrorCode;
 use crate::staff::service::authenticate;
 use crate::staff::{Role, StaffUser};

@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::problem::AppError;
-use super::AppState;
+use super::state::AppState;
 use crate::error::{ErrorCode, Facts, FieldError, FieldProblem, Invalid, JsonType};
 
 /// A JSON body, read but not yet parsed.

@@ -9,13 +9,16 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Authorized, PhoneStaff};
 use super::json::{instant, SlotJson};
 use super::problem::AppError;
-use super::AppState;
+use super::route::{api, Access, ApiRoute};
+use super::state::AppState;
 use crate::calendar::availability::{self, DayClock, DayView};
 use crate::calendar::cache::RenderKey;
 use crate::calendar::{ClosedReason, DayStatus, Hours, Taker};
 use crate::catalogue::ApplicantType;
 use crate::config::ApplicantSettings;
+use crate::error::ErrorCode;
 use crate::error::{FieldProblem, Invalid};
+use actix_web::http::Method;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HoursJson {
@@ -261,7 +264,7 @@ pub async fn get_availability(
     let (days, waiting) = state
         .db
         .run(move |conn| {
-            let days = calendar.cache.days(conn, &calendar, &c, from, to)?;
+            let days = calendar.cache.days(conn, calendar.as_ref(), &c, from, to)?;
             let waiting = match taker {
                 Taker::Phone => crate::waitlist::repo::count_by_day(conn, &c.id, from, to)?,
                 Taker::Web => Vec::new(),
@@ -305,7 +308,10 @@ pub async fn get_availability(
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
     // The answer names the instant it was judged at, not the one it left at: a page that sees
     // noon in this header sees the days opened at noon in the body.
-    let judged_at = (super::X_MADOGUCHI_NOW, instant(now, state.default_tz()));
+    let judged_at = (
+        super::middleware::X_MADOGUCHI_NOW,
+        instant(now, state.default_tz()),
+    );
     if fresh {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -367,4 +373,22 @@ fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {
         waiting: None,
         slots: d.slots.iter().map(|s| SlotJson::of(s, tz)).collect(),
     }
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use Access::Public;
+    use ErrorCode as E;
+    use Method as M;
+    vec![
+        api(M::GET, "/api/v1/counters", Public, &[], get_counters),
+        api(M::GET, "/api/v1/procedures", Public, &[], get_procedures),
+        api(
+            M::GET,
+            "/api/v1/counters/{counter}/availability",
+            Public,
+            &[E::CounterNotFound],
+            get_availability,
+        ),
+    ]
 }

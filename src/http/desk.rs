@@ -13,11 +13,14 @@ use super::body::JsonBody;
 use super::calendar::check_date_range;
 use super::json::{StaffReservationJson, TicketJson};
 use super::problem::AppError;
-use super::AppState;
+use super::route::{api, Access, ApiRoute, DESK, TICKET};
+use super::state::AppState;
+use crate::error::ErrorCode;
 use crate::error::{FieldProblem, Invalid};
 use crate::queue::repo::{calls_after, last_call_id, recent_calls, CallEvent, TicketRow};
 use crate::queue::service::{self, Outcome};
 use crate::text::parse_label;
+use actix_web::http::Method;
 
 pub const DESK_NAME_MAX: usize = 20;
 
@@ -433,4 +436,77 @@ pub async fn get_display(
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(stream))
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use Access::Public;
+    use ErrorCode as E;
+    use Method as M;
+    vec![
+        api(
+            M::GET,
+            "/api/v1/desk/{counter}/queue",
+            DESK,
+            &[E::CounterNotFound],
+            get_queue,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/check-ins",
+            DESK,
+            &[
+                E::CounterNotFound,
+                E::ReservationNotFound,
+                E::ReservationCancelled,
+                E::AlreadyCheckedIn,
+                E::WrongCounter,
+                E::NotToday,
+                E::DayClosed,
+            ],
+            post_check_in,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/walk-ins",
+            DESK,
+            &[E::CounterNotFound, E::ProcedureNotFound, E::DayClosed],
+            post_walk_in,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/calls",
+            DESK,
+            &[E::CounterNotFound],
+            post_call,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/tickets/{ticket}/complete",
+            DESK,
+            TICKET,
+            post_complete,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/tickets/{ticket}/no-show",
+            DESK,
+            TICKET,
+            post_no_show,
+        ),
+        api(
+            M::POST,
+            "/api/v1/desk/{counter}/tickets/{ticket}/recall",
+            DESK,
+            TICKET,
+            post_recall,
+        ),
+        api(
+            M::GET,
+            "/api/v1/desk/{counter}/display",
+            Public,
+            &[E::CounterNotFound],
+            get_display,
+        ),
+    ]
 }

@@ -8,8 +8,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::problem::AppError;
-use super::AppState;
+use super::route::{api, Access, ApiRoute};
+use super::state::AppState;
 use crate::error::ErrorCode;
+use actix_web::http::Method;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthJson {
@@ -74,4 +76,21 @@ pub async fn get_readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppE
         },
         mail: mail_json,
     }))
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use Access::Public;
+    use ErrorCode as E;
+    use Method as M;
+    vec![
+        api(M::GET, "/healthz", Public, &[], get_healthz),
+        api(
+            M::GET,
+            "/readyz",
+            Public,
+            &[E::DatabaseUnavailable],
+            get_readyz,
+        ),
+    ]
 }

@@ -10,11 +10,13 @@ use super::auth::{AdminOnly, Authorized};
 use super::calendar::check_date_range;
 use super::json::{instant, stored};
 use super::problem::AppError;
-use super::AppState;
+use super::route::{api, ApiRoute, ADMIN};
+use super::state::AppState;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::jobs::repo::{list_runs, RunStatus};
 use crate::jobs::stats::{self, DailyStatsRow};
 use crate::jobs::Job;
+use actix_web::http::Method;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobRunJson {
@@ -61,7 +63,7 @@ pub async fn get_jobs(
         let runs = state.db.run(move |conn| list_runs(conn, job, 20)).await?;
         jobs.push(JobJson {
             name: job,
-            schedule: s.expression.clone(),
+            schedule: s.expression().to_string(),
             next_run_at: s.next_after(now, tz).map(|t| instant(t, tz)),
             runs: runs
                 .iter()
@@ -237,4 +239,20 @@ pub async fn get_stats(
             })
             .collect(),
     }))
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use ErrorCode as E;
+    use Method as M;
+    vec![
+        api(M::GET, "/api/v1/admin/jobs", ADMIN, &[], get_jobs),
+        api(
+            M::GET,
+            "/api/v1/admin/stats",
+            ADMIN,
+            &[E::CounterNotFound, E::NotAcceptable],
+            get_stats,
+        ),
+    ]
 }

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
+use super::state::AppState;
 use crate::calendar::availability::SlotView;
 use crate::calendar::local_rfc3339;
 use crate::catalogue::ApplicantType;

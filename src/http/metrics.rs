@@ -10,8 +10,10 @@ use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 
 use super::problem::AppError;
-use super::AppState;
+use super::route::{api, Access, ApiRoute};
+use super::state::AppState;
 use crate::metrics::{CounterLabels, HttpLabels, RouteLabels, StatusLabels};
+use actix_web::http::Method;
 
 /// Counts and times every request, by method, route template (never the raw path, which
 /// holds tokens) and status.
@@ -101,4 +103,11 @@ pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, App
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(text))
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use Access::Public;
+    use Method as M;
+    vec![api(M::GET, "/metrics", Public, &[], get_metrics)]
 }

@@ -17,9 +17,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::json::{instant, SlotJson};
-use crate::admin::AdminError;
 use crate::calendar::{CalendarError, ClosedReason};
 use crate::error::{ErrorCode, Facts, FieldError, Invalid, Lang};
+use crate::operations::AdminError;
 use crate::queue::service::DeskError;
 use crate::reservations::BookingError;
 use crate::staff::service::StaffError;

@@ -7,14 +7,18 @@ use utoipa::ToSchema;
 use super::body::JsonBody;
 use super::json::ReservationJson;
 use super::problem::AppError;
-use super::AppState;
+use super::route::{api, Access, ApiRoute};
+use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
 use crate::db::RunError;
+use crate::error::ErrorCode;
+use crate::operations;
 use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::service::{self, Origin, VisitLinks};
 use crate::reservations::BookingError;
 use crate::tokens::looks_like_token;
 use crate::verification::VerificationError;
+use actix_web::http::Method;
 
 /// Every field optional at the JSON level, so all missing fields are named at once (422).
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -163,7 +167,7 @@ pub async fn delete_reservation(
     let (row, links) = state
         .db
         .run(move |conn| {
-            let row = service::cancel_by_token(conn, s.booking_ctx(), &t, now)?;
+            let row = operations::cancel_by_token(conn, s.booking_ctx(), &t, now)?;
             service::with_links(conn, row)
         })
         .await?;
@@ -193,7 +197,7 @@ pub async fn post_reschedule(
     let (row, links) = state
         .db
         .run(move |conn| {
-            let row = service::reschedule(conn, s.booking_ctx(), &t, &slot, now)?;
+            let row = operations::reschedule(conn, s.booking_ctx(), &t, &slot, now)?;
             service::with_links(conn, row)
         })
         .await?;
@@ -226,4 +230,69 @@ pub async fn get_reservation_qr(
         .content_type("image/svg+xml")
         .insert_header(("Cache-Control", "no-store"))
         .body(svg))
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use Access::Public;
+    use ErrorCode as E;
+    use Method as M;
+    vec![
+        api(
+            M::POST,
+            "/api/v1/reservations",
+            Public,
+            &[
+                E::ContainsIndividualNumber,
+                E::VerificationNotFound,
+                E::VerificationExpired,
+                E::VerificationUsed,
+                E::SlotNotFound,
+                E::ProcedureNotFound,
+                E::DayClosed,
+                E::SlotFull,
+                E::WindowNotOpen,
+                E::WindowClosed,
+                E::ActiveReservationExists,
+            ],
+            post_reservation,
+        ),
+        api(
+            M::GET,
+            "/api/v1/reservations/{manage_token}",
+            Public,
+            &[E::ReservationNotFound],
+            get_reservation,
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/reservations/{manage_token}",
+            Public,
+            &[E::ReservationNotFound, E::TooLateToCancel],
+            delete_reservation,
+        ),
+        api(
+            M::POST,
+            "/api/v1/reservations/{manage_token}/reschedule",
+            Public,
+            &[
+                E::ReservationNotFound,
+                E::ReservationCancelled,
+                E::TooLateToChange,
+                E::SlotNotFound,
+                E::DayClosed,
+                E::SlotFull,
+                E::WindowNotOpen,
+                E::WindowClosed,
+            ],
+            post_reschedule,
+        ),
+        api(
+            M::GET,
+            "/api/v1/reservations/{manage_token}/qr.svg",
+            Public,
+            &[E::ReservationNotFound],
+            get_reservation_qr,
+        ),
+    ]
 }

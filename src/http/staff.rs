@@ -8,10 +8,14 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{AnyStaff, Authorized, PhoneStaff};
 use super::body::JsonBody;
 use super::calendar::check_date_range;
+use super::json::instant;
 use super::json::{StaffReservationJson, StaffReservationsJson};
+use super::middleware::client_ip_key;
 use super::problem::AppError;
-use super::{client_ip_key, instant, AppState};
+use super::route::{api, Access, ApiRoute, ANY_STAFF, BOOKING, PHONE};
+use super::state::AppState;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
+use crate::operations;
 use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::repo;
@@ -20,6 +24,7 @@ use crate::reservations::BookingError;
 use crate::staff::service as staff_service;
 use crate::staff::Role;
 use crate::text::parse_reason;
+use actix_web::http::Method;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
@@ -280,10 +285,72 @@ pub async fn post_staff_cancel(
         .db
         .run(move |conn| {
             let row =
-                service::cancel_by_number(conn, s.booking_ctx(), &number, &reason, &login, now)?;
+                operations::cancel_by_number(conn, s.booking_ctx(), &number, &reason, &login, now)?;
             service::with_links(conn, row)
         })
         .await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Ok().json(StaffReservationJson::of(&state, &row, &links)))
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use Access::Public;
+    use ErrorCode as E;
+    use Method as M;
+    vec![
+        api(
+            M::POST,
+            "/api/v1/staff/sessions",
+            Public,
+            &[E::InvalidCredentials, E::RateLimited],
+            post_session,
+        ),
+        api(
+            M::GET,
+            "/api/v1/staff/sessions/current",
+            ANY_STAFF,
+            &[],
+            get_current_session,
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/staff/sessions/current",
+            ANY_STAFF,
+            &[],
+            delete_session,
+        ),
+        api(
+            M::POST,
+            "/api/v1/staff/reservations",
+            PHONE,
+            BOOKING,
+            post_staff_reservation,
+        ),
+        api(
+            M::GET,
+            "/api/v1/staff/reservations",
+            ANY_STAFF,
+            &[E::CounterNotFound],
+            get_staff_reservations,
+        ),
+        api(
+            M::GET,
+            "/api/v1/staff/reservations/{reservation_number}",
+            ANY_STAFF,
+            &[E::ReservationNotFound],
+            get_staff_reservation,
+        ),
+        api(
+            M::POST,
+            "/api/v1/staff/reservations/{reservation_number}/cancel",
+            PHONE,
+            &[
+                E::ReservationNotFound,
+                E::TooLateToCancel,
+                E::ContainsIndividualNumber,
+            ],
+            post_staff_cancel,
+        ),
+    ]
 }

@@ -5,14 +5,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body::JsonBody;
+use super::json::instant;
 use super::json::stored;
+use super::middleware::client_ip_key;
 use super::problem::AppError;
-use super::{client_ip_key, instant, AppState};
+use super::route::{api, Access, ApiRoute};
+use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
 use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::text::EmailAddress;
 use crate::tokens::looks_like_token;
 use crate::verification::{self, VerificationError, VerificationRequest};
+use actix_web::http::Method;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"email": "taro@example.jp", "counter": "city-hall", "slot_id": "city-hall.2027-01-04.0900"}))]
@@ -113,4 +117,38 @@ pub async fn get_verification(
         counter: row.counter_id,
         slot_id: row.slot_id,
     }))
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use Access::Public;
+    use ErrorCode as E;
+    use Method as M;
+    vec![
+        api(
+            M::POST,
+            "/api/v1/verifications",
+            Public,
+            &[
+                E::InvalidEmail,
+                E::ContainsIndividualNumber,
+                E::CounterNotFound,
+                E::SlotNotFound,
+                E::DayClosed,
+                E::RateLimited,
+            ],
+            post_verification,
+        ),
+        api(
+            M::GET,
+            "/api/v1/verifications/{token}",
+            Public,
+            &[
+                E::VerificationNotFound,
+                E::VerificationExpired,
+                E::VerificationUsed,
+            ],
+            get_verification,
+        ),
+    ]
 }

@@ -9,8 +9,10 @@ use super::auth::{Authorized, PhoneStaff};
 use super::body::JsonBody;
 use super::json::{instant, ReservationJson, ReservedSlotJson, StaffReservationJson};
 use super::problem::AppError;
-use super::AppState;
+use super::route::{api, Access, ApiRoute, PHONE, SECOND_VISIT};
+use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
+use crate::error::ErrorCode;
 use crate::error::{FieldProblem, Invalid};
 use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::service::{self, SecondVisitBy, VisitLinks};
@@ -19,6 +21,7 @@ use crate::tokens::looks_like_token;
 use crate::verification::VerificationError;
 use crate::waitlist::repo::{WaitStatus, WaitlistRow};
 use crate::waitlist::{self, EntryView, JoinRequest, WaitlistError};
+use actix_web::http::Method;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
@@ -337,4 +340,73 @@ pub async fn post_staff_second_visit(
         .await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Created().json(StaffReservationJson::of(&state, &booked.row, &links)))
+}
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use Access::Public;
+    use ErrorCode as E;
+    use Method as M;
+    vec![
+        api(
+            M::POST,
+            "/api/v1/reservations/{manage_token}/second-visit",
+            Public,
+            SECOND_VISIT,
+            post_second_visit,
+        ),
+        api(
+            M::POST,
+            "/api/v1/waitlist",
+            Public,
+            &[
+                E::ContainsIndividualNumber,
+                E::VerificationNotFound,
+                E::VerificationExpired,
+                E::VerificationUsed,
+                E::CounterNotFound,
+                E::ProcedureNotFound,
+                E::DayClosed,
+                E::WindowNotOpen,
+                E::WindowClosed,
+                E::SeatsAvailable,
+                E::ActiveReservationExists,
+            ],
+            post_waitlist,
+        ),
+        api(
+            M::GET,
+            "/api/v1/waitlist/{manage_token}",
+            Public,
+            &[E::WaitlistNotFound],
+            get_waitlist,
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/waitlist/{manage_token}",
+            Public,
+            &[E::WaitlistNotFound],
+            delete_waitlist,
+        ),
+        api(
+            M::POST,
+            "/api/v1/waitlist/{manage_token}/accept",
+            Public,
+            &[
+                E::WaitlistNotFound,
+                E::OfferExpired,
+                E::NoOffer,
+                E::DayClosed,
+                E::ActiveReservationExists,
+            ],
+            post_waitlist_accept,
+        ),
+        api(
+            M::POST,
+            "/api/v1/staff/reservations/{reservation_number}/second-visit",
+            PHONE,
+            SECOND_VISIT,
+            post_staff_second_visit,
+        ),
+    ]
 }

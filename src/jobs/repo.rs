@@ -31,7 +31,7 @@ pub enum RunStatus {
     Skipped,
 }
 
-crate::string_enum!(RunStatus {
+crate::db::text_enum!(RunStatus {
     Running => "running",
     Ok => "ok",
     Failed => "failed",

@@ -14,7 +14,8 @@ use tokio::sync::Notify;
 
 use super::outbox::{claim_due, record_outcomes, OutboxRow, Outcome};
 use super::render::{render, Rendered};
-use super::transport::{SendError, Transport};
+use super::transport::Transport;
+use super::SendError;
 use crate::clock::SharedClock;
 use crate::config::{MailSettings, MailTransportKind};
 use crate::db::{Db, RunError};

@@ -13,8 +13,14 @@ pub mod transport;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::DbConnection;
-use outbox::{insert_outbox, OutboxRow};
+pub use outbox::{enqueue, enqueue_json};
+
+/// Why a send failed, and whether trying again can help.
+#[derive(Debug)]
+pub struct SendError {
+    pub message: String,
+    pub permanent: bool,
+}
 
 /// Which mail a row holds; the renderer picks its templates and payload type by it.
 #[derive(
@@ -49,7 +55,7 @@ pub enum MailKind {
     WaitlistEnded,
 }
 
-crate::string_enum!(MailKind {
+crate::db::text_enum!(MailKind {
     Verification => "verification",
     BookingConfirmed => "booking_confirmed",
     BookingChanged => "booking_changed",
@@ -100,7 +106,7 @@ pub enum OutboxStatus {
     Failed,
 }
 
-crate::string_enum!(OutboxStatus {
+crate::db::text_enum!(OutboxStatus {
     Pending => "pending",
     Sending => "sending",
     Sent => "sent",
@@ -225,58 +231,4 @@ pub struct NewMail<'a> {
     pub recipient: &'a str,
     pub payload: MailPayload,
     pub reservation_id: Option<&'a str>,
-}
-
-/// Writes the mail to the outbox (call inside the transaction that causes it). Its Message-ID
-/// is fixed now, so a retried delivery carries the same one and receivers can drop duplicates.
-pub fn enqueue(
-    conn: &mut DbConnection,
-    mail: NewMail<'_>,
-    message_domain: &str,
-    now: DateTime<Utc>,
-) -> diesel::QueryResult<String> {
-    let payload = serde_json::to_string(&mail.payload)
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    enqueue_json(
-        conn,
-        mail.kind,
-        mail.recipient,
-        payload,
-        mail.reservation_id,
-        message_domain,
-        now,
-    )
-}
-
-/// [`enqueue`] with the payload already serialised (made before the transaction).
-pub fn enqueue_json(
-    conn: &mut DbConnection,
-    kind: MailKind,
-    recipient: &str,
-    payload: String,
-    reservation_id: Option<&str>,
-    message_domain: &str,
-    now: DateTime<Utc>,
-) -> diesel::QueryResult<String> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let row = OutboxRow {
-        message_id: format!("<{id}@{message_domain}>"),
-        id: id.clone(),
-        kind,
-        recipient: recipient.to_string(),
-        payload,
-        subject: None,
-        status: OutboxStatus::Pending,
-        attempts: 0,
-        next_attempt_at: now.naive_utc(),
-        claimed_until: None,
-        claimed_by: None,
-        last_error: None,
-        reservation_id: reservation_id.map(str::to_string),
-        created_at: now.naive_utc(),
-        sent_at: None,
-        priority: kind.priority(),
-    };
-    insert_outbox(conn, &row)?;
-    Ok(id)
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::{MailKind, OutboxStatus};
+use super::{MailKind, NewMail, OutboxStatus};
 use crate::db::schema::outbox;
 use crate::db::DbConnection;
 
@@ -220,4 +220,58 @@ pub fn erase_before(conn: &mut DbConnection, before: DateTime<Utc>) -> QueryResu
     .set((outbox::payload.eq("{}"), outbox::recipient.eq("")))
     .execute(conn)?;
     Ok(n as u64)
+}
+
+/// Writes the mail to the outbox (call inside the transaction that causes it). Its Message-ID
+/// is fixed now, so a retried delivery carries the same one and receivers can drop duplicates.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    mail: NewMail<'_>,
+    message_domain: &str,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<String> {
+    let payload = serde_json::to_string(&mail.payload)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    enqueue_json(
+        conn,
+        mail.kind,
+        mail.recipient,
+        payload,
+        mail.reservation_id,
+        message_domain,
+        now,
+    )
+}
+
+/// [`enqueue`] with the payload already serialised (made before the transaction).
+pub fn enqueue_json(
+    conn: &mut DbConnection,
+    kind: MailKind,
+    recipient: &str,
+    payload: String,
+    reservation_id: Option<&str>,
+    message_domain: &str,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let row = OutboxRow {
+        message_id: format!("<{id}@{message_domain}>"),
+        id: id.clone(),
+        kind,
+        recipient: recipient.to_string(),
+        payload,
+        subject: None,
+        status: OutboxStatus::Pending,
+        attempts: 0,
+        next_attempt_at: now.naive_utc(),
+        claimed_until: None,
+        claimed_by: None,
+        last_error: None,
+        reservation_id: reservation_id.map(str::to_string),
+        created_at: now.naive_utc(),
+        sent_at: None,
+        priority: kind.priority(),
+    };
+    insert_outbox(conn, &row)?;
+    Ok(id)
 }

@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use super::transport::SendError;
+use super::SendError;
 use crate::config::{MailSettings, SmtpTls};
 
 /// How long an idle connection is kept for the next message.

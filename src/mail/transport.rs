@@ -4,18 +4,12 @@
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::smtp::SmtpPool;
+use super::SendError;
 use crate::config::{MailSettings, MailTransportKind};
 
 pub enum Transport {
     File(AsyncFileTransport<Tokio1Executor>),
     Smtp(SmtpPool),
-}
-
-/// Why a send failed, and whether trying again can help.
-#[derive(Debug)]
-pub struct SendError {
-    pub message: String,
-    pub permanent: bool,
 }
 
 impl Transport {

@@ -23,7 +23,7 @@ pub enum TicketKind {
     WalkIn,
 }
 
-crate::string_enum!(TicketKind {
+crate::db::text_enum!(TicketKind {
     Reserved => "reserved",
     WalkIn => "walk_in",
 });
@@ -60,7 +60,7 @@ pub enum TicketStatus {
     NoShow,
 }
 
-crate::string_enum!(TicketStatus {
+crate::db::text_enum!(TicketStatus {
     Waiting => "waiting",
     Called => "called",
     Completed => "completed",

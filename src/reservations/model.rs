@@ -29,7 +29,7 @@ pub enum ReservationStatus {
     NoShow,
 }
 
-crate::string_enum!(ReservationStatus {
+crate::db::text_enum!(ReservationStatus {
     Confirmed => "confirmed",
     Cancelled => "cancelled",
     CheckedIn => "checked_in",
@@ -68,7 +68,7 @@ pub enum Channel {
     Phone,
 }
 
-crate::string_enum!(Channel {
+crate::db::text_enum!(Channel {
     Web => "web",
     Phone => "phone",
 });

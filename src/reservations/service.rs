@@ -13,13 +13,13 @@ use super::numbers::new_reservation_number;
 use super::{repo, BookingError};
 use crate::calendar::availability::{self, SlotView};
 use crate::calendar::booking_window::WindowError;
-use crate::calendar::repo::{release_seat, take_seat_or_create, SlotRow};
+use crate::calendar::repo::{take_seat_or_create, SlotRow};
 use crate::calendar::{Calendar, Counter, SlotDef, SlotId, Taker};
 use crate::catalogue::ApplicantType;
 use crate::catalogue::Catalogue;
 use crate::config::{ProcedureSettings, Settings};
 use crate::db::{day_key, lock_keys, lock_keys_for, lock_keys_shared, write_tx, DbConnection};
-use crate::mail::{enqueue, CancelledBy, MailKind, MailPayload, NewMail, ReservationMail};
+use crate::mail::{enqueue, MailKind, MailPayload, NewMail, ReservationMail};
 use crate::staff::audit;
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
@@ -65,7 +65,7 @@ pub fn window_error(e: WindowError, date: chrono::NaiveDate, tz: chrono_tz::Tz) 
 }
 
 /// The booking window for the slot's day at `now`.
-fn check_window(
+pub(crate) fn check_window(
     calendar: &Calendar,
     counter: &Counter,
     def: &SlotDef,
@@ -82,7 +82,7 @@ fn check_window(
 /// web never takes a seat held for phone bookings before its release, nobody takes one held
 /// for a waiting-list offer. Full: `SlotFull` (alternatives are added by the caller, outside
 /// the transaction).
-fn take_seat_in(
+pub(crate) fn take_seat_in(
     conn: &mut DbConnection,
     calendar: &Calendar,
     counter: &Counter,
@@ -105,20 +105,6 @@ fn take_seat_in(
             tz: counter.tz,
             taker,
         })
-    }
-}
-
-/// A seat of `day` was freed: offer it to the waiting list, in the same transaction.
-fn offer_freed_seat(
-    conn: &mut DbConnection,
-    ctx: &Ctx<'_>,
-    counter_id: &str,
-    day: chrono::NaiveDate,
-    now: DateTime<Utc>,
-) -> diesel::QueryResult<u32> {
-    match ctx.calendar.counter(counter_id) {
-        Some(counter) => crate::waitlist::fill(conn, ctx, counter, day, now),
-        None => Ok(0),
     }
 }
 
@@ -458,201 +444,6 @@ pub fn get_by_token(
         .ok_or(BookingError::ReservationNotFound)
 }
 
-/// Cancels by the resident's manage token. Cancelling twice is harmless and mails once.
-pub fn cancel_by_token(
-    conn: &mut DbConnection,
-    ctx: Ctx<'_>,
-    manage_token: &str,
-    now: DateTime<Utc>,
-) -> Result<ReservationRow, BookingError> {
-    write_tx(conn, |conn| {
-        let row = get_by_token(conn, manage_token)?;
-        cancel_row(
-            conn,
-            &ctx,
-            row,
-            CancelledBy::Resident,
-            None,
-            Some(manage_token),
-            now,
-        )
-    })
-}
-
-/// Staff cancel by reservation number, with a reason; audited. Cancelling twice is harmless.
-pub fn cancel_by_number(
-    conn: &mut DbConnection,
-    ctx: Ctx<'_>,
-    number: &str,
-    reason: &str,
-    staff_login: &str,
-    now: DateTime<Utc>,
-) -> Result<ReservationRow, BookingError> {
-    write_tx(conn, |conn| {
-        let row = repo::find_by_number(conn, number)?.ok_or(BookingError::ReservationNotFound)?;
-        let already = row.status == ReservationStatus::Cancelled;
-        let row = cancel_row(conn, &ctx, row, CancelledBy::Staff, Some(reason), None, now)?;
-        if !already {
-            let detail =
-                json!({ "reason": reason, "slot_id": row.slot_id, "mailed": row.email.is_some() });
-            audit::record(
-                conn,
-                Some(staff_login),
-                "reservation.cancel",
-                number,
-                detail,
-                now,
-            )?;
-        }
-        Ok(row)
-    })
-}
-
-/// Cancels a reservation inside the caller's transaction: frees the seat at once and mails
-/// the resident when there is an address. An already cancelled one is returned as it is.
-pub fn cancel_row(
-    conn: &mut DbConnection,
-    ctx: &Ctx<'_>,
-    row: ReservationRow,
-    by: CancelledBy,
-    reason: Option<&str>,
-    manage_token: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<ReservationRow, BookingError> {
-    if row.status == ReservationStatus::Cancelled {
-        return Ok(row);
-    }
-    if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
-        return Err(BookingError::TooLateToCancel);
-    }
-    // The waiting list's lock before the slot row (see `waitlist::lock_day`).
-    crate::waitlist::lock_day(conn, &row.counter_id, row.visit_on)?;
-    if !repo::mark_cancelled(conn, &row.id, reason, now)? {
-        return Err(anyhow::anyhow!("reservation changed under the lock").into());
-    }
-    release_seat(conn, &row.slot_id, now)?;
-    if by != CancelledBy::Closure {
-        offer_freed_seat(conn, ctx, &row.counter_id, row.visit_on, now)?;
-    }
-    let cancelled = ReservationRow {
-        status: ReservationStatus::Cancelled,
-        cancelled_at: Some(now.naive_utc()),
-        cancel_reason: reason.map(str::to_string),
-        updated_at: now.naive_utc(),
-        ics_sequence: row.ics_sequence + 1,
-        ..row
-    };
-    if let Some(recipient) = &cancelled.email {
-        let mut mail = reservation_mail(ctx, &cancelled, manage_token, now);
-        mail.reason = reason.map(str::to_string);
-        mail.cancelled_by = Some(by);
-        enqueue_for(
-            conn,
-            ctx,
-            MailKind::BookingCancelled,
-            recipient,
-            mail,
-            &cancelled.id,
-            now,
-        )?;
-    }
-    tracing::info!(reservation.number = %cancelled.reservation_number, "reservation cancelled");
-    Ok(cancelled)
-}
-
-/// Moves a reservation to another slot atomically: the new seat is taken and the old one
-/// freed in one transaction, so it never holds two seats, and never loses the old one when
-/// the new slot is full.
-pub fn reschedule(
-    conn: &mut DbConnection,
-    ctx: Ctx<'_>,
-    manage_token: &str,
-    new_slot: &SlotId,
-    now: DateTime<Utc>,
-) -> Result<ReservationRow, BookingError> {
-    let (counter, def) = ctx.calendar.resolve(new_slot)?;
-    let result = write_tx(conn, |conn| {
-        let row = get_by_token(conn, manage_token)?;
-        if row.status == ReservationStatus::Cancelled {
-            return Err(BookingError::Cancelled);
-        }
-        if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
-            return Err(BookingError::TooLateToChange);
-        }
-        let new_id = def.id.to_string();
-        if row.slot_id == new_id {
-            return Ok(row);
-        }
-        check_window(ctx.calendar, counter, &def, now)?;
-        // A second visit moves only inside the days its first visit allows.
-        if let Some(first_id) = &row.first_visit_id {
-            if let Some(first) = repo::find_by_id(conn, first_id)? {
-                if let Some((from, until)) = second_visit_range(&ctx, &first) {
-                    if def.id.date < from {
-                        return Err(BookingError::SecondVisitTooEarly { from });
-                    }
-                    if def.id.date > until {
-                        return Err(BookingError::SecondVisitTooLate { until });
-                    }
-                }
-            }
-        }
-        // Both days: the one left (a closure may be cancelling it) and the one joined.
-        let (old_day, new_day) = (
-            day_key(&row.counter_id, row.visit_on),
-            day_key(&counter.id, def.id.date),
-        );
-        // The old day's waiting list first: its freed seat is offered (`waitlist::lock_day`).
-        crate::waitlist::lock_day(conn, &row.counter_id, row.visit_on)?;
-        lock_keys_shared(conn, &[&old_day, &new_day])?;
-        ctx.calendar.open_day(conn, counter, def.id.date)?;
-        // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.
-        let taker = match row.channel {
-            Channel::Web => Taker::Web,
-            Channel::Phone => Taker::Phone,
-        };
-        if new_id < row.slot_id {
-            take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
-            release_seat(conn, &row.slot_id, now)?;
-        } else {
-            release_seat(conn, &row.slot_id, now)?;
-            take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
-        }
-        offer_freed_seat(conn, &ctx, &row.counter_id, row.visit_on, now)?;
-        let previous_label = visit_label(ctx.calendar, &row);
-        let moved = ReservationRow {
-            counter_id: counter.id.clone(),
-            slot_id: new_id,
-            visit_on: def.id.date,
-            starts_at: def.starts_at.naive_utc(),
-            ends_at: def.ends_at.naive_utc(),
-            updated_at: now.naive_utc(),
-            ics_sequence: row.ics_sequence + 1,
-            reminder_sent_at: None,
-            ..row
-        };
-        if !repo::move_to_slot(conn, &moved.id, &moved)? {
-            return Err(anyhow::anyhow!("reservation changed under the lock").into());
-        }
-        if let Some(recipient) = &moved.email {
-            let mut mail = reservation_mail(&ctx, &moved, Some(manage_token), now);
-            mail.previous_label = Some(previous_label);
-            enqueue_for(
-                conn,
-                &ctx,
-                MailKind::BookingChanged,
-                recipient,
-                mail,
-                &moved.id,
-                now,
-            )?;
-        }
-        tracing::info!(reservation.number = %moved.reservation_number, slot.id = %moved.slot_id, "reservation moved");
-        Ok(moved)
-    });
-    result.map_err(|e| with_alternatives(conn, &ctx, counter, &def, now, e))
-}
-
 /// Who books a voluntary proxy's second visit.
 pub enum SecondVisitBy {
     /// The resident, with the first visit's manage link.
@@ -837,7 +628,7 @@ pub fn visit_links(
 }
 
 /// On `SlotFull`, adds up to five bookable slots nearest in time to the one asked for.
-fn with_alternatives(
+pub(crate) fn with_alternatives(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     counter: &Counter,
@@ -921,7 +712,7 @@ fn enqueue_payload(
     )
 }
 
-fn enqueue_for(
+pub(crate) fn enqueue_for(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     kind: MailKind,

@@ -30,7 +30,7 @@ pub enum Role {
     Admin,
 }
 
-crate::string_enum!(Role {
+crate::db::text_enum!(Role {
     Phone => "phone",
     Desk => "desk",
     Admin => "admin",

@@ -34,7 +34,7 @@ pub enum WaitStatus {
     Left,
 }
 
-crate::string_enum!(WaitStatus {
+crate::db::text_enum!(WaitStatus {
     Waiting => "waiting",
     Offered => "offered",
     Accepted => "accepted",

@@ -1,8 +1,10 @@
-//! Administration: slot capacity and closing a day. Audited in the transaction of the write.
+//! Administration that frees seats: slot capacity and closing a day. Audited in the
+//! transaction of the write.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
+use super::cancel_row;
 use crate::calendar::repo::{
     delete_closure, ensure_slot_row, find_closure, find_slot_row, insert_closure, set_capacity,
     ClosureRow, SlotRow,
@@ -11,7 +13,7 @@ use crate::calendar::{CalendarError, ClosedReason, DayStatus, SlotId};
 use crate::db::{day_key, lock_keys, write_tx, DbConnection};
 use crate::error::{FieldProblem, Invalid};
 use crate::reservations::repo as reservation_repo;
-use crate::reservations::service::{cancel_row, Ctx};
+use crate::reservations::service::Ctx;
 use crate::reservations::BookingError;
 use crate::staff::audit;
 

@@ -1,0 +1,38 @@
+//! The pages' rows of the route table (the handlers are in `crate::web`).
+
+use actix_web::http::Method;
+
+use super::route::{api, Access, ApiRoute};
+
+/// This area's rows of the route table.
+pub(super) fn routes() -> Vec<ApiRoute> {
+    use crate::web as pages;
+    use Access::Public;
+    use Method as M;
+    vec![
+        api(M::GET, "/", Public, &[], pages::get_resident_page),
+        api(
+            M::GET,
+            "/booking/verify",
+            Public,
+            &[],
+            pages::get_verify_page,
+        ),
+        api(
+            M::GET,
+            "/booking/manage",
+            Public,
+            &[],
+            pages::get_manage_page,
+        ),
+        api(M::GET, "/staff", Public, &[], pages::get_staff_redirect),
+        api(M::GET, "/staff/", Public, &[], pages::get_staff_page),
+        api(
+            M::GET,
+            "/display/{counter}",
+            Public,
+            &[],
+            pages::get_display_page,
+        ),
+    ]
+}

@@ -1,0 +1,112 @@
+//! What every handler may use: the state shared by the workers.
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use tokio::sync::Notify;
+
+use crate::calendar::Calendar;
+use crate::catalogue::Catalogue;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::mail::deliver::Mailer;
+use crate::metrics::Metrics;
+use crate::reservations::service::Ctx;
+
+/// What every handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub calendar: Arc<Calendar>,
+    pub catalogue: Arc<Catalogue>,
+    pub clock: SharedClock,
+    pub db: Db,
+    pub mailer: Arc<Mailer>,
+    pub metrics: Arc<Metrics>,
+    /// Poked after a write that enqueued mail, so the worker sends it without waiting to poll.
+    pub mail_notify: Arc<Notify>,
+    /// Woken after a call or recall, so waiting-room screens show it at once.
+    pub display_notify: Arc<Notify>,
+    /// The domain of Message-IDs (the sender's).
+    pub message_domain: Arc<str>,
+    /// The OpenAPI document, generated once at start-up.
+    pub openapi: Arc<String>,
+    /// The scheduled jobs and their parsed schedules.
+    pub jobs: Arc<Vec<crate::jobs::Scheduled>>,
+}
+
+impl AppState {
+    /// A full slot's alternatives, read after (outside) the booking's transaction; none when
+    /// they cannot be read (the refusal still stands).
+    pub async fn alternatives(
+        &self,
+        slot: &crate::calendar::SlotId,
+        taker: crate::calendar::Taker,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<crate::calendar::availability::SlotView> {
+        let Ok((counter, def)) = self.calendar.resolve(slot) else {
+            return Vec::new();
+        };
+        let (calendar, counter) = (self.calendar.clone(), counter.clone());
+        let found = self
+            .db
+            .run(move |conn| {
+                crate::reservations::service::alternatives(
+                    conn, &calendar, &counter, &def, taker, now,
+                )
+            })
+            .await;
+        match found {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list alternatives");
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn booking_ctx(&self) -> Ctx<'_> {
+        Ctx {
+            calendar: &self.calendar,
+            catalogue: &self.catalogue,
+            settings: &self.settings,
+            message_domain: &self.message_domain,
+        }
+    }
+
+    /// The zone instants are shown in when no counter is named (the first counter's).
+    pub fn default_tz(&self) -> Tz {
+        self.calendar
+            .counters()
+            .first()
+            .map(|c| c.tz)
+            .unwrap_or(chrono_tz::Asia::Tokyo)
+    }
+
+    /// A counter's zone (the default one for an unknown id).
+    pub fn tz_of(&self, counter_id: &str) -> Tz {
+        self.calendar
+            .counter(counter_id)
+            .map(|c| c.tz)
+            .unwrap_or_else(|| self.default_tz())
+    }
+}
+
+impl AppState {
+    /// The scheduler of this process.
+    pub fn job_runner(&self) -> crate::jobs::Runner {
+        crate::jobs::Runner {
+            db: self.db.clone(),
+            clock: self.clock.clone(),
+            settings: self.settings.clone(),
+            calendar: self.calendar.clone(),
+            catalogue: self.catalogue.clone(),
+            message_domain: self.message_domain.clone(),
+            metrics: self.metrics.clone(),
+            schedules: self.jobs.clone(),
+            instance: format!("instance-{}", uuid::Uuid::new_v4().simple()),
+            mail_notify: self.mail_notify.clone(),
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The runner: decides when each job runs, claims the run in the database (once across
+//! instances) and calls its body.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+use super::repo::{self, JobRunRow, RunStatus};
+use super::{no_shows, reminders, retention, stats, Job, JobCtx, JobError, Scheduled};
+use crate::calendar::Calendar;
+use crate::catalogue::Catalogue;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::db::{Db, DbConnection};
+use crate::metrics::{JobLabels, Metrics};
+use crate::reservations::service::Ctx;
+
+/// Runs one job's body now (tests call this directly; the runner calls it for a claimed run).
+/// Returns the rows it affected.
+pub fn run_body(
+    conn: &mut DbConnection,
+    ctx: JobCtx<'_>,
+    job: Job,
+    now: DateTime<Utc>,
+) -> Result<u64, JobError> {
+    match job {
+        Job::Reminders => reminders::run(conn, ctx, now),
+        Job::ExpireVerifications => {
+            crate::verification::expire(conn, &ctx.booking.settings.limits, now).map_err(Into::into)
+        }
+        Job::NoShows => no_shows::run(conn, ctx, now),
+        Job::Retention => retention::run(conn, ctx, now),
+        Job::DailyStats => stats::run(conn, ctx, now),
+    }
+}
+
+/// Everything the runner holds.
+#[derive(Clone)]
+pub struct Runner {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+    pub calendar: Arc<Calendar>,
+    pub catalogue: Arc<Catalogue>,
+    pub message_domain: Arc<str>,
+    pub metrics: Arc<Metrics>,
+    pub schedules: Arc<Vec<Scheduled>>,
+    /// Who claims runs: this process.
+    pub instance: String,
+    pub mail_notify: Arc<tokio::sync::Notify>,
+}
+
+impl Runner {
+    pub fn tz(&self) -> Tz {
+        self.calendar
+            .counters()
+            .first()
+            .map(|c| c.tz)
+            .unwrap_or(chrono_tz::Asia::Tokyo)
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::minutes(i64::from(self.settings.jobs.lease_minutes.max(1)))
+    }
+
+    fn catch_up(&self) -> Duration {
+        Duration::hours(i64::from(self.settings.jobs.catch_up_hours))
+    }
+
+    /// At start-up: for each job, the latest run missed within `jobs.catch_up_hours` runs
+    /// once; runs missed longer ago (since the job's last recorded run, at most a week back)
+    /// are recorded as skipped.
+    pub async fn catch_up_at_start(&self) -> Vec<(Job, DateTime<Utc>, RunStatus)> {
+        let now = self.clock.now();
+        let mut done = Vec::new();
+        for s in self.schedules.iter() {
+            let job = s.job;
+            let last = self
+                .db
+                .run(move |conn| repo::latest_scheduled(conn, job))
+                .await
+                .ok()
+                .flatten();
+            let since = match last {
+                Some(t) => t.max(now - Duration::days(7)),
+                // Never ran here: only the window to catch up.
+                None => now - self.catch_up(),
+            };
+            let missed = s.due_between(since, now, self.tz());
+            let Some((&latest, older)) = missed.split_last() else {
+                continue;
+            };
+            // A database that never ran the job missed nothing: no skipped runs for the
+            // hours before it existed, only the latest run within the window.
+            let older = if last.is_some() { older } else { &[] };
+            let cutoff = now - self.catch_up();
+            for &at in older.iter().rev().take(50) {
+                self.record_skipped(job, at, now, "missed while the service was down")
+                    .await;
+                done.push((job, at, RunStatus::Skipped));
+            }
+            if latest >= cutoff {
+                if let Some(status) = self.claim_and_run(job, latest).await {
+                    done.push((job, latest, status));
+                }
+            } else {
+                self.record_skipped(
+                    job,
+                    latest,
+                    now,
+                    "missed while the service was down, longer ago than jobs.catch_up_hours",
+                )
+                .await;
+                done.push((job, latest, RunStatus::Skipped));
+            }
+        }
+        done
+    }
+
+    async fn record_skipped(
+        &self,
+        job: Job,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        why: &'static str,
+    ) {
+        let inserted = self
+            .db
+            .run(move |conn| repo::insert_skipped(conn, job, at, now, why))
+            .await;
+        if matches!(inserted, Ok(true)) {
+            self.count(job, RunStatus::Skipped);
+            tracing::warn!(job = %job, scheduled_at = %at, "scheduled run skipped: {why}");
+        }
+    }
+
+    fn count(&self, job: Job, status: RunStatus) {
+        self.metrics
+            .job_runs
+            .get_or_create(&JobLabels {
+                job: job.as_str().into(),
+                outcome: status.as_str().into(),
+            })
+            .inc();
+    }
+
+    /// Claims the run of `job` scheduled at `at` (or takes over one whose lease ran out) and
+    /// runs it. None when another instance has it (or had it).
+    pub async fn claim_and_run(&self, job: Job, at: DateTime<Utc>) -> Option<RunStatus> {
+        let now = self.clock.now();
+        let (instance, lease) = (self.instance.clone(), self.lease());
+        let claimed = self
+            .db
+            .run(move |conn| repo::claim(conn, job, at, &instance, now, now + lease))
+            .await;
+        let run_id = match claimed {
+            Ok(Some(id)) => id,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(job = %job, error = %e, "could not claim a scheduled run");
+                return None;
+            }
+        };
+        let runner = self.clone();
+        let started = std::time::Instant::now();
+        let result = self
+            .db
+            .run(move |conn| {
+                let ctx = JobCtx {
+                    booking: Ctx {
+                        calendar: &runner.calendar,
+                        catalogue: &runner.catalogue,
+                        settings: &runner.settings,
+                        message_domain: &runner.message_domain,
+                    },
+                };
+                run_body(conn, ctx, job, now)
+            })
+            .await;
+        let finished = self.clock.now();
+        let (status, rows, error) = match result {
+            Ok(rows) => (RunStatus::Ok, Some(rows), None),
+            Err(e) => (RunStatus::Failed, None, Some(e.to_string())),
+        };
+        let id = run_id.clone();
+        let instance = self.instance.clone();
+        let err = error.clone();
+        let _ = self
+            .db
+            .run(move |conn| {
+                repo::finish(conn, &id, &instance, status, finished, rows, err.as_deref())
+            })
+            .await;
+        self.count(job, status);
+        match &error {
+            None => {
+                tracing::info!(job = %job, scheduled_at = %at, rows = rows.unwrap_or(0), elapsed_ms = started.elapsed().as_millis() as u64, "scheduled run done")
+            }
+            Some(e) => {
+                tracing::error!(job = %job, scheduled_at = %at, error = %e, "scheduled run failed")
+            }
+        }
+        if job == Job::Reminders {
+            self.mail_notify.notify_one();
+        }
+        Some(status)
+    }
+
+    /// One pass: every job whose latest scheduled instant has come and is not yet claimed
+    /// (or whose claim's lease ran out) runs.
+    pub async fn tick(&self) {
+        let now = self.clock.now();
+        // Only instants within the catch-up window: older ones are the start-up's business
+        // (recorded as skipped), never run late by a pass.
+        let lookback = self.catch_up().max(Duration::minutes(2));
+        for s in self.schedules.iter() {
+            let Some(due) = s.latest_due(now, self.tz(), lookback) else {
+                continue;
+            };
+            let job = s.job;
+            let state = self
+                .db
+                .run(move |conn| repo::find_run(conn, job, due))
+                .await;
+            let needs_run = match state {
+                Ok(None) => true,
+                Ok(Some(row)) => row.status == RunStatus::Running && row.lease_expired(now),
+                Err(_) => false,
+            };
+            if needs_run {
+                self.claim_and_run(job, due).await;
+            }
+        }
+    }
+
+    /// The loop: catch up once, then a pass every `jobs.poll_seconds`.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        let poll = StdDuration::from_millis(self.settings.jobs.poll_ms.max(50));
+        tokio::spawn(async move {
+            self.catch_up_at_start().await;
+            loop {
+                tokio::time::sleep(poll).await;
+                self.tick().await;
+            }
+        })
+    }
+}
+
+/// A job and its recent runs, newest first (for `GET /api/v1/admin/jobs`).
+pub struct JobView {
+    pub job: Job,
+    pub schedule: String,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub runs: Vec<JobRunRow>,
+}

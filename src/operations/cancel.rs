@@ -1,0 +1,117 @@
+//! Cancelling a reservation: the seat is freed and, unless a closure is emptying the day,
+//! offered to the waiting list in the same transaction.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::offer_freed_seat;
+use crate::calendar::repo::release_seat;
+use crate::db::{write_tx, DbConnection};
+use crate::mail::{CancelledBy, MailKind};
+use crate::reservations::model::{ReservationRow, ReservationStatus};
+use crate::reservations::service::{enqueue_for, get_by_token, reservation_mail, Ctx};
+use crate::reservations::{repo, BookingError};
+use crate::staff::audit;
+use crate::waitlist;
+
+/// Cancels by the resident's manage token. Cancelling twice is harmless and mails once.
+pub fn cancel_by_token(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    manage_token: &str,
+    now: DateTime<Utc>,
+) -> Result<ReservationRow, BookingError> {
+    write_tx(conn, |conn| {
+        let row = get_by_token(conn, manage_token)?;
+        cancel_row(
+            conn,
+            &ctx,
+            row,
+            CancelledBy::Resident,
+            None,
+            Some(manage_token),
+            now,
+        )
+    })
+}
+
+/// Staff cancel by reservation number, with a reason; audited. Cancelling twice is harmless.
+pub fn cancel_by_number(
+    conn: &mut DbConnection,
+    ctx: Ctx<'_>,
+    number: &str,
+    reason: &str,
+    staff_login: &str,
+    now: DateTime<Utc>,
+) -> Result<ReservationRow, BookingError> {
+    write_tx(conn, |conn| {
+        let row = repo::find_by_number(conn, number)?.ok_or(BookingError::ReservationNotFound)?;
+        let already = row.status == ReservationStatus::Cancelled;
+        let row = cancel_row(conn, &ctx, row, CancelledBy::Staff, Some(reason), None, now)?;
+        if !already {
+            let detail =
+                json!({ "reason": reason, "slot_id": row.slot_id, "mailed": row.email.is_some() });
+            audit::record(
+                conn,
+                Some(staff_login),
+                "reservation.cancel",
+                number,
+                detail,
+                now,
+            )?;
+        }
+        Ok(row)
+    })
+}
+
+/// Cancels a reservation inside the caller's transaction: frees the seat at once and mails
+/// the resident when there is an address. An already cancelled one is returned as it is.
+pub fn cancel_row(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    row: ReservationRow,
+    by: CancelledBy,
+    reason: Option<&str>,
+    manage_token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<ReservationRow, BookingError> {
+    if row.status == ReservationStatus::Cancelled {
+        return Ok(row);
+    }
+    if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
+        return Err(BookingError::TooLateToCancel);
+    }
+    // The waiting list's lock before the slot row (see `waitlist::lock_day`).
+    waitlist::lock_day(conn, &row.counter_id, row.visit_on)?;
+    if !repo::mark_cancelled(conn, &row.id, reason, now)? {
+        return Err(anyhow::anyhow!("reservation changed under the lock").into());
+    }
+    release_seat(conn, &row.slot_id, now)?;
+    if by != CancelledBy::Closure {
+        offer_freed_seat(conn, ctx, &row.counter_id, row.visit_on, now)?;
+    }
+    let cancelled = ReservationRow {
+        status: ReservationStatus::Cancelled,
+        cancelled_at: Some(now.naive_utc()),
+        cancel_reason: reason.map(str::to_string),
+        updated_at: now.naive_utc(),
+        ics_sequence: row.ics_sequence + 1,
+        ..row
+    };
+    if let Some(recipient) = &cancelled.email {
+        let mut mail = reservation_mail(ctx, &cancelled, manage_token, now);
+        mail.reason = reason.map(str::to_string);
+        mail.cancelled_by = Some(by);
+        enqueue_for(
+            conn,
+            ctx,
+            MailKind::BookingCancelled,
+            recipient,
+            mail,
+            &cancelled.id,
+            now,
+        )?;
+    }
+    tracing::info!(reservation.number = %cancelled.reservation_number, "reservation cancelled");
+    Ok(cancelled)
+}
