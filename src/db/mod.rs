@@ -3,12 +3,14 @@
 //! The backend comes from the URL scheme (`postgres://` or `postgresql://` → PostgreSQL, else a
 //! SQLite file), never by trial, and a connection failure reports the real cause with the host.
 
+mod locks;
 mod pool;
 pub mod schema;
 mod types;
 pub(crate) use types::text_enum;
 mod writer;
 
+pub use locks::{lock, Lock, Mode};
 pub use pool::Db;
 
 use std::path::PathBuf;
@@ -267,84 +269,6 @@ fn in_transaction(c: &mut SqliteConnection) -> bool {
         AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
         Ok(None)
     )
-}
-
-/// Serialises transactions that touch the same keys (a person, an address, a day) until commit.
-/// PostgreSQL: transaction-scoped advisory locks, taken in sorted order so two transactions
-/// cannot deadlock. SQLite: nothing to do, `BEGIN IMMEDIATE` already serialises writers.
-pub fn lock_keys(conn: &mut DbConnection, keys: &[&str]) -> diesel::QueryResult<()> {
-    advisory_locks(conn, keys, "SELECT pg_advisory_xact_lock($1)")
-}
-
-/// Like [`lock_keys`], but shared: shared holders do not wait for each other, only for an
-/// exclusive holder (bookings on a day share; closing the day is exclusive).
-pub fn lock_keys_shared(conn: &mut DbConnection, keys: &[&str]) -> diesel::QueryResult<()> {
-    advisory_locks(conn, keys, "SELECT pg_advisory_xact_lock_shared($1)")
-}
-
-/// [`lock_keys_shared`] on `shared` then [`lock_keys`] on `exclusive`, in one statement on
-/// PostgreSQL (its select list is evaluated in order, so the order is the same as two calls).
-pub fn lock_keys_for(
-    conn: &mut DbConnection,
-    shared: &[&str],
-    exclusive: &[&str],
-) -> diesel::QueryResult<()> {
-    use diesel::RunQueryDsl;
-    let DbConnection::Pg(pg) = conn else {
-        return Ok(());
-    };
-    let shared = lock_ids(shared);
-    let exclusive = lock_ids(exclusive);
-    let calls: Vec<String> = shared
-        .iter()
-        .map(|id| format!("pg_advisory_xact_lock_shared({id})"))
-        .chain(
-            exclusive
-                .iter()
-                .map(|id| format!("pg_advisory_xact_lock({id})")),
-        )
-        .collect();
-    if calls.is_empty() {
-        return Ok(());
-    }
-    // The ids are integers computed here, never input: safe to write into the statement.
-    diesel::sql_query(format!("SELECT {}", calls.join(", "))).execute(pg)?;
-    Ok(())
-}
-
-/// Lock ids of keys (the first 60 bits of their SHA-256), sorted, without duplicates or empty
-/// keys.
-fn lock_ids(keys: &[&str]) -> Vec<i64> {
-    let mut ids: Vec<i64> = keys
-        .iter()
-        .filter(|k| !k.is_empty())
-        .map(|k| {
-            let hex = crate::tokens::sha256_hex(k.as_bytes());
-            i64::from_str_radix(&hex[..15], 16).unwrap_or(0)
-        })
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
-fn advisory_locks(conn: &mut DbConnection, keys: &[&str], sql: &str) -> diesel::QueryResult<()> {
-    let DbConnection::Pg(pg) = conn else {
-        return Ok(());
-    };
-    let ids = lock_ids(keys);
-    for id in ids {
-        use diesel::RunQueryDsl;
-        diesel::sql_query(sql)
-            .bind::<diesel::sql_types::BigInt, _>(id)
-            .execute(pg)?;
-    }
-    Ok(())
-}
-
-/// The lock key of a counter's day.
-pub fn day_key(counter: &str, date: chrono::NaiveDate) -> String {
-    format!("day:{counter}:{date}")
 }
 
 /// Whether a diesel error is a unique-constraint violation (the same on both backends).

@@ -441,7 +441,7 @@ pub async fn get_audit(
         .map(|r| AuditEntryJson {
             at: stored(r.at, tz),
             staff: r.staff_login.clone(),
-            action: r.action.clone(),
+            action: r.action.to_string(),
             target: r.target.clone(),
             detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
         })

@@ -2,7 +2,6 @@
 //! transaction of the write.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::json;
 
 use super::cancel_row;
 use crate::calendar::repo::{
@@ -10,12 +9,12 @@ use crate::calendar::repo::{
     ClosureRow, SlotRow,
 };
 use crate::calendar::{CalendarError, ClosedReason, DayStatus, SlotId};
-use crate::db::{day_key, lock_keys, write_tx, DbConnection};
+use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
 use crate::error::{FieldProblem, Invalid};
 use crate::reservations::repo as reservation_repo;
 use crate::reservations::service::Ctx;
 use crate::reservations::BookingError;
-use crate::staff::audit;
+use crate::staff::audit::{self, Detail};
 
 pub const MAX_CAPACITY: i32 = 1000;
 
@@ -65,7 +64,7 @@ pub fn change_capacity(
     let (counter, def) = ctx.calendar.resolve(slot)?;
     let id = def.id.to_string();
     write_tx(conn, |conn| {
-        // The waiting list's lock before the slot row (see `waitlist::lock_day`).
+        // The waiting list's lock before the slot row ([`Lock::Waitlist`]).
         crate::waitlist::lock_day(conn, &counter.id, def.id.date)?;
         ensure_slot_row(conn, &SlotRow::new(&def, counter, now))?;
         let before = find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?;
@@ -77,9 +76,11 @@ pub fn change_capacity(
         audit::record(
             conn,
             Some(actor),
-            "slot.capacity",
             &id,
-            json!({ "from": before.capacity, "to": capacity }),
+            &Detail::Capacity {
+                from: before.capacity,
+                to: capacity,
+            },
             now,
         )?;
         // More seats: those waiting for the day are offered them first.
@@ -126,11 +127,28 @@ pub fn close_day(
     let reason = reason.as_str();
     let counter = ctx.calendar.get_counter(&counter_id)?;
     write_tx(conn, |conn| {
-        // The waiting list's lock first (see `waitlist::lock_day`). Then exclusive: waits for
-        // bookings of this day in flight, and keeps new ones out until the closure is committed
-        // (they then see it).
-        crate::waitlist::lock_day(conn, &counter.id, date)?;
-        lock_keys(conn, &[&day_key(&counter.id, date)])?;
+        // The waiting list's lock, then the day exclusive: waits for bookings of this day in
+        // flight, and keeps new ones out until the closure is committed (they then see it).
+        let (counter_id, day) = (counter.id.as_str(), date);
+        lock(
+            conn,
+            &[
+                (
+                    Mode::Exclusive,
+                    Lock::Waitlist {
+                        counter: counter_id,
+                        day,
+                    },
+                ),
+                (
+                    Mode::Exclusive,
+                    Lock::Day {
+                        counter: counter_id,
+                        day,
+                    },
+                ),
+            ],
+        )?;
         if let DayStatus::Closed(reason) = ctx.calendar.day_status(conn, counter, date)? {
             return Err(AdminError::DayAlreadyClosed { date, reason });
         }
@@ -182,9 +200,12 @@ pub fn close_day(
         audit::record(
             conn,
             Some(actor),
-            "counter.closure",
             &format!("{}/{date}", counter.id),
-            json!({ "reason": reason, "cancelled": cancelled, "waitlist_ended": waitlist_ended }),
+            &Detail::Closure {
+                reason,
+                cancelled: &cancelled,
+                waitlist_ended,
+            },
             now,
         )?;
         Ok(Closed {
@@ -209,15 +230,20 @@ pub fn lift_closure(
 ) -> Result<ClosureRow, AdminError> {
     let counter = ctx.calendar.get_counter(counter_id)?;
     write_tx(conn, |conn| {
-        lock_keys(conn, &[&day_key(&counter.id, date)])?;
+        let day = Lock::Day {
+            counter: &counter.id,
+            day: date,
+        };
+        lock(conn, &[(Mode::Exclusive, day)])?;
         let row = find_closure(conn, &counter.id, date)?.ok_or(AdminError::ClosureNotFound)?;
         delete_closure(conn, &row.id)?;
         audit::record(
             conn,
             Some(actor),
-            "counter.closure_lifted",
             &format!("{}/{date}", counter.id),
-            json!({ "reason": row.reason }),
+            &Detail::ClosureLifted {
+                reason: &row.reason,
+            },
             now,
         )?;
         Ok(row)

@@ -2,7 +2,6 @@
 //! offered to the waiting list in the same transaction.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::offer_freed_seat;
 use crate::calendar::repo::release_seat;
@@ -11,7 +10,7 @@ use crate::mail::{CancelledBy, MailKind};
 use crate::reservations::model::{ReservationRow, ReservationStatus};
 use crate::reservations::service::{enqueue_for, get_by_token, reservation_mail, Ctx};
 use crate::reservations::{repo, BookingError};
-use crate::staff::audit;
+use crate::staff::audit::{self, Detail};
 use crate::waitlist;
 
 /// Cancels by the resident's manage token. Cancelling twice is harmless and mails once.
@@ -49,16 +48,12 @@ pub fn cancel_by_number(
         let already = row.status == ReservationStatus::Cancelled;
         let row = cancel_row(conn, &ctx, row, CancelledBy::Staff, Some(reason), None, now)?;
         if !already {
-            let detail =
-                json!({ "reason": reason, "slot_id": row.slot_id, "mailed": row.email.is_some() });
-            audit::record(
-                conn,
-                Some(staff_login),
-                "reservation.cancel",
-                number,
-                detail,
-                now,
-            )?;
+            let detail = Detail::Cancelled {
+                reason,
+                slot_id: &row.slot_id,
+                mailed: row.email.is_some(),
+            };
+            audit::record(conn, Some(staff_login), number, &detail, now)?;
         }
         Ok(row)
     })
@@ -81,7 +76,7 @@ pub fn cancel_row(
     if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
         return Err(BookingError::TooLateToCancel);
     }
-    // The waiting list's lock before the slot row (see `waitlist::lock_day`).
+    // The waiting list's lock before the slot row ([`crate::db::Lock::Waitlist`]).
     waitlist::lock_day(conn, &row.counter_id, row.visit_on)?;
     if !repo::mark_cancelled(conn, &row.id, reason, now)? {
         return Err(anyhow::anyhow!("reservation changed under the lock").into());

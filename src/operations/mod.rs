@@ -1,7 +1,7 @@
 //! Operations that span the reservations and the waiting list: whatever frees a seat and
 //! then offers it to those waiting (cancelling, rescheduling, a capacity change, closing and
 //! reopening a day). Each is one write transaction, taking the waiting list's lock of the day
-//! before any slot row ([`crate::waitlist::lock_day`] states the lock order).
+//! before any slot row ([`crate::db::Lock`] states the lock order).
 //!
 //! This module stands above both `reservations` and `waitlist`, so neither imports the other's
 //! inside for these (`ARCHITECTURE.md`).

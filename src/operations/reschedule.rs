@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::offer_freed_seat;
 use crate::calendar::repo::release_seat;
 use crate::calendar::{SlotId, Taker};
-use crate::db::{day_key, lock_keys_shared, write_tx, DbConnection};
+use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
 use crate::mail::MailKind;
 use crate::reservations::model::{Channel, ReservationRow, ReservationStatus};
 use crate::reservations::service::{
@@ -14,7 +14,6 @@ use crate::reservations::service::{
     visit_label, with_alternatives, Ctx,
 };
 use crate::reservations::{repo, BookingError};
-use crate::waitlist;
 
 /// Moves a reservation to another slot atomically: the new seat is taken and the old one
 /// freed in one transaction, so it never holds two seats, and never loses the old one when
@@ -53,14 +52,34 @@ pub fn reschedule(
                 }
             }
         }
-        // Both days: the one left (a closure may be cancelling it) and the one joined.
-        let (old_day, new_day) = (
-            day_key(&row.counter_id, row.visit_on),
-            day_key(&counter.id, def.id.date),
-        );
-        // The old day's waiting list first: its freed seat is offered (`waitlist::lock_day`).
-        waitlist::lock_day(conn, &row.counter_id, row.visit_on)?;
-        lock_keys_shared(conn, &[&old_day, &new_day])?;
+        // The old day's waiting list (its freed seat is offered), then both days: the one left
+        // (a closure may be cancelling it) and the one joined.
+        lock(
+            conn,
+            &[
+                (
+                    Mode::Exclusive,
+                    Lock::Waitlist {
+                        counter: &row.counter_id,
+                        day: row.visit_on,
+                    },
+                ),
+                (
+                    Mode::Shared,
+                    Lock::Day {
+                        counter: &row.counter_id,
+                        day: row.visit_on,
+                    },
+                ),
+                (
+                    Mode::Shared,
+                    Lock::Day {
+                        counter: &counter.id,
+                        day: def.id.date,
+                    },
+                ),
+            ],
+        )?;
         ctx.calendar.open_day(conn, counter, def.id.date)?;
         // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.
         let taker = match row.channel {

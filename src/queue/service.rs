@@ -2,18 +2,17 @@
 //! Every desk write is audited in its own transaction.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde_json::json;
 
 use super::model::{TicketKind, TicketStatus};
 use super::next_to_call::{queue_order, Kind, Rule, Waiting};
 use super::repo::{self, TicketRow};
 use crate::calendar::{CalendarError, Counter};
-use crate::db::{day_key, lock_keys, lock_keys_shared, write_tx, DbConnection};
+use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
 use crate::reservations::model::{ReservationRow, ReservationStatus};
 use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::repo as reservation_repo;
 use crate::reservations::service::Ctx;
-use crate::staff::audit;
+use crate::staff::audit::{self, Action, Detail};
 
 /// What the front desk refuses.
 #[derive(Debug, thiserror::Error)]
@@ -53,10 +52,6 @@ pub struct Issued {
 
 fn counter<'a>(ctx: &Ctx<'a>, id: &str) -> Result<&'a Counter, DeskError> {
     Ok(ctx.calendar.get_counter(id)?)
-}
-
-fn queue_key(counter: &str, day: NaiveDate) -> String {
-    format!("queue:{counter}:{day}")
 }
 
 fn waiting_of(t: &TicketRow) -> Waiting {
@@ -189,7 +184,16 @@ pub fn check_in(
         if r.visit_on != today {
             return Err(DeskError::NotToday { date: r.visit_on });
         }
-        lock_keys_shared(conn, &[&day_key(&counter.id, today)])?;
+        lock(
+            conn,
+            &[(
+                Mode::Shared,
+                Lock::Day {
+                    counter: &counter.id,
+                    day: today,
+                },
+            )],
+        )?;
         ctx.calendar.open_day(conn, counter, today)?;
         if !reservation_repo::set_status(
             conn,
@@ -211,9 +215,11 @@ pub fn check_in(
         audit::record(
             conn,
             Some(actor),
-            "desk.check_in",
             &number,
-            json!({ "ticket": ticket.label, "counter": counter.id }),
+            &Detail::CheckedIn {
+                ticket: &ticket.label,
+                counter: &counter.id,
+            },
             now,
         )?;
         let (position, estimated_wait_minutes) = position_and_wait(conn, &ctx, &ticket, now)?;
@@ -243,7 +249,16 @@ pub fn walk_in(
     }
     let today = counter.today(now);
     write_tx(conn, |conn| {
-        lock_keys_shared(conn, &[&day_key(&counter.id, today)])?;
+        lock(
+            conn,
+            &[(
+                Mode::Shared,
+                Lock::Day {
+                    counter: &counter.id,
+                    day: today,
+                },
+            )],
+        )?;
         ctx.calendar.open_day(conn, counter, today)?;
         let n = repo::next_number(conn, &counter.id, today, TicketKind::WalkIn)?;
         let ticket = TicketRow {
@@ -254,9 +269,11 @@ pub fn walk_in(
         audit::record(
             conn,
             Some(actor),
-            "desk.walk_in",
             &ticket.label,
-            json!({ "counter": counter.id, "procedure": procedure }),
+            &Detail::WalkIn {
+                counter: &counter.id,
+                procedure: procedure.as_deref(),
+            },
             now,
         )?;
         let (position, estimated_wait_minutes) = position_and_wait(conn, &ctx, &ticket, now)?;
@@ -282,7 +299,16 @@ pub fn call_next(
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
     write_tx(conn, |conn| {
-        lock_keys(conn, &[&queue_key(&counter.id, today)])?;
+        lock(
+            conn,
+            &[(
+                Mode::Exclusive,
+                Lock::Queue {
+                    counter: &counter.id,
+                    day: today,
+                },
+            )],
+        )?;
         let Some(next) = ordered_waiting(conn, &ctx, &counter.id, today, now)?
             .into_iter()
             .next()
@@ -305,9 +331,12 @@ pub fn call_next(
         audit::record(
             conn,
             Some(actor),
-            "desk.call",
             &next.label,
-            json!({ "counter": counter.id, "desk": desk }),
+            &Detail::Desk {
+                outcome: Action::DeskCall,
+                counter: &counter.id,
+                desk: Some(desk),
+            },
             now,
         )?;
         let called = TicketRow {
@@ -362,7 +391,16 @@ pub fn settle(
     write_tx(conn, |conn| {
         if outcome == Outcome::Recall {
             // Recalls are calls: serialised with them, so display events stay in order.
-            lock_keys(conn, &[&queue_key(&counter.id, today)])?;
+            lock(
+                conn,
+                &[(
+                    Mode::Exclusive,
+                    Lock::Queue {
+                        counter: &counter.id,
+                        day: today,
+                    },
+                )],
+            )?;
         }
         let t = repo::find_ticket(conn, &counter.id, today, &label)?.ok_or_else(|| {
             DeskError::TicketNotFound {
@@ -371,14 +409,19 @@ pub fn settle(
         })?;
         use ReservationStatus as R;
         use TicketStatus as T;
-        let (from, to, reservation_to, action): (&[T], T, R, &str) = match outcome {
-            Outcome::Complete => (&[T::Called], T::Completed, R::Completed, "desk.complete"),
-            Outcome::NoShow => (&[T::Called], T::NoShow, R::NoShow, "desk.no_show"),
+        let (from, to, reservation_to, action): (&[T], T, R, Action) = match outcome {
+            Outcome::Complete => (
+                &[T::Called],
+                T::Completed,
+                R::Completed,
+                Action::DeskComplete,
+            ),
+            Outcome::NoShow => (&[T::Called], T::NoShow, R::NoShow, Action::DeskNoShow),
             Outcome::Recall => (
                 &[T::Called, T::NoShow],
                 T::Called,
                 R::CheckedIn,
-                "desk.recall",
+                Action::DeskRecall,
             ),
         };
         let desk = t.desk.clone();
@@ -409,9 +452,12 @@ pub fn settle(
         audit::record(
             conn,
             Some(actor),
-            action,
             &label,
-            json!({ "counter": counter.id, "desk": desk }),
+            &Detail::Desk {
+                outcome: action,
+                counter: &counter.id,
+                desk: desk.as_deref(),
+            },
             now,
         )?;
         let t = repo::find_ticket(conn, &counter.id, today, &label)?.ok_or_else(|| {

@@ -5,7 +5,6 @@
 //! and writes the outbox mail with the change.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::input::BookingInput;
 use super::model::{Channel, ReservationRow, ReservationStatus};
@@ -18,9 +17,9 @@ use crate::calendar::{Calendar, Counter, SlotDef, SlotId, Taker};
 use crate::catalogue::ApplicantType;
 use crate::catalogue::Catalogue;
 use crate::config::{ProcedureSettings, Settings};
-use crate::db::{day_key, lock_keys, lock_keys_for, lock_keys_shared, write_tx, DbConnection};
+use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail, ReservationMail};
-use crate::staff::audit;
+use crate::staff::audit::{self, Detail};
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
 
@@ -227,16 +226,18 @@ pub fn book_planned(
     } else if def.starts_at <= now {
         return Err(BookingError::SlotStarted { date: def.id.date });
     }
-    let email_lock = row
-        .email
-        .as_deref()
-        .map(|e| format!("email:{e}"))
-        .unwrap_or_default();
-    lock_keys_for(
-        conn,
-        &[&day_key(&counter.id, def.id.date)],
-        &[&format!("person:{}", row.person_key), &email_lock],
-    )?;
+    let day = Lock::Day {
+        counter: &counter.id,
+        day: def.id.date,
+    };
+    let mut locks = vec![
+        (Mode::Shared, day),
+        (Mode::Exclusive, Lock::Person(&row.person_key)),
+    ];
+    if let Some(email) = &row.email {
+        locks.push((Mode::Exclusive, Lock::Email(email)));
+    }
+    lock(conn, &locks)?;
     let checks = repo::booking_checks(
         conn,
         &counter.id,
@@ -278,24 +279,18 @@ pub fn book_planned(
         override_reason,
     } = &origin
     {
-        let action = if override_reason.is_some() {
-            "reservation.book_override"
-        } else {
-            "reservation.book"
+        let detail = Detail::Booked {
+            slot_id: &row.slot_id,
+            procedure: &row.procedure_id,
+            channel: row.channel.as_str(),
+            override_reason: override_reason.as_deref(),
+            mailed: row.email.is_some(),
         };
-        let detail = json!({
-            "slot_id": row.slot_id,
-            "procedure": row.procedure_id,
-            "channel": row.channel,
-            "override_reason": override_reason,
-            "mailed": row.email.is_some(),
-        });
         audit::record(
             conn,
             Some(staff_login),
-            action,
             &row.reservation_number,
-            detail,
+            &detail,
             now,
         )?;
     }
@@ -504,7 +499,7 @@ pub fn book_second_visit(
         }
         let (from, until) =
             second_visit_range(&ctx, &first).ok_or(BookingError::FirstVisitNotCompleted)?;
-        lock_keys(conn, &[&format!("second-visit:{}", first.id)])?;
+        lock(conn, &[(Mode::Exclusive, Lock::SecondVisit(&first.id))])?;
         if repo::find_second_visit(conn, &first.id)?.is_some() {
             return Err(BookingError::SecondVisitExists);
         }
@@ -515,7 +510,11 @@ pub fn book_second_visit(
             return Err(BookingError::SecondVisitTooLate { until });
         }
         check_window(ctx.calendar, counter, &def, now)?;
-        lock_keys_shared(conn, &[&day_key(&counter.id, def.id.date)])?;
+        let day = Lock::Day {
+            counter: &counter.id,
+            day: def.id.date,
+        };
+        lock(conn, &[(Mode::Shared, day)])?;
         ctx.calendar.open_day(conn, counter, def.id.date)?;
         let (channel, taker, created_by) = match &by {
             SecondVisitBy::Resident { .. } => (Channel::Web, Taker::Web, None),
@@ -546,12 +545,15 @@ pub fn book_second_visit(
             now,
         )?;
         if let Some(login) = &created_by {
+            let detail = Detail::SecondVisitBooked {
+                first_visit: &first.reservation_number,
+                slot_id: &booked.row.slot_id,
+            };
             audit::record(
                 conn,
                 Some(login),
-                "reservation.book_second_visit",
                 &booked.row.reservation_number,
-                json!({ "first_visit": first.reservation_number, "slot_id": booked.row.slot_id }),
+                &detail,
                 now,
             )?;
         }

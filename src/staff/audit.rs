@@ -4,13 +4,180 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::schema::audit_log;
 use crate::db::DbConnection;
 
-pub const LOGIN_FAILED: &str = "staff.login_failed";
-pub const LOGIN_LOCKOUT: &str = "staff.login_lockout";
+/// What an entry records (stored as text: `reservation.cancel`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, diesel::AsExpression, diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum Action {
+    ReservationBook,
+    ReservationBookOverride,
+    ReservationBookSecondVisit,
+    ReservationCancel,
+    DeskCheckIn,
+    DeskWalkIn,
+    DeskCall,
+    DeskComplete,
+    DeskNoShow,
+    DeskRecall,
+    StaffCreate,
+    StaffUpdate,
+    StaffDisable,
+    StaffEnable,
+    StaffPasswordReset,
+    StaffLogin,
+    StaffLoginFailed,
+    StaffLoginLockout,
+    StaffLogout,
+    SlotCapacity,
+    CounterClosure,
+    CounterClosureLifted,
+}
+
+crate::db::text_enum!(Action {
+    ReservationBook => "reservation.book",
+    ReservationBookOverride => "reservation.book_override",
+    ReservationBookSecondVisit => "reservation.book_second_visit",
+    ReservationCancel => "reservation.cancel",
+    DeskCheckIn => "desk.check_in",
+    DeskWalkIn => "desk.walk_in",
+    DeskCall => "desk.call",
+    DeskComplete => "desk.complete",
+    DeskNoShow => "desk.no_show",
+    DeskRecall => "desk.recall",
+    StaffCreate => "staff.create",
+    StaffUpdate => "staff.update",
+    StaffDisable => "staff.disable",
+    StaffEnable => "staff.enable",
+    StaffPasswordReset => "staff.password_reset",
+    StaffLogin => "staff.login",
+    StaffLoginFailed => "staff.login_failed",
+    StaffLoginLockout => "staff.login_lockout",
+    StaffLogout => "staff.logout",
+    SlotCapacity => "slot.capacity",
+    CounterClosure => "counter.closure",
+    CounterClosureLifted => "counter.closure_lifted",
+});
+
+/// A value before and after a change.
+#[derive(Debug, Serialize)]
+pub struct Change<T> {
+    pub from: T,
+    pub to: T,
+}
+
+/// An entry's detail, one shape per kind of entry: the action follows from the variant
+/// ([`Detail::action`]) and the fields are stored as a JSON object. No passwords, tokens or
+/// residents' personal data here.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Detail<'a> {
+    /// A phone booking (`override_reason`: an administrator's, outside the window).
+    Booked {
+        slot_id: &'a str,
+        procedure: &'a str,
+        channel: &'a str,
+        override_reason: Option<&'a str>,
+        mailed: bool,
+    },
+    SecondVisitBooked {
+        first_visit: &'a str,
+        slot_id: &'a str,
+    },
+    Cancelled {
+        reason: &'a str,
+        slot_id: &'a str,
+        mailed: bool,
+    },
+    CheckedIn {
+        ticket: &'a str,
+        counter: &'a str,
+    },
+    WalkIn {
+        counter: &'a str,
+        procedure: Option<&'a str>,
+    },
+    /// A call, or a called ticket's outcome.
+    Desk {
+        #[serde(skip)]
+        outcome: Action,
+        counter: &'a str,
+        desk: Option<&'a str>,
+    },
+    StaffCreated {
+        role: &'a str,
+        display_name: &'a str,
+    },
+    StaffChanged {
+        role: Change<&'a str>,
+        display_name: Change<&'a str>,
+        sessions_ended: usize,
+        #[serde(skip)]
+        disabled: Change<bool>,
+    },
+    PasswordReset {
+        sessions_ended: usize,
+    },
+    LoggedIn {},
+    LoginFailed {},
+    LoginLockout {
+        scope: &'a str,
+        failures: i64,
+        wait_seconds: i64,
+    },
+    LoggedOut {},
+    Capacity {
+        from: i32,
+        to: i32,
+    },
+    Closure {
+        reason: &'a str,
+        /// The reservations cancelled with the day (their numbers).
+        cancelled: &'a [String],
+        waitlist_ended: u32,
+    },
+    ClosureLifted {
+        reason: &'a str,
+    },
+}
+
+impl Detail<'_> {
+    /// The action this detail records.
+    pub fn action(&self) -> Action {
+        match self {
+            Detail::Booked {
+                override_reason: Some(_),
+                ..
+            } => Action::ReservationBookOverride,
+            Detail::Booked { .. } => Action::ReservationBook,
+            Detail::SecondVisitBooked { .. } => Action::ReservationBookSecondVisit,
+            Detail::Cancelled { .. } => Action::ReservationCancel,
+            Detail::CheckedIn { .. } => Action::DeskCheckIn,
+            Detail::WalkIn { .. } => Action::DeskWalkIn,
+            Detail::Desk { outcome, .. } => *outcome,
+            Detail::StaffCreated { .. } => Action::StaffCreate,
+            Detail::StaffChanged { disabled, .. } => match (disabled.from, disabled.to) {
+                (false, true) => Action::StaffDisable,
+                (true, false) => Action::StaffEnable,
+                _ => Action::StaffUpdate,
+            },
+            Detail::PasswordReset { .. } => Action::StaffPasswordReset,
+            Detail::LoggedIn {} => Action::StaffLogin,
+            Detail::LoginFailed {} => Action::StaffLoginFailed,
+            Detail::LoginLockout { .. } => Action::StaffLoginLockout,
+            Detail::LoggedOut {} => Action::StaffLogout,
+            Detail::Capacity { .. } => Action::SlotCapacity,
+            Detail::Closure { .. } => Action::CounterClosure,
+            Detail::ClosureLifted { .. } => Action::CounterClosureLifted,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
@@ -18,40 +185,42 @@ pub struct AuditRow {
     pub id: String,
     pub at: NaiveDateTime,
     pub staff_login: Option<String>,
-    pub action: String,
+    pub action: Action,
     pub target: String,
     pub detail: String,
     pub ip_key: Option<String>,
 }
 
-/// One entry: who (`None` for an unknown name at login), did what, to what, with what detail.
+/// One entry: who (`None` for an unknown name at login), did what (the detail says), to what.
 pub fn record(
     conn: &mut DbConnection,
     staff: Option<&str>,
-    action: &str,
     target: &str,
-    detail: Value,
+    detail: &Detail<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    record_from(conn, staff, action, target, detail, None, now)
+    record_from(conn, staff, target, detail, None, now)
 }
 
+/// [`record`] with the client address's key (sign-ins).
 pub fn record_from(
     conn: &mut DbConnection,
     staff: Option<&str>,
-    action: &str,
     target: &str,
-    detail: Value,
+    detail: &Detail<'_>,
     ip_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
+    let action = detail.action();
+    let detail = serde_json::to_string(detail)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     let row = AuditRow {
         id: uuid::Uuid::new_v4().to_string(),
         at: now.naive_utc(),
         staff_login: staff.map(str::to_string),
-        action: action.to_string(),
+        action,
         target: target.to_string(),
-        detail: detail.to_string(),
+        detail,
         ip_key: ip_key.map(str::to_string),
     };
     diesel::insert_into(audit_log::table)
@@ -83,7 +252,7 @@ pub fn login_failures_since(
 ) -> QueryResult<[(i64, Option<DateTime<Utc>>); 2]> {
     let base = || {
         audit_log::table
-            .filter(audit_log::action.eq(LOGIN_FAILED))
+            .filter(audit_log::action.eq(Action::StaffLoginFailed))
             .filter(audit_log::at.gt(since.naive_utc()))
             .filter(audit_log::ip_key.eq(ip_key))
     };

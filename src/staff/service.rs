@@ -1,14 +1,13 @@
 //! Accounts, logins and sessions.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
 
-use super::audit::{self, LOGIN_FAILED, LOGIN_LOCKOUT};
+use super::audit::{self, Change, Detail};
 use super::passwords::{check_policy, hash_password, verify_against_dummy, verify_password};
 use super::repo::{self, SessionRow, StaffRow};
 use super::{Role, StaffUser};
 use crate::config::StaffSettings;
-use crate::db::{is_unique_violation, lock_keys, write_tx, DbConnection};
+use crate::db::{is_unique_violation, lock, write_tx, DbConnection, Lock, Mode};
 use crate::error::{FieldError, FieldProblem, Invalid};
 use crate::text::{contains_individual_number, parse_name};
 use crate::tokens::{hash_token, new_token};
@@ -149,9 +148,11 @@ pub fn create_staff(
         audit::record(
             conn,
             Some(actor),
-            "staff.create",
             &row.login,
-            json!({ "role": row.role.as_str(), "display_name": row.display_name }),
+            &Detail::StaffCreated {
+                role: row.role.as_str(),
+                display_name: &row.display_name,
+            },
             now,
         )?;
         Ok(row)
@@ -229,13 +230,12 @@ pub fn login(
         _ => {
             write_tx(conn, |conn| {
                 // Serialise failures per client address so concurrent guesses are all counted.
-                lock_keys(conn, &[&format!("login-ip:{ip_key}")])?;
+                lock(conn, &[(Mode::Exclusive, Lock::LoginAddress(ip_key))])?;
                 audit::record_from(
                     conn,
                     None,
-                    LOGIN_FAILED,
                     &login,
-                    json!({}),
+                    &Detail::LoginFailed {},
                     Some(ip_key),
                     now,
                 )?;
@@ -257,9 +257,12 @@ pub fn login(
                         audit::record_from(
                             conn,
                             None,
-                            LOGIN_LOCKOUT,
                             &login,
-                            json!({ "scope": scope, "failures": failures, "wait_seconds": wait.num_seconds() }),
+                            &Detail::LoginLockout {
+                                scope,
+                                failures,
+                                wait_seconds: wait.num_seconds(),
+                            },
                             Some(ip_key),
                             now,
                         )?;
@@ -290,9 +293,8 @@ pub fn login(
         audit::record_from(
             conn,
             Some(&account.login),
-            "staff.login",
             &account.login,
-            json!({}),
+            &Detail::LoggedIn {},
             Some(ip_key),
             now,
         )
@@ -333,9 +335,8 @@ pub fn logout(
         audit::record(
             conn,
             Some(&user.login),
-            "staff.logout",
             &user.login,
-            json!({}),
+            &Detail::LoggedOut {},
             now,
         )?;
         Ok(())
@@ -382,7 +383,7 @@ pub fn update_staff(
     }
     let login = login.trim().to_ascii_lowercase();
     write_tx(conn, |conn| {
-        lock_keys(conn, &["staff:admins"])?;
+        lock(conn, &[(Mode::Exclusive, Lock::Admins)])?;
         let before = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
         let loses_admin = before.role == Role::Admin
             && !before.disabled
@@ -405,23 +406,22 @@ pub fn update_staff(
             0
         };
         let after = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
-        let action = match (before.disabled, after.disabled) {
-            (false, true) => "staff.disable",
-            (true, false) => "staff.enable",
-            _ => "staff.update",
+        let detail = Detail::StaffChanged {
+            role: Change {
+                from: before.role.as_str(),
+                to: after.role.as_str(),
+            },
+            display_name: Change {
+                from: &before.display_name,
+                to: &after.display_name,
+            },
+            sessions_ended: ended,
+            disabled: Change {
+                from: before.disabled,
+                to: after.disabled,
+            },
         };
-        audit::record(
-            conn,
-            Some(actor),
-            action,
-            &login,
-            json!({
-                "role": { "from": before.role.as_str(), "to": after.role.as_str() },
-                "display_name": { "from": before.display_name, "to": after.display_name },
-                "sessions_ended": ended,
-            }),
-            now,
-        )?;
+        audit::record(conn, Some(actor), &login, &detail, now)?;
         Ok(after)
     })
 }
@@ -467,9 +467,10 @@ pub fn reset_password(
         audit::record(
             conn,
             Some(actor),
-            "staff.password_reset",
             &login,
-            json!({ "sessions_ended": ended }),
+            &Detail::PasswordReset {
+                sessions_ended: ended,
+            },
             now,
         )?;
         Ok(())

@@ -6,7 +6,7 @@ pub mod repo;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::Settings;
-use crate::db::{lock_keys, write_tx, DbConnection};
+use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
 use crate::mail::{enqueue_json, MailKind, MailPayload, VerificationMail};
 use crate::text::EmailAddress;
 use crate::tokens::{hash_token, new_token};
@@ -81,11 +81,11 @@ pub fn request(
         VerificationError::Db(diesel::result::Error::SerializationError(Box::new(e)))
     })?;
     write_tx(conn, |conn| {
-        lock_keys(
+        lock(
             conn,
             &[
-                &format!("verify-email:{email}"),
-                &format!("verify-ip:{}", req.ip_key),
+                (Mode::Exclusive, Lock::VerifyEmail(email)),
+                (Mode::Exclusive, Lock::VerifyAddress(&req.ip_key)),
             ],
         )?;
         let since = now - window;

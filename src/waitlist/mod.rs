@@ -21,7 +21,7 @@ use crate::calendar::repo::{
 };
 use crate::calendar::{CalendarError, Counter, DayStatus, Seats, SlotId, Taker};
 use crate::catalogue::ApplicantType;
-use crate::db::{day_key, lock_keys, lock_keys_shared, write_tx, DbConnection};
+use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
 use crate::error::Invalid;
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail, WaitlistMail};
 use crate::reservations::input::BookingInput;
@@ -83,16 +83,10 @@ pub struct EntryView {
     pub position: Option<i64>,
 }
 
-/// The day's waiting-list lock (PostgreSQL; SQLite serialises writers anyway). Lock order, so
-/// that nothing deadlocks: this lock first, then the day's booking lock ([`day_key`]), then slot
-/// rows. Whoever frees or holds a seat of the day (a cancellation, a move, a capacity change, a
-/// closure, an offer) takes it before touching a slot row; taking it again is free.
-pub(crate) fn lock_day(
-    conn: &mut DbConnection,
-    counter: &str,
-    day: NaiveDate,
-) -> diesel::QueryResult<()> {
-    lock_keys(conn, &[&format!("waitlist:{counter}:{day}")])
+/// The day's waiting-list lock, exclusive ([`Lock::Waitlist`]: before the day's lock and the
+/// slot rows). Whoever frees or holds a seat of the day takes it first; taking it again is free.
+pub fn lock_day(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> diesel::QueryResult<()> {
+    lock(conn, &[(Mode::Exclusive, Lock::Waitlist { counter, day })])
 }
 
 /// Slots of the day the web could book now (the seats_available rule).
@@ -148,11 +142,11 @@ pub fn join(
             return Err(WaitlistError::SeatsAvailable);
         }
         let person_key = req.person.person_key();
-        lock_keys(
+        lock(
             conn,
             &[
-                &format!("person:{person_key}"),
-                &format!("email:{}", v.email),
+                (Mode::Exclusive, Lock::Person(&person_key)),
+                (Mode::Exclusive, Lock::Email(&v.email)),
             ],
         )?;
         if reservations::count_active_for_person(conn, &person_key, &procedure.id, now)? > 0
@@ -440,14 +434,18 @@ pub fn accept(
             .and_then(|s| s.parse().ok())
             .ok_or(WaitlistError::NoOffer)?;
         let (counter, def) = ctx.calendar.resolve(&slot)?;
-        lock_keys_shared(conn, &[&day_key(&counter.id, def.id.date)])?;
+        let day = Lock::Day {
+            counter: &counter.id,
+            day: def.id.date,
+        };
+        lock(conn, &[(Mode::Shared, day)])?;
         ctx.calendar.open_day(conn, counter, def.id.date)?;
         // The limits again: a booking may have been made since joining.
-        lock_keys(
+        lock(
             conn,
             &[
-                &format!("person:{}", row.person_key),
-                &format!("email:{}", row.email),
+                (Mode::Exclusive, Lock::Person(&row.person_key)),
+                (Mode::Exclusive, Lock::Email(&row.email)),
             ],
         )?;
         if reservations::count_active_for_person(conn, &row.person_key, &row.procedure_id, now)? > 0
