@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use madoguchi::config::{Settings, Sources};
+use madoguchi::db::Tx;
 use madoguchi::startup::{self, Application};
 use madoguchi::telemetry;
 
@@ -172,7 +173,8 @@ fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
                 now,
             )
             .map_err(describe)?;
-            let row = create_staff(&mut conn, row, "cli", now).map_err(describe)?;
+            let row =
+                Tx::run(&mut conn, |tx| create_staff(tx, row, "cli", now)).map_err(describe)?;
             println!("created {} ({})", row.login, row.role);
         }
         StaffCommand::List => {
@@ -182,7 +184,7 @@ fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
             }
         }
         StaffCommand::Disable { login } => {
-            disable_staff(&mut conn, &login, "cli", now).map_err(describe)?;
+            Tx::run(&mut conn, |tx| disable_staff(tx, &login, "cli", now)).map_err(describe)?;
             println!("disabled {login}");
         }
     }

@@ -222,7 +222,7 @@ fn spawn_waitlist_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
             let s = state.clone();
             match state
                 .db
-                .run(move |conn| crate::waitlist::sweep(conn, &s.booking_ctx(), now))
+                .write(move |conn| crate::waitlist::sweep(conn, &s.booking_ctx(), now))
                 .await
             {
                 Ok(n) if n > 0 => state.mail_notify.notify_one(),

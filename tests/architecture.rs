@@ -372,6 +372,22 @@ fn find_cycle<'a>(edges: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Option<Vec<&'
 }
 
 #[test]
+fn transactions_open_only_in_the_database_layer() {
+    // Services take `&mut db::Tx` when they write; `Db::write` (SQLite: the writer's group
+    // commit) is the one way in.
+    let problems: Vec<String> = sources()
+        .into_iter()
+        .filter(|s| s.module != "db" && contains_path(&s.code, "write_tx("))
+        .map(|s| s.path)
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "write_tx outside src/db/: {}",
+        problems.join(", ")
+    );
+}
+
+#[test]
 fn the_checker_reads_imports_as_the_compiler_would() {
     let code = strip(
         "use crate::{db::{a, b}, mail::X};\n// crate::jobs in a comment\nlet s = \"crate::http\";\nsuper::repo::f();\n#[cfg(test)]\nuse crate::startup;",

@@ -6,12 +6,14 @@
 mod locks;
 mod pool;
 pub mod schema;
+mod tx;
 mod types;
 pub(crate) use types::text_enum;
 mod writer;
 
 pub use locks::{lock, Lock, Mode};
 pub use pool::Db;
+pub use tx::Tx;
 
 use std::path::PathBuf;
 
@@ -140,16 +142,36 @@ impl Manager {
                 let mut conn = SqliteConnection::establish(sqlite_path(&self.url))
                     .map_err(|e| self.connect_error(e))?;
                 // One PRAGMA per statement; the busy timeout first, so setting WAL can wait too.
-                for pragma in [
-                    format!("PRAGMA busy_timeout = {}", self.busy_timeout_ms),
-                    "PRAGMA journal_mode = WAL".to_string(),
-                    "PRAGMA synchronous = NORMAL".to_string(),
-                    "PRAGMA foreign_keys = ON".to_string(),
-                ] {
-                    conn.batch_execute(&pragma)
+                conn.batch_execute(&format!("PRAGMA busy_timeout = {}", self.busy_timeout_ms))
+                    .map_err(|e| self.connect_error(e))?;
+                self.enter_wal(&mut conn)?;
+                for pragma in ["PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+                    conn.batch_execute(pragma)
                         .map_err(|e| self.connect_error(e))?;
                 }
                 Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl Manager {
+    /// `journal_mode = WAL`, retried for up to the busy timeout: on a new file that others open
+    /// at the same moment, the switch can answer "database is locked" at once, without waiting
+    /// on the busy timeout (seen with four instances starting together). Once one connection
+    /// has switched, the file stays in WAL and the others find it so.
+    fn enter_wal(&self, conn: &mut SqliteConnection) -> Result<(), DbError> {
+        let deadline = std::time::Instant::now()
+            + std::time::Duration::from_millis(u64::from(self.busy_timeout_ms));
+        loop {
+            match conn.batch_execute("PRAGMA journal_mode = WAL") {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if e.to_string().contains("locked") && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(self.connect_error(e)),
             }
         }
     }
@@ -227,7 +249,7 @@ pub fn revert_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String>
 /// concurrent writers queue on the busy timeout instead of failing on lock upgrade; on
 /// PostgreSQL it is an ordinary transaction (seat rules rely on row locks of conditional
 /// updates, not on the isolation level).
-pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+pub(crate) fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,

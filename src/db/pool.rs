@@ -6,9 +6,10 @@ use std::time::Duration;
 use diesel::r2d2;
 
 use super::writer;
+use super::Tx;
 use super::{
-    describe_url, run_migrations, sqlite_path, write_tx, Backend, DbConnection, DbError, Manager,
-    Pool, RunError,
+    describe_url, run_migrations, sqlite_path, Backend, DbConnection, DbError, Manager, Pool,
+    RunError,
 };
 use crate::config::DatabaseSettings;
 
@@ -155,13 +156,13 @@ impl Db {
     /// [`Db::write`] for background work (see [`Db::run_background`]).
     pub async fn write_background<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<diesel::result::Error> + Send + 'static,
     {
         match &self.writer {
             Some(writer) => writer.submit(f).await,
-            None => self.run_background(move |conn| write_tx(conn, f)).await,
+            None => self.run_background(move |conn| Tx::run(conn, f)).await,
         }
     }
 
@@ -176,13 +177,13 @@ impl Db {
     /// side by side).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<diesel::result::Error> + Send + 'static,
     {
         match &self.writer {
             Some(writer) => writer.submit(f).await,
-            None => self.run(move |conn| write_tx(conn, f)).await,
+            None => self.run(move |conn| Tx::run(conn, f)).await,
         }
     }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::Connection;
 
-use super::{write_tx, DbConnection, RunError};
+use super::{DbConnection, RunError, Tx};
 
 /// What a job leaves to do after the group's commit (or its failure): answer its caller.
 type Answer = Box<dyn FnOnce(bool) + Send>;
@@ -72,7 +72,7 @@ impl Writer {
 
     pub async fn submit<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<diesel::result::Error> + Send + 'static,
     {
@@ -94,12 +94,11 @@ impl Writer {
             let _entered = span.enter();
             // The job's own savepoint; a panic inside it is caught here so that only the
             // savepoint is rolled back.
-            let result: Result<T, Inner<E>> = write_tx(conn, |conn| {
-                match catch_unwind(AssertUnwindSafe(|| f(conn))) {
+            let result: Result<T, Inner<E>> =
+                Tx::run(conn, |t| match catch_unwind(AssertUnwindSafe(|| f(t))) {
                     Ok(r) => r.map_err(Inner::Failed),
                     Err(p) => Err(Inner::Panicked(panic_message(p))),
-                }
-            });
+                });
             Box::new(move |committed: bool| {
                 let answer = match result {
                     _ if !committed => Err(RunError::Unavailable),
@@ -216,6 +215,7 @@ fn settle_depth(conn: &mut DbConnection) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::write_tx;
     use diesel::connection::SimpleConnection;
     use diesel::{RunQueryDsl, SqliteConnection};
 

@@ -20,7 +20,8 @@ use crate::mail::{MailKind, OutboxStatus};
 use crate::operations::{self as admin, AdminError};
 use crate::staff::audit::list_since;
 use crate::staff::service::{
-    create_staff, prepare_staff, reset_password, update_staff, NewStaff, StaffChanges,
+    create_staff, find_account, prepare_password, prepare_staff, reset_password, update_staff,
+    NewStaff, StaffChanges,
 };
 use crate::text::parse_reason;
 use actix_web::http::Method;
@@ -49,21 +50,25 @@ pub async fn post_staff(
     let b = body.parse()?;
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
+    // The password is hashed (the slow part) on the blocking pool, outside the transaction.
+    let settings = s.settings.clone();
+    let row = web::block(move || {
+        prepare_staff(
+            NewStaff {
+                login: b.login,
+                display_name: b.display_name,
+                role: b.role,
+                password: b.password,
+            },
+            &settings.staff,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| AppError::unexpected(anyhow::anyhow!("hashing a password: {e}")))??;
     let row = state
         .db
-        .run(move |conn| {
-            let row = prepare_staff(
-                NewStaff {
-                    login: b.login,
-                    display_name: b.display_name,
-                    role: b.role,
-                    password: b.password,
-                },
-                &s.settings.staff,
-                now,
-            )?;
-            create_staff(conn, row, &actor, now)
-        })
+        .write(move |conn| create_staff(conn, row, &actor, now))
         .await?;
     Ok(HttpResponse::Created().json(StaffJson::of(&state, &row)))
 }
@@ -113,7 +118,7 @@ pub async fn patch_staff(
     let actor = user.login.clone();
     let row = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             update_staff(
                 conn,
                 &login,
@@ -151,9 +156,15 @@ pub async fn put_staff_password(
     let login = path.into_inner();
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
+    let l = login.clone();
+    let account = state.db.run(move |conn| find_account(conn, &l)).await?;
+    let settings = s.settings.clone();
+    let hash = web::block(move || prepare_password(&account.login, &password, &settings.staff))
+        .await
+        .map_err(|e| AppError::unexpected(anyhow::anyhow!("hashing a password: {e}")))??;
     state
         .db
-        .run(move |conn| reset_password(conn, &login, &password, &s.settings.staff, &actor, now))
+        .write(move |conn| reset_password(conn, &login, &hash, &actor, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -194,7 +205,7 @@ pub async fn put_slot(
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let row = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             admin::change_capacity(conn, s.booking_ctx(), &slot, capacity, &actor, now)
         })
         .await?;
@@ -266,7 +277,7 @@ pub async fn post_closure(
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let closed = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             admin::close_day(
                 conn,
                 s.booking_ctx(),
@@ -373,7 +384,7 @@ pub async fn delete_closure(
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let row = state
         .db
-        .run(move |conn| admin::lift_closure(conn, s.booking_ctx(), &counter, date, &actor, now))
+        .write(move |conn| admin::lift_closure(conn, s.booking_ctx(), &counter, date, &actor, now))
         .await?;
     Ok(HttpResponse::Ok().json(LiftedJson {
         counter: row.counter_id,

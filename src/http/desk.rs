@@ -144,7 +144,7 @@ pub async fn post_check_in(
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let issued = state
         .db
-        .run(move |conn| service::check_in(conn, s.booking_ctx(), &counter, &number, &actor, now))
+        .write(move |conn| service::check_in(conn, s.booking_ctx(), &counter, &number, &actor, now))
         .await?;
     Ok(HttpResponse::Created().json(TicketJson::issued(&state, &issued)))
 }
@@ -177,7 +177,9 @@ pub async fn post_walk_in(
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let issued = state
         .db
-        .run(move |conn| service::walk_in(conn, s.booking_ctx(), &counter, procedure, &actor, now))
+        .write(move |conn| {
+            service::walk_in(conn, s.booking_ctx(), &counter, procedure, &actor, now)
+        })
         .await?;
     Ok(HttpResponse::Created().json(TicketJson::issued(&state, &issued)))
 }
@@ -210,7 +212,7 @@ pub async fn post_call(
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let called = state
         .db
-        .run(move |conn| service::call_next(conn, s.booking_ctx(), &counter, &desk, &actor, now))
+        .write(move |conn| service::call_next(conn, s.booking_ctx(), &counter, &desk, &actor, now))
         .await?;
     match called {
         None => Ok(HttpResponse::NoContent().finish()),
@@ -236,7 +238,7 @@ async fn settle(
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let t = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             service::settle(
                 conn,
                 s.booking_ctx(),

@@ -119,9 +119,20 @@ pub(super) async fn book(
             service::book_planned(conn, &s.booking_ctx(), plan, now)
         })
         .await;
+    with_alternatives(state, result, &slot, now).await
+}
+
+/// A booking's outcome as the client sees it: a full slot's refusal gets its
+/// alternatives, read after (outside) the transaction that refused it.
+pub(super) async fn with_alternatives<T>(
+    state: &AppState,
+    result: Result<T, RunError<BookingError>>,
+    slot: &crate::calendar::SlotId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<T, AppError> {
     match result {
         Err(RunError::Failed(BookingError::SlotFull { tz, taker, .. })) => {
-            let alternatives = state.alternatives(&slot, taker, now).await;
+            let alternatives = state.alternatives(slot, taker, now).await;
             Err(BookingError::SlotFull {
                 alternatives,
                 tz,
@@ -166,7 +177,7 @@ pub async fn delete_reservation(
     let (s, t) = (state.get_ref().clone(), token.clone());
     let (row, links) = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let row = operations::cancel_by_token(conn, s.booking_ctx(), &t, now)?;
             service::with_links(conn, row)
         })
@@ -193,14 +204,15 @@ pub async fn post_reschedule(
         .parse()
         .map_err(|_| CalendarError::SlotNotFound)?;
     let now = state.clock.now();
-    let (s, t) = (state.get_ref().clone(), token.clone());
-    let (row, links) = state
+    let (s, t, id) = (state.get_ref().clone(), token.clone(), slot.clone());
+    let moved = state
         .db
-        .run(move |conn| {
-            let row = operations::reschedule(conn, s.booking_ctx(), &t, &slot, now)?;
+        .write(move |conn| {
+            let row = operations::reschedule(conn, s.booking_ctx(), &t, &id, now)?;
             service::with_links(conn, row)
         })
-        .await?;
+        .await;
+    let (row, links) = with_alternatives(&state, moved, &slot, now).await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token), &links)))
 }

@@ -21,7 +21,8 @@ use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::repo;
 use crate::reservations::service::{self, Origin, VisitLinks};
 use crate::reservations::BookingError;
-use crate::staff::service as staff_service;
+use crate::staff::service::StaffError;
+use crate::staff::service::{self as staff_service, LoginCheck};
 use crate::staff::Role;
 use crate::text::parse_reason;
 use actix_web::http::Method;
@@ -55,13 +56,39 @@ pub async fn post_session(
     let LoginBody { login, password } = body.parse()?;
     let ip_key = client_ip_key(&req, state.settings.limits.trust_forwarded_for);
     let now = state.clock.now();
-    let s = state.get_ref().clone();
-    let session = state
+    let (s, ip) = (state.get_ref().clone(), ip_key.clone());
+    let check = state
         .db
         .run(move |conn| {
-            staff_service::login(conn, &login, &password, &ip_key, &s.settings.staff, now)
+            staff_service::check_login(conn, &login, &password, &ip, &s.settings.staff, now)
         })
         .await?;
+    let s = state.get_ref().clone();
+    let session = match check {
+        LoginCheck::Verified(account) => {
+            state
+                .db
+                .write(move |conn| {
+                    staff_service::start_session(conn, &account, &ip_key, &s.settings.staff, now)
+                })
+                .await?
+        }
+        LoginCheck::Failed { login } => {
+            state
+                .db
+                .write(move |conn| {
+                    staff_service::record_failed_login(
+                        conn,
+                        &login,
+                        &ip_key,
+                        &s.settings.staff,
+                        now,
+                    )
+                })
+                .await?;
+            return Err(StaffError::InvalidCredentials.into());
+        }
+    };
     Ok(HttpResponse::Created().json(SessionJson {
         token: session.token,
         expires_at: instant(session.expires_at, state.default_tz()),
@@ -81,7 +108,7 @@ pub async fn delete_session(
     let user = user.user;
     state
         .db
-        .run(move |conn| staff_service::logout(conn, &user, now))
+        .write(move |conn| staff_service::logout(conn, &user, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -283,7 +310,7 @@ pub async fn post_staff_cancel(
     let (s, login) = (state.get_ref().clone(), user.login.clone());
     let (row, links) = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let row =
                 operations::cancel_by_number(conn, s.booking_ctx(), &number, &reason, &login, now)?;
             service::with_links(conn, row)

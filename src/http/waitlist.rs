@@ -155,7 +155,7 @@ pub async fn post_waitlist(
     let s = state.get_ref().clone();
     let (row, token, position) = state
         .db
-        .run(move |conn| waitlist::join(conn, s.booking_ctx(), req, now))
+        .write(move |conn| waitlist::join(conn, s.booking_ctx(), req, now))
         .await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Created().json(entry_json(&state, &row, Some(position), Some(token), None)))
@@ -192,7 +192,7 @@ pub async fn get_waitlist(
     let s = state.get_ref().clone();
     let view = state
         .db
-        .run(move |conn| waitlist::view(conn, s.booking_ctx(), &token, now))
+        .write(move |conn| waitlist::view(conn, s.booking_ctx(), &token, now))
         .await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Ok().json(entry_response(&state, view).await?))
@@ -211,7 +211,7 @@ pub async fn delete_waitlist(
     let s = state.get_ref().clone();
     let view = state
         .db
-        .run(move |conn| waitlist::leave(conn, s.booking_ctx(), &token, now))
+        .write(move |conn| waitlist::leave(conn, s.booking_ctx(), &token, now))
         .await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Ok().json(entry_response(&state, view).await?))
@@ -227,10 +227,17 @@ pub async fn post_waitlist_accept(
 ) -> Result<HttpResponse, AppError> {
     let token = waitlist_token(path)?;
     let now = state.clock.now();
+    // An offer that ran out is settled (and passed on) in a transaction of its own, which
+    // commits even when the acceptance that follows is refused.
+    let (s, t) = (state.get_ref().clone(), token.clone());
+    state
+        .db
+        .write(move |conn| waitlist::settle_token(conn, &s.booking_ctx(), &t, now))
+        .await?;
     let s = state.get_ref().clone();
     let booked = state
         .db
-        .run(move |conn| waitlist::accept(conn, s.booking_ctx(), &token, now))
+        .write(move |conn| waitlist::accept(conn, s.booking_ctx(), &token, now))
         .await
         .map_err(AppError::from);
     state
@@ -281,22 +288,25 @@ pub async fn post_second_visit(
     let slot = slot_of(&body.parse()?)?;
     let now = state.clock.now();
     let s = state.get_ref().clone();
-    let (booked, links) = state
+    let id = slot.clone();
+    let booked = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let booked = service::book_second_visit(
                 conn,
                 s.booking_ctx(),
                 SecondVisitBy::Resident {
                     manage_token: token,
                 },
-                &slot,
+                &id,
                 now,
             )?;
             let (_, links) = service::with_links(conn, booked.row.clone())?;
             Ok::<_, BookingError>((booked, links))
         })
-        .await?;
+        .await;
+    let (booked, links) =
+        super::reservations::with_alternatives(&state, booked, &slot, now).await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Created().json(ReservationJson::of(
         &state,
@@ -321,9 +331,10 @@ pub async fn post_staff_second_visit(
     let number = path.into_inner();
     let now = state.clock.now();
     let (s, login) = (state.get_ref().clone(), user.login.clone());
-    let (booked, links) = state
+    let id = slot.clone();
+    let booked = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let booked = service::book_second_visit(
                 conn,
                 s.booking_ctx(),
@@ -331,13 +342,15 @@ pub async fn post_staff_second_visit(
                     number,
                     staff_login: login,
                 },
-                &slot,
+                &id,
                 now,
             )?;
             let (_, links) = service::with_links(conn, booked.row.clone())?;
             Ok::<_, BookingError>((booked, links))
         })
-        .await?;
+        .await;
+    let (booked, links) =
+        super::reservations::with_alternatives(&state, booked, &slot, now).await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Created().json(StaffReservationJson::of(&state, &booked.row, &links)))
 }

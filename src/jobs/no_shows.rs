@@ -4,23 +4,21 @@
 use chrono::{DateTime, Utc};
 
 use super::{JobCtx, JobError};
-use crate::db::{write_tx, DbConnection};
+use crate::db::Tx;
 use crate::queue::repo as tickets;
 use crate::reservations::repo;
 
-pub fn run(conn: &mut DbConnection, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
-    write_tx(conn, |conn| {
-        // Every visit that has ended without a check-in (today's, and any a missed run left).
-        let mut rows = repo::mark_no_shows_ended(conn, now)?;
-        for counter in ctx.booking.calendar.counters() {
-            let today = counter.today(now);
-            for t in tickets::list_called_until(conn, &counter.id, today)? {
-                rows += tickets::mark_ticket_no_show(conn, &t.id, now)?;
-                if let Some(rid) = &t.reservation_id {
-                    rows += repo::mark_checked_in_no_show(conn, rid, now)?;
-                }
+pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+    // Every visit that has ended without a check-in (today's, and any a missed run left).
+    let mut rows = repo::mark_no_shows_ended(conn, now)?;
+    for counter in ctx.booking.calendar.counters() {
+        let today = counter.today(now);
+        for t in tickets::list_called_until(conn, &counter.id, today)? {
+            rows += tickets::mark_ticket_no_show(conn, &t.id, now)?;
+            if let Some(rid) = &t.reservation_id {
+                rows += repo::mark_checked_in_no_show(conn, rid, now)?;
             }
         }
-        Ok(rows)
-    })
+    }
+    Ok(rows)
 }

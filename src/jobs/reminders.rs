@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::{JobCtx, JobError};
 use crate::calendar::{Calendar, Counter, DayStatus};
-use crate::db::{write_tx, DbConnection};
+use crate::db::{DbConnection, Tx};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail};
 use crate::reservations::{repo, service};
 
@@ -28,7 +28,7 @@ pub fn next_open_day(
     Ok(None)
 }
 
-pub fn run(conn: &mut DbConnection, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
     let calendar = ctx.booking.calendar;
     let mut sent = 0u64;
     for counter in calendar.counters() {
@@ -38,7 +38,7 @@ pub fn run(conn: &mut DbConnection, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Resu
         };
         let due = repo::list_to_remind(conn, &counter.id, day)?;
         for r in due {
-            sent += write_tx(conn, |conn| {
+            sent += conn.savepoint(|conn| {
                 if !repo::mark_reminded(conn, &r.id, now)? {
                     return Ok::<_, JobError>(0);
                 }

@@ -104,10 +104,8 @@ pub fn claim(
         rows: None,
         error: None,
     };
-    match diesel::insert_into(job_runs::table)
-        .values(&row)
-        .execute(conn)
-    {
+    // In a savepoint: a refused INSERT must not abort the caller's transaction (PostgreSQL).
+    match conn.transaction(|c| diesel::insert_into(job_runs::table).values(&row).execute(c)) {
         Ok(_) => return Ok(Some(row.id)),
         Err(e) if is_unique_violation(&e) => {}
         Err(e) => return Err(e),
@@ -182,10 +180,8 @@ pub fn insert_skipped(
         rows: None,
         error: Some(why.to_string()),
     };
-    match diesel::insert_into(job_runs::table)
-        .values(&row)
-        .execute(conn)
-    {
+    // In a savepoint: a refused INSERT must not abort the caller's transaction (PostgreSQL).
+    match conn.transaction(|c| diesel::insert_into(job_runs::table).values(&row).execute(c)) {
         Ok(_) => Ok(true),
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e),

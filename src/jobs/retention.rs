@@ -6,12 +6,12 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{JobCtx, JobError};
-use crate::db::{write_tx, DbConnection};
+use crate::db::Tx;
 use crate::mail::outbox;
 use crate::reservations::repo;
 use crate::staff::audit;
 
-pub fn run(conn: &mut DbConnection, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
     let days = i64::from(ctx.booking.settings.retention.days);
     let tz = ctx
         .booking
@@ -23,12 +23,10 @@ pub fn run(conn: &mut DbConnection, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Resu
     // A visit on a day before this one is older than `days`.
     let before_day = now.with_timezone(&tz).date_naive() - Duration::days(days);
     let before_instant = now - Duration::days(days);
-    write_tx(conn, |conn| {
-        let mut rows = repo::erase_personal_data_before(conn, before_day, now)?;
-        rows += outbox::erase_before(conn, before_instant)?;
-        rows += audit::erase_personal_data_before(conn, before_instant)?;
-        rows += crate::verification::repo::delete_created_before(conn, before_instant)?;
-        rows += crate::waitlist::repo::erase_before(conn, before_day)?;
-        Ok(rows)
-    })
+    let mut rows = repo::erase_personal_data_before(conn, before_day, now)?;
+    rows += outbox::erase_before(conn, before_instant)?;
+    rows += audit::erase_personal_data_before(conn, before_instant)?;
+    rows += crate::verification::repo::delete_created_before(conn, before_instant)?;
+    rows += crate::waitlist::repo::erase_before(conn, before_day)?;
+    Ok(rows)
 }

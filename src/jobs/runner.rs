@@ -13,14 +13,14 @@ use crate::calendar::Calendar;
 use crate::catalogue::Catalogue;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::db::{Db, DbConnection};
+use crate::db::{Db, Tx};
 use crate::metrics::{JobLabels, Metrics};
 use crate::reservations::service::Ctx;
 
 /// Runs one job's body now (tests call this directly; the runner calls it for a claimed run).
 /// Returns the rows it affected.
 pub fn run_body(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: JobCtx<'_>,
     job: Job,
     now: DateTime<Utc>,
@@ -128,7 +128,7 @@ impl Runner {
     ) {
         let inserted = self
             .db
-            .run(move |conn| repo::insert_skipped(conn, job, at, now, why))
+            .write(move |conn| repo::insert_skipped(conn, job, at, now, why))
             .await;
         if matches!(inserted, Ok(true)) {
             self.count(job, RunStatus::Skipped);
@@ -153,7 +153,7 @@ impl Runner {
         let (instance, lease) = (self.instance.clone(), self.lease());
         let claimed = self
             .db
-            .run(move |conn| repo::claim(conn, job, at, &instance, now, now + lease))
+            .write(move |conn| repo::claim(conn, job, at, &instance, now, now + lease))
             .await;
         let run_id = match claimed {
             Ok(Some(id)) => id,
@@ -167,7 +167,7 @@ impl Runner {
         let started = std::time::Instant::now();
         let result = self
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 let ctx = JobCtx {
                     booking: Ctx {
                         calendar: &runner.calendar,
@@ -189,7 +189,7 @@ impl Runner {
         let err = error.clone();
         let _ = self
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 repo::finish(conn, &id, &instance, status, finished, rows, err.as_deref())
             })
             .await;

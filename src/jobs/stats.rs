@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::{JobCtx, JobError};
 use crate::db::schema::{daily_stats, reservations, tickets};
-use crate::db::{write_tx, DbConnection};
+use crate::db::{DbConnection, Tx};
 use crate::queue::model::TicketKind;
 use crate::reservations::model::ReservationStatus;
 
@@ -162,26 +162,24 @@ fn has_figures(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> QueryR
 
 /// The job: today's figures (after the no-show run), and those of the last week's days that
 /// have none yet (a run missed while the service was down).
-pub fn run(conn: &mut DbConnection, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
-    write_tx(conn, |conn| {
-        let mut rows = 0u64;
-        for counter in ctx.booking.calendar.counters() {
-            let today = counter.today(now);
-            for back in 0..=7 {
-                let day = today - Duration::days(back);
-                if back > 0 && has_figures(conn, &counter.id, day)? {
-                    continue;
-                }
-                let figures = compute(conn, &counter.id, day, now)?;
-                if figures.is_empty() && back > 0 {
-                    continue;
-                }
-                store(conn, &counter.id, day, &figures)?;
-                rows += figures.len() as u64;
+pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+    let mut rows = 0u64;
+    for counter in ctx.booking.calendar.counters() {
+        let today = counter.today(now);
+        for back in 0..=7 {
+            let day = today - Duration::days(back);
+            if back > 0 && has_figures(conn, &counter.id, day)? {
+                continue;
             }
+            let figures = compute(conn, &counter.id, day, now)?;
+            if figures.is_empty() && back > 0 {
+                continue;
+            }
+            store(conn, &counter.id, day, &figures)?;
+            rows += figures.len() as u64;
         }
-        Ok(rows)
-    })
+    }
+    Ok(rows)
 }
 
 /// Stored figures between two days (inclusive), optionally of one counter.

@@ -9,7 +9,7 @@ use crate::calendar::repo::{
     ClosureRow, SlotRow,
 };
 use crate::calendar::{CalendarError, ClosedReason, DayStatus, SlotId};
-use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
+use crate::db::{lock, Lock, Mode, Tx};
 use crate::error::{FieldProblem, Invalid};
 use crate::reservations::repo as reservation_repo;
 use crate::reservations::service::Ctx;
@@ -44,7 +44,7 @@ pub enum AdminError {
 
 /// Sets one slot's capacity; never below what is booked (`capacity_below_booked`).
 pub fn change_capacity(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     slot: &SlotId,
     capacity: i32,
@@ -63,32 +63,30 @@ pub fn change_capacity(
     }
     let (counter, def) = ctx.calendar.resolve(slot)?;
     let id = def.id.to_string();
-    write_tx(conn, |conn| {
-        // The waiting list's lock before the slot row ([`Lock::Waitlist`]).
-        crate::waitlist::lock_day(conn, &counter.id, def.id.date)?;
-        ensure_slot_row(conn, &SlotRow::new(&def, counter, now))?;
-        let before = find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?;
-        if !set_capacity(conn, &id, capacity, now)? {
-            return Err(AdminError::CapacityBelowBooked {
-                booked: before.booked,
-            });
-        }
-        audit::record(
-            conn,
-            Some(actor),
-            &id,
-            &Detail::Capacity {
-                from: before.capacity,
-                to: capacity,
-            },
-            now,
-        )?;
-        // More seats: those waiting for the day are offered them first.
-        if capacity > before.capacity {
-            crate::waitlist::fill(conn, &ctx, counter, def.id.date, now)?;
-        }
-        Ok(find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?)
-    })
+    // The waiting list's lock before the slot row ([`Lock::Waitlist`]).
+    crate::waitlist::lock_day(conn, &counter.id, def.id.date)?;
+    ensure_slot_row(conn, &SlotRow::new(&def, counter, now))?;
+    let before = find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?;
+    if !set_capacity(conn, &id, capacity, now)? {
+        return Err(AdminError::CapacityBelowBooked {
+            booked: before.booked,
+        });
+    }
+    audit::record(
+        conn,
+        Some(actor),
+        &id,
+        &Detail::Capacity {
+            from: before.capacity,
+            to: capacity,
+        },
+        now,
+    )?;
+    // More seats: those waiting for the day are offered them first.
+    if capacity > before.capacity {
+        crate::waitlist::fill(conn, &ctx, counter, def.id.date, now)?;
+    }
+    Ok(find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?)
 }
 
 pub struct Closed {
@@ -112,7 +110,7 @@ pub struct CloseDay {
 /// `cancel_reservations`, which cancels each one (mailing the resident) in the same transaction.
 /// The day's waiting list ends with it: each one waiting (or offered a seat) is mailed why.
 pub fn close_day(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     req: CloseDay,
     actor: &str,
@@ -126,102 +124,100 @@ pub fn close_day(
     } = req;
     let reason = reason.as_str();
     let counter = ctx.calendar.get_counter(&counter_id)?;
-    write_tx(conn, |conn| {
-        // The waiting list's lock, then the day exclusive: waits for bookings of this day in
-        // flight, and keeps new ones out until the closure is committed (they then see it).
-        let (counter_id, day) = (counter.id.as_str(), date);
-        lock(
+    // The waiting list's lock, then the day exclusive: waits for bookings of this day in
+    // flight, and keeps new ones out until the closure is committed (they then see it).
+    let (counter_id, day) = (counter.id.as_str(), date);
+    lock(
+        conn,
+        &[
+            (
+                Mode::Exclusive,
+                Lock::Waitlist {
+                    counter: counter_id,
+                    day,
+                },
+            ),
+            (
+                Mode::Exclusive,
+                Lock::Day {
+                    counter: counter_id,
+                    day,
+                },
+            ),
+        ],
+    )?;
+    if let DayStatus::Closed(reason) = ctx.calendar.day_status(conn, counter, date)? {
+        return Err(AdminError::DayAlreadyClosed { date, reason });
+    }
+    let held: Vec<_> = reservation_repo::search(
+        conn,
+        &reservation_repo::Search {
+            date: Some(date),
+            counter: Some(counter.id.clone()),
+            ..Default::default()
+        },
+        10_000,
+    )?
+    .into_iter()
+    .filter(|r| r.status.is_active())
+    .collect();
+    if !held.is_empty() && !cancel_reservations {
+        return Err(AdminError::DayHasReservations {
+            date,
+            count: held.len(),
+        });
+    }
+    let mut cancelled = Vec::with_capacity(held.len());
+    for r in held {
+        let number = r.reservation_number.clone();
+        cancel_row(
             conn,
-            &[
-                (
-                    Mode::Exclusive,
-                    Lock::Waitlist {
-                        counter: counter_id,
-                        day,
-                    },
-                ),
-                (
-                    Mode::Exclusive,
-                    Lock::Day {
-                        counter: counter_id,
-                        day,
-                    },
-                ),
-            ],
-        )?;
-        if let DayStatus::Closed(reason) = ctx.calendar.day_status(conn, counter, date)? {
-            return Err(AdminError::DayAlreadyClosed { date, reason });
-        }
-        let held: Vec<_> = reservation_repo::search(
-            conn,
-            &reservation_repo::Search {
-                date: Some(date),
-                counter: Some(counter.id.clone()),
-                ..Default::default()
-            },
-            10_000,
-        )?
-        .into_iter()
-        .filter(|r| r.status.is_active())
-        .collect();
-        if !held.is_empty() && !cancel_reservations {
-            return Err(AdminError::DayHasReservations {
-                date,
-                count: held.len(),
-            });
-        }
-        let mut cancelled = Vec::with_capacity(held.len());
-        for r in held {
-            let number = r.reservation_number.clone();
-            cancel_row(
-                conn,
-                &ctx,
-                r,
-                crate::mail::CancelledBy::Closure,
-                Some(reason),
-                None,
-                now,
-            )?;
-            cancelled.push(number);
-        }
-        // Nobody waits for a closed day any more.
-        let waitlist_ended = crate::waitlist::end_day(conn, &ctx, &counter.id, date, reason, now)?;
-        insert_closure(
-            conn,
-            &ClosureRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                counter_id: counter.id.clone(),
-                closed_on: date,
-                reason: reason.to_string(),
-                created_by: actor.to_string(),
-                created_at: now.naive_utc(),
-            },
-        )?;
-        audit::record(
-            conn,
-            Some(actor),
-            &format!("{}/{date}", counter.id),
-            &Detail::Closure {
-                reason,
-                cancelled: &cancelled,
-                waitlist_ended,
-            },
+            &ctx,
+            r,
+            crate::mail::CancelledBy::Closure,
+            Some(reason),
+            None,
             now,
         )?;
-        Ok(Closed {
-            counter: counter.id.clone(),
-            date,
+        cancelled.push(number);
+    }
+    // Nobody waits for a closed day any more.
+    let waitlist_ended = crate::waitlist::end_day(conn, &ctx, &counter.id, date, reason, now)?;
+    insert_closure(
+        conn,
+        &ClosureRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            counter_id: counter.id.clone(),
+            closed_on: date,
             reason: reason.to_string(),
-            cancelled,
+            created_by: actor.to_string(),
+            created_at: now.naive_utc(),
+        },
+    )?;
+    audit::record(
+        conn,
+        Some(actor),
+        &format!("{}/{date}", counter.id),
+        &Detail::Closure {
+            reason,
+            cancelled: &cancelled,
             waitlist_ended,
-        })
+        },
+        now,
+    )?;
+    Ok(Closed {
+        counter: counter.id.clone(),
+        date,
+        reason: reason.to_string(),
+        cancelled,
+        waitlist_ended,
     })
 }
 
 /// Lifts a closure an administrator made: the day opens again (reservations cancelled by the
 /// closure stay cancelled; residents book again). 404 `closure_not_found`.
 pub fn lift_closure(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
     date: NaiveDate,
@@ -229,23 +225,21 @@ pub fn lift_closure(
     now: DateTime<Utc>,
 ) -> Result<ClosureRow, AdminError> {
     let counter = ctx.calendar.get_counter(counter_id)?;
-    write_tx(conn, |conn| {
-        let day = Lock::Day {
-            counter: &counter.id,
-            day: date,
-        };
-        lock(conn, &[(Mode::Exclusive, day)])?;
-        let row = find_closure(conn, &counter.id, date)?.ok_or(AdminError::ClosureNotFound)?;
-        delete_closure(conn, &row.id)?;
-        audit::record(
-            conn,
-            Some(actor),
-            &format!("{}/{date}", counter.id),
-            &Detail::ClosureLifted {
-                reason: &row.reason,
-            },
-            now,
-        )?;
-        Ok(row)
-    })
+    let day = Lock::Day {
+        counter: &counter.id,
+        day: date,
+    };
+    lock(conn, &[(Mode::Exclusive, day)])?;
+    let row = find_closure(conn, &counter.id, date)?.ok_or(AdminError::ClosureNotFound)?;
+    delete_closure(conn, &row.id)?;
+    audit::record(
+        conn,
+        Some(actor),
+        &format!("{}/{date}", counter.id),
+        &Detail::ClosureLifted {
+            reason: &row.reason,
+        },
+        now,
+    )?;
+    Ok(row)
 }

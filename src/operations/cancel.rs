@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::offer_freed_seat;
 use crate::calendar::repo::release_seat;
-use crate::db::{write_tx, DbConnection};
+use crate::db::Tx;
 use crate::mail::{CancelledBy, MailKind};
 use crate::reservations::model::{ReservationRow, ReservationStatus};
 use crate::reservations::service::{enqueue_for, get_by_token, reservation_mail, Ctx};
@@ -15,54 +15,50 @@ use crate::waitlist;
 
 /// Cancels by the resident's manage token. Cancelling twice is harmless and mails once.
 pub fn cancel_by_token(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     manage_token: &str,
     now: DateTime<Utc>,
 ) -> Result<ReservationRow, BookingError> {
-    write_tx(conn, |conn| {
-        let row = get_by_token(conn, manage_token)?;
-        cancel_row(
-            conn,
-            &ctx,
-            row,
-            CancelledBy::Resident,
-            None,
-            Some(manage_token),
-            now,
-        )
-    })
+    let row = get_by_token(conn, manage_token)?;
+    cancel_row(
+        conn,
+        &ctx,
+        row,
+        CancelledBy::Resident,
+        None,
+        Some(manage_token),
+        now,
+    )
 }
 
 /// Staff cancel by reservation number, with a reason; audited. Cancelling twice is harmless.
 pub fn cancel_by_number(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     number: &str,
     reason: &str,
     staff_login: &str,
     now: DateTime<Utc>,
 ) -> Result<ReservationRow, BookingError> {
-    write_tx(conn, |conn| {
-        let row = repo::find_by_number(conn, number)?.ok_or(BookingError::ReservationNotFound)?;
-        let already = row.status == ReservationStatus::Cancelled;
-        let row = cancel_row(conn, &ctx, row, CancelledBy::Staff, Some(reason), None, now)?;
-        if !already {
-            let detail = Detail::Cancelled {
-                reason,
-                slot_id: &row.slot_id,
-                mailed: row.email.is_some(),
-            };
-            audit::record(conn, Some(staff_login), number, &detail, now)?;
-        }
-        Ok(row)
-    })
+    let row = repo::find_by_number(conn, number)?.ok_or(BookingError::ReservationNotFound)?;
+    let already = row.status == ReservationStatus::Cancelled;
+    let row = cancel_row(conn, &ctx, row, CancelledBy::Staff, Some(reason), None, now)?;
+    if !already {
+        let detail = Detail::Cancelled {
+            reason,
+            slot_id: &row.slot_id,
+            mailed: row.email.is_some(),
+        };
+        audit::record(conn, Some(staff_login), number, &detail, now)?;
+    }
+    Ok(row)
 }
 
 /// Cancels a reservation inside the caller's transaction: frees the seat at once and mails
 /// the resident when there is an address. An already cancelled one is returned as it is.
 pub fn cancel_row(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     row: ReservationRow,
     by: CancelledBy,

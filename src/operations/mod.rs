@@ -12,7 +12,7 @@ mod reschedule;
 
 use chrono::{DateTime, Utc};
 
-use crate::db::DbConnection;
+use crate::db::Tx;
 use crate::reservations::service::Ctx;
 
 pub use admin::{
@@ -23,7 +23,7 @@ pub use reschedule::reschedule;
 
 /// A seat of `day` was freed: offer it to the waiting list, in the same transaction.
 pub(crate) fn offer_freed_seat(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     counter_id: &str,
     day: chrono::NaiveDate,

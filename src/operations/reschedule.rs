@@ -6,124 +6,122 @@ use chrono::{DateTime, Utc};
 use super::offer_freed_seat;
 use crate::calendar::repo::release_seat;
 use crate::calendar::{SlotId, Taker};
-use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
+use crate::db::{lock, Lock, Mode, Tx};
 use crate::mail::MailKind;
 use crate::reservations::model::{Channel, ReservationRow, ReservationStatus};
 use crate::reservations::service::{
     check_window, enqueue_for, get_by_token, reservation_mail, second_visit_range, take_seat_in,
-    visit_label, with_alternatives, Ctx,
+    visit_label, Ctx,
 };
 use crate::reservations::{repo, BookingError};
 
 /// Moves a reservation to another slot atomically: the new seat is taken and the old one
 /// freed in one transaction, so it never holds two seats, and never loses the old one when
-/// the new slot is full.
+/// the new slot is full (`slot_full`, its alternatives read by the caller after this
+/// transaction).
 pub fn reschedule(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     manage_token: &str,
     new_slot: &SlotId,
     now: DateTime<Utc>,
 ) -> Result<ReservationRow, BookingError> {
     let (counter, def) = ctx.calendar.resolve(new_slot)?;
-    let result = write_tx(conn, |conn| {
-        let row = get_by_token(conn, manage_token)?;
-        if row.status == ReservationStatus::Cancelled {
-            return Err(BookingError::Cancelled);
-        }
-        if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
-            return Err(BookingError::TooLateToChange);
-        }
-        let new_id = def.id.to_string();
-        if row.slot_id == new_id {
-            return Ok(row);
-        }
-        check_window(ctx.calendar, counter, &def, now)?;
-        // A second visit moves only inside the days its first visit allows.
-        if let Some(first_id) = &row.first_visit_id {
-            if let Some(first) = repo::find_by_id(conn, first_id)? {
-                if let Some((from, until)) = second_visit_range(&ctx, &first) {
-                    if def.id.date < from {
-                        return Err(BookingError::SecondVisitTooEarly { from });
-                    }
-                    if def.id.date > until {
-                        return Err(BookingError::SecondVisitTooLate { until });
-                    }
+    let row = get_by_token(conn, manage_token)?;
+    if row.status == ReservationStatus::Cancelled {
+        return Err(BookingError::Cancelled);
+    }
+    if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
+        return Err(BookingError::TooLateToChange);
+    }
+    let new_id = def.id.to_string();
+    if row.slot_id == new_id {
+        return Ok(row);
+    }
+    check_window(ctx.calendar, counter, &def, now)?;
+    // A second visit moves only inside the days its first visit allows.
+    if let Some(first_id) = &row.first_visit_id {
+        if let Some(first) = repo::find_by_id(conn, first_id)? {
+            if let Some((from, until)) = second_visit_range(&ctx, &first) {
+                if def.id.date < from {
+                    return Err(BookingError::SecondVisitTooEarly { from });
+                }
+                if def.id.date > until {
+                    return Err(BookingError::SecondVisitTooLate { until });
                 }
             }
         }
-        // The old day's waiting list (its freed seat is offered), then both days: the one left
-        // (a closure may be cancelling it) and the one joined.
-        lock(
+    }
+    // The old day's waiting list (its freed seat is offered), then both days: the one left
+    // (a closure may be cancelling it) and the one joined.
+    lock(
+        conn,
+        &[
+            (
+                Mode::Exclusive,
+                Lock::Waitlist {
+                    counter: &row.counter_id,
+                    day: row.visit_on,
+                },
+            ),
+            (
+                Mode::Shared,
+                Lock::Day {
+                    counter: &row.counter_id,
+                    day: row.visit_on,
+                },
+            ),
+            (
+                Mode::Shared,
+                Lock::Day {
+                    counter: &counter.id,
+                    day: def.id.date,
+                },
+            ),
+        ],
+    )?;
+    ctx.calendar.open_day(conn, counter, def.id.date)?;
+    // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.
+    let taker = match row.channel {
+        Channel::Web => Taker::Web,
+        Channel::Phone => Taker::Phone,
+    };
+    if new_id < row.slot_id {
+        take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
+        release_seat(conn, &row.slot_id, now)?;
+    } else {
+        release_seat(conn, &row.slot_id, now)?;
+        take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
+    }
+    offer_freed_seat(conn, &ctx, &row.counter_id, row.visit_on, now)?;
+    let previous_label = visit_label(ctx.calendar, &row);
+    let moved = ReservationRow {
+        counter_id: counter.id.clone(),
+        slot_id: new_id,
+        visit_on: def.id.date,
+        starts_at: def.starts_at.naive_utc(),
+        ends_at: def.ends_at.naive_utc(),
+        updated_at: now.naive_utc(),
+        ics_sequence: row.ics_sequence + 1,
+        reminder_sent_at: None,
+        ..row
+    };
+    if !repo::move_to_slot(conn, &moved.id, &moved)? {
+        return Err(anyhow::anyhow!("reservation changed under the lock").into());
+    }
+    if let Some(recipient) = &moved.email {
+        let mut mail = reservation_mail(&ctx, &moved, Some(manage_token), now);
+        mail.previous_label = Some(previous_label);
+        enqueue_for(
             conn,
-            &[
-                (
-                    Mode::Exclusive,
-                    Lock::Waitlist {
-                        counter: &row.counter_id,
-                        day: row.visit_on,
-                    },
-                ),
-                (
-                    Mode::Shared,
-                    Lock::Day {
-                        counter: &row.counter_id,
-                        day: row.visit_on,
-                    },
-                ),
-                (
-                    Mode::Shared,
-                    Lock::Day {
-                        counter: &counter.id,
-                        day: def.id.date,
-                    },
-                ),
-            ],
+            &ctx,
+            MailKind::BookingChanged,
+            recipient,
+            mail,
+            &moved.id,
+            now,
         )?;
-        ctx.calendar.open_day(conn, counter, def.id.date)?;
-        // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.
-        let taker = match row.channel {
-            Channel::Web => Taker::Web,
-            Channel::Phone => Taker::Phone,
-        };
-        if new_id < row.slot_id {
-            take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
-            release_seat(conn, &row.slot_id, now)?;
-        } else {
-            release_seat(conn, &row.slot_id, now)?;
-            take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
-        }
-        offer_freed_seat(conn, &ctx, &row.counter_id, row.visit_on, now)?;
-        let previous_label = visit_label(ctx.calendar, &row);
-        let moved = ReservationRow {
-            counter_id: counter.id.clone(),
-            slot_id: new_id,
-            visit_on: def.id.date,
-            starts_at: def.starts_at.naive_utc(),
-            ends_at: def.ends_at.naive_utc(),
-            updated_at: now.naive_utc(),
-            ics_sequence: row.ics_sequence + 1,
-            reminder_sent_at: None,
-            ..row
-        };
-        if !repo::move_to_slot(conn, &moved.id, &moved)? {
-            return Err(anyhow::anyhow!("reservation changed under the lock").into());
-        }
-        if let Some(recipient) = &moved.email {
-            let mut mail = reservation_mail(&ctx, &moved, Some(manage_token), now);
-            mail.previous_label = Some(previous_label);
-            enqueue_for(
-                conn,
-                &ctx,
-                MailKind::BookingChanged,
-                recipient,
-                mail,
-                &moved.id,
-                now,
-            )?;
-        }
-        tracing::info!(reservation.number = %moved.reservation_number, slot.id = %moved.slot_id, "reservation moved");
-        Ok(moved)
-    });
-    result.map_err(|e| with_alternatives(conn, &ctx, counter, &def, now, e))
+    }
+    tracing::info!(reservation.number = %moved.reservation_number, slot.id = %moved.slot_id, "reservation moved");
+    Ok(moved)
 }

@@ -7,7 +7,7 @@ use super::model::{TicketKind, TicketStatus};
 use super::next_to_call::{queue_order, Kind, Rule, Waiting};
 use super::repo::{self, TicketRow};
 use crate::calendar::{CalendarError, Counter};
-use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
+use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::reservations::model::{ReservationRow, ReservationStatus};
 use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::repo as reservation_repo;
@@ -152,7 +152,7 @@ fn new_ticket(
 /// Checks a reserved visitor in by reservation number: only on the reservation's day and
 /// counter, only once, never a cancelled one. Issues a `reserved` ticket.
 pub fn check_in(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
     reservation_number: &str,
@@ -163,7 +163,7 @@ pub fn check_in(
     let number =
         normalise_reservation_number(reservation_number).ok_or(DeskError::ReservationNotFound)?;
     let today = counter.today(now);
-    let issued = write_tx(conn, |conn| {
+    let issued = conn.savepoint(|conn| {
         let r: ReservationRow = reservation_repo::find_by_number(conn, &number)?
             .ok_or(DeskError::ReservationNotFound)?;
         match r.status {
@@ -236,7 +236,7 @@ pub fn check_in(
 
 /// A walk-in ticket, with its position and estimated wait.
 pub fn walk_in(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
     procedure: Option<String>,
@@ -248,48 +248,46 @@ pub fn walk_in(
         ctx.catalogue.get(p).ok_or(DeskError::ProcedureNotFound)?;
     }
     let today = counter.today(now);
-    write_tx(conn, |conn| {
-        lock(
-            conn,
-            &[(
-                Mode::Shared,
-                Lock::Day {
-                    counter: &counter.id,
-                    day: today,
-                },
-            )],
-        )?;
-        ctx.calendar.open_day(conn, counter, today)?;
-        let n = repo::next_number(conn, &counter.id, today, TicketKind::WalkIn)?;
-        let ticket = TicketRow {
-            procedure_id: procedure.clone(),
-            ..new_ticket(&counter.id, today, TicketKind::WalkIn, n, now)
-        };
-        repo::insert_ticket(conn, &ticket)?;
-        audit::record(
-            conn,
-            Some(actor),
-            &ticket.label,
-            &Detail::WalkIn {
+    lock(
+        conn,
+        &[(
+            Mode::Shared,
+            Lock::Day {
                 counter: &counter.id,
-                procedure: procedure.as_deref(),
+                day: today,
             },
-            now,
-        )?;
-        let (position, estimated_wait_minutes) = position_and_wait(conn, &ctx, &ticket, now)?;
-        Ok(Issued {
-            ticket,
-            reservation_number: None,
-            position,
-            estimated_wait_minutes,
-        })
+        )],
+    )?;
+    ctx.calendar.open_day(conn, counter, today)?;
+    let n = repo::next_number(conn, &counter.id, today, TicketKind::WalkIn)?;
+    let ticket = TicketRow {
+        procedure_id: procedure.clone(),
+        ..new_ticket(&counter.id, today, TicketKind::WalkIn, n, now)
+    };
+    repo::insert_ticket(conn, &ticket)?;
+    audit::record(
+        conn,
+        Some(actor),
+        &ticket.label,
+        &Detail::WalkIn {
+            counter: &counter.id,
+            procedure: procedure.as_deref(),
+        },
+        now,
+    )?;
+    let (position, estimated_wait_minutes) = position_and_wait(conn, &ctx, &ticket, now)?;
+    Ok(Issued {
+        ticket,
+        reservation_number: None,
+        position,
+        estimated_wait_minutes,
     })
 }
 
 /// Calls the next visitor to `desk` by the rule. The claim is made under the counter's queue
 /// lock with a conditional UPDATE, so two desks calling at once never get the same ticket.
 pub fn call_next(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
     desk: &str,
@@ -298,56 +296,52 @@ pub fn call_next(
 ) -> Result<Option<Issued>, DeskError> {
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
-    write_tx(conn, |conn| {
-        lock(
-            conn,
-            &[(
-                Mode::Exclusive,
-                Lock::Queue {
-                    counter: &counter.id,
-                    day: today,
-                },
-            )],
-        )?;
-        let Some(next) = ordered_waiting(conn, &ctx, &counter.id, today, now)?
-            .into_iter()
-            .next()
-        else {
-            return Ok(None);
-        };
-        if !repo::transition(
-            conn,
-            &next.id,
-            &[TicketStatus::Waiting],
-            TicketStatus::Called,
-            Some(desk),
-            now,
-        )? {
-            return Err(
-                anyhow::anyhow!("ticket {} was taken under the queue lock", next.label).into(),
-            );
-        }
-        repo::insert_call_event(conn, &counter.id, today, &next.label, desk, now)?;
-        audit::record(
-            conn,
-            Some(actor),
-            &next.label,
-            &Detail::Desk {
-                outcome: Action::DeskCall,
+    lock(
+        conn,
+        &[(
+            Mode::Exclusive,
+            Lock::Queue {
                 counter: &counter.id,
-                desk: Some(desk),
+                day: today,
             },
-            now,
-        )?;
-        let called = TicketRow {
-            status: TicketStatus::Called,
-            desk: Some(desk.to_string()),
-            called_at: Some(now.naive_utc()),
-            calls: next.calls + 1,
-            ..next
-        };
-        Ok(Some(with_reservation_number(conn, called)?))
-    })
+        )],
+    )?;
+    let Some(next) = ordered_waiting(conn, &ctx, &counter.id, today, now)?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    if !repo::transition(
+        conn,
+        &next.id,
+        &[TicketStatus::Waiting],
+        TicketStatus::Called,
+        Some(desk),
+        now,
+    )? {
+        return Err(anyhow::anyhow!("ticket {} was taken under the queue lock", next.label).into());
+    }
+    repo::insert_call_event(conn, &counter.id, today, &next.label, desk, now)?;
+    audit::record(
+        conn,
+        Some(actor),
+        &next.label,
+        &Detail::Desk {
+            outcome: Action::DeskCall,
+            counter: &counter.id,
+            desk: Some(desk),
+        },
+        now,
+    )?;
+    let called = TicketRow {
+        status: TicketStatus::Called,
+        desk: Some(desk.to_string()),
+        called_at: Some(now.naive_utc()),
+        calls: next.calls + 1,
+        ..next
+    };
+    Ok(Some(with_reservation_number(conn, called)?))
 }
 
 /// A ticket with the reservation number of its visitor (reserved tickets), as the desk shows it.
@@ -377,7 +371,7 @@ pub enum Outcome {
 /// Completes, marks as no-show, or recalls (to the same desk) a called ticket of today. A
 /// reserved visitor's reservation follows: completed, no-show, or back to checked in.
 pub fn settle(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
     label: &str,
@@ -388,85 +382,83 @@ pub fn settle(
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
     let label = label.trim().to_ascii_uppercase();
-    write_tx(conn, |conn| {
-        if outcome == Outcome::Recall {
-            // Recalls are calls: serialised with them, so display events stay in order.
-            lock(
-                conn,
-                &[(
-                    Mode::Exclusive,
-                    Lock::Queue {
-                        counter: &counter.id,
-                        day: today,
-                    },
-                )],
-            )?;
-        }
-        let t = repo::find_ticket(conn, &counter.id, today, &label)?.ok_or_else(|| {
-            DeskError::TicketNotFound {
-                label: label.clone(),
-            }
-        })?;
-        use ReservationStatus as R;
-        use TicketStatus as T;
-        let (from, to, reservation_to, action): (&[T], T, R, Action) = match outcome {
-            Outcome::Complete => (
-                &[T::Called],
-                T::Completed,
-                R::Completed,
-                Action::DeskComplete,
-            ),
-            Outcome::NoShow => (&[T::Called], T::NoShow, R::NoShow, Action::DeskNoShow),
-            Outcome::Recall => (
-                &[T::Called, T::NoShow],
-                T::Called,
-                R::CheckedIn,
-                Action::DeskRecall,
-            ),
-        };
-        let desk = t.desk.clone();
-        if !repo::transition(conn, &t.id, from, to, desk.as_deref(), now)? {
-            return Err(DeskError::TicketNotCalled {
-                label: label.clone(),
-                status: t.status,
-            });
-        }
-        if let Some(rid) = &t.reservation_id {
-            let any = [R::CheckedIn, R::Completed, R::NoShow];
-            reservation_repo::set_status(conn, rid, &any, reservation_to, now)?;
-            if outcome == Outcome::Complete {
-                reservation_repo::mark_completed_at(conn, rid, now)?;
-                invite_second_visit(conn, &ctx, rid, now)?;
-            }
-        }
-        if outcome == Outcome::Recall {
-            repo::insert_call_event(
-                conn,
-                &counter.id,
-                today,
-                &label,
-                desk.as_deref().unwrap_or(""),
-                now,
-            )?;
-        }
-        audit::record(
+    if outcome == Outcome::Recall {
+        // Recalls are calls: serialised with them, so display events stay in order.
+        lock(
             conn,
-            Some(actor),
+            &[(
+                Mode::Exclusive,
+                Lock::Queue {
+                    counter: &counter.id,
+                    day: today,
+                },
+            )],
+        )?;
+    }
+    let t = repo::find_ticket(conn, &counter.id, today, &label)?.ok_or_else(|| {
+        DeskError::TicketNotFound {
+            label: label.clone(),
+        }
+    })?;
+    use ReservationStatus as R;
+    use TicketStatus as T;
+    let (from, to, reservation_to, action): (&[T], T, R, Action) = match outcome {
+        Outcome::Complete => (
+            &[T::Called],
+            T::Completed,
+            R::Completed,
+            Action::DeskComplete,
+        ),
+        Outcome::NoShow => (&[T::Called], T::NoShow, R::NoShow, Action::DeskNoShow),
+        Outcome::Recall => (
+            &[T::Called, T::NoShow],
+            T::Called,
+            R::CheckedIn,
+            Action::DeskRecall,
+        ),
+    };
+    let desk = t.desk.clone();
+    if !repo::transition(conn, &t.id, from, to, desk.as_deref(), now)? {
+        return Err(DeskError::TicketNotCalled {
+            label: label.clone(),
+            status: t.status,
+        });
+    }
+    if let Some(rid) = &t.reservation_id {
+        let any = [R::CheckedIn, R::Completed, R::NoShow];
+        reservation_repo::set_status(conn, rid, &any, reservation_to, now)?;
+        if outcome == Outcome::Complete {
+            reservation_repo::mark_completed_at(conn, rid, now)?;
+            invite_second_visit(conn, &ctx, rid, now)?;
+        }
+    }
+    if outcome == Outcome::Recall {
+        repo::insert_call_event(
+            conn,
+            &counter.id,
+            today,
             &label,
-            &Detail::Desk {
-                outcome: action,
-                counter: &counter.id,
-                desk: desk.as_deref(),
-            },
+            desk.as_deref().unwrap_or(""),
             now,
         )?;
-        let t = repo::find_ticket(conn, &counter.id, today, &label)?.ok_or_else(|| {
-            DeskError::TicketNotFound {
-                label: label.clone(),
-            }
-        })?;
-        Ok(with_reservation_number(conn, t)?)
-    })
+    }
+    audit::record(
+        conn,
+        Some(actor),
+        &label,
+        &Detail::Desk {
+            outcome: action,
+            counter: &counter.id,
+            desk: desk.as_deref(),
+        },
+        now,
+    )?;
+    let t = repo::find_ticket(conn, &counter.id, today, &label)?.ok_or_else(|| {
+        DeskError::TicketNotFound {
+            label: label.clone(),
+        }
+    })?;
+    Ok(with_reservation_number(conn, t)?)
 }
 
 /// The day's queue as the desk sees it.
@@ -542,7 +534,7 @@ pub fn queue(
 /// A voluntary proxy's first visit completed: the mail explaining the inquiry form and how to
 /// book the second visit (with a link to book it), when the resident gave an address.
 fn invite_second_visit(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     reservation_id: &str,
     now: DateTime<Utc>,

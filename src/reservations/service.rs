@@ -17,7 +17,7 @@ use crate::calendar::{Calendar, Counter, SlotDef, SlotId, Taker};
 use crate::catalogue::ApplicantType;
 use crate::catalogue::Catalogue;
 use crate::config::{ProcedureSettings, Settings};
-use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
+use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail, ReservationMail};
 use crate::staff::audit::{self, Detail};
 use crate::tokens::{hash_token, new_token};
@@ -82,7 +82,7 @@ pub(crate) fn check_window(
 /// for a waiting-list offer. Full: `SlotFull` (alternatives are added by the caller, outside
 /// the transaction).
 pub(crate) fn take_seat_in(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     calendar: &Calendar,
     counter: &Counter,
     def: &SlotDef,
@@ -171,34 +171,13 @@ pub fn plan_booking(
     })
 }
 
-/// Books a seat: [`plan_booking`], then [`book_planned`] in a write transaction, then the
-/// alternatives when the slot is full.
-pub fn book(
-    conn: &mut DbConnection,
-    ctx: Ctx<'_>,
-    input: BookingInput,
-    origin: Origin,
-    now: DateTime<Utc>,
-) -> Result<Booked, BookingError> {
-    let plan = plan_booking(&ctx, input, origin, now)?;
-    let slot = plan.slot_id().clone();
-    let result = write_tx(conn, |conn| book_planned(conn, &ctx, plan, now));
-    match result {
-        Err(e @ BookingError::SlotFull { .. }) => {
-            let (counter, def) = ctx.calendar.resolve(&slot)?;
-            Err(with_alternatives(conn, &ctx, counter, &def, now, e))
-        }
-        other => other,
-    }
-}
-
 /// The booking's transaction, inside the caller's: the verification token used up (web), the
 /// window re-checked against the clock, the day's lock (shared: bookings of a day do not wait
 /// for each other, only for a closure of it) and the person's and address's locks (one
 /// statement on PostgreSQL), the closure and the per-person and per-address limits (one
 /// query), the seat (one statement), the reservation and its mail (one INSERT each).
 pub fn book_planned(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     plan: BookingPlan,
     now: DateTime<Utc>,
@@ -372,7 +351,7 @@ fn confirmation_payload(
 /// Inserts the reservation. Its number is unique by constraint: on the (rare) clash a new
 /// number is drawn, and the mail that shows it written again.
 fn store_reservation(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     row: &mut ReservationRow,
     manage_token: &str,
@@ -399,7 +378,7 @@ fn store_reservation(
 /// Writes a reservation (a fresh number and manage token) and, with an address, its
 /// completion mail, inside the caller's transaction.
 pub fn insert_booking(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     b: NewBooking<'_>,
     now: DateTime<Utc>,
@@ -479,88 +458,85 @@ pub fn needs_two_visits(ctx: &Ctx<'_>, row: &ReservationRow) -> bool {
 /// count against the one-active-booking-per-person rule; the window, the day and the seats
 /// are as for any booking.
 pub fn book_second_visit(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     by: SecondVisitBy,
     slot: &SlotId,
     now: DateTime<Utc>,
 ) -> Result<Booked, BookingError> {
     let (counter, def) = ctx.calendar.resolve(slot)?;
-    let result = write_tx(conn, |conn| {
-        let first = match &by {
-            SecondVisitBy::Resident { manage_token } => get_by_token(conn, manage_token)?,
-            SecondVisitBy::Staff { number, .. } => get_by_number(conn, number)?,
+    let first = match &by {
+        SecondVisitBy::Resident { manage_token } => get_by_token(conn, manage_token)?,
+        SecondVisitBy::Staff { number, .. } => get_by_number(conn, number)?,
+    };
+    if first.visit != 1 || !needs_two_visits(&ctx, &first) {
+        return Err(BookingError::SecondVisitNotNeeded);
+    }
+    if first.status != ReservationStatus::Completed {
+        return Err(BookingError::FirstVisitNotCompleted);
+    }
+    let (from, until) =
+        second_visit_range(&ctx, &first).ok_or(BookingError::FirstVisitNotCompleted)?;
+    lock(conn, &[(Mode::Exclusive, Lock::SecondVisit(&first.id))])?;
+    if repo::find_second_visit(conn, &first.id)?.is_some() {
+        return Err(BookingError::SecondVisitExists);
+    }
+    if def.id.date < from {
+        return Err(BookingError::SecondVisitTooEarly { from });
+    }
+    if def.id.date > until {
+        return Err(BookingError::SecondVisitTooLate { until });
+    }
+    check_window(ctx.calendar, counter, &def, now)?;
+    let day = Lock::Day {
+        counter: &counter.id,
+        day: def.id.date,
+    };
+    lock(conn, &[(Mode::Shared, day)])?;
+    ctx.calendar.open_day(conn, counter, def.id.date)?;
+    let (channel, taker, created_by) = match &by {
+        SecondVisitBy::Resident { .. } => (Channel::Web, Taker::Web, None),
+        SecondVisitBy::Staff { staff_login, .. } => {
+            (Channel::Phone, Taker::Phone, Some(staff_login.clone()))
+        }
+    };
+    take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
+    let booked = insert_booking(
+        conn,
+        &ctx,
+        NewBooking {
+            def: &def,
+            counter_id: &counter.id,
+            procedure_id: &first.procedure_id,
+            applicant_type: first.applicant_type,
+            name: &first.name,
+            name_kana: &first.name_kana,
+            phone: &first.phone,
+            email: first.email.clone(),
+            representative_name: first.representative_name.clone(),
+            notes: None,
+            person_key: first.person_key.clone(),
+            channel,
+            created_by: created_by.clone(),
+            first_visit: Some(&first),
+        },
+        now,
+    )?;
+    if let Some(login) = &created_by {
+        let detail = Detail::SecondVisitBooked {
+            first_visit: &first.reservation_number,
+            slot_id: &booked.row.slot_id,
         };
-        if first.visit != 1 || !needs_two_visits(&ctx, &first) {
-            return Err(BookingError::SecondVisitNotNeeded);
-        }
-        if first.status != ReservationStatus::Completed {
-            return Err(BookingError::FirstVisitNotCompleted);
-        }
-        let (from, until) =
-            second_visit_range(&ctx, &first).ok_or(BookingError::FirstVisitNotCompleted)?;
-        lock(conn, &[(Mode::Exclusive, Lock::SecondVisit(&first.id))])?;
-        if repo::find_second_visit(conn, &first.id)?.is_some() {
-            return Err(BookingError::SecondVisitExists);
-        }
-        if def.id.date < from {
-            return Err(BookingError::SecondVisitTooEarly { from });
-        }
-        if def.id.date > until {
-            return Err(BookingError::SecondVisitTooLate { until });
-        }
-        check_window(ctx.calendar, counter, &def, now)?;
-        let day = Lock::Day {
-            counter: &counter.id,
-            day: def.id.date,
-        };
-        lock(conn, &[(Mode::Shared, day)])?;
-        ctx.calendar.open_day(conn, counter, def.id.date)?;
-        let (channel, taker, created_by) = match &by {
-            SecondVisitBy::Resident { .. } => (Channel::Web, Taker::Web, None),
-            SecondVisitBy::Staff { staff_login, .. } => {
-                (Channel::Phone, Taker::Phone, Some(staff_login.clone()))
-            }
-        };
-        take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
-        let booked = insert_booking(
+        audit::record(
             conn,
-            &ctx,
-            NewBooking {
-                def: &def,
-                counter_id: &counter.id,
-                procedure_id: &first.procedure_id,
-                applicant_type: first.applicant_type,
-                name: &first.name,
-                name_kana: &first.name_kana,
-                phone: &first.phone,
-                email: first.email.clone(),
-                representative_name: first.representative_name.clone(),
-                notes: None,
-                person_key: first.person_key.clone(),
-                channel,
-                created_by: created_by.clone(),
-                first_visit: Some(&first),
-            },
+            Some(login),
+            &booked.row.reservation_number,
+            &detail,
             now,
         )?;
-        if let Some(login) = &created_by {
-            let detail = Detail::SecondVisitBooked {
-                first_visit: &first.reservation_number,
-                slot_id: &booked.row.slot_id,
-            };
-            audit::record(
-                conn,
-                Some(login),
-                &booked.row.reservation_number,
-                &detail,
-                now,
-            )?;
-        }
-        tracing::info!(reservation.number = %booked.row.reservation_number, slot.id = %booked.row.slot_id, "second visit booked");
-        Ok(booked)
-    });
-    result.map_err(|e| with_alternatives(conn, &ctx, counter, &def, now, e))
+    }
+    tracing::info!(reservation.number = %booked.row.reservation_number, slot.id = %booked.row.slot_id, "second visit booked");
+    Ok(booked)
 }
 
 /// The first visit's number of a second visit, and the second visit's number of a first.
@@ -629,32 +605,6 @@ pub fn visit_links(
         .collect())
 }
 
-/// On `SlotFull`, adds up to five bookable slots nearest in time to the one asked for.
-pub(crate) fn with_alternatives(
-    conn: &mut DbConnection,
-    ctx: &Ctx<'_>,
-    counter: &Counter,
-    def: &SlotDef,
-    now: DateTime<Utc>,
-    e: BookingError,
-) -> BookingError {
-    let BookingError::SlotFull { tz, taker, .. } = e else {
-        return e;
-    };
-    let alternatives = match alternatives(conn, ctx.calendar, counter, def, taker, now) {
-        Ok(list) => list,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not list alternatives");
-            Vec::new()
-        }
-    };
-    BookingError::SlotFull {
-        alternatives,
-        tz,
-        taker,
-    }
-}
-
 /// Bookable slots of the same counter within two weeks either side, nearest first.
 pub fn alternatives(
     conn: &mut DbConnection,
@@ -695,7 +645,7 @@ pub fn alternatives(
 }
 
 fn enqueue_payload(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     kind: MailKind,
     recipient: &str,
@@ -715,7 +665,7 @@ fn enqueue_payload(
 }
 
 pub(crate) fn enqueue_for(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     kind: MailKind,
     recipient: &str,

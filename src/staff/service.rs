@@ -7,7 +7,7 @@ use super::passwords::{check_policy, hash_password, verify_against_dummy, verify
 use super::repo::{self, SessionRow, StaffRow};
 use super::{Role, StaffUser};
 use crate::config::StaffSettings;
-use crate::db::{is_unique_violation, lock, write_tx, DbConnection, Lock, Mode};
+use crate::db::{is_unique_violation, lock, DbConnection, Lock, Mode, Tx};
 use crate::error::{FieldError, FieldProblem, Invalid};
 use crate::text::{contains_individual_number, parse_name};
 use crate::tokens::{hash_token, new_token};
@@ -129,34 +129,32 @@ pub fn prepare_staff(
 
 /// Stores a prepared account, audited as `actor`'s write. 409 `login_taken`.
 pub fn create_staff(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     row: StaffRow,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<StaffRow, StaffError> {
-    write_tx(conn, |conn| {
-        if repo::find_staff_by_login(conn, &row.login)?.is_some() {
-            return Err(StaffError::LoginTaken);
+    if repo::find_staff_by_login(conn, &row.login)?.is_some() {
+        return Err(StaffError::LoginTaken);
+    }
+    repo::insert_staff(conn, &row).map_err(|e| {
+        if is_unique_violation(&e) {
+            StaffError::LoginTaken
+        } else {
+            e.into()
         }
-        repo::insert_staff(conn, &row).map_err(|e| {
-            if is_unique_violation(&e) {
-                StaffError::LoginTaken
-            } else {
-                e.into()
-            }
-        })?;
-        audit::record(
-            conn,
-            Some(actor),
-            &row.login,
-            &Detail::StaffCreated {
-                role: row.role.as_str(),
-                display_name: &row.display_name,
-            },
-            now,
-        )?;
-        Ok(row)
-    })
+    })?;
+    audit::record(
+        conn,
+        Some(actor),
+        &row.login,
+        &Detail::StaffCreated {
+            role: row.role.as_str(),
+            display_name: &row.display_name,
+        },
+        now,
+    )?;
+    Ok(row)
 }
 
 /// How long a client must wait after `failures` recent failures, the latest at `latest`:
@@ -183,20 +181,22 @@ pub fn login_wait(
     (free_at > now).then(|| free_at - now)
 }
 
-/// Signs in. Throttled per (login, client address) and per client address, never per login
-/// alone: wrong passwords typed elsewhere cannot lock the owner out of their own desk. Past
+/// Signs in, step one, on a read connection (the password hash is checked outside any write
+/// transaction): throttled per (login, client address) and per client address, never per login
+/// alone, so wrong passwords typed elsewhere cannot lock the owner out of their own desk. Past
 /// `staff.login_max_failures` failures in the window the client waits
 /// `staff.login_delay_base_seconds`, doubling with each further failure (up to
-/// `login_delay_max_seconds`); while it waits, attempts are refused (429) unchecked. Every
-/// failure, every lockout and every success is in the audit log.
-pub fn login(
+/// `login_delay_max_seconds`); while it waits, attempts are refused (429) unchecked. Step two is
+/// [`start_session`] or [`record_failed_login`]: every failure, every lockout and every
+/// success is in the audit log.
+pub fn check_login(
     conn: &mut DbConnection,
     login: &str,
     password: &str,
     ip_key: &str,
     settings: &StaffSettings,
     now: DateTime<Utc>,
-) -> Result<Session, StaffError> {
+) -> Result<LoginCheck, StaffError> {
     let login = login.trim().to_ascii_lowercase();
     let window = Duration::minutes(i64::from(settings.login_window_minutes));
     let [pair, by_ip] = audit::login_failures_since(conn, &login, ip_key, now - window)?;
@@ -225,85 +225,108 @@ pub fn login(
             false
         }
     };
-    let account = match (ok, account) {
-        (true, Some(a)) => a,
-        _ => {
-            write_tx(conn, |conn| {
-                // Serialise failures per client address so concurrent guesses are all counted.
-                lock(conn, &[(Mode::Exclusive, Lock::LoginAddress(ip_key))])?;
-                audit::record_from(
-                    conn,
-                    None,
-                    &login,
-                    &Detail::LoginFailed {},
-                    Some(ip_key),
-                    now,
-                )?;
-                // This failure starts (or lengthens) a wait: a lockout, audited as such.
-                let [pair, by_ip] =
-                    audit::login_failures_since(conn, &login, ip_key, now - window)?;
-                for (scope, (failures, latest), free) in [
-                    ("login_and_address", pair, settings.login_max_failures),
-                    ("address", by_ip, settings.login_max_failures_per_ip),
-                ] {
-                    if let Some(wait) = login_wait(
-                        failures,
-                        latest,
-                        free,
-                        settings.login_delay_base_seconds,
-                        settings.login_delay_max_seconds,
-                        now,
-                    ) {
-                        audit::record_from(
-                            conn,
-                            None,
-                            &login,
-                            &Detail::LoginLockout {
-                                scope,
-                                failures,
-                                wait_seconds: wait.num_seconds(),
-                            },
-                            Some(ip_key),
-                            now,
-                        )?;
-                    }
-                }
-                Ok::<_, StaffError>(())
-            })?;
-            // Debug-formatted: a login with a line break cannot forge a log line.
-            tracing::warn!(staff.login = ?login, "failed staff login");
-            return Err(StaffError::InvalidCredentials);
+    Ok(match (ok, account) {
+        (true, Some(a)) => LoginCheck::Verified(Box::new(a)),
+        _ => LoginCheck::Failed { login },
+    })
+}
+
+/// What [`check_login`] found.
+pub enum LoginCheck {
+    Verified(Box<StaffRow>),
+    /// The login (normalised) whose password was wrong, or that is unknown or disabled.
+    Failed {
+        login: String,
+    },
+}
+
+/// Records a failed sign-in (and the lockout it starts or lengthens); the caller answers
+/// `invalid_credentials` once this is committed.
+pub fn record_failed_login(
+    conn: &mut Tx<'_>,
+    login: &str,
+    ip_key: &str,
+    settings: &StaffSettings,
+    now: DateTime<Utc>,
+) -> Result<(), StaffError> {
+    let window = Duration::minutes(i64::from(settings.login_window_minutes));
+    // Serialise failures per client address so concurrent guesses are all counted.
+    lock(conn, &[(Mode::Exclusive, Lock::LoginAddress(ip_key))])?;
+    audit::record_from(
+        conn,
+        None,
+        login,
+        &Detail::LoginFailed {},
+        Some(ip_key),
+        now,
+    )?;
+    // This failure starts (or lengthens) a wait: a lockout, audited as such.
+    let [pair, by_ip] = audit::login_failures_since(conn, login, ip_key, now - window)?;
+    for (scope, (failures, latest), free) in [
+        ("login_and_address", pair, settings.login_max_failures),
+        ("address", by_ip, settings.login_max_failures_per_ip),
+    ] {
+        if let Some(wait) = login_wait(
+            failures,
+            latest,
+            free,
+            settings.login_delay_base_seconds,
+            settings.login_delay_max_seconds,
+            now,
+        ) {
+            audit::record_from(
+                conn,
+                None,
+                login,
+                &Detail::LoginLockout {
+                    scope,
+                    failures,
+                    wait_seconds: wait.num_seconds(),
+                },
+                Some(ip_key),
+                now,
+            )?;
         }
-    };
-    let role = account.role;
+    }
+    // Debug-formatted: a login with a line break cannot forge a log line.
+    tracing::warn!(staff.login = ?login, "failed staff login");
+    Ok(())
+}
+
+/// A verified sign-in's session, audited.
+pub fn start_session(
+    conn: &mut Tx<'_>,
+    account: &StaffRow,
+    ip_key: &str,
+    settings: &StaffSettings,
+    now: DateTime<Utc>,
+) -> Result<Session, StaffError> {
     let token = new_token();
     let expires_at = now + Duration::hours(i64::from(settings.session_hours));
-    write_tx(conn, |conn| {
-        repo::insert_session(
-            conn,
-            &SessionRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                token_hash: hash_token(&token),
-                staff_id: account.id.clone(),
-                created_at: now.naive_utc(),
-                expires_at: expires_at.naive_utc(),
-                revoked_at: None,
-            },
-        )?;
-        audit::record_from(
-            conn,
-            Some(&account.login),
-            &account.login,
-            &Detail::LoggedIn {},
-            Some(ip_key),
-            now,
-        )
-    })?;
+    repo::insert_session(
+        conn,
+        &SessionRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            token_hash: hash_token(&token),
+            staff_id: account.id.clone(),
+            created_at: now.naive_utc(),
+            expires_at: expires_at.naive_utc(),
+            revoked_at: None,
+        },
+    )?;
+    audit::record_from(
+        conn,
+        Some(&account.login),
+        &account.login,
+        &Detail::LoggedIn {},
+        Some(ip_key),
+        now,
+    )?;
     Ok(Session {
         token,
         expires_at,
-        role,
-        display_name: account.display_name,
+        role: account.role,
+        display_name: account.display_name.clone(),
     })
 }
 
@@ -325,22 +348,16 @@ pub fn authenticate(
     })
 }
 
-pub fn logout(
-    conn: &mut DbConnection,
-    user: &StaffUser,
-    now: DateTime<Utc>,
-) -> Result<(), StaffError> {
-    write_tx(conn, |conn| {
-        repo::revoke_session(conn, &user.session_id, now)?;
-        audit::record(
-            conn,
-            Some(&user.login),
-            &user.login,
-            &Detail::LoggedOut {},
-            now,
-        )?;
-        Ok(())
-    })
+pub fn logout(conn: &mut Tx<'_>, user: &StaffUser, now: DateTime<Utc>) -> Result<(), StaffError> {
+    repo::revoke_session(conn, &user.session_id, now)?;
+    audit::record(
+        conn,
+        Some(&user.login),
+        &user.login,
+        &Detail::LoggedOut {},
+        now,
+    )?;
+    Ok(())
 }
 
 /// What an administrator changes on an account; `None` leaves a field as it is.
@@ -355,7 +372,7 @@ pub struct StaffChanges {
 /// ends the account's sessions, so the change takes effect at once. The last enabled
 /// administrator cannot be disabled or demoted (`last_admin`).
 pub fn update_staff(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     login: &str,
     changes: StaffChanges,
     actor: &str,
@@ -382,53 +399,51 @@ pub fn update_staff(
         return Err(Invalid::fields(errors).into());
     }
     let login = login.trim().to_ascii_lowercase();
-    write_tx(conn, |conn| {
-        lock(conn, &[(Mode::Exclusive, Lock::Admins)])?;
-        let before = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
-        let loses_admin = before.role == Role::Admin
-            && !before.disabled
-            && (changes.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin));
-        if loses_admin && repo::count_enabled_admins(conn)? <= 1 {
-            return Err(StaffError::LastAdmin);
-        }
-        repo::update_staff(
-            conn,
-            &login,
-            role,
-            display_name.as_deref(),
-            changes.disabled,
-            now,
-        )?;
-        let role_changed = role.is_some_and(|r| r != before.role);
-        let ended = if changes.disabled == Some(true) || role_changed {
-            repo::revoke_sessions_of(conn, &before.id, now)?
-        } else {
-            0
-        };
-        let after = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
-        let detail = Detail::StaffChanged {
-            role: Change {
-                from: before.role.as_str(),
-                to: after.role.as_str(),
-            },
-            display_name: Change {
-                from: &before.display_name,
-                to: &after.display_name,
-            },
-            sessions_ended: ended,
-            disabled: Change {
-                from: before.disabled,
-                to: after.disabled,
-            },
-        };
-        audit::record(conn, Some(actor), &login, &detail, now)?;
-        Ok(after)
-    })
+    lock(conn, &[(Mode::Exclusive, Lock::Admins)])?;
+    let before = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
+    let loses_admin = before.role == Role::Admin
+        && !before.disabled
+        && (changes.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin));
+    if loses_admin && repo::count_enabled_admins(conn)? <= 1 {
+        return Err(StaffError::LastAdmin);
+    }
+    repo::update_staff(
+        conn,
+        &login,
+        role,
+        display_name.as_deref(),
+        changes.disabled,
+        now,
+    )?;
+    let role_changed = role.is_some_and(|r| r != before.role);
+    let ended = if changes.disabled == Some(true) || role_changed {
+        repo::revoke_sessions_of(conn, &before.id, now)?
+    } else {
+        0
+    };
+    let after = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
+    let detail = Detail::StaffChanged {
+        role: Change {
+            from: before.role.as_str(),
+            to: after.role.as_str(),
+        },
+        display_name: Change {
+            from: &before.display_name,
+            to: &after.display_name,
+        },
+        sessions_ended: ended,
+        disabled: Change {
+            from: before.disabled,
+            to: after.disabled,
+        },
+    };
+    audit::record(conn, Some(actor), &login, &detail, now)?;
+    Ok(after)
 }
 
 /// Disables an account and ends its sessions (the command line's `staff disable`).
 pub fn disable_staff(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     login: &str,
     actor: &str,
     now: DateTime<Utc>,
@@ -446,33 +461,46 @@ pub fn disable_staff(
     .map(|_| ())
 }
 
-/// Sets a new password chosen by an administrator (hashed here, before the transaction) and
-/// ends the account's sessions. The password itself is never stored, logged or audited.
-pub fn reset_password(
-    conn: &mut DbConnection,
+/// The account a login names (404 `staff_not_found`).
+pub fn find_account(conn: &mut DbConnection, login: &str) -> Result<StaffRow, StaffError> {
+    let login = login.trim().to_ascii_lowercase();
+    repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)
+}
+
+/// Checks and hashes a password an administrator chose for `login` (the slow part, outside
+/// any transaction).
+pub fn prepare_password(
     login: &str,
     password: &str,
     settings: &StaffSettings,
+) -> Result<String, StaffError> {
+    check_policy(password, login, settings.password_min_length)
+        .map_err(|p| Invalid::field("password", p))?;
+    Ok(hash_password(password, settings).map_err(anyhow::Error::msg)?)
+}
+
+/// Sets a password hashed by [`prepare_password`] and ends the account's sessions. The
+/// password itself is never stored, logged or audited.
+pub fn reset_password(
+    conn: &mut Tx<'_>,
+    login: &str,
+    password_hash: &str,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StaffError> {
     let login = login.trim().to_ascii_lowercase();
     let account = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
-    check_policy(password, &login, settings.password_min_length)
-        .map_err(|p| Invalid::field("password", p))?;
-    let hash = hash_password(password, settings).map_err(anyhow::Error::msg)?;
-    write_tx(conn, |conn| {
-        repo::set_password_hash(conn, &login, &hash, now)?;
-        let ended = repo::revoke_sessions_of(conn, &account.id, now)?;
-        audit::record(
-            conn,
-            Some(actor),
-            &login,
-            &Detail::PasswordReset {
-                sessions_ended: ended,
-            },
-            now,
-        )?;
-        Ok(())
-    })
+    let hash = password_hash;
+    repo::set_password_hash(conn, &login, hash, now)?;
+    let ended = repo::revoke_sessions_of(conn, &account.id, now)?;
+    audit::record(
+        conn,
+        Some(actor),
+        &login,
+        &Detail::PasswordReset {
+            sessions_ended: ended,
+        },
+        now,
+    )?;
+    Ok(())
 }

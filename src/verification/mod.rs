@@ -6,7 +6,7 @@ pub mod repo;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::Settings;
-use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
+use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::mail::{enqueue_json, MailKind, MailPayload, VerificationMail};
 use crate::text::EmailAddress;
 use crate::tokens::{hash_token, new_token};
@@ -40,7 +40,7 @@ pub struct VerificationRequest {
 /// Issues a token and writes its mail, within the rate limits. The answer is the same for
 /// every well-formed address, whether or not it has booked before.
 pub fn request(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     req: VerificationRequest,
     settings: &Settings,
     message_domain: &str,
@@ -80,48 +80,45 @@ pub fn request(
     let payload = serde_json::to_string(&payload).map_err(|e| {
         VerificationError::Db(diesel::result::Error::SerializationError(Box::new(e)))
     })?;
-    write_tx(conn, |conn| {
-        lock(
-            conn,
-            &[
-                (Mode::Exclusive, Lock::VerifyEmail(email)),
-                (Mode::Exclusive, Lock::VerifyAddress(&req.ip_key)),
-            ],
-        )?;
-        let since = now - window;
-        for (count, limit) in [
-            (
-                count_since(conn, repo::Key::Email(email), since)?,
-                limits.verify_per_address,
-            ),
-            (
-                count_since(conn, repo::Key::Ip(&req.ip_key), since)?,
-                limits.verify_per_ip,
-            ),
-        ] {
-            if count.0 >= i64::from(limit) {
-                // Free again when the oldest request in the window leaves it.
-                let free_at = count
-                    .1
-                    .map(|oldest| oldest + window)
-                    .unwrap_or(now + window);
-                let retry_after_s =
-                    u64::try_from((free_at - now).num_seconds().max(1)).unwrap_or(1);
-                return Err(VerificationError::RateLimited { retry_after_s });
-            }
+    lock(
+        conn,
+        &[
+            (Mode::Exclusive, Lock::VerifyEmail(email)),
+            (Mode::Exclusive, Lock::VerifyAddress(&req.ip_key)),
+        ],
+    )?;
+    let since = now - window;
+    for (count, limit) in [
+        (
+            count_since(conn, repo::Key::Email(email), since)?,
+            limits.verify_per_address,
+        ),
+        (
+            count_since(conn, repo::Key::Ip(&req.ip_key), since)?,
+            limits.verify_per_ip,
+        ),
+    ] {
+        if count.0 >= i64::from(limit) {
+            // Free again when the oldest request in the window leaves it.
+            let free_at = count
+                .1
+                .map(|oldest| oldest + window)
+                .unwrap_or(now + window);
+            let retry_after_s = u64::try_from((free_at - now).num_seconds().max(1)).unwrap_or(1);
+            return Err(VerificationError::RateLimited { retry_after_s });
         }
-        insert_verification(conn, &row)?;
-        enqueue_json(
-            conn,
-            MailKind::Verification,
-            email,
-            payload,
-            None,
-            message_domain,
-            now,
-        )?;
-        Ok(expires_at)
-    })
+    }
+    insert_verification(conn, &row)?;
+    enqueue_json(
+        conn,
+        MailKind::Verification,
+        email,
+        payload,
+        None,
+        message_domain,
+        now,
+    )?;
+    Ok(expires_at)
 }
 
 /// The verification a token names, if it can still be used.

@@ -21,7 +21,7 @@ use crate::calendar::repo::{
 };
 use crate::calendar::{CalendarError, Counter, DayStatus, Seats, SlotId, Taker};
 use crate::catalogue::ApplicantType;
-use crate::db::{lock, write_tx, DbConnection, Lock, Mode};
+use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::error::Invalid;
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail, WaitlistMail};
 use crate::reservations::input::BookingInput;
@@ -119,7 +119,7 @@ fn web_free_seats(
 /// person and address limits apply as for booking (an entry counts as a booking for them);
 /// a day the web can still book is refused with `seats_available`.
 pub fn join(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     req: JoinRequest,
     now: DateTime<Utc>,
@@ -130,7 +130,7 @@ pub fn join(
         .get(&req.person.procedure)
         .ok_or(BookingError::ProcedureNotFound)?;
     let day = req.date;
-    let (row, token) = write_tx(conn, |conn| {
+    let (row, token) = conn.savepoint(|conn| {
         let v = verification::consume(conn, &req.verification_token, now)?;
         ctx.calendar
             .window
@@ -195,6 +195,17 @@ pub fn join(
     Ok((row, token, position))
 }
 
+/// Settles the entry a token names (see [`settle`]).
+pub fn settle_token(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(), WaitlistError> {
+    let row = find(conn, token)?;
+    settle(conn, ctx, &row.id, now)
+}
+
 /// The entry a token names: the one given at joining or one mailed later.
 pub fn find(conn: &mut DbConnection, token: &str) -> Result<WaitlistRow, WaitlistError> {
     repo::find_by_token_hash(conn, &hash_token(token))?.ok_or(WaitlistError::NotFound)
@@ -203,7 +214,7 @@ pub fn find(conn: &mut DbConnection, token: &str) -> Result<WaitlistRow, Waitlis
 /// The entry as the resident sees it, after settling an offer that ran out or a day whose
 /// window closed.
 pub fn view(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     token: &str,
     now: DateTime<Utc>,
@@ -220,14 +231,14 @@ pub fn view(
 
 /// Leaves the list (idempotent). An offered seat passes to the next in line.
 pub fn leave(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<EntryView, WaitlistError> {
     let row = find(conn, token)?;
     settle(conn, &ctx, &row.id, now)?;
-    write_tx(conn, |conn| {
+    conn.savepoint(|conn| {
         let row = repo::get(conn, &row.id)?.ok_or(WaitlistError::NotFound)?;
         let counter = ctx.calendar.get_counter(&row.counter_id)?;
         lock_day(conn, &counter.id, row.visit_on)?;
@@ -254,15 +265,15 @@ pub fn leave(
     })
 }
 
-/// Settles one entry in its own transaction: an offer that ran out expires and passes on; an
-/// entry whose day's window has closed ends.
+/// Settles one entry: an offer that ran out expires and passes on; an entry whose day's
+/// window has closed ends.
 pub fn settle(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), WaitlistError> {
-    write_tx(conn, |conn| {
+    conn.savepoint(|conn| {
         let Some(row) = repo::get(conn, id)? else {
             return Ok(());
         };
@@ -295,7 +306,7 @@ pub fn settle(
 /// Offers the day's free web seats to those waiting, first in line first (call inside the
 /// transaction that freed a seat). Returns the offers made.
 pub fn fill(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     counter: &Counter,
     day: NaiveDate,
@@ -306,7 +317,7 @@ pub fn fill(
 }
 
 fn fill_locked(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     counter: &Counter,
     day: NaiveDate,
@@ -375,11 +386,7 @@ fn fill_locked(
 
 /// The sweeper's pass: offers that ran out pass on; seats released for phone (or freed
 /// otherwise without an offer) go to those waiting; entries of days whose window closed end.
-pub fn sweep(
-    conn: &mut DbConnection,
-    ctx: &Ctx<'_>,
-    now: DateTime<Utc>,
-) -> Result<u32, WaitlistError> {
+pub fn sweep(conn: &mut Tx<'_>, ctx: &Ctx<'_>, now: DateTime<Utc>) -> Result<u32, WaitlistError> {
     let mut done = 0u32;
     for id in repo::list_expired_offers(conn, now)? {
         settle(conn, ctx, &id, now)?;
@@ -390,7 +397,7 @@ pub fn sweep(
             continue;
         };
         if now >= ctx.calendar.window.closes_at(day, counter.tz) {
-            done += write_tx(conn, |conn| {
+            done += conn.savepoint(|conn| {
                 lock_day(conn, &counter_id, day)?;
                 let mut ended = 0;
                 for row in repo::list_waiting(conn, &counter_id, day)? {
@@ -400,23 +407,23 @@ pub fn sweep(
             })?;
             continue;
         }
-        done += write_tx(conn, |conn| fill(conn, ctx, counter, day, now))?;
+        done += conn.savepoint(|conn| fill(conn, ctx, counter, day, now))?;
     }
     Ok(done)
 }
 
 /// Accepts the seat offered: the held seat becomes a booking for the entry's person (a web
 /// reservation with its own completion mail), in one transaction. 410 `offer_expired` once
-/// the offer ran out (it has passed on), 409 `no_offer` when nothing is offered.
+/// the offer ran out (the caller settles the entry first, in a transaction of its own, so the
+/// offer has passed on by then), 409 `no_offer` when nothing is offered.
 pub fn accept(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Booked, WaitlistError> {
     let row = find(conn, token)?;
-    settle(conn, &ctx, &row.id, now)?;
-    write_tx(conn, |conn| {
+    conn.savepoint(|conn| {
         // The waiting list's lock first (see `lock_day`): an offer running out at this second
         // is settled before or after, never across this booking.
         lock_day(conn, &row.counter_id, row.visit_on)?;
@@ -495,7 +502,7 @@ pub fn accept(
 /// A day closes (`closure_reason`, the administrator's words): nobody waits for it any more,
 /// seats held for offers are let go, and everyone who waited is told by mail.
 pub fn end_day(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     counter: &str,
     day: NaiveDate,
@@ -514,7 +521,7 @@ pub fn end_day(
 /// resident why: the day was closed (`closure_reason`) or its booking window closed (`None`).
 /// The status change is conditional, so an entry ends, and is mailed, once.
 fn end_entry(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     row: &WaitlistRow,
     closure_reason: Option<&str>,
@@ -548,7 +555,7 @@ enum Notice<'a> {
 
 /// The mail of an entry.
 fn mail(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     row: &WaitlistRow,
     notice: Notice<'_>,

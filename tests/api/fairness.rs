@@ -13,7 +13,7 @@ async fn sweep(app: &TestApp) -> u32 {
     let now = app.clock.now();
     app.state
         .db
-        .run(move |conn| madoguchi::waitlist::sweep(conn, &state.booking_ctx(), now))
+        .write(move |conn| madoguchi::waitlist::sweep(conn, &state.booking_ctx(), now))
         .await
         .expect("sweep")
 }

@@ -263,7 +263,7 @@ impl TestApp {
         let now = self.clock.now();
         self.state
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 let row = madoguchi::staff::service::prepare_staff(
                     madoguchi::staff::service::NewStaff {
                         login: l.clone(),

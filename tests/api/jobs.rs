@@ -45,7 +45,7 @@ async fn run_job(app: &TestApp, job: Job) -> u64 {
     let now = app.clock.now();
     app.state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let ctx = JobCtx {
                 booking: state.booking_ctx(),
             };
