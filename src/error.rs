@@ -480,7 +480,7 @@ impl ErrorCode {
             (C::DayClosed, En) => match (f.date, f.closed_reason) {
                 (Some(d), Some(r)) => format!(
                     "The counter is closed on {d} ({}).",
-                    closed_reason_words(r, En)
+                    r.get(En)
                 ),
                 (Some(d), None) => format!("The counter is closed on {d}."),
                 _ => self.title(lang).into(),
@@ -489,7 +489,7 @@ impl ErrorCode {
                 (Some(d), Some(r)) => format!(
                     "{}は窓口が休みです({})。",
                     date_ja(d),
-                    closed_reason_words(r, Ja)
+                    r.get(Ja)
                 ),
                 (Some(d), None) => format!("{}は窓口が休みです。", date_ja(d)),
                 _ => self.title(lang).into(),
@@ -568,7 +568,7 @@ impl ErrorCode {
             (C::DayAlreadyClosed, En) => match (f.date, f.closed_reason) {
                 (Some(d), Some(r)) => format!(
                     "The counter is already closed on {d} ({}).",
-                    closed_reason_words(r, En)
+                    r.get(En)
                 ),
                 _ => self.title(lang).into(),
             },
@@ -576,7 +576,7 @@ impl ErrorCode {
                 (Some(d), Some(r)) => format!(
                     "{}はすでに休みです({})。",
                     date_ja(d),
-                    closed_reason_words(r, Ja)
+                    r.get(Ja)
                 ),
                 _ => self.title(lang).into(),
             },
@@ -717,17 +717,20 @@ fn at_ja(at: &str) -> String {
         .unwrap_or_else(|_| at.to_string())
 }
 
-/// Why a counter is closed, in words (`weekend` → "週末" / "a weekend").
-pub fn closed_reason_words(reason: &str, lang: Lang) -> &'static str {
-    match (reason, lang) {
-        ("weekend", Lang::En) => "a weekend",
-        ("weekend", Lang::Ja) => "土日",
-        ("holiday", Lang::En) => "a national holiday",
-        ("holiday", Lang::Ja) => "祝日",
-        ("year_end", Lang::En) => "the year-end break",
-        ("year_end", Lang::Ja) => "年末年始",
-        (_, Lang::En) => "closed by the city",
-        (_, Lang::Ja) => "臨時休止",
+/// A word or phrase in both languages, from the module that owns the thing it names (a closed
+/// day's reason, say), so that problem details, mails and pages say it alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Words {
+    pub en: &'static str,
+    pub ja: &'static str,
+}
+
+impl Words {
+    pub fn get(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => self.en,
+            Lang::Ja => self.ja,
+        }
     }
 }
 
@@ -737,7 +740,7 @@ pub struct Facts {
     pub date: Option<NaiveDate>,
     /// An instant as shown to the client (RFC 3339 with the counter's offset).
     pub at: Option<String>,
-    pub closed_reason: Option<&'static str>,
+    pub closed_reason: Option<Words>,
     pub ticket: Option<String>,
     pub counter: Option<String>,
     pub count: Option<i64>,

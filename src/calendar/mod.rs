@@ -23,6 +23,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::{CounterSettings, HoursSettings};
+use crate::error::Words;
 use booking_window::{local_instant, BookingWindow};
 
 /// An instant as RFC 3339 with the zone's offset, to the second: `2027-01-15T09:00:00+09:00`.
@@ -128,6 +129,24 @@ pub enum ClosedReason {
 }
 
 impl ClosedReason {
+    pub const ALL: [ClosedReason; 4] = [
+        ClosedReason::Weekend,
+        ClosedReason::Holiday,
+        ClosedReason::YearEnd,
+        ClosedReason::Closure,
+    ];
+
+    /// The reason in words: in problem details, and on the pages (`/assets/words.js`).
+    pub fn words(self) -> Words {
+        let (en, ja) = match self {
+            ClosedReason::Weekend => ("weekend", "閉庁日"),
+            ClosedReason::Holiday => ("public holiday", "祝日"),
+            ClosedReason::YearEnd => ("year-end break", "年末年始"),
+            ClosedReason::Closure => ("closed by the city", "臨時休業"),
+        };
+        Words { en, ja }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ClosedReason::Weekend => "weekend",

@@ -154,7 +154,7 @@ impl From<CalendarError> for AppError {
             CalendarError::DayClosed { date, reason } => AppError::new(ErrorCode::DayClosed)
                 .with_facts(Facts {
                     date: Some(date),
-                    closed_reason: Some(reason.as_str()),
+                    closed_reason: Some(reason.words()),
                     ..Facts::default()
                 })
                 .with_extra(ProblemExtra {
@@ -310,7 +310,7 @@ impl From<AdminError> for AppError {
                 AppError::new(ErrorCode::DayAlreadyClosed)
                     .with_facts(Facts {
                         date: Some(date),
-                        closed_reason: Some(reason.as_str()),
+                        closed_reason: Some(reason.words()),
                         ..Facts::default()
                     })
                     .with_extra(ProblemExtra {

@@ -4,6 +4,8 @@
 //! reads them from the folder, so a page can be edited without rebuilding) and calling the JSON
 //! API. Nothing is loaded from another host: the Content-Security-Policy says so to the browser.
 
+mod words;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use rust_embed::RustEmbed;
@@ -131,7 +133,37 @@ pub async fn get_asset(req: HttpRequest, path: web::Path<String>) -> HttpRespons
     asset_response(&req, &format!("assets/{name}"), false)
 }
 
+/// `/assets/words.js`: the words the pages share with the server ([`words::module`]).
+pub async fn get_words(req: HttpRequest) -> HttpResponse {
+    static WORDS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (body, etag) = WORDS.get_or_init(|| {
+        let body = words::module();
+        let hash = crate::tokens::sha256_hex(body.as_bytes());
+        let etag = format!("\"{}\"", &hash[..24]);
+        (body, etag)
+    });
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut res = if not_modified {
+        HttpResponse::NotModified().finish()
+    } else {
+        HttpResponse::Ok()
+            .content_type("text/javascript; charset=utf-8")
+            .body(body.clone())
+    };
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
 /// The pages' assets (the pages themselves are rows of the route table in `http`).
 pub fn assets(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/assets/{file:.+}").route(web::get().to(get_asset)));
+    cfg.service(web::resource("/assets/words.js").route(web::get().to(get_words)))
+        .service(web::resource("/assets/{file:.+}").route(web::get().to(get_asset)));
 }

@@ -70,7 +70,13 @@ impl TestDb {
         match backend() {
             "postgres" => {
                 let admin = without_tls(&pg_admin_url());
-                let name = format!("madoguchi_test_{}", uuid::Uuid::new_v4().simple());
+                // Named after this process, so that scripts/test sweeps only databases whose run is
+                // gone (scripts/lib.sh).
+                let name = format!(
+                    "madoguchi_test_{}_{}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                );
                 let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
                     panic!("PostgreSQL for tests at {admin} is not reachable: {e}")
                 });

@@ -6,6 +6,7 @@
 // (call, or wait for their release), and the page may offer the day's waiting list under it.
 
 import { api, serverClock, seg } from './api.js';
+import { WORDS } from './words.js';
 import { h, clear, replace } from './dom.js';
 import {
   parts, isoDate, addDays, daysInMonth, fmtDate, fmtMonth, fmtTime, fmtDateTime, fmtCountdown,
@@ -27,7 +28,7 @@ const STR = {
     opened: '{month}分の予約受付が始まりました。',
     avail: '空きあり', few: '残りわずか', full: '満員', closed: '休み', pending: '受付前', ended: '受付終了',
     legendAvail: '空きあり', legendFew: '残りわずか', legendFull: '満員', legendClosed: '休み・受付期間外',
-    reason: { weekend: '閉庁日', holiday: '祝日', year_end: '年末年始', closure: '臨時休業' },
+    reason: WORDS.ja.closed_reason,
     issuance: '休日交付日',
     dayHours: '受付時間 {opens}〜{closes}',
     dayWindow: '予約受付: {opens} 〜 {closes}(締切)',
@@ -61,7 +62,7 @@ const STR = {
     opened: 'Booking for {month} is now open.',
     avail: 'Free', few: 'Few left', full: 'Full', closed: 'Closed', pending: 'Not yet open', ended: 'Closed for booking',
     legendAvail: 'free seats', legendFew: 'few left', legendFull: 'full', legendClosed: 'closed / outside the booking window',
-    reason: { weekend: 'weekend', holiday: 'public holiday', year_end: 'year-end break', closure: 'closed by the city' },
+    reason: WORDS.en.closed_reason,
     issuance: 'Holiday opening',
     dayHours: 'Open {opens}–{closes}',
     dayWindow: 'Booking: {opens} – {closes} (closes)',

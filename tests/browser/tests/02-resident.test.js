@@ -31,6 +31,9 @@ test('the start page explains before booking and shows what to bring', async () 
   await page.check('#applicant_type-holder');
   assert.match(await page.textContent('#bring'), /本人のマイナンバーカード/);
   await page.waitForSelector('.cal-grid button.day[data-state="avail"]');
+  // A closed day says why in the server's words (words.js, the same table as its problems).
+  const closedDays = await page.locator('.cal-grid span.day.closed .visually-hidden').allTextContents();
+  assert.ok(closedDays.some((t) => /閉庁日/.test(t)), `a weekend reads 閉庁日: ${closedDays.slice(0, 3)}`);
   await assertAccessible(page, 'the start page');
   await screenshot(page, 'resident-start');
   page.assertClean();
