@@ -594,3 +594,19 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         api(M::GET, "/api/v1/admin/outbox", ADMIN, &[], get_outbox),
     ]
 }
+
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    get_staff_list,
+    post_staff,
+    patch_staff,
+    put_staff_password,
+    put_slot,
+    get_closures,
+    post_closure,
+    delete_closure,
+    get_audit,
+    get_outbox
+))]
+pub(super) struct Paths;

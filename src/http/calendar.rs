@@ -392,3 +392,8 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         ),
     ]
 }
+
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_counters, get_procedures, get_availability))]
+pub(super) struct Paths;

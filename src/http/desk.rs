@@ -512,3 +512,17 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         ),
     ]
 }
+
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    get_queue,
+    post_check_in,
+    post_walk_in,
+    post_call,
+    post_complete,
+    post_no_show,
+    post_recall,
+    get_display
+))]
+pub(super) struct Paths;

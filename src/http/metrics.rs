@@ -111,3 +111,8 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     use Method as M;
     vec![api(M::GET, "/metrics", Public, &[], get_metrics)]
 }
+
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_metrics))]
+pub(super) struct Paths;

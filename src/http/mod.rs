@@ -64,9 +64,28 @@ pub fn api_routes() -> Vec<ApiRoute> {
     .collect()
 }
 
+/// Each area's operations for the OpenAPI document, in the table's order.
+pub fn area_paths() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    vec![
+        health::Paths::openapi(),
+        metrics::Paths::openapi(),
+        openapi::Paths::openapi(),
+        pages::Paths::openapi(),
+        calendar::Paths::openapi(),
+        verifications::Paths::openapi(),
+        reservations::Paths::openapi(),
+        waitlist::Paths::openapi(),
+        staff::Paths::openapi(),
+        admin::Paths::openapi(),
+        jobs::Paths::openapi(),
+        desk::Paths::openapi(),
+    ]
+}
+
 /// The OpenAPI document of the route table, serialised once at start-up.
 pub fn openapi_json() -> String {
-    openapi::document_json(&api_routes())
+    openapi::document_json(&api_routes(), area_paths())
 }
 
 /// GET routes answer HEAD too (without a body).

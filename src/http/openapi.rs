@@ -16,7 +16,6 @@ use super::problem::{Problem, ProblemExtra, ProblemJson};
 use super::route::api;
 use super::route::{Access, ApiRoute};
 use super::state::AppState;
-use super::{admin, calendar, desk, health, metrics, reservations, staff, verifications};
 use crate::error::{ErrorCode, Facts, Lang};
 
 #[derive(OpenApi)]
@@ -31,61 +30,6 @@ Every error is `application/problem+json` with a stable `code`; titles and detai
 The service never accepts or stores an individual number (マイナンバー) or a PIN.",
         license(name = "MIT OR Apache-2.0"),
     ),
-    paths(
-        health::get_healthz,
-        health::get_readyz,
-        metrics::get_metrics,
-        get_openapi,
-        crate::web::get_resident_page,
-        crate::web::get_verify_page,
-        crate::web::get_manage_page,
-        crate::web::get_staff_redirect,
-        crate::web::get_staff_page,
-        crate::web::get_display_page,
-        calendar::get_counters,
-        calendar::get_procedures,
-        calendar::get_availability,
-        verifications::post_verification,
-        verifications::get_verification,
-        reservations::post_reservation,
-        reservations::get_reservation,
-        reservations::delete_reservation,
-        reservations::post_reschedule,
-        reservations::get_reservation_qr,
-        super::waitlist::post_second_visit,
-        super::waitlist::post_waitlist,
-        super::waitlist::get_waitlist,
-        super::waitlist::delete_waitlist,
-        super::waitlist::post_waitlist_accept,
-        super::waitlist::post_staff_second_visit,
-        staff::post_session,
-        staff::get_current_session,
-        staff::delete_session,
-        staff::post_staff_reservation,
-        staff::get_staff_reservations,
-        staff::get_staff_reservation,
-        staff::post_staff_cancel,
-        admin::get_staff_list,
-        admin::post_staff,
-        admin::patch_staff,
-        admin::put_staff_password,
-        admin::put_slot,
-        admin::get_closures,
-        admin::post_closure,
-        admin::delete_closure,
-        admin::get_audit,
-        admin::get_outbox,
-        super::jobs::get_jobs,
-        super::jobs::get_stats,
-        desk::get_queue,
-        desk::post_check_in,
-        desk::post_walk_in,
-        desk::post_call,
-        desk::post_complete,
-        desk::post_no_show,
-        desk::post_recall,
-        desk::get_display,
-    ),
     components(schemas(ProblemJson, ProblemExtra, ErrorCode)),
     tags(
         (name = "calendar", description = "Counters, procedures and availability (public)"),
@@ -99,16 +43,21 @@ The service never accepts or stores an individual number (マイナンバー) or
 )]
 struct ApiDoc;
 
-/// The document as served: utoipa's, completed from the route table.
-pub fn document(table: &[ApiRoute]) -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+/// The document as served: utoipa's (the areas' operations merged in, in their order),
+/// completed from the route table.
+pub fn document(table: &[ApiRoute], areas: Vec<utoipa::openapi::OpenApi>) -> Value {
+    let mut api = ApiDoc::openapi();
+    for area in areas {
+        api.merge(area);
+    }
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|_| json!({}));
     complete(&mut doc, table);
     doc
 }
 
 /// The document, serialised once at start-up.
-pub fn document_json(table: &[ApiRoute]) -> String {
-    serde_json::to_string(&document(table)).unwrap_or_else(|_| "{}".into())
+pub fn document_json(table: &[ApiRoute], areas: Vec<utoipa::openapi::OpenApi>) -> String {
+    serde_json::to_string(&document(table, areas)).unwrap_or_else(|_| "{}".into())
 }
 
 fn method_key(m: &Method) -> String {
@@ -360,10 +309,15 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     vec![api(M::GET, "/api/openapi.json", Public, &[], get_openapi)]
 }
 
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_openapi))]
+pub(super) struct Paths;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::api_routes;
+    use crate::http::{api_routes, area_paths};
 
     const METHODS: [&str; 8] = [
         "get", "put", "post", "delete", "patch", "options", "head", "trace",
@@ -371,7 +325,7 @@ mod tests {
 
     #[test]
     fn the_spec_describes_exactly_the_routes_that_exist() {
-        let doc = document(&api_routes());
+        let doc = document(&api_routes(), area_paths());
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
         let table: Vec<(String, String)> = api_routes()
             .iter()
@@ -399,7 +353,7 @@ mod tests {
 
     #[test]
     fn every_link_points_at_an_operation_that_exists() {
-        let doc = document(&api_routes());
+        let doc = document(&api_routes(), area_paths());
         for (path, method, status, name, to, _) in LINKS {
             let link = &doc["paths"][*path][*method]["responses"][*status]["links"][*name];
             assert!(link.is_object(), "{path} {method} {status} {name}");
@@ -410,7 +364,7 @@ mod tests {
 
     #[test]
     fn every_route_lists_its_error_codes_with_japanese_examples() {
-        let doc = document(&api_routes());
+        let doc = document(&api_routes(), area_paths());
         for r in api_routes() {
             let op = &doc["paths"][r.path][method_key(&r.method)];
             for code in r.errors {

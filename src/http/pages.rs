@@ -36,3 +36,15 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         ),
     ]
 }
+
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    crate::web::get_resident_page,
+    crate::web::get_verify_page,
+    crate::web::get_manage_page,
+    crate::web::get_staff_redirect,
+    crate::web::get_staff_page,
+    crate::web::get_display_page
+))]
+pub(super) struct Paths;

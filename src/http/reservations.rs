@@ -308,3 +308,14 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         ),
     ]
 }
+
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    post_reservation,
+    get_reservation,
+    delete_reservation,
+    post_reschedule,
+    get_reservation_qr
+))]
+pub(super) struct Paths;

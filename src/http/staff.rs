@@ -381,3 +381,16 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         ),
     ]
 }
+
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    post_session,
+    get_current_session,
+    delete_session,
+    post_staff_reservation,
+    get_staff_reservations,
+    get_staff_reservation,
+    post_staff_cancel
+))]
+pub(super) struct Paths;

@@ -152,3 +152,8 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         ),
     ]
 }
+
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(post_verification, get_verification))]
+pub(super) struct Paths;

@@ -423,3 +423,15 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         ),
     ]
 }
+
+/// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    post_second_visit,
+    post_waitlist,
+    get_waitlist,
+    delete_waitlist,
+    post_waitlist_accept,
+    post_staff_second_visit
+))]
+pub(super) struct Paths;
