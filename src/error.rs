@@ -1,11 +1,12 @@
-//! What errors say: every `code` the API answers, with its status, its English and Japanese
-//! title and a detail template filled with the specifics of the occurrence; and the messages of
-//! field errors, in both languages.
+//! What errors say: every `code` the API answers, declared once in the [`error_codes!`] table
+//! (a row: the code, its status, its string, its English and Japanese title), a detail
+//! template filled with the specifics of an occurrence (the title where there are none), and
+//! the messages of field errors, in both languages.
 //!
 //! This module knows nothing of actix: domain modules return their own small error enums, the
 //! HTTP layer (`http::problem`) converts them to an [`ErrorCode`] with [`Facts`] and renders
-//! `application/problem+json`. Every match below is exhaustive, so a new code or a new field
-//! problem without its words in both languages does not compile.
+//! `application/problem+json`. A code without both titles, or a field problem without its
+//! words in both languages, does not compile.
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -62,252 +63,224 @@ impl Lang {
     }
 }
 
-/// Every error code the service answers. Serialised as snake_case (`slot_full`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
+/// Declares every error code once, a row each: its variant, HTTP status, the snake_case string
+/// clients see, and its title in English and Japanese (a code without both does not compile).
+macro_rules! error_codes {
+    ($( $(#[$meta:meta])* $code:ident = $status:literal, $text:literal, $en:literal, $ja:literal; )+) => {
+        /// Every error code the service answers. Serialised as snake_case (`slot_full`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $( $(#[$meta])* $code, )+
+        }
+
+        impl ErrorCode {
+            /// Every code, for the tests that walk them and for the OpenAPI spec.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code),+];
+
+            /// The snake_case string clients see.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$code => $text,)+
+                }
+            }
+
+            pub fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$code => $status,)+
+                }
+            }
+
+            /// The title: what this code means, the same for every occurrence.
+            pub fn title(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $(
+                        (ErrorCode::$code, Lang::En) => $en,
+                        (ErrorCode::$code, Lang::Ja) => $ja,
+                    )+
+                }
+            }
+        }
+    };
+}
+
+// The table: code = status, "string", English title, Japanese title.
+error_codes! {
     // The HTTP layer.
-    BadRequest,
-    Unauthenticated,
-    InvalidCredentials,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    NotAcceptable,
-    RequestTimeout,
-    PayloadTooLarge,
-    UriTooLong,
-    UnsupportedMediaType,
-    ValidationFailed,
-    RateLimited,
-    HeadersTooLarge,
-    InternalError,
-    DatabaseUnavailable,
-    Unavailable,
+    BadRequest = 400, "bad_request",
+        "The request is malformed.",
+        "リクエストの形式が正しくありません。";
+    Unauthenticated = 401, "unauthenticated",
+        "Sign in first.",
+        "ログインが必要です。";
+    InvalidCredentials = 401, "invalid_credentials",
+        "The login or password is wrong.",
+        "ログイン名またはパスワードが違います。";
+    Forbidden = 403, "forbidden",
+        "Your role may not do this.",
+        "この操作を行う権限がありません。";
+    NotFound = 404, "not_found",
+        "Nothing is here.",
+        "指定されたものは見つかりません。";
+    MethodNotAllowed = 405, "method_not_allowed",
+        "This method is not allowed here.",
+        "このメソッドは使用できません。";
+    NotAcceptable = 406, "not_acceptable",
+        "No answer in an acceptable format.",
+        "指定された形式では応答できません。";
+    RequestTimeout = 408, "request_timeout",
+        "The request took too long to arrive.",
+        "リクエストの受信に時間がかかりすぎました。";
+    PayloadTooLarge = 413, "payload_too_large",
+        "The request body is too large.",
+        "リクエストが大きすぎます。";
+    UriTooLong = 414, "uri_too_long",
+        "The address is too long.",
+        "URLが長すぎます。";
+    UnsupportedMediaType = 415, "unsupported_media_type",
+        "Send JSON (Content-Type: application/json).",
+        "JSON形式で送信してください。";
+    ValidationFailed = 422, "validation_failed",
+        "Some fields are not valid.",
+        "入力内容に誤りがあります。";
+    RateLimited = 429, "rate_limited",
+        "Too many requests; try again later.",
+        "リクエストが多すぎます。しばらくしてから再度お試しください。";
+    HeadersTooLarge = 431, "headers_too_large",
+        "The request headers are too large.",
+        "リクエストヘッダーが大きすぎます。";
+    InternalError = 500, "internal_error",
+        "Something went wrong on our side.",
+        "システムエラーが発生しました。";
+    DatabaseUnavailable = 503, "database_unavailable",
+        "The database cannot be reached.",
+        "データベースに接続できません。";
+    Unavailable = 503, "unavailable",
+        "The service is not available just now.",
+        "ただいまサービスを利用できません。";
     // Calendar.
-    CounterNotFound,
-    SlotNotFound,
-    ProcedureNotFound,
-    DayClosed,
+    CounterNotFound = 404, "counter_not_found",
+        "No such counter.",
+        "指定された窓口はありません。";
+    SlotNotFound = 404, "slot_not_found",
+        "No such slot.",
+        "指定された予約枠はありません。";
+    ProcedureNotFound = 404, "procedure_not_found",
+        "No such procedure.",
+        "指定された手続きはありません。";
+    DayClosed = 409, "day_closed",
+        "The counter is closed on this day.",
+        "この日は窓口が休みです。";
     // Verification.
-    InvalidEmail,
-    ContainsIndividualNumber,
-    VerificationNotFound,
-    VerificationExpired,
-    VerificationUsed,
+    InvalidEmail = 422, "invalid_email",
+        "The email address is not valid.",
+        "メールアドレスの形式が正しくありません。";
+    ContainsIndividualNumber = 422, "contains_individual_number",
+        "Do not enter an individual number (My Number); it is never needed here.",
+        "マイナンバー(個人番号)は入力しないでください。予約には必要ありません。";
+    VerificationNotFound = 404, "verification_not_found",
+        "This verification link is not valid.",
+        "この確認用リンクは無効です。";
+    VerificationExpired = 410, "verification_expired",
+        "This verification link has expired; ask for a new one.",
+        "確認用リンクの有効期限が切れています。";
+    VerificationUsed = 410, "verification_used",
+        "This verification link has already been used; ask for a new one.",
+        "この確認用リンクは使用済みです。";
     // Booking.
-    ReservationNotFound,
-    SlotFull,
-    WindowNotOpen,
-    WindowClosed,
-    ActiveReservationExists,
-    TooLateToCancel,
-    TooLateToChange,
-    ReservationCancelled,
+    ReservationNotFound = 404, "reservation_not_found",
+        "No such reservation.",
+        "予約が見つかりません。";
+    SlotFull = 409, "slot_full",
+        "This slot is full; see the alternatives.",
+        "この時間帯は満員です。ほかの時間帯をお選びください。";
+    WindowNotOpen = 409, "window_not_open",
+        "Booking for this day has not opened yet.",
+        "この日の予約受付はまだ始まっていません。";
+    WindowClosed = 409, "window_closed",
+        "Booking for this day has closed.",
+        "この日の予約受付は終了しました。";
+    ActiveReservationExists = 409, "active_reservation_exists",
+        "An active reservation already exists for this person or address.",
+        "同じ方(またはメールアドレス)の有効な予約がすでにあります。";
+    TooLateToCancel = 409, "too_late_to_cancel",
+        "It is too late to cancel this reservation.",
+        "この予約は取り消しできません。";
+    TooLateToChange = 409, "too_late_to_change",
+        "It is too late to change this reservation.",
+        "この予約は変更できません。";
+    ReservationCancelled = 409, "reservation_cancelled",
+        "This reservation has been cancelled.",
+        "この予約は取り消されています。";
     // Staff and administration.
-    LoginTaken,
-    StaffNotFound,
-    LastAdmin,
-    CapacityBelowBooked,
-    DayHasReservations,
-    DayAlreadyClosed,
-    ClosureNotFound,
+    LoginTaken = 409, "login_taken",
+        "That login is taken.",
+        "そのログイン名は使われています。";
+    StaffNotFound = 404, "staff_not_found",
+        "No such staff account.",
+        "その職員アカウントはありません。";
+    LastAdmin = 409, "last_admin",
+        "The last enabled administrator cannot be disabled or given another role.",
+        "有効な管理者が一人だけのため、無効化や役割の変更はできません。";
+    CapacityBelowBooked = 409, "capacity_below_booked",
+        "The capacity cannot be set below the seats already booked.",
+        "予約済みの人数より少ない定員には変更できません。";
+    DayHasReservations = 409, "day_has_reservations",
+        "The day has reservations; ask to cancel them to close it.",
+        "この日には予約があります。予約を取り消して休止する場合は cancel_reservations を指定してください。";
+    DayAlreadyClosed = 409, "day_already_closed",
+        "The day is already closed.",
+        "この日はすでに休止になっています。";
+    ClosureNotFound = 404, "closure_not_found",
+        "This day is not closed by an administrator.",
+        "この日は管理者による休止日ではありません。";
     // The front desk.
-    NotToday,
-    AlreadyCheckedIn,
-    WrongCounter,
-    TicketNotFound,
-    TicketNotCalled,
+    NotToday = 409, "not_today",
+        "This reservation is not for today.",
+        "この予約は本日の予約ではありません。";
+    AlreadyCheckedIn = 409, "already_checked_in",
+        "This reservation is already checked in.",
+        "この予約は受付済みです。";
+    WrongCounter = 409, "wrong_counter",
+        "This reservation is for another counter.",
+        "この予約は別の窓口の予約です。";
+    TicketNotFound = 404, "ticket_not_found",
+        "No such ticket today.",
+        "本日その番号の整理券はありません。";
+    TicketNotCalled = 409, "ticket_not_called",
+        "This ticket has not been called.",
+        "この整理券はまだ呼び出されていません。";
     // Fairness: the waiting list and the second visit.
-    SeatsAvailable,
-    WaitlistNotFound,
-    OfferExpired,
-    NoOffer,
-    FirstVisitNotCompleted,
-    SecondVisitTooEarly,
-    SecondVisitTooLate,
-    SecondVisitExists,
-    SecondVisitNotNeeded,
+    SeatsAvailable = 409, "seats_available",
+        "Seats are still free that day; book one instead of waiting.",
+        "この日はまだ空きがあります。キャンセル待ちではなく予約してください。";
+    WaitlistNotFound = 404, "waitlist_not_found",
+        "No such waiting-list entry.",
+        "キャンセル待ちの登録が見つかりません。";
+    OfferExpired = 410, "offer_expired",
+        "The seat offered to you was held only until its time ran out.",
+        "ご案内した空き枠の確保期限が過ぎました。";
+    NoOffer = 409, "no_offer",
+        "No seat is being offered to this entry just now.",
+        "現在ご案内している空き枠はありません。";
+    FirstVisitNotCompleted = 409, "first_visit_not_completed",
+        "The first visit has not been completed yet.",
+        "1回目の来庁手続きがまだ完了していません。";
+    SecondVisitTooEarly = 409, "second_visit_too_early",
+        "The second visit cannot be that soon after the first.",
+        "2回目の来庁日は、1回目から一定の日数を空けてください。";
+    SecondVisitTooLate = 409, "second_visit_too_late",
+        "The second visit must be sooner after the first.",
+        "2回目の来庁日が1回目から離れすぎています。";
+    SecondVisitExists = 409, "second_visit_exists",
+        "The second visit is already booked.",
+        "2回目の来庁はすでに予約されています。";
+    SecondVisitNotNeeded = 409, "second_visit_not_needed",
+        "This reservation needs no second visit.",
+        "この予約に2回目の来庁は必要ありません。";
 }
 
 impl ErrorCode {
-    /// Every code, for the tests that walk them and for the OpenAPI spec.
-    pub const ALL: &'static [ErrorCode] = &[
-        ErrorCode::BadRequest,
-        ErrorCode::Unauthenticated,
-        ErrorCode::InvalidCredentials,
-        ErrorCode::Forbidden,
-        ErrorCode::NotFound,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::NotAcceptable,
-        ErrorCode::RequestTimeout,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::UriTooLong,
-        ErrorCode::UnsupportedMediaType,
-        ErrorCode::ValidationFailed,
-        ErrorCode::RateLimited,
-        ErrorCode::HeadersTooLarge,
-        ErrorCode::InternalError,
-        ErrorCode::DatabaseUnavailable,
-        ErrorCode::Unavailable,
-        ErrorCode::CounterNotFound,
-        ErrorCode::SlotNotFound,
-        ErrorCode::ProcedureNotFound,
-        ErrorCode::DayClosed,
-        ErrorCode::InvalidEmail,
-        ErrorCode::ContainsIndividualNumber,
-        ErrorCode::VerificationNotFound,
-        ErrorCode::VerificationExpired,
-        ErrorCode::VerificationUsed,
-        ErrorCode::ReservationNotFound,
-        ErrorCode::SlotFull,
-        ErrorCode::WindowNotOpen,
-        ErrorCode::WindowClosed,
-        ErrorCode::ActiveReservationExists,
-        ErrorCode::TooLateToCancel,
-        ErrorCode::TooLateToChange,
-        ErrorCode::ReservationCancelled,
-        ErrorCode::LoginTaken,
-        ErrorCode::StaffNotFound,
-        ErrorCode::LastAdmin,
-        ErrorCode::CapacityBelowBooked,
-        ErrorCode::DayHasReservations,
-        ErrorCode::DayAlreadyClosed,
-        ErrorCode::ClosureNotFound,
-        ErrorCode::NotToday,
-        ErrorCode::AlreadyCheckedIn,
-        ErrorCode::WrongCounter,
-        ErrorCode::TicketNotFound,
-        ErrorCode::TicketNotCalled,
-        ErrorCode::SeatsAvailable,
-        ErrorCode::WaitlistNotFound,
-        ErrorCode::OfferExpired,
-        ErrorCode::NoOffer,
-        ErrorCode::FirstVisitNotCompleted,
-        ErrorCode::SecondVisitTooEarly,
-        ErrorCode::SecondVisitTooLate,
-        ErrorCode::SecondVisitExists,
-        ErrorCode::SecondVisitNotNeeded,
-    ];
-
-    /// The snake_case string clients see.
-    pub fn as_str(self) -> &'static str {
-        use ErrorCode as C;
-        match self {
-            C::BadRequest => "bad_request",
-            C::Unauthenticated => "unauthenticated",
-            C::InvalidCredentials => "invalid_credentials",
-            C::Forbidden => "forbidden",
-            C::NotFound => "not_found",
-            C::MethodNotAllowed => "method_not_allowed",
-            C::NotAcceptable => "not_acceptable",
-            C::RequestTimeout => "request_timeout",
-            C::PayloadTooLarge => "payload_too_large",
-            C::UriTooLong => "uri_too_long",
-            C::UnsupportedMediaType => "unsupported_media_type",
-            C::ValidationFailed => "validation_failed",
-            C::RateLimited => "rate_limited",
-            C::HeadersTooLarge => "headers_too_large",
-            C::InternalError => "internal_error",
-            C::DatabaseUnavailable => "database_unavailable",
-            C::Unavailable => "unavailable",
-            C::CounterNotFound => "counter_not_found",
-            C::SlotNotFound => "slot_not_found",
-            C::ProcedureNotFound => "procedure_not_found",
-            C::DayClosed => "day_closed",
-            C::InvalidEmail => "invalid_email",
-            C::ContainsIndividualNumber => "contains_individual_number",
-            C::VerificationNotFound => "verification_not_found",
-            C::VerificationExpired => "verification_expired",
-            C::VerificationUsed => "verification_used",
-            C::ReservationNotFound => "reservation_not_found",
-            C::SlotFull => "slot_full",
-            C::WindowNotOpen => "window_not_open",
-            C::WindowClosed => "window_closed",
-            C::ActiveReservationExists => "active_reservation_exists",
-            C::TooLateToCancel => "too_late_to_cancel",
-            C::TooLateToChange => "too_late_to_change",
-            C::ReservationCancelled => "reservation_cancelled",
-            C::LoginTaken => "login_taken",
-            C::StaffNotFound => "staff_not_found",
-            C::LastAdmin => "last_admin",
-            C::CapacityBelowBooked => "capacity_below_booked",
-            C::DayHasReservations => "day_has_reservations",
-            C::DayAlreadyClosed => "day_already_closed",
-            C::ClosureNotFound => "closure_not_found",
-            C::NotToday => "not_today",
-            C::AlreadyCheckedIn => "already_checked_in",
-            C::WrongCounter => "wrong_counter",
-            C::TicketNotFound => "ticket_not_found",
-            C::TicketNotCalled => "ticket_not_called",
-            C::SeatsAvailable => "seats_available",
-            C::WaitlistNotFound => "waitlist_not_found",
-            C::OfferExpired => "offer_expired",
-            C::NoOffer => "no_offer",
-            C::FirstVisitNotCompleted => "first_visit_not_completed",
-            C::SecondVisitTooEarly => "second_visit_too_early",
-            C::SecondVisitTooLate => "second_visit_too_late",
-            C::SecondVisitExists => "second_visit_exists",
-            C::SecondVisitNotNeeded => "second_visit_not_needed",
-        }
-    }
-
-    /// The HTTP status this code answers with.
-    pub fn status(self) -> u16 {
-        use ErrorCode as C;
-        match self {
-            C::BadRequest => 400,
-            C::Unauthenticated | C::InvalidCredentials => 401,
-            C::Forbidden => 403,
-            C::NotFound
-            | C::CounterNotFound
-            | C::SlotNotFound
-            | C::ProcedureNotFound
-            | C::VerificationNotFound
-            | C::ReservationNotFound
-            | C::StaffNotFound
-            | C::ClosureNotFound
-            | C::TicketNotFound
-            | C::WaitlistNotFound => 404,
-            C::MethodNotAllowed => 405,
-            C::NotAcceptable => 406,
-            C::RequestTimeout => 408,
-            C::DayClosed
-            | C::SlotFull
-            | C::WindowNotOpen
-            | C::WindowClosed
-            | C::ActiveReservationExists
-            | C::TooLateToCancel
-            | C::TooLateToChange
-            | C::ReservationCancelled
-            | C::LoginTaken
-            | C::LastAdmin
-            | C::CapacityBelowBooked
-            | C::DayHasReservations
-            | C::DayAlreadyClosed
-            | C::NotToday
-            | C::AlreadyCheckedIn
-            | C::WrongCounter
-            | C::TicketNotCalled
-            | C::SeatsAvailable
-            | C::NoOffer
-            | C::FirstVisitNotCompleted
-            | C::SecondVisitTooEarly
-            | C::SecondVisitTooLate
-            | C::SecondVisitExists
-            | C::SecondVisitNotNeeded => 409,
-            C::VerificationExpired | C::VerificationUsed | C::OfferExpired => 410,
-            C::PayloadTooLarge => 413,
-            C::UriTooLong => 414,
-            C::UnsupportedMediaType => 415,
-            C::ValidationFailed | C::InvalidEmail | C::ContainsIndividualNumber => 422,
-            C::RateLimited => 429,
-            C::HeadersTooLarge => 431,
-            C::InternalError => 500,
-            C::DatabaseUnavailable | C::Unavailable => 503,
-        }
-    }
-
     /// The code a bare status maps to (actix's own rejections, which carry no code).
     pub fn of_status(status: u16) -> ErrorCode {
         match status {
@@ -327,146 +300,6 @@ impl ErrorCode {
             503 => ErrorCode::Unavailable,
             s if s < 500 => ErrorCode::BadRequest,
             _ => ErrorCode::InternalError,
-        }
-    }
-
-    /// The title: what this code means, the same for every occurrence.
-    pub fn title(self, lang: Lang) -> &'static str {
-        use ErrorCode as C;
-        use Lang::{En, Ja};
-        match (self, lang) {
-            (C::BadRequest, En) => "The request is malformed.",
-            (C::BadRequest, Ja) => "リクエストの形式が正しくありません。",
-            (C::Unauthenticated, En) => "Sign in first.",
-            (C::Unauthenticated, Ja) => "ログインが必要です。",
-            (C::InvalidCredentials, En) => "The login or password is wrong.",
-            (C::InvalidCredentials, Ja) => "ログイン名またはパスワードが違います。",
-            (C::Forbidden, En) => "Your role may not do this.",
-            (C::Forbidden, Ja) => "この操作を行う権限がありません。",
-            (C::NotFound, En) => "Nothing is here.",
-            (C::NotFound, Ja) => "指定されたものは見つかりません。",
-            (C::MethodNotAllowed, En) => "This method is not allowed here.",
-            (C::MethodNotAllowed, Ja) => "このメソッドは使用できません。",
-            (C::NotAcceptable, En) => "No answer in an acceptable format.",
-            (C::NotAcceptable, Ja) => "指定された形式では応答できません。",
-            (C::RequestTimeout, En) => "The request took too long to arrive.",
-            (C::RequestTimeout, Ja) => "リクエストの受信に時間がかかりすぎました。",
-            (C::PayloadTooLarge, En) => "The request body is too large.",
-            (C::PayloadTooLarge, Ja) => "リクエストが大きすぎます。",
-            (C::UriTooLong, En) => "The address is too long.",
-            (C::UriTooLong, Ja) => "URLが長すぎます。",
-            (C::UnsupportedMediaType, En) => "Send JSON (Content-Type: application/json).",
-            (C::UnsupportedMediaType, Ja) => "JSON形式で送信してください。",
-            (C::ValidationFailed, En) => "Some fields are not valid.",
-            (C::ValidationFailed, Ja) => "入力内容に誤りがあります。",
-            (C::RateLimited, En) => "Too many requests; try again later.",
-            (C::RateLimited, Ja) => "リクエストが多すぎます。しばらくしてから再度お試しください。",
-            (C::HeadersTooLarge, En) => "The request headers are too large.",
-            (C::HeadersTooLarge, Ja) => "リクエストヘッダーが大きすぎます。",
-            (C::InternalError, En) => "Something went wrong on our side.",
-            (C::InternalError, Ja) => "システムエラーが発生しました。",
-            (C::DatabaseUnavailable, En) => "The database cannot be reached.",
-            (C::DatabaseUnavailable, Ja) => "データベースに接続できません。",
-            (C::Unavailable, En) => "The service is not available just now.",
-            (C::Unavailable, Ja) => "ただいまサービスを利用できません。",
-            (C::CounterNotFound, En) => "No such counter.",
-            (C::CounterNotFound, Ja) => "指定された窓口はありません。",
-            (C::SlotNotFound, En) => "No such slot.",
-            (C::SlotNotFound, Ja) => "指定された予約枠はありません。",
-            (C::ProcedureNotFound, En) => "No such procedure.",
-            (C::ProcedureNotFound, Ja) => "指定された手続きはありません。",
-            (C::DayClosed, En) => "The counter is closed on this day.",
-            (C::DayClosed, Ja) => "この日は窓口が休みです。",
-            (C::InvalidEmail, En) => "The email address is not valid.",
-            (C::InvalidEmail, Ja) => "メールアドレスの形式が正しくありません。",
-            (C::ContainsIndividualNumber, En) => {
-                "Do not enter an individual number (My Number); it is never needed here."
-            }
-            (C::ContainsIndividualNumber, Ja) => {
-                "マイナンバー(個人番号)は入力しないでください。予約には必要ありません。"
-            }
-            (C::VerificationNotFound, En) => "This verification link is not valid.",
-            (C::VerificationNotFound, Ja) => "この確認用リンクは無効です。",
-            (C::VerificationExpired, En) => {
-                "This verification link has expired; ask for a new one."
-            }
-            (C::VerificationExpired, Ja) => "確認用リンクの有効期限が切れています。",
-            (C::VerificationUsed, En) => {
-                "This verification link has already been used; ask for a new one."
-            }
-            (C::VerificationUsed, Ja) => "この確認用リンクは使用済みです。",
-            (C::ReservationNotFound, En) => "No such reservation.",
-            (C::ReservationNotFound, Ja) => "予約が見つかりません。",
-            (C::SlotFull, En) => "This slot is full; see the alternatives.",
-            (C::SlotFull, Ja) => "この時間帯は満員です。ほかの時間帯をお選びください。",
-            (C::WindowNotOpen, En) => "Booking for this day has not opened yet.",
-            (C::WindowNotOpen, Ja) => "この日の予約受付はまだ始まっていません。",
-            (C::WindowClosed, En) => "Booking for this day has closed.",
-            (C::WindowClosed, Ja) => "この日の予約受付は終了しました。",
-            (C::ActiveReservationExists, En) => {
-                "An active reservation already exists for this person or address."
-            }
-            (C::ActiveReservationExists, Ja) => {
-                "同じ方(またはメールアドレス)の有効な予約がすでにあります。"
-            }
-            (C::TooLateToCancel, En) => "It is too late to cancel this reservation.",
-            (C::TooLateToCancel, Ja) => "この予約は取り消しできません。",
-            (C::TooLateToChange, En) => "It is too late to change this reservation.",
-            (C::TooLateToChange, Ja) => "この予約は変更できません。",
-            (C::ReservationCancelled, En) => "This reservation has been cancelled.",
-            (C::ReservationCancelled, Ja) => "この予約は取り消されています。",
-            (C::LoginTaken, En) => "That login is taken.",
-            (C::LoginTaken, Ja) => "そのログイン名は使われています。",
-            (C::StaffNotFound, En) => "No such staff account.",
-            (C::StaffNotFound, Ja) => "その職員アカウントはありません。",
-            (C::LastAdmin, En) => {
-                "The last enabled administrator cannot be disabled or given another role."
-            }
-            (C::LastAdmin, Ja) => {
-                "有効な管理者が一人だけのため、無効化や役割の変更はできません。"
-            }
-            (C::CapacityBelowBooked, En) => {
-                "The capacity cannot be set below the seats already booked."
-            }
-            (C::CapacityBelowBooked, Ja) => "予約済みの人数より少ない定員には変更できません。",
-            (C::DayHasReservations, En) => {
-                "The day has reservations; ask to cancel them to close it."
-            }
-            (C::DayHasReservations, Ja) => {
-                "この日には予約があります。予約を取り消して休止する場合は cancel_reservations を指定してください。"
-            }
-            (C::DayAlreadyClosed, En) => "The day is already closed.",
-            (C::DayAlreadyClosed, Ja) => "この日はすでに休止になっています。",
-            (C::ClosureNotFound, En) => "This day is not closed by an administrator.",
-            (C::ClosureNotFound, Ja) => "この日は管理者による休止日ではありません。",
-            (C::NotToday, En) => "This reservation is not for today.",
-            (C::NotToday, Ja) => "この予約は本日の予約ではありません。",
-            (C::AlreadyCheckedIn, En) => "This reservation is already checked in.",
-            (C::AlreadyCheckedIn, Ja) => "この予約は受付済みです。",
-            (C::WrongCounter, En) => "This reservation is for another counter.",
-            (C::WrongCounter, Ja) => "この予約は別の窓口の予約です。",
-            (C::TicketNotFound, En) => "No such ticket today.",
-            (C::TicketNotFound, Ja) => "本日その番号の整理券はありません。",
-            (C::TicketNotCalled, En) => "This ticket has not been called.",
-            (C::TicketNotCalled, Ja) => "この整理券はまだ呼び出されていません。",
-            (C::SeatsAvailable, En) => "Seats are still free that day; book one instead of waiting.",
-            (C::SeatsAvailable, Ja) => "この日はまだ空きがあります。キャンセル待ちではなく予約してください。",
-            (C::WaitlistNotFound, En) => "No such waiting-list entry.",
-            (C::WaitlistNotFound, Ja) => "キャンセル待ちの登録が見つかりません。",
-            (C::OfferExpired, En) => "The seat offered to you was held only until its time ran out.",
-            (C::OfferExpired, Ja) => "ご案内した空き枠の確保期限が過ぎました。",
-            (C::NoOffer, En) => "No seat is being offered to this entry just now.",
-            (C::NoOffer, Ja) => "現在ご案内している空き枠はありません。",
-            (C::FirstVisitNotCompleted, En) => "The first visit has not been completed yet.",
-            (C::FirstVisitNotCompleted, Ja) => "1回目の来庁手続きがまだ完了していません。",
-            (C::SecondVisitTooEarly, En) => "The second visit cannot be that soon after the first.",
-            (C::SecondVisitTooEarly, Ja) => "2回目の来庁日は、1回目から一定の日数を空けてください。",
-            (C::SecondVisitTooLate, En) => "The second visit must be sooner after the first.",
-            (C::SecondVisitTooLate, Ja) => "2回目の来庁日が1回目から離れすぎています。",
-            (C::SecondVisitExists, En) => "The second visit is already booked.",
-            (C::SecondVisitExists, Ja) => "2回目の来庁はすでに予約されています。",
-            (C::SecondVisitNotNeeded, En) => "This reservation needs no second visit.",
-            (C::SecondVisitNotNeeded, Ja) => "この予約に2回目の来庁は必要ありません。",
         }
     }
 
@@ -671,41 +504,9 @@ impl ErrorCode {
             (C::ValidationFailed | C::InvalidEmail | C::ContainsIndividualNumber, Ja) => {
                 format!("{}該当する項目をご確認ください。", self.title(lang))
             }
-            (
-                C::Unauthenticated
-                | C::InvalidCredentials
-                | C::Forbidden
-                | C::NotFound
-                | C::MethodNotAllowed
-                | C::NotAcceptable
-                | C::RequestTimeout
-                | C::UriTooLong
-                | C::UnsupportedMediaType
-                | C::HeadersTooLarge
-                | C::InternalError
-                | C::DatabaseUnavailable
-                | C::Unavailable
-                | C::CounterNotFound
-                | C::SlotNotFound
-                | C::ProcedureNotFound
-                | C::VerificationNotFound
-                | C::VerificationExpired
-                | C::VerificationUsed
-                | C::ReservationNotFound
-                | C::SlotFull
-                | C::ReservationCancelled
-                | C::LoginTaken
-                | C::StaffNotFound
-                | C::LastAdmin
-                | C::ClosureNotFound
-                | C::SeatsAvailable
-                | C::WaitlistNotFound
-                | C::NoOffer
-                | C::FirstVisitNotCompleted
-                | C::SecondVisitExists
-                | C::SecondVisitNotNeeded,
-                _,
-            ) => self.title(lang).into(),
+            // A code whose occurrences carry no specifics: its detail is its title (which the
+            // table gives every code in both languages).
+            _ => self.title(lang).into(),
         }
     }
 }
