@@ -1,4 +1,4 @@
-//! What errors say: every `code` the API answers, declared once in the [`error_codes!`] table
+//! What errors say: every `code` the API answers, declared once in the `error_codes!` table
 //! (a row: the code, its status, its string, its English and Japanese title), a detail
 //! template filled with the specifics of an occurrence (the title where there are none), and
 //! the messages of field errors, in both languages.

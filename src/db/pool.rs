@@ -173,7 +173,7 @@ impl Db {
     /// SQLite writes go to one writer thread, which takes every write waiting, runs each in
     /// its own savepoint (a refused one rolls back only itself), and commits them together:
     /// one `BEGIN IMMEDIATE … COMMIT` for the group. Each caller hears back only after that
-    /// commit. PostgreSQL: [`write_tx`] on a pooled connection (row locks let writers run
+    /// commit. PostgreSQL: a transaction ([`Tx::run`]) on a pooled connection (row locks let writers run
     /// side by side).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where

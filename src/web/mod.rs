@@ -133,7 +133,7 @@ pub async fn get_asset(req: HttpRequest, path: web::Path<String>) -> HttpRespons
     asset_response(&req, &format!("assets/{name}"), false)
 }
 
-/// `/assets/words.js`: the words the pages share with the server ([`words::module`]).
+/// `/assets/words.js`: the words the pages share with the server (made by `words::module`).
 pub async fn get_words(req: HttpRequest) -> HttpResponse {
     static WORDS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     let (body, etag) = WORDS.get_or_init(|| {

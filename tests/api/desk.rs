@@ -6,27 +6,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration as StdDuration, Instant};
 
-/// Books for a caller by phone; returns the reservation number.
-async fn phone_book(app: &TestApp, token: &str, slot: &str, who: usize) -> String {
-    let body = json!({
-        "slot_id": slot, "procedure": "pin-reset", "applicant_type": "holder",
-        "name": format!("来庁 {who}"), "name_kana": format!("ライチョウ {}", crate::helpers::kana_suffix(who)),
-        "phone": format!("0748{:06}", who),
-    });
-    let res = app
-        .as_staff(
-            Method::POST,
-            "/api/v1/staff/reservations",
-            Some(token),
-            Some(&body),
-        )
-        .await;
-    let status = res.status();
-    let r: Value = res.json().await.unwrap();
-    assert_eq!(status, 201, "{r}");
-    r["reservation_number"].as_str().unwrap().to_string()
-}
-
 async fn desk_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     app.as_staff(
         Method::POST,
@@ -100,11 +79,21 @@ fn labels(list: &Value) -> Vec<String> {
 async fn a_morning_at_the_counter_with_two_desks() {
     let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
     let phone = app.staff_token("operator", "phone").await;
-    let a = phone_book(&app, &phone, "city-hall.2027-01-04.0900", 1).await;
-    let b = phone_book(&app, &phone, "city-hall.2027-01-04.0900", 2).await;
-    let c = phone_book(&app, &phone, "city-hall.2027-01-04.0930", 3).await;
-    let d = phone_book(&app, &phone, "city-hall.2027-01-04.1030", 4).await;
-    let e = phone_book(&app, &phone, "city-hall.2027-01-04.0900", 5).await;
+    let a = app
+        .phone_book(&phone, "city-hall.2027-01-04.0900", 1, None)
+        .await;
+    let b = app
+        .phone_book(&phone, "city-hall.2027-01-04.0900", 2, None)
+        .await;
+    let c = app
+        .phone_book(&phone, "city-hall.2027-01-04.0930", 3, None)
+        .await;
+    let d = app
+        .phone_book(&phone, "city-hall.2027-01-04.1030", 4, None)
+        .await;
+    let e = app
+        .phone_book(&phone, "city-hall.2027-01-04.0900", 5, None)
+        .await;
 
     app.clock.set(jst("2027-01-04T08:40:00+09:00"));
     let desk = app.staff_token("madoguchi", "desk").await;
@@ -234,9 +223,15 @@ async fn a_morning_at_the_counter_with_two_desks() {
 async fn check_in_only_once_on_the_day_at_the_counter_and_never_when_cancelled() {
     let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
     let phone = app.staff_token("operator", "phone").await;
-    let today = phone_book(&app, &phone, "city-hall.2027-01-04.1000", 1).await;
-    let tomorrow = phone_book(&app, &phone, "city-hall.2027-01-05.1000", 2).await;
-    let cancelled = phone_book(&app, &phone, "city-hall.2027-01-04.1100", 3).await;
+    let today = app
+        .phone_book(&phone, "city-hall.2027-01-04.1000", 1, None)
+        .await;
+    let tomorrow = app
+        .phone_book(&phone, "city-hall.2027-01-05.1000", 2, None)
+        .await;
+    let cancelled = app
+        .phone_book(&phone, "city-hall.2027-01-04.1100", 3, None)
+        .await;
     let res = app
         .as_staff(
             Method::POST,

@@ -1,7 +1,9 @@
 //! Fair to every resident: seats held for phone callers, the waiting list, the voluntary
 //! proxy's linked second visit.
 
-use crate::helpers::{booking_body, jst, problem, spawn_app_with, TestApp, STAFF_PASSWORD};
+use crate::helpers::{
+    booking_body, jst, phone_booking_body, problem, spawn_app_with, TestApp, STAFF_PASSWORD,
+};
 use futures_util::future::join_all;
 use madoguchi::clock::Clock;
 use madoguchi::config::Settings;
@@ -16,21 +18,6 @@ async fn sweep(app: &TestApp) -> u32 {
         .write(move |conn| madoguchi::waitlist::sweep(conn, &state.booking_ctx(), now))
         .await
         .expect("sweep")
-}
-
-async fn phone_book(app: &TestApp, staff: &str, slot: &str, who: usize) -> reqwest::Response {
-    let body = json!({
-        "slot_id": slot, "procedure": "pin-reset", "applicant_type": "holder",
-        "name": format!("電話 {who}"), "name_kana": format!("デンワ {}", crate::helpers::kana_suffix(who)),
-        "phone": format!("0748{who:06}"),
-    });
-    app.as_staff(
-        Method::POST,
-        "/api/v1/staff/reservations",
-        Some(staff),
-        Some(&body),
-    )
-    .await
 }
 
 fn one_phone_seat(s: &mut Settings) {
@@ -82,7 +69,12 @@ async fn a_phone_seat_stays_free_at_the_noon_rush_until_its_release_second() {
         "2027-02-03T12:00:00+09:00"
     );
     // A caller gets the held seat.
-    assert_eq!(phone_book(&app, &phone, slot, 10).await.status(), 201);
+    assert_eq!(
+        app.post_staff_reservation(&phone, &phone_booking_body(slot, 10))
+            .await
+            .status(),
+        201
+    );
     assert_eq!(app.slot(slot).await["held_for_phone"], 0);
 
     // Another slot of the day: at 11:59:59 a week before, the held seat is still the phone's…
@@ -216,9 +208,12 @@ async fn a_freed_seat_goes_to_the_first_in_line_and_passes_on_at_the_expiry_seco
     assert_eq!(p["code"], "slot_full");
     let phone = app.staff_token("operator", "phone").await;
     assert_eq!(
-        phone_book(&app, &phone, &format!("city-hall.{day}.0900"), 61)
-            .await
-            .status(),
+        app.post_staff_reservation(
+            &phone,
+            &phone_booking_body(&format!("city-hall.{day}.0900"), 61)
+        )
+        .await
+        .status(),
         409
     );
     app.drain_outbox().await;

@@ -193,6 +193,19 @@ pub fn booking_body(token: &str, slot_id: &str, who: usize) -> Value {
     })
 }
 
+/// A phone booking body for `slot_id`: caller `who` (a name, kana and landline of their own,
+/// never those of [`booking_body`]'s residents).
+pub fn phone_booking_body(slot_id: &str, who: usize) -> Value {
+    json!({
+        "slot_id": slot_id,
+        "procedure": "pin-reset",
+        "applicant_type": "holder",
+        "name": format!("電話 太郎{who}"),
+        "name_kana": format!("デンワ タロウ{}", kana_suffix(who)),
+        "phone": format!("0748{who:06}"),
+    })
+}
+
 /// A distinct katakana suffix per person number.
 pub fn kana_suffix(n: usize) -> String {
     const KANA: [char; 10] = ['ア', 'イ', 'ウ', 'エ', 'オ', 'カ', 'キ', 'ク', 'ケ', 'コ'];
@@ -314,6 +327,40 @@ impl TestApp {
             req = req.json(b);
         }
         req.send().await.expect("request")
+    }
+
+    /// `POST /api/v1/staff/reservations` as `token`.
+    pub async fn post_staff_reservation(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.as_staff(
+            reqwest::Method::POST,
+            "/api/v1/staff/reservations",
+            Some(token),
+            Some(body),
+        )
+        .await
+    }
+
+    /// A phone booking for caller `who` (with `email` when given) that must succeed; its
+    /// reservation number.
+    pub async fn phone_book(
+        &self,
+        token: &str,
+        slot_id: &str,
+        who: usize,
+        email: Option<&str>,
+    ) -> String {
+        let mut body = phone_booking_body(slot_id, who);
+        if let Some(e) = email {
+            body["email"] = json!(e);
+        }
+        let res = self.post_staff_reservation(token, &body).await;
+        let status = res.status();
+        let r: Value = res.json().await.expect("json");
+        assert_eq!(status, 201, "{r}");
+        r["reservation_number"]
+            .as_str()
+            .expect("reservation_number")
+            .to_string()
     }
 
     pub async fn audit(&self, admin_token: &str) -> Vec<Value> {

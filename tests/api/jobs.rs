@@ -9,36 +9,6 @@ use madoguchi::jobs::{run_body, Job, JobCtx};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-/// A phone booking (with an address when given); returns the reservation number.
-async fn phone_book(
-    app: &TestApp,
-    staff: &str,
-    slot: &str,
-    who: usize,
-    email: Option<&str>,
-) -> String {
-    let mut body = json!({
-        "slot_id": slot, "procedure": "pin-reset", "applicant_type": "holder",
-        "name": format!("予約 {who}"), "name_kana": format!("ヨヤク {}", crate::helpers::kana_suffix(who)),
-        "phone": format!("0748{who:06}"),
-    });
-    if let Some(e) = email {
-        body["email"] = json!(e);
-    }
-    let res = app
-        .as_staff(
-            Method::POST,
-            "/api/v1/staff/reservations",
-            Some(staff),
-            Some(&body),
-        )
-        .await;
-    let status = res.status();
-    let r: Value = res.json().await.unwrap();
-    assert_eq!(status, 201, "{r}");
-    r["reservation_number"].as_str().unwrap().to_string()
-}
-
 /// Runs a job body now, as the runner would.
 async fn run_job(app: &TestApp, job: Job) -> u64 {
     let state = app.state.clone();
@@ -83,25 +53,24 @@ async fn a_friday_reminds_tuesdays_visitors_after_a_monday_holiday_once() {
     let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
     let staff = app.staff_token("operator", "phone").await;
     // Monday 2027-01-11 is a national holiday (成人の日): Friday's reminder is for Tuesday.
-    let tuesday = phone_book(
-        &app,
-        &staff,
-        "city-hall.2027-01-12.0930",
-        1,
-        Some("tue@example.jp"),
-    )
-    .await;
-    phone_book(&app, &staff, "city-hall.2027-01-12.1000", 2, None).await;
-    phone_book(
-        &app,
+    let tuesday = app
+        .phone_book(
+            &staff,
+            "city-hall.2027-01-12.0930",
+            1,
+            Some("tue@example.jp"),
+        )
+        .await;
+    app.phone_book(&staff, "city-hall.2027-01-12.1000", 2, None)
+        .await;
+    app.phone_book(
         &staff,
         "city-hall.2027-01-13.0930",
         3,
         Some("wed@example.jp"),
     )
     .await;
-    phone_book(
-        &app,
+    app.phone_book(
         &staff,
         "azuchi.2027-01-12.0930",
         4,
@@ -165,8 +134,7 @@ async fn a_friday_reminds_tuesdays_visitors_after_a_monday_holiday_once() {
 async fn the_runner_sends_at_ten_once_even_with_two_instances() {
     let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
     let staff = app.staff_token("operator", "phone").await;
-    phone_book(
-        &app,
+    app.phone_book(
         &staff,
         "city-hall.2027-01-12.0930",
         1,
@@ -262,16 +230,14 @@ async fn the_runner_sends_at_ten_once_even_with_two_instances() {
 async fn after_downtime_a_recent_run_catches_up_and_older_ones_are_skipped() {
     let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
     let staff = app.staff_token("operator", "phone").await;
-    phone_book(
-        &app,
+    app.phone_book(
         &staff,
         "city-hall.2027-01-12.0930",
         1,
         Some("tue@example.jp"),
     )
     .await;
-    phone_book(
-        &app,
+    app.phone_book(
         &staff,
         "city-hall.2027-01-13.0930",
         2,
@@ -351,12 +317,24 @@ async fn after_downtime_a_recent_run_catches_up_and_older_ones_are_skipped() {
 async fn at_the_days_end_exactly_the_unserved_become_no_shows() {
     let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
     let staff = app.staff_token("operator", "phone").await;
-    let absent = phone_book(&app, &staff, "city-hall.2027-01-12.0900", 1, None).await;
-    let served = phone_book(&app, &staff, "city-hall.2027-01-12.0930", 2, None).await;
-    let called_gone = phone_book(&app, &staff, "city-hall.2027-01-12.1000", 3, None).await;
-    let still_waiting = phone_book(&app, &staff, "city-hall.2027-01-12.1030", 4, None).await;
-    let cancelled = phone_book(&app, &staff, "city-hall.2027-01-12.1100", 5, None).await;
-    let tomorrow = phone_book(&app, &staff, "city-hall.2027-01-13.0900", 6, None).await;
+    let absent = app
+        .phone_book(&staff, "city-hall.2027-01-12.0900", 1, None)
+        .await;
+    let served = app
+        .phone_book(&staff, "city-hall.2027-01-12.0930", 2, None)
+        .await;
+    let called_gone = app
+        .phone_book(&staff, "city-hall.2027-01-12.1000", 3, None)
+        .await;
+    let still_waiting = app
+        .phone_book(&staff, "city-hall.2027-01-12.1030", 4, None)
+        .await;
+    let cancelled = app
+        .phone_book(&staff, "city-hall.2027-01-12.1100", 5, None)
+        .await;
+    let tomorrow = app
+        .phone_book(&staff, "city-hall.2027-01-13.0900", 6, None)
+        .await;
     app.as_staff(
         Method::POST,
         &format!("/api/v1/staff/reservations/{cancelled}/cancel"),
@@ -461,10 +439,18 @@ async fn at_the_days_end_exactly_the_unserved_become_no_shows() {
 async fn statistics_of_a_scripted_day_match_by_hand_in_json_and_csv() {
     let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
     let staff = app.staff_token("operator", "phone").await;
-    let a = phone_book(&app, &staff, "city-hall.2027-01-12.0900", 1, None).await;
-    let b = phone_book(&app, &staff, "city-hall.2027-01-12.0930", 2, None).await;
-    let _c = phone_book(&app, &staff, "city-hall.2027-01-12.1000", 3, None).await;
-    let d = phone_book(&app, &staff, "city-hall.2027-01-12.1030", 4, None).await;
+    let a = app
+        .phone_book(&staff, "city-hall.2027-01-12.0900", 1, None)
+        .await;
+    let b = app
+        .phone_book(&staff, "city-hall.2027-01-12.0930", 2, None)
+        .await;
+    let _c = app
+        .phone_book(&staff, "city-hall.2027-01-12.1000", 3, None)
+        .await;
+    let d = app
+        .phone_book(&staff, "city-hall.2027-01-12.1030", 4, None)
+        .await;
     app.as_staff(
         Method::POST,
         &format!("/api/v1/staff/reservations/{d}/cancel"),

@@ -1,7 +1,8 @@
 //! Staff: sessions, the authorisation matrix, phone bookings, search and cancel.
 
 use crate::helpers::{
-    jst, problem, spawn_app, spawn_app_at, spawn_app_with, TestApp, STAFF_PASSWORD,
+    jst, phone_booking_body, problem, spawn_app, spawn_app_at, spawn_app_with, TestApp,
+    STAFF_PASSWORD,
 };
 use chrono::Duration;
 use madoguchi::clock::Clock;
@@ -9,17 +10,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 const ROLES: [&str; 3] = ["phone", "desk", "admin"];
-
-fn phone_booking(slot: &str, who: usize) -> Value {
-    json!({
-        "slot_id": slot,
-        "procedure": "pin-reset",
-        "applicant_type": "holder",
-        "name": format!("電話 太郎{who}"),
-        "name_kana": format!("デンワ タロウ{}", crate::helpers::kana_suffix(who)),
-        "phone": format!("0748{:06}", who),
-    })
-}
 
 /// One endpoint of the contract: which roles may call it and what success looks like.
 struct Row {
@@ -43,7 +33,7 @@ async fn the_authorisation_matrix_is_exactly_the_contract() {
     // Two of today's reservations (an admin may book past the window) for the desk to check in.
     let mut today = Vec::new();
     for who in [901, 902] {
-        let mut body = phone_booking(&format!("city-hall.2026-11-24.{}00", who - 886), who);
+        let mut body = phone_booking_body(&format!("city-hall.2026-11-24.{}00", who - 886), who);
         body["override_window"] = json!(true);
         body["override_reason"] = json!("窓口試験");
         let res = app
@@ -66,7 +56,7 @@ async fn the_authorisation_matrix_is_exactly_the_contract() {
             allowed: &["phone", "admin"],
             success: 201,
             body: Box::new(|i| {
-                Some(phone_booking(
+                Some(phone_booking_body(
                     &format!("city-hall.2027-01-05.{:02}00", 9 + i),
                     i,
                 ))
@@ -424,27 +414,17 @@ async fn a_session_expires_and_a_disabled_account_is_shut_out() {
     assert_eq!(p["code"], "invalid_credentials");
 }
 
-async fn phone_book(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
-    app.as_staff(
-        Method::POST,
-        "/api/v1/staff/reservations",
-        Some(token),
-        Some(body),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn a_phone_booking_keeps_the_window_to_the_second_like_the_web() {
     let app = spawn_app_at(jst("2026-12-01T11:59:59+09:00")).await;
     let phone = app.staff_token("operator", "phone").await;
-    let body = phone_booking("city-hall.2027-02-15.0900", 1);
+    let body = phone_booking_body("city-hall.2027-02-15.0900", 1);
     assert_eq!(
-        problem(phone_book(&app, &phone, &body).await, 409).await["code"],
+        problem(app.post_staff_reservation(&phone, &body).await, 409).await["code"],
         "window_not_open"
     );
     app.clock.advance(Duration::seconds(1));
-    let res = phone_book(&app, &phone, &body).await;
+    let res = app.post_staff_reservation(&phone, &body).await;
     assert_eq!(res.status(), 201);
     let r: Value = res.json().await.unwrap();
     assert_eq!(r["channel"], "phone");
@@ -456,26 +436,30 @@ async fn a_phone_booking_keeps_the_window_to_the_second_like_the_web() {
 
     app.clock.set(jst("2027-02-12T07:00:00+09:00"));
     let phone = app.login("operator", STAFF_PASSWORD).await; // a new shift, a new session
-    let body = phone_booking("city-hall.2027-02-15.1000", 2);
+    let body = phone_booking_body("city-hall.2027-02-15.1000", 2);
     assert_eq!(
-        problem(phone_book(&app, &phone, &body).await, 409).await["code"],
+        problem(app.post_staff_reservation(&phone, &body).await, 409).await["code"],
         "window_closed"
     );
     app.clock.set(jst("2027-02-12T06:59:59+09:00"));
-    assert_eq!(phone_book(&app, &phone, &body).await.status(), 201);
+    assert_eq!(
+        app.post_staff_reservation(&phone, &body).await.status(),
+        201
+    );
     // Same rules: the same caller cannot hold two for one procedure; the slot fills up.
     assert_eq!(
         problem(
-            phone_book(&app, &phone, &phone_booking("city-hall.2027-02-16.1000", 2)).await,
+            app.post_staff_reservation(&phone, &phone_booking_body("city-hall.2027-02-16.1000", 2))
+                .await,
             409
         )
         .await["code"],
         "active_reservation_exists"
     );
-    let mut bad = phone_booking("city-hall.2027-02-16.1000", 3);
+    let mut bad = phone_booking_body("city-hall.2027-02-16.1000", 3);
     bad["notes"] = json!("個人番号 123456789018");
     assert_eq!(
-        problem(phone_book(&app, &phone, &bad).await, 422).await["code"],
+        problem(app.post_staff_reservation(&phone, &bad).await, 422).await["code"],
         "contains_individual_number"
     );
     // No address, no mail.
@@ -486,11 +470,14 @@ async fn a_phone_booking_keeps_the_window_to_the_second_like_the_web() {
 async fn a_phone_booking_with_an_address_mails_the_resident() {
     let app = spawn_app().await;
     let phone = app.staff_token("operator", "phone").await;
-    let mut body = phone_booking("city-hall.2027-01-12.1100", 1);
+    let mut body = phone_booking_body("city-hall.2027-01-12.1100", 1);
     body["email"] = json!("caller@example.jp");
     body["applicant_type"] = json!("legal_representative");
     body["representative_name"] = json!("電話 花子");
-    assert_eq!(phone_book(&app, &phone, &body).await.status(), 201);
+    assert_eq!(
+        app.post_staff_reservation(&phone, &body).await.status(),
+        201
+    );
     app.drain_outbox().await;
     let mail = app.smtp.only_message_to("caller@example.jp", "予約完了");
     assert!(mail.text.contains("法定代理人"));
@@ -505,18 +492,18 @@ async fn only_an_admin_overrides_the_window_and_the_reason_is_audited() {
     let app = spawn_app_at(jst("2026-11-30T09:00:00+09:00")).await;
     let phone = app.staff_token("operator", "phone").await;
     let admin = app.staff_token("chief", "admin").await;
-    let mut body = phone_booking("city-hall.2027-02-15.0900", 1);
+    let mut body = phone_booking_body("city-hall.2027-02-15.0900", 1);
     body["override_window"] = json!(true);
     body["override_reason"] = json!("入院中のため特例で受付(課長承認)");
     assert_eq!(
-        problem(phone_book(&app, &phone, &body).await, 403).await["code"],
+        problem(app.post_staff_reservation(&phone, &body).await, 403).await["code"],
         "forbidden"
     );
     let mut no_reason = body.clone();
     no_reason["override_reason"] = json!("  ");
-    let p = problem(phone_book(&app, &admin, &no_reason).await, 422).await;
+    let p = problem(app.post_staff_reservation(&admin, &no_reason).await, 422).await;
     assert_eq!(p["errors"][0]["field"], "override_reason");
-    let res = phone_book(&app, &admin, &body).await;
+    let res = app.post_staff_reservation(&admin, &body).await;
     assert_eq!(res.status(), 201);
     let number = res.json::<Value>().await.unwrap()["reservation_number"]
         .as_str()
@@ -534,19 +521,19 @@ async fn only_an_admin_overrides_the_window_and_the_reason_is_audited() {
         "入院中のため特例で受付(課長承認)"
     );
     // An override lifts the window, not time: a slot that has started cannot be booked.
-    let mut past = phone_booking("city-hall.2026-11-30.0830", 3);
+    let mut past = phone_booking_body("city-hall.2026-11-30.0830", 3);
     past["slot_id"] = json!("city-hall.2026-11-30.0900");
     past["override_window"] = json!(true);
     past["override_reason"] = json!("遅れて来庁");
     app.clock.set(jst("2026-11-30T09:00:00+09:00"));
     assert_eq!(
-        problem(phone_book(&app, &admin, &past).await, 409).await["code"],
+        problem(app.post_staff_reservation(&admin, &past).await, 409).await["code"],
         "window_closed"
     );
     // Without the override the window still holds, for admins too.
-    let plain = phone_booking("city-hall.2027-02-16.0900", 2);
+    let plain = phone_booking_body("city-hall.2027-02-16.0900", 2);
     assert_eq!(
-        problem(phone_book(&app, &admin, &plain).await, 409).await["code"],
+        problem(app.post_staff_reservation(&admin, &plain).await, 409).await["code"],
         "window_not_open"
     );
 }
@@ -555,12 +542,18 @@ async fn only_an_admin_overrides_the_window_and_the_reason_is_audited() {
 async fn staff_find_reservations_by_name_kana_phone_and_number() {
     let app = spawn_app().await;
     let phone = app.staff_token("operator", "phone").await;
-    let mut body = phone_booking("city-hall.2027-01-13.1000", 1);
+    let mut body = phone_booking_body("city-hall.2027-01-13.1000", 1);
     body["name"] = json!("佐藤 花子");
     body["name_kana"] = json!("サトウ ハナコ");
     body["phone"] = json!("090-5555-0101");
-    let made: Value = phone_book(&app, &phone, &body).await.json().await.unwrap();
-    phone_book(&app, &phone, &phone_booking("city-hall.2027-01-13.1030", 2)).await;
+    let made: Value = app
+        .post_staff_reservation(&phone, &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.post_staff_reservation(&phone, &phone_booking_body("city-hall.2027-01-13.1030", 2))
+        .await;
     let number = made["reservation_number"].as_str().unwrap();
 
     let find = |q: String| {
