@@ -9,7 +9,7 @@ use super::{JobCtx, JobError};
 use crate::calendar::{Calendar, Counter, DayStatus};
 use crate::db::{DbConnection, Tx};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail};
-use crate::reservations::{repo, service};
+use crate::reservations::{mail, repo};
 
 /// The first day after `today` the counter opens (configured calendar and closures), within
 /// two weeks.
@@ -46,7 +46,7 @@ pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64
                     return Ok(0);
                 };
                 let token = repo::issue_manage_link(conn, &r.id, now)?;
-                let mail = service::reservation_mail(&ctx.booking, &r, Some(&token), now);
+                let mail = mail::reservation_mail(&ctx.booking, &r, Some(&token), now);
                 enqueue(
                     conn,
                     NewMail {

@@ -5,6 +5,7 @@
 //! serialised into the outbox row when the mail is written and deserialised by the renderer.
 
 pub mod deliver;
+pub mod links;
 pub mod outbox;
 pub mod render;
 pub mod smtp;

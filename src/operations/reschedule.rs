@@ -8,10 +8,10 @@ use crate::calendar::repo::release_seat;
 use crate::calendar::{SlotId, Taker};
 use crate::db::{lock, Lock, Mode, Tx};
 use crate::mail::MailKind;
+use crate::reservations::mail::{reservation_mail, visit_label};
 use crate::reservations::model::{Channel, ReservationRow, ReservationStatus};
 use crate::reservations::service::{
-    check_window, enqueue_for, get_by_token, reservation_mail, second_visit_range, take_seat_in,
-    visit_label, Ctx,
+    check_window, enqueue_for, get_by_token, second_visit_range, take_seat_in, Ctx,
 };
 use crate::reservations::{repo, BookingError};
 

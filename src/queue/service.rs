@@ -539,8 +539,10 @@ fn invite_second_visit(
     reservation_id: &str,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<()> {
+    use crate::mail::links;
     use crate::mail::{enqueue, MailKind, MailPayload, NewMail};
-    use crate::reservations::service::{needs_two_visits, reservation_mail, second_visit_range};
+    use crate::reservations::mail::reservation_mail;
+    use crate::reservations::service::{needs_two_visits, second_visit_range};
     let Some(row) = reservation_repo::find_by_id(conn, reservation_id)? else {
         return Ok(());
     };
@@ -563,13 +565,10 @@ fn invite_second_visit(
         }
     }
     if let Some((from, until)) = second_visit_range(ctx, &row) {
-        mail.second_visit_from = Some(crate::reservations::service::date_label(from));
-        mail.second_visit_until = Some(crate::reservations::service::date_label(until));
+        mail.second_visit_from = Some(links::date_label(from));
+        mail.second_visit_until = Some(links::date_label(until));
     }
-    mail.second_visit_url = mail
-        .manage_url
-        .as_ref()
-        .map(|u| format!("{u}&second_visit=1"));
+    mail.second_visit_url = mail.manage_url.as_deref().map(links::second_visit);
     enqueue(
         conn,
         NewMail {

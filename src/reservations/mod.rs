@@ -1,6 +1,7 @@
 //! Reservations: booking (web and phone), viewing, cancelling, rescheduling.
 
 pub mod input;
+pub mod mail;
 pub mod model;
 pub mod numbers;
 pub mod repo;
@@ -10,9 +11,20 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::calendar::availability::SlotView;
-use crate::calendar::CalendarError;
+use crate::calendar::{Calendar, CalendarError};
+use crate::catalogue::Catalogue;
+use crate::config::Settings;
 use crate::error::Invalid;
 use crate::verification::VerificationError;
+
+/// What the rules need besides the connection.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub calendar: &'a Calendar,
+    pub catalogue: &'a Catalogue,
+    pub settings: &'a Settings,
+    pub message_domain: &'a str,
+}
 
 /// What booking, cancelling and rescheduling refuse, with the specifics a resident needs.
 #[derive(Debug, thiserror::Error)]

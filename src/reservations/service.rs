@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::input::BookingInput;
+use super::mail::reservation_mail;
 use super::model::{Channel, ReservationRow, ReservationStatus};
 use super::numbers::new_reservation_number;
 use super::{repo, BookingError};
@@ -15,22 +16,14 @@ use crate::calendar::booking_window::WindowError;
 use crate::calendar::repo::{take_seat_or_create, SlotRow};
 use crate::calendar::{Calendar, Counter, SlotDef, SlotId, Taker};
 use crate::catalogue::ApplicantType;
-use crate::catalogue::Catalogue;
-use crate::config::{ProcedureSettings, Settings};
+use crate::config::ProcedureSettings;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail, ReservationMail};
 use crate::staff::audit::{self, Detail};
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
 
-/// What the rules need besides the connection.
-#[derive(Clone, Copy)]
-pub struct Ctx<'a> {
-    pub calendar: &'a Calendar,
-    pub catalogue: &'a Catalogue,
-    pub settings: &'a Settings,
-    pub message_domain: &'a str,
-}
+pub use super::Ctx;
 
 /// Who is booking.
 pub enum Origin {
@@ -684,103 +677,6 @@ pub(crate) fn enqueue_for(
         ctx.message_domain,
         now,
     )
-}
-
-const WEEKDAYS_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
-
-/// `2027年1月4日(月) 09:00〜09:30`, in the counter's zone.
-pub fn visit_label(calendar: &Calendar, row: &ReservationRow) -> String {
-    let (date, time) = visit_labels(calendar, row);
-    format!("{date} {time}")
-}
-
-fn visit_labels(calendar: &Calendar, row: &ReservationRow) -> (String, String) {
-    let tz = calendar
-        .counter(&row.counter_id)
-        .map(|c| c.tz)
-        .unwrap_or(chrono_tz::Asia::Tokyo);
-    visit_labels_at(row.starts_at.and_utc(), row.ends_at.and_utc(), tz)
-}
-
-/// `2027年1月4日(月)` for a local date.
-pub fn date_label(date: chrono::NaiveDate) -> String {
-    use chrono::Datelike;
-    let weekday = WEEKDAYS_JA[date.weekday().num_days_from_monday() as usize];
-    format!("{}({weekday})", date.format("%Y年%-m月%-d日"))
-}
-
-/// (`2027年1月4日(月)`, `09:00〜09:30`) for a visit, in the counter's zone.
-pub fn visit_labels_at(
-    starts: DateTime<Utc>,
-    ends: DateTime<Utc>,
-    tz: chrono_tz::Tz,
-) -> (String, String) {
-    let starts = starts.with_timezone(&tz);
-    let ends = ends.with_timezone(&tz);
-    (
-        date_label(starts.date_naive()),
-        format!("{}〜{}", starts.format("%H:%M"), ends.format("%H:%M")),
-    )
-}
-
-/// Everything a reservation mail shows, fixed when the mail is written.
-pub fn reservation_mail(
-    ctx: &Ctx<'_>,
-    row: &ReservationRow,
-    manage_token: Option<&str>,
-    now: DateTime<Utc>,
-) -> ReservationMail {
-    let counter = ctx.calendar.counter(&row.counter_id);
-    let procedure = ctx.catalogue.get(&row.procedure_id);
-    let applicant = row.applicant_type;
-    let needs = procedure.map(|p| p.applicant(applicant));
-    let requirements = needs
-        .map(|n| {
-            if row.visit == 2 && !n.second_visit_requirements.is_empty() {
-                n.second_visit_requirements.clone()
-            } else {
-                n.requirements.clone()
-            }
-        })
-        .unwrap_or_default();
-    let (date_label, time_label) = visit_labels(ctx.calendar, row);
-    let public_url = ctx.settings.public_url.trim_end_matches('/');
-    ReservationMail {
-        city: ctx.settings.city_name.clone(),
-        name: row.name.clone(),
-        reservation_number: row.reservation_number.clone(),
-        reservation_id: row.id.clone(),
-        date_label,
-        time_label,
-        starts_at: row.starts_at.and_utc(),
-        ends_at: row.ends_at.and_utc(),
-        issued_at: now,
-        counter_name: counter.map(|c| c.name.clone()).unwrap_or_default(),
-        counter_address: counter.map(|c| c.address.clone()).unwrap_or_default(),
-        procedure_name: procedure.map(|p| p.name.clone()).unwrap_or_default(),
-        procedure_name_en: procedure.map(|p| p.name_en.clone()).unwrap_or_default(),
-        procedure_notes: procedure.map(|p| p.notes.clone()).unwrap_or_default(),
-        applicant_label: format!("{} / {}", applicant.name_ja(), applicant.name_en()),
-        representative_name: row.representative_name.clone(),
-        requirements,
-        visits: needs.map(|n| n.visits).unwrap_or(1),
-        visit: u32::try_from(row.visit).unwrap_or(1),
-        first_visit_number: None,
-        second_visit_url: None,
-        second_visit_from: None,
-        second_visit_until: None,
-        visit_note: needs.and_then(|n| n.visit_note.clone()).unwrap_or_default(),
-        visit_note_en: needs
-            .and_then(|n| n.visit_note_en.clone())
-            .unwrap_or_default(),
-        manage_url: manage_token.map(|t| format!("{public_url}/booking/manage?token={t}")),
-        booking_url: format!("{public_url}/"),
-        previous_label: None,
-        reason: None,
-        cancelled_by: None,
-        ics_sequence: row.ics_sequence,
-        sender_footer: ctx.settings.mail_footer(),
-    }
 }
 
 /// Turns staff's free text into what it can match: always the name; kana when it reads as

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::config::Settings;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
+use crate::mail::links::{instant_label, Links};
 use crate::mail::{enqueue_json, MailKind, MailPayload, VerificationMail};
 use crate::text::EmailAddress;
 use crate::tokens::{hash_token, new_token};
@@ -66,15 +67,8 @@ pub fn request(
     let tz = chrono_tz::Asia::Tokyo;
     let payload = MailPayload::Verification(VerificationMail {
         city: settings.city_name.clone(),
-        link: format!(
-            "{}/booking/verify?token={token}{}",
-            settings.public_url.trim_end_matches('/'),
-            if req.english { "&lang=en" } else { "" }
-        ),
-        expires_label: expires_at
-            .with_timezone(&tz)
-            .format("%Y年%-m月%-d日 %H:%M")
-            .to_string(),
+        link: Links::new(&settings.public_url).verify(&token, req.english),
+        expires_label: instant_label(expires_at, tz),
         sender_footer: settings.mail_footer(),
     });
     let payload = serde_json::to_string(&payload).map_err(|e| {

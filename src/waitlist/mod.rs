@@ -23,11 +23,12 @@ use crate::calendar::{CalendarError, Counter, DayStatus, Seats, SlotId, Taker};
 use crate::catalogue::ApplicantType;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::error::Invalid;
+use crate::mail::links::{date_label, instant_label, visit_labels, Links};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail, WaitlistMail};
 use crate::reservations::input::BookingInput;
 use crate::reservations::model::Channel;
+use crate::reservations::service::Ctx;
 use crate::reservations::service::{insert_booking, Booked, NewBooking};
-use crate::reservations::service::{visit_labels_at, Ctx};
 use crate::reservations::{repo as reservations, BookingError};
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
@@ -571,31 +572,26 @@ fn mail(
     let counter = ctx.calendar.counter(&row.counter_id);
     let tz = counter.map(|c| c.tz).unwrap_or(chrono_tz::Asia::Tokyo);
     let procedure = ctx.catalogue.get(&row.procedure_id);
-    let public_url = ctx.settings.public_url.trim_end_matches('/');
+    let links = Links::new(&ctx.settings.public_url);
     let offer = row
         .offer_slot_id
         .as_deref()
         .and_then(|s| s.parse().ok())
         .and_then(|id| ctx.calendar.slot(&id))
-        .map(|(_, def)| visit_labels_at(def.starts_at, def.ends_at, tz));
+        .map(|(_, def)| visit_labels(def.starts_at, def.ends_at, tz));
     let payload = WaitlistMail {
         city: ctx.settings.city_name.clone(),
         name: row.name.clone(),
-        date_label: crate::reservations::service::date_label(row.visit_on),
+        date_label: date_label(row.visit_on),
         counter_name: counter.map(|c| c.name.clone()).unwrap_or_default(),
         counter_address: counter.map(|c| c.address.clone()).unwrap_or_default(),
         procedure_name: procedure.map(|p| p.name.clone()).unwrap_or_default(),
         position,
         offer_label: offer.map(|(d, t)| format!("{d} {t}")),
-        offer_expires_label: row.offer_expires_at.map(|t| {
-            t.and_utc()
-                .with_timezone(&tz)
-                .format("%Y年%-m月%-d日 %H:%M")
-                .to_string()
-        }),
-        link: token.map(|t| format!("{public_url}/booking/manage?waitlist={t}")),
+        offer_expires_label: row.offer_expires_at.map(|t| instant_label(t.and_utc(), tz)),
+        link: token.map(|t| links.waitlist(t)),
         closure_reason: closure_reason.map(str::to_string),
-        booking_url: format!("{public_url}/"),
+        booking_url: links.booking(),
         sender_footer: ctx.settings.mail_footer(),
     };
     enqueue(

@@ -1,0 +1,84 @@
+//! A reservation's mail payload: everything its mails show, fixed when the mail is written
+//! (links and date labels from [`crate::mail::links`]).
+
+use chrono::{DateTime, Utc};
+
+use super::model::ReservationRow;
+use super::Ctx;
+use crate::calendar::Calendar;
+use crate::mail::links::{self, Links};
+use crate::mail::ReservationMail;
+
+/// `2027年1月4日(月) 09:00〜09:30`, in the counter's zone.
+pub fn visit_label(calendar: &Calendar, row: &ReservationRow) -> String {
+    let (date, time) = visit_labels(calendar, row);
+    format!("{date} {time}")
+}
+
+fn visit_labels(calendar: &Calendar, row: &ReservationRow) -> (String, String) {
+    let tz = calendar
+        .counter(&row.counter_id)
+        .map(|c| c.tz)
+        .unwrap_or(chrono_tz::Asia::Tokyo);
+    links::visit_labels(row.starts_at.and_utc(), row.ends_at.and_utc(), tz)
+}
+
+/// Everything a reservation mail shows, fixed when the mail is written.
+pub fn reservation_mail(
+    ctx: &Ctx<'_>,
+    row: &ReservationRow,
+    manage_token: Option<&str>,
+    now: DateTime<Utc>,
+) -> ReservationMail {
+    let counter = ctx.calendar.counter(&row.counter_id);
+    let procedure = ctx.catalogue.get(&row.procedure_id);
+    let applicant = row.applicant_type;
+    let needs = procedure.map(|p| p.applicant(applicant));
+    let requirements = needs
+        .map(|n| {
+            if row.visit == 2 && !n.second_visit_requirements.is_empty() {
+                n.second_visit_requirements.clone()
+            } else {
+                n.requirements.clone()
+            }
+        })
+        .unwrap_or_default();
+    let (date_label, time_label) = visit_labels(ctx.calendar, row);
+    let links = Links::new(&ctx.settings.public_url);
+    ReservationMail {
+        city: ctx.settings.city_name.clone(),
+        name: row.name.clone(),
+        reservation_number: row.reservation_number.clone(),
+        reservation_id: row.id.clone(),
+        date_label,
+        time_label,
+        starts_at: row.starts_at.and_utc(),
+        ends_at: row.ends_at.and_utc(),
+        issued_at: now,
+        counter_name: counter.map(|c| c.name.clone()).unwrap_or_default(),
+        counter_address: counter.map(|c| c.address.clone()).unwrap_or_default(),
+        procedure_name: procedure.map(|p| p.name.clone()).unwrap_or_default(),
+        procedure_name_en: procedure.map(|p| p.name_en.clone()).unwrap_or_default(),
+        procedure_notes: procedure.map(|p| p.notes.clone()).unwrap_or_default(),
+        applicant_label: format!("{} / {}", applicant.name_ja(), applicant.name_en()),
+        representative_name: row.representative_name.clone(),
+        requirements,
+        visits: needs.map(|n| n.visits).unwrap_or(1),
+        visit: u32::try_from(row.visit).unwrap_or(1),
+        first_visit_number: None,
+        second_visit_url: None,
+        second_visit_from: None,
+        second_visit_until: None,
+        visit_note: needs.and_then(|n| n.visit_note.clone()).unwrap_or_default(),
+        visit_note_en: needs
+            .and_then(|n| n.visit_note_en.clone())
+            .unwrap_or_default(),
+        manage_url: manage_token.map(|t| links.manage(t)),
+        booking_url: links.booking(),
+        previous_label: None,
+        reason: None,
+        cancelled_by: None,
+        ics_sequence: row.ics_sequence,
+        sender_footer: ctx.settings.mail_footer(),
+    }
+}
