@@ -508,20 +508,28 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut errors = Vec::new();
-        let mut check = |ok: bool, msg: String| {
-            if !ok {
-                errors.push(msg);
-            }
-        };
-        check(
+        let mut check = Checks::default();
+        self.check_service(&mut check);
+        self.check_booking(&mut check);
+        self.check_counters(&mut check);
+        self.check_procedures(&mut check);
+        if check.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(check.errors))
+        }
+    }
+
+    /// The server, database, mail, clock, retention, waiting list, second visit and log.
+    fn check_service(&self, check: &mut Checks) {
+        check.that(
             self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
             format!(
                 "public_url: {:?} must start with http:// or https://",
                 self.public_url
             ),
         );
-        check(
+        check.that(
             self.server.bind.parse::<std::net::SocketAddr>().is_ok()
                 || self
                     .server
@@ -530,74 +538,77 @@ impl Settings {
                     .is_some_and(|(_, p)| p.parse::<u16>().is_ok()),
             format!("server.bind: {:?} is not host:port", self.server.bind),
         );
-        check(
+        check.that(
             self.server.max_body_bytes >= 1024,
             "server.max_body_bytes: must be at least 1024".into(),
         );
-        check(
+        check.that(
             !self.database.url.trim().is_empty(),
             "database.url: must not be empty".into(),
         );
         if let Some((scheme, _)) = self.database.url.trim().split_once("://") {
-            check(
+            check.that(
                 ["sqlite", "postgres", "postgresql"].contains(&scheme.to_ascii_lowercase().as_str()),
                 format!(
                     "database.url: {scheme}:// is not supported; use a file path (or sqlite://path) for SQLite or postgres://… for PostgreSQL"
                 ),
             );
         }
-        check(
+        check.that(
             (1..=256).contains(&self.database.pool_size),
             "database.pool_size: must be between 1 and 256".into(),
         );
-        check(
+        check.that(
             (1..=10_000).contains(&self.database.write_group_max),
             "database.write_group_max: must be between 1 and 10000".into(),
         );
-        check(
+        check.that(
             (1..=256).contains(&self.mail.concurrency),
             "mail.concurrency: must be between 1 and 256".into(),
         );
         if let Err(e) = self.clock.rehearsal_start() {
-            errors_push(&mut check, e);
+            check.fail(e);
         }
-        check(
+        check.that(
             self.retention.days >= 1,
             "retention.days: must be at least 1".into(),
         );
-        check(
+        check.that(
             self.waitlist.offer_minutes >= 1,
             "waitlist.offer_minutes: must be at least 1".into(),
         );
-        check(
+        check.that(
             self.second_visit.min_days_after <= self.second_visit.max_days_after,
             "second_visit.min_days_after: must not be after second_visit.max_days_after".into(),
         );
-        check(
+        check.that(
             self.log
                 .filter
                 .parse::<tracing_subscriber::EnvFilter>()
                 .is_ok(),
             format!("log.filter: {:?} is not a tracing filter", self.log.filter),
         );
+    }
+
+    fn check_booking(&self, check: &mut Checks) {
         let b = &self.booking;
-        check(
+        check.that(
             (1..=12).contains(&b.months_ahead),
             "booking.months_ahead: must be 1 to 12".into(),
         );
-        check(
+        check.that(
             (1..=28).contains(&b.opening_day),
             "booking.opening_day: must be 1 to 28".into(),
         );
-        check(
+        check.that(
             b.closing_days_before <= 60,
             "booking.closing_days_before: must be 0 to 60".into(),
         );
-        check(
+        check.that(
             (1..=366).contains(&b.max_days_per_request),
             "booking.max_days_per_request: must be 1 to 366".into(),
         );
-        check(
+        check.that(
             b.max_active_per_email >= 1,
             "booking.max_active_per_email: must be at least 1".into(),
         );
@@ -606,30 +617,33 @@ impl Settings {
             ("calendar.year_end_end", &self.calendar.year_end_end),
         ] {
             if let Err(e) = parse_month_day(raw) {
-                errors_push(&mut check, format!("{key}: {e}"));
+                check.fail(format!("{key}: {e}"));
             }
         }
-        check(
+    }
+
+    fn check_counters(&self, check: &mut Checks) {
+        check.that(
             !self.counters.is_empty(),
             "counters: at least one counter is needed".into(),
         );
         let mut ids = BTreeSet::new();
         for (i, c) in self.counters.iter().enumerate() {
             let key = format!("counters[{i}] ({})", c.id);
-            check(
+            check.that(
                 is_slug(&c.id),
                 format!("{key}.id: must be a slug of a-z, 0-9 and -"),
             );
-            check(ids.insert(c.id.clone()), format!("{key}.id: appears twice"));
-            check(
+            check.that(ids.insert(c.id.clone()), format!("{key}.id: appears twice"));
+            check.that(
                 chrono_tz::Tz::from_str(&c.timezone).is_ok(),
                 format!("{key}.timezone: {:?} is not an IANA time zone", c.timezone),
             );
-            check(
+            check.that(
                 (5..=240).contains(&c.slot_minutes),
                 format!("{key}.slot_minutes: must be 5 to 240"),
             );
-            check(
+            check.that(
                 (1..=1000).contains(&c.capacity_per_slot),
                 format!("{key}.capacity_per_slot: must be 1 to 1000"),
             );
@@ -638,25 +652,28 @@ impl Settings {
                 ("holiday_hours", c.holiday_hours),
             ] {
                 if let Some(h) = hours {
-                    check(
+                    check.that(
                         h.opens < h.closes,
                         format!("{key}.{name}: opens must be before closes"),
                     );
                 }
             }
-            check(
+            check.that(
                 c.holiday_issuance_dates.is_empty() || c.holiday_hours.is_some(),
                 format!("{key}.holiday_issuance_dates: needs holiday_hours"),
             );
         }
+    }
+
+    fn check_procedures(&self, check: &mut Checks) {
         let mut proc_ids = BTreeSet::new();
         for (i, p) in self.procedures.iter().enumerate() {
             let key = format!("procedures[{i}] ({})", p.id);
-            check(
+            check.that(
                 is_slug(&p.id),
                 format!("{key}.id: must be a slug of a-z, 0-9 and -"),
             );
-            check(
+            check.that(
                 proc_ids.insert(p.id.clone()),
                 format!("{key}.id: appears twice"),
             );
@@ -665,26 +682,35 @@ impl Settings {
                 ("legal_representative", &p.applicants.legal_representative),
                 ("voluntary_proxy", &p.applicants.voluntary_proxy),
             ] {
-                check(
+                check.that(
                     (1..=5).contains(&a.visits),
                     format!("{key}.applicants.{name}.visits: must be 1 to 5"),
                 );
             }
         }
-        check(
+        check.that(
             !self.procedures.is_empty(),
             "procedures: at least one procedure is needed".into(),
         );
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(errors))
-        }
     }
 }
 
-fn errors_push(check: &mut impl FnMut(bool, String), msg: String) {
-    check(false, msg)
+/// The problems found so far, each naming its key.
+#[derive(Default)]
+struct Checks {
+    errors: Vec<String>,
+}
+
+impl Checks {
+    fn that(&mut self, ok: bool, msg: String) {
+        if !ok {
+            self.errors.push(msg);
+        }
+    }
+
+    fn fail(&mut self, msg: String) {
+        self.errors.push(msg);
+    }
 }
 
 fn is_slug(s: &str) -> bool {

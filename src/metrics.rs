@@ -104,78 +104,101 @@ impl Default for Metrics {
     }
 }
 
+type MailFamilies = (
+    Family<MailLabels, Counter>,
+    Family<MailLabels, Counter>,
+    Family<MailLabels, Counter>,
+    Family<MailLabels, Histogram>,
+);
+
+/// The mail worker's metrics: sent, failed, retried, and the delivery time.
+fn register_mail(registry: &mut Registry) -> MailFamilies {
+    let mail_sent = registered(
+        registry,
+        "mail_sent",
+        "Mails the transport accepted",
+        Family::<MailLabels, Counter>::default(),
+    );
+    let mail_failed = registered(
+        registry,
+        "mail_failed",
+        "Mails given up on (permanent refusal or too many attempts)",
+        Family::<MailLabels, Counter>::default(),
+    );
+    let mail_retried = registered(
+        registry,
+        "mail_retried",
+        "Delivery attempts that failed and will be retried",
+        Family::<MailLabels, Counter>::default(),
+    );
+    let mail_delivery_seconds = registered(
+        registry,
+        "mail_delivery_seconds",
+        "From the mail being written to the outbox to the transport accepting it",
+        Family::<MailLabels, Histogram>::new_with_constructor(
+            || Histogram::new(delivery_buckets()),
+        ),
+    );
+    (mail_sent, mail_failed, mail_retried, mail_delivery_seconds)
+}
+
+/// `metric` registered under `name` with its help text; the handle to update it.
+fn registered<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("madoguchi");
-        let http_requests = Family::<HttpLabels, Counter>::default();
-        registry.register(
+        let http_requests = registered(
+            &mut registry,
             "http_requests",
             "HTTP requests by method, route template and status",
-            http_requests.clone(),
+            Family::<HttpLabels, Counter>::default(),
         );
-        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(latency_buckets())
-        });
-        registry.register(
+        let http_duration = registered(
+            &mut registry,
             "http_request_duration_seconds",
             "HTTP request latency by method and route template",
-            http_duration.clone(),
+            Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(latency_buckets())
+            }),
         );
-        let bookings = Family::<BookingLabels, Counter>::default();
-        registry.register(
+        let bookings = registered(
+            &mut registry,
             "bookings",
             "Booking attempts by channel and outcome (booked or the refusal's code)",
-            bookings.clone(),
+            Family::<BookingLabels, Counter>::default(),
         );
-        let mail_sent = Family::<MailLabels, Counter>::default();
-        registry.register(
-            "mail_sent",
-            "Mails the transport accepted",
-            mail_sent.clone(),
-        );
-        let mail_failed = Family::<MailLabels, Counter>::default();
-        registry.register(
-            "mail_failed",
-            "Mails given up on (permanent refusal or too many attempts)",
-            mail_failed.clone(),
-        );
-        let mail_retried = Family::<MailLabels, Counter>::default();
-        registry.register(
-            "mail_retried",
-            "Delivery attempts that failed and will be retried",
-            mail_retried.clone(),
-        );
-        let mail_delivery_seconds = Family::<MailLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(delivery_buckets())
-        });
-        registry.register(
-            "mail_delivery_seconds",
-            "From the mail being written to the outbox to the transport accepting it",
-            mail_delivery_seconds.clone(),
-        );
-        let outbox_depth = Family::<StatusLabels, Gauge>::default();
-        registry.register(
+        let (mail_sent, mail_failed, mail_retried, mail_delivery_seconds) =
+            register_mail(&mut registry);
+        let outbox_depth = registered(
+            &mut registry,
             "outbox",
             "Outbox rows by status (pending, sending, failed) when scraped",
-            outbox_depth.clone(),
+            Family::<StatusLabels, Gauge>::default(),
         );
-        let queue_waiting = Family::<CounterLabels, Gauge>::default();
-        registry.register(
+        let queue_waiting = registered(
+            &mut registry,
             "queue_waiting",
             "Tickets waiting today, per counter, when scraped",
-            queue_waiting.clone(),
+            Family::<CounterLabels, Gauge>::default(),
         );
-        let job_runs = Family::<JobLabels, Counter>::default();
-        registry.register(
+        let job_runs = registered(
+            &mut registry,
             "job_runs",
             "Scheduled job runs by job and outcome",
-            job_runs.clone(),
+            Family::<JobLabels, Counter>::default(),
         );
-        let db_ready = Gauge::default();
-        registry.register(
+        let db_ready = registered(
+            &mut registry,
             "database_up",
             "1 when the database answered the last scrape",
-            db_ready.clone(),
+            Gauge::default(),
         );
         Metrics {
             registry,

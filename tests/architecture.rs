@@ -387,6 +387,69 @@ fn transactions_open_only_in_the_database_layer() {
     );
 }
 
+/// The longest a function may be, in lines from its `fn` to its closing brace.
+const MAX_FUNCTION_LINES: usize = 80;
+
+/// Tables written as one `match` of rows, where splitting would hide the table: each named with
+/// why.
+const LONG_TABLES: &[(&str, &str)] = &[(
+    "src/error.rs",
+    "detail", // every code's detail template, one arm a code and language
+)];
+
+#[test]
+fn no_function_is_longer_than_a_screen() {
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    for path in files {
+        let text = fs::read_to_string(&path).expect("readable source");
+        let lines: Vec<&str> = text.lines().collect();
+        let end = lines
+            .iter()
+            .position(|l| l.trim() == "#[cfg(test)]")
+            .unwrap_or(lines.len());
+        let shown = path.display().to_string();
+        let mut i = 0;
+        while i < end {
+            if let Some((indent, name)) = fn_start(lines[i]) {
+                let close = format!("{indent}}}");
+                let last = (i..end).find(|&j| lines[j] == close).unwrap_or(end);
+                let length = last - i + 1;
+                let exempt = LONG_TABLES.iter().any(|(f, n)| *f == shown && *n == name);
+                if length > MAX_FUNCTION_LINES && !exempt {
+                    problems.push(format!("{shown}: fn {name} is {length} lines"));
+                }
+                i = last;
+            }
+            i += 1;
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "functions longer than {MAX_FUNCTION_LINES} lines:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// `(indentation, name)` of a line that starts a function with a body.
+fn fn_start(line: &str) -> Option<(String, String)> {
+    let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+    let mut rest = line[indent.len()..].trim_start_matches("pub ");
+    for prefix in ["pub(crate) ", "pub(super) ", "const ", "async ", "unsafe "] {
+        rest = rest.trim_start_matches(prefix);
+    }
+    let name = rest.strip_prefix("fn ")?;
+    if line.trim_end().ends_with(';') {
+        return None;
+    }
+    let name: String = name
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    Some((indent, name))
+}
+
 #[test]
 fn the_checker_reads_imports_as_the_compiler_would() {
     let code = strip(

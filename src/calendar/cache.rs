@@ -228,23 +228,7 @@ impl DayCache {
             .collect();
         let mut fresh: HashMap<NaiveDate, Arc<DaySeats>> = HashMap::new();
         if let (Some(lo), Some(hi)) = (stale.first(), stale.last()) {
-            let rows: Vec<SeatRow> = slots::table
-                .filter(slots::counter_id.eq(&counter.id))
-                .filter(slots::visit_on.between(*lo, *hi))
-                .select((
-                    slots::id,
-                    slots::visit_on,
-                    slots::capacity,
-                    slots::booked,
-                    slots::phone_held,
-                    slots::offer_held,
-                    slots::version,
-                ))
-                .load(conn)?;
-            let mut by_day: HashMap<NaiveDate, Vec<SeatRow>> = HashMap::new();
-            for r in rows {
-                by_day.entry(r.1).or_default().push(r);
-            }
+            let mut by_day = seat_rows_by_day(conn, &counter.id, *lo, *hi)?;
             for d in &stale {
                 let plan = self.plan(planner, counter, *d);
                 let rows = by_day.remove(d).unwrap_or_default();
@@ -269,6 +253,33 @@ impl DayCache {
             })
             .collect())
     }
+}
+
+/// A counter's slot rows of the days `lo` to `hi`, by day.
+fn seat_rows_by_day(
+    conn: &mut DbConnection,
+    counter: &str,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> QueryResult<HashMap<NaiveDate, Vec<SeatRow>>> {
+    let rows: Vec<SeatRow> = slots::table
+        .filter(slots::counter_id.eq(counter))
+        .filter(slots::visit_on.between(lo, hi))
+        .select((
+            slots::id,
+            slots::visit_on,
+            slots::capacity,
+            slots::booked,
+            slots::phone_held,
+            slots::offer_held,
+            slots::version,
+        ))
+        .load(conn)?;
+    let mut by_day: HashMap<NaiveDate, Vec<SeatRow>> = HashMap::new();
+    for r in rows {
+        by_day.entry(r.1).or_default().push(r);
+    }
+    Ok(by_day)
 }
 
 /// A day's seats from its rows, aligned with the plan's slots; the count and version sum are

@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -12,8 +12,8 @@ use super::problem::AppError;
 use super::route::{api, Access, ApiRoute};
 use super::state::AppState;
 use crate::calendar::availability::{self, DayClock, DayView};
-use crate::calendar::cache::RenderKey;
-use crate::calendar::{ClosedReason, DayStatus, Hours, Taker};
+use crate::calendar::cache::{DayState, RenderKey};
+use crate::calendar::{ClosedReason, Counter, DayStatus, Hours, Taker};
 use crate::catalogue::ApplicantType;
 use crate::config::ApplicantSettings;
 use crate::error::ErrorCode;
@@ -274,33 +274,8 @@ pub async fn get_availability(
         .await?;
     // What each day shows is fixed by its key: the ETag is the keys' hash, and a day already
     // rendered for its key is reused as it is.
-    let keys: Vec<RenderKey> = days
-        .iter()
-        .map(|d| {
-            let clock = DayClock::at(&state.calendar, &counter, d, now);
-            RenderKey {
-                counter: counter.id.clone(),
-                date: d.plan.date,
-                staff: taker == Taker::Phone,
-                fingerprint: d.fingerprint(),
-                bookable_now: clock.bookable_now,
-                released: clock.released,
-                waiting: (taker == Taker::Phone).then(|| {
-                    waiting
-                        .iter()
-                        .find(|(date, _)| *date == d.plan.date)
-                        .map(|(_, n)| *n)
-                        .unwrap_or(0)
-                }),
-            }
-        })
-        .collect();
-    let etag = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (AVAILABILITY_FORMAT, state.calendar.tag, &keys).hash(&mut h);
-        format!("\"{:016x}\"", h.finish())
-    };
+    let keys = render_keys(&state, &counter, &days, &waiting, taker, now);
+    let etag = etag_of(&state, &keys);
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -319,6 +294,63 @@ pub async fn get_availability(
             .insert_header(judged_at)
             .finish());
     }
+    let body = render_body(&state, &counter, &days, keys, taker, now)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::ETAG, etag))
+        .insert_header(judged_at)
+        .content_type("application/json")
+        .body(body))
+}
+
+/// Each day's render key: what the day shows follows from it alone.
+fn render_keys(
+    state: &AppState,
+    counter: &Counter,
+    days: &[DayState],
+    waiting: &[(NaiveDate, i64)],
+    taker: Taker,
+    now: DateTime<Utc>,
+) -> Vec<RenderKey> {
+    days.iter()
+        .map(|d| {
+            let clock = DayClock::at(&state.calendar, counter, d, now);
+            RenderKey {
+                counter: counter.id.clone(),
+                date: d.plan.date,
+                staff: taker == Taker::Phone,
+                fingerprint: d.fingerprint(),
+                bookable_now: clock.bookable_now,
+                released: clock.released,
+                waiting: (taker == Taker::Phone).then(|| {
+                    waiting
+                        .iter()
+                        .find(|(date, _)| *date == d.plan.date)
+                        .map(|(_, n)| *n)
+                        .unwrap_or(0)
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The answer's ETag: the hash of its days' keys (and of the configuration and format).
+fn etag_of(state: &AppState, keys: &[RenderKey]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (AVAILABILITY_FORMAT, state.calendar.tag, keys).hash(&mut h);
+    format!("\"{:016x}\"", h.finish())
+}
+
+/// The answer's body, each day as rendered for its key (reused when rendered before).
+fn render_body(
+    state: &AppState,
+    counter: &Counter,
+    days: &[DayState],
+    keys: Vec<RenderKey>,
+    taker: Taker,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, AppError> {
     let mut body = Vec::with_capacity(64 + days.len() * 2048);
     body.extend_from_slice(b"{\"counter\":");
     serde_json::to_writer(&mut body, &counter.id).map_err(anyhow::Error::from)?;
@@ -332,7 +364,7 @@ pub async fn get_availability(
         let waiting = key.waiting;
         let rendered = state.calendar.cache.rendered(key, || {
             let mut json = day_json(
-                &availability::view(&state.calendar, &counter, day, now, taker),
+                &availability::view(&state.calendar, counter, day, now, taker),
                 counter.tz,
             );
             json.waiting = waiting;
@@ -341,12 +373,7 @@ pub async fn get_availability(
         body.extend_from_slice(&rendered);
     }
     body.extend_from_slice(b"]}");
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::ETAG, etag))
-        .insert_header(judged_at)
-        .content_type("application/json")
-        .body(body))
+    Ok(body)
 }
 
 /// Changes when the rendered JSON's shape changes, so no old ETag matches a new shape.

@@ -15,6 +15,7 @@ use super::json::{StaffReservationJson, TicketJson};
 use super::problem::AppError;
 use super::route::{api, Access, ApiRoute, DESK, TICKET};
 use super::state::AppState;
+use crate::db::RunError;
 use crate::error::ErrorCode;
 use crate::error::{FieldProblem, Invalid};
 use crate::queue::repo::{calls_after, last_call_id, recent_calls, CallEvent, TicketRow};
@@ -349,19 +350,7 @@ pub async fn get_display(
 ) -> Result<HttpResponse, AppError> {
     let counter = path.into_inner();
     state.calendar.get_counter(&counter)?;
-    // A browser's EventSource resends `Last-Event-ID` when it reconnects by itself; a page
-    // that rebuilds its EventSource passes `?last_event_id=` instead.
-    let resume = req
-        .headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| {
-            web::Query::<DisplayQuery>::from_query(req.query_string())
-                .ok()
-                .and_then(|q| q.into_inner().last_event_id)
-        })
-        .and_then(|v| v.trim().parse::<i64>().ok());
+    let resume = resume_cursor(&req);
     let screen = Screen {
         state,
         counter,
@@ -376,33 +365,7 @@ pub async fn get_display(
             StdDuration::from_secs(q.display_keepalive_seconds),
         );
         loop {
-            let (state, counter, cursor) =
-                (screen.state.clone(), screen.counter.clone(), screen.cursor);
-            let backlog = i64::from(q.display_backlog);
-            let events = match cursor {
-                None => {
-                    let c = state.calendar.counter(&counter).cloned();
-                    let day = c.map(|c| c.today(state.clock.now())).unwrap_or_default();
-                    state
-                        .db
-                        .run(move |conn| {
-                            let recent = recent_calls(conn, &counter, day, backlog)?;
-                            Ok::<_, diesel::result::Error>((recent, last_call_id(conn, &counter)?))
-                        })
-                        .await
-                }
-                Some(after) => {
-                    state
-                        .db
-                        .run(move |conn| {
-                            Ok::<_, diesel::result::Error>((
-                                calls_after(conn, &counter, after)?,
-                                after,
-                            ))
-                        })
-                        .await
-                }
-            };
+            let events = next_events(&screen.state, &screen.counter, screen.cursor).await;
             match events {
                 Ok((events, latest)) => {
                     let started = screen.cursor.is_none();
@@ -438,6 +401,51 @@ pub async fn get_display(
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(stream))
+}
+
+/// Where a screen resumes: a browser's EventSource resends `Last-Event-ID` when it reconnects
+/// by itself; a page that rebuilds its EventSource passes `?last_event_id=` instead.
+fn resume_cursor(req: &HttpRequest) -> Option<i64> {
+    req.headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| {
+            web::Query::<DisplayQuery>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.into_inner().last_event_id)
+        })
+        .and_then(|v| v.trim().parse::<i64>().ok())
+}
+
+/// The calls a screen has not shown yet and the latest call's id: today's last few for a new
+/// screen, everything after `cursor` for one that has shown some.
+async fn next_events(
+    state: &AppState,
+    counter: &str,
+    cursor: Option<i64>,
+) -> Result<(Vec<CallEvent>, i64), RunError<diesel::result::Error>> {
+    let counter = counter.to_string();
+    match cursor {
+        None => {
+            let backlog = i64::from(state.settings.queue.display_backlog);
+            let c = state.calendar.counter(&counter).cloned();
+            let day = c.map(|c| c.today(state.clock.now())).unwrap_or_default();
+            state
+                .db
+                .run(move |conn| {
+                    let recent = recent_calls(conn, &counter, day, backlog)?;
+                    Ok((recent, last_call_id(conn, &counter)?))
+                })
+                .await
+        }
+        Some(after) => {
+            state
+                .db
+                .run(move |conn| Ok((calls_after(conn, &counter, after)?, after)))
+                .await
+        }
+    }
 }
 
 /// This area's rows of the route table.

@@ -70,30 +70,9 @@ pub fn compute(
             tickets::called_at,
         ))
         .load(conn)?;
-    #[derive(Default)]
-    struct Acc {
-        booked: i64,
-        cancelled: i64,
-        completed: i64,
-        no_show: i64,
-        walk_ins: i64,
-        waits: Vec<i64>,
-    }
     let mut by_procedure: BTreeMap<String, Acc> = BTreeMap::new();
     for (procedure, status) in statuses {
-        let a = by_procedure.entry(procedure).or_default();
-        match status {
-            ReservationStatus::Cancelled => a.cancelled += 1,
-            ReservationStatus::Completed => {
-                a.booked += 1;
-                a.completed += 1;
-            }
-            ReservationStatus::NoShow => {
-                a.booked += 1;
-                a.no_show += 1;
-            }
-            ReservationStatus::Confirmed | ReservationStatus::CheckedIn => a.booked += 1,
-        }
+        by_procedure.entry(procedure).or_default().count(status);
     }
     for (kind, procedure, issued, called) in ticket_rows {
         let a = by_procedure
@@ -110,23 +89,60 @@ pub fn compute(
     }
     Ok(by_procedure
         .into_iter()
-        .map(|(procedure_id, mut a)| {
-            a.waits.sort_unstable();
-            DailyStatsRow {
-                counter_id: counter.to_string(),
-                day,
-                procedure_id,
-                booked: a.booked,
-                cancelled: a.cancelled,
-                completed: a.completed,
-                no_show: a.no_show,
-                walk_ins: a.walk_ins,
-                wait_p50: percentile(&a.waits, 0.5),
-                wait_p90: percentile(&a.waits, 0.9),
-                computed_at: now.naive_utc(),
-            }
-        })
+        .map(|(procedure_id, a)| a.into_row(counter, day, procedure_id, now))
         .collect())
+}
+
+/// One procedure's figures of a day, as they are counted.
+#[derive(Default)]
+struct Acc {
+    booked: i64,
+    cancelled: i64,
+    completed: i64,
+    no_show: i64,
+    walk_ins: i64,
+    waits: Vec<i64>,
+}
+
+impl Acc {
+    /// A reservation of the day, by its status.
+    fn count(&mut self, status: ReservationStatus) {
+        match status {
+            ReservationStatus::Cancelled => self.cancelled += 1,
+            ReservationStatus::Completed => {
+                self.booked += 1;
+                self.completed += 1;
+            }
+            ReservationStatus::NoShow => {
+                self.booked += 1;
+                self.no_show += 1;
+            }
+            ReservationStatus::Confirmed | ReservationStatus::CheckedIn => self.booked += 1,
+        }
+    }
+
+    fn into_row(
+        mut self,
+        counter: &str,
+        day: NaiveDate,
+        procedure_id: String,
+        now: DateTime<Utc>,
+    ) -> DailyStatsRow {
+        self.waits.sort_unstable();
+        DailyStatsRow {
+            counter_id: counter.to_string(),
+            day,
+            procedure_id,
+            booked: self.booked,
+            cancelled: self.cancelled,
+            completed: self.completed,
+            no_show: self.no_show,
+            walk_ins: self.walk_ins,
+            wait_p50: percentile(&self.waits, 0.5),
+            wait_p90: percentile(&self.waits, 0.9),
+            computed_at: now.naive_utc(),
+        }
+    }
 }
 
 /// Replaces a counter's day's figures.

@@ -302,14 +302,7 @@ pub fn spawn_worker(
                 match claim(&db, &mailer, clock.now(), room).await {
                     Ok(rows) => {
                         maybe_more = rows.len() >= room;
-                        for row in rows {
-                            if held.insert(row.id.clone()) {
-                                queue.push_back(row);
-                            } else if let Some(waiting) = queue.iter_mut().find(|q| q.id == row.id)
-                            {
-                                *waiting = row; // the same mail, with its new lease
-                            }
-                        }
+                        take_claimed(&mut queue, &mut held, rows);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "outbox claim failed");
@@ -359,6 +352,18 @@ pub fn spawn_worker(
             }
         }
     })
+}
+
+/// Claimed mail into the worker's queue; one it holds already is not queued twice (it keeps
+/// its place, with its new lease).
+fn take_claimed(queue: &mut VecDeque<OutboxRow>, held: &mut HashSet<String>, rows: Vec<OutboxRow>) {
+    for row in rows {
+        if held.insert(row.id.clone()) {
+            queue.push_back(row);
+        } else if let Some(waiting) = queue.iter_mut().find(|q| q.id == row.id) {
+            *waiting = row;
+        }
+    }
 }
 
 impl Mailer {

@@ -124,63 +124,19 @@ pub fn close_day(
     } = req;
     let reason = reason.as_str();
     let counter = ctx.calendar.get_counter(&counter_id)?;
-    // The waiting list's lock, then the day exclusive: waits for bookings of this day in
-    // flight, and keeps new ones out until the closure is committed (they then see it).
-    let (counter_id, day) = (counter.id.as_str(), date);
-    lock(
-        conn,
-        &[
-            (
-                Mode::Exclusive,
-                Lock::Waitlist {
-                    counter: counter_id,
-                    day,
-                },
-            ),
-            (
-                Mode::Exclusive,
-                Lock::Day {
-                    counter: counter_id,
-                    day,
-                },
-            ),
-        ],
-    )?;
+    lock_to_close(conn, &counter.id, date)?;
     if let DayStatus::Closed(reason) = ctx.calendar.day_status(conn, counter, date)? {
         return Err(AdminError::DayAlreadyClosed { date, reason });
     }
-    let held: Vec<_> = reservation_repo::search(
+    let cancelled = cancel_day(
         conn,
-        &reservation_repo::Search {
-            date: Some(date),
-            counter: Some(counter.id.clone()),
-            ..Default::default()
-        },
-        10_000,
-    )?
-    .into_iter()
-    .filter(|r| r.status.is_active())
-    .collect();
-    if !held.is_empty() && !cancel_reservations {
-        return Err(AdminError::DayHasReservations {
-            date,
-            count: held.len(),
-        });
-    }
-    let mut cancelled = Vec::with_capacity(held.len());
-    for r in held {
-        let number = r.reservation_number.clone();
-        cancel_row(
-            conn,
-            &ctx,
-            r,
-            crate::mail::CancelledBy::Closure,
-            Some(reason),
-            None,
-            now,
-        )?;
-        cancelled.push(number);
-    }
+        &ctx,
+        &counter.id,
+        date,
+        reason,
+        cancel_reservations,
+        now,
+    )?;
     // Nobody waits for a closed day any more.
     let waitlist_ended = crate::waitlist::end_day(conn, &ctx, &counter.id, date, reason, now)?;
     insert_closure(
@@ -212,6 +168,64 @@ pub fn close_day(
         cancelled,
         waitlist_ended,
     })
+}
+
+/// The day's waiting list, then the day exclusive: waits for bookings of this day in flight,
+/// and keeps new ones out until the closure is committed (they then see it).
+fn lock_to_close(conn: &mut Tx<'_>, counter: &str, day: NaiveDate) -> diesel::QueryResult<()> {
+    lock(
+        conn,
+        &[
+            (Mode::Exclusive, Lock::Waitlist { counter, day }),
+            (Mode::Exclusive, Lock::Day { counter, day }),
+        ],
+    )
+}
+
+/// The day's active reservations cancelled for its closure (each resident mailed, with
+/// `reason`); their numbers. Refused (`day_has_reservations`) unless `cancel_reservations`.
+fn cancel_day(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    counter: &str,
+    date: NaiveDate,
+    reason: &str,
+    cancel_reservations: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, AdminError> {
+    let held: Vec<_> = reservation_repo::search(
+        conn,
+        &reservation_repo::Search {
+            date: Some(date),
+            counter: Some(counter.to_string()),
+            ..Default::default()
+        },
+        10_000,
+    )?
+    .into_iter()
+    .filter(|r| r.status.is_active())
+    .collect();
+    if !held.is_empty() && !cancel_reservations {
+        return Err(AdminError::DayHasReservations {
+            date,
+            count: held.len(),
+        });
+    }
+    let mut cancelled = Vec::with_capacity(held.len());
+    for r in held {
+        let number = r.reservation_number.clone();
+        cancel_row(
+            conn,
+            ctx,
+            r,
+            crate::mail::CancelledBy::Closure,
+            Some(reason),
+            None,
+            now,
+        )?;
+        cancelled.push(number);
+    }
+    Ok(cancelled)
 }
 
 /// Lifts a closure an administrator made: the day opens again (reservations cancelled by the

@@ -1,15 +1,15 @@
 //! Moving a reservation to another slot: the new seat taken and the old one freed (and offered
 //! to the waiting list) in one transaction.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::offer_freed_seat;
 use crate::calendar::repo::release_seat;
-use crate::calendar::{SlotId, Taker};
+use crate::calendar::SlotId;
 use crate::db::{lock, Lock, Mode, Tx};
 use crate::mail::MailKind;
 use crate::reservations::mail::{reservation_mail, visit_label};
-use crate::reservations::model::{Channel, ReservationRow, ReservationStatus};
+use crate::reservations::model::{ReservationRow, ReservationStatus};
 use crate::reservations::service::{
     check_window, enqueue_for, get_by_token, second_visit_range, take_seat_in, Ctx,
 };
@@ -39,53 +39,11 @@ pub fn reschedule(
         return Ok(row);
     }
     check_window(ctx.calendar, counter, &def, now)?;
-    // A second visit moves only inside the days its first visit allows.
-    if let Some(first_id) = &row.first_visit_id {
-        if let Some(first) = repo::find_by_id(conn, first_id)? {
-            if let Some((from, until)) = second_visit_range(&ctx, &first) {
-                if def.id.date < from {
-                    return Err(BookingError::SecondVisitTooEarly { from });
-                }
-                if def.id.date > until {
-                    return Err(BookingError::SecondVisitTooLate { until });
-                }
-            }
-        }
-    }
-    // The old day's waiting list (its freed seat is offered), then both days: the one left
-    // (a closure may be cancelling it) and the one joined.
-    lock(
-        conn,
-        &[
-            (
-                Mode::Exclusive,
-                Lock::Waitlist {
-                    counter: &row.counter_id,
-                    day: row.visit_on,
-                },
-            ),
-            (
-                Mode::Shared,
-                Lock::Day {
-                    counter: &row.counter_id,
-                    day: row.visit_on,
-                },
-            ),
-            (
-                Mode::Shared,
-                Lock::Day {
-                    counter: &counter.id,
-                    day: def.id.date,
-                },
-            ),
-        ],
-    )?;
+    second_visit_allows(conn, &ctx, &row, def.id.date)?;
+    lock_both_days(conn, &row, &counter.id, def.id.date)?;
     ctx.calendar.open_day(conn, counter, def.id.date)?;
     // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.
-    let taker = match row.channel {
-        Channel::Web => Taker::Web,
-        Channel::Phone => Taker::Phone,
-    };
+    let taker = row.channel.taker();
     if new_id < row.slot_id {
         take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
         release_seat(conn, &row.slot_id, now)?;
@@ -124,4 +82,58 @@ pub fn reschedule(
     }
     tracing::info!(reservation.number = %moved.reservation_number, slot.id = %moved.slot_id, "reservation moved");
     Ok(moved)
+}
+
+/// A second visit moves only inside the days its first visit allows.
+fn second_visit_allows(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    row: &ReservationRow,
+    date: NaiveDate,
+) -> Result<(), BookingError> {
+    let Some(first_id) = &row.first_visit_id else {
+        return Ok(());
+    };
+    let Some(first) = repo::find_by_id(conn, first_id)? else {
+        return Ok(());
+    };
+    if let Some((from, until)) = second_visit_range(ctx, &first) {
+        if date < from {
+            return Err(BookingError::SecondVisitTooEarly { from });
+        }
+        if date > until {
+            return Err(BookingError::SecondVisitTooLate { until });
+        }
+    }
+    Ok(())
+}
+
+/// The old day's waiting list (its freed seat is offered), then both days: the one left (a
+/// closure may be cancelling it) and the one joined.
+fn lock_both_days(
+    conn: &mut Tx<'_>,
+    row: &ReservationRow,
+    counter: &str,
+    date: NaiveDate,
+) -> diesel::QueryResult<()> {
+    lock(
+        conn,
+        &[
+            (
+                Mode::Exclusive,
+                Lock::Waitlist {
+                    counter: &row.counter_id,
+                    day: row.visit_on,
+                },
+            ),
+            (
+                Mode::Shared,
+                Lock::Day {
+                    counter: &row.counter_id,
+                    day: row.visit_on,
+                },
+            ),
+            (Mode::Shared, Lock::Day { counter, day: date }),
+        ],
+    )
 }

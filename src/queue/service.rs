@@ -164,26 +164,7 @@ pub fn check_in(
         normalise_reservation_number(reservation_number).ok_or(DeskError::ReservationNotFound)?;
     let today = counter.today(now);
     let issued = conn.savepoint(|conn| {
-        let r: ReservationRow = reservation_repo::find_by_number(conn, &number)?
-            .ok_or(DeskError::ReservationNotFound)?;
-        match r.status {
-            ReservationStatus::Cancelled => return Err(DeskError::ReservationCancelled),
-            ReservationStatus::Confirmed => {}
-            ReservationStatus::CheckedIn
-            | ReservationStatus::Completed
-            | ReservationStatus::NoShow => {
-                let ticket = repo::find_ticket_of_reservation(conn, &r.id)?.map(|t| t.label);
-                return Err(DeskError::AlreadyCheckedIn { ticket });
-            }
-        }
-        if r.counter_id != counter.id {
-            return Err(DeskError::WrongCounter {
-                counter: r.counter_id,
-            });
-        }
-        if r.visit_on != today {
-            return Err(DeskError::NotToday { date: r.visit_on });
-        }
+        let r = arriving(conn, &number, &counter.id, today)?;
         lock(
             conn,
             &[(
@@ -232,6 +213,34 @@ pub fn check_in(
     })?;
     tracing::info!(ticket = %issued.ticket.label, counter = %counter.id, "checked in");
     Ok(issued)
+}
+
+/// The reservation of a visitor arriving at `counter` today, if it can be checked in.
+fn arriving(
+    conn: &mut Tx<'_>,
+    number: &str,
+    counter: &str,
+    today: NaiveDate,
+) -> Result<ReservationRow, DeskError> {
+    let r: ReservationRow =
+        reservation_repo::find_by_number(conn, number)?.ok_or(DeskError::ReservationNotFound)?;
+    match r.status {
+        ReservationStatus::Cancelled => return Err(DeskError::ReservationCancelled),
+        ReservationStatus::Confirmed => {}
+        ReservationStatus::CheckedIn | ReservationStatus::Completed | ReservationStatus::NoShow => {
+            let ticket = repo::find_ticket_of_reservation(conn, &r.id)?.map(|t| t.label);
+            return Err(DeskError::AlreadyCheckedIn { ticket });
+        }
+    }
+    if r.counter_id != counter {
+        return Err(DeskError::WrongCounter {
+            counter: r.counter_id,
+        });
+    }
+    if r.visit_on != today {
+        return Err(DeskError::NotToday { date: r.visit_on });
+    }
+    Ok(r)
 }
 
 /// A walk-in ticket, with its position and estimated wait.
@@ -400,23 +409,12 @@ pub fn settle(
             label: label.clone(),
         }
     })?;
-    use ReservationStatus as R;
-    use TicketStatus as T;
-    let (from, to, reservation_to, action): (&[T], T, R, Action) = match outcome {
-        Outcome::Complete => (
-            &[T::Called],
-            T::Completed,
-            R::Completed,
-            Action::DeskComplete,
-        ),
-        Outcome::NoShow => (&[T::Called], T::NoShow, R::NoShow, Action::DeskNoShow),
-        Outcome::Recall => (
-            &[T::Called, T::NoShow],
-            T::Called,
-            R::CheckedIn,
-            Action::DeskRecall,
-        ),
-    };
+    let Transition {
+        from,
+        to,
+        reservation_to,
+        action,
+    } = outcome.transition();
     let desk = t.desk.clone();
     if !repo::transition(conn, &t.id, from, to, desk.as_deref(), now)? {
         return Err(DeskError::TicketNotCalled {
@@ -425,6 +423,7 @@ pub fn settle(
         });
     }
     if let Some(rid) = &t.reservation_id {
+        use ReservationStatus as R;
         let any = [R::CheckedIn, R::Completed, R::NoShow];
         reservation_repo::set_status(conn, rid, &any, reservation_to, now)?;
         if outcome == Outcome::Complete {
@@ -459,6 +458,43 @@ pub fn settle(
         }
     })?;
     Ok(with_reservation_number(conn, t)?)
+}
+
+/// What an outcome does to a called ticket and its reservation.
+struct Transition {
+    /// The ticket's statuses it applies to.
+    from: &'static [TicketStatus],
+    to: TicketStatus,
+    reservation_to: ReservationStatus,
+    action: Action,
+}
+
+impl Outcome {
+    fn transition(self) -> Transition {
+        use ReservationStatus as R;
+        use TicketStatus as T;
+        let (from, to, reservation_to, action): (&'static [T], T, R, Action) = match self {
+            Outcome::Complete => (
+                &[T::Called],
+                T::Completed,
+                R::Completed,
+                Action::DeskComplete,
+            ),
+            Outcome::NoShow => (&[T::Called], T::NoShow, R::NoShow, Action::DeskNoShow),
+            Outcome::Recall => (
+                &[T::Called, T::NoShow],
+                T::Called,
+                R::CheckedIn,
+                Action::DeskRecall,
+            ),
+        };
+        Transition {
+            from,
+            to,
+            reservation_to,
+            action,
+        }
+    }
 }
 
 /// The day's queue as the desk sees it.

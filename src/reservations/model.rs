@@ -73,6 +73,16 @@ crate::db::text_enum!(Channel {
     Phone => "phone",
 });
 
+impl Channel {
+    /// Whose seats a booking of this channel takes.
+    pub fn taker(self) -> crate::calendar::Taker {
+        match self {
+            Channel::Web => crate::calendar::Taker::Web,
+            Channel::Phone => crate::calendar::Taker::Phone,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = reservations)]
 pub struct ReservationRow {

@@ -198,41 +198,9 @@ pub fn book_planned(
     } else if def.starts_at <= now {
         return Err(BookingError::SlotStarted { date: def.id.date });
     }
-    let day = Lock::Day {
-        counter: &counter.id,
-        day: def.id.date,
-    };
-    let mut locks = vec![
-        (Mode::Shared, day),
-        (Mode::Exclusive, Lock::Person(&row.person_key)),
-    ];
-    if let Some(email) = &row.email {
-        locks.push((Mode::Exclusive, Lock::Email(email)));
-    }
-    lock(conn, &locks)?;
-    let checks = repo::booking_checks(
-        conn,
-        &counter.id,
-        def.id.date,
-        &row.person_key,
-        &row.procedure_id,
-        row.email.as_deref(),
-        now,
-    )?;
-    ctx.calendar
-        .open_day_given(counter, def.id.date, checks.closed())?;
-    if checks.person > 0 {
-        return Err(BookingError::PersonHasReservation);
-    }
-    let max = i64::from(ctx.settings.booking.max_active_per_email);
-    if row.email.is_some() && checks.email >= max {
-        return Err(BookingError::AddressLimit { max });
-    }
+    check_day_and_limits(conn, ctx, counter, def.id.date, &row, now)?;
     let channel = row.channel;
-    let taker = match channel {
-        Channel::Web => Taker::Web,
-        Channel::Phone => Taker::Phone,
-    };
+    let taker = channel.taker();
     take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
     store_reservation(conn, ctx, &mut row, &manage_token, &mut mail, None, now)?;
     if let Some(recipient) = &row.email {
@@ -268,6 +236,50 @@ pub fn book_planned(
     }
     tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %channel, "reservation booked");
     Ok(Booked { row, manage_token })
+}
+
+/// The booking's locks (the day shared, the person and the address exclusive, in one
+/// statement on PostgreSQL), then the closure and the per-person and per-address limits (one
+/// query).
+fn check_day_and_limits(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    counter: &Counter,
+    date: chrono::NaiveDate,
+    row: &ReservationRow,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let day = Lock::Day {
+        counter: &counter.id,
+        day: date,
+    };
+    let mut locks = vec![
+        (Mode::Shared, day),
+        (Mode::Exclusive, Lock::Person(&row.person_key)),
+    ];
+    if let Some(email) = &row.email {
+        locks.push((Mode::Exclusive, Lock::Email(email)));
+    }
+    lock(conn, &locks)?;
+    let checks = repo::booking_checks(
+        conn,
+        &counter.id,
+        date,
+        &row.person_key,
+        &row.procedure_id,
+        row.email.as_deref(),
+        now,
+    )?;
+    ctx.calendar
+        .open_day_given(counter, date, checks.closed())?;
+    if checks.person > 0 {
+        return Err(BookingError::PersonHasReservation);
+    }
+    let max = i64::from(ctx.settings.booking.max_active_per_email);
+    if row.email.is_some() && checks.email >= max {
+        return Err(BookingError::AddressLimit { max });
+    }
+    Ok(())
 }
 
 /// A reservation to write, its seat already taken.
@@ -458,28 +470,7 @@ pub fn book_second_visit(
     now: DateTime<Utc>,
 ) -> Result<Booked, BookingError> {
     let (counter, def) = ctx.calendar.resolve(slot)?;
-    let first = match &by {
-        SecondVisitBy::Resident { manage_token } => get_by_token(conn, manage_token)?,
-        SecondVisitBy::Staff { number, .. } => get_by_number(conn, number)?,
-    };
-    if first.visit != 1 || !needs_two_visits(&ctx, &first) {
-        return Err(BookingError::SecondVisitNotNeeded);
-    }
-    if first.status != ReservationStatus::Completed {
-        return Err(BookingError::FirstVisitNotCompleted);
-    }
-    let (from, until) =
-        second_visit_range(&ctx, &first).ok_or(BookingError::FirstVisitNotCompleted)?;
-    lock(conn, &[(Mode::Exclusive, Lock::SecondVisit(&first.id))])?;
-    if repo::find_second_visit(conn, &first.id)?.is_some() {
-        return Err(BookingError::SecondVisitExists);
-    }
-    if def.id.date < from {
-        return Err(BookingError::SecondVisitTooEarly { from });
-    }
-    if def.id.date > until {
-        return Err(BookingError::SecondVisitTooLate { until });
-    }
+    let first = first_visit_for_second(conn, &ctx, &by, def.id.date)?;
     check_window(ctx.calendar, counter, &def, now)?;
     let day = Lock::Day {
         counter: &counter.id,
@@ -530,6 +521,39 @@ pub fn book_second_visit(
     }
     tracing::info!(reservation.number = %booked.row.reservation_number, slot.id = %booked.row.slot_id, "second visit booked");
     Ok(booked)
+}
+
+/// The completed first visit whose second visit `by` books on `date`: it needs one, has none
+/// yet (its lock held from here on), and `date` is inside the days it allows.
+fn first_visit_for_second(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    by: &SecondVisitBy,
+    date: chrono::NaiveDate,
+) -> Result<ReservationRow, BookingError> {
+    let first = match by {
+        SecondVisitBy::Resident { manage_token } => get_by_token(conn, manage_token)?,
+        SecondVisitBy::Staff { number, .. } => get_by_number(conn, number)?,
+    };
+    if first.visit != 1 || !needs_two_visits(ctx, &first) {
+        return Err(BookingError::SecondVisitNotNeeded);
+    }
+    if first.status != ReservationStatus::Completed {
+        return Err(BookingError::FirstVisitNotCompleted);
+    }
+    let (from, until) =
+        second_visit_range(ctx, &first).ok_or(BookingError::FirstVisitNotCompleted)?;
+    lock(conn, &[(Mode::Exclusive, Lock::SecondVisit(&first.id))])?;
+    if repo::find_second_visit(conn, &first.id)?.is_some() {
+        return Err(BookingError::SecondVisitExists);
+    }
+    if date < from {
+        return Err(BookingError::SecondVisitTooEarly { from });
+    }
+    if date > until {
+        return Err(BookingError::SecondVisitTooLate { until });
+    }
+    Ok(first)
 }
 
 /// The first visit's number of a second visit, and the second visit's number of a first.

@@ -449,25 +449,7 @@ pub fn accept(
         lock(conn, &[(Mode::Shared, day)])?;
         ctx.calendar.open_day(conn, counter, def.id.date)?;
         // The limits again: a booking may have been made since joining.
-        lock(
-            conn,
-            &[
-                (Mode::Exclusive, Lock::Person(&row.person_key)),
-                (Mode::Exclusive, Lock::Email(&row.email)),
-            ],
-        )?;
-        if reservations::count_active_for_person(conn, &row.person_key, &row.procedure_id, now)? > 0
-        {
-            return Err(BookingError::PersonHasReservation.into());
-        }
-        let max = i64::from(ctx.settings.booking.max_active_per_email);
-        // This entry is one of the address's active entries: it becomes the reservation.
-        if reservations::count_active_for_email(conn, &row.email, now)?
-            + repo::count_active_for_email(conn, &row.email)?
-            > max
-        {
-            return Err(BookingError::AddressLimit { max }.into());
-        }
+        check_limits_at_accept(conn, &ctx, &row, now)?;
         if !book_offer_seat(conn, &def.id.to_string(), now)? {
             return Err(WaitlistError::NoOffer);
         }
@@ -498,6 +480,35 @@ pub fn accept(
         tracing::info!(reservation.number = %booked.row.reservation_number, slot.id = %booked.row.slot_id, "a waiting-list offer was accepted");
         Ok(booked)
     })
+}
+
+/// The person and address limits when an offer is accepted (a booking may have been made
+/// since joining); this entry is one of the address's active ones and becomes the reservation.
+fn check_limits_at_accept(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    row: &WaitlistRow,
+    now: DateTime<Utc>,
+) -> Result<(), WaitlistError> {
+    lock(
+        conn,
+        &[
+            (Mode::Exclusive, Lock::Person(&row.person_key)),
+            (Mode::Exclusive, Lock::Email(&row.email)),
+        ],
+    )?;
+    if reservations::count_active_for_person(conn, &row.person_key, &row.procedure_id, now)? > 0 {
+        return Err(BookingError::PersonHasReservation.into());
+    }
+    let max = i64::from(ctx.settings.booking.max_active_per_email);
+    // This entry is one of the address's active entries: it becomes the reservation.
+    if reservations::count_active_for_email(conn, &row.email, now)?
+        + repo::count_active_for_email(conn, &row.email)?
+        > max
+    {
+        return Err(BookingError::AddressLimit { max }.into());
+    }
+    Ok(())
 }
 
 /// A day closes (`closure_reason`, the administrator's words): nobody waits for it any more,
