@@ -211,6 +211,27 @@ pub fn public_url_mismatch(public_url: &str, bind: &str, port: u16) -> Option<St
     None
 }
 
+/// One pass of the waiting-list sweeper: the steps read, then each in a write of its own.
+pub async fn sweep(state: &AppState) -> Result<u32, String> {
+    let now = state.clock.now();
+    let s = state.clone();
+    let steps = state
+        .db
+        .run(move |conn| crate::waitlist::sweep_steps(conn, &s.booking_ctx(), now))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut done = 0;
+    for step in steps {
+        let s = state.clone();
+        done += state
+            .db
+            .write(move |conn| crate::waitlist::sweep_step(conn, &s.booking_ctx(), &step, now))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(done)
+}
+
 /// Passes on waiting-list offers that ran out and offers seats released for phone bookings,
 /// every `waitlist.sweep_ms` (each pass is safe to run from every instance at once).
 fn spawn_waitlist_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
@@ -218,13 +239,7 @@ fn spawn_waitlist_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
-            let now = state.clock.now();
-            let s = state.clone();
-            match state
-                .db
-                .write(move |conn| crate::waitlist::sweep(conn, &s.booking_ctx(), now))
-                .await
-            {
+            match sweep(&state).await {
                 Ok(n) if n > 0 => state.mail_notify.notify_one(),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "waiting-list sweep failed"),

@@ -2,17 +2,20 @@
 //! commit. PostgreSQL: transaction-scoped advisory locks. SQLite: nothing to do, one writer at a
 //! time (`BEGIN IMMEDIATE`, the writer thread) already serialises them.
 //!
-//! [`Lock`]'s order is the lock order: a transaction takes its locks in that order (all of one
-//! step in one call to [`lock`], which sorts them), and never one that sorts before a lock it
-//! already holds, so no two transactions can wait for each other in a circle. Slot rows come
-//! after every lock here.
+//! [`Lock`]'s rank ([`Lock::rank`], its declaration order, where a person and an address share
+//! one and so do the two kinds of verification lock) is the lock order: a transaction takes its
+//! locks rank by rank (all of one step in one call to [`lock`], which sorts them by rank and,
+//! within a rank, by lock id, as the string-keyed locks before them did, so that instances of
+//! both versions on one database agree), and never one of a lower rank than a lock it already
+//! holds; so no two transactions can wait for each other in a circle. Slot rows come after
+//! every lock here.
 
 use chrono::NaiveDate;
 
 use super::DbConnection;
 
-/// A thing to serialise on, in lock order (declaration order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A thing to serialise on, declared in lock order ([`Lock::rank`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lock<'a> {
     /// The administrators as a group (the last active admin stays).
     Admins,
@@ -47,6 +50,20 @@ pub enum Mode {
 }
 
 impl Lock<'_> {
+    /// The lock order: lower ranks first.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Lock::Admins => 0,
+            Lock::LoginAddress(_) => 1,
+            Lock::VerifyEmail(_) | Lock::VerifyAddress(_) => 2,
+            Lock::Waitlist { .. } => 3,
+            Lock::SecondVisit(_) => 4,
+            Lock::Day { .. } => 5,
+            Lock::Queue { .. } => 6,
+            Lock::Person(_) | Lock::Email(_) => 7,
+        }
+    }
+
     /// The key the lock id is derived from (stable across versions: instances of two versions
     /// on one database take the same locks).
     fn key(&self) -> String {
@@ -71,26 +88,33 @@ impl Lock<'_> {
     }
 }
 
-/// Takes `locks` until the transaction ends, in lock order (sorted here; a lock named twice is
-/// taken once, exclusively if either asks so), in one statement on PostgreSQL.
+/// Takes `locks` until the transaction ends, in lock order (sorted here: by rank, then by id;
+/// a lock named twice is taken once, exclusively if either asks so), in one statement on
+/// PostgreSQL.
 pub fn lock(conn: &mut DbConnection, locks: &[(Mode, Lock<'_>)]) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
     let DbConnection::Pg(pg) = conn else {
         return Ok(());
     };
-    let mut sorted: Vec<(Lock<'_>, Mode)> = locks.iter().map(|(m, l)| (*l, *m)).collect();
     // Exclusive after shared for the same lock, so the dedup below keeps the exclusive one.
+    let mut sorted: Vec<(u8, i64, Mode)> = locks
+        .iter()
+        .map(|(mode, lock)| (lock.rank(), lock.id(), *mode))
+        .collect();
     sorted.sort();
     let mut calls: Vec<String> = Vec::with_capacity(sorted.len());
-    for (i, (lock, mode)) in sorted.iter().enumerate() {
-        if sorted.get(i + 1).is_some_and(|(next, _)| next == lock) {
+    for (i, (rank, id, mode)) in sorted.iter().enumerate() {
+        if sorted
+            .get(i + 1)
+            .is_some_and(|(r, next, _)| r == rank && next == id)
+        {
             continue;
         }
         let f = match mode {
             Mode::Shared => "pg_advisory_xact_lock_shared",
             Mode::Exclusive => "pg_advisory_xact_lock",
         };
-        calls.push(format!("{f}({})", lock.id()));
+        calls.push(format!("{f}({id})"));
     }
     if calls.is_empty() {
         return Ok(());
@@ -108,21 +132,14 @@ mod tests {
     #[test]
     fn the_lock_order_puts_the_waiting_list_before_the_day_and_the_day_before_people() {
         let day = NaiveDate::from_ymd_opt(2027, 2, 1).expect("date");
-        let mut locks = [
-            Lock::Email("a@example.org"),
-            Lock::Person("k"),
-            Lock::Day { counter: "c", day },
-            Lock::Waitlist { counter: "c", day },
-        ];
-        locks.sort();
+        let waitlist = Lock::Waitlist { counter: "c", day };
+        let day = Lock::Day { counter: "c", day };
+        assert!(waitlist.rank() < day.rank());
+        assert!(day.rank() < Lock::Person("k").rank());
+        // A person and an address are one rank: taken by id, as the string-keyed locks were.
         assert_eq!(
-            locks,
-            [
-                Lock::Waitlist { counter: "c", day },
-                Lock::Day { counter: "c", day },
-                Lock::Person("k"),
-                Lock::Email("a@example.org"),
-            ]
+            Lock::Person("k").rank(),
+            Lock::Email("a@example.org").rank()
         );
     }
 

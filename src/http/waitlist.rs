@@ -230,16 +230,21 @@ pub async fn post_waitlist_accept(
     // An offer that ran out is settled (and passed on) in a transaction of its own, which
     // commits even when the acceptance that follows is refused.
     let (s, t) = (state.get_ref().clone(), token.clone());
-    state
+    let settled = state
         .db
         .write(move |conn| waitlist::settle_token(conn, &s.booking_ctx(), &t, now))
-        .await?;
-    let s = state.get_ref().clone();
-    let booked = state
-        .db
-        .write(move |conn| waitlist::accept(conn, s.booking_ctx(), &token, now))
-        .await
-        .map_err(AppError::from);
+        .await;
+    let booked = match settled {
+        Ok(()) => {
+            let s = state.get_ref().clone();
+            state
+                .db
+                .write(move |conn| waitlist::accept(conn, s.booking_ctx(), &token, now))
+                .await
+        }
+        Err(e) => Err(e),
+    }
+    .map_err(AppError::from);
     state
         .metrics
         .booking("waitlist", booked.as_ref().map(|_| ()).map_err(|e| e.code));

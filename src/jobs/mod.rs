@@ -21,6 +21,10 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use crate::calendar::Calendar;
+use crate::catalogue::Catalogue;
 use crate::config::{CronSchedule, Settings};
 use crate::reservations::service::Ctx;
 
@@ -130,6 +134,29 @@ impl Scheduled {
 #[derive(Clone, Copy)]
 pub struct JobCtx<'a> {
     pub booking: Ctx<'a>,
+}
+
+/// What job bodies need, owned (shared parts, cheap to clone), so that each of a job's writes
+/// can take it along to the writer.
+#[derive(Clone)]
+pub struct JobEnv {
+    pub calendar: Arc<Calendar>,
+    pub catalogue: Arc<Catalogue>,
+    pub settings: Arc<Settings>,
+    pub message_domain: Arc<str>,
+}
+
+impl JobEnv {
+    pub fn ctx(&self) -> JobCtx<'_> {
+        JobCtx {
+            booking: Ctx {
+                calendar: &self.calendar,
+                catalogue: &self.catalogue,
+                settings: &self.settings,
+                message_domain: &self.message_domain,
+            },
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

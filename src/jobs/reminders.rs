@@ -9,6 +9,7 @@ use super::{JobCtx, JobError};
 use crate::calendar::{Calendar, Counter, DayStatus};
 use crate::db::{DbConnection, Tx};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail};
+use crate::reservations::model::ReservationRow;
 use crate::reservations::{mail, repo};
 
 /// The first day after `today` the counter opens (configured calendar and closures), within
@@ -28,39 +29,50 @@ pub fn next_open_day(
     Ok(None)
 }
 
-pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+/// The reservations to remind now: those of each counter's next open day not reminded yet.
+pub fn due(
+    conn: &mut DbConnection,
+    ctx: JobCtx<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ReservationRow>, JobError> {
     let calendar = ctx.booking.calendar;
-    let mut sent = 0u64;
+    let mut due = Vec::new();
     for counter in calendar.counters() {
         let today = counter.today(now);
-        let Some(day) = next_open_day(conn, calendar, counter, today)? else {
-            continue;
-        };
-        let due = repo::list_to_remind(conn, &counter.id, day)?;
-        for r in due {
-            sent += conn.savepoint(|conn| {
-                if !repo::mark_reminded(conn, &r.id, now)? {
-                    return Ok::<_, JobError>(0);
-                }
-                let Some(recipient) = r.email.clone() else {
-                    return Ok(0);
-                };
-                let token = repo::issue_manage_link(conn, &r.id, now)?;
-                let mail = mail::reservation_mail(&ctx.booking, &r, Some(&token), now);
-                enqueue(
-                    conn,
-                    NewMail {
-                        kind: MailKind::Reminder,
-                        recipient: &recipient,
-                        payload: MailPayload::Reservation(Box::new(mail)),
-                        reservation_id: Some(&r.id),
-                    },
-                    ctx.booking.message_domain,
-                    now,
-                )?;
-                Ok(1)
-            })?;
+        if let Some(day) = next_open_day(conn, calendar, counter, today)? {
+            due.extend(repo::list_to_remind(conn, &counter.id, day)?);
         }
     }
-    Ok(sent)
+    Ok(due)
+}
+
+/// Reminds one reservation, in a transaction of its own (each reminder commits alone, and
+/// none holds the writer for the others): marked reminded, its mail with a fresh manage link
+/// written to the outbox. 0 when another run reminded it first or it has no address.
+pub fn send(
+    conn: &mut Tx<'_>,
+    ctx: JobCtx<'_>,
+    r: &ReservationRow,
+    now: DateTime<Utc>,
+) -> Result<u64, JobError> {
+    if !repo::mark_reminded(conn, &r.id, now)? {
+        return Ok(0);
+    }
+    let Some(recipient) = r.email.clone() else {
+        return Ok(0);
+    };
+    let token = repo::issue_manage_link(conn, &r.id, now)?;
+    let mail = mail::reservation_mail(&ctx.booking, r, Some(&token), now);
+    enqueue(
+        conn,
+        NewMail {
+            kind: MailKind::Reminder,
+            recipient: &recipient,
+            payload: MailPayload::Reservation(Box::new(mail)),
+            reservation_id: Some(&r.id),
+        },
+        ctx.booking.message_domain,
+        now,
+    )?;
+    Ok(1)
 }

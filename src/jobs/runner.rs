@@ -8,32 +8,52 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::repo::{self, JobRunRow, RunStatus};
-use super::{no_shows, reminders, retention, stats, Job, JobCtx, JobError, Scheduled};
+use super::{no_shows, reminders, retention, stats, Job, JobCtx, JobEnv, JobError, Scheduled};
 use crate::calendar::Calendar;
 use crate::catalogue::Catalogue;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::db::{Db, Tx};
+use crate::db::{Db, RunError, Tx};
 use crate::metrics::{JobLabels, Metrics};
-use crate::reservations::service::Ctx;
 
 /// Runs one job's body now (tests call this directly; the runner calls it for a claimed run).
 /// Returns the rows it affected.
-pub fn run_body(
-    conn: &mut Tx<'_>,
-    ctx: JobCtx<'_>,
+pub async fn run_body(
+    db: &Db,
+    env: &JobEnv,
     job: Job,
     now: DateTime<Utc>,
-) -> Result<u64, JobError> {
-    match job {
-        Job::Reminders => reminders::run(conn, ctx, now),
-        Job::ExpireVerifications => {
+) -> Result<u64, RunError<JobError>> {
+    let body: Body = match job {
+        Job::Reminders => return remind(db, env, now).await,
+        Job::ExpireVerifications => |conn, ctx, now| {
             crate::verification::expire(conn, &ctx.booking.settings.limits, now).map_err(Into::into)
-        }
-        Job::NoShows => no_shows::run(conn, ctx, now),
-        Job::Retention => retention::run(conn, ctx, now),
-        Job::DailyStats => stats::run(conn, ctx, now),
+        },
+        Job::NoShows => no_shows::run,
+        Job::Retention => retention::run,
+        Job::DailyStats => stats::run,
+    };
+    let env = env.clone();
+    db.write(move |conn| body(conn, env.ctx(), now)).await
+}
+
+/// A job whose work is one write transaction.
+type Body = fn(&mut Tx<'_>, JobCtx<'_>, DateTime<Utc>) -> Result<u64, JobError>;
+
+/// The reminders: the due reservations read, then each reminded in a write of its own.
+async fn remind(db: &Db, env: &JobEnv, now: DateTime<Utc>) -> Result<u64, RunError<JobError>> {
+    let e = env.clone();
+    let due = db
+        .run(move |conn| reminders::due(conn, e.ctx(), now))
+        .await?;
+    let mut sent = 0;
+    for r in due {
+        let e = env.clone();
+        sent += db
+            .write(move |conn| reminders::send(conn, e.ctx(), &r, now))
+            .await?;
     }
+    Ok(sent)
 }
 
 /// Everything the runner holds.
@@ -53,6 +73,16 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// What the job bodies need, from what the runner holds.
+    pub fn env(&self) -> JobEnv {
+        JobEnv {
+            calendar: self.calendar.clone(),
+            catalogue: self.catalogue.clone(),
+            settings: self.settings.clone(),
+            message_domain: self.message_domain.clone(),
+        }
+    }
+
     pub fn tz(&self) -> Tz {
         self.calendar
             .counters()
@@ -163,22 +193,8 @@ impl Runner {
                 return None;
             }
         };
-        let runner = self.clone();
         let started = std::time::Instant::now();
-        let result = self
-            .db
-            .write(move |conn| {
-                let ctx = JobCtx {
-                    booking: Ctx {
-                        calendar: &runner.calendar,
-                        catalogue: &runner.catalogue,
-                        settings: &runner.settings,
-                        message_domain: &runner.message_domain,
-                    },
-                };
-                run_body(conn, ctx, job, now)
-            })
-            .await;
+        let result = run_body(&self.db, &self.env(), job, now).await;
         let finished = self.clock.now();
         let (status, rows, error) = match result {
             Ok(rows) => (RunStatus::Ok, Some(rows), None),

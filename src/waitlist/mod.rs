@@ -385,32 +385,66 @@ fn fill_locked(
     Ok(offered)
 }
 
-/// The sweeper's pass: offers that ran out pass on; seats released for phone (or freed
-/// otherwise without an offer) go to those waiting; entries of days whose window closed end.
-pub fn sweep(conn: &mut Tx<'_>, ctx: &Ctx<'_>, now: DateTime<Utc>) -> Result<u32, WaitlistError> {
-    let mut done = 0u32;
-    for id in repo::list_expired_offers(conn, now)? {
-        settle(conn, ctx, &id, now)?;
-        done += 1;
-    }
-    for (counter_id, day) in repo::list_waiting_days(conn)? {
-        let Some(counter) = ctx.calendar.counter(&counter_id) else {
+/// One step of the sweeper's pass, each in a write transaction of its own (so that none holds
+/// one day's locks while it waits for another's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepStep {
+    /// An offer that ran out: it expires and passes on.
+    Settle { entry: String },
+    /// A day whose window has closed: everyone still waiting is told.
+    EndDay { counter: String, day: NaiveDate },
+    /// A day with people waiting: free web seats (released for phone, say) are offered.
+    Fill { counter: String, day: NaiveDate },
+}
+
+/// What a sweeper's pass has to do now (a read).
+pub fn sweep_steps(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Vec<SweepStep>> {
+    let mut steps: Vec<SweepStep> = repo::list_expired_offers(conn, now)?
+        .into_iter()
+        .map(|entry| SweepStep::Settle { entry })
+        .collect();
+    for (counter, day) in repo::list_waiting_days(conn)? {
+        let Some(c) = ctx.calendar.counter(&counter) else {
             continue;
         };
-        if now >= ctx.calendar.window.closes_at(day, counter.tz) {
-            done += conn.savepoint(|conn| {
-                lock_day(conn, &counter_id, day)?;
-                let mut ended = 0;
-                for row in repo::list_waiting(conn, &counter_id, day)? {
-                    ended += u32::from(end_entry(conn, ctx, &row, None, now)?);
-                }
-                Ok::<_, diesel::result::Error>(ended)
-            })?;
-            continue;
-        }
-        done += conn.savepoint(|conn| fill(conn, ctx, counter, day, now))?;
+        steps.push(if now >= ctx.calendar.window.closes_at(day, c.tz) {
+            SweepStep::EndDay { counter, day }
+        } else {
+            SweepStep::Fill { counter, day }
+        });
     }
-    Ok(done)
+    Ok(steps)
+}
+
+/// One step of the pass; how many entries it settled, ended or offered a seat.
+pub fn sweep_step(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    step: &SweepStep,
+    now: DateTime<Utc>,
+) -> Result<u32, WaitlistError> {
+    match step {
+        SweepStep::Settle { entry } => {
+            settle(conn, ctx, entry, now)?;
+            Ok(1)
+        }
+        SweepStep::EndDay { counter, day } => {
+            lock_day(conn, counter, *day)?;
+            let mut ended = 0;
+            for row in repo::list_waiting(conn, counter, *day)? {
+                ended += u32::from(end_entry(conn, ctx, &row, None, now)?);
+            }
+            Ok(ended)
+        }
+        SweepStep::Fill { counter, day } => match ctx.calendar.counter(counter) {
+            Some(c) => Ok(fill(conn, ctx, c, *day, now)?),
+            None => Ok(0),
+        },
+    }
 }
 
 /// Accepts the seat offered: the held seat becomes a booking for the entry's person (a web

@@ -5,19 +5,12 @@ use crate::helpers::{
     booking_body, jst, phone_booking_body, problem, spawn_app_with, TestApp, STAFF_PASSWORD,
 };
 use futures_util::future::join_all;
-use madoguchi::clock::Clock;
 use madoguchi::config::Settings;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn sweep(app: &TestApp) -> u32 {
-    let state = app.state.clone();
-    let now = app.clock.now();
-    app.state
-        .db
-        .write(move |conn| madoguchi::waitlist::sweep(conn, &state.booking_ctx(), now))
-        .await
-        .expect("sweep")
+    madoguchi::startup::sweep(&app.state).await.expect("sweep")
 }
 
 fn one_phone_seat(s: &mut Settings) {

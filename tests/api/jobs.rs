@@ -5,22 +5,14 @@ use crate::helpers::{jst, problem, spawn_app_at, spawn_app_with, TestApp};
 use chrono::Duration;
 use madoguchi::clock::Clock;
 use madoguchi::jobs::repo::{list_runs, RunStatus};
-use madoguchi::jobs::{run_body, Job, JobCtx};
+use madoguchi::jobs::{run_body, Job};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 /// Runs a job body now, as the runner would.
 async fn run_job(app: &TestApp, job: Job) -> u64 {
-    let state = app.state.clone();
-    let now = app.clock.now();
-    app.state
-        .db
-        .write(move |conn| {
-            let ctx = JobCtx {
-                booking: state.booking_ctx(),
-            };
-            run_body(conn, ctx, job, now)
-        })
+    let env = app.state.job_runner().env();
+    run_body(&app.state.db, &env, job, app.clock.now())
         .await
         .expect("job runs")
 }
