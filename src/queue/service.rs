@@ -165,17 +165,7 @@ pub fn check_in(
     let today = counter.today(now);
     let issued = conn.savepoint(|conn| {
         let r = arriving(conn, &number, &counter.id, today)?;
-        lock(
-            conn,
-            &[(
-                Mode::Shared,
-                Lock::Day {
-                    counter: &counter.id,
-                    day: today,
-                },
-            )],
-        )?;
-        ctx.calendar.open_day(conn, counter, today)?;
+        open_today(conn, &ctx, counter, today)?;
         if !reservation_repo::set_status(
             conn,
             &r.id,
@@ -213,6 +203,23 @@ pub fn check_in(
     })?;
     tracing::info!(ticket = %issued.ticket.label, counter = %counter.id, "checked in");
     Ok(issued)
+}
+
+/// Today at the counter, which must be open: its day's lock shared (a closure of the day waits
+/// for the desk's write, or the desk for the closure), then the day's status.
+fn open_today(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    counter: &Counter,
+    today: NaiveDate,
+) -> Result<(), DeskError> {
+    let day = Lock::Day {
+        counter: &counter.id,
+        day: today,
+    };
+    lock(conn, &[(Mode::Shared, day)])?;
+    ctx.calendar.open_day(conn, counter, today)?;
+    Ok(())
 }
 
 /// The reservation of a visitor arriving at `counter` today, if it can be checked in.
@@ -257,17 +264,7 @@ pub fn walk_in(
         ctx.catalogue.get(p).ok_or(DeskError::ProcedureNotFound)?;
     }
     let today = counter.today(now);
-    lock(
-        conn,
-        &[(
-            Mode::Shared,
-            Lock::Day {
-                counter: &counter.id,
-                day: today,
-            },
-        )],
-    )?;
-    ctx.calendar.open_day(conn, counter, today)?;
+    open_today(conn, &ctx, counter, today)?;
     let n = repo::next_number(conn, &counter.id, today, TicketKind::WalkIn)?;
     let ticket = TicketRow {
         procedure_id: procedure.clone(),

@@ -21,6 +21,14 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
                    connect-src 'self'; media-src 'self' data:; object-src 'none'; base-uri 'none'; \
                    form-action 'self'; frame-ancestors 'self'";
 
+/// Whether the request's `If-None-Match` names `etag`.
+fn matches_etag(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+}
+
 fn asset_response(req: &HttpRequest, path: &str, html: bool) -> HttpResponse {
     let Some(file) = Assets::get(path) else {
         return HttpResponse::NotFound()
@@ -46,11 +54,7 @@ fn asset_response(req: &HttpRequest, path: &str, html: bool) -> HttpResponse {
             mime.to_string()
         }
     };
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let not_modified = matches_etag(req, &etag);
     let mut res = if not_modified {
         HttpResponse::NotModified().finish()
     } else {
@@ -142,11 +146,7 @@ pub async fn get_words(req: HttpRequest) -> HttpResponse {
         let etag = format!("\"{}\"", &hash[..24]);
         (body, etag)
     });
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let not_modified = matches_etag(&req, etag);
     let mut res = if not_modified {
         HttpResponse::NotModified().finish()
     } else {
