@@ -222,6 +222,17 @@ fn open_today(
     Ok(())
 }
 
+/// The day's queue at `counter`, exclusively: calls (and recalls, which are calls) are
+/// serialised, so the display's events stay in order.
+fn lock_queue(conn: &mut Tx<'_>, counter: &str, today: NaiveDate) -> Result<(), DeskError> {
+    let queue = Lock::Queue {
+        counter,
+        day: today,
+    };
+    lock(conn, &[(Mode::Exclusive, queue)])?;
+    Ok(())
+}
+
 /// The reservation of a visitor arriving at `counter` today, if it can be checked in.
 fn arriving(
     conn: &mut Tx<'_>,
@@ -302,16 +313,7 @@ pub fn call_next(
 ) -> Result<Option<Issued>, DeskError> {
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
-    lock(
-        conn,
-        &[(
-            Mode::Exclusive,
-            Lock::Queue {
-                counter: &counter.id,
-                day: today,
-            },
-        )],
-    )?;
+    lock_queue(conn, &counter.id, today)?;
     let Some(next) = ordered_waiting(conn, &ctx, &counter.id, today, now)?
         .into_iter()
         .next()
@@ -390,16 +392,7 @@ pub fn settle(
     let label = label.trim().to_ascii_uppercase();
     if outcome == Outcome::Recall {
         // Recalls are calls: serialised with them, so display events stay in order.
-        lock(
-            conn,
-            &[(
-                Mode::Exclusive,
-                Lock::Queue {
-                    counter: &counter.id,
-                    day: today,
-                },
-            )],
-        )?;
+        lock_queue(conn, &counter.id, today)?;
     }
     let t = repo::find_ticket(conn, &counter.id, today, &label)?.ok_or_else(|| {
         DeskError::TicketNotFound {
