@@ -276,11 +276,7 @@ pub async fn get_availability(
     // rendered for its key is reused as it is.
     let keys = render_keys(&state, &counter, &days, &waiting, taker, now);
     let etag = etag_of(&state, &keys);
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let fresh = crate::web::matches_etag(&req, &etag);
     // The answer names the instant it was judged at, not the one it left at: a page that sees
     // noon in this header sees the days opened at noon in the body.
     let judged_at = (
