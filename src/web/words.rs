@@ -43,8 +43,8 @@ mod tests {
     #[test]
     fn the_pages_name_closed_days_in_the_servers_words_only() {
         // The calendar takes its reasons from words.js and keeps no table of its own.
-        let calendar = std::fs::read_to_string("web/assets/calendar.js").expect("calendar.js");
-        assert!(calendar.contains("from './words.js'"));
+        let calendar = std::fs::read_to_string("web/assets/lib/calendar.js").expect("calendar.js");
+        assert!(calendar.contains("from '/assets/words.js'"));
         for r in ClosedReason::ALL {
             for lang in [Lang::Ja, Lang::En] {
                 let word = format!("'{}'", r.words().get(lang));

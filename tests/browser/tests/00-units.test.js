@@ -1,15 +1,17 @@
 // Pure functions of the pages, run in Node: the phone console's date-and-time reader, the desk's
 // reservation-number normaliser, the My Number check the forms warn with, date formatting, field
-// problems in the pages' words, and the server's clock read from X-Madoguchi-Now.
+// problems in the pages' words, the server's clock read from X-Madoguchi-Now, and the API paths
+// of the endpoints module.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseWhen } from '../../../web/assets/staff-phone.js';
-import { normaliseNumber } from '../../../web/assets/staff-desk.js';
-import { isIndividualNumber, checks } from '../../../web/assets/resident.js';
-import { fmtSlot, fmtCountdown, fmtPhone, parts } from '../../../web/assets/format.js';
-import { fieldMessage } from '../../../web/assets/problem.js';
-import { serverClock } from '../../../web/assets/api.js';
+import { parseWhen } from '../../../web/assets/pages/staff-phone.js';
+import { normaliseNumber } from '../../../web/assets/pages/staff-desk.js';
+import { isIndividualNumber, checks } from '../../../web/assets/lib/resident.js';
+import { fmtSlot, fmtCountdown, fmtPhone, parts } from '../../../web/assets/lib/format.js';
+import { fieldMessage } from '../../../web/assets/lib/problem.js';
+import { serverClock } from '../../../web/assets/lib/api.js';
+import * as endpoints from '../../../web/assets/lib/endpoints.js';
 
 test('the phone console reads dates and times as staff type them', () => {
   const today = '2027-01-12';
@@ -79,4 +81,22 @@ test("the server's clock comes from X-Madoguchi-Now, a replayed header is ignore
   assert.ok(c.offset > offset + 86400000);
   c.offset = Date.parse('2027-01-12T15:30:00Z') - Date.now(); // 00:30 on the 13th in Japan
   assert.equal(c.today(), '2027-01-13', "today is the counter's date, not UTC's");
+});
+
+test('the endpoints module encodes path segments and query values, and leaves out empty filters', () => {
+  assert.equal(endpoints.availability('city-hall', '2027-01-12', '2027-02-28'), '/api/v1/counters/city-hall/availability?from=2027-01-12&to=2027-02-28');
+  assert.equal(endpoints.reservation('a/b?c'), '/api/v1/reservations/a%2Fb%3Fc');
+  assert.equal(endpoints.reservationQr('tok'), '/api/v1/reservations/tok/qr.svg');
+  assert.equal(endpoints.deskTicket('city hall', 'A-012', 'no-show'), '/api/v1/desk/city%20hall/tickets/A-012/no-show');
+  assert.equal(endpoints.deskDisplay('city-hall', 0), '/api/v1/desk/city-hall/display');
+  assert.equal(endpoints.deskDisplay('city-hall', 42), '/api/v1/desk/city-hall/display?last_event_id=42');
+  assert.equal(endpoints.staffReservations(), '/api/v1/staff/reservations');
+  assert.equal(endpoints.staffReservations({ date: '', counter: 'city-hall', q: '山田 太郎&x' }), '/api/v1/staff/reservations?counter=city-hall&q=%E5%B1%B1%E7%94%B0+%E5%A4%AA%E9%83%8E%26x');
+  assert.equal(endpoints.staffReservationCancel('HJ3K-7WXA'), '/api/v1/staff/reservations/HJ3K-7WXA/cancel');
+  assert.equal(endpoints.adminClosures('city-hall'), '/api/v1/admin/counters/city-hall/closures');
+  assert.equal(endpoints.adminClosures('city-hall', { from: '2027-01-12', to: '2028-02-16' }), '/api/v1/admin/counters/city-hall/closures?from=2027-01-12&to=2028-02-16');
+  assert.equal(endpoints.adminOutbox(''), '/api/v1/admin/outbox');
+  assert.equal(endpoints.adminOutbox('failed'), '/api/v1/admin/outbox?status=failed');
+  assert.equal(endpoints.adminAudit('2027-01-12T09:00:00+09:00'), '/api/v1/admin/audit?since=2027-01-12T09%3A00%3A00%2B09%3A00');
+  assert.equal(endpoints.adminStats('', '2027-01-12', 'city-hall'), '/api/v1/admin/stats?from=&to=2027-01-12&counter=city-hall', 'an empty date is sent for the server to refuse');
 });

@@ -1,11 +1,12 @@
 // Administration: slot capacity, closures, staff accounts, the mail outbox, the audit log,
 // statistics (with a CSV download) and the scheduled jobs with their latest runs.
 
-import { api, seg, serverClock } from './api.js';
-import { h, replace, busy } from './dom.js';
-import { parts, addDays, fmtDate, fmtTime, fmtStamp } from './format.js';
-import { showProblem, clearProblems, markField, fieldMessage } from './problem.js';
-import { modal, confirmDialog } from './dialog.js';
+import { api, serverClock } from '../lib/api.js';
+import * as endpoints from '../lib/endpoints.js';
+import { h, replace, busy } from '../lib/dom.js';
+import { parts, addDays, fmtDate, fmtTime, fmtStamp } from '../lib/format.js';
+import { showProblem, clearProblems, markField, fieldMessage } from '../lib/problem.js';
+import { modal, confirmDialog } from '../lib/dialog.js';
 
 const head = (t, key, ...extra) => h('div', { class: 'view-head' }, h('h1', null, t(key)), ...extra);
 const field = (id, label, control, hint) => h('div', { class: 'field' },
@@ -42,7 +43,7 @@ export function mountSlots(root, ctx) {
   async function load() {
     if (!date.value) return;
     try {
-      const data = await api(`/api/v1/counters/${seg(ctx.counter)}/availability?from=${date.value}&to=${date.value}`);
+      const data = await api(endpoints.availability(ctx.counter, date.value, date.value));
       clearProblems(null, summary);
       const d = data.days[0];
       if (!d || !d.open) {
@@ -83,7 +84,7 @@ export function mountSlots(root, ctx) {
     for (const e of cell.querySelectorAll('.field-error')) e.remove();
     input.removeAttribute('aria-invalid');
     try {
-      const r = await api(`/api/v1/admin/slots/${seg(s.id)}`, { method: 'PUT', body: { capacity: Number(input.value) } });
+      const r = await api(endpoints.adminSlot(s.id), { method: 'PUT', body: { capacity: Number(input.value) } });
       input.value = r.capacity;
       remaining.textContent = r.remaining;
       ctx.toast(t('slots.saved', { time: fmtTime(s.starts_at), n: r.capacity }));
@@ -140,7 +141,7 @@ export function mountClosures(root, ctx) {
   async function load() {
     try {
       const from = addDays(today(), -31);
-      const data = await api(`/api/v1/admin/counters/${seg(ctx.counter)}/closures?from=${from}&to=${addDays(from, 400)}`);
+      const data = await api(endpoints.adminClosures(ctx.counter, { from, to: addDays(from, 400) }));
       replace(list, data.closures.length
         ? table([t('closures.date'), t('closures.reason'), t('closures.by'), ''], data.closures.map((c) => h('tr', { 'data-date': c.date },
           h('td', null, fmtDate(c.date, lang, { year: true })),
@@ -160,7 +161,7 @@ export function mountClosures(root, ctx) {
     });
     if (!ok) return;
     try {
-      await api(`/api/v1/admin/counters/${seg(ctx.counter)}/closures/${seg(c.date)}`, { method: 'DELETE' });
+      await api(endpoints.adminClosure(ctx.counter, c.date), { method: 'DELETE' });
       ctx.toast(t('closures.lifted', { date: fmtDate(c.date, lang) }));
       load();
     } catch (p) {
@@ -172,7 +173,7 @@ export function mountClosures(root, ctx) {
     e.preventDefault();
     await busy(submit, async () => {
       try {
-        const r = await api(`/api/v1/admin/counters/${seg(ctx.counter)}/closures`, {
+        const r = await api(endpoints.adminClosures(ctx.counter), {
           method: 'POST', body: { date: date.value, reason: reason.value.trim(), cancel_reservations: cancelBox.checked },
         });
         clearProblems(form, summary);
@@ -226,7 +227,7 @@ export function mountStaff(root, ctx) {
 
   async function load() {
     try {
-      const data = await api('/api/v1/admin/staff');
+      const data = await api(endpoints.adminStaff());
       replace(list, table([t('staff.login'), t('staff.display_name'), t('staff.role'), t('staff.state'), t('staff.updated'), ''],
         data.staff.map((s) => staffRow(s)), 'staff'));
     } catch (p) {
@@ -236,7 +237,7 @@ export function mountStaff(root, ctx) {
 
   async function patch(s, body) {
     try {
-      const r = await api(`/api/v1/admin/staff/${seg(s.login)}`, { method: 'PATCH', body });
+      const r = await api(endpoints.adminStaffMember(s.login), { method: 'PATCH', body });
       ctx.toast(t('staff.changed', { login: s.login }));
       return r;
     } catch (p) {
@@ -272,7 +273,7 @@ export function mountStaff(root, ctx) {
       title: `${t('staff.rename')}: ${s.login}`, content: [box], ok: t('save'), cancel: t('cancel'), initialFocus: '#rn-display_name',
       onOk: async () => {
         try {
-          return await api(`/api/v1/admin/staff/${seg(s.login)}`, { method: 'PATCH', body: { display_name: input.value.trim() } });
+          return await api(endpoints.adminStaffMember(s.login), { method: 'PATCH', body: { display_name: input.value.trim() } });
         } catch (p) {
           showProblem(p, { form: box, summary: sum, lang, prefix: 'rn-', labels: LABELS });
           throw p;
@@ -291,7 +292,7 @@ export function mountStaff(root, ctx) {
       testid: 'reset-dialog', initialFocus: '#pw-password',
       onOk: async () => {
         try {
-          await api(`/api/v1/admin/staff/${seg(s.login)}/password`, { method: 'PUT', body: { password: input.value } });
+          await api(endpoints.adminStaffPassword(s.login), { method: 'PUT', body: { password: input.value } });
           return true;
         } catch (p) {
           showProblem(p, { form: box, summary: sum, lang, prefix: 'pw-', labels: LABELS });
@@ -306,7 +307,7 @@ export function mountStaff(root, ctx) {
     e.preventDefault();
     await busy(submit, async () => {
       try {
-        const r = await api('/api/v1/admin/staff', {
+        const r = await api(endpoints.adminStaff(), {
           method: 'POST', body: { login: login.value.trim(), display_name: name.value.trim(), role: role.value, password: password.value },
         });
         clearProblems(form, summary);
@@ -333,7 +334,7 @@ export function mountOutbox(root, ctx) {
   replace(root, head(t, 'outbox.h'), h('section', { class: 'card' }, form, list));
   async function load() {
     try {
-      const data = await api('/api/v1/admin/outbox' + (status.value ? '?status=' + status.value : ''));
+      const data = await api(endpoints.adminOutbox(status.value));
       replace(list, h('p', { class: 'count' }, t('search.count', { n: data.mails.length })), data.mails.length
         ? table([t('outbox.created'), t('outbox.kind'), t('outbox.to'), t('outbox.subject'), t('outbox.status'), t('outbox.attempts'), t('outbox.error'), t('outbox.next'), t('outbox.sent')],
           data.mails.map((m) => h('tr', { 'data-status': m.status },
@@ -384,7 +385,7 @@ export function mountAudit(root, ctx) {
   async function load() {
     try {
       const at = since.value ? `${since.value.length === 16 ? since.value + ':00' : since.value}+09:00` : '';
-      const data = await api('/api/v1/admin/audit' + (at ? '?since=' + encodeURIComponent(at) : ''));
+      const data = await api(endpoints.adminAudit(at));
       clearProblems(null, summary);
       entries = data.entries.slice().reverse().sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
       render();
@@ -411,7 +412,7 @@ export function mountStats(root, ctx) {
   const form = h('form', { class: 'inline-form', novalidate: true },
     field('sx-from', t('stats.from'), fromI), field('sx-to', t('stats.to'), toI), show, csv);
   replace(root, head(t, 'stats.h'), h('section', { class: 'card' }, summary, form, list));
-  const query = () => `/api/v1/admin/stats?from=${fromI.value}&to=${toI.value}&counter=${encodeURIComponent(ctx.counter)}`;
+  const query = () => endpoints.adminStats(fromI.value, toI.value, ctx.counter);
   const procName = (id) => { const p = ctx.procedures.find((x) => x.id === id); return p ? (lang === 'en' && p.name_en ? p.name_en : p.name) : id; };
   async function load() {
     try {
@@ -464,7 +465,7 @@ export function mountJobs(root, ctx) {
   }
   async function load() {
     try {
-      const data = await api('/api/v1/admin/jobs');
+      const data = await api(endpoints.adminJobs());
       replace(list, table([t('jobs.name'), t('jobs.schedule'), t('jobs.next'), t('jobs.runs')],
         data.jobs.map((j) => {
           const failed = (j.runs || []).some((r) => (r.status || r.outcome) === 'failed');

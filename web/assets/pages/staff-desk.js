@@ -3,10 +3,11 @@
 // name kept on this browser), complete / no-show / recall, the waiting order with estimates,
 // and the day's bookings; refreshed every few seconds.
 
-import { api, seg, serverClock } from './api.js';
-import { h, $, replace, busy, store } from './dom.js';
-import { fmtTime, fmtDate, fmtClock } from './format.js';
-import { showProblem, clearProblems } from './problem.js';
+import { api, serverClock } from '../lib/api.js';
+import * as endpoints from '../lib/endpoints.js';
+import { h, $, replace, busy, store } from '../lib/dom.js';
+import { fmtTime, fmtDate, fmtClock } from '../lib/format.js';
+import { showProblem, clearProblems } from '../lib/problem.js';
 
 const DESK_KEY = 'madoguchi.desk.name';
 const REFRESH_MS = 5000;
@@ -79,7 +80,6 @@ export function mount(root, ctx) {
   deskInput.addEventListener('input', () => { store.set(DESK_KEY, desk()); labelCall(); renderCurrent(); });
   labelCall();
 
-  const base = () => `/api/v1/desk/${seg(ctx.counter)}`;
   const procName = (id) => {
     const p = ctx.procedures.find((x) => x.id === id);
     return p ? (lang === 'en' && p.name_en ? p.name_en : p.name) : id || '—';
@@ -101,7 +101,7 @@ export function mount(root, ctx) {
     if (!n) return;
     await busy(scanBtn, async () => {
       try {
-        const tk = await api(`${base()}/check-ins`, { method: 'POST', body: { reservation_number: n } });
+        const tk = await api(endpoints.deskCheckIns(ctx.counter), { method: 'POST', body: { reservation_number: n } });
         result(scanResult, true, t('desk.checkin.done', { ticket: tk.ticket, number: tk.reservation_number || n, position: tk.position, wait: tk.estimated_wait_minutes }), tk.ticket);
         ctx.toast(`${tk.ticket} ← ${n}`);
         await load();
@@ -147,7 +147,7 @@ export function mount(root, ctx) {
     await busy(walkBtn, async () => {
       try {
         const body = walkSel.value ? { procedure: walkSel.value } : {};
-        const tk = await api(`${base()}/walk-ins`, { method: 'POST', body });
+        const tk = await api(endpoints.deskWalkIns(ctx.counter), { method: 'POST', body });
         result(walkResult, true, t('desk.walkin.done', { ticket: tk.ticket, position: tk.position, wait: tk.estimated_wait_minutes }), tk.ticket);
         walkSel.value = '';
         await load();
@@ -167,7 +167,7 @@ export function mount(root, ctx) {
     }
     await busy(callBtn, async () => {
       try {
-        const tk = await api(`${base()}/calls`, { method: 'POST', body: { desk: desk() } });
+        const tk = await api(endpoints.deskCalls(ctx.counter), { method: 'POST', body: { desk: desk() } });
         if (!tk) result(callResult, false, t('desk.nobody'));
         else replace(callResult);
         await load();
@@ -186,7 +186,7 @@ export function mount(root, ctx) {
   async function settle(ticket, action, button) {
     await busy(button, async () => {
       try {
-        await api(`${base()}/tickets/${seg(ticket)}/${action}`, { method: 'POST' });
+        await api(endpoints.deskTicket(ctx.counter, ticket, action), { method: 'POST' });
         await load();
       } catch (p) {
         ctx.toast(`${ticket}: ${p.title || p.message}`, true);
@@ -273,7 +273,7 @@ export function mount(root, ctx) {
 
   async function load() {
     try {
-      queue = await api(`${base()}/queue`);
+      queue = await api(endpoints.deskQueue(ctx.counter));
       clearProblems(null, problem);
       render();
       updated.textContent = t('desk.updated', { time: fmtClock(serverClock.now()) });

@@ -2,10 +2,11 @@
 // or leave it empty for the next free slots, pick with ↑↓ and Enter, type the caller's details,
 // Enter books, and the number is shown in big letters with how to read each character.
 
-import { api, seg, serverClock } from './api.js';
-import { h, $, replace, busy } from './dom.js';
-import { parts, isoDate, addDays, fmtDate, fmtTime, fmtSlot } from './format.js';
-import { showProblem, clearProblems } from './problem.js';
+import { api, serverClock } from '../lib/api.js';
+import * as endpoints from '../lib/endpoints.js';
+import { h, $, replace, busy } from '../lib/dom.js';
+import { parts, isoDate, addDays, fmtDate, fmtTime, fmtSlot } from '../lib/format.js';
+import { showProblem, clearProblems } from '../lib/problem.js';
 
 const READING = {
   A: 'エー', C: 'シー', E: 'イー', F: 'エフ', H: 'エイチ', J: 'ジェー', K: 'ケー', M: 'エム', N: 'エヌ', P: 'ピー',
@@ -138,7 +139,7 @@ export function mount(root, ctx) {
   // ---- the slot finder ----
 
   async function availability(from, to) {
-    const data = await api(`/api/v1/counters/${seg(ctx.counter)}/availability?from=${from}&to=${to}`);
+    const data = await api(endpoints.availability(ctx.counter, from, to));
     today = serverClock.today();
     return data.days;
   }
@@ -146,7 +147,7 @@ export function mount(root, ctx) {
   async function ensureToday() {
     // Every answer carries the server's clock (X-Madoguchi-Now): the console's first calls
     // (counters, procedures) told it already.
-    if (!serverClock.known) await api('/api/v1/counters');
+    if (!serverClock.known) await api(endpoints.counters());
     today = serverClock.today();
     return today;
   }
@@ -327,7 +328,7 @@ export function mount(root, ctx) {
     }
     await busy(submitBtn, async () => {
       try {
-        const r = await api('/api/v1/staff/reservations', { method: 'POST', body });
+        const r = await api(endpoints.staffReservations(), { method: 'POST', body });
         clearProblems(form, summary);
         nextCache = null;
         readBack(r);

@@ -1,11 +1,12 @@
 // The staff console shell: sign-in (token in sessionStorage, signed out on 401), the menus of
 // the signed-in role, the counter being worked on, and a hash router over the sections.
 
-import { api, setApiLang, setAuthToken } from './api.js';
-import { h, $, replace, busy, store } from './dom.js';
-import { pickLang, makeT, applyI18n, langHref } from './i18n.js';
-import { STAFF } from './staff-i18n.js';
-import { showProblem, clearProblems } from './problem.js';
+import { api, setApiLang, setAuthToken } from '../lib/api.js';
+import * as endpoints from '../lib/endpoints.js';
+import { h, $, replace, busy, store } from '../lib/dom.js';
+import { pickLang, makeT, applyI18n, langHref } from '../lib/i18n.js';
+import { STAFF } from '../i18n/staff.js';
+import { showProblem, clearProblems } from '../lib/problem.js';
 
 const TOKEN_KEY = 'madoguchi.staff.token';
 const COUNTER_KEY = 'madoguchi.staff.counter';
@@ -102,7 +103,7 @@ async function login(e) {
   const body = { login: $('#f-login').value.trim(), password: $('#f-password').value };
   await busy($('#login-submit'), async () => {
     try {
-      const s = await api('/api/v1/staff/sessions', { method: 'POST', body, auth: false });
+      const s = await api(endpoints.staffSessions(), { method: 'POST', body, auth: false });
       clearProblems(form, summary);
       setToken(s.token);
       await start();
@@ -114,7 +115,7 @@ async function login(e) {
 }
 
 async function logout() {
-  try { await api('/api/v1/staff/sessions/current', { method: 'DELETE' }); } catch { /* gone already */ }
+  try { await api(endpoints.staffCurrentSession(), { method: 'DELETE' }); } catch { /* gone already */ }
   signedOut('login.out');
 }
 
@@ -124,9 +125,9 @@ async function start() {
   let me;
   try {
     const [who, c, p] = await Promise.all([
-      api('/api/v1/staff/sessions/current'),
-      api('/api/v1/counters'),
-      api('/api/v1/procedures'),
+      api(endpoints.staffCurrentSession()),
+      api(endpoints.counters()),
+      api(endpoints.procedures()),
     ]);
     me = who;
     ctx.counters = c.counters;

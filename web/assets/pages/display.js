@@ -1,12 +1,14 @@
 // The waiting-room screen (/display/{counter}): ticket numbers and desks only, never a name.
-// Fed by EventSource('/api/v1/desk/{counter}/display'); events are de-duplicated by their id.
-// The browser retries a dropped stream itself (sending Last-Event-ID); when it gives up, or the
-// stream falls silent, the page rebuilds it with back-off and ?last_event_id= (the last call it
-// showed), so the server sends every call made meanwhile and no call is lost. The clock is the
-// server's (X-Madoguchi-Now). A chime (Web Audio) plays once sound is enabled with a click.
+// Fed by an EventSource on the desk's display stream (endpoints.deskDisplay); events are
+// de-duplicated by their id. The browser retries a dropped stream itself (sending
+// Last-Event-ID); when it gives up, or the stream falls silent, the page rebuilds it with
+// back-off and ?last_event_id= (the last call it showed), so the server sends every call made
+// meanwhile and no call is lost. The clock is the server's (X-Madoguchi-Now). A chime (Web
+// Audio) plays once sound is enabled with a click.
 
-import { api, seg, serverClock } from './api.js';
-import { fmtClock } from './format.js';
+import { api, serverClock } from '../lib/api.js';
+import * as endpoints from '../lib/endpoints.js';
+import { fmtClock } from '../lib/format.js';
 
 const $ = (s) => document.querySelector(s);
 const counter = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
@@ -42,7 +44,7 @@ function tick() {
 
 async function sync() {
   try {
-    const data = await api('/api/v1/counters');
+    const data = await api(endpoints.counters());
     const c = data.counters.find((x) => x.id === counter);
     if (c) {
       $('#counter-name').textContent = c.name;
@@ -119,8 +121,7 @@ function setConn(state) {
 function connect() {
   clearTimeout(rebuildTimer);
   if (es) es.close();
-  const resume = lastId ? `?last_event_id=${lastId}` : '';
-  const src = new EventSource(`/api/v1/desk/${seg(counter)}/display${resume}`);
+  const src = new EventSource(endpoints.deskDisplay(counter, lastId));
   es = src;
   const opened = setTimeout(() => { if (es === src && src.readyState !== EventSource.OPEN) rebuild(); }, OPEN_TIMEOUT_MS);
   src.addEventListener('open', () => {

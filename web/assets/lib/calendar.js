@@ -5,8 +5,9 @@
 // the web can no longer take is full; when seats held for phone bookings remain, it says so
 // (call, or wait for their release), and the page may offer the day's waiting list under it.
 
-import { api, serverClock, seg } from './api.js';
-import { WORDS } from './words.js';
+import { api, serverClock } from './api.js';
+import * as endpoints from './endpoints.js';
+import { WORDS } from '/assets/words.js';
 import { h, clear, replace } from './dom.js';
 import {
   parts, isoDate, addDays, daysInMonth, fmtDate, fmtMonth, fmtTime, fmtDateTime, fmtCountdown,
@@ -204,7 +205,7 @@ export class AvailabilityCalendar {
   async fetchMonth(y, m) {
     const from = isoDate(y, m, 1);
     const to = isoDate(y, m, daysInMonth(y, m));
-    const data = await api(`/api/v1/counters/${seg(this.opts.counter)}/availability?from=${from}&to=${to}`);
+    const data = await api(endpoints.availability(this.opts.counter, from, to));
     this.today = serverClock.today();
     return data.days;
   }
@@ -573,7 +574,7 @@ export function slotDate(id) {
 export async function loadSlot(counter, slotId) {
   const date = slotDate(slotId);
   if (!date) return null;
-  const data = await api(`/api/v1/counters/${seg(counter)}/availability?from=${date}&to=${date}`);
+  const data = await api(endpoints.availability(counter, date, date));
   const day = data.days[0];
   if (!day) return null;
   const slot = day.slots.find((s) => s.id === slotId);

@@ -2,9 +2,10 @@
 // "what to bring", and the page shown for a link that cannot be used.
 
 import { api, setApiLang } from './api.js';
+import * as endpoints from './endpoints.js';
 import { h, $, replace } from './dom.js';
 import { pickLang, makeT, applyI18n, langHref } from './i18n.js';
-import { RESIDENT } from './resident-i18n.js';
+import { RESIDENT } from '../i18n/resident.js';
 
 export const APPLICANT_TYPES = ['holder', 'legal_representative', 'voluntary_proxy'];
 export const CHOICE_KEY = 'madoguchi.choice';
@@ -33,7 +34,7 @@ let catalog = null;
  */
 export function loadCatalog() {
   if (!catalog) {
-    catalog = Promise.all([api('/api/v1/counters'), api('/api/v1/procedures')])
+    catalog = Promise.all([api(endpoints.counters()), api(endpoints.procedures())])
       .then(([c, p]) => {
         showCity(c.city_name || '');
         return { counters: c.counters, procedures: p.procedures, city: c.city_name || '', mailFrom: c.mail_from || '' };

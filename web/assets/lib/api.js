@@ -1,6 +1,7 @@
 // The JSON API client shared by every page: problem+json becomes a Problem, and the server's
 // clock is tracked from the X-Madoguchi-Now header every API answer carries (a 304 served from
 // the browser's cache included), so countdowns and "today" follow the server, not the browser.
+// The paths it is given come from endpoints.js.
 
 export class Problem extends Error {
   constructor(status, body = {}, headers = null) {
@@ -118,6 +119,3 @@ export async function api(path, { method = 'GET', body, auth = true, accept, sig
   }
   return data;
 }
-
-/** Encodes one path segment. */
-export const seg = (s) => encodeURIComponent(String(s));

@@ -1,11 +1,12 @@
 // Find bookings by day, counter and free text (name, kana in any spacing, phone, number), see
 // their details, cancel with a reason (phone, admin) and book a proxy's second visit.
 
-import { api, seg } from './api.js';
-import { h, $, replace, busy } from './dom.js';
-import { parts, fmtSlot, fmtDate, fmtTime, fmtPhone } from './format.js';
-import { showProblem, clearProblems } from './problem.js';
-import { modal } from './dialog.js';
+import { api } from '../lib/api.js';
+import * as endpoints from '../lib/endpoints.js';
+import { h, $, replace, busy } from '../lib/dom.js';
+import { parts, fmtSlot, fmtDate, fmtTime, fmtPhone } from '../lib/format.js';
+import { showProblem, clearProblems } from '../lib/problem.js';
+import { modal } from '../lib/dialog.js';
 
 export function mount(root, ctx) {
   const { t, lang } = ctx;
@@ -38,13 +39,10 @@ export function mount(root, ctx) {
   };
 
   async function search() {
-    const q = new URLSearchParams();
-    if (dateInput.value) q.set('date', dateInput.value);
-    if (counterSel.value) q.set('counter', counterSel.value);
-    if (qInput.value.trim()) q.set('q', qInput.value.trim());
+    const filter = { date: dateInput.value, counter: counterSel.value, q: qInput.value.trim() };
     await busy(submit, async () => {
       try {
-        const data = await api('/api/v1/staff/reservations?' + q.toString());
+        const data = await api(endpoints.staffReservations(filter));
         clearProblems(form, summary);
         render(data.reservations);
       } catch (p) {
@@ -113,7 +111,7 @@ export function mount(root, ctx) {
       initialFocus: '#c-reason',
       onOk: async () => {
         try {
-          return await api(`/api/v1/staff/reservations/${seg(r.reservation_number)}/cancel`, { method: 'POST', body: { reason: reason.value.trim() } });
+          return await api(endpoints.staffReservationCancel(r.reservation_number), { method: 'POST', body: { reason: reason.value.trim() } });
         } catch (p) {
           showProblem(p, { form: box, summary: sum, lang, prefix: 'c-', labels: { reason: t('f.reason') } });
           throw p;
@@ -140,7 +138,7 @@ export function mount(root, ctx) {
     async function loadSlots() {
       replace(slotSel);
       if (!date.value) return;
-      const data = await api(`/api/v1/counters/${seg(r.counter)}/availability?from=${date.value}&to=${date.value}`);
+      const data = await api(endpoints.availability(r.counter, date.value, date.value));
       const d = data.days[0];
       replace(slotSel, (d ? d.slots : []).map((s) => h('option', { value: s.id, disabled: !(s.bookable && s.remaining > 0) },
         `${fmtTime(s.starts_at)}〜${fmtTime(s.ends_at)} ${s.bookable && s.remaining > 0 ? t('phone.left', { n: s.remaining }) : t('phone.full')}`)));
@@ -154,7 +152,7 @@ export function mount(root, ctx) {
       cancel: t('cancel'),
       onOk: async () => {
         try {
-          return await api(`/api/v1/staff/reservations/${seg(r.reservation_number)}/second-visit`, { method: 'POST', body: { slot_id: slotSel.value } });
+          return await api(endpoints.staffReservationSecondVisit(r.reservation_number), { method: 'POST', body: { slot_id: slotSel.value } });
         } catch (p) {
           showProblem(p, { form: box, summary: sum, lang, prefix: 'sv-' });
           throw p;

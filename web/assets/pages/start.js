@@ -3,15 +3,16 @@
 // Under a day full for the web the resident may choose its waiting list instead of a slot: the
 // mail then carries that day (as one of its slots), and the verify page joins the list.
 
-import { api } from './api.js';
-import { h, $, replace, focusTo, busy, store } from './dom.js';
-import { fmtSlot, fmtDate, fmtDateTime } from './format.js';
-import { AvailabilityCalendar, slotDate, loadSlot } from './calendar.js';
-import { showProblem, clearProblems } from './problem.js';
+import { api } from '../lib/api.js';
+import * as endpoints from '../lib/endpoints.js';
+import { h, $, replace, focusTo, busy, store } from '../lib/dom.js';
+import { fmtSlot, fmtDate, fmtDateTime } from '../lib/format.js';
+import { AvailabilityCalendar, slotDate, loadSlot } from '../lib/calendar.js';
+import { showProblem, clearProblems } from '../lib/problem.js';
 import {
   initPage, loadCatalog, counterName, procedureName, renderBring, fillPhones, telLink,
   APPLICANT_TYPES, CHOICE_KEY, setStep, checks, renderWaitlistOffer,
-} from './resident.js';
+} from '../lib/resident.js';
 
 const t = initPage();
 const lang = t.lang;
@@ -150,7 +151,7 @@ async function submitMail(e) {
   }
   await busy($('#mail-submit'), async () => {
     try {
-      const res = await api('/api/v1/verifications', { method: 'POST', body: verificationBody(email) });
+      const res = await api(endpoints.verifications(), { method: 'POST', body: verificationBody(email) });
       clearProblems(form, summary);
       save();
       showSent(email, res.expires_at);
@@ -189,7 +190,7 @@ function showSent(email, expiresAt) {
 async function resend(button, email) {
   await busy(button, async () => {
     try {
-      const res = await api('/api/v1/verifications', { method: 'POST', body: verificationBody(email) });
+      const res = await api(endpoints.verifications(), { method: 'POST', body: verificationBody(email) });
       showSent(email, res.expires_at);
     } catch (p) {
       showProblem(p, { form: $('#mail-form'), summary: $('#mail-summary'), lang });

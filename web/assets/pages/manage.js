@@ -5,16 +5,17 @@
 // /booking/manage?waitlist=TOKEN shows a waiting-list entry: its place, or the seat offered
 // (accept it, and the booking is shown here with its number), or leave the list.
 
-import { api, seg, serverClock } from './api.js';
-import { h, $, replace, focusTo, busy } from './dom.js';
-import { fmtSlot, fmtDate, fmtDateTime, fmtPhone, fmtCountdown, parts } from './format.js';
-import { AvailabilityCalendar, slotDate } from './calendar.js';
-import { showProblem } from './problem.js';
-import { confirmDialog } from './dialog.js';
+import { api, serverClock } from '../lib/api.js';
+import * as endpoints from '../lib/endpoints.js';
+import { h, $, replace, focusTo, busy } from '../lib/dom.js';
+import { fmtSlot, fmtDate, fmtDateTime, fmtPhone, fmtCountdown, parts } from '../lib/format.js';
+import { AvailabilityCalendar, slotDate } from '../lib/calendar.js';
+import { showProblem } from '../lib/problem.js';
+import { confirmDialog } from '../lib/dialog.js';
 import {
   initPage, loadCatalog, counterName, procedureName, renderBring, fillPhones, renderInvalid,
   statusBadge, telLink,
-} from './resident.js';
+} from '../lib/resident.js';
 
 const t = initPage();
 const lang = t.lang;
@@ -76,7 +77,7 @@ function render(r, message) {
         h('strong', { class: 'res-number', 'data-testid': 'reservation-number' }, r.reservation_number),
         statusBadge(r.status, t),
         active || r.status === 'checked_in'
-          ? h('img', { class: 'qr', src: `/api/v1/reservations/${seg(token)}/qr.svg`, alt: `${t('done.qr')}: ${r.reservation_number}`, width: 200, height: 200 })
+          ? h('img', { class: 'qr', src: endpoints.reservationQr(token), alt: `${t('done.qr')}: ${r.reservation_number}`, width: 200, height: 200 })
           : null),
       h('dl', { class: 'summary' },
         row(t('manage.when'), fmtSlot(r.slot, lang, { year: true }), 'slot'),
@@ -132,7 +133,7 @@ async function reschedule(slot) {
   });
   if (!ok) return;
   try {
-    const r = await api(`/api/v1/reservations/${seg(token)}/reschedule`, { method: 'POST', body: { slot_id: slot.id } });
+    const r = await api(endpoints.reservationReschedule(token), { method: 'POST', body: { slot_id: slot.id } });
     if (calendar) { calendar.destroy(); calendar = null; }
     render(r, t('manage.changed', { to: fmtSlot(r.slot, lang) }));
     focusTo($('#manage-h'));
@@ -152,7 +153,7 @@ async function cancel() {
   });
   if (!ok) return;
   try {
-    const r = await api(`/api/v1/reservations/${seg(token)}`, { method: 'DELETE' });
+    const r = await api(endpoints.reservation(token), { method: 'DELETE' });
     if (calendar) { calendar.destroy(); calendar = null; }
     render(r, t('manage.cancelled'));
     focusTo($('#manage-h'));
@@ -197,7 +198,7 @@ async function bookSecond(slot, problem) {
   });
   if (!ok) return;
   try {
-    const r2 = await api(`/api/v1/reservations/${seg(token)}/second-visit`, { method: 'POST', body: { slot_id: slot.id } });
+    const r2 = await api(endpoints.reservationSecondVisit(token), { method: 'POST', body: { slot_id: slot.id } });
     if (calendar) { calendar.destroy(); calendar = null; }
     // The second visit has its own page (its own manage link, mailed too): show it here.
     showReservation(r2, t('second.done', { number: r2.reservation_number }));
@@ -221,7 +222,7 @@ async function renderWaitlist(message) {
   clearInterval(offerTimer);
   let w;
   try {
-    w = await api(`/api/v1/waitlist/${seg(waitToken)}`);
+    w = await api(endpoints.waitlistEntry(waitToken));
   } catch (p) {
     if (p.status === 404 || p.status === 410) {
       renderInvalid(main, 'waitlist_not_found', t, catalog.counters);
@@ -279,7 +280,7 @@ function offerLeft(expiresAt) {
 async function accept(button, problem) {
   await busy(button, async () => {
     try {
-      const r = await api(`/api/v1/waitlist/${seg(waitToken)}/accept`, { method: 'POST' });
+      const r = await api(endpoints.waitlistAccept(waitToken), { method: 'POST' });
       showReservation(r, t('wait.accepted'));
     } catch (p) {
       // The offer ran out (410 offer_expired) or is gone (409 no_offer): show the entry as it is now.
@@ -300,7 +301,7 @@ async function leave(problem) {
   });
   if (!ok) return;
   try {
-    await api(`/api/v1/waitlist/${seg(waitToken)}`, { method: 'DELETE' });
+    await api(endpoints.waitlistEntry(waitToken), { method: 'DELETE' });
     await renderWaitlist(t('wait.left'));
     focusTo($('#manage-h'));
   } catch (p) {
@@ -328,7 +329,7 @@ async function start() {
     return;
   }
   try {
-    const r = await api(`/api/v1/reservations/${seg(token)}`);
+    const r = await api(endpoints.reservation(token));
     render(r);
   } catch (p) {
     if (p.status === 404 || p.status === 410) {

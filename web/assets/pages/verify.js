@@ -4,15 +4,16 @@
 // When the day chosen is full for the web (or the resident chose its waiting list), the same
 // form joins the day's waiting list (キャンセル待ち) instead.
 
-import { api, seg } from './api.js';
-import { h, $, replace, focusTo, busy, store } from './dom.js';
-import { fmtSlot, fmtDateTime, fmtDate, fmtPhone } from './format.js';
-import { AvailabilityCalendar, loadSlot, slotDate, fullForWeb, webFree } from './calendar.js';
-import { showProblem, clearProblems } from './problem.js';
+import { api } from '../lib/api.js';
+import * as endpoints from '../lib/endpoints.js';
+import { h, $, replace, focusTo, busy, store } from '../lib/dom.js';
+import { fmtSlot, fmtDateTime, fmtDate, fmtPhone } from '../lib/format.js';
+import { AvailabilityCalendar, loadSlot, slotDate, fullForWeb, webFree } from '../lib/calendar.js';
+import { showProblem, clearProblems } from '../lib/problem.js';
 import {
   initPage, loadCatalog, counterName, procedureName, renderBring, fillPhones, renderInvalid,
   APPLICANT_TYPES, CHOICE_KEY, setStep, checks, telLink, toKatakana, renderWaitlistOffer,
-} from './resident.js';
+} from '../lib/resident.js';
 
 const t = initPage();
 const lang = t.lang;
@@ -274,7 +275,7 @@ async function submit() {
   await busy(els.confirmSubmit, async () => {
     try {
       if (state.mode === 'waitlist') {
-        const entry = await api('/api/v1/waitlist', {
+        const entry = await api(endpoints.waitlist(), {
           method: 'POST',
           body: {
             verification_token: token, counter: state.counter, date: state.waitDate, procedure: v.procedure,
@@ -285,7 +286,7 @@ async function submit() {
         renderWaitlistDone(entry);
         return;
       }
-      const r = await api('/api/v1/reservations', {
+      const r = await api(endpoints.reservations(), {
         method: 'POST',
         body: {
           verification_token: token, slot_id: state.slot.id, procedure: v.procedure, applicant_type: v.applicant_type,
@@ -349,7 +350,7 @@ function renderDone(r) {
       h('div', { class: 'done-number' },
         h('span', { class: 'label' }, t('done.number')),
         h('strong', { class: 'res-number', 'data-testid': 'reservation-number' }, r.reservation_number),
-        h('img', { class: 'qr', src: `/api/v1/reservations/${seg(r.manage_token)}/qr.svg`, alt: `${t('done.qr')}: ${r.reservation_number}`, width: 200, height: 200 })),
+        h('img', { class: 'qr', src: endpoints.reservationQr(r.manage_token), alt: `${t('done.qr')}: ${r.reservation_number}`, width: 200, height: 200 })),
       h('dl', { class: 'summary' },
         h('div', null, h('dt', null, t('manage.when')), h('dd', null, fmtSlot(r.slot, lang, { year: true }))),
         h('div', null, h('dt', null, t('manage.where')), h('dd', null, counterName(c, lang), h('br'), c.address, c.phone ? [h('br'), '☎ ', telLink(c.phone)] : null)),
@@ -397,7 +398,7 @@ async function main_() {
   }
   let v;
   try {
-    [v, catalog] = await Promise.all([api(`/api/v1/verifications/${seg(token)}`), loadCatalog()]);
+    [v, catalog] = await Promise.all([api(endpoints.verification(token)), loadCatalog()]);
   } catch (p) {
     const cat = catalog || await loadCatalog().catch(() => ({ counters: [] }));
     if (p.status === 404 || p.status === 410) {

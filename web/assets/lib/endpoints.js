@@ -1,0 +1,89 @@
+// Every path of the JSON API that the pages call, in one place: each function returns the path
+// (and query) as a string for api() (or for an <img> or an EventSource). Path segments are
+// encoded with encodeURIComponent, query strings with URLSearchParams. No other file under
+// web/assets/ writes an API path itself (tests/browser/tests/00-assets.test.js checks it).
+
+const V1 = '/api/v1';
+
+/** Encodes one path segment. */
+const seg = (s) => encodeURIComponent(String(s));
+
+/** `?k=v&…` of the parameters given (undefined and null left out), or '' for none. */
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) q.set(k, String(v));
+  const s = q.toString();
+  return s ? '?' + s : '';
+}
+
+// ---------- the catalogue and the calendar (public) ----------
+
+export const counters = () => `${V1}/counters`;
+export const procedures = () => `${V1}/procedures`;
+/** A counter's slots from `from` to `to` (YYYY-MM-DD, both included). */
+export const availability = (counter, from, to) => `${V1}/counters/${seg(counter)}/availability${query({ from, to })}`;
+
+// ---------- the residents: verification, reservations, the waiting list ----------
+
+/** POST: mail a verification link. */
+export const verifications = () => `${V1}/verifications`;
+/** GET: what a verification token allows. */
+export const verification = (token) => `${V1}/verifications/${seg(token)}`;
+/** POST: book (with a verification token). */
+export const reservations = () => `${V1}/reservations`;
+/** GET, DELETE: a reservation by its manage token. */
+export const reservation = (token) => `${V1}/reservations/${seg(token)}`;
+export const reservationQr = (token) => `${reservation(token)}/qr.svg`;
+export const reservationReschedule = (token) => `${reservation(token)}/reschedule`;
+export const reservationSecondVisit = (token) => `${reservation(token)}/second-visit`;
+/** POST: join a day's waiting list. */
+export const waitlist = () => `${V1}/waitlist`;
+/** GET, DELETE: a waiting-list entry by its manage token. */
+export const waitlistEntry = (token) => `${V1}/waitlist/${seg(token)}`;
+export const waitlistAccept = (token) => `${waitlistEntry(token)}/accept`;
+
+// ---------- staff: sessions, reservations by phone, search ----------
+
+/** POST: sign in. */
+export const staffSessions = () => `${V1}/staff/sessions`;
+/** GET, DELETE: the signed-in session. */
+export const staffCurrentSession = () => `${V1}/staff/sessions/current`;
+/** GET with a filter ({date, counter, q}: empty ones left out); POST (no filter) books by phone. */
+export const staffReservations = ({ date, counter, q } = {}) =>
+  `${V1}/staff/reservations${query({ date: date || undefined, counter: counter || undefined, q: q || undefined })}`;
+/** A reservation by its number (HJ3K-7WXA). */
+export const staffReservation = (number) => `${V1}/staff/reservations/${seg(number)}`;
+export const staffReservationCancel = (number) => `${staffReservation(number)}/cancel`;
+export const staffReservationSecondVisit = (number) => `${staffReservation(number)}/second-visit`;
+
+// ---------- the desk and the waiting-room screen ----------
+
+const desk = (counter) => `${V1}/desk/${seg(counter)}`;
+export const deskCheckIns = (counter) => `${desk(counter)}/check-ins`;
+export const deskWalkIns = (counter) => `${desk(counter)}/walk-ins`;
+export const deskCalls = (counter) => `${desk(counter)}/calls`;
+export const deskQueue = (counter) => `${desk(counter)}/queue`;
+/** POST: settle a called ticket (`action`: what the desk did with it). */
+export const deskTicket = (counter, ticket, action) => `${desk(counter)}/tickets/${seg(ticket)}/${seg(action)}`;
+/** The screen's event stream; after a reconnect it resumes after `lastEventId` (0: from now). */
+export const deskDisplay = (counter, lastEventId = 0) =>
+  `${desk(counter)}/display${query({ last_event_id: lastEventId || undefined })}`;
+
+// ---------- administration ----------
+
+export const adminSlot = (id) => `${V1}/admin/slots/${seg(id)}`;
+/** GET with `{from, to}` (a counter's closures in that range); POST without. */
+export const adminClosures = (counter, { from, to } = {}) => `${V1}/admin/counters/${seg(counter)}/closures${query({ from, to })}`;
+/** DELETE: reopen a closed day. */
+export const adminClosure = (counter, date) => `${V1}/admin/counters/${seg(counter)}/closures/${seg(date)}`;
+/** GET the staff accounts, POST a new one. */
+export const adminStaff = () => `${V1}/admin/staff`;
+export const adminStaffMember = (login) => `${adminStaff()}/${seg(login)}`;
+export const adminStaffPassword = (login) => `${adminStaffMember(login)}/password`;
+/** The outbox, of one status or ('' / none) every status. */
+export const adminOutbox = (status) => `${V1}/admin/outbox${query({ status: status || undefined })}`;
+/** The audit log, since an instant (ISO 8601) or ('' / none) its recent entries. */
+export const adminAudit = (since) => `${V1}/admin/audit${query({ since: since || undefined })}`;
+/** The statistics of a counter from `from` to `to` (JSON, or CSV when asked for text/csv). */
+export const adminStats = (from, to, counter) => `${V1}/admin/stats${query({ from, to, counter })}`;
+export const adminJobs = () => `${V1}/admin/jobs`;
