@@ -77,6 +77,7 @@ impl Application {
             );
         }
         let schedules = Arc::new(crate::jobs::schedules(&settings));
+        let openapi = http::openapi_json();
         let state = AppState {
             message_domain: Arc::from(mailer.message_domain()),
             mailer,
@@ -88,7 +89,7 @@ impl Application {
             settings: Arc::new(settings),
             clock,
             db,
-            openapi: Arc::new(http::openapi_json()),
+            openapi: Arc::new(openapi),
             jobs: schedules,
         };
         if state.settings.jobs.enabled {
@@ -124,6 +125,9 @@ impl Application {
             Duration::from_secs(state.settings.server.header_timeout_seconds.max(1));
         let origins = state.settings.server.cors_allowed_origins.clone();
         let state_shutdown_timeout = state.settings.server.shutdown_timeout_seconds;
+        let documented = web::Data::new(http::documented::DocumentedCodes::of(
+            &serde_json::from_str(&state.openapi).unwrap_or_default(),
+        ));
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             let openapi = data.openapi.clone();
@@ -135,6 +139,7 @@ impl Application {
                 .wrap(from_fn(http::metrics::count_requests))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(data.clone())
+                .app_data(documented.clone())
                 .configure(|cfg| http::routes(cfg, openapi))
         })
         .workers(workers)

@@ -387,6 +387,27 @@ fn transactions_open_only_in_the_database_layer() {
     );
 }
 
+#[test]
+fn handlers_reach_a_domain_through_its_face_never_its_queries() {
+    // `http/` turns requests into calls of a module's public functions (its `mod.rs`); a
+    // module's `repo` is its own business.
+    let problems: Vec<String> = sources()
+        .into_iter()
+        .filter(|s| s.module == "http" || s.module == "web")
+        .filter(|s| {
+            s.code
+                .lines()
+                .any(|l| l.contains("::repo::") || l.contains("::repo;") || l.contains("::repo as"))
+        })
+        .map(|s| s.path)
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "handlers that call a module's repo directly: {}",
+        problems.join(", ")
+    );
+}
+
 /// The longest a function may be, in lines from its `fn` to its closing brace.
 const MAX_FUNCTION_LINES: usize = 80;
 

@@ -13,6 +13,7 @@ pub mod holidays;
 pub mod repo;
 mod service;
 
+pub use repo::list_closures;
 pub use service::Calendar;
 
 use std::collections::BTreeSet;

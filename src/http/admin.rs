@@ -10,15 +10,15 @@ use super::body::JsonBody;
 use super::calendar::check_date_range;
 use super::json::{stored, StaffJson};
 use super::problem::AppError;
-use super::route::{api, ApiRoute, ADMIN};
+use super::route::{api, codes, own, ApiRoute, ADMIN};
 use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
-use crate::error::ErrorCode;
 use crate::error::{FieldProblem, Invalid};
 use crate::mail::outbox::list_outbox;
 use crate::mail::{MailKind, OutboxStatus};
 use crate::operations::{self as admin, AdminError};
 use crate::staff::audit::list_since;
+use crate::staff::service::StaffError;
 use crate::staff::service::{
     create_staff, find_account, prepare_password, prepare_staff, reset_password, update_staff,
     NewStaff, StaffChanges,
@@ -85,7 +85,7 @@ pub async fn get_staff_list(
     state: web::Data<AppState>,
     _user: Authorized<AdminOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let rows = state.db.run(crate::staff::repo::list_staff).await?;
+    let rows = state.db.run(crate::staff::list_staff).await?;
     let staff = rows.iter().map(|r| StaffJson::of(&state, r)).collect();
     Ok(HttpResponse::Ok().json(StaffListJson { staff }))
 }
@@ -344,7 +344,7 @@ pub async fn get_closures(
     let id = counter.id.clone();
     let rows = state
         .db
-        .run(move |conn| crate::calendar::repo::list_closures(conn, &id, from, to))
+        .run(move |conn| crate::calendar::list_closures(conn, &id, from, to))
         .await?;
     let closures = rows
         .iter()
@@ -531,67 +531,62 @@ pub async fn get_outbox(
 
 /// This area's rows of the route table.
 pub(super) fn routes() -> Vec<ApiRoute> {
-    use ErrorCode as E;
     use Method as M;
+    let staff = || codes::<StaffError>(&[]);
+    let admin = || codes::<AdminError>(&[]);
     vec![
-        api(M::GET, "/api/v1/admin/staff", ADMIN, &[], get_staff_list),
         api(
-            M::POST,
+            M::GET,
             "/api/v1/admin/staff",
             ADMIN,
-            &[E::LoginTaken],
-            post_staff,
+            own(&[]),
+            get_staff_list,
         ),
+        api(M::POST, "/api/v1/admin/staff", ADMIN, staff(), post_staff),
         api(
             M::PATCH,
             "/api/v1/admin/staff/{login}",
             ADMIN,
-            &[E::StaffNotFound, E::LastAdmin],
+            staff(),
             patch_staff,
         ),
         api(
             M::PUT,
             "/api/v1/admin/staff/{login}/password",
             ADMIN,
-            &[E::StaffNotFound],
+            staff(),
             put_staff_password,
         ),
         api(
             M::PUT,
             "/api/v1/admin/slots/{slot_id}",
             ADMIN,
-            &[E::SlotNotFound, E::DayClosed, E::CapacityBelowBooked],
+            admin(),
             put_slot,
         ),
         api(
             M::GET,
             "/api/v1/admin/counters/{counter}/closures",
             ADMIN,
-            &[E::CounterNotFound],
+            admin(),
             get_closures,
         ),
         api(
             M::POST,
             "/api/v1/admin/counters/{counter}/closures",
             ADMIN,
-            &[
-                E::CounterNotFound,
-                E::DayAlreadyClosed,
-                E::DayHasReservations,
-                E::ContainsIndividualNumber,
-                E::TooLateToCancel,
-            ],
+            admin(),
             post_closure,
         ),
         api(
             M::DELETE,
             "/api/v1/admin/counters/{counter}/closures/{date}",
             ADMIN,
-            &[E::CounterNotFound, E::ClosureNotFound],
+            admin(),
             delete_closure,
         ),
-        api(M::GET, "/api/v1/admin/audit", ADMIN, &[], get_audit),
-        api(M::GET, "/api/v1/admin/outbox", ADMIN, &[], get_outbox),
+        api(M::GET, "/api/v1/admin/audit", ADMIN, own(&[]), get_audit),
+        api(M::GET, "/api/v1/admin/outbox", ADMIN, own(&[]), get_outbox),
     ]
 }
 

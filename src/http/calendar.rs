@@ -9,14 +9,14 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Authorized, PhoneStaff};
 use super::json::{instant, SlotJson};
 use super::problem::AppError;
-use super::route::{api, Access, ApiRoute};
+use super::route::{api, codes, own, Access, ApiRoute};
 use super::state::AppState;
 use crate::calendar::availability::{self, DayClock, DayView};
 use crate::calendar::cache::{DayState, RenderKey};
+use crate::calendar::CalendarError;
 use crate::calendar::{ClosedReason, Counter, DayStatus, Hours, Taker};
 use crate::catalogue::ApplicantType;
 use crate::config::ApplicantSettings;
-use crate::error::ErrorCode;
 use crate::error::{FieldProblem, Invalid};
 use actix_web::http::Method;
 
@@ -266,7 +266,7 @@ pub async fn get_availability(
         .run(move |conn| {
             let days = calendar.cache.days(conn, calendar.as_ref(), &c, from, to)?;
             let waiting = match taker {
-                Taker::Phone => crate::waitlist::repo::count_by_day(conn, &c.id, from, to)?,
+                Taker::Phone => crate::waitlist::count_by_day(conn, &c.id, from, to)?,
                 Taker::Web => Vec::new(),
             };
             Ok::<_, diesel::result::Error>((days, waiting))
@@ -401,16 +401,21 @@ fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {
 /// This area's rows of the route table.
 pub(super) fn routes() -> Vec<ApiRoute> {
     use Access::Public;
-    use ErrorCode as E;
     use Method as M;
     vec![
-        api(M::GET, "/api/v1/counters", Public, &[], get_counters),
-        api(M::GET, "/api/v1/procedures", Public, &[], get_procedures),
+        api(M::GET, "/api/v1/counters", Public, own(&[]), get_counters),
+        api(
+            M::GET,
+            "/api/v1/procedures",
+            Public,
+            own(&[]),
+            get_procedures,
+        ),
         api(
             M::GET,
             "/api/v1/counters/{counter}/availability",
             Public,
-            &[E::CounterNotFound],
+            codes::<CalendarError>(&[]),
             get_availability,
         ),
     ]

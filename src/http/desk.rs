@@ -13,13 +13,14 @@ use super::body::JsonBody;
 use super::calendar::check_date_range;
 use super::json::{StaffReservationJson, TicketJson};
 use super::problem::AppError;
-use super::route::{api, Access, ApiRoute, DESK, TICKET};
+use super::route::{api, codes, Access, ApiRoute, DESK};
 use super::state::AppState;
+use crate::calendar::CalendarError;
 use crate::db::RunError;
-use crate::error::ErrorCode;
 use crate::error::{FieldProblem, Invalid};
-use crate::queue::repo::{calls_after, last_call_id, recent_calls, CallEvent, TicketRow};
+use crate::queue::service::DeskError;
 use crate::queue::service::{self, Outcome};
+use crate::queue::{calls_after, last_call_id, recent_calls, CallEvent, TicketRow};
 use crate::text::parse_label;
 use actix_web::http::Method;
 
@@ -451,71 +452,63 @@ async fn next_events(
 /// This area's rows of the route table.
 pub(super) fn routes() -> Vec<ApiRoute> {
     use Access::Public;
-    use ErrorCode as E;
     use Method as M;
+    let desk = || codes::<(DeskError, Invalid)>(&[]);
     vec![
         api(
             M::GET,
             "/api/v1/desk/{counter}/queue",
             DESK,
-            &[E::CounterNotFound],
+            desk(),
             get_queue,
         ),
         api(
             M::POST,
             "/api/v1/desk/{counter}/check-ins",
             DESK,
-            &[
-                E::CounterNotFound,
-                E::ReservationNotFound,
-                E::ReservationCancelled,
-                E::AlreadyCheckedIn,
-                E::WrongCounter,
-                E::NotToday,
-                E::DayClosed,
-            ],
+            desk(),
             post_check_in,
         ),
         api(
             M::POST,
             "/api/v1/desk/{counter}/walk-ins",
             DESK,
-            &[E::CounterNotFound, E::ProcedureNotFound, E::DayClosed],
+            desk(),
             post_walk_in,
         ),
         api(
             M::POST,
             "/api/v1/desk/{counter}/calls",
             DESK,
-            &[E::CounterNotFound],
+            desk(),
             post_call,
         ),
         api(
             M::POST,
             "/api/v1/desk/{counter}/tickets/{ticket}/complete",
             DESK,
-            TICKET,
+            desk(),
             post_complete,
         ),
         api(
             M::POST,
             "/api/v1/desk/{counter}/tickets/{ticket}/no-show",
             DESK,
-            TICKET,
+            desk(),
             post_no_show,
         ),
         api(
             M::POST,
             "/api/v1/desk/{counter}/tickets/{ticket}/recall",
             DESK,
-            TICKET,
+            desk(),
             post_recall,
         ),
         api(
             M::GET,
             "/api/v1/desk/{counter}/display",
             Public,
-            &[E::CounterNotFound],
+            codes::<CalendarError>(&[]),
             get_display,
         ),
     ]

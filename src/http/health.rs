@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::problem::AppError;
-use super::route::{api, Access, ApiRoute};
+use super::route::{api, own, Access, ApiRoute};
 use super::state::AppState;
 use crate::error::ErrorCode;
 use actix_web::http::Method;
@@ -84,12 +84,12 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     use ErrorCode as E;
     use Method as M;
     vec![
-        api(M::GET, "/healthz", Public, &[], get_healthz),
+        api(M::GET, "/healthz", Public, own(&[]), get_healthz),
         api(
             M::GET,
             "/readyz",
             Public,
-            &[E::DatabaseUnavailable],
+            own(&[E::DatabaseUnavailable]),
             get_readyz,
         ),
     ]

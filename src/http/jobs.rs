@@ -10,12 +10,13 @@ use super::auth::{AdminOnly, Authorized};
 use super::calendar::check_date_range;
 use super::json::{instant, stored};
 use super::problem::AppError;
-use super::route::{api, ApiRoute, ADMIN};
+use super::route::{api, codes, own, ApiRoute, ADMIN};
 use super::state::AppState;
+use crate::calendar::CalendarError;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
-use crate::jobs::repo::{list_runs, RunStatus};
 use crate::jobs::stats::{self, DailyStatsRow};
 use crate::jobs::Job;
+use crate::jobs::{list_runs, RunStatus};
 use actix_web::http::Method;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -246,12 +247,12 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     use ErrorCode as E;
     use Method as M;
     vec![
-        api(M::GET, "/api/v1/admin/jobs", ADMIN, &[], get_jobs),
+        api(M::GET, "/api/v1/admin/jobs", ADMIN, own(&[]), get_jobs),
         api(
             M::GET,
             "/api/v1/admin/stats",
             ADMIN,
-            &[E::CounterNotFound, E::NotAcceptable],
+            codes::<CalendarError>(&[E::NotAcceptable]),
             get_stats,
         ),
     ]

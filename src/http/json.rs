@@ -12,12 +12,12 @@ use crate::calendar::availability::SlotView;
 use crate::calendar::local_rfc3339;
 use crate::catalogue::ApplicantType;
 use crate::queue::model::{TicketKind, TicketStatus};
-use crate::queue::repo::TicketRow;
 use crate::queue::service::Issued;
+use crate::queue::TicketRow;
 use crate::reservations::model::{Channel, ReservationRow, ReservationStatus};
 use crate::reservations::service::{needs_two_visits, second_visit_range, VisitLinks};
-use crate::staff::repo::StaffRow;
 use crate::staff::Role;
+use crate::staff::StaffRow;
 
 /// An instant as RFC 3339 with the counter's offset, to the second.
 pub fn instant(at: DateTime<Utc>, tz: Tz) -> String {

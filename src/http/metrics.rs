@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 
 use super::problem::AppError;
-use super::route::{api, Access, ApiRoute};
+use super::route::{api, own, Access, ApiRoute};
 use super::state::AppState;
 use crate::metrics::{CounterLabels, HttpLabels, RouteLabels, StatusLabels};
 use actix_web::http::Method;
@@ -64,7 +64,7 @@ pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, App
             let outbox = crate::mail::outbox::count_by_status(conn)?;
             let mut waiting = Vec::new();
             for (counter, day) in counters {
-                let n = crate::queue::repo::count_waiting(conn, &counter, day)?;
+                let n = crate::queue::count_waiting(conn, &counter, day)?;
                 waiting.push((counter, n));
             }
             Ok::<_, diesel::result::Error>((outbox, waiting))
@@ -109,7 +109,7 @@ pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, App
 pub(super) fn routes() -> Vec<ApiRoute> {
     use Access::Public;
     use Method as M;
-    vec![api(M::GET, "/metrics", Public, &[], get_metrics)]
+    vec![api(M::GET, "/metrics", Public, own(&[]), get_metrics)]
 }
 
 /// This area's operations in the OpenAPI document (joined by `http::openapi_json`).

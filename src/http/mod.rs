@@ -12,6 +12,7 @@ pub mod auth;
 pub mod body;
 pub mod calendar;
 pub mod desk;
+pub mod documented;
 pub mod health;
 pub mod jobs;
 pub mod json;

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
 use super::problem::{Problem, ProblemExtra, ProblemJson};
-use super::route::api;
+use super::route::{api, own};
 use super::route::{Access, ApiRoute};
 use super::state::AppState;
 use crate::error::{ErrorCode, Facts, Lang};
@@ -306,7 +306,13 @@ pub fn docs(cfg: &mut web::ServiceConfig, _openapi: Arc<String>) {
 pub(super) fn routes() -> Vec<ApiRoute> {
     use Access::Public;
     use Method as M;
-    vec![api(M::GET, "/api/openapi.json", Public, &[], get_openapi)]
+    vec![api(
+        M::GET,
+        "/api/openapi.json",
+        Public,
+        own(&[]),
+        get_openapi,
+    )]
 }
 
 /// This area's operations in the OpenAPI document (joined by `http::openapi_json`).
@@ -367,7 +373,7 @@ mod tests {
         let doc = document(&api_routes(), area_paths());
         for r in api_routes() {
             let op = &doc["paths"][r.path][method_key(&r.method)];
-            for code in r.errors {
+            for code in &r.errors {
                 let status = code.status().to_string();
                 let example = &op["responses"][&status]["content"]["application/problem+json"]
                     ["examples"][code.as_str()]["value"];

@@ -2,7 +2,7 @@
 
 use actix_web::http::Method;
 
-use super::route::{api, Access, ApiRoute};
+use super::route::{api, own, Access, ApiRoute};
 
 /// This area's rows of the route table.
 pub(super) fn routes() -> Vec<ApiRoute> {
@@ -10,28 +10,34 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     use Access::Public;
     use Method as M;
     vec![
-        api(M::GET, "/", Public, &[], pages::get_resident_page),
+        api(M::GET, "/", Public, own(&[]), pages::get_resident_page),
         api(
             M::GET,
             "/booking/verify",
             Public,
-            &[],
+            own(&[]),
             pages::get_verify_page,
         ),
         api(
             M::GET,
             "/booking/manage",
             Public,
-            &[],
+            own(&[]),
             pages::get_manage_page,
         ),
-        api(M::GET, "/staff", Public, &[], pages::get_staff_redirect),
-        api(M::GET, "/staff/", Public, &[], pages::get_staff_page),
+        api(
+            M::GET,
+            "/staff",
+            Public,
+            own(&[]),
+            pages::get_staff_redirect,
+        ),
+        api(M::GET, "/staff/", Public, own(&[]), pages::get_staff_page),
         api(
             M::GET,
             "/display/{counter}",
             Public,
-            &[],
+            own(&[]),
             pages::get_display_page,
         ),
     ]

@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::documented::DocumentedCodes;
 use super::json::{instant, SlotJson};
 use crate::calendar::{CalendarError, ClosedReason};
 use crate::error::{ErrorCode, Facts, FieldError, Invalid, Lang};
@@ -124,6 +125,148 @@ impl From<ErrorCode> for AppError {
 impl From<anyhow::Error> for AppError {
     fn from(e: anyhow::Error) -> Self {
         AppError::unexpected(e)
+    }
+}
+
+/// An error type whose values answer with codes of a known set. Each conversion below
+/// (`From<…> for AppError`) has its `Refusal` beside it, naming every code its arms produce; a
+/// route's row in the table declares the error types its handler returns (`route::codes`), so
+/// the OpenAPI document lists what the errors can say, and in a debug build a route that answers
+/// a code its document omits fails loudly (see [`problem_middleware`]).
+pub trait Refusal {
+    /// Every code a value of this type can answer with.
+    fn codes() -> Vec<ErrorCode>;
+}
+
+impl Refusal for Invalid {
+    fn codes() -> Vec<ErrorCode> {
+        vec![
+            ErrorCode::ValidationFailed,
+            ErrorCode::ContainsIndividualNumber,
+        ]
+    }
+}
+
+impl Refusal for CalendarError {
+    fn codes() -> Vec<ErrorCode> {
+        vec![
+            ErrorCode::CounterNotFound,
+            ErrorCode::SlotNotFound,
+            ErrorCode::DayClosed,
+        ]
+    }
+}
+
+impl Refusal for VerificationError {
+    fn codes() -> Vec<ErrorCode> {
+        vec![
+            ErrorCode::VerificationNotFound,
+            ErrorCode::VerificationExpired,
+            ErrorCode::VerificationUsed,
+            ErrorCode::RateLimited,
+        ]
+    }
+}
+
+impl Refusal for BookingError {
+    fn codes() -> Vec<ErrorCode> {
+        use ErrorCode as C;
+        let mut codes = vec![
+            C::ProcedureNotFound,
+            C::ReservationNotFound,
+            C::WindowNotOpen,
+            C::WindowClosed,
+            C::SlotFull,
+            C::ActiveReservationExists,
+            C::TooLateToCancel,
+            C::TooLateToChange,
+            C::ReservationCancelled,
+            C::SecondVisitNotNeeded,
+            C::FirstVisitNotCompleted,
+            C::SecondVisitTooEarly,
+            C::SecondVisitTooLate,
+            C::SecondVisitExists,
+        ];
+        codes.extend(Invalid::codes());
+        codes.extend(CalendarError::codes());
+        codes.extend(VerificationError::codes());
+        codes
+    }
+}
+
+impl Refusal for crate::waitlist::WaitlistError {
+    fn codes() -> Vec<ErrorCode> {
+        let mut codes = vec![
+            ErrorCode::SeatsAvailable,
+            ErrorCode::WaitlistNotFound,
+            ErrorCode::OfferExpired,
+            ErrorCode::NoOffer,
+        ];
+        codes.extend(BookingError::codes());
+        codes
+    }
+}
+
+impl Refusal for StaffError {
+    fn codes() -> Vec<ErrorCode> {
+        let mut codes = vec![
+            ErrorCode::LoginTaken,
+            ErrorCode::StaffNotFound,
+            ErrorCode::LastAdmin,
+            ErrorCode::InvalidCredentials,
+            ErrorCode::RateLimited,
+            ErrorCode::Unauthenticated,
+        ];
+        codes.extend(Invalid::codes());
+        codes
+    }
+}
+
+impl Refusal for AdminError {
+    fn codes() -> Vec<ErrorCode> {
+        let mut codes = vec![
+            ErrorCode::CapacityBelowBooked,
+            ErrorCode::DayAlreadyClosed,
+            ErrorCode::DayHasReservations,
+            ErrorCode::ClosureNotFound,
+        ];
+        codes.extend(Invalid::codes());
+        codes.extend(CalendarError::codes());
+        codes.extend(BookingError::codes());
+        codes
+    }
+}
+
+impl Refusal for DeskError {
+    fn codes() -> Vec<ErrorCode> {
+        let mut codes = vec![
+            ErrorCode::ProcedureNotFound,
+            ErrorCode::ReservationNotFound,
+            ErrorCode::ReservationCancelled,
+            ErrorCode::AlreadyCheckedIn,
+            ErrorCode::WrongCounter,
+            ErrorCode::NotToday,
+            ErrorCode::TicketNotFound,
+            ErrorCode::TicketNotCalled,
+        ];
+        codes.extend(CalendarError::codes());
+        codes
+    }
+}
+
+impl<A: Refusal, B: Refusal> Refusal for (A, B) {
+    fn codes() -> Vec<ErrorCode> {
+        let mut codes = A::codes();
+        codes.extend(B::codes());
+        codes
+    }
+}
+
+impl<A: Refusal, B: Refusal, C: Refusal> Refusal for (A, B, C) {
+    fn codes() -> Vec<ErrorCode> {
+        let mut codes = <(A, B)>::codes();
+        codes.extend(C::codes());
+        codes
     }
 }
 
@@ -520,6 +663,11 @@ pub fn problem_middleware<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             .headers()
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+        if let Some(p) = &existing {
+            if let Some(undocumented) = undocumented(&res, p.code) {
+                return Ok(ErrorHandlerResponse::Response(undocumented));
+            }
+        }
         let problem = match existing {
             Some(p) if lang == Lang::Ja => p,
             Some(_) => return Ok(ErrorHandlerResponse::Response(res.map_into_left_body())),
@@ -544,6 +692,41 @@ pub fn problem_middleware<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             .map_into_right_body();
         Ok(ErrorHandlerResponse::Response(res))
     })
+}
+
+/// A debug build's check that the answer's code is one its route documents (the OpenAPI
+/// document lists every code of the error types a route's handler returns): a code outside
+/// that list is a 500 that names it, so any test or fuzz run that reaches it fails. A
+/// release build logs it and answers as it would.
+fn undocumented<B: MessageBody + 'static>(
+    res: &ServiceResponse<B>,
+    code: ErrorCode,
+) -> Option<ServiceResponse<ProblemBody<B>>> {
+    let req = res.request();
+    let documented = req.app_data::<actix_web::web::Data<DocumentedCodes>>()?;
+    let pattern = req.match_pattern()?;
+    if documented.lists(req.method().as_str(), &pattern, code)? {
+        return None;
+    }
+    tracing::error!(
+        route = %pattern,
+        method = %req.method(),
+        code = code.as_str(),
+        "a route answered a code its OpenAPI description does not list"
+    );
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let mut new = Problem::of_status(StatusCode::INTERNAL_SERVER_ERROR).response(Lang::En);
+    new.headers_mut().insert(
+        header::HeaderName::from_static("x-madoguchi-undocumented-code"),
+        HeaderValue::from_static(code.as_str()),
+    );
+    Some(
+        ServiceResponse::new(req.clone(), new)
+            .map_into_boxed_body()
+            .map_into_right_body(),
+    )
 }
 
 /// Type of the body the problem middleware produces.

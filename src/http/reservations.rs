@@ -7,11 +7,10 @@ use utoipa::ToSchema;
 use super::body::JsonBody;
 use super::json::ReservationJson;
 use super::problem::AppError;
-use super::route::{api, Access, ApiRoute};
+use super::route::{api, codes, Access, ApiRoute};
 use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
 use crate::db::RunError;
-use crate::error::ErrorCode;
 use crate::operations;
 use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::service::{self, Origin, VisitLinks};
@@ -247,63 +246,42 @@ pub async fn get_reservation_qr(
 /// This area's rows of the route table.
 pub(super) fn routes() -> Vec<ApiRoute> {
     use Access::Public;
-    use ErrorCode as E;
     use Method as M;
+    let booking = || codes::<BookingError>(&[]);
     vec![
         api(
             M::POST,
             "/api/v1/reservations",
             Public,
-            &[
-                E::ContainsIndividualNumber,
-                E::VerificationNotFound,
-                E::VerificationExpired,
-                E::VerificationUsed,
-                E::SlotNotFound,
-                E::ProcedureNotFound,
-                E::DayClosed,
-                E::SlotFull,
-                E::WindowNotOpen,
-                E::WindowClosed,
-                E::ActiveReservationExists,
-            ],
+            booking(),
             post_reservation,
         ),
         api(
             M::GET,
             "/api/v1/reservations/{manage_token}",
             Public,
-            &[E::ReservationNotFound],
+            booking(),
             get_reservation,
         ),
         api(
             M::DELETE,
             "/api/v1/reservations/{manage_token}",
             Public,
-            &[E::ReservationNotFound, E::TooLateToCancel],
+            booking(),
             delete_reservation,
         ),
         api(
             M::POST,
             "/api/v1/reservations/{manage_token}/reschedule",
             Public,
-            &[
-                E::ReservationNotFound,
-                E::ReservationCancelled,
-                E::TooLateToChange,
-                E::SlotNotFound,
-                E::DayClosed,
-                E::SlotFull,
-                E::WindowNotOpen,
-                E::WindowClosed,
-            ],
+            booking(),
             post_reschedule,
         ),
         api(
             M::GET,
             "/api/v1/reservations/{manage_token}/qr.svg",
             Public,
-            &[E::ReservationNotFound],
+            booking(),
             get_reservation_qr,
         ),
     ]

@@ -5,6 +5,7 @@
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder, Route};
 
+use super::problem::Refusal;
 use crate::error::ErrorCode;
 use crate::staff::Role;
 
@@ -27,8 +28,9 @@ pub struct ApiRoute {
     pub path: &'static str,
     pub access: Access,
     /// The codes this route answers besides the ones every route of its kind can (see
-    /// `openapi::common_errors`).
-    pub errors: &'static [ErrorCode],
+    /// `openapi::common_errors`): those of the error types its handler returns, and the
+    /// codes it answers by itself ([`codes`]).
+    pub errors: Vec<ErrorCode>,
     pub route: Route,
 }
 
@@ -36,7 +38,7 @@ pub(super) fn api<F, Args>(
     method: Method,
     path: &'static str,
     access: Access,
-    errors: &'static [ErrorCode],
+    errors: Vec<ErrorCode>,
     handler: F,
 ) -> ApiRoute
 where
@@ -53,32 +55,21 @@ where
     }
 }
 
-/// Codes that several areas' booking routes share.
-pub(super) const BOOKING: &[ErrorCode] = &[
-    ErrorCode::ContainsIndividualNumber,
-    ErrorCode::SlotNotFound,
-    ErrorCode::ProcedureNotFound,
-    ErrorCode::DayClosed,
-    ErrorCode::SlotFull,
-    ErrorCode::WindowNotOpen,
-    ErrorCode::WindowClosed,
-    ErrorCode::ActiveReservationExists,
-];
-pub(super) const TICKET: &[ErrorCode] = &[
-    ErrorCode::CounterNotFound,
-    ErrorCode::TicketNotFound,
-    ErrorCode::TicketNotCalled,
-];
-pub(super) const SECOND_VISIT: &[ErrorCode] = &[
-    ErrorCode::ReservationNotFound,
-    ErrorCode::SecondVisitNotNeeded,
-    ErrorCode::FirstVisitNotCompleted,
-    ErrorCode::SecondVisitTooEarly,
-    ErrorCode::SecondVisitTooLate,
-    ErrorCode::SecondVisitExists,
-    ErrorCode::SlotNotFound,
-    ErrorCode::DayClosed,
-    ErrorCode::SlotFull,
-    ErrorCode::WindowNotOpen,
-    ErrorCode::WindowClosed,
-];
+/// A route's codes: every code of the error types `T` its handler returns (a tuple for
+/// several; see [`Refusal`]), and `own`, the codes the handler answers by itself.
+pub(super) fn codes<T: Refusal>(own: &[ErrorCode]) -> Vec<ErrorCode> {
+    let mut all = T::codes();
+    all.extend_from_slice(own);
+    let mut seen = Vec::with_capacity(all.len());
+    for c in all {
+        if !seen.contains(&c) {
+            seen.push(c);
+        }
+    }
+    seen
+}
+
+/// The codes of a handler that returns no domain error, only codes of its own.
+pub(super) fn own(codes: &[ErrorCode]) -> Vec<ErrorCode> {
+    codes.to_vec()
+}

@@ -12,15 +12,14 @@ use super::json::instant;
 use super::json::{StaffReservationJson, StaffReservationsJson};
 use super::middleware::client_ip_key;
 use super::problem::AppError;
-use super::route::{api, Access, ApiRoute, ANY_STAFF, BOOKING, PHONE};
+use super::route::{api, codes, own, Access, ApiRoute, ANY_STAFF, PHONE};
 use super::state::AppState;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::operations;
 use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::numbers::normalise_reservation_number;
-use crate::reservations::repo;
 use crate::reservations::service::{self, Origin, VisitLinks};
-use crate::reservations::BookingError;
+use crate::reservations::{self, BookingError};
 use crate::staff::service::StaffError;
 use crate::staff::service::{self as staff_service, LoginCheck};
 use crate::staff::Role;
@@ -249,7 +248,7 @@ pub async fn get_staff_reservations(
     let (rows, links) = state
         .db
         .run(move |conn| {
-            let rows = repo::search(conn, &search, SEARCH_LIMIT)?;
+            let rows = reservations::search(conn, &search, SEARCH_LIMIT)?;
             let links = service::visit_links(conn, &rows)?;
             Ok::<_, diesel::result::Error>((rows, links))
         })
@@ -323,60 +322,56 @@ pub async fn post_staff_cancel(
 /// This area's rows of the route table.
 pub(super) fn routes() -> Vec<ApiRoute> {
     use Access::Public;
-    use ErrorCode as E;
     use Method as M;
+    let booking = || codes::<BookingError>(&[]);
     vec![
         api(
             M::POST,
             "/api/v1/staff/sessions",
             Public,
-            &[E::InvalidCredentials, E::RateLimited],
+            codes::<StaffError>(&[]),
             post_session,
         ),
         api(
             M::GET,
             "/api/v1/staff/sessions/current",
             ANY_STAFF,
-            &[],
+            own(&[]),
             get_current_session,
         ),
         api(
             M::DELETE,
             "/api/v1/staff/sessions/current",
             ANY_STAFF,
-            &[],
+            codes::<StaffError>(&[]),
             delete_session,
         ),
         api(
             M::POST,
             "/api/v1/staff/reservations",
             PHONE,
-            BOOKING,
+            booking(),
             post_staff_reservation,
         ),
         api(
             M::GET,
             "/api/v1/staff/reservations",
             ANY_STAFF,
-            &[E::CounterNotFound],
+            booking(),
             get_staff_reservations,
         ),
         api(
             M::GET,
             "/api/v1/staff/reservations/{reservation_number}",
             ANY_STAFF,
-            &[E::ReservationNotFound],
+            booking(),
             get_staff_reservation,
         ),
         api(
             M::POST,
             "/api/v1/staff/reservations/{reservation_number}/cancel",
             PHONE,
-            &[
-                E::ReservationNotFound,
-                E::TooLateToCancel,
-                E::ContainsIndividualNumber,
-            ],
+            booking(),
             post_staff_cancel,
         ),
     ]

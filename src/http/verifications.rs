@@ -9,7 +9,7 @@ use super::json::instant;
 use super::json::stored;
 use super::middleware::client_ip_key;
 use super::problem::AppError;
-use super::route::{api, Access, ApiRoute};
+use super::route::{api, codes, Access, ApiRoute};
 use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
 use crate::error::{ErrorCode, FieldProblem, Invalid};
@@ -129,25 +129,14 @@ pub(super) fn routes() -> Vec<ApiRoute> {
             M::POST,
             "/api/v1/verifications",
             Public,
-            &[
-                E::InvalidEmail,
-                E::ContainsIndividualNumber,
-                E::CounterNotFound,
-                E::SlotNotFound,
-                E::DayClosed,
-                E::RateLimited,
-            ],
+            codes::<(Invalid, CalendarError, VerificationError)>(&[E::InvalidEmail]),
             post_verification,
         ),
         api(
             M::GET,
             "/api/v1/verifications/{token}",
             Public,
-            &[
-                E::VerificationNotFound,
-                E::VerificationExpired,
-                E::VerificationUsed,
-            ],
+            codes::<VerificationError>(&[]),
             get_verification,
         ),
     ]

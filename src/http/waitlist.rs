@@ -9,18 +9,17 @@ use super::auth::{Authorized, PhoneStaff};
 use super::body::JsonBody;
 use super::json::{instant, ReservationJson, ReservedSlotJson, StaffReservationJson};
 use super::problem::AppError;
-use super::route::{api, Access, ApiRoute, PHONE, SECOND_VISIT};
+use super::route::{api, codes, Access, ApiRoute, PHONE};
 use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
-use crate::error::ErrorCode;
 use crate::error::{FieldProblem, Invalid};
 use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::service::{self, SecondVisitBy, VisitLinks};
 use crate::reservations::BookingError;
 use crate::tokens::looks_like_token;
 use crate::verification::VerificationError;
-use crate::waitlist::repo::{WaitStatus, WaitlistRow};
 use crate::waitlist::{self, EntryView, JoinRequest, WaitlistError};
+use crate::waitlist::{WaitStatus, WaitlistRow};
 use actix_web::http::Method;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -168,7 +167,7 @@ async fn entry_response(state: &AppState, view: EntryView) -> Result<WaitlistJso
             state
                 .db
                 .run(move |conn| {
-                    crate::reservations::repo::find_by_id(conn, &id)
+                    crate::reservations::find_by_id(conn, &id)
                         .map(|r| r.map(|r| r.reservation_number))
                 })
                 .await?
@@ -363,67 +362,50 @@ pub async fn post_staff_second_visit(
 /// This area's rows of the route table.
 pub(super) fn routes() -> Vec<ApiRoute> {
     use Access::Public;
-    use ErrorCode as E;
     use Method as M;
+    let booking = || codes::<BookingError>(&[]);
+    let waitlist = || codes::<WaitlistError>(&[]);
     vec![
         api(
             M::POST,
             "/api/v1/reservations/{manage_token}/second-visit",
             Public,
-            SECOND_VISIT,
+            booking(),
             post_second_visit,
         ),
         api(
             M::POST,
             "/api/v1/waitlist",
             Public,
-            &[
-                E::ContainsIndividualNumber,
-                E::VerificationNotFound,
-                E::VerificationExpired,
-                E::VerificationUsed,
-                E::CounterNotFound,
-                E::ProcedureNotFound,
-                E::DayClosed,
-                E::WindowNotOpen,
-                E::WindowClosed,
-                E::SeatsAvailable,
-                E::ActiveReservationExists,
-            ],
+            waitlist(),
             post_waitlist,
         ),
         api(
             M::GET,
             "/api/v1/waitlist/{manage_token}",
             Public,
-            &[E::WaitlistNotFound],
+            waitlist(),
             get_waitlist,
         ),
         api(
             M::DELETE,
             "/api/v1/waitlist/{manage_token}",
             Public,
-            &[E::WaitlistNotFound],
+            waitlist(),
             delete_waitlist,
         ),
         api(
             M::POST,
             "/api/v1/waitlist/{manage_token}/accept",
             Public,
-            &[
-                E::WaitlistNotFound,
-                E::OfferExpired,
-                E::NoOffer,
-                E::DayClosed,
-                E::ActiveReservationExists,
-            ],
+            waitlist(),
             post_waitlist_accept,
         ),
         api(
             M::POST,
             "/api/v1/staff/reservations/{reservation_number}/second-visit",
             PHONE,
-            SECOND_VISIT,
+            booking(),
             post_staff_second_visit,
         ),
     ]

@@ -15,6 +15,7 @@ pub mod retention;
 mod runner;
 pub mod stats;
 
+pub use repo::{list_runs, RunStatus};
 pub use runner::{run_body, JobView, Runner};
 
 use chrono::{DateTime, Duration, Utc};

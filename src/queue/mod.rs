@@ -5,3 +5,5 @@ pub mod model;
 pub mod next_to_call;
 pub mod repo;
 pub mod service;
+
+pub use repo::{calls_after, count_waiting, last_call_id, recent_calls, CallEvent, TicketRow};

@@ -7,6 +7,8 @@ pub mod numbers;
 pub mod repo;
 pub mod service;
 
+pub use repo::{find_by_id, search};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 

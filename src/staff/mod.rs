@@ -5,6 +5,8 @@ pub mod passwords;
 pub mod repo;
 pub mod service;
 
+pub use repo::{list_staff, StaffRow};
+
 /// What a staff account may do.
 #[derive(
     Debug,

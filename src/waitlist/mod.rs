@@ -14,6 +14,8 @@
 
 pub mod repo;
 
+pub use repo::{count_by_day, WaitStatus, WaitlistRow};
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::calendar::repo::{
@@ -32,7 +34,6 @@ use crate::reservations::service::{insert_booking, Booked, NewBooking};
 use crate::reservations::{repo as reservations, BookingError};
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
-use repo::{WaitStatus, WaitlistRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WaitlistError {
