@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use madoguchi::config::{Settings, Sources};
-use madoguchi::db::Tx;
 use madoguchi::startup::{self, Application};
 use madoguchi::telemetry;
+use madoguchi::Tx;
 
 #[derive(Parser)]
 #[command(
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
                 "configuration is valid: {} counter(s), {} procedure(s), database {}",
                 settings.counters.len(),
                 settings.procedures.len(),
-                madoguchi::db::describe_url(&settings.database.url)
+                madoguchi::describe_url(&settings.database.url)
             );
             Ok(())
         }
@@ -112,10 +112,10 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
-    let db = madoguchi::db::Db::connect(&settings.database)?;
+    let db = madoguchi::Db::connect(&settings.database)?;
     if revert_all {
         let mut conn = db.get()?;
-        let reverted = madoguchi::db::revert_migrations(&mut conn).map_err(anyhow::Error::msg)?;
+        let reverted = madoguchi::revert_migrations(&mut conn).map_err(anyhow::Error::msg)?;
         println!(
             "reverted {} migration(s) on {}",
             reverted.len(),
@@ -129,14 +129,14 @@ fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
 }
 
 fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
-    use madoguchi::staff::repo::list_staff;
-    use madoguchi::staff::service::{create_staff, disable_staff, prepare_staff, NewStaff};
+    use madoguchi::list_staff;
+    use madoguchi::{create_staff, disable_staff, prepare_staff, NewStaff};
 
     let db = startup::connect_and_migrate(settings)?;
     let mut conn = db.get()?;
     let now = startup::clock_from_settings(settings)?.now();
-    let describe = |e: madoguchi::staff::service::StaffError| match e {
-        madoguchi::staff::service::StaffError::Invalid(invalid) => anyhow::anyhow!(
+    let describe = |e: madoguchi::StaffError| match e {
+        madoguchi::StaffError::Invalid(invalid) => anyhow::anyhow!(
             "{}",
             invalid
                 .errors

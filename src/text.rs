@@ -16,7 +16,7 @@ use crate::error::FieldProblem;
 
 /// How a field's text may look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TextRule {
+pub(crate) struct TextRule {
     /// Characters, after normalisation.
     pub max: usize,
     /// Line breaks kept (notes); otherwise every white space run is one space.
@@ -24,14 +24,14 @@ pub struct TextRule {
 }
 
 impl TextRule {
-    pub const fn line(max: usize) -> TextRule {
+    pub(crate) const fn line(max: usize) -> TextRule {
         TextRule {
             max,
             multiline: false,
         }
     }
 
-    pub const fn lines(max: usize) -> TextRule {
+    pub(crate) const fn lines(max: usize) -> TextRule {
         TextRule {
             max,
             multiline: true,
@@ -52,7 +52,7 @@ fn is_invisible(c: char) -> bool {
 
 /// The one parser of free text. Empty input is `Ok("")` (the caller decides if required);
 /// input that was nothing but invisible characters is `InvisibleOnly`.
-pub fn parse_text(raw: &str, rule: TextRule) -> Result<String, FieldProblem> {
+pub(crate) fn parse_text(raw: &str, rule: TextRule) -> Result<String, FieldProblem> {
     let nfkc: String = raw.nfkc().collect();
     // First the guard, on everything that arrived: an individual number is the problem to
     // report, whatever else is wrong with the text around it.
@@ -112,7 +112,7 @@ pub fn parse_text(raw: &str, rule: TextRule) -> Result<String, FieldProblem> {
 }
 
 /// Required text: as [`parse_text`], but empty is `Required`.
-pub fn parse_required(raw: &str, rule: TextRule) -> Result<String, FieldProblem> {
+pub(crate) fn parse_required(raw: &str, rule: TextRule) -> Result<String, FieldProblem> {
     let text = parse_text(raw, rule)?;
     if text.is_empty() {
         return Err(FieldProblem::Required);
@@ -122,7 +122,7 @@ pub fn parse_required(raw: &str, rule: TextRule) -> Result<String, FieldProblem>
 
 /// NFKC, trimmed, runs of white space folded into one ASCII space, control characters
 /// refused, invisible characters dropped (for search text, which is never stored).
-pub fn normalise(raw: &str) -> Result<String, FieldProblem> {
+pub(crate) fn normalise(raw: &str) -> Result<String, FieldProblem> {
     let nfkc: String = raw.nfkc().filter(|c| !is_invisible(*c)).collect();
     if nfkc.chars().any(|c| c.is_control() && !c.is_whitespace()) {
         return Err(FieldProblem::ControlCharacters);
@@ -132,26 +132,26 @@ pub fn normalise(raw: &str) -> Result<String, FieldProblem> {
 
 /// A person's name (the holder's, a representative's, a staff member's): one line, 1 to
 /// `max` characters.
-pub fn parse_name(raw: &str, max: usize) -> Result<String, FieldProblem> {
+pub(crate) fn parse_name(raw: &str, max: usize) -> Result<String, FieldProblem> {
     parse_required(raw, TextRule::line(max))
 }
 
 /// Optional free text (notes): at most `max` characters, line breaks kept.
-pub fn parse_free_text(raw: &str, max: usize) -> Result<String, FieldProblem> {
+pub(crate) fn parse_free_text(raw: &str, max: usize) -> Result<String, FieldProblem> {
     parse_text(raw, TextRule::lines(max))
 }
 
-pub const REASON_MAX: usize = 500;
+pub(crate) const REASON_MAX: usize = 500;
 
 /// A staff member's reason (a cancellation, a closure, a window override): required, one
 /// line, shown in residents' mails and the audit log.
-pub fn parse_reason(raw: &str) -> Result<String, FieldProblem> {
+pub(crate) fn parse_reason(raw: &str) -> Result<String, FieldProblem> {
     parse_required(raw, TextRule::line(REASON_MAX))
 }
 
 /// A short label shown in public (a desk's name on the waiting-room screen): letters, digits,
 /// spaces and `-_.#()` only, 1 to `max` characters.
-pub fn parse_label(raw: &str, max: usize) -> Result<String, FieldProblem> {
+pub(crate) fn parse_label(raw: &str, max: usize) -> Result<String, FieldProblem> {
     let label = parse_required(raw, TextRule::line(max))?;
     if label
         .chars()
@@ -165,10 +165,10 @@ pub fn parse_label(raw: &str, max: usize) -> Result<String, FieldProblem> {
 
 /// An email address, lower-cased; strict enough to refuse typos, loose enough for real ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailAddress(String);
+pub(crate) struct EmailAddress(String);
 
 impl EmailAddress {
-    pub fn parse(raw: &str) -> Result<EmailAddress, FieldProblem> {
+    pub(crate) fn parse(raw: &str) -> Result<EmailAddress, FieldProblem> {
         let s = raw.trim().to_lowercase();
         if s.is_empty() {
             return Err(FieldProblem::Required);
@@ -210,20 +210,16 @@ impl EmailAddress {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
     }
 }
 
-pub const KANA_MAX: usize = 60;
+pub(crate) const KANA_MAX: usize = 60;
 
 /// A name in full-width katakana (フリガナ). Hiragana and half-width katakana are accepted and
 /// converted; words are separated by one full-width space.
-pub fn parse_kana(raw: &str) -> Result<String, FieldProblem> {
+pub(crate) fn parse_kana(raw: &str) -> Result<String, FieldProblem> {
     let s = parse_required(raw, TextRule::line(KANA_MAX * 2))?;
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -247,7 +243,7 @@ pub fn parse_kana(raw: &str) -> Result<String, FieldProblem> {
 }
 
 /// The kana as a matching key: no spaces, small kana kept (they distinguish names).
-pub fn kana_key(kana: &str) -> String {
+pub(crate) fn kana_key(kana: &str) -> String {
     kana.chars()
         .filter(|c| !c.is_whitespace() && *c != '\u{3000}' && *c != '・')
         .collect()
@@ -255,7 +251,7 @@ pub fn kana_key(kana: &str) -> String {
 
 /// A Japanese phone number, as digits (`09012345678`). Accepts hyphens, spaces, brackets,
 /// full-width digits and the +81 prefix.
-pub fn parse_phone(raw: &str) -> Result<String, FieldProblem> {
+pub(crate) fn parse_phone(raw: &str) -> Result<String, FieldProblem> {
     if contains_individual_number(raw) {
         return Err(FieldProblem::IndividualNumber);
     }
@@ -318,7 +314,8 @@ fn is_individual_number_digits(d: &[u8]) -> bool {
 }
 
 /// Whether a 12-digit ASCII string is a valid individual number.
-pub fn is_individual_number(digits: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn is_individual_number(digits: &str) -> bool {
     let d: Vec<u8> = digits
         .chars()
         .filter_map(|c| c.to_digit(10).and_then(|v| u8::try_from(v).ok()))
@@ -361,7 +358,7 @@ fn digit_value(c: char) -> Option<u8> {
 /// Japanese notes in this module's tests (which also holds date-and-time and two-number
 /// strings, the cases that do reach 12 digits) the rate is stated in
 /// `innocent_japanese_text_passes_and_the_false_positive_rate_is_known`.
-pub fn contains_individual_number(text: &str) -> bool {
+pub(crate) fn contains_individual_number(text: &str) -> bool {
     let mut chain: Vec<u8> = Vec::new();
     let check = |chain: &[u8]| chain.windows(12).any(is_individual_number_digits);
     for c in text.chars() {

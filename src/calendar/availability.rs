@@ -4,10 +4,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::cache::DayState;
 use super::{Calendar, Counter, DayStatus, Seats, SlotDef, Taker};
-use crate::db::DbConnection;
 
 #[derive(Debug, Clone)]
-pub struct DayView {
+pub(crate) struct DayView {
     pub date: NaiveDate,
     pub status: DayStatus,
     pub booking_opens_at: DateTime<Utc>,
@@ -51,13 +50,18 @@ impl SlotView {
 /// What a day is at `now` besides its seats: whether it can be booked now, and whether the
 /// seats held for phone bookings are released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DayClock {
+pub(crate) struct DayClock {
     pub bookable_now: bool,
     pub released: bool,
 }
 
 impl DayClock {
-    pub fn at(calendar: &Calendar, counter: &Counter, day: &DayState, now: DateTime<Utc>) -> Self {
+    pub(crate) fn at(
+        calendar: &Calendar,
+        counter: &Counter,
+        day: &DayState,
+        now: DateTime<Utc>,
+    ) -> Self {
         let date = day.plan.date;
         DayClock {
             bookable_now: calendar.window.is_open(date, counter.tz, now)
@@ -68,7 +72,7 @@ impl DayClock {
 }
 
 /// A day's view at `now`, as `taker` may book it.
-pub fn view(
+pub(crate) fn view(
     calendar: &Calendar,
     counter: &Counter,
     day: &DayState,
@@ -90,22 +94,4 @@ pub fn view(
             })
             .collect(),
     }
-}
-
-/// Reads the range's days (through the calendar's [`super::cache::DayCache`]: one query when
-/// nothing changed) and builds their views.
-pub fn load(
-    conn: &mut DbConnection,
-    calendar: &Calendar,
-    counter: &Counter,
-    from: NaiveDate,
-    to: NaiveDate,
-    now: DateTime<Utc>,
-    taker: Taker,
-) -> diesel::QueryResult<Vec<DayView>> {
-    let days = calendar.cache.days(conn, calendar, counter, from, to)?;
-    Ok(days
-        .iter()
-        .map(|d| view(calendar, counter, d, now, taker))
-        .collect())
 }

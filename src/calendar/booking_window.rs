@@ -102,7 +102,7 @@ impl BookingWindow {
 
 /// A local wall-clock time as an instant. In a gap (a DST jump forward) the first instant after
 /// it; in an overlap the earlier one. Asia/Tokyo has neither, but counters may be elsewhere.
-pub fn local_instant(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn local_instant(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     let mut probe = local;
     for _ in 0..=4 {
         if let Some(t) = tz.from_local_datetime(&probe).earliest() {

@@ -6,15 +6,15 @@
 //! once something happens to it (a booking, a capacity change); that row holds the booked
 //! count, and the seat is taken there by one conditional UPDATE (see `slots::repo`).
 
-pub mod availability;
-pub mod booking_window;
-pub mod cache;
-pub mod holidays;
-pub mod repo;
+pub(crate) mod availability;
+pub(crate) mod booking_window;
+pub(crate) mod cache;
+pub(crate) mod holidays;
+pub(crate) mod repo;
 mod service;
 
-pub use repo::list_closures;
-pub use service::Calendar;
+pub(crate) use repo::list_closures;
+pub(crate) use service::Calendar;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -28,7 +28,7 @@ use crate::error::Words;
 use booking_window::{local_instant, BookingWindow};
 
 /// An instant as RFC 3339 with the zone's offset, to the second: `2027-01-15T09:00:00+09:00`.
-pub fn local_rfc3339(at: DateTime<Utc>, tz: Tz) -> String {
+pub(crate) fn local_rfc3339(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz)
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }

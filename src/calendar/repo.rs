@@ -76,7 +76,7 @@ pub fn list_slot_rows(
         .load(conn)
 }
 
-pub fn find_slot_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
+pub(crate) fn find_slot_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
     slots::table
         .find(id)
         .select(SlotRow::as_select())
@@ -87,7 +87,7 @@ pub fn find_slot_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Sl
 /// Makes sure the slot has a row, with the configured capacity if it is new. Concurrent
 /// callers may race here, so the insert ignores a row that appeared meanwhile
 /// (`ON CONFLICT DO NOTHING`, written per backend).
-pub fn ensure_slot_row(conn: &mut DbConnection, row: &SlotRow) -> QueryResult<()> {
+pub(crate) fn ensure_slot_row(conn: &mut DbConnection, row: &SlotRow) -> QueryResult<()> {
     if find_slot_row(conn, &row.id)?.is_some() {
         return Ok(());
     }
@@ -104,31 +104,6 @@ pub fn ensure_slot_row(conn: &mut DbConnection, row: &SlotRow) -> QueryResult<()
     Ok(())
 }
 
-/// Takes one seat if one is free for the taker: a single conditional UPDATE, so two
-/// transactions can never both take the last seat (PostgreSQL re-checks the condition after
-/// the row lock; SQLite writers are serialised). `reserved` is how many of the free seats
-/// this taker may not take (the phone-held ones, for the web before their release); seats
-/// held for waiting-list offers are never taken. Returns false when there is none.
-pub fn take_seat(
-    conn: &mut DbConnection,
-    id: &str,
-    reserved: i32,
-    now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let touched = diesel::update(
-        slots::table
-            .find(id)
-            .filter((slots::booked + slots::offer_held + reserved).lt(slots::capacity)),
-    )
-    .set((
-        slots::booked.eq(slots::booked + 1),
-        slots::updated_at.eq(now.naive_utc()),
-        slots::version.eq(slots::version + 1),
-    ))
-    .execute(conn)?;
-    Ok(touched == 1)
-}
-
 /// Takes one seat, creating the slot's row (with `new_row`'s configured seats) on first use:
 /// one statement, `INSERT … ON CONFLICT (id) DO UPDATE SET booked = booked + 1 WHERE <a seat
 /// is free> RETURNING booked`. `hold_phone_seats`: the taker may not take the seats held for
@@ -136,7 +111,7 @@ pub fn take_seat(
 /// False when no seat is free. Two transactions can never both take the last seat: the
 /// conflict path re-checks the condition on the locked row (PostgreSQL), SQLite writers are
 /// serialised, and the CHECK (trigger on SQLite) refuses an overbooked row regardless.
-pub fn take_seat_or_create(
+pub(crate) fn take_seat_or_create(
     conn: &mut DbConnection,
     new_row: &SlotRow,
     hold_phone_seats: bool,
@@ -177,7 +152,11 @@ pub fn take_seat_or_create(
 }
 
 /// Frees one seat (cancel, reschedule away).
-pub fn release_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+pub(crate) fn release_seat(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let touched = diesel::update(slots::table.find(id).filter(slots::booked.gt(0)))
         .set((
             slots::booked.eq(slots::booked - 1),
@@ -199,14 +178,14 @@ pub struct ClosureRow {
     pub created_at: NaiveDateTime,
 }
 
-pub fn insert_closure(conn: &mut DbConnection, row: &ClosureRow) -> QueryResult<()> {
+pub(crate) fn insert_closure(conn: &mut DbConnection, row: &ClosureRow) -> QueryResult<()> {
     diesel::insert_into(closures::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
 }
 
-pub fn closure_exists(
+pub(crate) fn closure_exists(
     conn: &mut DbConnection,
     counter_id: &str,
     date: NaiveDate,
@@ -220,7 +199,7 @@ pub fn closure_exists(
 }
 
 /// Days an administrator closed, between two dates (inclusive).
-pub fn list_closed_dates(
+pub(crate) fn list_closed_dates(
     conn: &mut DbConnection,
     counter_id: &str,
     from: NaiveDate,
@@ -236,7 +215,7 @@ pub fn list_closed_dates(
 
 /// Sets a slot's capacity unless more seats are already booked or held for offers; false when
 /// they are. The phone-held seats never exceed the capacity.
-pub fn set_capacity(
+pub(crate) fn set_capacity(
     conn: &mut DbConnection,
     id: &str,
     capacity: i32,
@@ -262,7 +241,7 @@ pub fn set_capacity(
 
 /// Holds a free seat for a waiting-list offer (not one held for phone before its release:
 /// `reserved`, as for the web). False when there is none.
-pub fn hold_offer_seat(
+pub(crate) fn hold_offer_seat(
     conn: &mut DbConnection,
     id: &str,
     reserved: i32,
@@ -283,7 +262,7 @@ pub fn hold_offer_seat(
 }
 
 /// Releases a seat held for an offer (declined, expired, passed to nobody).
-pub fn release_offer_seat(
+pub(crate) fn release_offer_seat(
     conn: &mut DbConnection,
     id: &str,
     now: DateTime<Utc>,
@@ -299,7 +278,11 @@ pub fn release_offer_seat(
 }
 
 /// Turns a seat held for an offer into a booking (the offer accepted).
-pub fn book_offer_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+pub(crate) fn book_offer_seat(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let touched = diesel::update(slots::table.find(id).filter(slots::offer_held.gt(0)))
         .set((
             slots::offer_held.eq(slots::offer_held - 1),
@@ -312,7 +295,7 @@ pub fn book_offer_seat(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) ->
 }
 
 /// The closures an administrator made for a counter between two dates (inclusive), by date.
-pub fn list_closures(
+pub(crate) fn list_closures(
     conn: &mut DbConnection,
     counter_id: &str,
     from: NaiveDate,
@@ -326,7 +309,7 @@ pub fn list_closures(
         .load(conn)
 }
 
-pub fn find_closure(
+pub(crate) fn find_closure(
     conn: &mut DbConnection,
     counter_id: &str,
     date: NaiveDate,
@@ -339,6 +322,6 @@ pub fn find_closure(
         .optional()
 }
 
-pub fn delete_closure(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+pub(crate) fn delete_closure(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     Ok(diesel::delete(closures::table.find(id)).execute(conn)? == 1)
 }

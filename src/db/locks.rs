@@ -16,7 +16,7 @@ use super::DbConnection;
 
 /// A thing to serialise on, declared in lock order ([`Lock::rank`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lock<'a> {
+pub(crate) enum Lock<'a> {
     /// The administrators as a group (the last active admin stays).
     Admins,
     /// Failed sign-ins from one client address (its key), so concurrent guesses all count.
@@ -43,7 +43,7 @@ pub enum Lock<'a> {
 
 /// Whether holders of the same lock wait for each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Shared holders do not wait for each other, only for an exclusive one.
     Shared,
     Exclusive,
@@ -51,7 +51,7 @@ pub enum Mode {
 
 impl Lock<'_> {
     /// The lock order: lower ranks first.
-    pub fn rank(&self) -> u8 {
+    pub(crate) fn rank(&self) -> u8 {
         match self {
             Lock::Admins => 0,
             Lock::LoginAddress(_) => 1,
@@ -91,7 +91,7 @@ impl Lock<'_> {
 /// Takes `locks` until the transaction ends, in lock order (sorted here: by rank, then by id;
 /// a lock named twice is taken once, exclusively if either asks so), in one statement on
 /// PostgreSQL.
-pub fn lock(conn: &mut DbConnection, locks: &[(Mode, Lock<'_>)]) -> diesel::QueryResult<()> {
+pub(crate) fn lock(conn: &mut DbConnection, locks: &[(Mode, Lock<'_>)]) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
     let DbConnection::Pg(pg) = conn else {
         return Ok(());

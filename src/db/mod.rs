@@ -5,13 +5,13 @@
 
 mod locks;
 mod pool;
-pub mod schema;
+pub(crate) mod schema;
 mod tx;
 mod types;
 pub(crate) use types::text_enum;
 mod writer;
 
-pub use locks::{lock, Lock, Mode};
+pub(crate) use locks::{lock, Lock, Mode};
 pub use pool::Db;
 pub use tx::Tx;
 
@@ -26,8 +26,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseSettings;
 
-pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub(crate) const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -59,7 +59,7 @@ impl Backend {
 }
 
 /// The SQLite file a URL names (`sqlite://path`, `sqlite:path` or a bare path).
-pub fn sqlite_path(url: &str) -> &str {
+pub(crate) fn sqlite_path(url: &str) -> &str {
     let url = url.trim();
     url.strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -194,7 +194,7 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
-pub type Pool = r2d2::Pool<Manager>;
+pub(crate) type Pool = r2d2::Pool<Manager>;
 
 /// The PostgreSQL advisory lock key held while migrations run ("madoguchi" in ASCII, cut).
 const MIGRATION_LOCK: i64 = 0x6d61_646f_6775_6368;
@@ -294,7 +294,7 @@ fn in_transaction(c: &mut SqliteConnection) -> bool {
 }
 
 /// Whether a diesel error is a unique-constraint violation (the same on both backends).
-pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)

@@ -32,7 +32,7 @@ type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> Answer + Send>;
 const QUEUE_MAX: usize = 16_384;
 
 #[derive(Clone)]
-pub struct Writer {
+pub(super) struct Writer {
     queue: mpsc::SyncSender<Job>,
     /// How long a write may wait in the queue before it is no longer run.
     max_wait: Duration,
@@ -58,7 +58,7 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Writer {
-    pub fn start(conn: DbConnection, max_group: usize, max_wait: Duration) -> Writer {
+    pub(super) fn start(conn: DbConnection, max_group: usize, max_wait: Duration) -> Writer {
         let (queue, jobs) = mpsc::sync_channel::<Job>(QUEUE_MAX);
         let spawned = std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -70,7 +70,7 @@ impl Writer {
         Writer { queue, max_wait }
     }
 
-    pub async fn submit<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
+    pub(super) async fn submit<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,

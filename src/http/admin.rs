@@ -29,7 +29,7 @@ use actix_web::http::Method;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[schema(example = json!({"login": "tanaka", "password": "another-long-password", "role": "phone", "display_name": "田中"}))]
-pub struct StaffBody {
+pub(crate) struct StaffBody {
     /// 3 to 40 of a-z, 0-9, '.', '_' and '-'.
     login: String,
     password: String,
@@ -42,7 +42,7 @@ pub struct StaffBody {
 #[utoipa::path(post, path = "/api/v1/admin/staff", tag = "admin",
     request_body = StaffBody,
     responses((status = 201, description = "Created", body = StaffJson)))]
-pub async fn post_staff(
+pub(crate) async fn post_staff(
     state: web::Data<AppState>,
     user: Authorized<AdminOnly>,
     body: JsonBody<StaffBody>,
@@ -74,14 +74,14 @@ pub async fn post_staff(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct StaffListJson {
+pub(crate) struct StaffListJson {
     pub staff: Vec<StaffJson>,
 }
 
 /// Every staff account, by login.
 #[utoipa::path(get, path = "/api/v1/admin/staff", tag = "admin",
     responses((status = 200, description = "The accounts", body = StaffListJson)))]
-pub async fn get_staff_list(
+pub(crate) async fn get_staff_list(
     state: web::Data<AppState>,
     _user: Authorized<AdminOnly>,
 ) -> Result<HttpResponse, AppError> {
@@ -93,7 +93,7 @@ pub async fn get_staff_list(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[schema(example = json!({"disabled": true}))]
-pub struct StaffPatchBody {
+pub(crate) struct StaffPatchBody {
     role: Option<String>,
     display_name: Option<String>,
     /// Disabling ends the account's sessions at once.
@@ -106,7 +106,7 @@ pub struct StaffPatchBody {
     params(("login" = String, Path)),
     request_body = StaffPatchBody,
     responses((status = 200, description = "The account now", body = StaffJson)))]
-pub async fn patch_staff(
+pub(crate) async fn patch_staff(
     state: web::Data<AppState>,
     user: Authorized<AdminOnly>,
     path: web::Path<String>,
@@ -137,7 +137,7 @@ pub async fn patch_staff(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
-pub struct PasswordBody {
+pub(crate) struct PasswordBody {
     password: String,
 }
 
@@ -146,7 +146,7 @@ pub struct PasswordBody {
     params(("login" = String, Path)),
     request_body = PasswordBody,
     responses((status = 204, description = "Changed")))]
-pub async fn put_staff_password(
+pub(crate) async fn put_staff_password(
     state: web::Data<AppState>,
     user: Authorized<AdminOnly>,
     path: web::Path<String>,
@@ -170,13 +170,13 @@ pub async fn put_staff_password(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct CapacityBody {
+pub(crate) struct CapacityBody {
     #[schema(example = 5)]
     capacity: i32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SlotCapacityJson {
+pub(crate) struct SlotCapacityJson {
     pub id: String,
     pub starts_at: String,
     pub ends_at: String,
@@ -190,7 +190,7 @@ pub struct SlotCapacityJson {
     params(("slot_id" = String, Path, example = "city-hall.2027-01-04.0900")),
     request_body = CapacityBody,
     responses((status = 200, description = "The slot now", body = SlotCapacityJson)))]
-pub async fn put_slot(
+pub(crate) async fn put_slot(
     state: web::Data<AppState>,
     user: Authorized<AdminOnly>,
     path: web::Path<String>,
@@ -223,7 +223,7 @@ pub async fn put_slot(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[schema(example = json!({"date": "2027-01-19", "reason": "停電のため", "cancel_reservations": true}))]
-pub struct ClosureBody {
+pub(crate) struct ClosureBody {
     /// `YYYY-MM-DD`.
     date: String,
     /// Shown to staff and in the mail to each resident whose reservation is cancelled or whose
@@ -235,7 +235,7 @@ pub struct ClosureBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClosedJson {
+pub(crate) struct ClosedJson {
     pub counter: String,
     pub date: String,
     pub reason: String,
@@ -258,7 +258,7 @@ fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
     params(("counter" = String, Path, example = "city-hall")),
     request_body = ClosureBody,
     responses((status = 201, description = "Closed", body = ClosedJson)))]
-pub async fn post_closure(
+pub(crate) async fn post_closure(
     state: web::Data<AppState>,
     user: Authorized<AdminOnly>,
     path: web::Path<String>,
@@ -304,7 +304,7 @@ pub async fn post_closure(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ClosuresQuery {
+pub(crate) struct ClosuresQuery {
     /// Default today.
     #[param(value_type = Option<String>, format = Date)]
     from: Option<NaiveDate>,
@@ -314,7 +314,7 @@ pub struct ClosuresQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClosureJson {
+pub(crate) struct ClosureJson {
     pub date: String,
     pub reason: String,
     pub created_by: String,
@@ -322,7 +322,7 @@ pub struct ClosureJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClosuresJson {
+pub(crate) struct ClosuresJson {
     pub counter: String,
     pub closures: Vec<ClosureJson>,
 }
@@ -331,7 +331,7 @@ pub struct ClosuresJson {
 #[utoipa::path(get, path = "/api/v1/admin/counters/{counter}/closures", tag = "admin",
     params(("counter" = String, Path, example = "city-hall"), ClosuresQuery),
     responses((status = 200, description = "Closures by date", body = ClosuresJson)))]
-pub async fn get_closures(
+pub(crate) async fn get_closures(
     state: web::Data<AppState>,
     _user: Authorized<AdminOnly>,
     path: web::Path<String>,
@@ -362,7 +362,7 @@ pub async fn get_closures(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LiftedJson {
+pub(crate) struct LiftedJson {
     pub counter: String,
     pub date: String,
     pub reason: String,
@@ -373,7 +373,7 @@ pub struct LiftedJson {
 #[utoipa::path(delete, path = "/api/v1/admin/counters/{counter}/closures/{date}", tag = "admin",
     params(("counter" = String, Path, example = "city-hall"), ("date" = String, Path, example = "2027-01-19")),
     responses((status = 200, description = "Lifted", body = LiftedJson)))]
-pub async fn delete_closure(
+pub(crate) async fn delete_closure(
     state: web::Data<AppState>,
     user: Authorized<AdminOnly>,
     path: web::Path<(String, String)>,
@@ -396,14 +396,14 @@ pub async fn delete_closure(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct AuditQuery {
+pub(crate) struct AuditQuery {
     /// RFC 3339; default a day ago.
     #[param(example = "2027-01-01T00:00:00+09:00")]
     since: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEntryJson {
+pub(crate) struct AuditEntryJson {
     pub at: String,
     /// The staff login (null for a failed login with an unknown name).
     pub staff: Option<String>,
@@ -416,7 +416,7 @@ pub struct AuditEntryJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AuditJson {
+pub(crate) struct AuditJson {
     pub entries: Vec<AuditEntryJson>,
 }
 
@@ -426,7 +426,7 @@ const AUDIT_LIMIT: i64 = 5000;
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin",
     params(AuditQuery),
     responses((status = 200, description = "Audit entries", body = AuditJson)))]
-pub async fn get_audit(
+pub(crate) async fn get_audit(
     state: web::Data<AppState>,
     _user: Authorized<AdminOnly>,
     query: web::Query<AuditQuery>,
@@ -462,13 +462,13 @@ pub async fn get_audit(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct OutboxQuery {
+pub(crate) struct OutboxQuery {
     /// `pending`, `sending`, `sent` or `failed`.
     status: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MailJson {
+pub(crate) struct MailJson {
     pub id: String,
     pub kind: MailKind,
     pub recipient: String,
@@ -484,7 +484,7 @@ pub struct MailJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OutboxJson {
+pub(crate) struct OutboxJson {
     pub mails: Vec<MailJson>,
 }
 
@@ -492,7 +492,7 @@ pub struct OutboxJson {
 #[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin",
     params(OutboxQuery),
     responses((status = 200, description = "Outbox rows", body = OutboxJson)))]
-pub async fn get_outbox(
+pub(crate) async fn get_outbox(
     state: web::Data<AppState>,
     _user: Authorized<AdminOnly>,
     query: web::Query<OutboxQuery>,

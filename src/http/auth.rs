@@ -19,18 +19,18 @@ use crate::staff::{Role, StaffUser};
 use crate::tokens::looks_like_token;
 
 /// Which roles an endpoint admits (besides `admin`, which is always admitted).
-pub trait Policy {
+pub(crate) trait Policy {
     const ROLES: &'static [Role];
 }
 
 /// Phone bookings and cancellations: phone staff.
-pub struct PhoneStaff;
+pub(crate) struct PhoneStaff;
 /// The day's queue: front-desk staff.
-pub struct DeskStaff;
+pub(crate) struct DeskStaff;
 /// Reading reservations: every staff role.
-pub struct AnyStaff;
+pub(crate) struct AnyStaff;
 /// Administration.
-pub struct AdminOnly;
+pub(crate) struct AdminOnly;
 
 impl Policy for PhoneStaff {
     const ROLES: &'static [Role] = &[Role::Phone];
@@ -45,7 +45,7 @@ impl Policy for AdminOnly {
     const ROLES: &'static [Role] = &[];
 }
 
-pub struct Authorized<P: Policy> {
+pub(crate) struct Authorized<P: Policy> {
     pub user: StaffUser,
     _policy: PhantomData<P>,
 }

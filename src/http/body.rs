@@ -26,7 +26,7 @@ use super::state::AppState;
 use crate::error::{ErrorCode, Facts, FieldError, FieldProblem, Invalid, JsonType};
 
 /// A JSON body, read but not yet parsed.
-pub struct JsonBody<T> {
+pub(crate) struct JsonBody<T> {
     read: Result<Bytes, AppError>,
     json_content_type: bool,
     _type: PhantomData<T>,
@@ -34,7 +34,7 @@ pub struct JsonBody<T> {
 
 impl<T: DeserializeOwned> JsonBody<T> {
     /// The body as `T`: 413 / 408 / 415 / 400 / 422 as described above.
-    pub fn parse(self) -> Result<T, AppError> {
+    pub(crate) fn parse(self) -> Result<T, AppError> {
         let bytes = self.read?;
         if !self.json_content_type {
             return Err(ErrorCode::UnsupportedMediaType.into());
@@ -43,7 +43,7 @@ impl<T: DeserializeOwned> JsonBody<T> {
     }
 
     /// Like [`JsonBody::parse`], but an empty body (with or without a content type) is `None`.
-    pub fn parse_optional(self) -> Result<Option<T>, AppError> {
+    pub(crate) fn parse_optional(self) -> Result<Option<T>, AppError> {
         match &self.read {
             Ok(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(None),
             _ => self.parse().map(Some),
@@ -121,7 +121,7 @@ impl<T: 'static> FromRequest for JsonBody<T> {
 }
 
 /// Parses JSON: a syntax error is 400, a wrong shape 422 naming the field.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // Well-formed first (so `{} {}` is malformed, not a missing field), then the shape.
     let mut check = serde_json::Deserializer::from_slice(bytes);
     serde::de::IgnoredAny::deserialize(&mut check)

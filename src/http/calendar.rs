@@ -21,7 +21,7 @@ use crate::error::{FieldProblem, Invalid};
 use actix_web::http::Method;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct HoursJson {
+pub(crate) struct HoursJson {
     /// Local time `HH:MM`.
     #[schema(example = "09:00")]
     pub opens: String,
@@ -39,7 +39,7 @@ impl From<Hours> for HoursJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CounterJson {
+pub(crate) struct CounterJson {
     /// A slug: `city-hall`, `azuchi`.
     #[schema(example = "city-hall")]
     pub id: String,
@@ -61,7 +61,7 @@ pub struct CounterJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CountersJson {
+pub(crate) struct CountersJson {
     /// The city, as pages and mails name it.
     #[schema(example = "近江八幡市")]
     pub city_name: String,
@@ -74,7 +74,7 @@ pub struct CountersJson {
 /// The counters and their hours.
 #[utoipa::path(get, path = "/api/v1/counters", tag = "calendar",
     responses((status = 200, description = "Every counter", body = CountersJson)))]
-pub async fn get_counters(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn get_counters(state: web::Data<AppState>) -> HttpResponse {
     let counters = state
         .calendar
         .counters()
@@ -103,7 +103,7 @@ pub async fn get_counters(state: web::Data<AppState>) -> HttpResponse {
 
 /// What one kind of applicant brings, and how many visits it takes.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ApplicantJson {
+pub(crate) struct ApplicantJson {
     #[schema(example = json!(["本人のマイナンバーカード", "本人確認書類(運転免許証、パスポートなど)"]))]
     pub requirements: Vec<String>,
     pub visits: u32,
@@ -123,14 +123,14 @@ impl From<&ApplicantSettings> for ApplicantJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ApplicantsJson {
+pub(crate) struct ApplicantsJson {
     pub holder: ApplicantJson,
     pub legal_representative: ApplicantJson,
     pub voluntary_proxy: ApplicantJson,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProcedureJson {
+pub(crate) struct ProcedureJson {
     #[schema(example = "pin-reset")]
     pub id: String,
     #[schema(example = "暗証番号の再設定・ロック解除(初期化)")]
@@ -143,14 +143,14 @@ pub struct ProcedureJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProceduresJson {
+pub(crate) struct ProceduresJson {
     pub procedures: Vec<ProcedureJson>,
 }
 
 /// The procedures, with what to bring for each applicant type.
 #[utoipa::path(get, path = "/api/v1/procedures", tag = "calendar",
     responses((status = 200, description = "The procedure catalogue", body = ProceduresJson)))]
-pub async fn get_procedures(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn get_procedures(state: web::Data<AppState>) -> HttpResponse {
     let procedures = state
         .catalogue
         .all()
@@ -175,7 +175,7 @@ pub async fn get_procedures(state: web::Data<AppState>) -> HttpResponse {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct AvailabilityQuery {
+pub(crate) struct AvailabilityQuery {
     /// First day (`YYYY-MM-DD`, the counter's local date); default today.
     #[param(value_type = Option<String>, format = Date, example = "2027-01-04")]
     from: Option<NaiveDate>,
@@ -187,14 +187,14 @@ pub struct AvailabilityQuery {
 /// Availability. The handler writes this shape from days rendered once per state (see
 /// [`crate::calendar::cache`]); the server's clock is in every answer's `X-Madoguchi-Now`.
 #[derive(Serialize, ToSchema)]
-pub struct AvailabilityJson {
+pub(crate) struct AvailabilityJson {
     pub counter: String,
     pub timezone: &'static str,
     pub days: Vec<DayJson>,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct DayJson {
+pub(crate) struct DayJson {
     #[schema(example = "2027-01-04")]
     pub date: String,
     pub open: bool,
@@ -220,7 +220,7 @@ pub struct DayJson {
 
 /// Dates outside 1900–2100 are refused: nothing real is booked there, and chrono's answers
 /// for year 0 (local mean time offsets) would mislead.
-pub fn check_date_range(field: &str, d: NaiveDate) -> Result<NaiveDate, Invalid> {
+pub(crate) fn check_date_range(field: &str, d: NaiveDate) -> Result<NaiveDate, Invalid> {
     use chrono::Datelike;
     if (1900..=2100).contains(&d.year()) {
         Ok(d)
@@ -235,7 +235,7 @@ pub fn check_date_range(field: &str, d: NaiveDate) -> Result<NaiveDate, Invalid>
 #[utoipa::path(get, path = "/api/v1/counters/{counter}/availability", tag = "calendar",
     params(("counter" = String, Path, description = "Counter id", example = "city-hall"), AvailabilityQuery),
     responses((status = 200, description = "Days and slots", body = AvailabilityJson)))]
-pub async fn get_availability(
+pub(crate) async fn get_availability(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -24,18 +24,18 @@ use crate::queue::{calls_after, last_call_id, recent_calls, CallEvent, TicketRow
 use crate::text::parse_label;
 use actix_web::http::Method;
 
-pub const DESK_NAME_MAX: usize = 20;
+pub(crate) const DESK_NAME_MAX: usize = 20;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct QueueQuery {
+pub(crate) struct QueueQuery {
     /// Default: the counter's today.
     #[param(value_type = Option<String>, format = Date)]
     date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct QueueJson {
+pub(crate) struct QueueJson {
     pub date: String,
     pub counter: String,
     /// Waiting tickets in the order they will be called, with position and estimate.
@@ -52,7 +52,7 @@ pub struct QueueJson {
 #[utoipa::path(get, path = "/api/v1/desk/{counter}/queue", tag = "desk",
     params(("counter" = String, Path, example = "city-hall"), QueueQuery),
     responses((status = 200, description = "The queue", body = QueueJson)))]
-pub async fn get_queue(
+pub(crate) async fn get_queue(
     state: web::Data<AppState>,
     _user: Authorized<DeskStaff>,
     path: web::Path<String>,
@@ -121,7 +121,7 @@ pub async fn get_queue(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[schema(example = json!({"reservation_number": "HJ3K-7WXA"}))]
-pub struct CheckInBody {
+pub(crate) struct CheckInBody {
     /// Typed or scanned (hyphen and case optional).
     reservation_number: String,
 }
@@ -131,7 +131,7 @@ pub struct CheckInBody {
     params(("counter" = String, Path, example = "city-hall")),
     request_body = CheckInBody,
     responses((status = 201, description = "The ticket, with position and estimate", body = TicketJson)))]
-pub async fn post_check_in(
+pub(crate) async fn post_check_in(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
     path: web::Path<String>,
@@ -154,7 +154,7 @@ pub async fn post_check_in(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[schema(example = json!({"procedure": "pin-reset"}))]
-pub struct WalkInBody {
+pub(crate) struct WalkInBody {
     /// Optional: sharpens the wait estimate.
     procedure: Option<String>,
 }
@@ -164,7 +164,7 @@ pub struct WalkInBody {
     params(("counter" = String, Path, example = "city-hall")),
     request_body(content = Option<WalkInBody>, description = "Optional"),
     responses((status = 201, description = "The ticket, with position and estimate", body = TicketJson)))]
-pub async fn post_walk_in(
+pub(crate) async fn post_walk_in(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
     path: web::Path<String>,
@@ -189,7 +189,7 @@ pub async fn post_walk_in(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[schema(example = json!({"desk": "2"}))]
-pub struct CallBody {
+pub(crate) struct CallBody {
     /// The desk's name as the waiting-room screen shows it.
     desk: String,
 }
@@ -200,7 +200,7 @@ pub struct CallBody {
     request_body = CallBody,
     responses((status = 200, description = "The ticket now called", body = TicketJson),
               (status = 204, description = "Nobody waits")))]
-pub async fn post_call(
+pub(crate) async fn post_call(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
     path: web::Path<String>,
@@ -266,7 +266,7 @@ async fn settle(
 #[utoipa::path(post, path = "/api/v1/desk/{counter}/tickets/{ticket}/complete", tag = "desk",
     params(("counter" = String, Path, example = "city-hall"), ("ticket" = String, Path, example = "R-001")),
     responses((status = 200, description = "The ticket", body = TicketJson)))]
-pub async fn post_complete(
+pub(crate) async fn post_complete(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
     path: web::Path<(String, String)>,
@@ -278,7 +278,7 @@ pub async fn post_complete(
 #[utoipa::path(post, path = "/api/v1/desk/{counter}/tickets/{ticket}/no-show", tag = "desk",
     params(("counter" = String, Path, example = "city-hall"), ("ticket" = String, Path, example = "R-001")),
     responses((status = 200, description = "The ticket", body = TicketJson)))]
-pub async fn post_no_show(
+pub(crate) async fn post_no_show(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
     path: web::Path<(String, String)>,
@@ -290,7 +290,7 @@ pub async fn post_no_show(
 #[utoipa::path(post, path = "/api/v1/desk/{counter}/tickets/{ticket}/recall", tag = "desk",
     params(("counter" = String, Path, example = "city-hall"), ("ticket" = String, Path, example = "R-001")),
     responses((status = 200, description = "The ticket", body = TicketJson)))]
-pub async fn post_recall(
+pub(crate) async fn post_recall(
     state: web::Data<AppState>,
     user: Authorized<DeskStaff>,
     path: web::Path<(String, String)>,
@@ -300,14 +300,14 @@ pub async fn post_recall(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct DisplayQuery {
+pub(crate) struct DisplayQuery {
     /// Resume after this event (for a page that rebuilds its EventSource).
     last_event_id: Option<String>,
 }
 
 /// One call as the waiting-room screen receives it: no personal data.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CallEventJson {
+pub(crate) struct CallEventJson {
     pub ticket: String,
     pub desk: String,
 }
@@ -344,7 +344,7 @@ struct Screen {
            DisplayQuery),
     responses((status = 200, description = "Server-sent events `called` with `{\"ticket\",\"desk\"}`",
                content_type = "text/event-stream", body = CallEventJson)))]
-pub async fn get_display(
+pub(crate) async fn get_display(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,

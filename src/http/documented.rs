@@ -10,10 +10,10 @@ use crate::error::ErrorCode;
 /// The codes each operation of a served document lists (its problem+json examples), by method
 /// and path pattern: what [`super::problem::problem_middleware`] holds an answer to.
 #[derive(Debug, Default)]
-pub struct DocumentedCodes(std::collections::HashMap<(String, String), Vec<ErrorCode>>);
+pub(crate) struct DocumentedCodes(std::collections::HashMap<(String, String), Vec<ErrorCode>>);
 
 impl DocumentedCodes {
-    pub fn of(doc: &Value) -> DocumentedCodes {
+    pub(crate) fn of(doc: &Value) -> DocumentedCodes {
         let mut map = std::collections::HashMap::new();
         let paths = doc["paths"].as_object().cloned().unwrap_or_default();
         for (path, item) in paths {
@@ -37,7 +37,7 @@ impl DocumentedCodes {
 
     /// Whether the operation at `method` `pattern` documents `code`; None for a path that is
     /// not an operation of the document (an asset, an unknown path).
-    pub fn lists(&self, method: &str, pattern: &str, code: ErrorCode) -> Option<bool> {
+    pub(crate) fn lists(&self, method: &str, pattern: &str, code: ErrorCode) -> Option<bool> {
         let method = if method == "HEAD" { "GET" } else { method };
         self.0
             .get(&(method.to_string(), pattern.to_string()))

@@ -14,7 +14,7 @@ use crate::error::ErrorCode;
 use actix_web::http::Method;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct HealthJson {
+pub(crate) struct HealthJson {
     #[schema(example = "ok")]
     pub status: &'static str,
 }
@@ -22,12 +22,12 @@ pub struct HealthJson {
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "Up", body = HealthJson)))]
-pub async fn get_healthz() -> HttpResponse {
+pub(crate) async fn get_healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthJson { status: "ok" })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DependencyJson {
+pub(crate) struct DependencyJson {
     /// `up` or `down`.
     pub status: &'static str,
     /// `sqlite` / `postgres`; `file` / `smtp`.
@@ -38,7 +38,7 @@ pub struct DependencyJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ReadyJson {
+pub(crate) struct ReadyJson {
     /// `ready`, or `degraded` when mail cannot be delivered just now.
     pub status: &'static str,
     pub database: DependencyJson,
@@ -48,7 +48,7 @@ pub struct ReadyJson {
 /// Ready when the database answers (else 503); the mail transport is reported separately.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready or degraded", body = ReadyJson)))]
-pub async fn get_readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub(crate) async fn get_readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     state
         .db
         .run(|conn| conn.batch_execute("SELECT 1"))

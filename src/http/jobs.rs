@@ -20,7 +20,7 @@ use crate::jobs::{list_runs, RunStatus};
 use actix_web::http::Method;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct JobRunJson {
+pub(crate) struct JobRunJson {
     pub scheduled_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -34,7 +34,7 @@ pub struct JobRunJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct JobJson {
+pub(crate) struct JobJson {
     pub name: Job,
     /// The cron expression (seconds first), in the counters' time zone.
     #[schema(example = "0 0 10 * * *")]
@@ -45,14 +45,14 @@ pub struct JobJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct JobsJson {
+pub(crate) struct JobsJson {
     pub jobs: Vec<JobJson>,
 }
 
 /// Every scheduled job with its next run and its latest runs.
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin",
     responses((status = 200, description = "Jobs and runs", body = JobsJson)))]
-pub async fn get_jobs(
+pub(crate) async fn get_jobs(
     state: web::Data<AppState>,
     _user: Authorized<AdminOnly>,
 ) -> Result<HttpResponse, AppError> {
@@ -85,7 +85,7 @@ pub async fn get_jobs(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct StatsQuery {
+pub(crate) struct StatsQuery {
     /// First day; default 30 days ago.
     #[param(value_type = Option<String>, format = Date)]
     from: Option<NaiveDate>,
@@ -97,14 +97,14 @@ pub struct StatsQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WaitJson {
+pub(crate) struct WaitJson {
     /// Minutes from check-in (reserved) or ticket (walk-in) to the call.
     pub p50: Option<i64>,
     pub p90: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DayStatsJson {
+pub(crate) struct DayStatsJson {
     pub date: String,
     pub counter: String,
     /// A procedure id, or `unspecified` for walk-ins who gave none.
@@ -118,7 +118,7 @@ pub struct DayStatsJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct StatsJson {
+pub(crate) struct StatsJson {
     pub days: Vec<DayStatsJson>,
 }
 
@@ -171,7 +171,7 @@ fn csv(rows: &[DailyStatsRow]) -> String {
     params(StatsQuery),
     responses((status = 200, description = "Figures per counter, day and procedure (CSV with Accept: text/csv)",
                content((StatsJson = "application/json"), (String = "text/csv")))))]
-pub async fn get_stats(
+pub(crate) async fn get_stats(
     state: web::Data<AppState>,
     req: HttpRequest,
     _user: Authorized<AdminOnly>,

@@ -20,12 +20,12 @@ use crate::staff::Role;
 use crate::staff::StaffRow;
 
 /// An instant as RFC 3339 with the counter's offset, to the second.
-pub fn instant(at: DateTime<Utc>, tz: Tz) -> String {
+pub(crate) fn instant(at: DateTime<Utc>, tz: Tz) -> String {
     local_rfc3339(at, tz)
 }
 
 /// A stored UTC instant, shown in the counter's zone.
-pub fn stored(at: NaiveDateTime, tz: Tz) -> String {
+pub(crate) fn stored(at: NaiveDateTime, tz: Tz) -> String {
     local_rfc3339(at.and_utc(), tz)
 }
 
@@ -33,7 +33,7 @@ pub fn stored(at: NaiveDateTime, tz: Tz) -> String {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({"id": "city-hall.2027-01-04.0900", "starts_at": "2027-01-04T09:00:00+09:00",
     "ends_at": "2027-01-04T09:30:00+09:00", "capacity": 3, "remaining": 2, "bookable": true}))]
-pub struct SlotJson {
+pub(crate) struct SlotJson {
     /// `counter.YYYY-MM-DD.HHMM`.
     pub id: String,
     pub starts_at: String,
@@ -49,7 +49,7 @@ pub struct SlotJson {
 }
 
 impl SlotJson {
-    pub fn of(s: &SlotView, tz: Tz) -> SlotJson {
+    pub(crate) fn of(s: &SlotView, tz: Tz) -> SlotJson {
         SlotJson {
             id: s.def.id.to_string(),
             starts_at: instant(s.def.starts_at, tz),
@@ -64,7 +64,7 @@ impl SlotJson {
 
 /// The slot a reservation holds.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ReservedSlotJson {
+pub(crate) struct ReservedSlotJson {
     pub id: String,
     pub starts_at: String,
     pub ends_at: String,
@@ -84,7 +84,7 @@ pub struct ReservedSlotJson {
     "visits": 1, "visit_note": null,
     "created_at": "2026-11-24T10:00:00+09:00", "updated_at": "2026-11-24T10:00:00+09:00",
     "cancelled_at": null}))]
-pub struct ReservationJson {
+pub(crate) struct ReservationJson {
     pub reservation_number: String,
     pub manage_token: Option<String>,
     pub status: ReservationStatus,
@@ -121,7 +121,7 @@ pub struct ReservationJson {
 
 /// The second visit of a completed first visit.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SecondVisitJson {
+pub(crate) struct SecondVisitJson {
     /// First and last day it may be booked (`YYYY-MM-DD`), inside the booking window.
     pub bookable_from: String,
     pub bookable_until: String,
@@ -130,7 +130,7 @@ pub struct SecondVisitJson {
 }
 
 impl ReservationJson {
-    pub fn of(
+    pub(crate) fn of(
         state: &AppState,
         row: &ReservationRow,
         manage_token: Option<&str>,
@@ -194,7 +194,7 @@ impl ReservationJson {
 /// A reservation as staff see it: never the manage token; who entered it and why it was
 /// cancelled.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StaffReservationJson {
+pub(crate) struct StaffReservationJson {
     #[serde(flatten)]
     pub reservation: ReservationJson,
     /// The staff login that entered a phone booking.
@@ -203,7 +203,7 @@ pub struct StaffReservationJson {
 }
 
 impl StaffReservationJson {
-    pub fn of(state: &AppState, row: &ReservationRow, links: &VisitLinks) -> Self {
+    pub(crate) fn of(state: &AppState, row: &ReservationRow, links: &VisitLinks) -> Self {
         StaffReservationJson {
             reservation: ReservationJson::of(state, row, None, links),
             created_by: row.created_by.clone(),
@@ -213,7 +213,7 @@ impl StaffReservationJson {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StaffReservationsJson {
+pub(crate) struct StaffReservationsJson {
     pub reservations: Vec<StaffReservationJson>,
 }
 
@@ -223,7 +223,7 @@ pub struct StaffReservationsJson {
     "reservation_number": "HJ3K-7WXA", "procedure": "pin-reset",
     "slot_starts_at": "2027-01-04T09:00:00+09:00", "issued_at": "2027-01-04T08:52:10+09:00",
     "called_at": null, "desk": null, "calls": 0, "position": 1, "estimated_wait_minutes": 0}))]
-pub struct TicketJson {
+pub(crate) struct TicketJson {
     /// `R-012` (reserved) or `W-034` (walk-in); unique per counter and day.
     pub ticket: String,
     pub kind: TicketKind,
@@ -249,7 +249,7 @@ pub struct TicketJson {
 }
 
 impl TicketJson {
-    pub fn of(state: &AppState, t: &TicketRow, reservation_number: Option<&str>) -> Self {
+    pub(crate) fn of(state: &AppState, t: &TicketRow, reservation_number: Option<&str>) -> Self {
         let tz = state.tz_of(&t.counter_id);
         TicketJson {
             ticket: t.label.clone(),
@@ -268,7 +268,7 @@ impl TicketJson {
         }
     }
 
-    pub fn issued(state: &AppState, i: &Issued) -> Self {
+    pub(crate) fn issued(state: &AppState, i: &Issued) -> Self {
         TicketJson {
             position: i.position,
             estimated_wait_minutes: i.estimated_wait_minutes,
@@ -279,7 +279,7 @@ impl TicketJson {
 
 /// A staff account (never its password hash).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StaffJson {
+pub(crate) struct StaffJson {
     pub login: String,
     pub display_name: String,
     pub role: Role,
@@ -289,7 +289,7 @@ pub struct StaffJson {
 }
 
 impl StaffJson {
-    pub fn of(state: &AppState, row: &StaffRow) -> Self {
+    pub(crate) fn of(state: &AppState, row: &StaffRow) -> Self {
         let tz = state.default_tz();
         StaffJson {
             login: row.login.clone(),

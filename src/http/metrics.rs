@@ -17,7 +17,7 @@ use actix_web::http::Method;
 
 /// Counts and times every request, by method, route template (never the raw path, which
 /// holds tokens) and status.
-pub async fn count_requests(
+pub(crate) async fn count_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -48,7 +48,7 @@ pub async fn count_requests(
 /// The metrics in Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
-pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub(crate) async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let counters: Vec<(String, NaiveDate)> = {
         let now = state.clock.now();
         state

@@ -13,7 +13,7 @@ use super::state::AppState;
 /// API answers carry personal data or tokens unless they say otherwise: `Cache-Control:
 /// no-store` on every `/api/v1` response that did not set its own (the public calendar sets
 /// `no-cache` with an ETag), so no shared or browser cache keeps a reservation or a token.
-pub async fn cache_control(
+pub(crate) async fn cache_control(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -33,14 +33,14 @@ pub async fn cache_control(
 }
 
 /// The instant the server's clock showed when it judged the answer.
-pub const X_MADOGUCHI_NOW: HeaderName = HeaderName::from_static("x-madoguchi-now");
+pub(crate) const X_MADOGUCHI_NOW: HeaderName = HeaderName::from_static("x-madoguchi-now");
 
 /// Under `clock.start`, every response says the clock is a rehearsal and what time it shows.
 ///
 /// Every API response says what time the server's clock shows (`X-Madoguchi-Now`), so pages
 /// count down to a window's opening by the server's clock, not the browser's; under
 /// `clock.start`, `X-Madoguchi-Clock: rehearsal` says that clock is a rehearsal.
-pub async fn rehearsal_headers(
+pub(crate) async fn rehearsal_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -69,7 +69,7 @@ pub async fn rehearsal_headers(
 
 /// The per-IP rate-limit key: SHA-256 of the client address (the first X-Forwarded-For
 /// entry when configured to trust a proxy), so the address itself is never stored.
-pub fn client_ip_key(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+pub(crate) fn client_ip_key(req: &HttpRequest, trust_forwarded_for: bool) -> String {
     let forwarded = trust_forwarded_for
         .then(|| {
             req.headers()
@@ -88,7 +88,7 @@ pub fn client_ip_key(req: &HttpRequest, trust_forwarded_for: bool) -> String {
 
 /// CORS for a resident page served from another origin (`server.cors_allowed_origins`).
 /// Preflights are answered; only the listed origins may read responses.
-pub fn cors(origins: &[String]) -> actix_cors::Cors {
+pub(crate) fn cors(origins: &[String]) -> actix_cors::Cors {
     use actix_web::http::header;
     let mut cors = actix_cors::Cors::default()
         .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])

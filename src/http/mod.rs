@@ -7,26 +7,26 @@
 //! completed from the same table (errors, security), so a route and its documentation cannot
 //! drift apart; a test checks that the spec describes exactly the table.
 
-pub mod admin;
-pub mod auth;
-pub mod body;
-pub mod calendar;
-pub mod desk;
-pub mod documented;
-pub mod health;
-pub mod jobs;
-pub mod json;
-pub mod metrics;
-pub mod middleware;
-pub mod openapi;
-pub mod pages;
-pub mod problem;
-pub mod reservations;
-pub mod route;
-pub mod staff;
-pub mod state;
-pub mod verifications;
-pub mod waitlist;
+pub(crate) mod admin;
+pub(crate) mod auth;
+pub(crate) mod body;
+pub(crate) mod calendar;
+pub(crate) mod desk;
+pub(crate) mod documented;
+pub(crate) mod health;
+pub(crate) mod jobs;
+pub(crate) mod json;
+pub(crate) mod metrics;
+pub(crate) mod middleware;
+pub(crate) mod openapi;
+pub(crate) mod pages;
+pub(crate) mod problem;
+pub(crate) mod reservations;
+pub(crate) mod route;
+pub(crate) mod staff;
+pub(crate) mod state;
+pub(crate) mod verifications;
+pub(crate) mod waitlist;
 
 use std::sync::Arc;
 
@@ -38,8 +38,7 @@ use crate::error::ErrorCode;
 use problem::AppError;
 use route::ApiRoute;
 
-pub use json::instant;
-pub use middleware::{cache_control, client_ip_key, cors, rehearsal_headers, X_MADOGUCHI_NOW};
+pub(crate) use middleware::{cache_control, cors, rehearsal_headers};
 pub use route::Access;
 pub use state::AppState;
 
@@ -66,7 +65,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
 }
 
 /// Each area's operations for the OpenAPI document, in the table's order.
-pub fn area_paths() -> Vec<utoipa::openapi::OpenApi> {
+pub(crate) fn area_paths() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
     vec![
         health::Paths::openapi(),
@@ -85,7 +84,7 @@ pub fn area_paths() -> Vec<utoipa::openapi::OpenApi> {
 }
 
 /// The OpenAPI document of the route table, serialised once at start-up.
-pub fn openapi_json() -> String {
+pub(crate) fn openapi_json() -> String {
     openapi::document_json(&api_routes(), area_paths())
 }
 
@@ -100,7 +99,7 @@ fn method_guard(method: &Method) -> Box<dyn guard::Guard> {
 
 /// Registers the route table, the pages' assets and the `/docs` viewer. The app factory in
 /// `startup` wraps it with the middleware.
-pub fn routes(cfg: &mut web::ServiceConfig, openapi: Arc<String>) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig, openapi: Arc<String>) {
     cfg.app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error));
     let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();

@@ -45,7 +45,7 @@ struct ApiDoc;
 
 /// The document as served: utoipa's (the areas' operations merged in, in their order),
 /// completed from the route table.
-pub fn document(table: &[ApiRoute], areas: Vec<utoipa::openapi::OpenApi>) -> Value {
+pub(crate) fn document(table: &[ApiRoute], areas: Vec<utoipa::openapi::OpenApi>) -> Value {
     let mut api = ApiDoc::openapi();
     for area in areas {
         api.merge(area);
@@ -56,7 +56,7 @@ pub fn document(table: &[ApiRoute], areas: Vec<utoipa::openapi::OpenApi>) -> Val
 }
 
 /// The document, serialised once at start-up.
-pub fn document_json(table: &[ApiRoute], areas: Vec<utoipa::openapi::OpenApi>) -> String {
+pub(crate) fn document_json(table: &[ApiRoute], areas: Vec<utoipa::openapi::OpenApi>) -> String {
     serde_json::to_string(&document(table, areas)).unwrap_or_else(|_| "{}".into())
 }
 
@@ -281,7 +281,7 @@ fn add_links(doc: &mut Value) {
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = Object)))]
-pub async fn get_openapi(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn get_openapi(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(state.openapi.as_str().to_owned())
@@ -294,7 +294,7 @@ async fn docs_redirect() -> HttpResponse {
 }
 
 /// `/docs`: Swagger UI (assets in the binary) rendering `/api/openapi.json`.
-pub fn docs(cfg: &mut web::ServiceConfig, _openapi: Arc<String>) {
+pub(crate) fn docs(cfg: &mut web::ServiceConfig, _openapi: Arc<String>) {
     cfg.service(web::resource("/docs").route(web::get().to(docs_redirect)))
         .service(
             utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")

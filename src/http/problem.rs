@@ -26,11 +26,11 @@ use crate::reservations::BookingError;
 use crate::staff::service::StaffError;
 use crate::verification::VerificationError;
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Members a problem adds for some codes, so a client can act on them.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
-pub struct ProblemExtra {
+pub(crate) struct ProblemExtra {
     /// `slot_full`: up to five bookable slots nearest the one asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alternatives: Option<Vec<SlotJson>>,
@@ -63,7 +63,7 @@ pub struct ProblemExtra {
 /// An error on its way to the client.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", code.as_str())]
-pub struct AppError {
+pub(crate) struct AppError {
     pub code: ErrorCode,
     pub facts: Box<Facts>,
     pub errors: Vec<FieldError>,
@@ -74,7 +74,7 @@ pub struct AppError {
 }
 
 impl AppError {
-    pub fn new(code: ErrorCode) -> Self {
+    pub(crate) fn new(code: ErrorCode) -> Self {
         AppError {
             code,
             facts: Box::default(),
@@ -84,31 +84,31 @@ impl AppError {
         }
     }
 
-    pub fn with_facts(mut self, facts: Facts) -> Self {
+    pub(crate) fn with_facts(mut self, facts: Facts) -> Self {
         self.facts = Box::new(facts);
         self
     }
 
-    pub fn with_extra(mut self, extra: ProblemExtra) -> Self {
+    pub(crate) fn with_extra(mut self, extra: ProblemExtra) -> Self {
         self.extra = Box::new(extra);
         self
     }
 
-    pub fn unexpected(cause: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn unexpected(cause: impl Into<anyhow::Error>) -> Self {
         AppError {
             cause: Some(cause.into()),
             ..AppError::new(ErrorCode::InternalError)
         }
     }
 
-    pub fn bad_request(what: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(what: impl Into<String>) -> Self {
         AppError::new(ErrorCode::BadRequest).with_facts(Facts {
             text: Some(what.into()),
             ..Facts::default()
         })
     }
 
-    pub fn rate_limited(retry_after_s: u64) -> Self {
+    pub(crate) fn rate_limited(retry_after_s: u64) -> Self {
         AppError::new(ErrorCode::RateLimited).with_facts(Facts {
             retry_after_s: Some(retry_after_s.max(1)),
             ..Facts::default()
@@ -133,7 +133,7 @@ impl From<anyhow::Error> for AppError {
 /// route's row in the table declares the error types its handler returns (`route::codes`), so
 /// the OpenAPI document lists what the errors can say, and in a debug build a route that answers
 /// a code its document omits fails loudly (see [`problem_middleware`]).
-pub trait Refusal {
+pub(crate) trait Refusal {
     /// Every code a value of this type can answer with.
     fn codes() -> Vec<ErrorCode>;
 }
@@ -531,7 +531,7 @@ impl From<DeskError> for AppError {
 
 /// One field's problem as the client sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FieldErrorJson {
+pub(crate) struct FieldErrorJson {
     /// The JSON path of the field (`name`, `slot_id`, `body` for the whole body).
     pub field: String,
     /// A stable name for the problem (`required`, `too_long`, `not_katakana`, …).
@@ -547,7 +547,7 @@ pub struct FieldErrorJson {
     "status": 409, "detail": "この時間帯は満員です。ほかの時間帯をお選びください。", "code": "slot_full",
     "alternatives": [{"id": "city-hall.2027-01-04.0930", "starts_at": "2027-01-04T09:30:00+09:00",
         "ends_at": "2027-01-04T10:00:00+09:00", "capacity": 3, "remaining": 1, "bookable": true}]}))]
-pub struct ProblemJson {
+pub(crate) struct ProblemJson {
     #[serde(rename = "type")]
     pub type_: String,
     pub title: String,
@@ -562,7 +562,7 @@ pub struct ProblemJson {
 
 /// What an error response says; kept in the response extensions for the language pass.
 #[derive(Debug, Clone)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub code: ErrorCode,
     pub facts: Facts,
     pub errors: Vec<FieldError>,
@@ -570,7 +570,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn of_status(status: StatusCode) -> Problem {
+    pub(crate) fn of_status(status: StatusCode) -> Problem {
         Problem {
             code: ErrorCode::of_status(status.as_u16()),
             facts: Facts::default(),
@@ -579,7 +579,7 @@ impl Problem {
         }
     }
 
-    pub fn render(&self, lang: Lang) -> ProblemJson {
+    pub(crate) fn render(&self, lang: Lang) -> ProblemJson {
         ProblemJson {
             type_: format!(
                 "https://madoguchi.example/problems/{}",
@@ -602,7 +602,7 @@ impl Problem {
         }
     }
 
-    pub fn response(self, lang: Lang) -> HttpResponse {
+    pub(crate) fn response(self, lang: Lang) -> HttpResponse {
         let status =
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_string(&self.render(lang)).unwrap_or_default();
@@ -645,7 +645,7 @@ impl ResponseError for AppError {
 }
 
 /// The language a request asks for.
-pub fn lang_of(req: &HttpRequest) -> Lang {
+pub(crate) fn lang_of(req: &HttpRequest) -> Lang {
     Lang::from_accept_language(
         req.headers()
             .get(header::ACCEPT_LANGUAGE)
@@ -654,7 +654,7 @@ pub fn lang_of(req: &HttpRequest) -> Lang {
 }
 
 /// Wrap the app with this: every 4xx/5xx leaves as problem+json in the client's language.
-pub fn problem_middleware<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+pub(crate) fn problem_middleware<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
         let lang = lang_of(res.request());
         let existing = res.response().extensions().get::<Problem>().cloned();
@@ -730,7 +730,7 @@ fn undocumented<B: MessageBody + 'static>(
 }
 
 /// Type of the body the problem middleware produces.
-pub type ProblemBody<B> = EitherBody<B, BoxBody>;
+pub(crate) type ProblemBody<B> = EitherBody<B, BoxBody>;
 
 impl<E: Into<AppError>> From<crate::db::RunError<E>> for AppError {
     fn from(e: crate::db::RunError<E>) -> Self {

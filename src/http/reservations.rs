@@ -25,7 +25,7 @@ use actix_web::http::Method;
 #[schema(example = json!({"verification_token": "q0Jd…", "slot_id": "city-hall.2027-01-04.0900",
     "procedure": "pin-reset", "applicant_type": "holder", "name": "山田 太郎",
     "name_kana": "ヤマダ タロウ", "phone": "090-1234-5678"}))]
-pub struct ReservationBody {
+pub(crate) struct ReservationBody {
     /// The token from the verification mail; used up by the booking.
     verification_token: String,
     slot_id: String,
@@ -44,7 +44,7 @@ pub struct ReservationBody {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
-pub struct RescheduleBody {
+pub(crate) struct RescheduleBody {
     #[schema(example = "city-hall.2027-01-05.1000")]
     slot_id: String,
 }
@@ -62,7 +62,7 @@ fn manage_token(path: web::Path<String>) -> Result<String, BookingError> {
 #[utoipa::path(post, path = "/api/v1/reservations", tag = "booking",
     request_body = ReservationBody,
     responses((status = 201, description = "Booked", body = ReservationJson)))]
-pub async fn post_reservation(
+pub(crate) async fn post_reservation(
     state: web::Data<AppState>,
     body: JsonBody<ReservationBody>,
 ) -> Result<HttpResponse, AppError> {
@@ -147,7 +147,7 @@ pub(super) async fn with_alternatives<T>(
 #[utoipa::path(get, path = "/api/v1/reservations/{manage_token}", tag = "booking",
     params(("manage_token" = String, Path, description = "From the completion mail's link")),
     responses((status = 200, description = "The reservation", body = ReservationJson)))]
-pub async fn get_reservation(
+pub(crate) async fn get_reservation(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
@@ -167,7 +167,7 @@ pub async fn get_reservation(
 #[utoipa::path(delete, path = "/api/v1/reservations/{manage_token}", tag = "booking",
     params(("manage_token" = String, Path, description = "From the completion mail's link")),
     responses((status = 200, description = "Cancelled", body = ReservationJson)))]
-pub async fn delete_reservation(
+pub(crate) async fn delete_reservation(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
@@ -190,7 +190,7 @@ pub async fn delete_reservation(
     params(("manage_token" = String, Path, description = "From the completion mail's link")),
     request_body = RescheduleBody,
     responses((status = 200, description = "Moved", body = ReservationJson)))]
-pub async fn post_reschedule(
+pub(crate) async fn post_reschedule(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: JsonBody<RescheduleBody>,
@@ -221,7 +221,7 @@ pub async fn post_reschedule(
 #[utoipa::path(get, path = "/api/v1/reservations/{manage_token}/qr.svg", tag = "booking",
     params(("manage_token" = String, Path, description = "From the completion mail's link")),
     responses((status = 200, description = "An SVG image", content_type = "image/svg+xml", body = String)))]
-pub async fn get_reservation_qr(
+pub(crate) async fn get_reservation_qr(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {

@@ -17,10 +17,10 @@ pub enum Access {
     Staff(&'static [Role]),
 }
 
-pub const PHONE: Access = Access::Staff(&[Role::Phone]);
-pub const DESK: Access = Access::Staff(&[Role::Desk]);
-pub const ANY_STAFF: Access = Access::Staff(&[Role::Phone, Role::Desk]);
-pub const ADMIN: Access = Access::Staff(&[]);
+pub(crate) const PHONE: Access = Access::Staff(&[Role::Phone]);
+pub(crate) const DESK: Access = Access::Staff(&[Role::Desk]);
+pub(crate) const ANY_STAFF: Access = Access::Staff(&[Role::Phone, Role::Desk]);
+pub(crate) const ADMIN: Access = Access::Staff(&[]);
 
 /// One row of the route table.
 pub struct ApiRoute {

@@ -29,13 +29,13 @@ use actix_web::http::Method;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[schema(example = json!({"login": "tanaka", "password": "a-long-passphrase"}))]
-pub struct LoginBody {
+pub(crate) struct LoginBody {
     login: String,
     password: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SessionJson {
+pub(crate) struct SessionJson {
     /// Send as `Authorization: Bearer TOKEN`.
     pub token: String,
     pub expires_at: String,
@@ -47,7 +47,7 @@ pub struct SessionJson {
 #[utoipa::path(post, path = "/api/v1/staff/sessions", tag = "staff",
     request_body = LoginBody,
     responses((status = 201, description = "Signed in", body = SessionJson)))]
-pub async fn post_session(
+pub(crate) async fn post_session(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: JsonBody<LoginBody>,
@@ -99,7 +99,7 @@ pub async fn post_session(
 /// Signs out: the token stops working at once.
 #[utoipa::path(delete, path = "/api/v1/staff/sessions/current", tag = "staff",
     responses((status = 204, description = "Signed out")))]
-pub async fn delete_session(
+pub(crate) async fn delete_session(
     state: web::Data<AppState>,
     user: Authorized<AnyStaff>,
 ) -> Result<HttpResponse, AppError> {
@@ -113,7 +113,7 @@ pub async fn delete_session(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MeJson {
+pub(crate) struct MeJson {
     pub login: String,
     pub display_name: String,
     pub role: Role,
@@ -122,7 +122,7 @@ pub struct MeJson {
 /// Who is signed in: the console shows the menus of this role.
 #[utoipa::path(get, path = "/api/v1/staff/sessions/current", tag = "staff",
     responses((status = 200, description = "The signed-in account", body = MeJson)))]
-pub async fn get_current_session(user: Authorized<AnyStaff>) -> HttpResponse {
+pub(crate) async fn get_current_session(user: Authorized<AnyStaff>) -> HttpResponse {
     HttpResponse::Ok().json(MeJson {
         login: user.login.clone(),
         display_name: user.display_name.clone(),
@@ -135,7 +135,7 @@ pub async fn get_current_session(user: Authorized<AnyStaff>) -> HttpResponse {
 #[schema(example = json!({"slot_id": "city-hall.2027-01-04.0930", "procedure": "cert-renewal",
     "applicant_type": "holder", "name": "鈴木 一郎", "name_kana": "スズキ イチロウ",
     "phone": "0748-00-0000"}))]
-pub struct PhoneBookingBody {
+pub(crate) struct PhoneBookingBody {
     slot_id: String,
     procedure: String,
     applicant_type: String,
@@ -155,7 +155,7 @@ pub struct PhoneBookingBody {
 #[utoipa::path(post, path = "/api/v1/staff/reservations", tag = "staff",
     request_body = PhoneBookingBody,
     responses((status = 201, description = "Booked", body = StaffReservationJson)))]
-pub async fn post_staff_reservation(
+pub(crate) async fn post_staff_reservation(
     state: web::Data<AppState>,
     user: Authorized<PhoneStaff>,
     body: JsonBody<PhoneBookingBody>,
@@ -204,7 +204,7 @@ pub async fn post_staff_reservation(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct SearchQuery {
+pub(crate) struct SearchQuery {
     /// The visit date (`YYYY-MM-DD`).
     #[param(value_type = Option<String>, format = Date)]
     date: Option<NaiveDate>,
@@ -221,7 +221,7 @@ const SEARCH_LIMIT: i64 = 200;
 #[utoipa::path(get, path = "/api/v1/staff/reservations", tag = "staff",
     params(SearchQuery),
     responses((status = 200, description = "Matching reservations, by time", body = StaffReservationsJson)))]
-pub async fn get_staff_reservations(
+pub(crate) async fn get_staff_reservations(
     state: web::Data<AppState>,
     _user: Authorized<AnyStaff>,
     query: web::Query<SearchQuery>,
@@ -266,7 +266,7 @@ pub async fn get_staff_reservations(
 #[utoipa::path(get, path = "/api/v1/staff/reservations/{reservation_number}", tag = "staff",
     params(("reservation_number" = String, Path, example = "HJ3K-7WXA")),
     responses((status = 200, description = "The reservation", body = StaffReservationJson)))]
-pub async fn get_staff_reservation(
+pub(crate) async fn get_staff_reservation(
     state: web::Data<AppState>,
     _user: Authorized<AnyStaff>,
     path: web::Path<String>,
@@ -285,7 +285,7 @@ pub async fn get_staff_reservation(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[schema(example = json!({"reason": "本人から電話で取消"}))]
-pub struct CancelBody {
+pub(crate) struct CancelBody {
     /// Kept with the reservation and in the audit log; the resident's mail says it.
     reason: String,
 }
@@ -295,7 +295,7 @@ pub struct CancelBody {
     params(("reservation_number" = String, Path, example = "HJ3K-7WXA")),
     request_body = CancelBody,
     responses((status = 200, description = "Cancelled", body = StaffReservationJson)))]
-pub async fn post_staff_cancel(
+pub(crate) async fn post_staff_cancel(
     state: web::Data<AppState>,
     user: Authorized<PhoneStaff>,
     path: web::Path<String>,

@@ -20,7 +20,7 @@ use actix_web::http::Method;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"email": "taro@example.jp", "counter": "city-hall", "slot_id": "city-hall.2027-01-04.0900"}))]
-pub struct VerificationBody {
+pub(crate) struct VerificationBody {
     /// The address the link is mailed to.
     #[serde(default)]
     email: String,
@@ -33,7 +33,7 @@ pub struct VerificationBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerificationRequestedJson {
+pub(crate) struct VerificationRequestedJson {
     /// Until when the mailed link works (once).
     #[schema(example = "2026-11-24T10:30:00+09:00")]
     pub expires_at: String,
@@ -43,7 +43,7 @@ pub struct VerificationRequestedJson {
 #[utoipa::path(post, path = "/api/v1/verifications", tag = "booking",
     request_body = VerificationBody,
     responses((status = 202, description = "The link is on its way", body = VerificationRequestedJson)))]
-pub async fn post_verification(
+pub(crate) async fn post_verification(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: JsonBody<VerificationBody>,
@@ -86,7 +86,7 @@ pub async fn post_verification(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerificationJson {
+pub(crate) struct VerificationJson {
     pub email: String,
     pub expires_at: String,
     pub counter: Option<String>,
@@ -97,7 +97,7 @@ pub struct VerificationJson {
 #[utoipa::path(get, path = "/api/v1/verifications/{token}", tag = "booking",
     params(("token" = String, Path, description = "The token from the mailed link")),
     responses((status = 200, description = "The verified address", body = VerificationJson)))]
-pub async fn get_verification(
+pub(crate) async fn get_verification(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {

@@ -27,7 +27,7 @@ use actix_web::http::Method;
 #[schema(example = json!({"verification_token": "q0Jd…", "counter": "city-hall", "date": "2027-02-03",
     "procedure": "pin-reset", "applicant_type": "holder", "name": "山田 太郎",
     "name_kana": "ヤマダ タロウ", "phone": "090-1234-5678"}))]
-pub struct WaitlistBody {
+pub(crate) struct WaitlistBody {
     /// From the verification mail; used up by joining.
     verification_token: String,
     counter: String,
@@ -42,7 +42,7 @@ pub struct WaitlistBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OfferJson {
+pub(crate) struct OfferJson {
     pub slot: ReservedSlotJson,
     /// Accept before this, or the seat passes to the next in line.
     pub expires_at: String,
@@ -50,7 +50,7 @@ pub struct OfferJson {
 
 /// A waiting-list entry.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WaitlistJson {
+pub(crate) struct WaitlistJson {
     /// Only when joining: keep it (the joining mail has a link too).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manage_token: Option<String>,
@@ -114,7 +114,7 @@ fn waitlist_token(path: web::Path<String>) -> Result<String, WaitlistError> {
 #[utoipa::path(post, path = "/api/v1/waitlist", tag = "booking",
     request_body = WaitlistBody,
     responses((status = 201, description = "On the list", body = WaitlistJson)))]
-pub async fn post_waitlist(
+pub(crate) async fn post_waitlist(
     state: web::Data<AppState>,
     body: JsonBody<WaitlistBody>,
 ) -> Result<HttpResponse, AppError> {
@@ -182,7 +182,7 @@ async fn entry_response(state: &AppState, view: EntryView) -> Result<WaitlistJso
 #[utoipa::path(get, path = "/api/v1/waitlist/{manage_token}", tag = "booking",
     params(("manage_token" = String, Path, description = "From joining, or the offer mail's link")),
     responses((status = 200, description = "The entry", body = WaitlistJson)))]
-pub async fn get_waitlist(
+pub(crate) async fn get_waitlist(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
@@ -201,7 +201,7 @@ pub async fn get_waitlist(
 #[utoipa::path(delete, path = "/api/v1/waitlist/{manage_token}", tag = "booking",
     params(("manage_token" = String, Path)),
     responses((status = 200, description = "Left", body = WaitlistJson)))]
-pub async fn delete_waitlist(
+pub(crate) async fn delete_waitlist(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
@@ -220,7 +220,7 @@ pub async fn delete_waitlist(
 #[utoipa::path(post, path = "/api/v1/waitlist/{manage_token}/accept", tag = "booking",
     params(("manage_token" = String, Path)),
     responses((status = 201, description = "Booked", body = ReservationJson)))]
-pub async fn post_waitlist_accept(
+pub(crate) async fn post_waitlist_accept(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
@@ -260,7 +260,7 @@ pub async fn post_waitlist_accept(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[schema(example = json!({"slot_id": "city-hall.2027-02-15.1000"}))]
-pub struct SecondVisitBody {
+pub(crate) struct SecondVisitBody {
     slot_id: String,
 }
 
@@ -280,7 +280,7 @@ fn slot_of(body: &SecondVisitBody) -> Result<SlotId, AppError> {
     params(("manage_token" = String, Path, description = "The first visit's manage token")),
     request_body = SecondVisitBody,
     responses((status = 201, description = "The second visit", body = ReservationJson)))]
-pub async fn post_second_visit(
+pub(crate) async fn post_second_visit(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: JsonBody<SecondVisitBody>,
@@ -325,7 +325,7 @@ pub async fn post_second_visit(
     params(("reservation_number" = String, Path, example = "HJ3K-7WXA")),
     request_body = SecondVisitBody,
     responses((status = 201, description = "The second visit", body = StaffReservationJson)))]
-pub async fn post_staff_second_visit(
+pub(crate) async fn post_staff_second_visit(
     state: web::Data<AppState>,
     user: Authorized<PhoneStaff>,
     path: web::Path<String>,

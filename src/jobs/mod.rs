@@ -8,15 +8,16 @@
 //! downtime, the latest run missed less than `jobs.catch_up_hours` ago runs once at start-up
 //! and older ones are recorded as skipped.
 
-pub mod no_shows;
-pub mod reminders;
-pub mod repo;
-pub mod retention;
+pub(crate) mod no_shows;
+pub(crate) mod reminders;
+pub(crate) mod repo;
+pub(crate) mod retention;
 mod runner;
-pub mod stats;
+pub(crate) mod stats;
 
 pub use repo::{list_runs, RunStatus};
-pub use runner::{run_body, JobView, Runner};
+pub use runner::run_body;
+pub(crate) use runner::Runner;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -75,7 +76,7 @@ impl Scheduled {
 }
 
 /// Every job with its `jobs.<name>.schedule`.
-pub fn schedules(settings: &Settings) -> Vec<Scheduled> {
+pub(crate) fn schedules(settings: &Settings) -> Vec<Scheduled> {
     let j = &settings.jobs;
     [
         (Job::Reminders, &j.reminders.schedule),

@@ -8,7 +8,7 @@ use crate::db::Tx;
 use crate::queue::repo as tickets;
 use crate::reservations::repo;
 
-pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+pub(crate) fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
     // Every visit that has ended without a check-in (today's, and any a missed run left).
     let mut rows = repo::mark_no_shows_ended(conn, now)?;
     for counter in ctx.booking.calendar.counters() {

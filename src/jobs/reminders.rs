@@ -14,7 +14,7 @@ use crate::reservations::{mail, repo};
 
 /// The first day after `today` the counter opens (configured calendar and closures), within
 /// two weeks.
-pub fn next_open_day(
+pub(crate) fn next_open_day(
     conn: &mut DbConnection,
     calendar: &Calendar,
     counter: &Counter,
@@ -30,7 +30,7 @@ pub fn next_open_day(
 }
 
 /// The reservations to remind now: those of each counter's next open day not reminded yet.
-pub fn due(
+pub(crate) fn due(
     conn: &mut DbConnection,
     ctx: JobCtx<'_>,
     now: DateTime<Utc>,
@@ -49,7 +49,7 @@ pub fn due(
 /// Reminds one reservation, in a transaction of its own (each reminder commits alone, and
 /// none holds the writer for the others): marked reminded, its mail with a fresh manage link
 /// written to the outbox. 0 when another run reminded it first or it has no address.
-pub fn send(
+pub(crate) fn send(
     conn: &mut Tx<'_>,
     ctx: JobCtx<'_>,
     r: &ReservationRow,

@@ -59,7 +59,7 @@ impl JobRunRow {
     }
 }
 
-pub fn find_run(
+pub(crate) fn find_run(
     conn: &mut DbConnection,
     job: Job,
     at: DateTime<Utc>,
@@ -73,7 +73,10 @@ pub fn find_run(
 }
 
 /// The latest scheduled instant recorded for a job, whatever its outcome.
-pub fn latest_scheduled(conn: &mut DbConnection, job: Job) -> QueryResult<Option<DateTime<Utc>>> {
+pub(crate) fn latest_scheduled(
+    conn: &mut DbConnection,
+    job: Job,
+) -> QueryResult<Option<DateTime<Utc>>> {
     let at: Option<NaiveDateTime> = job_runs::table
         .filter(job_runs::job.eq(job))
         .select(diesel::dsl::max(job_runs::scheduled_at))
@@ -133,7 +136,7 @@ pub fn claim(
 }
 
 /// Records how a claimed run ended (only if this instance still holds it).
-pub fn finish(
+pub(crate) fn finish(
     conn: &mut DbConnection,
     id: &str,
     instance: &str,
@@ -161,7 +164,7 @@ pub fn finish(
 
 /// Records a run that will not happen (missed too long ago). False if the instant already
 /// has a row.
-pub fn insert_skipped(
+pub(crate) fn insert_skipped(
     conn: &mut DbConnection,
     job: Job,
     at: DateTime<Utc>,

@@ -11,7 +11,7 @@ use crate::mail::outbox;
 use crate::reservations::repo;
 use crate::staff::audit;
 
-pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+pub(crate) fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
     let days = i64::from(ctx.booking.settings.retention.days);
     let tz = ctx
         .booking

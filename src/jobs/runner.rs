@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use super::repo::{self, JobRunRow, RunStatus};
+use super::repo::{self, RunStatus};
 use super::{no_shows, reminders, retention, stats, Job, JobCtx, JobEnv, JobError, Scheduled};
 use crate::calendar::Calendar;
 use crate::catalogue::Catalogue;
@@ -262,12 +262,4 @@ impl Runner {
             }
         })
     }
-}
-
-/// A job and its recent runs, newest first (for `GET /api/v1/admin/jobs`).
-pub struct JobView {
-    pub job: Job,
-    pub schedule: String,
-    pub next_run_at: Option<DateTime<Utc>>,
-    pub runs: Vec<JobRunRow>,
 }

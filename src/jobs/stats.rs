@@ -14,7 +14,7 @@ use crate::queue::model::TicketKind;
 use crate::reservations::model::ReservationStatus;
 
 /// Walk-ins who gave no procedure.
-pub const UNSPECIFIED: &str = "unspecified";
+pub(crate) const UNSPECIFIED: &str = "unspecified";
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = daily_stats)]
@@ -35,7 +35,7 @@ pub struct DailyStatsRow {
 }
 
 /// The nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+pub(crate) fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     if sorted.is_empty() {
         return None;
     }
@@ -44,7 +44,7 @@ pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 }
 
 /// The figures of one counter's day, computed from reservations and tickets.
-pub fn compute(
+pub(crate) fn compute(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -146,7 +146,7 @@ impl Acc {
 }
 
 /// Replaces a counter's day's figures.
-pub fn store(
+pub(crate) fn store(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -178,7 +178,7 @@ fn has_figures(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> QueryR
 
 /// The job: today's figures (after the no-show run), and those of the last week's days that
 /// have none yet (a run missed while the service was down).
-pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
+pub(crate) fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64, JobError> {
     let mut rows = 0u64;
     for counter in ctx.booking.calendar.counters() {
         let today = counter.today(now);
@@ -199,7 +199,7 @@ pub fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Result<u64
 }
 
 /// Stored figures between two days (inclusive), optionally of one counter.
-pub fn list(
+pub(crate) fn list(
     conn: &mut DbConnection,
     from: NaiveDate,
     to: NaiveDate,

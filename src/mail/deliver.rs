@@ -274,7 +274,7 @@ pub async fn run_once(
 /// one finishes, and records finished sends together (one transaction for all that finished
 /// meanwhile). With nothing due it waits for a poke (a request that wrote mail) or the poll
 /// interval.
-pub fn spawn_worker(
+pub(crate) fn spawn_worker(
     db: Db,
     mailer: Arc<Mailer>,
     metrics: Arc<Metrics>,

@@ -9,52 +9,52 @@ const WEEKDAYS_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"]
 
 /// The pages' addresses under `public_url`.
 #[derive(Debug, Clone, Copy)]
-pub struct Links<'a> {
+pub(crate) struct Links<'a> {
     base: &'a str,
 }
 
 impl<'a> Links<'a> {
-    pub fn new(public_url: &'a str) -> Self {
+    pub(crate) fn new(public_url: &'a str) -> Self {
         Links {
             base: public_url.trim_end_matches('/'),
         }
     }
 
     /// The start page.
-    pub fn booking(&self) -> String {
+    pub(crate) fn booking(&self) -> String {
         format!("{}/", self.base)
     }
 
     /// A verification link (the English pages with `english`).
-    pub fn verify(&self, token: &str, english: bool) -> String {
+    pub(crate) fn verify(&self, token: &str, english: bool) -> String {
         let lang = if english { "&lang=en" } else { "" };
         format!("{}/booking/verify?token={token}{lang}", self.base)
     }
 
     /// A reservation's manage page.
-    pub fn manage(&self, token: &str) -> String {
+    pub(crate) fn manage(&self, token: &str) -> String {
         format!("{}/booking/manage?token={token}", self.base)
     }
 
     /// A waiting-list entry's page: see, accept, leave.
-    pub fn waitlist(&self, token: &str) -> String {
+    pub(crate) fn waitlist(&self, token: &str) -> String {
         format!("{}/booking/manage?waitlist={token}", self.base)
     }
 }
 
 /// A reservation's manage page opened at booking its second visit.
-pub fn second_visit(manage_url: &str) -> String {
+pub(crate) fn second_visit(manage_url: &str) -> String {
     format!("{manage_url}&second_visit=1")
 }
 
 /// `2027年1月4日(月)`.
-pub fn date_label(date: NaiveDate) -> String {
+pub(crate) fn date_label(date: NaiveDate) -> String {
     let weekday = WEEKDAYS_JA[date.weekday().num_days_from_monday() as usize];
     format!("{}({weekday})", date.format("%Y年%-m月%-d日"))
 }
 
 /// (`2027年1月4日(月)`, `09:00〜09:30`) for a visit, in the counter's zone.
-pub fn visit_labels(starts: DateTime<Utc>, ends: DateTime<Utc>, tz: Tz) -> (String, String) {
+pub(crate) fn visit_labels(starts: DateTime<Utc>, ends: DateTime<Utc>, tz: Tz) -> (String, String) {
     let starts = starts.with_timezone(&tz);
     let ends = ends.with_timezone(&tz);
     (
@@ -64,7 +64,7 @@ pub fn visit_labels(starts: DateTime<Utc>, ends: DateTime<Utc>, tz: Tz) -> (Stri
 }
 
 /// `2027年1月4日 09:30`, an instant in the counter's zone.
-pub fn instant_label(at: DateTime<Utc>, tz: Tz) -> String {
+pub(crate) fn instant_label(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz)
         .format("%Y年%-m月%-d日 %H:%M")
         .to_string()

@@ -4,21 +4,21 @@
 //! What a mail shows is one typed payload ([`ReservationMail`], [`VerificationMail`]),
 //! serialised into the outbox row when the mail is written and deserialised by the renderer.
 
-pub mod deliver;
-pub mod links;
-pub mod outbox;
-pub mod render;
-pub mod smtp;
-pub mod transport;
+pub(crate) mod deliver;
+pub(crate) mod links;
+pub(crate) mod outbox;
+pub(crate) mod render;
+pub(crate) mod smtp;
+pub(crate) mod transport;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use outbox::{enqueue, enqueue_json};
+pub(crate) use outbox::{enqueue, enqueue_json};
 
 /// Why a send failed, and whether trying again can help.
 #[derive(Debug)]
-pub struct SendError {
+pub(crate) struct SendError {
     pub message: String,
     pub permanent: bool,
 }
@@ -116,7 +116,7 @@ crate::db::text_enum!(OutboxStatus {
 
 /// The verification mail: the one-time link and until when it works.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VerificationMail {
+pub(crate) struct VerificationMail {
     pub city: String,
     pub link: String,
     pub expires_label: String,
@@ -126,7 +126,7 @@ pub struct VerificationMail {
 /// Everything a reservation mail (confirmed, changed, cancelled) shows, fixed when the mail
 /// is written, so a retried delivery says the same.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReservationMail {
+pub(crate) struct ReservationMail {
     pub city: String,
     pub name: String,
     pub reservation_number: String,
@@ -188,7 +188,7 @@ fn first_visit() -> u32 {
 /// Who cancelled a reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CancelledBy {
+pub(crate) enum CancelledBy {
     Resident,
     Staff,
     Closure,
@@ -197,7 +197,7 @@ pub enum CancelledBy {
 /// A waiting-list mail: joined (with the place in line), offered a seat (until when), or ended
 /// (the day closed, with the administrator's reason, or its booking window closed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WaitlistMail {
+pub(crate) struct WaitlistMail {
     pub city: String,
     pub name: String,
     pub date_label: String,
@@ -220,14 +220,14 @@ pub struct WaitlistMail {
 /// A mail's payload, by kind.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
-pub enum MailPayload {
+pub(crate) enum MailPayload {
     Verification(VerificationMail),
     Reservation(Box<ReservationMail>),
     Waitlist(Box<WaitlistMail>),
 }
 
 /// A mail to send, as the outbox keeps it until delivery.
-pub struct NewMail<'a> {
+pub(crate) struct NewMail<'a> {
     pub kind: MailKind,
     pub recipient: &'a str,
     pub payload: MailPayload,

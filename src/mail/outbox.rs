@@ -35,7 +35,7 @@ pub struct OutboxRow {
     pub priority: i32,
 }
 
-pub fn insert_outbox(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
+pub(crate) fn insert_outbox(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
     diesel::insert_into(outbox::table)
         .values(row)
         .execute(conn)
@@ -90,7 +90,7 @@ pub fn claim_due(
 
 /// What became of a claimed mail.
 #[derive(Debug, Clone)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Sent {
         subject: String,
     },
@@ -107,7 +107,7 @@ pub enum Outcome {
 
 /// Records the outcomes of a worker's claimed mail, in the caller's transaction; returns how
 /// many rows were still the worker's to record.
-pub fn record_outcomes(
+pub(crate) fn record_outcomes(
     conn: &mut DbConnection,
     worker: &str,
     outcomes: &[(String, Outcome)],
@@ -128,7 +128,7 @@ pub fn record_outcomes(
 }
 
 /// Sent: the payload (which may hold a manage link) is scrubbed; the subject stays for staff.
-pub fn mark_sent(
+pub(crate) fn mark_sent(
     conn: &mut DbConnection,
     id: &str,
     worker: &str,
@@ -154,7 +154,7 @@ pub fn mark_sent(
 }
 
 /// A failed attempt: back to pending at `retry_at`, or `failed` for good when `retry_at` is None.
-pub fn mark_attempt_failed(
+pub(crate) fn mark_attempt_failed(
     conn: &mut DbConnection,
     id: &str,
     worker: &str,
@@ -202,7 +202,7 @@ pub fn list_outbox(
 }
 
 /// How many rows are in each status (for the metrics' outbox depth).
-pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(OutboxStatus, i64)>> {
+pub(crate) fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(OutboxStatus, i64)>> {
     outbox::table
         .group_by(outbox::status)
         .select((outbox::status, diesel::dsl::count_star()))
@@ -211,7 +211,7 @@ pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(OutboxStatus
 
 /// Retention: mail written before `before` keeps its subject and outcome for staff, but loses
 /// its body (the payload) and the address it went to.
-pub fn erase_before(conn: &mut DbConnection, before: DateTime<Utc>) -> QueryResult<u64> {
+pub(crate) fn erase_before(conn: &mut DbConnection, before: DateTime<Utc>) -> QueryResult<u64> {
     let n = diesel::update(
         outbox::table
             .filter(outbox::created_at.lt(before.naive_utc()))
@@ -224,7 +224,7 @@ pub fn erase_before(conn: &mut DbConnection, before: DateTime<Utc>) -> QueryResu
 
 /// Writes the mail to the outbox (call inside the transaction that causes it). Its Message-ID
 /// is fixed now, so a retried delivery carries the same one and receivers can drop duplicates.
-pub fn enqueue(
+pub(crate) fn enqueue(
     conn: &mut DbConnection,
     mail: NewMail<'_>,
     message_domain: &str,
@@ -244,7 +244,7 @@ pub fn enqueue(
 }
 
 /// [`enqueue`] with the payload already serialised (made before the transaction).
-pub fn enqueue_json(
+pub(crate) fn enqueue_json(
     conn: &mut DbConnection,
     kind: MailKind,
     recipient: &str,

@@ -8,7 +8,7 @@ use minijinja::Environment;
 
 use super::{MailKind, ReservationMail, VerificationMail, WaitlistMail};
 
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub subject: String,
     pub text: String,
     pub ics: Option<Ics>,
@@ -16,7 +16,7 @@ pub struct Rendered {
 
 /// A calendar attachment and its iTIP method (RFC 5546): `REQUEST` adds or updates the event,
 /// `CANCEL` removes it. The MIME type's `method=` matches the file's `METHOD`.
-pub struct Ics {
+pub(crate) struct Ics {
     pub method: &'static str,
     pub text: String,
 }
@@ -123,7 +123,7 @@ fn env() -> &'static Environment<'static> {
 }
 
 /// Renders the mail of `kind` from its outbox payload (the JSON of the kind's payload type).
-pub fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> {
+pub(crate) fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> {
     match kind {
         MailKind::Verification => {
             let p: VerificationMail =

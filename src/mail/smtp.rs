@@ -30,7 +30,7 @@ const IDLE_FOR: Duration = Duration::from_secs(60);
 /// Idle longer than this, a connection is probed with NOOP before it is used again.
 const PROBE_AFTER: Duration = Duration::from_secs(2);
 
-pub struct SmtpPool {
+pub(crate) struct SmtpPool {
     host: String,
     port: u16,
     tls: SmtpTls,
@@ -57,7 +57,7 @@ fn smtp_error(e: lettre::transport::smtp::Error) -> SendError {
 }
 
 impl SmtpPool {
-    pub fn new(m: &MailSettings) -> anyhow::Result<SmtpPool> {
+    pub(crate) fn new(m: &MailSettings) -> anyhow::Result<SmtpPool> {
         let host = m.smtp_host.trim().to_string();
         let tls_parameters = match m.smtp_tls {
             SmtpTls::None => None,
@@ -200,7 +200,7 @@ impl SmtpPool {
 
     /// Sends one message. On success the connection goes back to the pool; after any error
     /// it is dropped (its state is unknown).
-    pub async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
+    pub(crate) async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
         let _permit = self
             .permits
             .acquire()
@@ -222,7 +222,7 @@ impl SmtpPool {
     }
 
     /// Whether a connection can be made and greeted now (nothing is sent).
-    pub async fn check(&self) -> Result<(), String> {
+    pub(crate) async fn check(&self) -> Result<(), String> {
         let mut conn = self.connect().await.map_err(|e| e.message)?;
         let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
         Ok(())

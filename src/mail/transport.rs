@@ -7,13 +7,13 @@ use super::smtp::SmtpPool;
 use super::SendError;
 use crate::config::{MailSettings, MailTransportKind};
 
-pub enum Transport {
+pub(crate) enum Transport {
     File(AsyncFileTransport<Tokio1Executor>),
     Smtp(SmtpPool),
 }
 
 impl Transport {
-    pub fn from_settings(m: &MailSettings) -> anyhow::Result<Transport> {
+    pub(crate) fn from_settings(m: &MailSettings) -> anyhow::Result<Transport> {
         match m.transport {
             MailTransportKind::File => {
                 std::fs::create_dir_all(&m.file_dir).map_err(|e| {
@@ -26,14 +26,14 @@ impl Transport {
     }
 
     /// Whether a message could go out now (no message is sent).
-    pub async fn check(&self) -> Result<(), String> {
+    pub(crate) async fn check(&self) -> Result<(), String> {
         match self {
             Transport::File(_) => Ok(()),
             Transport::Smtp(pool) => pool.check().await,
         }
     }
 
-    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+    pub(crate) async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
             Transport::File(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
                 message: format!("file transport: {e}"),

@@ -16,11 +16,11 @@ use crate::reservations::service::Ctx;
 use crate::reservations::BookingError;
 use crate::staff::audit::{self, Detail};
 
-pub const MAX_CAPACITY: i32 = 1000;
+pub(crate) const MAX_CAPACITY: i32 = 1000;
 
 /// What administration refuses.
 #[derive(Debug, thiserror::Error)]
-pub enum AdminError {
+pub(crate) enum AdminError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
     #[error(transparent)]
@@ -43,7 +43,7 @@ pub enum AdminError {
 }
 
 /// Sets one slot's capacity; never below what is booked (`capacity_below_booked`).
-pub fn change_capacity(
+pub(crate) fn change_capacity(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     slot: &SlotId,
@@ -89,7 +89,7 @@ pub fn change_capacity(
     Ok(find_slot_row(conn, &id)?.ok_or(CalendarError::SlotNotFound)?)
 }
 
-pub struct Closed {
+pub(crate) struct Closed {
     pub counter: String,
     pub date: NaiveDate,
     pub reason: String,
@@ -99,7 +99,7 @@ pub struct Closed {
 }
 
 /// A request to close a counter's day.
-pub struct CloseDay {
+pub(crate) struct CloseDay {
     pub counter: String,
     pub date: NaiveDate,
     pub reason: String,
@@ -109,7 +109,7 @@ pub struct CloseDay {
 /// Closes a counter's day. A day with reservations is refused (`day_has_reservations`) unless
 /// `cancel_reservations`, which cancels each one (mailing the resident) in the same transaction.
 /// The day's waiting list ends with it: each one waiting (or offered a seat) is mailed why.
-pub fn close_day(
+pub(crate) fn close_day(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     req: CloseDay,
@@ -230,7 +230,7 @@ fn cancel_day(
 
 /// Lifts a closure an administrator made: the day opens again (reservations cancelled by the
 /// closure stay cancelled; residents book again). 404 `closure_not_found`.
-pub fn lift_closure(
+pub(crate) fn lift_closure(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,

@@ -15,7 +15,7 @@ use crate::staff::audit::{self, Detail};
 use crate::waitlist;
 
 /// Cancels by the resident's manage token. Cancelling twice is harmless and mails once.
-pub fn cancel_by_token(
+pub(crate) fn cancel_by_token(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     manage_token: &str,
@@ -34,7 +34,7 @@ pub fn cancel_by_token(
 }
 
 /// Staff cancel by reservation number, with a reason; audited. Cancelling twice is harmless.
-pub fn cancel_by_number(
+pub(crate) fn cancel_by_number(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     number: &str,
@@ -58,7 +58,7 @@ pub fn cancel_by_number(
 
 /// Cancels a reservation inside the caller's transaction: frees the seat at once and mails
 /// the resident when there is an address. An already cancelled one is returned as it is.
-pub fn cancel_row(
+pub(crate) fn cancel_row(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     row: ReservationRow,

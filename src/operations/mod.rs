@@ -15,11 +15,9 @@ use chrono::{DateTime, Utc};
 use crate::db::Tx;
 use crate::reservations::service::Ctx;
 
-pub use admin::{
-    change_capacity, close_day, lift_closure, AdminError, CloseDay, Closed, MAX_CAPACITY,
-};
-pub use cancel::{cancel_by_number, cancel_by_token, cancel_row};
-pub use reschedule::reschedule;
+pub(crate) use admin::{change_capacity, close_day, lift_closure, AdminError, CloseDay};
+pub(crate) use cancel::{cancel_by_number, cancel_by_token, cancel_row};
+pub(crate) use reschedule::reschedule;
 
 /// A seat of `day` was freed: offer it to the waiting list, in the same transaction.
 pub(crate) fn offer_freed_seat(

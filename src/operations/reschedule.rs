@@ -19,7 +19,7 @@ use crate::reservations::{repo, BookingError};
 /// freed in one transaction, so it never holds two seats, and never loses the old one when
 /// the new slot is full (`slot_full`, its alternatives read by the caller after this
 /// transaction).
-pub fn reschedule(
+pub(crate) fn reschedule(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     manage_token: &str,

@@ -12,14 +12,14 @@ use chrono::{DateTime, Duration, Utc};
 use crate::config::QueueSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Reserved,
     WalkIn,
 }
 
 /// What the rule needs to know of a waiting ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Waiting {
+pub(crate) struct Waiting {
     pub kind: Kind,
     /// When the ticket was issued: the check-in for a reserved visitor.
     pub issued_at: DateTime<Utc>,
@@ -30,7 +30,7 @@ pub struct Waiting {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub early: Duration,
     pub late_grace: Duration,
 }
@@ -46,13 +46,13 @@ impl From<&QueueSettings> for Rule {
 
 /// The three groups of the rule, in calling order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Group {
+pub(crate) enum Group {
     OnTimeReserved,
     ByTicket,
     EarlyReserved,
 }
 
-pub fn group(w: &Waiting, now: DateTime<Utc>, rule: Rule) -> Group {
+pub(crate) fn group(w: &Waiting, now: DateTime<Utc>, rule: Rule) -> Group {
     match (w.kind, w.slot_starts_at) {
         (Kind::Reserved, Some(slot)) if w.issued_at > slot + rule.late_grace => Group::ByTicket,
         (Kind::Reserved, Some(slot)) if slot <= now + rule.early => Group::OnTimeReserved,
@@ -62,7 +62,7 @@ pub fn group(w: &Waiting, now: DateTime<Utc>, rule: Rule) -> Group {
 }
 
 /// The waiting tickets' indices in the order they would be called at `now`.
-pub fn queue_order(waiting: &[Waiting], now: DateTime<Utc>, rule: Rule) -> Vec<usize> {
+pub(crate) fn queue_order(waiting: &[Waiting], now: DateTime<Utc>, rule: Rule) -> Vec<usize> {
     let mut order: Vec<usize> = (0..waiting.len()).collect();
     order.sort_by_key(|&i| {
         let w = &waiting[i];
@@ -77,7 +77,8 @@ pub fn queue_order(waiting: &[Waiting], now: DateTime<Utc>, rule: Rule) -> Vec<u
 }
 
 /// The index of the ticket to call now, if anyone waits.
-pub fn next_to_call(waiting: &[Waiting], now: DateTime<Utc>, rule: Rule) -> Option<usize> {
+#[cfg(test)]
+pub(crate) fn next_to_call(waiting: &[Waiting], now: DateTime<Utc>, rule: Rule) -> Option<usize> {
     queue_order(waiting, now, rule).first().copied()
 }
 

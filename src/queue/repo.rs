@@ -36,13 +36,10 @@ struct SequenceRow<'a> {
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = call_events)]
-pub struct CallEvent {
+pub(crate) struct CallEvent {
     pub id: i64,
-    pub counter_id: String,
-    pub service_on: NaiveDate,
     pub label: String,
     pub desk: String,
-    pub called_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -57,7 +54,7 @@ struct NewCallEvent<'a> {
 
 /// The next ticket number of a counter's day and kind: 1, 2, 3, … (inside the caller's
 /// transaction; the UPDATE holds the row until commit, so no number is handed out twice).
-pub fn next_number(
+pub(crate) fn next_number(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -86,7 +83,7 @@ pub fn next_number(
     key.select(ticket_sequences::last_number).first(conn)
 }
 
-pub fn insert_ticket(conn: &mut DbConnection, row: &TicketRow) -> QueryResult<()> {
+pub(crate) fn insert_ticket(conn: &mut DbConnection, row: &TicketRow) -> QueryResult<()> {
     diesel::insert_into(tickets::table)
         .values(row)
         .execute(conn)
@@ -94,7 +91,7 @@ pub fn insert_ticket(conn: &mut DbConnection, row: &TicketRow) -> QueryResult<()
 }
 
 /// A counter's tickets of one day, optionally only those in `status`.
-pub fn list_tickets(
+pub(crate) fn list_tickets(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -112,7 +109,7 @@ pub fn list_tickets(
     q.load(conn)
 }
 
-pub fn find_ticket(
+pub(crate) fn find_ticket(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -129,7 +126,7 @@ pub fn find_ticket(
 
 /// Moves a ticket from one of `from` to `to` (a call also sets the desk and time and counts
 /// the call). One conditional UPDATE: false if the ticket was no longer in `from`.
-pub fn transition(
+pub(crate) fn transition(
     conn: &mut DbConnection,
     id: &str,
     from: &[TicketStatus],
@@ -161,7 +158,7 @@ pub fn transition(
     Ok(touched == 1)
 }
 
-pub fn insert_call_event(
+pub(crate) fn insert_call_event(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -183,7 +180,7 @@ pub fn insert_call_event(
 }
 
 /// The last `n` calls of a counter's day, oldest first.
-pub fn recent_calls(
+pub(crate) fn recent_calls(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -201,7 +198,7 @@ pub fn recent_calls(
 }
 
 /// The id of a counter's latest call (0 when none), where a new screen starts listening.
-pub fn last_call_id(conn: &mut DbConnection, counter: &str) -> QueryResult<i64> {
+pub(crate) fn last_call_id(conn: &mut DbConnection, counter: &str) -> QueryResult<i64> {
     let id: Option<i64> = call_events::table
         .filter(call_events::counter_id.eq(counter))
         .select(diesel::dsl::max(call_events::id))
@@ -210,7 +207,7 @@ pub fn last_call_id(conn: &mut DbConnection, counter: &str) -> QueryResult<i64> 
 }
 
 /// Calls of a counter after event `after`, oldest first.
-pub fn calls_after(
+pub(crate) fn calls_after(
     conn: &mut DbConnection,
     counter: &str,
     after: i64,
@@ -225,7 +222,7 @@ pub fn calls_after(
 }
 
 /// Desks that called someone at a counter since `since`.
-pub fn active_desks(
+pub(crate) fn active_desks(
     conn: &mut DbConnection,
     counter: &str,
     since: DateTime<Utc>,
@@ -240,7 +237,7 @@ pub fn active_desks(
 }
 
 /// The ticket a reservation was checked in with, if any.
-pub fn find_ticket_of_reservation(
+pub(crate) fn find_ticket_of_reservation(
     conn: &mut DbConnection,
     reservation_id: &str,
 ) -> QueryResult<Option<TicketRow>> {
@@ -252,7 +249,11 @@ pub fn find_ticket_of_reservation(
 }
 
 /// Tickets waiting at a counter on a day (the metrics' queue length).
-pub fn count_waiting(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> QueryResult<i64> {
+pub(crate) fn count_waiting(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+) -> QueryResult<i64> {
     tickets::table
         .filter(tickets::counter_id.eq(counter))
         .filter(tickets::service_on.eq(day))
@@ -262,7 +263,7 @@ pub fn count_waiting(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> 
 }
 
 /// Called tickets of a counter on `day` or before, never completed.
-pub fn list_called_until(
+pub(crate) fn list_called_until(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -276,7 +277,7 @@ pub fn list_called_until(
 }
 
 /// A called ticket becomes `no_show` (the day's end).
-pub fn mark_ticket_no_show(
+pub(crate) fn mark_ticket_no_show(
     conn: &mut DbConnection,
     id: &str,
     now: DateTime<Utc>,

@@ -16,7 +16,7 @@ use crate::staff::audit::{self, Action, Detail};
 
 /// What the front desk refuses.
 #[derive(Debug, thiserror::Error)]
-pub enum DeskError {
+pub(crate) enum DeskError {
     #[error(transparent)]
     Calendar(#[from] CalendarError),
     #[error("no such procedure")]
@@ -43,7 +43,7 @@ pub enum DeskError {
 
 /// A ticket with where it stands in the queue now.
 #[derive(Debug, Clone)]
-pub struct Issued {
+pub(crate) struct Issued {
     pub ticket: TicketRow,
     pub reservation_number: Option<String>,
     pub position: Option<usize>,
@@ -67,7 +67,7 @@ fn waiting_of(t: &TicketRow) -> Waiting {
 }
 
 /// A day's waiting tickets in the order they would be called now.
-pub fn ordered_waiting(
+pub(crate) fn ordered_waiting(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     counter: &str,
@@ -151,7 +151,7 @@ fn new_ticket(
 
 /// Checks a reserved visitor in by reservation number: only on the reservation's day and
 /// counter, only once, never a cancelled one. Issues a `reserved` ticket.
-pub fn check_in(
+pub(crate) fn check_in(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
@@ -262,7 +262,7 @@ fn arriving(
 }
 
 /// A walk-in ticket, with its position and estimated wait.
-pub fn walk_in(
+pub(crate) fn walk_in(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
@@ -303,7 +303,7 @@ pub fn walk_in(
 
 /// Calls the next visitor to `desk` by the rule. The claim is made under the counter's queue
 /// lock with a conditional UPDATE, so two desks calling at once never get the same ticket.
-pub fn call_next(
+pub(crate) fn call_next(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
@@ -370,7 +370,7 @@ fn with_reservation_number(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Complete,
     NoShow,
     Recall,
@@ -378,7 +378,7 @@ pub enum Outcome {
 
 /// Completes, marks as no-show, or recalls (to the same desk) a called ticket of today. A
 /// reserved visitor's reservation follows: completed, no-show, or back to checked in.
-pub fn settle(
+pub(crate) fn settle(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
@@ -488,7 +488,7 @@ impl Outcome {
 }
 
 /// The day's queue as the desk sees it.
-pub struct QueueView {
+pub(crate) struct QueueView {
     pub waiting: Vec<Issued>,
     pub called: Vec<TicketRow>,
     pub finished: Vec<TicketRow>,
@@ -497,7 +497,7 @@ pub struct QueueView {
     pub numbers: std::collections::HashMap<String, String>,
 }
 
-pub fn queue(
+pub(crate) fn queue(
     conn: &mut DbConnection,
     ctx: Ctx<'_>,
     counter_id: &str,

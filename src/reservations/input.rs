@@ -9,7 +9,7 @@ use crate::text::{kana_key, parse_free_text, parse_kana, parse_name, parse_phone
 
 /// The raw fields, as they arrive.
 #[derive(Debug, Default, Clone)]
-pub struct RawBooking {
+pub(crate) struct RawBooking {
     pub slot_id: String,
     pub procedure: String,
     pub applicant_type: String,
@@ -22,7 +22,7 @@ pub struct RawBooking {
 }
 
 #[derive(Debug, Clone)]
-pub struct BookingInput {
+pub(crate) struct BookingInput {
     pub slot_id: SlotId,
     pub procedure: String,
     pub applicant_type: ApplicantType,
@@ -36,24 +36,24 @@ pub struct BookingInput {
 
 impl BookingInput {
     /// The same person across bookings: kana without spaces, and the phone digits.
-    pub fn person_key(&self) -> String {
+    pub(crate) fn person_key(&self) -> String {
         format!("{}|{}", kana_key(&self.name_kana), self.phone)
     }
 }
 
-pub const NAME_MAX: usize = 50;
-pub const NOTES_MAX: usize = 500;
+pub(crate) const NAME_MAX: usize = 50;
+pub(crate) const NOTES_MAX: usize = 500;
 
 impl BookingInput {
     /// Every field through its parser, each of which runs the My Number guard: any field
     /// holding one makes the whole request `contains_individual_number`.
-    pub fn parse(raw: RawBooking) -> Result<BookingInput, BookingError> {
+    pub(crate) fn parse(raw: RawBooking) -> Result<BookingInput, BookingError> {
         Self::parse_with(raw, None)
     }
 
     /// The person and procedure of a waiting-list entry: as a booking, for a day rather than
     /// a slot (`slot_id` then names the day's start and is not used).
-    pub fn parse_for_day(
+    pub(crate) fn parse_for_day(
         raw: RawBooking,
         counter: &str,
         date: chrono::NaiveDate,

@@ -10,7 +10,7 @@ use crate::mail::links::{self, Links};
 use crate::mail::ReservationMail;
 
 /// `2027年1月4日(月) 09:00〜09:30`, in the counter's zone.
-pub fn visit_label(calendar: &Calendar, row: &ReservationRow) -> String {
+pub(crate) fn visit_label(calendar: &Calendar, row: &ReservationRow) -> String {
     let (date, time) = visit_labels(calendar, row);
     format!("{date} {time}")
 }
@@ -24,7 +24,7 @@ fn visit_labels(calendar: &Calendar, row: &ReservationRow) -> (String, String) {
 }
 
 /// Everything a reservation mail shows, fixed when the mail is written.
-pub fn reservation_mail(
+pub(crate) fn reservation_mail(
     ctx: &Ctx<'_>,
     row: &ReservationRow,
     manage_token: Option<&str>,

@@ -1,13 +1,13 @@
 //! Reservations: booking (web and phone), viewing, cancelling, rescheduling.
 
-pub mod input;
-pub mod mail;
-pub mod model;
-pub mod numbers;
-pub mod repo;
-pub mod service;
+pub(crate) mod input;
+pub(crate) mod mail;
+pub(crate) mod model;
+pub(crate) mod numbers;
+pub(crate) mod repo;
+pub(crate) mod service;
 
-pub use repo::{find_by_id, search};
+pub(crate) use repo::{find_by_id, search};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -30,7 +30,7 @@ pub struct Ctx<'a> {
 
 /// What booking, cancelling and rescheduling refuse, with the specifics a resident needs.
 #[derive(Debug, thiserror::Error)]
-pub enum BookingError {
+pub(crate) enum BookingError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
     #[error(transparent)]

@@ -6,7 +6,7 @@ use rand::Rng;
 const ALPHABET: &[u8] = b"ACEFHJKMNPRTWXY3479";
 
 /// `XXXX-XXXX`: 19^8 ≈ 1.7 × 10^10 numbers; callers check uniqueness.
-pub fn new_reservation_number() -> String {
+pub(crate) fn new_reservation_number() -> String {
     let mut rng = rand::rng();
     let mut s = String::with_capacity(9);
     for i in 0..8 {
@@ -19,7 +19,7 @@ pub fn new_reservation_number() -> String {
 }
 
 /// A number as typed by staff or read back by a resident: upper-cased, hyphen optional.
-pub fn normalise_reservation_number(raw: &str) -> Option<String> {
+pub(crate) fn normalise_reservation_number(raw: &str) -> Option<String> {
     let compact: String = raw
         .trim()
         .chars()

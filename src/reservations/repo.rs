@@ -9,7 +9,7 @@ use crate::tokens::{hash_token, new_token};
 
 /// Inserts the reservation unless its number is taken (false then: draw another). Ids and
 /// manage-token hashes are random and never clash.
-pub fn insert_reservation_unless_number_taken(
+pub(crate) fn insert_reservation_unless_number_taken(
     conn: &mut DbConnection,
     row: &ReservationRow,
 ) -> QueryResult<bool> {
@@ -30,7 +30,7 @@ pub fn insert_reservation_unless_number_taken(
 
 /// What the booking transaction checks, read in one query.
 #[derive(Debug, Clone, Copy, QueryableByName)]
-pub struct BookingChecks {
+pub(crate) struct BookingChecks {
     /// An administrator closed the day.
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub closed: i64,
@@ -43,13 +43,13 @@ pub struct BookingChecks {
 }
 
 impl BookingChecks {
-    pub fn closed(&self) -> bool {
+    pub(crate) fn closed(&self) -> bool {
         self.closed > 0
     }
 }
 
 /// [`BookingChecks`] in one round trip (three indexed subqueries).
-pub fn booking_checks(
+pub(crate) fn booking_checks(
     conn: &mut DbConnection,
     counter_id: &str,
     date: chrono::NaiveDate,
@@ -81,16 +81,9 @@ pub fn booking_checks(
         .get_result(conn)
 }
 
-pub fn insert_reservation(conn: &mut DbConnection, row: &ReservationRow) -> QueryResult<()> {
-    diesel::insert_into(reservations::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
-}
-
 /// The reservation a manage token names: the one made at booking, or one issued later (the
 /// reminder's, the second visit's), all kept as hashes.
-pub fn find_by_manage_hash(
+pub(crate) fn find_by_manage_hash(
     conn: &mut DbConnection,
     hash: &str,
 ) -> QueryResult<Option<ReservationRow>> {
@@ -112,7 +105,7 @@ pub fn find_by_manage_hash(
 
 /// Issues another manage link for a reservation (the first one stays valid); returns the
 /// token, whose hash alone is stored.
-pub fn issue_manage_link(
+pub(crate) fn issue_manage_link(
     conn: &mut DbConnection,
     reservation_id: &str,
     now: DateTime<Utc>,
@@ -129,7 +122,7 @@ pub fn issue_manage_link(
 }
 
 /// Confirmed reservations with an address on a counter's day, not yet reminded.
-pub fn list_to_remind(
+pub(crate) fn list_to_remind(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -146,7 +139,11 @@ pub fn list_to_remind(
 }
 
 /// Marks a reservation reminded; false if it already was (so the mail is written once).
-pub fn mark_reminded(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+pub(crate) fn mark_reminded(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let touched = diesel::update(
         reservations::table
             .find(id)
@@ -158,7 +155,7 @@ pub fn mark_reminded(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Q
 }
 
 /// Confirmed reservations whose visit has ended become `no_show`.
-pub fn mark_no_shows_ended(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<u64> {
+pub(crate) fn mark_no_shows_ended(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<u64> {
     let n = diesel::update(
         reservations::table
             .filter(reservations::status.eq(ReservationStatus::Confirmed))
@@ -173,7 +170,7 @@ pub fn mark_no_shows_ended(conn: &mut DbConnection, now: DateTime<Utc>) -> Query
 }
 
 /// A checked-in reservation whose ticket was called but never completed becomes `no_show`.
-pub fn mark_checked_in_no_show(
+pub(crate) fn mark_checked_in_no_show(
     conn: &mut DbConnection,
     id: &str,
     now: DateTime<Utc>,
@@ -195,7 +192,7 @@ pub fn mark_checked_in_no_show(
 /// phone, address, notes, representative, cancel reason, the person key and every manage
 /// link. What statistics need (counter, day, procedure, applicant type, status, channel,
 /// times) stays.
-pub fn erase_personal_data_before(
+pub(crate) fn erase_personal_data_before(
     conn: &mut DbConnection,
     before: NaiveDate,
     now: DateTime<Utc>,
@@ -228,7 +225,7 @@ pub fn erase_personal_data_before(
     Ok(erased)
 }
 
-pub fn find_by_number(
+pub(crate) fn find_by_number(
     conn: &mut DbConnection,
     number: &str,
 ) -> QueryResult<Option<ReservationRow>> {
@@ -239,7 +236,7 @@ pub fn find_by_number(
         .optional()
 }
 
-pub fn find_number_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+pub(crate) fn find_number_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
     reservations::table
         .find(id)
         .select(reservations::reservation_number)
@@ -247,12 +244,8 @@ pub fn find_number_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Optio
         .optional()
 }
 
-pub fn number_taken(conn: &mut DbConnection, number: &str) -> QueryResult<bool> {
-    Ok(find_by_number(conn, number)?.is_some())
-}
-
 /// Active reservations not yet over, of one person for one procedure.
-pub fn count_active_for_person(
+pub(crate) fn count_active_for_person(
     conn: &mut DbConnection,
     person_key: &str,
     procedure: &str,
@@ -268,7 +261,7 @@ pub fn count_active_for_person(
 }
 
 /// Active reservations not yet over, made with one address.
-pub fn count_active_for_email(
+pub(crate) fn count_active_for_email(
     conn: &mut DbConnection,
     email: &str,
     now: DateTime<Utc>,
@@ -282,7 +275,7 @@ pub fn count_active_for_email(
 }
 
 /// Cancels a confirmed reservation; false if it was not confirmed.
-pub fn mark_cancelled(
+pub(crate) fn mark_cancelled(
     conn: &mut DbConnection,
     id: &str,
     reason: Option<&str>,
@@ -305,7 +298,7 @@ pub fn mark_cancelled(
 }
 
 /// Points a confirmed reservation at another slot.
-pub fn move_to_slot(
+pub(crate) fn move_to_slot(
     conn: &mut DbConnection,
     id: &str,
     moved: &ReservationRow,
@@ -331,7 +324,7 @@ pub fn move_to_slot(
 }
 
 /// Moves a reservation from one of `from` to `to` (the desk's check-in and outcomes).
-pub fn set_status(
+pub(crate) fn set_status(
     conn: &mut DbConnection,
     id: &str,
     from: &[ReservationStatus],
@@ -364,7 +357,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 
 /// What staff search by: a day, a counter, and free text.
 #[derive(Debug, Default, Clone)]
-pub struct Search {
+pub(crate) struct Search {
     pub date: Option<NaiveDate>,
     pub counter: Option<String>,
     /// Name (part of it, any case), kana (part, spaces ignored), phone digits (part), or a
@@ -383,7 +376,11 @@ fn like_pattern(s: &str) -> String {
     format!("%{escaped}%")
 }
 
-pub fn search(conn: &mut DbConnection, q: &Search, limit: i64) -> QueryResult<Vec<ReservationRow>> {
+pub(crate) fn search(
+    conn: &mut DbConnection,
+    q: &Search,
+    limit: i64,
+) -> QueryResult<Vec<ReservationRow>> {
     let mut query = reservations::table
         .select(ReservationRow::as_select())
         .into_boxed();
@@ -441,7 +438,7 @@ pub fn search(conn: &mut DbConnection, q: &Search, limit: i64) -> QueryResult<Ve
 }
 
 /// The active (or done) second visit booked for a first visit.
-pub fn find_second_visit(
+pub(crate) fn find_second_visit(
     conn: &mut DbConnection,
     first_id: &str,
 ) -> QueryResult<Option<ReservationRow>> {
@@ -454,7 +451,10 @@ pub fn find_second_visit(
 }
 
 /// Reservation numbers by id.
-pub fn numbers_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+pub(crate) fn numbers_of(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> QueryResult<Vec<(String, String)>> {
     reservations::table
         .filter(reservations::id.eq_any(ids))
         .select((reservations::id, reservations::reservation_number))
@@ -462,7 +462,7 @@ pub fn numbers_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(S
 }
 
 /// Second visits (not cancelled) of first visits: (first visit id, second visit number).
-pub fn second_visits_of(
+pub(crate) fn second_visits_of(
     conn: &mut DbConnection,
     first_ids: &[String],
 ) -> QueryResult<Vec<(Option<String>, String)>> {
@@ -477,7 +477,7 @@ pub fn second_visits_of(
 }
 
 /// Records when the desk completed a visit.
-pub fn mark_completed_at(
+pub(crate) fn mark_completed_at(
     conn: &mut DbConnection,
     id: &str,
     now: DateTime<Utc>,
@@ -488,7 +488,7 @@ pub fn mark_completed_at(
     Ok(touched == 1)
 }
 
-pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ReservationRow>> {
+pub(crate) fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ReservationRow>> {
     reservations::table
         .find(id)
         .select(ReservationRow::as_select())

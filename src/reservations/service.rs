@@ -23,10 +23,10 @@ use crate::staff::audit::{self, Detail};
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
 
-pub use super::Ctx;
+pub(crate) use super::Ctx;
 
 /// Who is booking.
-pub enum Origin {
+pub(crate) enum Origin {
     /// A resident who verified an address; the token is consumed with the booking.
     Web { verification_token: String },
     /// Phone staff for a caller; an admin may override the window with a reason.
@@ -36,7 +36,7 @@ pub enum Origin {
     },
 }
 
-pub struct Booked {
+pub(crate) struct Booked {
     pub row: ReservationRow,
     pub manage_token: String,
 }
@@ -45,7 +45,11 @@ const MAX_ALTERNATIVES: usize = 5;
 const ALTERNATIVE_SEARCH_DAYS: i64 = 14;
 
 /// A window refusal in the booking's words.
-pub fn window_error(e: WindowError, date: chrono::NaiveDate, tz: chrono_tz::Tz) -> BookingError {
+pub(crate) fn window_error(
+    e: WindowError,
+    date: chrono::NaiveDate,
+    tz: chrono_tz::Tz,
+) -> BookingError {
     match e {
         WindowError::NotOpen { opens_at } => BookingError::WindowNotOpen { date, opens_at, tz },
         WindowError::Closed { closed_at } => BookingError::WindowClosed {
@@ -107,7 +111,7 @@ fn procedure<'a>(ctx: &Ctx<'a>, id: &str) -> Result<&'a ProcedureSettings, Booki
 /// A booking made ready before its transaction: everything that needs no database (the
 /// reservation row with its id, number and manage token's hash, the completion mail's
 /// payload), so the transaction holds its locks only for the reads and writes.
-pub struct BookingPlan {
+pub(crate) struct BookingPlan {
     input: BookingInput,
     origin: Origin,
     row: ReservationRow,
@@ -117,13 +121,13 @@ pub struct BookingPlan {
 }
 
 impl BookingPlan {
-    pub fn slot_id(&self) -> &SlotId {
+    pub(crate) fn slot_id(&self) -> &SlotId {
         &self.input.slot_id
     }
 }
 
 /// Checks what can be checked without the database and prepares the booking.
-pub fn plan_booking(
+pub(crate) fn plan_booking(
     ctx: &Ctx<'_>,
     input: BookingInput,
     origin: Origin,
@@ -169,7 +173,7 @@ pub fn plan_booking(
 /// for each other, only for a closure of it) and the person's and address's locks (one
 /// statement on PostgreSQL), the closure and the per-person and per-address limits (one
 /// query), the seat (one statement), the reservation and its mail (one INSERT each).
-pub fn book_planned(
+pub(crate) fn book_planned(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     plan: BookingPlan,
@@ -283,7 +287,7 @@ fn check_day_and_limits(
 }
 
 /// A reservation to write, its seat already taken.
-pub struct NewBooking<'a> {
+pub(crate) struct NewBooking<'a> {
     pub def: &'a SlotDef,
     pub counter_id: &'a str,
     pub procedure_id: &'a str,
@@ -382,7 +386,7 @@ fn store_reservation(
 
 /// Writes a reservation (a fresh number and manage token) and, with an address, its
 /// completion mail, inside the caller's transaction.
-pub fn insert_booking(
+pub(crate) fn insert_booking(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     b: NewBooking<'_>,
@@ -415,7 +419,7 @@ pub fn insert_booking(
 }
 
 /// The reservation a manage token names.
-pub fn get_by_token(
+pub(crate) fn get_by_token(
     conn: &mut DbConnection,
     manage_token: &str,
 ) -> Result<ReservationRow, BookingError> {
@@ -424,7 +428,7 @@ pub fn get_by_token(
 }
 
 /// Who books a voluntary proxy's second visit.
-pub enum SecondVisitBy {
+pub(crate) enum SecondVisitBy {
     /// The resident, with the first visit's manage link.
     Resident { manage_token: String },
     /// Phone staff for a caller, by the first visit's number.
@@ -433,7 +437,7 @@ pub enum SecondVisitBy {
 
 /// The days the second visit may be on: `second_visit.min_days_after` to `max_days_after`
 /// after the day the first visit was completed (inside the booking window as always).
-pub fn second_visit_range(
+pub(crate) fn second_visit_range(
     ctx: &Ctx<'_>,
     first: &ReservationRow,
 ) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
@@ -452,7 +456,7 @@ pub fn second_visit_range(
 }
 
 /// Whether a reservation's applicant needs two visits (a voluntary proxy, by the catalogue).
-pub fn needs_two_visits(ctx: &Ctx<'_>, row: &ReservationRow) -> bool {
+pub(crate) fn needs_two_visits(ctx: &Ctx<'_>, row: &ReservationRow) -> bool {
     ctx.catalogue
         .get(&row.procedure_id)
         .is_some_and(|p| p.applicant(row.applicant_type).visits >= 2)
@@ -462,7 +466,7 @@ pub fn needs_two_visits(ctx: &Ctx<'_>, row: &ReservationRow) -> bool {
 /// the second visit's list of what to bring, its own number and manage token. It does not
 /// count against the one-active-booking-per-person rule; the window, the day and the seats
 /// are as for any booking.
-pub fn book_second_visit(
+pub(crate) fn book_second_visit(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     by: SecondVisitBy,
@@ -558,13 +562,13 @@ fn first_visit_for_second(
 
 /// The first visit's number of a second visit, and the second visit's number of a first.
 #[derive(Debug, Clone, Default)]
-pub struct VisitLinks {
+pub(crate) struct VisitLinks {
     pub first_visit: Option<String>,
     pub second_visit: Option<String>,
 }
 
 /// A reservation with its [`VisitLinks`].
-pub fn with_links(
+pub(crate) fn with_links(
     conn: &mut DbConnection,
     row: ReservationRow,
 ) -> Result<(ReservationRow, VisitLinks), BookingError> {
@@ -575,7 +579,7 @@ pub fn with_links(
 }
 
 /// [`VisitLinks`] of reservations, by id (two queries at most).
-pub fn visit_links(
+pub(crate) fn visit_links(
     conn: &mut DbConnection,
     rows: &[ReservationRow],
 ) -> diesel::QueryResult<std::collections::HashMap<String, VisitLinks>> {
@@ -623,7 +627,7 @@ pub fn visit_links(
 }
 
 /// Bookable slots of the same counter within two weeks either side, nearest first.
-pub fn alternatives(
+pub(crate) fn alternatives(
     conn: &mut DbConnection,
     calendar: &Calendar,
     counter: &Counter,
@@ -705,7 +709,7 @@ pub(crate) fn enqueue_for(
 
 /// Turns staff's free text into what it can match: always the name; kana when it reads as
 /// kana; phone digits when it is digits; a reservation number when it is one.
-pub fn staff_search(
+pub(crate) fn staff_search(
     date: Option<chrono::NaiveDate>,
     counter: Option<String>,
     q: Option<&str>,
@@ -736,7 +740,7 @@ pub fn staff_search(
     }
 }
 
-pub fn get_by_number(
+pub(crate) fn get_by_number(
     conn: &mut DbConnection,
     number: &str,
 ) -> Result<ReservationRow, BookingError> {

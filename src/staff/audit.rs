@@ -67,7 +67,7 @@ crate::db::text_enum!(Action {
 
 /// A value before and after a change.
 #[derive(Debug, Serialize)]
-pub struct Change<T> {
+pub(crate) struct Change<T> {
     pub from: T,
     pub to: T,
 }
@@ -77,7 +77,7 @@ pub struct Change<T> {
 /// residents' personal data here.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
-pub enum Detail<'a> {
+pub(crate) enum Detail<'a> {
     /// A phone booking (`override_reason`: an administrator's, outside the window).
     Booked {
         slot_id: &'a str,
@@ -149,7 +149,7 @@ pub enum Detail<'a> {
 
 impl Detail<'_> {
     /// The action this detail records.
-    pub fn action(&self) -> Action {
+    pub(crate) fn action(&self) -> Action {
         match self {
             Detail::Booked {
                 override_reason: Some(_),
@@ -192,7 +192,7 @@ pub struct AuditRow {
 }
 
 /// One entry: who (`None` for an unknown name at login), did what (the detail says), to what.
-pub fn record(
+pub(crate) fn record(
     conn: &mut DbConnection,
     staff: Option<&str>,
     target: &str,
@@ -203,7 +203,7 @@ pub fn record(
 }
 
 /// [`record`] with the client address's key (sign-ins).
-pub fn record_from(
+pub(crate) fn record_from(
     conn: &mut DbConnection,
     staff: Option<&str>,
     target: &str,
@@ -229,7 +229,7 @@ pub fn record_from(
         .map(|_| ())
 }
 
-pub fn list_since(
+pub(crate) fn list_since(
     conn: &mut DbConnection,
     since: DateTime<Utc>,
     limit: i64,
@@ -244,7 +244,7 @@ pub fn list_since(
 
 /// Failed logins since `since` and the latest of them: for one login from one client
 /// address, and for the client address whatever the login.
-pub fn login_failures_since(
+pub(crate) fn login_failures_since(
     conn: &mut DbConnection,
     login: &str,
     ip_key: &str,
@@ -275,7 +275,7 @@ const FREE_TEXT_KEYS: [&str; 2] = ["reason", "override_reason"];
 /// Retention: entries written before `before` keep who did what to which reservation, but no
 /// free text (a cancellation's or an override's reason may name the resident) and no client
 /// address hash.
-pub fn erase_personal_data_before(
+pub(crate) fn erase_personal_data_before(
     conn: &mut DbConnection,
     before: DateTime<Utc>,
 ) -> QueryResult<u64> {

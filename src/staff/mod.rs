@@ -1,11 +1,12 @@
 //! Staff: accounts and roles, password hashing, bearer sessions, and the audit log.
 
-pub mod audit;
-pub mod passwords;
-pub mod repo;
-pub mod service;
+pub(crate) mod audit;
+pub(crate) mod passwords;
+pub(crate) mod repo;
+pub(crate) mod service;
 
-pub use repo::{list_staff, StaffRow};
+pub use repo::list_staff;
+pub(crate) use repo::StaffRow;
 
 /// What a staff account may do.
 #[derive(
@@ -40,8 +41,7 @@ crate::db::text_enum!(Role {
 
 /// A signed-in staff member, as the authorisation extractor yields it.
 #[derive(Debug, Clone)]
-pub struct StaffUser {
-    pub id: String,
+pub(crate) struct StaffUser {
     pub login: String,
     pub display_name: String,
     pub role: Role,

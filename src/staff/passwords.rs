@@ -19,7 +19,7 @@ fn hasher(settings: &StaffSettings) -> Result<Argon2<'static>, String> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-pub fn hash_password(password: &str, settings: &StaffSettings) -> Result<String, String> {
+pub(crate) fn hash_password(password: &str, settings: &StaffSettings) -> Result<String, String> {
     hasher(settings)?
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
@@ -27,7 +27,7 @@ pub fn hash_password(password: &str, settings: &StaffSettings) -> Result<String,
 }
 
 /// Checks a password against a stored hash (its own parameters are used).
-pub fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     Argon2::default()
         .verify_password(password.as_bytes(), hash)
         .is_ok()
@@ -35,7 +35,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 
 /// Spends the same work as a real check when the login does not exist, so the response time
 /// does not tell which logins exist.
-pub fn verify_against_dummy(password: &str, settings: &StaffSettings) {
+pub(crate) fn verify_against_dummy(password: &str, settings: &StaffSettings) {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let dummy = DUMMY
         .get_or_init(|| hash_password("madoguchi-dummy-password", settings).unwrap_or_default());
@@ -43,9 +43,13 @@ pub fn verify_against_dummy(password: &str, settings: &StaffSettings) {
 }
 
 /// What a new password must be: long enough, not the login, not one repeated character.
-pub const PASSWORD_MAX: usize = 256;
+pub(crate) const PASSWORD_MAX: usize = 256;
 
-pub fn check_policy(password: &str, login: &str, min_length: usize) -> Result<(), FieldProblem> {
+pub(crate) fn check_policy(
+    password: &str,
+    login: &str,
+    min_length: usize,
+) -> Result<(), FieldProblem> {
     let chars = password.chars().count();
     if chars < min_length {
         return Err(FieldProblem::PasswordTooShort { min: min_length });

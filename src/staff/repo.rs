@@ -29,14 +29,17 @@ pub struct SessionRow {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-pub fn insert_staff(conn: &mut DbConnection, row: &StaffRow) -> QueryResult<()> {
+pub(crate) fn insert_staff(conn: &mut DbConnection, row: &StaffRow) -> QueryResult<()> {
     diesel::insert_into(staff::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
 }
 
-pub fn find_staff_by_login(conn: &mut DbConnection, login: &str) -> QueryResult<Option<StaffRow>> {
+pub(crate) fn find_staff_by_login(
+    conn: &mut DbConnection,
+    login: &str,
+) -> QueryResult<Option<StaffRow>> {
     staff::table
         .filter(staff::login.eq(login))
         .select(StaffRow::as_select())
@@ -51,22 +54,7 @@ pub fn list_staff(conn: &mut DbConnection) -> QueryResult<Vec<StaffRow>> {
         .load(conn)
 }
 
-pub fn set_disabled(
-    conn: &mut DbConnection,
-    login: &str,
-    disabled: bool,
-    now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let touched = diesel::update(staff::table.filter(staff::login.eq(login)))
-        .set((
-            staff::disabled.eq(disabled),
-            staff::updated_at.eq(now.naive_utc()),
-        ))
-        .execute(conn)?;
-    Ok(touched == 1)
-}
-
-pub fn insert_session(conn: &mut DbConnection, row: &SessionRow) -> QueryResult<()> {
+pub(crate) fn insert_session(conn: &mut DbConnection, row: &SessionRow) -> QueryResult<()> {
     diesel::insert_into(staff_sessions::table)
         .values(row)
         .execute(conn)
@@ -74,7 +62,7 @@ pub fn insert_session(conn: &mut DbConnection, row: &SessionRow) -> QueryResult<
 }
 
 /// A live session (not expired, not revoked) of an enabled account, by token hash.
-pub fn find_live_session(
+pub(crate) fn find_live_session(
     conn: &mut DbConnection,
     token_hash: &str,
     now: DateTime<Utc>,
@@ -90,7 +78,11 @@ pub fn find_live_session(
         .optional()
 }
 
-pub fn revoke_session(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+pub(crate) fn revoke_session(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let touched = diesel::update(
         staff_sessions::table
             .find(id)
@@ -102,7 +94,7 @@ pub fn revoke_session(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> 
 }
 
 /// Revokes every session of an account (when it is disabled).
-pub fn revoke_sessions_of(
+pub(crate) fn revoke_sessions_of(
     conn: &mut DbConnection,
     staff_id: &str,
     now: DateTime<Utc>,
@@ -117,7 +109,7 @@ pub fn revoke_sessions_of(
 }
 
 /// Changes an account's role, display name or disabled flag (whichever are given).
-pub fn update_staff(
+pub(crate) fn update_staff(
     conn: &mut DbConnection,
     login: &str,
     role: Option<Role>,
@@ -137,7 +129,7 @@ pub fn update_staff(
     Ok(touched == 1)
 }
 
-pub fn set_password_hash(
+pub(crate) fn set_password_hash(
     conn: &mut DbConnection,
     login: &str,
     hash: &str,
@@ -153,7 +145,7 @@ pub fn set_password_hash(
 }
 
 /// Admin accounts that are enabled (the last one cannot be disabled or demoted).
-pub fn count_enabled_admins(conn: &mut DbConnection) -> QueryResult<i64> {
+pub(crate) fn count_enabled_admins(conn: &mut DbConnection) -> QueryResult<i64> {
     staff::table
         .filter(staff::role.eq(Role::Admin))
         .filter(staff::disabled.eq(false))

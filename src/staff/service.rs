@@ -35,9 +35,9 @@ pub enum StaffError {
     Unexpected(#[from] anyhow::Error),
 }
 
-pub const LOGIN_MIN: usize = 3;
-pub const LOGIN_MAX: usize = 40;
-pub const DISPLAY_NAME_MAX: usize = 50;
+pub(crate) const LOGIN_MIN: usize = 3;
+pub(crate) const LOGIN_MAX: usize = 40;
+pub(crate) const DISPLAY_NAME_MAX: usize = 50;
 
 /// A new account as typed by an administrator (or on the command line).
 pub struct NewStaff {
@@ -47,7 +47,7 @@ pub struct NewStaff {
     pub password: String,
 }
 
-pub struct Session {
+pub(crate) struct Session {
     pub token: String,
     pub expires_at: DateTime<Utc>,
     pub role: Role,
@@ -160,7 +160,7 @@ pub fn create_staff(
 /// How long a client must wait after `failures` recent failures, the latest at `latest`:
 /// nothing up to `free` failures, then `base` seconds doubling with each further failure, up to
 /// `max`. None when it may try now.
-pub fn login_wait(
+pub(crate) fn login_wait(
     failures: i64,
     latest: Option<DateTime<Utc>>,
     free: u32,
@@ -189,7 +189,7 @@ pub fn login_wait(
 /// `login_delay_max_seconds`); while it waits, attempts are refused (429) unchecked. Step two is
 /// [`start_session`] or [`record_failed_login`]: every failure, every lockout and every
 /// success is in the audit log.
-pub fn check_login(
+pub(crate) fn check_login(
     conn: &mut DbConnection,
     login: &str,
     password: &str,
@@ -232,7 +232,7 @@ pub fn check_login(
 }
 
 /// What [`check_login`] found.
-pub enum LoginCheck {
+pub(crate) enum LoginCheck {
     Verified(Box<StaffRow>),
     /// The login (normalised) whose password was wrong, or that is unknown or disabled.
     Failed {
@@ -242,7 +242,7 @@ pub enum LoginCheck {
 
 /// Records a failed sign-in (and the lockout it starts or lengthens); the caller answers
 /// `invalid_credentials` once this is committed.
-pub fn record_failed_login(
+pub(crate) fn record_failed_login(
     conn: &mut Tx<'_>,
     login: &str,
     ip_key: &str,
@@ -294,7 +294,7 @@ pub fn record_failed_login(
 }
 
 /// A verified sign-in's session, audited.
-pub fn start_session(
+pub(crate) fn start_session(
     conn: &mut Tx<'_>,
     account: &StaffRow,
     ip_key: &str,
@@ -331,7 +331,7 @@ pub fn start_session(
 }
 
 /// The signed-in staff member a bearer token names; 401 when none (expired, revoked, disabled).
-pub fn authenticate(
+pub(crate) fn authenticate(
     conn: &mut DbConnection,
     token: &str,
     now: DateTime<Utc>,
@@ -340,7 +340,6 @@ pub fn authenticate(
         .ok_or(StaffError::Unauthenticated)?;
     let role = staff.role;
     Ok(StaffUser {
-        id: staff.id,
         login: staff.login,
         display_name: staff.display_name,
         role,
@@ -348,7 +347,11 @@ pub fn authenticate(
     })
 }
 
-pub fn logout(conn: &mut Tx<'_>, user: &StaffUser, now: DateTime<Utc>) -> Result<(), StaffError> {
+pub(crate) fn logout(
+    conn: &mut Tx<'_>,
+    user: &StaffUser,
+    now: DateTime<Utc>,
+) -> Result<(), StaffError> {
     repo::revoke_session(conn, &user.session_id, now)?;
     audit::record(
         conn,
@@ -362,7 +365,7 @@ pub fn logout(conn: &mut Tx<'_>, user: &StaffUser, now: DateTime<Utc>) -> Result
 
 /// What an administrator changes on an account; `None` leaves a field as it is.
 #[derive(Debug, Default)]
-pub struct StaffChanges {
+pub(crate) struct StaffChanges {
     pub role: Option<String>,
     pub display_name: Option<String>,
     pub disabled: Option<bool>,
@@ -371,7 +374,7 @@ pub struct StaffChanges {
 /// Changes an account: role, display name, enabled or disabled. Disabling (or a role change)
 /// ends the account's sessions, so the change takes effect at once. The last enabled
 /// administrator cannot be disabled or demoted (`last_admin`).
-pub fn update_staff(
+pub(crate) fn update_staff(
     conn: &mut Tx<'_>,
     login: &str,
     changes: StaffChanges,
@@ -462,14 +465,14 @@ pub fn disable_staff(
 }
 
 /// The account a login names (404 `staff_not_found`).
-pub fn find_account(conn: &mut DbConnection, login: &str) -> Result<StaffRow, StaffError> {
+pub(crate) fn find_account(conn: &mut DbConnection, login: &str) -> Result<StaffRow, StaffError> {
     let login = login.trim().to_ascii_lowercase();
     repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)
 }
 
 /// Checks and hashes a password an administrator chose for `login` (the slow part, outside
 /// any transaction).
-pub fn prepare_password(
+pub(crate) fn prepare_password(
     login: &str,
     password: &str,
     settings: &StaffSettings,
@@ -481,7 +484,7 @@ pub fn prepare_password(
 
 /// Sets a password hashed by [`prepare_password`] and ends the account's sessions. The
 /// password itself is never stored, logged or audited.
-pub fn reset_password(
+pub(crate) fn reset_password(
     conn: &mut Tx<'_>,
     login: &str,
     password_hash: &str,

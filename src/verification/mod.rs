@@ -1,7 +1,7 @@
 //! Email verification (メール認証): a single-use link mailed to an address, proving the
 //! resident can read mail there before they book. Only the token's hash is stored.
 
-pub mod repo;
+pub(crate) mod repo;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -14,7 +14,7 @@ use crate::tokens::{hash_token, new_token};
 use repo::{count_since, find_by_hash, insert_verification, use_token, VerificationRow};
 
 #[derive(Debug, thiserror::Error)]
-pub enum VerificationError {
+pub(crate) enum VerificationError {
     #[error("no such verification")]
     NotFound,
     #[error("verification expired")]
@@ -28,7 +28,7 @@ pub enum VerificationError {
     Db(#[from] diesel::result::Error),
 }
 
-pub struct VerificationRequest {
+pub(crate) struct VerificationRequest {
     pub email: EmailAddress,
     pub counter: Option<String>,
     pub slot_id: Option<String>,
@@ -40,7 +40,7 @@ pub struct VerificationRequest {
 
 /// Issues a token and writes its mail, within the rate limits. The answer is the same for
 /// every well-formed address, whether or not it has booked before.
-pub fn request(
+pub(crate) fn request(
     conn: &mut Tx<'_>,
     req: VerificationRequest,
     settings: &Settings,
@@ -116,7 +116,7 @@ pub fn request(
 }
 
 /// The verification a token names, if it can still be used.
-pub fn lookup(
+pub(crate) fn lookup(
     conn: &mut DbConnection,
     token: &str,
     now: DateTime<Utc>,
@@ -133,7 +133,7 @@ pub fn lookup(
 
 /// Uses the token up (inside the booking transaction): one conditional UPDATE, so of two
 /// requests with the same token exactly one gets through.
-pub fn consume(
+pub(crate) fn consume(
     conn: &mut DbConnection,
     token: &str,
     now: DateTime<Utc>,
@@ -148,7 +148,7 @@ pub fn consume(
 
 /// The `expire_verifications` job: removes used and expired tokens, once they are older than
 /// the rate limits' window (which counts them).
-pub fn expire(
+pub(crate) fn expire(
     conn: &mut DbConnection,
     limits: &crate::config::LimitSettings,
     now: DateTime<Utc>,

@@ -19,19 +19,25 @@ pub struct VerificationRow {
     pub used_at: Option<NaiveDateTime>,
 }
 
-pub enum Key<'a> {
+pub(crate) enum Key<'a> {
     Email(&'a str),
     Ip(&'a str),
 }
 
-pub fn insert_verification(conn: &mut DbConnection, row: &VerificationRow) -> QueryResult<()> {
+pub(crate) fn insert_verification(
+    conn: &mut DbConnection,
+    row: &VerificationRow,
+) -> QueryResult<()> {
     diesel::insert_into(verifications::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
 }
 
-pub fn find_by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<VerificationRow>> {
+pub(crate) fn find_by_hash(
+    conn: &mut DbConnection,
+    hash: &str,
+) -> QueryResult<Option<VerificationRow>> {
     verifications::table
         .filter(verifications::token_hash.eq(hash))
         .select(VerificationRow::as_select())
@@ -40,7 +46,7 @@ pub fn find_by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<V
 }
 
 /// Requests for a key since `since`, and the oldest of them.
-pub fn count_since(
+pub(crate) fn count_since(
     conn: &mut DbConnection,
     key: Key<'_>,
     since: DateTime<Utc>,
@@ -61,7 +67,7 @@ pub fn count_since(
 /// Marks an unused, unexpired token used; false when it is not.
 /// Marks an unused, unexpired token used and returns its row (one statement); None when it
 /// was not that.
-pub fn use_token(
+pub(crate) fn use_token(
     conn: &mut DbConnection,
     hash: &str,
     now: DateTime<Utc>,
@@ -85,21 +91,9 @@ pub fn use_token(
     }
 }
 
-pub fn mark_used(conn: &mut DbConnection, hash: &str, now: DateTime<Utc>) -> QueryResult<bool> {
-    let touched = diesel::update(
-        verifications::table
-            .filter(verifications::token_hash.eq(hash))
-            .filter(verifications::used_at.is_null())
-            .filter(verifications::expires_at.gt(now.naive_utc())),
-    )
-    .set(verifications::used_at.eq(Some(now.naive_utc())))
-    .execute(conn)?;
-    Ok(touched == 1)
-}
-
 /// Tokens used or expired, older than `before` (the rate-limit window still counts newer
 /// ones): removed.
-pub fn delete_spent(
+pub(crate) fn delete_spent(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     before: DateTime<Utc>,
@@ -118,7 +112,10 @@ pub fn delete_spent(
 }
 
 /// Every token written before `before` (retention), whatever its state.
-pub fn delete_created_before(conn: &mut DbConnection, before: DateTime<Utc>) -> QueryResult<u64> {
+pub(crate) fn delete_created_before(
+    conn: &mut DbConnection,
+    before: DateTime<Utc>,
+) -> QueryResult<u64> {
     let n = diesel::delete(
         verifications::table.filter(verifications::created_at.lt(before.naive_utc())),
     )

@@ -12,9 +12,9 @@
 //! instances and across restarts (nothing is kept in memory). Offers never go out for a day
 //! whose booking window has closed.
 
-pub mod repo;
+pub(crate) mod repo;
 
-pub use repo::{count_by_day, WaitStatus, WaitlistRow};
+pub(crate) use repo::{count_by_day, WaitStatus, WaitlistRow};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -22,7 +22,6 @@ use crate::calendar::repo::{
     book_offer_seat, ensure_slot_row, hold_offer_seat, list_slot_rows, release_offer_seat, SlotRow,
 };
 use crate::calendar::{CalendarError, Counter, DayStatus, Seats, SlotId, Taker};
-use crate::catalogue::ApplicantType;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::error::Invalid;
 use crate::mail::links::{date_label, instant_label, visit_labels, Links};
@@ -36,7 +35,7 @@ use crate::tokens::{hash_token, new_token};
 use crate::verification;
 
 #[derive(Debug, thiserror::Error)]
-pub enum WaitlistError {
+pub(crate) enum WaitlistError {
     #[error(transparent)]
     Booking(#[from] BookingError),
     #[error("seats are still free that day")]
@@ -70,7 +69,7 @@ impl From<verification::VerificationError> for WaitlistError {
 }
 
 /// A resident's request to wait.
-pub struct JoinRequest {
+pub(crate) struct JoinRequest {
     pub verification_token: String,
     pub counter: String,
     pub date: NaiveDate,
@@ -79,7 +78,7 @@ pub struct JoinRequest {
 }
 
 /// An entry as the resident sees it.
-pub struct EntryView {
+pub(crate) struct EntryView {
     pub row: WaitlistRow,
     /// Place among those waiting (1 = next), while waiting.
     pub position: Option<i64>,
@@ -87,7 +86,11 @@ pub struct EntryView {
 
 /// The day's waiting-list lock, exclusive ([`Lock::Waitlist`]: before the day's lock and the
 /// slot rows). Whoever frees or holds a seat of the day takes it first; taking it again is free.
-pub fn lock_day(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> diesel::QueryResult<()> {
+pub(crate) fn lock_day(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+) -> diesel::QueryResult<()> {
     lock(conn, &[(Mode::Exclusive, Lock::Waitlist { counter, day })])
 }
 
@@ -120,7 +123,7 @@ fn web_free_seats(
 /// Joins the list. The verification token is consumed; the booking window, the day, and the
 /// person and address limits apply as for booking (an entry counts as a booking for them);
 /// a day the web can still book is refused with `seats_available`.
-pub fn join(
+pub(crate) fn join(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     req: JoinRequest,
@@ -198,7 +201,7 @@ pub fn join(
 }
 
 /// Settles the entry a token names (see [`settle`]).
-pub fn settle_token(
+pub(crate) fn settle_token(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     token: &str,
@@ -209,13 +212,13 @@ pub fn settle_token(
 }
 
 /// The entry a token names: the one given at joining or one mailed later.
-pub fn find(conn: &mut DbConnection, token: &str) -> Result<WaitlistRow, WaitlistError> {
+pub(crate) fn find(conn: &mut DbConnection, token: &str) -> Result<WaitlistRow, WaitlistError> {
     repo::find_by_token_hash(conn, &hash_token(token))?.ok_or(WaitlistError::NotFound)
 }
 
 /// The entry as the resident sees it, after settling an offer that ran out or a day whose
 /// window closed.
-pub fn view(
+pub(crate) fn view(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     token: &str,
@@ -232,7 +235,7 @@ pub fn view(
 }
 
 /// Leaves the list (idempotent). An offered seat passes to the next in line.
-pub fn leave(
+pub(crate) fn leave(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     token: &str,
@@ -269,7 +272,7 @@ pub fn leave(
 
 /// Settles one entry: an offer that ran out expires and passes on; an entry whose day's
 /// window has closed ends.
-pub fn settle(
+pub(crate) fn settle(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     id: &str,
@@ -307,7 +310,7 @@ pub fn settle(
 
 /// Offers the day's free web seats to those waiting, first in line first (call inside the
 /// transaction that freed a seat). Returns the offers made.
-pub fn fill(
+pub(crate) fn fill(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     counter: &Counter,
@@ -389,7 +392,7 @@ fn fill_locked(
 /// One step of the sweeper's pass, each in a write transaction of its own (so that none holds
 /// one day's locks while it waits for another's).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SweepStep {
+pub(crate) enum SweepStep {
     /// An offer that ran out: it expires and passes on.
     Settle { entry: String },
     /// A day whose window has closed: everyone still waiting is told.
@@ -399,7 +402,7 @@ pub enum SweepStep {
 }
 
 /// What a sweeper's pass has to do now (a read).
-pub fn sweep_steps(
+pub(crate) fn sweep_steps(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     now: DateTime<Utc>,
@@ -422,7 +425,7 @@ pub fn sweep_steps(
 }
 
 /// One step of the pass; how many entries it settled, ended or offered a seat.
-pub fn sweep_step(
+pub(crate) fn sweep_step(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     step: &SweepStep,
@@ -452,7 +455,7 @@ pub fn sweep_step(
 /// reservation with its own completion mail), in one transaction. 410 `offer_expired` once
 /// the offer ran out (the caller settles the entry first, in a transaction of its own, so the
 /// offer has passed on by then), 409 `no_offer` when nothing is offered.
-pub fn accept(
+pub(crate) fn accept(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     token: &str,
@@ -548,7 +551,7 @@ fn check_limits_at_accept(
 
 /// A day closes (`closure_reason`, the administrator's words): nobody waits for it any more,
 /// seats held for offers are let go, and everyone who waited is told by mail.
-pub fn end_day(
+pub(crate) fn end_day(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     counter: &str,
@@ -651,9 +654,4 @@ fn mail(
         ctx.message_domain,
         now,
     )
-}
-
-/// What an accepted offer books: the entry's person and procedure, on the offered slot.
-pub fn person_of(row: &WaitlistRow) -> (ApplicantType, String) {
-    (row.applicant_type, row.procedure_id.clone())
 }

@@ -74,14 +74,14 @@ pub struct WaitlistRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &WaitlistRow) -> QueryResult<()> {
+pub(crate) fn insert(conn: &mut DbConnection, row: &WaitlistRow) -> QueryResult<()> {
     diesel::insert_into(waitlist::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<WaitlistRow>> {
+pub(crate) fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<WaitlistRow>> {
     waitlist::table
         .find(id)
         .select(WaitlistRow::as_select())
@@ -90,7 +90,10 @@ pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<WaitlistRow>
 }
 
 /// The entry a token names (the joining one or a mailed one), by its hash.
-pub fn find_by_token_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<WaitlistRow>> {
+pub(crate) fn find_by_token_hash(
+    conn: &mut DbConnection,
+    hash: &str,
+) -> QueryResult<Option<WaitlistRow>> {
     let direct = waitlist::table
         .filter(waitlist::manage_token_hash.eq(hash))
         .select(WaitlistRow::as_select())
@@ -108,7 +111,11 @@ pub fn find_by_token_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Op
 }
 
 /// Another link for an entry (the offer mail's).
-pub fn issue_link(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<String> {
+pub(crate) fn issue_link(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<String> {
     let token = new_token();
     diesel::insert_into(waitlist_links::table)
         .values((
@@ -121,7 +128,7 @@ pub fn issue_link(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Quer
 }
 
 /// Waiting entries of a counter's day, first in line first.
-pub fn list_waiting(
+pub(crate) fn list_waiting(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -136,7 +143,7 @@ pub fn list_waiting(
 }
 
 /// The next place in a day's order of joining (call under the day's lock).
-pub fn next_seq(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> QueryResult<i64> {
+pub(crate) fn next_seq(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> QueryResult<i64> {
     let max: Option<i64> = waitlist::table
         .filter(waitlist::counter_id.eq(counter))
         .filter(waitlist::visit_on.eq(day))
@@ -146,7 +153,7 @@ pub fn next_seq(conn: &mut DbConnection, counter: &str, day: NaiveDate) -> Query
 }
 
 /// Place in line among those still waiting (1 = next).
-pub fn position(conn: &mut DbConnection, row: &WaitlistRow) -> QueryResult<Option<i64>> {
+pub(crate) fn position(conn: &mut DbConnection, row: &WaitlistRow) -> QueryResult<Option<i64>> {
     if row.status != WaitStatus::Waiting {
         return Ok(None);
     }
@@ -161,7 +168,7 @@ pub fn position(conn: &mut DbConnection, row: &WaitlistRow) -> QueryResult<Optio
 }
 
 /// Waiting or offered entries of one person for one procedure.
-pub fn count_active_for_person(
+pub(crate) fn count_active_for_person(
     conn: &mut DbConnection,
     person_key: &str,
     procedure: &str,
@@ -175,7 +182,7 @@ pub fn count_active_for_person(
 }
 
 /// Waiting or offered entries made with one address.
-pub fn count_active_for_email(conn: &mut DbConnection, email: &str) -> QueryResult<i64> {
+pub(crate) fn count_active_for_email(conn: &mut DbConnection, email: &str) -> QueryResult<i64> {
     waitlist::table
         .filter(waitlist::email.eq(email))
         .filter(waitlist::status.eq_any(WaitStatus::ACTIVE))
@@ -184,7 +191,7 @@ pub fn count_active_for_email(conn: &mut DbConnection, email: &str) -> QueryResu
 }
 
 /// Moves an entry from `from` to `to`; false if it was no longer in `from`.
-pub fn set_status(
+pub(crate) fn set_status(
     conn: &mut DbConnection,
     id: &str,
     from: WaitStatus,
@@ -201,7 +208,7 @@ pub fn set_status(
 }
 
 /// A waiting entry is offered a held seat until `expires`; false if it no longer waits.
-pub fn mark_offered(
+pub(crate) fn mark_offered(
     conn: &mut DbConnection,
     id: &str,
     slot: &str,
@@ -225,7 +232,7 @@ pub fn mark_offered(
 }
 
 /// An offered entry accepted: its reservation.
-pub fn mark_accepted(
+pub(crate) fn mark_accepted(
     conn: &mut DbConnection,
     id: &str,
     reservation_id: &str,
@@ -246,7 +253,7 @@ pub fn mark_accepted(
 }
 
 /// Offered entries whose offer has run out.
-pub fn list_expired_offers(
+pub(crate) fn list_expired_offers(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<String>> {
@@ -258,7 +265,7 @@ pub fn list_expired_offers(
 }
 
 /// The (counter, day)s that have someone waiting.
-pub fn list_waiting_days(conn: &mut DbConnection) -> QueryResult<Vec<(String, NaiveDate)>> {
+pub(crate) fn list_waiting_days(conn: &mut DbConnection) -> QueryResult<Vec<(String, NaiveDate)>> {
     waitlist::table
         .filter(waitlist::status.eq(WaitStatus::Waiting))
         .select((waitlist::counter_id, waitlist::visit_on))
@@ -267,7 +274,7 @@ pub fn list_waiting_days(conn: &mut DbConnection) -> QueryResult<Vec<(String, Na
 }
 
 /// The waiting list of a counter's day as staff see it (everyone, in order).
-pub fn list_day(
+pub(crate) fn list_day(
     conn: &mut DbConnection,
     counter: &str,
     day: NaiveDate,
@@ -281,7 +288,7 @@ pub fn list_day(
 }
 
 /// Retention: entries of days before `before` lose their personal data.
-pub fn erase_before(conn: &mut DbConnection, before: NaiveDate) -> QueryResult<u64> {
+pub(crate) fn erase_before(conn: &mut DbConnection, before: NaiveDate) -> QueryResult<u64> {
     let ids: Vec<String> = waitlist::table
         .filter(waitlist::visit_on.lt(before))
         .filter(waitlist::person_key.ne(""))
@@ -307,7 +314,7 @@ pub fn erase_before(conn: &mut DbConnection, before: NaiveDate) -> QueryResult<u
 }
 
 /// Entries waiting or offered a seat, per day of a counter between two days.
-pub fn count_by_day(
+pub(crate) fn count_by_day(
     conn: &mut DbConnection,
     counter: &str,
     from: NaiveDate,

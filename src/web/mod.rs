@@ -22,7 +22,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
                    form-action 'self'; frame-ancestors 'self'";
 
 /// Whether the request's `If-None-Match` names `etag` (or is `*`): the client's copy is current.
-pub fn matches_etag(req: &HttpRequest, etag: &str) -> bool {
+pub(crate) fn matches_etag(req: &HttpRequest, etag: &str) -> bool {
     req.headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -86,35 +86,35 @@ fn asset_response(req: &HttpRequest, path: &str, html: bool) -> HttpResponse {
 /// The residents' start: choose a counter, a procedure and a slot (Japanese; `?lang=en` English).
 #[utoipa::path(get, path = "/", tag = "pages",
     responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
-pub async fn get_resident_page(req: HttpRequest) -> HttpResponse {
+pub(crate) async fn get_resident_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "index.html", true)
 }
 
 /// Where the verification mail's link lands (`?token=…`).
 #[utoipa::path(get, path = "/booking/verify", tag = "pages",
     responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
-pub async fn get_verify_page(req: HttpRequest) -> HttpResponse {
+pub(crate) async fn get_verify_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "verify.html", true)
 }
 
 /// Where the completion mail's manage link lands (`?token=…`).
 #[utoipa::path(get, path = "/booking/manage", tag = "pages",
     responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
-pub async fn get_manage_page(req: HttpRequest) -> HttpResponse {
+pub(crate) async fn get_manage_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "manage.html", true)
 }
 
 /// The staff console.
 #[utoipa::path(get, path = "/staff/", tag = "pages",
     responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
-pub async fn get_staff_page(req: HttpRequest) -> HttpResponse {
+pub(crate) async fn get_staff_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "staff.html", true)
 }
 
 /// The staff console lives at `/staff/`.
 #[utoipa::path(get, path = "/staff", tag = "pages",
     responses((status = 308, description = "Redirect to /staff/")))]
-pub async fn get_staff_redirect() -> HttpResponse {
+pub(crate) async fn get_staff_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, "/staff/"))
         .finish()
@@ -124,12 +124,12 @@ pub async fn get_staff_redirect() -> HttpResponse {
 #[utoipa::path(get, path = "/display/{counter}", tag = "pages",
     params(("counter" = String, Path, example = "city-hall")),
     responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
-pub async fn get_display_page(req: HttpRequest) -> HttpResponse {
+pub(crate) async fn get_display_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "display.html", true)
 }
 
 /// `/assets/{file}`: scripts, styles, the chime. Only files under `web/assets/`.
-pub async fn get_asset(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+pub(crate) async fn get_asset(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let name = path.into_inner();
     if name.contains("..") || name.starts_with('/') {
         return HttpResponse::NotFound().finish();
@@ -138,7 +138,7 @@ pub async fn get_asset(req: HttpRequest, path: web::Path<String>) -> HttpRespons
 }
 
 /// `/assets/words.js`: the words the pages share with the server (made by `words::module`).
-pub async fn get_words(req: HttpRequest) -> HttpResponse {
+pub(crate) async fn get_words(req: HttpRequest) -> HttpResponse {
     static WORDS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     let (body, etag) = WORDS.get_or_init(|| {
         let body = words::module();
@@ -163,7 +163,7 @@ pub async fn get_words(req: HttpRequest) -> HttpResponse {
 }
 
 /// The pages' assets (the pages themselves are rows of the route table in `http`).
-pub fn assets(cfg: &mut web::ServiceConfig) {
+pub(crate) fn assets(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/assets/words.js").route(web::get().to(get_words)))
         .service(web::resource("/assets/{file:.+}").route(web::get().to(get_asset)));
 }

@@ -8,7 +8,7 @@ use crate::calendar::ClosedReason;
 use crate::error::Lang;
 
 /// The module's text: `export const WORDS = {"ja": {...}, "en": {...}};`.
-pub fn module() -> String {
+pub(super) fn module() -> String {
     let mut langs = Map::new();
     for lang in [Lang::Ja, Lang::En] {
         let reasons: Map<String, Value> = ClosedReason::ALL

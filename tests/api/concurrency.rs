@@ -48,12 +48,12 @@ async fn a_hundred_verified_clients_for_three_seats() {
         .state
         .db
         .run(move |conn| {
-            use madoguchi::db::schema::slots;
+            use madoguchi::testing::slots;
             let booked: i32 = slots::table
                 .find(&slot_id)
                 .select(slots::booked)
                 .first(conn)?;
-            let seated = madoguchi::reservations::repo::count_seated_in_slot(conn, &slot_id)?;
+            let seated = madoguchi::testing::count_seated_in_slot(conn, &slot_id)?;
             Ok::<_, diesel::result::Error>((booked, seated))
         })
         .await

@@ -2,7 +2,7 @@
 //! languages, authentication before bodies on every staff route, HEAD, CORS, metrics.
 
 use crate::helpers::{booking_body, jst, problem, spawn_app, spawn_app_at, spawn_app_with};
-use madoguchi::http::{api_routes, Access};
+use madoguchi::testing::{api_routes, Access};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -583,7 +583,7 @@ async fn twenty_concurrent_cancellations_and_acceptances_never_give_a_seat_twice
     let db = app.state.db.clone();
     let rows = db
         .run(|conn| {
-            madoguchi::calendar::repo::list_slot_rows(
+            madoguchi::testing::list_slot_rows(
                 conn,
                 "city-hall",
                 "2027-02-10".parse().unwrap(),

@@ -13,9 +13,9 @@ use diesel::{Connection, PgConnection};
 use madoguchi::clock::{Clock, ManualClock};
 use madoguchi::config::MailTransportKind;
 use madoguchi::config::Settings;
-use madoguchi::http::AppState;
-use madoguchi::mail::deliver::{run_once, DeliveryReport};
 use madoguchi::startup::Application;
+use madoguchi::testing::{run_once, DeliveryReport};
+use madoguchi::AppState;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -283,8 +283,8 @@ impl TestApp {
         self.state
             .db
             .write(move |conn| {
-                let row = madoguchi::staff::service::prepare_staff(
-                    madoguchi::staff::service::NewStaff {
+                let row = madoguchi::prepare_staff(
+                    madoguchi::NewStaff {
                         login: l.clone(),
                         display_name: format!("{l} さん"),
                         role: r,
@@ -293,7 +293,7 @@ impl TestApp {
                     &settings,
                     now,
                 )?;
-                madoguchi::staff::service::create_staff(conn, row, "test", now)
+                madoguchi::create_staff(conn, row, "test", now)
             })
             .await
             .expect("staff account");

@@ -4,8 +4,8 @@
 use crate::helpers::{jst, problem, spawn_app_at, spawn_app_with, TestApp};
 use chrono::Duration;
 use madoguchi::clock::Clock;
-use madoguchi::jobs::repo::{list_runs, RunStatus};
-use madoguchi::jobs::{run_body, Job};
+use madoguchi::testing::{list_runs, RunStatus};
+use madoguchi::testing::{run_body, Job};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -193,7 +193,7 @@ async fn the_runner_sends_at_ten_once_even_with_two_instances() {
     let dead_at = jst("2027-01-08T10:05:00+09:00");
     let (db, now) = (app.state.db.clone(), app.clock.now());
     db.run(move |conn| {
-        madoguchi::jobs::repo::claim(
+        madoguchi::testing::claim(
             conn,
             Job::ExpireVerifications,
             dead_at,

@@ -4,9 +4,9 @@ use crate::helpers::{booking_body, jst, spawn_app, spawn_app_with};
 use chrono::Duration;
 use madoguchi::clock::Clock;
 use madoguchi::config::MailTransportKind;
-use madoguchi::mail::deliver::run_once;
-use madoguchi::mail::outbox::list_outbox;
-use madoguchi::mail::OutboxStatus;
+use madoguchi::testing::list_outbox;
+use madoguchi::testing::run_once;
+use madoguchi::testing::OutboxStatus;
 use std::collections::HashMap;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -118,7 +118,7 @@ async fn two_workers_never_send_the_same_mail() {
             202
         );
     }
-    let other = madoguchi::mail::deliver::Mailer::from_settings(&app.settings.mail).unwrap();
+    let other = madoguchi::testing::Mailer::from_settings(&app.settings.mail).unwrap();
     let now = app.clock.now();
     let (a, b) = tokio::join!(
         run_once(&app.state.db, &app.state.mailer, &app.state.metrics, now),
@@ -188,7 +188,7 @@ async fn a_mail_claimed_by_a_worker_that_died_is_sent_after_its_lease() {
         .state
         .db
         .run(move |conn| {
-            madoguchi::mail::outbox::claim_due(conn, "dead-worker", now, Duration::seconds(120), 10)
+            madoguchi::testing::claim_due(conn, "dead-worker", now, Duration::seconds(120), 10)
         })
         .await
         .unwrap();

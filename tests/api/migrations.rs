@@ -1,7 +1,7 @@
 use crate::helpers::TestDb;
 use diesel::connection::SimpleConnection;
 use madoguchi::config::Settings;
-use madoguchi::db::{revert_migrations, run_migrations, Db};
+use madoguchi::{revert_migrations, run_migrations, Db};
 
 #[test]
 fn migrations_run_up_down_up() {

@@ -398,7 +398,7 @@ async fn a_session_expires_and_a_disabled_account_is_shut_out() {
 
     let token = app.login("night", STAFF_PASSWORD).await;
     let (db, now) = (app.state.db.clone(), app.clock.now());
-    db.write(move |conn| madoguchi::staff::service::disable_staff(conn, "night", "test", now))
+    db.write(move |conn| madoguchi::disable_staff(conn, "night", "test", now))
         .await
         .unwrap();
     assert_eq!(check(token).await, 401);
