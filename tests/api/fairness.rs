@@ -137,80 +137,110 @@ async fn join(app: &TestApp, who: usize, date: &str) -> reqwest::Response {
     .await
 }
 
-#[tokio::test]
-async fn a_freed_seat_goes_to_the_first_in_line_and_passes_on_at_the_expiry_second() {
+/// The day `small_counter` fills in the waiting-list tests.
+const FULL_DAY: &str = "2027-02-10";
+
+fn full_day_slot(time: &str) -> String {
+    format!("city-hall.{FULL_DAY}.{time}")
+}
+
+/// `FULL_DAY` booked full (resident 1 at 09:00, resident 2 at 09:30) at noon on 1 December,
+/// with residents 10 and 11 waiting in that order.
+struct WaitingDay {
+    app: TestApp,
+    /// Resident 1's booking at 09:00, cancelled to free a seat.
+    nine: Value,
+    first: String,
+    second: String,
+}
+
+async fn waiting_day() -> WaitingDay {
     let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), small_counter).await;
-    let day = "2027-02-10";
-    let a = app.book_as(1, &format!("city-hall.{day}.0900")).await;
-    app.book_as(2, &format!("city-hall.{day}.0930")).await;
-    // A day with a free web seat cannot be waited for.
-    let p = problem(join(&app, 50, "2027-02-12").await, 409).await;
+    let nine = app.book_as(1, &full_day_slot("0900")).await;
+    app.book_as(2, &full_day_slot("0930")).await;
+    let mut tokens = Vec::new();
+    for who in [10, 11] {
+        let res = join(&app, who, FULL_DAY).await;
+        assert_eq!(res.status(), 201);
+        let entry: Value = res.json().await.unwrap();
+        tokens.push(entry["manage_token"].as_str().unwrap().to_string());
+    }
+    let second = tokens.pop().unwrap();
+    let first = tokens.pop().unwrap();
+    WaitingDay {
+        app,
+        nine,
+        first,
+        second,
+    }
+}
+
+impl WaitingDay {
+    /// Resident 1 cancels: 09:00 is free, and offered to the first in line.
+    async fn free_a_seat(&self) {
+        let t = self.nine["manage_token"].as_str().unwrap();
+        let res = self
+            .app
+            .client
+            .delete(self.app.url(&format!("/api/v1/reservations/{t}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+
+    async fn entry(&self, token: &str) -> Value {
+        let res = self.app.get(&format!("/api/v1/waitlist/{token}")).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    async fn accept(&self, token: &str) -> reqwest::Response {
+        self.app
+            .post_json(&format!("/api/v1/waitlist/{token}/accept"), &json!({}))
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_day_with_a_free_web_seat_cannot_be_waited_for() {
+    let day = waiting_day().await;
+    let p = problem(join(&day.app, 50, "2027-02-12").await, 409).await;
     assert_eq!(p["code"], "seats_available");
-    let first = join(&app, 10, day).await;
-    assert_eq!(first.status(), 201);
-    let first: Value = first.json().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_waiting_are_numbered_in_order_and_a_person_waits_once_per_procedure() {
+    let day = waiting_day().await;
+    let first = day.entry(&day.first).await;
     assert_eq!(
         (first["status"].as_str(), first["position"].as_i64()),
         (Some("waiting"), Some(1))
     );
-    let second: Value = join(&app, 11, day).await.json().await.unwrap();
-    assert_eq!(second["position"], 2);
-    // The same person cannot wait twice for the procedure.
-    let again = join(&app, 10, day).await;
+    assert_eq!(day.entry(&day.second).await["position"], 2);
+    let again = join(&day.app, 10, FULL_DAY).await;
     assert_eq!(
         problem(again, 409).await["code"],
         "active_reservation_exists"
     );
+}
 
-    // A cancellation frees 09:00: the first in line is offered it, held 30 minutes.
-    let t = a["manage_token"].as_str().unwrap();
-    app.client
-        .delete(app.url(&format!("/api/v1/reservations/{t}")))
-        .send()
-        .await
-        .unwrap();
-    let t1 = first["manage_token"].as_str().unwrap();
-    let t2 = second["manage_token"].as_str().unwrap();
-    let e1: Value = app
-        .get(&format!("/api/v1/waitlist/{t1}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(e1["status"], "offered");
-    assert_eq!(e1["offer"]["slot"]["id"], format!("city-hall.{day}.0900"));
-    assert_eq!(e1["offer"]["expires_at"], "2026-12-01T12:30:00+09:00");
-    let e2: Value = app
-        .get(&format!("/api/v1/waitlist/{t2}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+#[tokio::test]
+async fn a_freed_seat_is_offered_to_the_first_in_line_and_held_for_the_offer_minutes() {
+    let day = waiting_day().await;
+    day.free_a_seat().await;
+    let first = day.entry(&day.first).await;
+    assert_eq!(first["status"], "offered");
+    assert_eq!(first["offer"]["slot"]["id"], full_day_slot("0900"));
+    assert_eq!(first["offer"]["expires_at"], "2026-12-01T12:30:00+09:00");
+    let second = day.entry(&day.second).await;
     assert_eq!(
-        (e2["status"].as_str(), e2["position"].as_i64()),
+        (second["status"].as_str(), second["position"].as_i64()),
         (Some("waiting"), Some(1))
     );
-    // Nobody else can take the held seat, not even by phone.
-    let token = app.verified_token("someone@example.jp").await;
-    let p = problem(
-        app.book(&booking_body(&token, &format!("city-hall.{day}.0900"), 60))
-            .await,
-        409,
-    )
-    .await;
-    assert_eq!(p["code"], "slot_full");
-    let phone = app.staff_token("operator", "phone").await;
-    assert_eq!(
-        app.post_staff_reservation(
-            &phone,
-            &phone_booking_body(&format!("city-hall.{day}.0900"), 61)
-        )
-        .await
-        .status(),
-        409
-    );
-    app.drain_outbox().await;
-    let offer = app
+    day.app.drain_outbox().await;
+    let offer = day
+        .app
         .smtp
         .only_message_to("wait10@example.jp", "【空きが出ました】");
     assert!(
@@ -218,85 +248,89 @@ async fn a_freed_seat_goes_to_the_first_in_line_and_passes_on_at_the_expiry_seco
         "{}",
         offer.text
     );
-    assert!(app
+    assert!(day
+        .app
         .smtp
         .messages_to("wait11@example.jp")
         .iter()
         .all(|m| !m.subject.contains("空きが出ました")));
+}
 
-    // One second before the expiry nothing moves; at the expiry second it passes on.
-    app.clock.set(jst("2026-12-01T12:29:59+09:00"));
-    sweep(&app).await;
-    let e2: Value = app
-        .get(&format!("/api/v1/waitlist/{t2}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(e2["status"], "waiting");
-    app.clock.set(jst("2026-12-01T12:30:00+09:00"));
-    sweep(&app).await;
-    let e1: Value = app
-        .get(&format!("/api/v1/waitlist/{t1}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(e1["status"], "expired");
-    let e2: Value = app
-        .get(&format!("/api/v1/waitlist/{t2}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(e2["status"], "offered");
+#[tokio::test]
+async fn a_seat_held_for_an_offer_is_taken_neither_on_the_web_nor_by_phone() {
+    let day = waiting_day().await;
+    day.free_a_seat().await;
+    let app = &day.app;
+    let token = app.verified_token("someone@example.jp").await;
     let p = problem(
-        app.post_json(&format!("/api/v1/waitlist/{t1}/accept"), &json!({}))
+        app.book(&booking_body(&token, &full_day_slot("0900"), 60))
             .await,
-        410,
+        409,
     )
     .await;
+    assert_eq!(p["code"], "slot_full");
+    let phone = app.staff_token("operator", "phone").await;
+    let res = app
+        .post_staff_reservation(&phone, &phone_booking_body(&full_day_slot("0900"), 61))
+        .await;
+    assert_eq!(res.status(), 409);
+}
+
+#[tokio::test]
+async fn an_offer_passes_on_at_its_expiry_second_and_not_before() {
+    let day = waiting_day().await;
+    day.free_a_seat().await;
+    day.app.clock.set(jst("2026-12-01T12:29:59+09:00"));
+    sweep(&day.app).await;
+    assert_eq!(day.entry(&day.first).await["status"], "offered");
+    assert_eq!(day.entry(&day.second).await["status"], "waiting");
+    day.app.clock.set(jst("2026-12-01T12:30:00+09:00"));
+    sweep(&day.app).await;
+    assert_eq!(day.entry(&day.first).await["status"], "expired");
+    assert_eq!(day.entry(&day.second).await["status"], "offered");
+    let p = problem(day.accept(&day.first).await, 410).await;
     assert_eq!(p["code"], "offer_expired");
-    // The second accepts through the link in their mail.
-    app.drain_outbox().await;
-    let mail = app
+}
+
+#[tokio::test]
+async fn an_offer_is_accepted_through_the_link_in_its_mail() {
+    let day = waiting_day().await;
+    day.free_a_seat().await;
+    day.app.drain_outbox().await;
+    let mail = day
+        .app
         .smtp
-        .only_message_to("wait11@example.jp", "【空きが出ました】");
+        .only_message_to("wait10@example.jp", "【空きが出ました】");
     let start = mail.text.find("waitlist=").expect("the offer link") + "waitlist=".len();
     let link: String = mail.text[start..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
-    assert_ne!(link, t2, "the mail carries its own link");
-    let res = app
-        .post_json(&format!("/api/v1/waitlist/{link}/accept"), &json!({}))
-        .await;
+    assert_ne!(link, day.first, "the mail carries its own link");
+    let res = day.accept(&link).await;
     assert_eq!(res.status(), 201);
     let booked: Value = res.json().await.unwrap();
-    assert_eq!(booked["slot"]["id"], format!("city-hall.{day}.0900"));
-    assert_eq!(booked["email"], "wait11@example.jp");
-    let e2: Value = app
-        .get(&format!("/api/v1/waitlist/{t2}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(booked["slot"]["id"], full_day_slot("0900"));
+    assert_eq!(booked["email"], "wait10@example.jp");
+    let entry = day.entry(&day.first).await;
     assert_eq!(
-        (e2["status"].as_str(), e2["reservation_number"].as_str()),
+        (
+            entry["status"].as_str(),
+            entry["reservation_number"].as_str()
+        ),
         (Some("accepted"), booked["reservation_number"].as_str())
     );
-    assert_eq!(
-        app.slot(&format!("city-hall.{day}.0900")).await["remaining"],
-        0
-    );
-    // Accepting twice is not a second booking.
-    let p = problem(
-        app.post_json(&format!("/api/v1/waitlist/{t2}/accept"), &json!({}))
-            .await,
-        409,
-    )
-    .await;
+    assert_eq!(day.app.slot(&full_day_slot("0900")).await["remaining"], 0);
+}
+
+#[tokio::test]
+async fn accepting_an_offer_twice_is_not_a_second_booking() {
+    let day = waiting_day().await;
+    day.free_a_seat().await;
+    assert_eq!(day.accept(&day.first).await.status(), 201);
+    let p = problem(day.accept(&day.first).await, 409).await;
     assert_eq!(p["code"], "no_offer");
+    assert_eq!(day.app.slot(&full_day_slot("0900")).await["remaining"], 0);
 }
 
 #[tokio::test]
@@ -619,8 +653,16 @@ async fn proxy_booking(app: &TestApp, staff: &str, slot: &str) -> Value {
     r
 }
 
-#[tokio::test]
-async fn a_proxys_completed_first_visit_opens_the_linked_second_visit() {
+/// A voluntary proxy's first visit on 12 January, booked by phone at noon on 1 December.
+struct Proxy {
+    app: TestApp,
+    phone: String,
+    number: String,
+    /// The first visit's manage token (from the mail the completion sends).
+    manage: Option<String>,
+}
+
+async fn proxy_first_visit() -> Proxy {
     let app = spawn_app_with(jst("2026-12-01T12:00:00+09:00"), |_| {}).await;
     let phone = app.staff_token("operator", "phone").await;
     let first = proxy_booking(&app, &phone, "city-hall.2027-01-12.1000").await;
@@ -629,46 +671,105 @@ async fn a_proxys_completed_first_visit_opens_the_linked_second_visit() {
         (Some(1), Some(2))
     );
     let number = first["reservation_number"].as_str().unwrap().to_string();
-    // Not completed yet: no second visit.
-    let p = problem(
-        app.as_staff(
-            Method::POST,
-            &format!("/api/v1/staff/reservations/{number}/second-visit"),
-            Some(&phone),
-            Some(&json!({"slot_id": "city-hall.2027-01-20.1000"})),
-        )
-        .await,
-        409,
-    )
-    .await;
-    assert_eq!(p["code"], "first_visit_not_completed");
+    Proxy {
+        app,
+        phone,
+        number,
+        manage: None,
+    }
+}
 
-    // The visit: checked in, called, completed at the desk.
+/// The first visit checked in, called and completed at the desk; the manage token is read
+/// from the mail about the second visit.
+async fn proxy_after_first_visit() -> Proxy {
+    let mut proxy = proxy_first_visit().await;
+    let app = &proxy.app;
     app.clock.set(jst("2027-01-12T09:55:00+09:00"));
     let desk = app.staff_token("desk-1", "desk").await;
     let post = |path: &str, body: Value| {
-        let (app, desk) = (&app, desk.clone());
+        let (app, desk) = (app, desk.clone());
         let path = format!("/api/v1/desk/city-hall/{path}");
         async move {
             app.as_staff(Method::POST, &path, Some(&desk), Some(&body))
                 .await
         }
     };
-    post("check-ins", json!({"reservation_number": number})).await;
+    post("check-ins", json!({"reservation_number": proxy.number})).await;
     let called: Value = post("calls", json!({"desk": "1"}))
         .await
         .json()
         .await
         .unwrap();
     let ticket = called["ticket"].as_str().unwrap().to_string();
-    assert_eq!(
-        post(&format!("tickets/{ticket}/complete"), json!({}))
-            .await
-            .status(),
-        200
-    );
+    let done = post(&format!("tickets/{ticket}/complete"), json!({})).await;
+    assert_eq!(done.status(), 200);
     app.drain_outbox().await;
     let mail = app
+        .smtp
+        .only_message_to("proxy@example.jp", "【2回目のご来庁について】");
+    proxy.manage = Some(mail.link_token("/booking/manage"));
+    proxy.phone = app.login("operator", STAFF_PASSWORD).await;
+    proxy
+}
+
+impl Proxy {
+    fn manage(&self) -> &str {
+        self.manage
+            .as_deref()
+            .expect("the first visit was completed")
+    }
+
+    async fn book_second(&self, slot: &str) -> reqwest::Response {
+        self.app
+            .post_json(
+                &format!("/api/v1/reservations/{}/second-visit", self.manage()),
+                &json!({ "slot_id": slot }),
+            )
+            .await
+    }
+
+    async fn shown(&self) -> Value {
+        self.app
+            .get(&format!("/api/v1/reservations/{}", self.manage()))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn second_on(&self, slot: &str) -> Value {
+        let res = self.book_second(slot).await;
+        let status = res.status();
+        let second: Value = res.json().await.unwrap();
+        assert_eq!(status, 201, "{second}");
+        second
+    }
+}
+
+#[tokio::test]
+async fn no_second_visit_is_booked_before_the_first_is_completed() {
+    let proxy = proxy_first_visit().await;
+    let p = problem(
+        proxy
+            .app
+            .as_staff(
+                Method::POST,
+                &format!("/api/v1/staff/reservations/{}/second-visit", proxy.number),
+                Some(&proxy.phone),
+                Some(&json!({"slot_id": "city-hall.2027-01-20.1000"})),
+            )
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "first_visit_not_completed");
+}
+
+#[tokio::test]
+async fn a_completed_first_visit_mails_and_shows_the_days_the_second_may_be() {
+    let proxy = proxy_after_first_visit().await;
+    let mail = proxy
+        .app
         .smtp
         .only_message_to("proxy@example.jp", "【2回目のご来庁について】");
     for expected in [
@@ -683,57 +784,30 @@ async fn a_proxys_completed_first_visit_opens_the_linked_second_visit() {
             mail.text
         );
     }
-    let manage = mail.link_token("/booking/manage");
-    let shown: Value = app
-        .get(&format!("/api/v1/reservations/{manage}"))
-        .await
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        shown["second_visit"],
+        proxy.shown().await["second_visit"],
         json!({"bookable_from": "2027-01-19", "bookable_until": "2027-03-13", "reservation_number": null})
     );
+}
 
-    // The same person books the procedure again (a visit 1 for someone else's errand, say):
-    // one active booking for the procedure, as the rule allows.
-    let phone = app.login("operator", STAFF_PASSWORD).await;
+#[tokio::test]
+async fn the_second_visit_opens_min_days_after_and_does_not_count_as_an_active_booking() {
+    let proxy = proxy_after_first_visit().await;
+    // The same person holds an active booking for the procedure (their own errand).
     let again = json!({
         "slot_id": "city-hall.2027-01-26.1000", "procedure": "pin-reset", "applicant_type": "holder",
         "name": "代理 花子", "name_kana": "ダイリ ハナコ", "phone": "0748-11-2233",
     });
-    let res = app
-        .as_staff(
-            Method::POST,
-            "/api/v1/staff/reservations",
-            Some(&phone),
-            Some(&again),
-        )
-        .await;
+    let res = proxy.app.post_staff_reservation(&proxy.phone, &again).await;
     assert_eq!(res.status(), 201);
-    // Six days after visit 1 is too early; seven days after, the second visit is booked
-    // although the person already holds an active booking for the procedure.
-    let book2 = |slot: &'static str| {
-        let app = &app;
-        let manage = manage.clone();
-        async move {
-            app.post_json(
-                &format!("/api/v1/reservations/{manage}/second-visit"),
-                &json!({ "slot_id": slot }),
-            )
-            .await
-        }
-    };
-    let p = problem(book2("city-hall.2027-01-18.1000").await, 409).await;
+    // Six days after visit 1 is too early; seven days after, it is booked.
+    let p = problem(proxy.book_second("city-hall.2027-01-18.1000").await, 409).await;
     assert_eq!(p["code"], "second_visit_too_early");
     assert!(p["detail"].as_str().unwrap().contains("2027-01-19"), "{p}");
-    let res = book2("city-hall.2027-01-19.1000").await;
-    let status = res.status();
-    let second: Value = res.json().await.unwrap();
-    assert_eq!(status, 201, "{second}");
+    let second = proxy.second_on("city-hall.2027-01-19.1000").await;
     assert_eq!(
         (second["visit"].as_i64(), second["first_visit"].as_str()),
-        (Some(2), Some(number.as_str()))
+        (Some(2), Some(proxy.number.as_str()))
     );
     assert!(second["manage_token"].is_string());
     let reqs = second["requirements"].to_string();
@@ -741,10 +815,15 @@ async fn a_proxys_completed_first_visit_opens_the_linked_second_visit() {
         reqs.contains("照会書兼回答書") && reqs.contains("委任状"),
         "{reqs}"
     );
-    // Moving the second visit keeps to the same days.
+}
+
+#[tokio::test]
+async fn moving_the_second_visit_keeps_to_its_days() {
+    let proxy = proxy_after_first_visit().await;
+    let second = proxy.second_on("city-hall.2027-01-19.1000").await;
     let second_manage = second["manage_token"].as_str().unwrap();
     let move_to = |slot: &'static str| {
-        let app = &app;
+        let app = &proxy.app;
         let path = format!("/api/v1/reservations/{second_manage}/reschedule");
         async move { app.post_json(&path, &json!({ "slot_id": slot })).await }
     };
@@ -754,54 +833,54 @@ async fn a_proxys_completed_first_visit_opens_the_linked_second_visit() {
     assert_eq!(p["code"], "second_visit_too_late", "{p}");
     assert_eq!(move_to("city-hall.2027-01-21.1000").await.status(), 200);
     assert_eq!(move_to("city-hall.2027-01-19.1000").await.status(), 200);
-    // Only one second visit; the first shows it.
+}
+
+#[tokio::test]
+async fn a_first_visit_has_one_second_visit_and_shows_it() {
+    let proxy = proxy_after_first_visit().await;
+    let second = proxy.second_on("city-hall.2027-01-19.1000").await;
+    let p = problem(proxy.book_second("city-hall.2027-01-20.1000").await, 409).await;
+    assert_eq!(p["code"], "second_visit_exists");
     assert_eq!(
-        problem(book2("city-hall.2027-01-20.1000").await, 409).await["code"],
-        "second_visit_exists"
-    );
-    let shown: Value = app
-        .get(&format!("/api/v1/reservations/{manage}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        shown["second_visit"]["reservation_number"],
+        proxy.shown().await["second_visit"]["reservation_number"],
         second["reservation_number"]
     );
-    // A holder's reservation needs none.
-    let holder: Value = app
-        .as_staff(
-            Method::GET,
-            &format!(
-                "/api/v1/staff/reservations?q={}",
-                res_number(&app, &phone, "2027-01-26").await
-            ),
-            Some(&phone),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let holder_number = holder["reservations"][0]["reservation_number"]
-        .as_str()
-        .unwrap()
-        .to_string();
+}
+
+#[tokio::test]
+async fn a_holders_reservation_needs_no_second_visit() {
+    let proxy = proxy_first_visit().await;
+    let holder = json!({
+        "slot_id": "city-hall.2027-01-26.1000", "procedure": "pin-reset", "applicant_type": "holder",
+        "name": "本人 太郎", "name_kana": "ホンニン タロウ", "phone": "0748-11-9999",
+    });
+    let res = proxy
+        .app
+        .post_staff_reservation(&proxy.phone, &holder)
+        .await;
+    assert_eq!(res.status(), 201);
+    let holder_number = res_number(&proxy.app, &proxy.phone, "2027-01-26").await;
     let p = problem(
-        app.as_staff(
-            Method::POST,
-            &format!("/api/v1/staff/reservations/{holder_number}/second-visit"),
-            Some(&phone),
-            Some(&json!({"slot_id": "city-hall.2027-02-01.1000"})),
-        )
-        .await,
+        proxy
+            .app
+            .as_staff(
+                Method::POST,
+                &format!("/api/v1/staff/reservations/{holder_number}/second-visit"),
+                Some(&proxy.phone),
+                Some(&json!({"slot_id": "city-hall.2027-02-01.1000"})),
+            )
+            .await,
         409,
     )
     .await;
     assert_eq!(p["code"], "second_visit_not_needed");
+}
 
-    // On the day, the desk's queue marks the second visit.
+#[tokio::test]
+async fn the_desks_queue_marks_a_second_visit_and_names_the_first() {
+    let proxy = proxy_after_first_visit().await;
+    let second = proxy.second_on("city-hall.2027-01-19.1000").await;
+    let app = &proxy.app;
     app.clock.set(jst("2027-01-19T09:55:00+09:00"));
     let desk = app.login("desk-1", STAFF_PASSWORD).await;
     let n2 = second["reservation_number"].as_str().unwrap();
@@ -826,7 +905,10 @@ async fn a_proxys_completed_first_visit_opens_the_linked_second_visit() {
         .await
         .unwrap();
     assert_eq!(queue["waiting"][0]["visit"], 2, "{queue}");
-    assert_eq!(queue["reservations"][0]["first_visit"], number.as_str());
+    assert_eq!(
+        queue["reservations"][0]["first_visit"],
+        proxy.number.as_str()
+    );
 }
 
 /// The reservation number of the person's booking on `date` (by search).
