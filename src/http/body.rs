@@ -121,6 +121,17 @@ impl<T: 'static> FromRequest for JsonBody<T> {
 }
 
 /// Parses JSON: a syntax error is 400, a wrong shape 422 naming the field.
+/// A token from the path (a manage link's), or `missing` when it cannot be one: refused
+/// before any database work, and the same refusal as a token that matches nothing.
+pub(crate) fn path_token<E>(path: actix_web::web::Path<String>, missing: E) -> Result<String, E> {
+    let token = path.into_inner();
+    if crate::tokens::looks_like_token(&token) {
+        Ok(token)
+    } else {
+        Err(missing)
+    }
+}
+
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // Well-formed first (so `{} {}` is malformed, not a missing field), then the shape.
     let mut check = serde_json::Deserializer::from_slice(bytes);

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::body::JsonBody;
+use super::body::{path_token, JsonBody};
 use super::json::ReservationJson;
 use super::problem::AppError;
 use super::route::{api, codes, Access, ApiRoute};
@@ -50,12 +50,7 @@ pub(crate) struct RescheduleBody {
 }
 
 fn manage_token(path: web::Path<String>) -> Result<String, BookingError> {
-    let token = path.into_inner();
-    if looks_like_token(&token) {
-        Ok(token)
-    } else {
-        Err(BookingError::ReservationNotFound)
-    }
+    path_token(path, BookingError::ReservationNotFound)
 }
 
 /// Books a slot with a verified address; the completion mail goes out from the outbox.

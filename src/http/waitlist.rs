@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{Authorized, PhoneStaff};
-use super::body::JsonBody;
+use super::body::{path_token, JsonBody};
 use super::json::{instant, ReservationJson, ReservedSlotJson, StaffReservationJson};
 use super::problem::AppError;
 use super::route::{api, codes, Access, ApiRoute, PHONE};
@@ -102,12 +102,7 @@ fn entry_json(
 }
 
 fn waitlist_token(path: web::Path<String>) -> Result<String, WaitlistError> {
-    let token = path.into_inner();
-    if looks_like_token(&token) {
-        Ok(token)
-    } else {
-        Err(WaitlistError::NotFound)
-    }
+    path_token(path, WaitlistError::NotFound)
 }
 
 /// Joins the waiting list for a full day (the same person and address limits as booking).
