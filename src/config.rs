@@ -74,6 +74,29 @@ pub struct DatabaseSettings {
     pub busy_timeout_ms: u32,
     /// SQLite: the most writes the writer commits together.
     pub write_group_max: u32,
+    /// Connections kept for the staff lane (phone, desk, administration, the waiting-room
+    /// screens), beyond `pool_size`: public requests never take them.
+    #[serde(default = "default_staff_pool_size")]
+    pub staff_pool_size: u32,
+    /// How long a public request may wait for its turn at the database (a connection, or the
+    /// SQLite writer's queue) before it is answered 503 `busy`.
+    #[serde(default = "default_public_wait_ms")]
+    pub public_wait_ms: u64,
+    /// Public requests that may wait for the database at once; beyond, 503 `busy` at once.
+    #[serde(default = "default_public_queue_max")]
+    pub public_queue_max: u32,
+}
+
+fn default_staff_pool_size() -> u32 {
+    2
+}
+
+fn default_public_wait_ms() -> u64 {
+    1000
+}
+
+fn default_public_queue_max() -> u32 {
+    2048
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -342,6 +365,14 @@ pub struct CalendarSettings {
     pub extra_holidays: BTreeSet<NaiveDate>,
     #[serde(default)]
     pub not_holidays: BTreeSet<NaiveDate>,
+    /// How often the days kept in memory are checked against the database for changes made
+    /// by other processes (another instance, the command line); 0: never (one process alone).
+    #[serde(default = "default_watch_ms")]
+    pub watch_ms: u64,
+}
+
+fn default_watch_ms() -> u64 {
+    50
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -158,6 +158,9 @@ error_codes! {
     Unavailable = 503, "unavailable",
         "The service is not available just now.",
         "ただいまサービスを利用できません。";
+    Busy = 503, "busy",
+        "Many people are booking at this moment; try again in a moment. What you entered is kept.",
+        "ただいま大変混み合っています。少し待ってからもう一度お試しください。入力した内容はそのまま残ります。";
     // Calendar.
     CounterNotFound = 404, "counter_not_found",
         "No such counter.",

@@ -90,6 +90,7 @@ impl Application {
             clock,
             db,
             openapi: Arc::new(openapi),
+            kept: Arc::default(),
             jobs: schedules,
         };
         if state.settings.jobs.enabled {
@@ -98,6 +99,7 @@ impl Application {
         if state.settings.waitlist.sweep_ms > 0 {
             spawn_waitlist_sweeper(state.clone());
         }
+        keep_days_current(&state);
         let listener = TcpListener::bind(&state.settings.server.bind).with_context(|| {
             format!(
                 "cannot listen on server.bind = {}",
@@ -132,6 +134,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let openapi = data.openapi.clone();
             App::new()
+                .wrap(from_fn(http::lane))
                 .wrap(problem_middleware())
                 .wrap(Condition::new(!origins.is_empty(), http::cors(&origins)))
                 .wrap(from_fn(http::rehearsal_headers))
@@ -251,4 +254,73 @@ fn spawn_waitlist_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// The calendar's days kept in memory follow the database: this process's writes tell the
+/// cache as they commit; a watcher thread (every `calendar.watch_ms`, on a connection of its
+/// own) finds what other processes changed. The thread ends when the application is gone.
+fn keep_days_current(state: &AppState) {
+    let calendar = Arc::downgrade(&state.calendar);
+    state.db.on_days_changed(move |changed| {
+        if let Some(calendar) = calendar.upgrade() {
+            calendar
+                .cache
+                .note_changed(changed.iter().map(|c| (c.counter.as_str(), c.day)));
+        }
+    });
+    let every = state.settings.calendar.watch_ms;
+    if every == 0 {
+        return;
+    }
+    let calendar = Arc::downgrade(&state.calendar);
+    let clock = state.clock.clone();
+    let connect = state.db.connector();
+    let spawned = std::thread::Builder::new()
+        .name("calendar-watcher".into())
+        .spawn(move || watch_days(&calendar, &clock, &connect, Duration::from_millis(every)));
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the calendar watcher; other instances' changes will not show");
+    }
+}
+
+fn watch_days(
+    calendar: &std::sync::Weak<Calendar>,
+    clock: &SharedClock,
+    connect: &dyn Fn() -> Result<crate::db::DbConnection, crate::db::DbError>,
+    every: Duration,
+) {
+    let mut conn = None;
+    let mut last_version = None;
+    let mut failing = false;
+    loop {
+        std::thread::sleep(every);
+        let Some(calendar) = calendar.upgrade() else {
+            return;
+        };
+        if conn.is_none() {
+            conn = connect().ok();
+        }
+        let Some(c) = conn.as_mut() else {
+            continue;
+        };
+        if !crate::db::others_committed(c, &mut last_version) {
+            continue;
+        }
+        let now = clock.now();
+        let result: diesel::QueryResult<usize> =
+            calendar.counters().iter().try_fold(0, |n, counter| {
+                Ok(n + calendar.cache.watch(c, counter, counter.today(now))?)
+            });
+        match result {
+            Ok(_) => failing = false,
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, "the calendar watcher cannot read the database; it tries again");
+                }
+                failing = true;
+                conn = None;
+                last_version = None;
+            }
+        }
+    }
 }

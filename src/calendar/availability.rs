@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::cache::DayState;
-use super::{Calendar, Counter, DayStatus, Seats, SlotDef, Taker};
+use super::{Counter, DayStatus, Seats, SlotDef, Taker};
 
 #[derive(Debug, Clone)]
 pub(crate) struct DayView {
@@ -18,7 +18,7 @@ pub(crate) struct DayView {
 }
 
 #[derive(Debug, Clone)]
-pub struct SlotView {
+pub(crate) struct SlotView {
     pub def: SlotDef,
     pub capacity: u32,
     /// Seats the viewer may book now (the web: not the phone-held ones before their release).
@@ -29,7 +29,7 @@ pub struct SlotView {
 }
 
 impl SlotView {
-    pub fn new(
+    pub(crate) fn new(
         def: &SlotDef,
         seats: Seats,
         taker: Taker,
@@ -56,30 +56,36 @@ pub(crate) struct DayClock {
 }
 
 impl DayClock {
-    pub(crate) fn at(
-        calendar: &Calendar,
-        counter: &Counter,
-        day: &DayState,
-        now: DateTime<Utc>,
-    ) -> Self {
-        let date = day.plan.date;
+    /// The day at `now`, from its plan's instants (the booking window and the phone release).
+    pub(crate) fn at(day: &DayState, now: DateTime<Utc>) -> Self {
+        let plan = &day.plan;
         DayClock {
-            bookable_now: calendar.window.is_open(date, counter.tz, now)
+            bookable_now: plan.opens_at <= now
+                && now < plan.closes_at
                 && matches!(day.status(), DayStatus::Open { .. }),
-            released: counter.phone_seats_released(&calendar.window, date, now),
+            released: plan.phone_release_at.is_none_or(|at| now >= at),
         }
+    }
+
+    /// The first instant after `now` at which the day's clock changes (its window opens or
+    /// closes, its phone seats are released): what the day shows holds until then.
+    pub(crate) fn next_change(day: &DayState, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let plan = &day.plan;
+        [
+            Some(plan.opens_at),
+            Some(plan.closes_at),
+            plan.phone_release_at,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|at| *at > now)
+        .min()
     }
 }
 
 /// A day's view at `now`, as `taker` may book it.
-pub(crate) fn view(
-    calendar: &Calendar,
-    counter: &Counter,
-    day: &DayState,
-    now: DateTime<Utc>,
-    taker: Taker,
-) -> DayView {
-    let clock = DayClock::at(calendar, counter, day, now);
+pub(crate) fn view(counter: &Counter, day: &DayState, now: DateTime<Utc>, taker: Taker) -> DayView {
+    let clock = DayClock::at(day, now);
     DayView {
         date: day.plan.date,
         status: day.status(),

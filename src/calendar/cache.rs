@@ -1,19 +1,32 @@
-//! What availability reads, kept between requests.
+//! The days availability shows, kept in memory and kept current.
 //!
 //! A day's slot plan (its slots, booking window and phone release) follows from the
-//! configuration alone, which is fixed at run time: it is computed once per day and kept.
-//! A day's seats live in the database, where any instance may change them. Every read asks
-//! one aggregate query for the whole range: per day, `COUNT(*)` and `SUM(version)` of its
-//! slot rows (a row's version grows with every change to its seats, so the pair changes with
-//! anything on that day) and whether an administrator closed it. Only the days whose pair
-//! differs from what is kept are read again, with the seat columns alone. So a read costs one
-//! index-only query while nothing changes, and never shows less than what was committed
-//! before it began (exact: a booking shows in the next read, from any instance).
+//! configuration alone, which is fixed at run time: it is computed once per day and kept. A
+//! day's seats and whether an administrator closed it live in the database, where any
+//! instance may change them. They are kept here too, and a read answers from memory alone
+//! while the days it asks for are current. A day stops being current when:
+//!
+//! - a write of this process changes it: the write notes the day ([`crate::db::Tx`]) and the
+//!   database layer tells this cache when it commits, before the writer hears back
+//!   ([`DayCache::note_changed`]), so a booking shows in the very next read here;
+//! - another process changes it (another instance on the same PostgreSQL, the command line or
+//!   a second instance on the same SQLite file): the watcher ([`DayCache::watch`], run every
+//!   `calendar.watch_ms` on a connection of its own) compares each kept day's fingerprint
+//!   (its slot rows' `COUNT(*)` and `SUM(version)`, and its closure) with the database's, in
+//!   one index-only query per counter (on SQLite only when `PRAGMA data_version` says another
+//!   connection committed), and notes the days that differ.
+//!
+//! Each change bumps the counter's epoch ([`DayCache::epoch`]), which is what an answer built
+//! from these days is kept against. A day is read from the database again only when it is
+//! asked for and not current; what was noted while it was being read makes it not current
+//! again, so a read never keeps what a concurrent commit changed. Days outside the watched
+//! span (from yesterday to `WATCHED_DAYS` ahead: the days anyone can book) are read from the
+//! database every time they are asked for.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::prelude::*;
 
 use super::{ClosedReason, Counter, DayStatus, Seats, SlotDef};
@@ -23,9 +36,13 @@ use crate::db::DbConnection;
 /// Days kept per map before it is emptied (any date 1900–2100 may be asked for).
 const MAX_DAYS: usize = 8192;
 
+/// How far ahead days are kept current (a few months: beyond the furthest day whose booking
+/// window can be open).
+pub(crate) const WATCHED_DAYS: i64 = 124;
+
 /// A day as the configuration makes it.
 #[derive(Debug)]
-pub struct DayPlan {
+pub(crate) struct DayPlan {
     pub date: NaiveDate,
     /// The day by the configuration alone; an administrator's closure comes with the seats.
     pub configured: DayStatus,
@@ -39,13 +56,13 @@ pub struct DayPlan {
 }
 
 /// What the cache needs of the calendar: a day's plan from the configuration.
-pub trait Planner {
+pub(crate) trait Planner {
     fn day_plan(&self, counter: &Counter, date: NaiveDate) -> DayPlan;
 }
 
 /// A day's seats as last read.
 #[derive(Debug, Default)]
-pub struct DaySeats {
+pub(crate) struct DaySeats {
     /// `COUNT(*)` and `SUM(version)` of the day's rows when they were read.
     pub rows: i64,
     pub version: i64,
@@ -55,7 +72,7 @@ pub struct DaySeats {
 
 /// A day now: its plan, its seats, and whether an administrator closed it.
 #[derive(Debug, Clone)]
-pub struct DayState {
+pub(crate) struct DayState {
     pub plan: Arc<DayPlan>,
     pub seats: Arc<DaySeats>,
     pub admin_closed: bool,
@@ -63,7 +80,7 @@ pub struct DayState {
 
 impl DayState {
     /// The day's status: the configuration's, closed by an administrator's closure.
-    pub fn status(&self) -> DayStatus {
+    pub(crate) fn status(&self) -> DayStatus {
         match self.plan.configured {
             DayStatus::Open { .. } if self.admin_closed => DayStatus::Closed(ClosedReason::Closure),
             other => other,
@@ -71,7 +88,7 @@ impl DayState {
     }
 
     /// The slots the day has now (none when it is closed) with their seats.
-    pub fn slots(&self, counter: &Counter) -> impl Iterator<Item = (&SlotDef, Seats)> {
+    pub(crate) fn slots(&self, counter: &Counter) -> impl Iterator<Item = (&SlotDef, Seats)> {
         let open = matches!(self.status(), DayStatus::Open { .. });
         let configured = Seats::configured(counter);
         self.plan
@@ -86,31 +103,55 @@ impl DayState {
     }
 
     /// What the day shows apart from the clock: equal fingerprints, equal days.
-    pub fn fingerprint(&self) -> (i64, i64, bool) {
+    pub(crate) fn fingerprint(&self) -> (i64, i64, bool) {
         (self.seats.rows, self.seats.version, self.admin_closed)
+    }
+}
+
+/// A kept day and the epoch its reading began at.
+#[derive(Debug, Clone)]
+struct Kept {
+    seats: Arc<DaySeats>,
+    admin_closed: bool,
+    read_at: u64,
+}
+
+/// One counter's kept days.
+#[derive(Debug, Default)]
+struct CounterDays {
+    /// Grows with every change noted (see the module's description).
+    epoch: u64,
+    /// The epoch of each day's last noted change.
+    changed: HashMap<NaiveDate, u64>,
+    days: HashMap<NaiveDate, Kept>,
+    /// Days read before this epoch are not current (after the maps were emptied).
+    floor: u64,
+}
+
+impl CounterDays {
+    fn current(&self, date: NaiveDate) -> Option<&Kept> {
+        self.days.get(&date).filter(|k| {
+            k.read_at >= self.floor && k.read_at >= self.changed.get(&date).copied().unwrap_or(0)
+        })
+    }
+
+    fn note(&mut self, day: NaiveDate) {
+        self.epoch += 1;
+        if self.changed.len() >= MAX_DAYS {
+            self.changed.clear();
+            self.days.clear();
+            self.floor = self.epoch;
+        }
+        self.changed.insert(day, self.epoch);
     }
 }
 
 type Key = (String, NaiveDate);
 
-/// Everything a rendered day depends on: its fingerprint, what the clock makes of it, and who
-/// looks (staff see every free seat and the waiting list).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RenderKey {
-    pub counter: String,
-    pub date: NaiveDate,
-    pub staff: bool,
-    pub fingerprint: (i64, i64, bool),
-    pub bookable_now: bool,
-    pub released: bool,
-    pub waiting: Option<i64>,
-}
-
 #[derive(Debug, Default)]
-pub struct DayCache {
+pub(crate) struct DayCache {
     plans: Mutex<HashMap<Key, Arc<DayPlan>>>,
-    seats: Mutex<HashMap<Key, Arc<DaySeats>>>,
-    rendered: Mutex<HashMap<RenderKey, Arc<[u8]>>>,
+    counters: Mutex<HashMap<String, CounterDays>>,
 }
 
 #[derive(QueryableByName)]
@@ -132,7 +173,7 @@ fn day_marks(
     counter_id: &str,
     from: NaiveDate,
     to: NaiveDate,
-) -> QueryResult<Vec<DayMark>> {
+) -> QueryResult<HashMap<NaiveDate, (i64, i64, bool)>> {
     use diesel::sql_types::{Date, Text};
     const SQL: &str = "SELECT visit_on AS day, CAST(COUNT(*) AS BIGINT) AS n_rows, \
         CAST(COALESCE(SUM(version), 0) AS BIGINT) AS v_sum, CAST(0 AS BIGINT) AS closed \
@@ -144,18 +185,39 @@ fn day_marks(
         DbConnection::Pg(_) => SQL.replace('?', "$"),
         DbConnection::Sqlite(_) => SQL.to_string(),
     };
-    diesel::sql_query(sql)
+    let rows: Vec<DayMark> = diesel::sql_query(sql)
         .bind::<Text, _>(counter_id)
         .bind::<Date, _>(from)
         .bind::<Date, _>(to)
-        .load(conn)
+        .load(conn)?;
+    let mut marks: HashMap<NaiveDate, (i64, i64, bool)> = HashMap::new();
+    for m in rows {
+        let e = marks.entry(m.day).or_insert((0, 0, false));
+        e.0 += m.n_rows;
+        e.1 += m.v_sum;
+        e.2 |= m.closed > 0;
+    }
+    Ok(marks)
 }
 
 type SeatRow = (String, NaiveDate, i32, i32, i32, i32, i64);
 
+/// The span of days kept current on `today`.
+pub(crate) fn watched(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (
+        today - Duration::days(1),
+        today + Duration::days(WATCHED_DAYS),
+    )
+}
+
 impl DayCache {
     /// The day's plan, computed on first use.
-    pub fn plan(&self, planner: &impl Planner, counter: &Counter, date: NaiveDate) -> Arc<DayPlan> {
+    pub(crate) fn plan(
+        &self,
+        planner: &impl Planner,
+        counter: &Counter,
+        date: NaiveDate,
+    ) -> Arc<DayPlan> {
         let key = (counter.id.clone(), date);
         if let Some(plan) = self.plans.lock().ok().and_then(|p| p.get(&key).cloned()) {
             return plan;
@@ -170,88 +232,173 @@ impl DayCache {
         plan
     }
 
-    /// A day as rendered for `key` (by `render` on first use): a day's JSON is the same for
-    /// every read with the same key.
-    pub fn rendered(&self, key: RenderKey, render: impl FnOnce() -> Vec<u8>) -> Arc<[u8]> {
-        if let Some(bytes) = self.rendered.lock().ok().and_then(|r| r.get(&key).cloned()) {
-            return bytes;
-        }
-        let bytes: Arc<[u8]> = render().into();
-        if let Ok(mut rendered) = self.rendered.lock() {
-            if rendered.len() >= MAX_DAYS {
-                rendered.clear();
-            }
-            rendered.insert(key, bytes.clone());
-        }
-        bytes
+    /// The counter's epoch: it grows with every change noted for one of its days, so an
+    /// answer built from its days at one epoch stays right while the epoch is the same.
+    pub(crate) fn epoch(&self, counter: &str) -> u64 {
+        self.counters
+            .lock()
+            .ok()
+            .and_then(|c| c.get(counter).map(|d| d.epoch))
+            .unwrap_or(0)
     }
 
-    /// The days from `from` to `to` (inclusive) as they are now.
-    pub fn days(
+    /// Days of `counter` changed (by a write of this process, or seen by the watcher).
+    pub(crate) fn note_changed<'a>(&self, changed: impl IntoIterator<Item = (&'a str, NaiveDate)>) {
+        if let Ok(mut counters) = self.counters.lock() {
+            for (counter, day) in changed {
+                counters.entry(counter.to_string()).or_default().note(day);
+            }
+        }
+    }
+
+    /// The days from `from` to `to` (inclusive) if every one is kept and current: no database.
+    pub(crate) fn days_in_memory(
+        &self,
+        planner: &impl Planner,
+        counter: &Counter,
+        from: NaiveDate,
+        to: NaiveDate,
+        today: NaiveDate,
+    ) -> Option<Vec<DayState>> {
+        let (first, last) = watched(today);
+        if from < first || to > last {
+            return None;
+        }
+        let kept: Vec<Kept> = {
+            let counters = self.counters.lock().ok()?;
+            let days = counters.get(&counter.id)?;
+            from.iter_days()
+                .take_while(|d| *d <= to)
+                .map(|d| days.current(d).cloned())
+                .collect::<Option<Vec<_>>>()?
+        };
+        Some(
+            from.iter_days()
+                .zip(kept)
+                .map(|(d, k)| DayState {
+                    plan: self.plan(planner, counter, d),
+                    seats: k.seats,
+                    admin_closed: k.admin_closed,
+                })
+                .collect(),
+        )
+    }
+
+    /// The days from `from` to `to` (inclusive) as they are now: those kept and current from
+    /// memory, the others read (one query for their rows, one for their closures).
+    pub(crate) fn days(
         &self,
         conn: &mut DbConnection,
         planner: &impl Planner,
         counter: &Counter,
         from: NaiveDate,
         to: NaiveDate,
+        today: NaiveDate,
     ) -> QueryResult<Vec<DayState>> {
-        let mut marks: HashMap<NaiveDate, (i64, i64, bool)> = HashMap::new();
-        for m in day_marks(conn, &counter.id, from, to)? {
-            let e = marks.entry(m.day).or_insert((0, 0, false));
-            e.0 += m.n_rows;
-            e.1 += m.v_sum;
-            e.2 |= m.closed > 0;
+        let (first, last) = watched(today);
+        let dates: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+        let (read_at, mut kept): (u64, Vec<Option<Kept>>) = {
+            let counters = self.counters.lock().ok();
+            let days = counters.as_ref().and_then(|c| c.get(&counter.id));
+            let kept = dates
+                .iter()
+                .map(|d| days.and_then(|days| days.current(*d).cloned()))
+                .collect();
+            (days.map_or(0, |d| d.epoch), kept)
+        };
+        let missing: Vec<NaiveDate> = dates
+            .iter()
+            .zip(&kept)
+            .filter(|(_, k)| k.is_none())
+            .map(|(d, _)| *d)
+            .collect();
+        if let (Some(lo), Some(hi)) = (missing.first(), missing.last()) {
+            let mut rows = seat_rows_by_day(conn, &counter.id, *lo, *hi)?;
+            let closed = super::repo::list_closed_dates(conn, &counter.id, *lo, *hi)?;
+            let mut counters = self.counters.lock().ok();
+            let days = counters
+                .as_mut()
+                .map(|c| c.entry(counter.id.clone()).or_default());
+            let mut days = days;
+            for (d, k) in dates.iter().zip(kept.iter_mut()) {
+                if k.is_some() {
+                    continue;
+                }
+                let plan = self.plan(planner, counter, *d);
+                let read = Kept {
+                    seats: Arc::new(seats_of(&plan, &rows.remove(d).unwrap_or_default())),
+                    admin_closed: closed.contains(d),
+                    read_at,
+                };
+                if let Some(days) = days.as_deref_mut() {
+                    if (first..=last).contains(d) {
+                        if days.days.len() >= MAX_DAYS {
+                            days.days.clear();
+                            days.floor = days.epoch;
+                        }
+                        days.days.insert(*d, read.clone());
+                    }
+                }
+                *k = Some(read);
+            }
         }
-        let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
-        let kept: Vec<Option<Arc<DaySeats>>> = {
-            let seats = self.seats.lock().ok();
-            days.iter()
-                .map(|d| {
-                    seats
-                        .as_ref()
-                        .and_then(|s| s.get(&(counter.id.clone(), *d)).cloned())
+        Ok(dates
+            .iter()
+            .zip(kept)
+            .map(|(d, k)| {
+                let k = k.unwrap_or_else(|| Kept {
+                    seats: Arc::default(),
+                    admin_closed: false,
+                    read_at,
+                });
+                DayState {
+                    plan: self.plan(planner, counter, *d),
+                    seats: k.seats,
+                    admin_closed: k.admin_closed,
+                }
+            })
+            .collect())
+    }
+
+    /// One pass of the watcher over `counter`'s kept days in the watched span: the days whose
+    /// fingerprint in the database differs from the one kept are noted as changed. Returns
+    /// how many.
+    pub(crate) fn watch(
+        &self,
+        conn: &mut DbConnection,
+        counter: &Counter,
+        today: NaiveDate,
+    ) -> QueryResult<usize> {
+        let (first, last) = watched(today);
+        let kept: Vec<(NaiveDate, (i64, i64, bool))> = {
+            let Ok(counters) = self.counters.lock() else {
+                return Ok(0);
+            };
+            let Some(days) = counters.get(&counter.id) else {
+                return Ok(0);
+            };
+            days.days
+                .iter()
+                .filter(|(d, _)| (first..=last).contains(*d))
+                .filter_map(|(d, _)| {
+                    days.current(*d)
+                        .map(|k| (*d, (k.seats.rows, k.seats.version, k.admin_closed)))
                 })
                 .collect()
         };
-        // Days whose rows changed since they were read (or never read, with rows).
-        let stale: Vec<NaiveDate> = days
-            .iter()
-            .zip(&kept)
-            .filter(|(d, k)| {
-                let (rows, version, _) = marks.get(d).copied().unwrap_or_default();
-                match k {
-                    Some(k) => k.rows != rows || k.version != version,
-                    None => rows > 0,
-                }
-            })
-            .map(|(d, _)| *d)
-            .collect();
-        let mut fresh: HashMap<NaiveDate, Arc<DaySeats>> = HashMap::new();
-        if let (Some(lo), Some(hi)) = (stale.first(), stale.last()) {
-            let mut by_day = seat_rows_by_day(conn, &counter.id, *lo, *hi)?;
-            for d in &stale {
-                let plan = self.plan(planner, counter, *d);
-                let rows = by_day.remove(d).unwrap_or_default();
-                fresh.insert(*d, Arc::new(seats_of(&plan, &rows)));
-            }
-            if let Ok(mut seats) = self.seats.lock() {
-                if seats.len() + fresh.len() > MAX_DAYS {
-                    seats.clear();
-                }
-                for (d, s) in &fresh {
-                    seats.insert((counter.id.clone(), *d), s.clone());
-                }
-            }
+        if kept.is_empty() {
+            return Ok(0);
         }
-        Ok(days
-            .iter()
-            .zip(kept)
-            .map(|(d, k)| DayState {
-                plan: self.plan(planner, counter, *d),
-                seats: fresh.get(d).cloned().or(k).unwrap_or_default(),
-                admin_closed: marks.get(d).is_some_and(|m| m.2),
+        let marks = day_marks(conn, &counter.id, first, last)?;
+        let changed: Vec<NaiveDate> = kept
+            .into_iter()
+            .filter(|(d, fingerprint)| {
+                marks.get(d).copied().unwrap_or((0, 0, false)) != *fingerprint
             })
-            .collect())
+            .map(|(d, _)| d)
+            .collect();
+        self.note_changed(changed.iter().map(|d| (counter.id.as_str(), *d)));
+        Ok(changed.len())
     }
 }
 
@@ -300,5 +447,38 @@ fn seats_of(plan: &DayPlan, rows: &[SeatRow]) -> DaySeats {
         rows: i64::try_from(rows.len()).unwrap_or(i64::MAX),
         version: rows.iter().map(|r| r.6).sum(),
         seats,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().expect("date")
+    }
+
+    #[test]
+    fn a_day_noted_while_it_was_read_is_not_current() {
+        let mut days = CounterDays::default();
+        let read_at = days.epoch;
+        days.note(d("2027-02-10"));
+        days.days.insert(
+            d("2027-02-10"),
+            Kept {
+                seats: Arc::default(),
+                admin_closed: false,
+                read_at,
+            },
+        );
+        assert!(days.current(d("2027-02-10")).is_none());
+        // Read again after the change: current, until the next change.
+        let read_at = days.epoch;
+        days.days.get_mut(&d("2027-02-10")).expect("kept").read_at = read_at;
+        assert!(days.current(d("2027-02-10")).is_some());
+        days.note(d("2027-02-11"));
+        assert!(days.current(d("2027-02-10")).is_some(), "another day");
+        days.note(d("2027-02-10"));
+        assert!(days.current(d("2027-02-10")).is_none());
     }
 }

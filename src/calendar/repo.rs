@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::SlotDef;
 use crate::db::schema::{closures, slots};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Tx};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = slots)]
@@ -62,6 +62,13 @@ impl SlotRow {
     }
 }
 
+/// Notes the day of the slot `id` names as changed by this transaction.
+fn note_slot(conn: &mut Tx<'_>, id: &str) {
+    if let Ok(slot) = id.parse::<super::SlotId>() {
+        conn.day_changed(&slot.counter, slot.date);
+    }
+}
+
 /// Rows of one counter between two local dates (inclusive): one indexed query.
 pub fn list_slot_rows(
     conn: &mut DbConnection,
@@ -87,7 +94,9 @@ pub(crate) fn find_slot_row(conn: &mut DbConnection, id: &str) -> QueryResult<Op
 /// Makes sure the slot has a row, with the configured capacity if it is new. Concurrent
 /// callers may race here, so the insert ignores a row that appeared meanwhile
 /// (`ON CONFLICT DO NOTHING`, written per backend).
-pub(crate) fn ensure_slot_row(conn: &mut DbConnection, row: &SlotRow) -> QueryResult<()> {
+pub(crate) fn ensure_slot_row(conn: &mut Tx<'_>, row: &SlotRow) -> QueryResult<()> {
+    conn.day_changed(&row.counter_id, row.visit_on);
+    let conn: &mut DbConnection = conn;
     if find_slot_row(conn, &row.id)?.is_some() {
         return Ok(());
     }
@@ -112,11 +121,13 @@ pub(crate) fn ensure_slot_row(conn: &mut DbConnection, row: &SlotRow) -> QueryRe
 /// conflict path re-checks the condition on the locked row (PostgreSQL), SQLite writers are
 /// serialised, and the CHECK (trigger on SQLite) refuses an overbooked row regardless.
 pub(crate) fn take_seat_or_create(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     new_row: &SlotRow,
     hold_phone_seats: bool,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    conn.day_changed(&new_row.counter_id, new_row.visit_on);
+    let conn: &mut DbConnection = conn;
     let factor = i32::from(hold_phone_seats);
     let mut row = new_row.clone();
     row.updated_at = now.naive_utc();
@@ -152,11 +163,9 @@ pub(crate) fn take_seat_or_create(
 }
 
 /// Frees one seat (cancel, reschedule away).
-pub(crate) fn release_seat(
-    conn: &mut DbConnection,
-    id: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<bool> {
+pub(crate) fn release_seat(conn: &mut Tx<'_>, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    note_slot(conn, id);
+    let conn: &mut DbConnection = conn;
     let touched = diesel::update(slots::table.find(id).filter(slots::booked.gt(0)))
         .set((
             slots::booked.eq(slots::booked - 1),
@@ -178,7 +187,9 @@ pub struct ClosureRow {
     pub created_at: NaiveDateTime,
 }
 
-pub(crate) fn insert_closure(conn: &mut DbConnection, row: &ClosureRow) -> QueryResult<()> {
+pub(crate) fn insert_closure(conn: &mut Tx<'_>, row: &ClosureRow) -> QueryResult<()> {
+    conn.day_changed(&row.counter_id, row.closed_on);
+    let conn: &mut DbConnection = conn;
     diesel::insert_into(closures::table)
         .values(row)
         .execute(conn)
@@ -216,11 +227,13 @@ pub(crate) fn list_closed_dates(
 /// Sets a slot's capacity unless more seats are already booked or held for offers; false when
 /// they are. The phone-held seats never exceed the capacity.
 pub(crate) fn set_capacity(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     id: &str,
     capacity: i32,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    note_slot(conn, id);
+    let conn: &mut DbConnection = conn;
     let Some(row) = find_slot_row(conn, id)? else {
         return Ok(false);
     };
@@ -242,11 +255,13 @@ pub(crate) fn set_capacity(
 /// Holds a free seat for a waiting-list offer (not one held for phone before its release:
 /// `reserved`, as for the web). False when there is none.
 pub(crate) fn hold_offer_seat(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     id: &str,
     reserved: i32,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    note_slot(conn, id);
+    let conn: &mut DbConnection = conn;
     let touched = diesel::update(
         slots::table
             .find(id)
@@ -263,10 +278,12 @@ pub(crate) fn hold_offer_seat(
 
 /// Releases a seat held for an offer (declined, expired, passed to nobody).
 pub(crate) fn release_offer_seat(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     id: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    note_slot(conn, id);
+    let conn: &mut DbConnection = conn;
     let touched = diesel::update(slots::table.find(id).filter(slots::offer_held.gt(0)))
         .set((
             slots::offer_held.eq(slots::offer_held - 1),
@@ -279,10 +296,12 @@ pub(crate) fn release_offer_seat(
 
 /// Turns a seat held for an offer into a booking (the offer accepted).
 pub(crate) fn book_offer_seat(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     id: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    note_slot(conn, id);
+    let conn: &mut DbConnection = conn;
     let touched = diesel::update(slots::table.find(id).filter(slots::offer_held.gt(0)))
         .set((
             slots::offer_held.eq(slots::offer_held - 1),
@@ -322,6 +341,9 @@ pub(crate) fn find_closure(
         .optional()
 }
 
-pub(crate) fn delete_closure(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+pub(crate) fn delete_closure(conn: &mut Tx<'_>, row: &ClosureRow) -> QueryResult<bool> {
+    conn.day_changed(&row.counter_id, row.closed_on);
+    let conn: &mut DbConnection = conn;
+    let id = row.id.as_str();
     Ok(diesel::delete(closures::table.find(id)).execute(conn)? == 1)
 }

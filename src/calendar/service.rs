@@ -17,7 +17,7 @@ pub struct Calendar {
     year_end: ((u32, u32), (u32, u32)),
     pub window: BookingWindow,
     /// Day plans and seats kept between reads (shared by clones).
-    pub cache: std::sync::Arc<DayCache>,
+    pub(crate) cache: std::sync::Arc<DayCache>,
     /// A hash of the configuration the days follow from (in availability's ETags, so another
     /// configuration never answers 304 to what an old one rendered).
     pub tag: u64,

@@ -3,6 +3,7 @@
 //! The backend comes from the URL scheme (`postgres://` or `postgresql://` → PostgreSQL, else a
 //! SQLite file), never by trial, and a connection failure reports the real cause with the host.
 
+mod lane;
 mod locks;
 mod pool;
 pub(crate) mod schema;
@@ -11,6 +12,7 @@ mod types;
 pub(crate) use types::text_enum;
 mod writer;
 
+pub(crate) use lane::{in_lane, Lane};
 pub(crate) use locks::{lock, Lock, Mode};
 pub use pool::Db;
 pub use tx::Tx;
@@ -92,6 +94,10 @@ pub enum RunError<E> {
     /// No connection within `database.connect_timeout_seconds`.
     #[error("no database connection")]
     Unavailable,
+    /// A public request that could not have its turn in time (`database.public_wait_ms`,
+    /// `database.public_queue_max`): answered at once, to be tried again.
+    #[error("the database is busy")]
+    Busy,
     /// The blocking task died (a panic in `f`).
     #[error("database task failed: {0}")]
     Panicked(String),
@@ -111,14 +117,14 @@ pub enum DbError {
 
 /// Opens connections of the backend the URL names, configured for concurrent use.
 #[derive(Debug, Clone)]
-pub struct Manager {
+pub(crate) struct Manager {
     url: String,
     backend: Backend,
     busy_timeout_ms: u32,
 }
 
 impl Manager {
-    pub fn new(settings: &DatabaseSettings) -> Self {
+    pub(crate) fn new(settings: &DatabaseSettings) -> Self {
         Manager {
             url: settings.url.trim().to_string(),
             backend: Backend::of_url(&settings.url),
@@ -133,7 +139,7 @@ impl Manager {
         }
     }
 
-    pub fn establish(&self) -> Result<DbConnection, DbError> {
+    pub(crate) fn establish(&self) -> Result<DbConnection, DbError> {
         match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url)
                 .map(DbConnection::Pg)
@@ -293,6 +299,29 @@ fn in_transaction(c: &mut SqliteConnection) -> bool {
     )
 }
 
+/// Whether another connection may have committed since `last` (which is updated): on SQLite
+/// `PRAGMA data_version` of this connection changed; on PostgreSQL always (no such counter).
+pub(crate) fn others_committed(conn: &mut DbConnection, last: &mut Option<i64>) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        data_version: i64,
+    }
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConnection::Pg(_) => true,
+        DbConnection::Sqlite(_) => {
+            let now = diesel::sql_query("PRAGMA data_version")
+                .get_result::<Version>(conn)
+                .map(|v| v.data_version)
+                .ok();
+            let changed = now.is_none() || now != *last;
+            *last = now;
+            changed
+        }
+    }
+}
+
 /// Whether a diesel error is a unique-constraint violation (the same on both backends).
 pub(crate) fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
@@ -331,6 +360,9 @@ mod tests {
             connect_timeout_seconds: 2,
             busy_timeout_ms: 100,
             write_group_max: 64,
+            staff_pool_size: 1,
+            public_wait_ms: 1000,
+            public_queue_max: 16,
         };
         let err = Db::connect(&settings)
             .expect_err("nothing listens on port 1")

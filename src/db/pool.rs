@@ -1,10 +1,23 @@
-//! [`Db`]: the pool, its permits, and on SQLite the writer, as the service uses them.
+//! [`Db`]: the pool, its lanes, and on SQLite the writer, as the service uses them.
+//!
+//! Two lanes share the database. The public lane (residents' requests) has `pool_size`
+//! connections and waits for its turn at most `public_wait_ms`, with at most
+//! `public_queue_max` requests waiting: beyond either, [`RunError::Busy`] at once (503
+//! `busy`), never a request left to time out. The staff lane (phone, desk, administration,
+//! the waiting-room screens, and the service's own background work) has `staff_pool_size`
+//! connections of its own, goes first in the SQLite writer's queue and is never busy. Which
+//! lane a request is in is said once, by the HTTP layer ([`in_lane`]); work outside any
+//! request is the staff lane's.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::r2d2;
 
+use super::lane::{current_lane, Lane};
+use super::tx::{DayChanged, Listeners};
 use super::writer;
 use super::Tx;
 use super::{
@@ -12,6 +25,45 @@ use super::{
     RunError,
 };
 use crate::config::DatabaseSettings;
+
+/// A lane's connections: one permit each, and how long and how many may wait for one.
+struct Permits {
+    permits: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicUsize,
+    wait: Duration,
+    /// Beyond this many waiting, busy at once (None: wait, then unavailable).
+    max_waiting: Option<usize>,
+}
+
+impl Permits {
+    async fn acquire<E>(&self) -> Result<tokio::sync::OwnedSemaphorePermit, RunError<E>> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let waiting = self.waiting.fetch_add(1, Ordering::AcqRel) + 1;
+        let _left = Leave(&self.waiting);
+        if self.max_waiting.is_some_and(|max| waiting > max) {
+            return Err(RunError::Busy);
+        }
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ if self.max_waiting.is_some() => Err(RunError::Busy),
+            _ => {
+                tracing::warn!("no database connection within the wait");
+                Err(RunError::Unavailable)
+            }
+        }
+    }
+}
+
+/// Counts a waiter out when it stops waiting, however it stops.
+struct Leave<'a>(&'a AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// The pool plus what the app needs to know about the database.
 #[derive(Clone)]
@@ -21,11 +73,12 @@ pub struct Db {
     target: String,
     /// SQLite: the one connection that commits the service's writes, in groups.
     writer: Option<writer::Writer>,
-    /// One per pooled connection: a request waits for its turn here, without a thread, so
-    /// only as many blocking threads run database work as there are connections (hundreds
-    /// of threads parked in the pool's wait were most of the rush's memory).
-    permits: std::sync::Arc<tokio::sync::Semaphore>,
-    wait: Duration,
+    /// Per lane, one permit per connection: a request waits for its turn here, without a
+    /// thread, so only as many blocking threads run database work as there are connections.
+    public: Arc<Permits>,
+    staff: Arc<Permits>,
+    listeners: Arc<Listeners>,
+    manager: Manager,
 }
 
 impl std::fmt::Debug for Db {
@@ -50,10 +103,16 @@ impl Db {
         }
         // A first connection reports the real cause (refused, unknown host, bad password).
         drop(manager.establish()?);
+        let staff_size = settings.staff_pool_size.max(1);
         let pool = r2d2::Pool::builder()
-            // One connection more than the requests may hold at once: background work (the
-            // mail worker) always finds one, however many requests queue at noon.
-            .max_size(settings.pool_size.saturating_add(1))
+            // The lanes' connections, and one more: background work (the mail worker) always
+            // finds one, however many requests queue at noon.
+            .max_size(
+                settings
+                    .pool_size
+                    .saturating_add(staff_size)
+                    .saturating_add(1),
+            )
             // No idle connections kept by a background thread: connections are made on demand
             // in the caller's thread. A pool thread inside libpq/OpenSSL when the process exits
             // can crash OpenSSL's exit handler (diesel #3441).
@@ -61,21 +120,46 @@ impl Db {
             .connection_timeout(Duration::from_secs(settings.connect_timeout_seconds.max(1)))
             .build(manager.clone())
             .map_err(|e| manager.connect_error(e))?;
+        let listeners = Arc::new(Listeners::default());
+        let public_wait = Duration::from_millis(settings.public_wait_ms.max(1));
         let writer = match manager.backend {
             Backend::Sqlite => Some(writer::Writer::start(
                 manager.establish()?,
-                settings.write_group_max.max(1) as usize,
-                Duration::from_secs(settings.connect_timeout_seconds.max(1)),
+                writer::Limits {
+                    max_group: settings.write_group_max.max(1) as usize,
+                    staff_wait: Duration::from_secs(settings.connect_timeout_seconds.max(1)),
+                    public_wait,
+                    public_queue: settings.public_queue_max.max(1) as usize,
+                },
+                listeners.clone(),
             )),
             Backend::Postgres => None,
+        };
+        let permits = |size: u32, wait: Duration, max_waiting: Option<usize>| {
+            Arc::new(Permits {
+                permits: Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize)),
+                waiting: AtomicUsize::new(0),
+                wait,
+                max_waiting,
+            })
         };
         Ok(Db {
             pool,
             backend: manager.backend,
             target: describe_url(&manager.url),
             writer,
-            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.pool_size as usize)),
-            wait: Duration::from_secs(settings.connect_timeout_seconds.max(1)),
+            public: permits(
+                settings.pool_size,
+                public_wait,
+                Some(settings.public_queue_max.max(1) as usize),
+            ),
+            staff: permits(
+                staff_size,
+                Duration::from_secs(settings.connect_timeout_seconds.max(1)),
+                None,
+            ),
+            listeners,
+            manager,
         })
     }
 
@@ -87,31 +171,47 @@ impl Db {
         &self.target
     }
 
+    /// Makes connections of its own, outside the pool (for a watcher that keeps one open
+    /// and outlives nothing: it holds no pool).
+    pub(crate) fn connector(&self) -> impl Fn() -> Result<DbConnection, DbError> + Send + 'static {
+        let manager = self.manager.clone();
+        move || manager.establish()
+    }
+
+    /// Tells `listener` of the days every committed write changes, before the writer hears
+    /// back (a commit is shown at once to the next read in this process).
+    pub(crate) fn on_days_changed(&self, listener: impl Fn(&[DayChanged]) + Send + Sync + 'static) {
+        self.listeners.add(Box::new(listener));
+    }
+
+    /// A pooled connection, for the command line and tests that hold one.
     pub fn get(
         &self,
-    ) -> Result<r2d2::PooledConnection<Manager>, RunError<std::convert::Infallible>> {
+    ) -> Result<impl std::ops::DerefMut<Target = DbConnection>, RunError<std::convert::Infallible>>
+    {
         self.pool.get().map_err(|e| {
             tracing::warn!(error = %e, "no database connection");
             RunError::Unavailable
         })
     }
 
-    /// Runs `f` with a pooled connection on the blocking pool, inside the caller's span, so
-    /// diesel never blocks an async worker. `f`'s own error comes back as `RunError::Failed`.
+    fn permits(&self) -> &Permits {
+        match current_lane() {
+            Lane::Public => &self.public,
+            Lane::Staff => &self.staff,
+        }
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool, inside the caller's span and
+    /// lane, so diesel never blocks an async worker. `f`'s own error comes back as
+    /// `RunError::Failed`.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: Send + 'static,
     {
-        let permit =
-            match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
-                Ok(Ok(permit)) => permit,
-                _ => {
-                    tracing::warn!("no database connection within the wait");
-                    return Err(RunError::Unavailable);
-                }
-            };
+        let permit = self.permits().acquire().await?;
         self.blocking(Some(permit), f).await
     }
 
@@ -141,9 +241,9 @@ impl Db {
         .map_err(|e| RunError::Panicked(e.to_string()))?
     }
 
-    /// [`Db::run`] for background work, past the requests' queue: the pool keeps one
-    /// connection beyond their permits, so the mail worker is not starved by a rush of
-    /// requests (it was: verification mail waited for the whole burst on PostgreSQL).
+    /// [`Db::run`] for background work, past the lanes' queues: the pool keeps one connection
+    /// beyond their permits, so the mail worker is not starved by a rush of requests (it was:
+    /// verification mail waited for the whole burst on PostgreSQL).
     pub async fn run_background<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -161,8 +261,14 @@ impl Db {
         E: From<diesel::result::Error> + Send + 'static,
     {
         match &self.writer {
-            Some(writer) => writer.submit(f).await,
-            None => self.run_background(move |conn| Tx::run(conn, f)).await,
+            Some(writer) => writer.submit(Lane::Staff, f).await,
+            None => {
+                let (value, changed) = self
+                    .run_background(move |conn| Tx::run_noting(conn, f))
+                    .await?;
+                self.listeners.tell(&changed);
+                Ok(value)
+            }
         }
     }
 
@@ -170,11 +276,11 @@ impl Db {
     ///
     /// SQLite has one writer at a time: pooled connections taking turns through
     /// `busy_timeout` sleep and retry in millisecond steps (where the tails came from). So
-    /// SQLite writes go to one writer thread, which takes every write waiting, runs each in
-    /// its own savepoint (a refused one rolls back only itself), and commits them together:
-    /// one `BEGIN IMMEDIATE … COMMIT` for the group. Each caller hears back only after that
-    /// commit. PostgreSQL: a transaction ([`Tx::run`]) on a pooled connection (row locks let writers run
-    /// side by side).
+    /// SQLite writes go to one writer thread, which takes every write waiting (the staff
+    /// lane's first), runs each in its own savepoint (a refused one rolls back only itself),
+    /// and commits them together: one `BEGIN IMMEDIATE … COMMIT` for the group. Each caller
+    /// hears back only after that commit. PostgreSQL: a transaction ([`Tx::run`]) on a pooled
+    /// connection of the caller's lane (row locks let writers run side by side).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
@@ -182,8 +288,12 @@ impl Db {
         E: From<diesel::result::Error> + Send + 'static,
     {
         match &self.writer {
-            Some(writer) => writer.submit(f).await,
-            None => self.run(move |conn| Tx::run(conn, f)).await,
+            Some(writer) => writer.submit(current_lane(), f).await,
+            None => {
+                let (value, changed) = self.run(move |conn| Tx::run_noting(conn, f)).await?;
+                self.listeners.tell(&changed);
+                Ok(value)
+            }
         }
     }
 

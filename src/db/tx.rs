@@ -3,13 +3,54 @@
 //! connection) and [`Tx::run`] for the command line and tests that hold a connection. A
 //! function that takes `&mut Tx` writes in its caller's transaction and never opens one; a
 //! function that takes `&mut DbConnection` reads (a `&mut Tx` is one too, by `Deref`).
+//!
+//! A write that changes a counter's day (its seats, or whether it is closed) says so with
+//! [`Tx::day_changed`]; once the transaction commits, [`super::Db`] tells whoever keeps days in
+//! memory (the calendar's cache), before the writer hears back, so the next read in this
+//! process shows the change. What a rolled-back savepoint noted is dropped with it.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::RwLock;
+
+use chrono::NaiveDate;
 
 use super::{write_tx, DbConnection};
 
+/// A counter's day whose seats or closure a write changed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct DayChanged {
+    pub counter: String,
+    pub day: NaiveDate,
+}
+
+/// Who is told of the days a committed write changed (the calendar's cache).
+type DayListener = Box<dyn Fn(&[DayChanged]) + Send + Sync>;
+
+#[derive(Default)]
+pub(crate) struct Listeners(RwLock<Vec<DayListener>>);
+
+impl Listeners {
+    pub(crate) fn add(&self, listener: DayListener) {
+        if let Ok(mut listeners) = self.0.write() {
+            listeners.push(listener);
+        }
+    }
+
+    pub(crate) fn tell(&self, changed: &[DayChanged]) {
+        if changed.is_empty() {
+            return;
+        }
+        if let Ok(listeners) = self.0.read() {
+            for listener in listeners.iter() {
+                listener(changed);
+            }
+        }
+    }
+}
+
 pub struct Tx<'c> {
     conn: &'c mut DbConnection,
+    changed: Vec<DayChanged>,
 }
 
 impl Tx<'_> {
@@ -20,7 +61,26 @@ impl Tx<'_> {
         F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
         E: From<diesel::result::Error>,
     {
-        write_tx(conn, |conn| f(&mut Tx { conn }))
+        Tx::run_noting(conn, f).map(|(value, _)| value)
+    }
+
+    /// [`Tx::run`], returning the days the committed transaction changed.
+    pub(crate) fn run_noting<T, E, F>(
+        conn: &mut DbConnection,
+        f: F,
+    ) -> Result<(T, Vec<DayChanged>), E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        write_tx(conn, |conn| {
+            let mut tx = Tx {
+                conn,
+                changed: Vec::new(),
+            };
+            let value = f(&mut tx)?;
+            Ok((value, tx.changed))
+        })
     }
 
     /// `f` in a savepoint of this transaction: its writes are undone alone when it fails.
@@ -29,7 +89,21 @@ impl Tx<'_> {
         F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
         E: From<diesel::result::Error>,
     {
-        Tx::run(self.conn, f)
+        let (value, changed) = Tx::run_noting(self.conn, f)?;
+        self.changed.extend(changed);
+        Ok(value)
+    }
+
+    /// This transaction changes `counter`'s `day` (a seat taken or freed, a capacity, a
+    /// closure): readers that keep the day in memory learn of it when it commits.
+    pub(crate) fn day_changed(&mut self, counter: &str, day: NaiveDate) {
+        let changed = DayChanged {
+            counter: counter.to_string(),
+            day,
+        };
+        if !self.changed.contains(&changed) {
+            self.changed.push(changed);
+        }
     }
 }
 

@@ -1,41 +1,68 @@
 //! SQLite's writer thread: group commit with a savepoint per write.
 //!
-//! Every [`super::Db::write`] on SQLite becomes a job on this thread's queue. The thread takes
-//! the first job, then every job already waiting (up to `database.write_group_max`), opens one
-//! `BEGIN IMMEDIATE`, runs each job in its own savepoint, commits once, and only then answers
-//! each caller: a job that failed rolled back to its savepoint and hears its own error; a
-//! job that succeeded hears its result once the commit made it durable. A failed BEGIN or
-//! COMMIT answers every job of the group with [`RunError::Unavailable`] (nothing of it was
-//! written), its refused jobs too (a refusal may rest on a write that was not kept). A job
-//! that left a savepoint open (a panic inside its own nested transaction) is rolled back to
-//! where it started; a job that waited longer than `database.connect_timeout_seconds` in
-//! the queue is not run (its caller is told the database is busy, as a pooled connection
-//! would have said); the queue holds at most `QUEUE_MAX` writes.
+//! Every [`super::Db::write`] on SQLite becomes a job on this thread's queues, one per lane.
+//! The thread takes the first job, then every job already waiting (the staff lane's first, up
+//! to `database.write_group_max` in all), opens one `BEGIN IMMEDIATE`, runs each job in its own
+//! savepoint, commits once, tells the listeners which days the group changed, and only then
+//! answers each caller: a job that failed rolled back to its savepoint and hears its own
+//! error; a job that succeeded hears its result once the commit made it durable. A failed
+//! BEGIN or COMMIT answers every job of the group with [`RunError::Unavailable`] (nothing of
+//! it was written), its refused jobs too (a refusal may rest on a write that was not kept). A
+//! job that left a savepoint open (a panic inside its own nested transaction) is rolled back
+//! to where it started.
+//!
+//! The public lane is bounded: a public write that finds `database.public_queue_max` others
+//! waiting, or that waited `database.public_wait_ms` before its turn, is not run and hears
+//! [`RunError::Busy`] (the client is told to try again). A staff write waits up to
+//! `database.connect_timeout_seconds` (then [`RunError::Unavailable`], as a pooled connection
+//! would say).
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::Connection;
 
+use super::lane::Lane;
+use super::tx::{DayChanged, Listeners};
 use super::{DbConnection, RunError, Tx};
 
 /// What a job leaves to do after the group's commit (or its failure): answer its caller.
 type Answer = Box<dyn FnOnce(bool) + Send>;
 /// A job: runs on the writer's connection inside the group's transaction (`Some`), or is
-/// told that the group could not start (`None`).
-type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> Answer + Send>;
+/// told that the group could not start (`None`). Besides its answer it returns the days it
+/// changed (none when it failed).
+type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> (Answer, Vec<DayChanged>) + Send>;
 
-/// Writes waiting at most; beyond, a write is refused at once (503) rather than queued in
-/// memory without bound.
-const QUEUE_MAX: usize = 16_384;
+/// Staff writes waiting at most (a safety bound: staff are few).
+const STAFF_QUEUE_MAX: usize = 16_384;
+
+/// The bounds of the writer's lanes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_group: usize,
+    pub staff_wait: Duration,
+    pub public_wait: Duration,
+    pub public_queue: usize,
+}
+
+#[derive(Default)]
+struct Queues {
+    staff: VecDeque<Job>,
+    public: VecDeque<Job>,
+}
+
+struct Shared {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+}
 
 #[derive(Clone)]
-pub(super) struct Writer {
-    queue: mpsc::SyncSender<Job>,
-    /// How long a write may wait in the queue before it is no longer run.
-    max_wait: Duration,
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    limits: Limits,
 }
 
 /// A write's own outcome inside its savepoint.
@@ -58,19 +85,23 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Writer {
-    pub(super) fn start(conn: DbConnection, max_group: usize, max_wait: Duration) -> Writer {
-        let (queue, jobs) = mpsc::sync_channel::<Job>(QUEUE_MAX);
+    pub(crate) fn start(conn: DbConnection, limits: Limits, listeners: Arc<Listeners>) -> Writer {
+        let shared = Arc::new(Shared {
+            queues: Mutex::new(Queues::default()),
+            ready: Condvar::new(),
+        });
+        let for_thread = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, jobs, max_group));
+            .spawn(move || run(conn, &for_thread, limits.max_group, &listeners));
         if let Err(e) = spawned {
-            // No thread, no writer: each write then says the database is unavailable.
+            // No thread, no writer: each write then waits out its time and is refused.
             tracing::error!(error = %e, "cannot start the SQLite writer thread");
         }
-        Writer { queue, max_wait }
+        Writer { shared, limits }
     }
 
-    pub(super) async fn submit<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
+    pub(crate) async fn submit<T, E, F>(&self, lane: Lane, f: F) -> Result<T, RunError<E>>
     where
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -78,28 +109,42 @@ impl Writer {
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, RunError<E>>>();
         let span = tracing::Span::current();
-        let (queued_at, max_wait) = (Instant::now(), self.max_wait);
+        let max_wait = match lane {
+            Lane::Public => self.limits.public_wait,
+            Lane::Staff => self.limits.staff_wait,
+        };
+        let queued_at = Instant::now();
         let job: Job = Box::new(move |conn: Option<&mut DbConnection>| {
             let conn = match conn {
                 Some(conn) if queued_at.elapsed() <= max_wait => conn,
                 late => {
-                    if late.is_some() {
-                        tracing::warn!("a write waited too long for the SQLite writer");
-                    }
-                    return Box::new(move |_| {
-                        let _ = tx.send(Err(RunError::Unavailable));
+                    let refusal = match (late.is_some(), lane) {
+                        (true, Lane::Public) => RunError::Busy,
+                        (true, Lane::Staff) => {
+                            tracing::warn!("a write waited too long for the SQLite writer");
+                            RunError::Unavailable
+                        }
+                        (false, _) => RunError::Unavailable,
+                    };
+                    let answer = Box::new(move |_| {
+                        let _ = tx.send(Err(refusal));
                     }) as Answer;
+                    return (answer, Vec::new());
                 }
             };
             let _entered = span.enter();
             // The job's own savepoint; a panic inside it is caught here so that only the
             // savepoint is rolled back.
-            let result: Result<T, Inner<E>> =
-                Tx::run(conn, |t| match catch_unwind(AssertUnwindSafe(|| f(t))) {
+            let result: Result<(T, Vec<DayChanged>), Inner<E>> =
+                Tx::run_noting(conn, |t| match catch_unwind(AssertUnwindSafe(|| f(t))) {
                     Ok(r) => r.map_err(Inner::Failed),
                     Err(p) => Err(Inner::Panicked(panic_message(p))),
                 });
-            Box::new(move |committed: bool| {
+            let (result, changed) = match result {
+                Ok((value, changed)) => (Ok(value), changed),
+                Err(e) => (Err(e), Vec::new()),
+            };
+            let answer = Box::new(move |committed: bool| {
                 let answer = match result {
                     _ if !committed => Err(RunError::Unavailable),
                     Ok(v) => Ok(v),
@@ -107,33 +152,62 @@ impl Writer {
                     Err(Inner::Panicked(m)) => Err(RunError::Panicked(m)),
                 };
                 let _ = tx.send(answer);
-            }) as Answer
+            }) as Answer;
+            (answer, changed)
         });
-        if let Err(e) = self.queue.try_send(job) {
-            if matches!(e, mpsc::TrySendError::Full(_)) {
-                tracing::warn!("the SQLite writer's queue is full");
-            }
-            return Err(RunError::Unavailable);
-        }
+        self.enqueue(lane, job)?;
         rx.await
             .unwrap_or_else(|_| Err(RunError::Panicked("the SQLite writer stopped".into())))
     }
-}
 
-fn run(mut conn: DbConnection, jobs: mpsc::Receiver<Job>, max_group: usize) {
-    while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        while group.len() < max_group {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
+    fn enqueue<E>(&self, lane: Lane, job: Job) -> Result<(), RunError<E>> {
+        let Ok(mut queues) = self.shared.queues.lock() else {
+            return Err(RunError::Unavailable);
+        };
+        match lane {
+            Lane::Public if queues.public.len() >= self.limits.public_queue => {
+                return Err(RunError::Busy);
             }
+            Lane::Public => queues.public.push_back(job),
+            Lane::Staff if queues.staff.len() >= STAFF_QUEUE_MAX => {
+                tracing::warn!("the SQLite writer's staff queue is full");
+                return Err(RunError::Unavailable);
+            }
+            Lane::Staff => queues.staff.push_back(job),
         }
-        commit_group(&mut conn, group);
+        drop(queues);
+        self.shared.ready.notify_one();
+        Ok(())
     }
 }
 
-fn commit_group(conn: &mut DbConnection, group: Vec<Job>) {
+/// The next group: every staff job waiting, then public ones, `max_group` at most.
+fn next_group(shared: &Shared, max_group: usize) -> Option<Vec<Job>> {
+    let mut queues = shared.queues.lock().ok()?;
+    while queues.staff.is_empty() && queues.public.is_empty() {
+        queues = shared.ready.wait(queues).ok()?;
+    }
+    let mut group = Vec::with_capacity(max_group.min(queues.staff.len() + queues.public.len()));
+    while group.len() < max_group {
+        match queues
+            .staff
+            .pop_front()
+            .or_else(|| queues.public.pop_front())
+        {
+            Some(job) => group.push(job),
+            None => break,
+        }
+    }
+    Some(group)
+}
+
+fn run(mut conn: DbConnection, shared: &Shared, max_group: usize, listeners: &Listeners) {
+    while let Some(group) = next_group(shared, max_group) {
+        commit_group(&mut conn, group, listeners);
+    }
+}
+
+fn commit_group(conn: &mut DbConnection, group: Vec<Job>, listeners: &Listeners) {
     let began = match conn {
         DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
@@ -145,18 +219,21 @@ fn commit_group(conn: &mut DbConnection, group: Vec<Job>) {
     if let Err(e) = began {
         tracing::warn!(error = %e, writes = group.len(), "cannot begin the write transaction");
         for job in group {
-            job(None)(false);
+            job(None).0(false);
         }
         return;
     }
     let mut answers: Vec<Answer> = Vec::with_capacity(group.len());
+    let mut changed: Vec<DayChanged> = Vec::new();
     let mut intact = true;
     for job in group {
         // Each job starts in the group's transaction and nothing deeper; one that cannot
         // (the transaction is gone: SQLite rolled it back on an I/O error) is not run, lest
         // it commit on its own outside the group.
         intact = intact && settle_depth(conn);
-        answers.push(job(intact.then_some(&mut *conn)));
+        let (answer, days) = job(intact.then_some(&mut *conn));
+        answers.push(answer);
+        changed.extend(days);
     }
     intact = intact && settle_depth(conn);
     let committed = intact
@@ -167,7 +244,9 @@ fn commit_group(conn: &mut DbConnection, group: Vec<Job>) {
                 false
             }
         };
-    if !committed {
+    if committed {
+        listeners.tell(&changed);
+    } else {
         // Whatever is left of the transaction goes, savepoints and all.
         while depth(conn).is_some_and(|d| d > 0) {
             if <DbConnection as Connection>::TransactionManager::rollback_transaction(conn).is_err()
@@ -224,7 +303,13 @@ mod tests {
         let mut conn = SqliteConnection::establish(&path).expect("sqlite");
         conn.batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL);")
             .expect("table");
-        let w = Writer::start(DbConnection::Sqlite(conn), 64, Duration::from_secs(5));
+        let limits = Limits {
+            max_group: 64,
+            staff_wait: Duration::from_secs(5),
+            public_wait: Duration::from_secs(5),
+            public_queue: 64,
+        };
+        let w = Writer::start(DbConnection::Sqlite(conn), limits, Arc::default());
         (w, path)
     }
 
@@ -251,8 +336,8 @@ mod tests {
     async fn a_panic_inside_a_nested_transaction_loses_only_its_own_write() {
         let dir = tempfile::tempdir().expect("dir");
         let (w, path) = writer(&dir);
-        let ok = w.submit(|conn| insert(conn, 1));
-        let bad = w.submit(|conn| {
+        let ok = w.submit(Lane::Staff, |conn| insert(conn, 1));
+        let bad = w.submit(Lane::Staff, |conn| {
             write_tx(conn, |conn| {
                 insert(conn, 2)?;
                 write_tx(conn, |conn| -> Result<(), diesel::result::Error> {
@@ -261,14 +346,14 @@ mod tests {
                 })
             })
         });
-        let after = w.submit(|conn| insert(conn, 4));
+        let after = w.submit(Lane::Staff, |conn| insert(conn, 4));
         let (ok, bad, after) = tokio::join!(ok, bad, after);
         assert!(matches!(ok, Ok(())), "{ok:?}");
         assert!(matches!(bad, Err(RunError::Panicked(_))), "{bad:?}");
         assert!(matches!(after, Ok(())), "{after:?}");
         // The writer still works, and what it said was written is written.
         let later: Result<(), RunError<diesel::result::Error>> =
-            w.submit(|conn| insert(conn, 5)).await;
+            w.submit(Lane::Staff, |conn| insert(conn, 5)).await;
         assert!(later.is_ok(), "{later:?}");
         assert_eq!(values(&path), vec![1, 4, 5]);
     }
@@ -277,12 +362,12 @@ mod tests {
     async fn a_refusal_rolls_back_only_itself() {
         let dir = tempfile::tempdir().expect("dir");
         let (w, path) = writer(&dir);
-        let a = w.submit(|conn| insert(conn, 1));
-        let b = w.submit(|conn| {
+        let a = w.submit(Lane::Staff, |conn| insert(conn, 1));
+        let b = w.submit(Lane::Staff, |conn| {
             insert(conn, 2)?;
             Err::<(), _>(diesel::result::Error::RollbackTransaction)
         });
-        let c = w.submit(|conn| insert(conn, 3));
+        let c = w.submit(Lane::Staff, |conn| insert(conn, 3));
         let (a, b, c) = tokio::join!(a, b, c);
         assert!(a.is_ok() && c.is_ok(), "{a:?} {c:?}");
         assert!(matches!(b, Err(RunError::Failed(_))), "{b:?}");

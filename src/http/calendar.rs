@@ -6,13 +6,17 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use std::sync::Arc;
+
 use super::auth::{Authorized, PhoneStaff};
+use super::encoded::Encoded;
 use super::json::{instant, SlotJson};
+use super::kept::{KeptAnswer, RenderKey};
 use super::problem::AppError;
 use super::route::{api, codes, own, Access, ApiRoute};
 use super::state::AppState;
 use crate::calendar::availability::{self, DayClock, DayView};
-use crate::calendar::cache::{DayState, RenderKey};
+use crate::calendar::cache::DayState;
 use crate::calendar::CalendarError;
 use crate::calendar::{ClosedReason, Counter, DayStatus, Hours, Taker};
 use crate::catalogue::ApplicantType;
@@ -71,34 +75,39 @@ pub(crate) struct CountersJson {
     pub counters: Vec<CounterJson>,
 }
 
-/// The counters and their hours.
+/// The counters and their hours (fixed by the configuration: made once, kept compressed).
 #[utoipa::path(get, path = "/api/v1/counters", tag = "calendar",
     responses((status = 200, description = "Every counter", body = CountersJson)))]
-pub(crate) async fn get_counters(state: web::Data<AppState>) -> HttpResponse {
-    let counters = state
-        .calendar
-        .counters()
-        .iter()
-        .map(|c| CounterJson {
-            id: c.id.clone(),
-            name: c.name.clone(),
-            name_en: c.name_en.clone(),
-            address: c.address.clone(),
-            phone: c.phone.clone(),
-            timezone: c.tz.name().to_string(),
-            slot_minutes: c.slot_minutes,
-            capacity_per_slot: c.capacity_per_slot,
-            weekday_hours: c.weekday_hours.into(),
-            holiday_hours: c.holiday_hours.map(Into::into),
-        })
-        .collect();
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(CountersJson {
+pub(crate) async fn get_counters(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let answer = state.kept.counters.get_or_init(|| {
+        let counters = state
+            .calendar
+            .counters()
+            .iter()
+            .map(|c| CounterJson {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                name_en: c.name_en.clone(),
+                address: c.address.clone(),
+                phone: c.phone.clone(),
+                timezone: c.tz.name().to_string(),
+                slot_minutes: c.slot_minutes,
+                capacity_per_slot: c.capacity_per_slot,
+                weekday_hours: c.weekday_hours.into(),
+                holiday_hours: c.holiday_hours.map(Into::into),
+            })
+            .collect();
+        let json = CountersJson {
             city_name: state.settings.city_name.clone(),
             mail_from: state.mailer.from_address(),
             counters,
-        })
+        };
+        Encoded::hashed(
+            "application/json",
+            serde_json::to_vec(&json).unwrap_or_default(),
+        )
+    });
+    answer.respond(&req, public_read)
 }
 
 /// What one kind of applicant brings, and how many visits it takes.
@@ -147,30 +156,47 @@ pub(crate) struct ProceduresJson {
     pub procedures: Vec<ProcedureJson>,
 }
 
-/// The procedures, with what to bring for each applicant type.
+/// The procedures, with what to bring for each applicant type (made once, kept compressed).
 #[utoipa::path(get, path = "/api/v1/procedures", tag = "calendar",
     responses((status = 200, description = "The procedure catalogue", body = ProceduresJson)))]
-pub(crate) async fn get_procedures(state: web::Data<AppState>) -> HttpResponse {
-    let procedures = state
-        .catalogue
-        .all()
-        .iter()
-        .map(|p| ProcedureJson {
-            id: p.id.clone(),
-            name: p.name.clone(),
-            name_en: p.name_en.clone(),
-            notes: p.notes.clone(),
-            notes_en: p.notes_en.clone(),
-            applicants: ApplicantsJson {
-                holder: p.applicant(ApplicantType::Holder).into(),
-                legal_representative: p.applicant(ApplicantType::LegalRepresentative).into(),
-                voluntary_proxy: p.applicant(ApplicantType::VoluntaryProxy).into(),
-            },
-        })
-        .collect();
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(ProceduresJson { procedures })
+pub(crate) async fn get_procedures(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let answer = state.kept.procedures.get_or_init(|| {
+        let procedures = state
+            .catalogue
+            .all()
+            .iter()
+            .map(|p| ProcedureJson {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                name_en: p.name_en.clone(),
+                notes: p.notes.clone(),
+                notes_en: p.notes_en.clone(),
+                applicants: ApplicantsJson {
+                    holder: p.applicant(ApplicantType::Holder).into(),
+                    legal_representative: p.applicant(ApplicantType::LegalRepresentative).into(),
+                    voluntary_proxy: p.applicant(ApplicantType::VoluntaryProxy).into(),
+                },
+            })
+            .collect();
+        let json = ProceduresJson { procedures };
+        Encoded::hashed(
+            "application/json",
+            serde_json::to_vec(&json).unwrap_or_default(),
+        )
+    });
+    answer.respond(&req, public_read)
+}
+
+/// `Cache-Control` of the public reads: a shared cache (a city's reverse proxy or CDN) may
+/// keep them a second and serve them while it revalidates, so a storm of reloads reaches the
+/// service as one request a second per range; the service's own pages ask with
+/// `cache: "no-cache"` and so always revalidate (a 304, from memory). Staff answers are
+/// never kept by anyone (`STAFF_READ`).
+pub(crate) const PUBLIC_READ: &str = "public, max-age=1, stale-while-revalidate=5";
+const STAFF_READ: &str = "private, no-store";
+
+fn public_read(res: &mut actix_web::HttpResponseBuilder) {
+    res.insert_header((header::CACHE_CONTROL, PUBLIC_READ));
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -242,15 +268,36 @@ pub(crate) async fn get_availability(
     query: web::Query<AvailabilityQuery>,
     staff: Option<Authorized<PhoneStaff>>,
 ) -> Result<HttpResponse, AppError> {
-    let taker = if staff.is_some() {
-        Taker::Phone
-    } else {
-        Taker::Web
-    };
     let counter = state.calendar.get_counter(&path.into_inner())?.clone();
     let now = state.clock.now();
+    let (from, to) = range(&state, &counter, &query, now)?;
+    // The answer names the instant it was judged at, not the one it left at: a page that sees
+    // noon in this header sees the days opened at noon in the body.
+    let judged_at = instant(now, state.default_tz());
+    let answer = match staff {
+        Some(_) => Arc::new(staff_answer(&state, &counter, from, to, now).await?),
+        None => public_answer(&state, &counter, from, to, now).await?,
+    };
+    let cache_control = if answer.epoch == STAFF_EPOCH {
+        STAFF_READ
+    } else {
+        PUBLIC_READ
+    };
+    Ok(answer.body.respond(&req, |res| {
+        res.insert_header((header::CACHE_CONTROL, cache_control))
+            .insert_header((super::middleware::X_MADOGUCHI_NOW, judged_at));
+    }))
+}
+
+/// The range asked for: without dates, the next week from the counter's today; at most
+/// `booking.max_days_per_request` days.
+fn range(
+    state: &AppState,
+    counter: &Counter,
+    query: &AvailabilityQuery,
+    now: DateTime<Utc>,
+) -> Result<(NaiveDate, NaiveDate), AppError> {
     let max_days = state.settings.booking.max_days_per_request;
-    // Without dates: the next week from the counter's today.
     let from = check_date_range("from", query.from.unwrap_or_else(|| counter.today(now)))?;
     let to = check_date_range("to", query.to.unwrap_or(from + Duration::days(6)))?;
     if to < from {
@@ -259,49 +306,100 @@ pub(crate) async fn get_availability(
     if (to - from).num_days() >= i64::from(max_days) {
         return Err(Invalid::field("to", FieldProblem::RangeTooLong { max_days }).into());
     }
-    let calendar = state.calendar.clone();
-    let c = counter.clone();
-    let (days, waiting) = state
+    Ok((from, to))
+}
+
+/// The public's answer: kept while it holds, else built by one request while the others wait.
+async fn public_answer(
+    state: &AppState,
+    counter: &Counter,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Arc<KeptAnswer>, AppError> {
+    let key = (counter.id.clone(), from, to);
+    let cache = &state.calendar.cache;
+    if let Some(answer) = state.kept.answer(&key, cache.epoch(&counter.id), now) {
+        return Ok(answer);
+    }
+    let builder = state.kept.builder(&key);
+    let _building = builder.lock().await;
+    // Read the epoch before the days: a change while they are read leaves the answer behind
+    // the epoch, so the next read builds it again.
+    let epoch = cache.epoch(&counter.id);
+    if let Some(answer) = state.kept.answer(&key, epoch, now) {
+        return Ok(answer);
+    }
+    let days = days_of(state, counter, from, to, now).await?;
+    let keys = render_keys(counter, &days, &[], Taker::Web, now);
+    let until = days
+        .iter()
+        .filter_map(|d| DayClock::next_change(d, now))
+        .min()
+        .unwrap_or(now + Duration::hours(1));
+    let body = render_body(state, counter, &days, keys, Taker::Web, now)?;
+    let answer = Arc::new(KeptAnswer { epoch, until, body });
+    state.kept.keep(key, answer.clone());
+    Ok(answer)
+}
+
+/// Marks a staff answer (never kept: it holds the waiting list, read every time).
+const STAFF_EPOCH: u64 = u64::MAX;
+
+/// What phone staff see: every free seat, and each day's waiting list.
+async fn staff_answer(
+    state: &AppState,
+    counter: &Counter,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<KeptAnswer, AppError> {
+    let days = days_of(state, counter, from, to, now).await?;
+    let id = counter.id.clone();
+    let waiting = state
         .db
-        .run(move |conn| {
-            let days = calendar.cache.days(conn, calendar.as_ref(), &c, from, to)?;
-            let waiting = match taker {
-                Taker::Phone => crate::waitlist::count_by_day(conn, &c.id, from, to)?,
-                Taker::Web => Vec::new(),
-            };
-            Ok::<_, diesel::result::Error>((days, waiting))
+        .run(move |conn| crate::waitlist::count_by_day(conn, &id, from, to))
+        .await?;
+    let keys = render_keys(counter, &days, &waiting, Taker::Phone, now);
+    let body = render_body(state, counter, &days, keys, Taker::Phone, now)?;
+    Ok(KeptAnswer {
+        epoch: STAFF_EPOCH,
+        until: now,
+        body,
+    })
+}
+
+/// The days, from memory when every one is kept and current, else from the database (on the
+/// background connection: a cache fill is shared by every reader and never shed).
+async fn days_of(
+    state: &AppState,
+    counter: &Counter,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<DayState>, AppError> {
+    let calendar = state.calendar.clone();
+    let today = counter.today(now);
+    if let Some(days) = calendar
+        .cache
+        .days_in_memory(calendar.as_ref(), counter, from, to, today)
+    {
+        return Ok(days);
+    }
+    let c = counter.clone();
+    let days = state
+        .db
+        .run_background(move |conn| {
+            calendar
+                .cache
+                .days(conn, calendar.as_ref(), &c, from, to, today)
         })
         .await?;
-    // What each day shows is fixed by its key: the ETag is the keys' hash, and a day already
-    // rendered for its key is reused as it is.
-    let keys = render_keys(&state, &counter, &days, &waiting, taker, now);
-    let etag = etag_of(&state, &keys);
-    let fresh = crate::web::matches_etag(&req, &etag);
-    // The answer names the instant it was judged at, not the one it left at: a page that sees
-    // noon in this header sees the days opened at noon in the body.
-    let judged_at = (
-        super::middleware::X_MADOGUCHI_NOW,
-        instant(now, state.default_tz()),
-    );
-    if fresh {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::CACHE_CONTROL, "no-cache"))
-            .insert_header((header::ETAG, etag))
-            .insert_header(judged_at)
-            .finish());
-    }
-    let body = render_body(&state, &counter, &days, keys, taker, now)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::ETAG, etag))
-        .insert_header(judged_at)
-        .content_type("application/json")
-        .body(body))
+    Ok(days)
 }
 
 /// Each day's render key: what the day shows follows from it alone.
 fn render_keys(
-    state: &AppState,
     counter: &Counter,
     days: &[DayState],
     waiting: &[(NaiveDate, i64)],
@@ -310,7 +408,7 @@ fn render_keys(
 ) -> Vec<RenderKey> {
     days.iter()
         .map(|d| {
-            let clock = DayClock::at(&state.calendar, counter, d, now);
+            let clock = DayClock::at(d, now);
             RenderKey {
                 counter: counter.id.clone(),
                 date: d.plan.date,
@@ -335,10 +433,10 @@ fn etag_of(state: &AppState, keys: &[RenderKey]) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (AVAILABILITY_FORMAT, state.calendar.tag, keys).hash(&mut h);
-    format!("\"{:016x}\"", h.finish())
+    format!("{:016x}", h.finish())
 }
 
-/// The answer's body, each day as rendered for its key (reused when rendered before).
+/// The answer, each day as rendered for its key (reused when rendered before).
 fn render_body(
     state: &AppState,
     counter: &Counter,
@@ -346,7 +444,8 @@ fn render_body(
     keys: Vec<RenderKey>,
     taker: Taker,
     now: DateTime<Utc>,
-) -> Result<Vec<u8>, AppError> {
+) -> Result<Encoded, AppError> {
+    let tag = etag_of(state, &keys);
     let mut body = Vec::with_capacity(64 + days.len() * 2048);
     body.extend_from_slice(b"{\"counter\":");
     serde_json::to_writer(&mut body, &counter.id).map_err(anyhow::Error::from)?;
@@ -358,18 +457,15 @@ fn render_body(
             body.push(b',');
         }
         let waiting = key.waiting;
-        let rendered = state.calendar.cache.rendered(key, || {
-            let mut json = day_json(
-                &availability::view(&state.calendar, counter, day, now, taker),
-                counter.tz,
-            );
+        let rendered = state.kept.day(key, || {
+            let mut json = day_json(&availability::view(counter, day, now, taker), counter.tz);
             json.waiting = waiting;
             serde_json::to_vec(&json).unwrap_or_default()
         });
         body.extend_from_slice(&rendered);
     }
     body.extend_from_slice(b"]}");
-    Ok(body)
+    Ok(Encoded::new("application/json", tag, body))
 }
 
 /// Changes when the rendered JSON's shape changes, so no old ETag matches a new shape.

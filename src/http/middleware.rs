@@ -32,6 +32,28 @@ pub(crate) async fn cache_control(
     Ok(res)
 }
 
+/// The paths of the staff side: staff requests and the waiting-room screens.
+const STAFF_PATHS: [&str; 3] = ["/api/v1/staff/", "/api/v1/desk/", "/api/v1/admin/"];
+
+/// Whether `path` is the staff side's (its own lane at the database, never shed).
+pub(crate) fn is_staff_path(path: &str) -> bool {
+    STAFF_PATHS.iter().any(|p| path.starts_with(p))
+}
+
+/// Puts each request in its lane at the database ([`crate::db::Lane`]): the staff side's
+/// requests in the staff lane, everything else in the public one.
+pub(crate) async fn lane(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let lane = if is_staff_path(req.path()) {
+        crate::db::Lane::Staff
+    } else {
+        crate::db::Lane::Public
+    };
+    crate::db::in_lane(lane, next.call(req)).await
+}
+
 /// The instant the server's clock showed when it judged the answer.
 pub(crate) const X_MADOGUCHI_NOW: HeaderName = HeaderName::from_static("x-madoguchi-now");
 

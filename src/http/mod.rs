@@ -13,9 +13,11 @@ pub(crate) mod body;
 pub(crate) mod calendar;
 pub(crate) mod desk;
 pub(crate) mod documented;
+pub(crate) mod encoded;
 pub(crate) mod health;
 pub(crate) mod jobs;
 pub(crate) mod json;
+pub(crate) mod kept;
 pub(crate) mod metrics;
 pub(crate) mod middleware;
 pub(crate) mod openapi;
@@ -38,7 +40,7 @@ use crate::error::ErrorCode;
 use problem::AppError;
 use route::ApiRoute;
 
-pub(crate) use middleware::{cache_control, cors, rehearsal_headers};
+pub(crate) use middleware::{cache_control, cors, lane, rehearsal_headers};
 pub use route::Access;
 pub use state::AppState;
 

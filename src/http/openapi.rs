@@ -71,6 +71,10 @@ fn common_errors(route: &ApiRoute, op: &Value) -> Vec<ErrorCode> {
     if api || route.path == "/readyz" {
         codes.push(ErrorCode::DatabaseUnavailable);
     }
+    if api && route.access == Access::Public {
+        // The public lane sheds what the database cannot take in time (`db::Lane`).
+        codes.push(ErrorCode::Busy);
+    }
     let params = op["parameters"].as_array().cloned().unwrap_or_default();
     if params.iter().any(|p| p["in"] == "path") {
         codes.push(ErrorCode::NotFound);

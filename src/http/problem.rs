@@ -108,6 +108,15 @@ impl AppError {
         })
     }
 
+    /// 503 `busy`: a public request the database could not take in time; the client is told
+    /// when to try again.
+    pub(crate) fn busy() -> Self {
+        AppError::new(ErrorCode::Busy).with_facts(Facts {
+            retry_after_s: Some(1),
+            ..Facts::default()
+        })
+    }
+
     pub(crate) fn rate_limited(retry_after_s: u64) -> Self {
         AppError::new(ErrorCode::RateLimited).with_facts(Facts {
             retry_after_s: Some(retry_after_s.max(1)),
@@ -736,6 +745,7 @@ impl<E: Into<AppError>> From<crate::db::RunError<E>> for AppError {
     fn from(e: crate::db::RunError<E>) -> Self {
         match e {
             crate::db::RunError::Unavailable => ErrorCode::DatabaseUnavailable.into(),
+            crate::db::RunError::Busy => AppError::busy(),
             crate::db::RunError::Panicked(m) => AppError::unexpected(anyhow::anyhow!(m)),
             crate::db::RunError::Failed(e) => e.into(),
         }

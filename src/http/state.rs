@@ -30,6 +30,8 @@ pub struct AppState {
     pub display_notify: Arc<Notify>,
     /// The domain of Message-IDs (the sender's).
     pub message_domain: Arc<str>,
+    /// The public reads kept ready to send (counters, procedures, availability).
+    pub(crate) kept: Arc<super::kept::Kept>,
     /// The OpenAPI document, generated once at start-up.
     pub openapi: Arc<String>,
     /// The scheduled jobs and their parsed schedules.
@@ -37,9 +39,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A full slot's alternatives, read after (outside) the booking's transaction; none when
-    /// they cannot be read (the refusal still stands).
-    pub async fn alternatives(
+    /// A full slot's alternatives, read after (outside) the booking's transaction, from the
+    /// days kept in memory (read first when they are not); none when they cannot be read
+    /// (the refusal still stands).
+    pub(crate) async fn alternatives(
         &self,
         slot: &crate::calendar::SlotId,
         taker: crate::calendar::Taker,
@@ -48,17 +51,29 @@ impl AppState {
         let Ok((counter, def)) = self.calendar.resolve(slot) else {
             return Vec::new();
         };
-        let (calendar, counter) = (self.calendar.clone(), counter.clone());
-        let found = self
-            .db
-            .run(move |conn| {
-                crate::reservations::service::alternatives(
-                    conn, &calendar, &counter, &def, taker, now,
-                )
-            })
-            .await;
-        match found {
-            Ok(list) => list,
+        let (from, to) = crate::reservations::service::alternative_days(&def);
+        let today = counter.today(now);
+        let calendar = self.calendar.clone();
+        let days = match calendar
+            .cache
+            .days_in_memory(calendar.as_ref(), counter, from, to, today)
+        {
+            Some(days) => Ok(days),
+            None => {
+                let c = counter.clone();
+                self.db
+                    .run_background(move |conn| {
+                        calendar
+                            .cache
+                            .days(conn, calendar.as_ref(), &c, from, to, today)
+                    })
+                    .await
+            }
+        };
+        match days {
+            Ok(days) => {
+                crate::reservations::service::alternatives(&days, counter, &def, taker, now)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not list alternatives");
                 Vec::new()

@@ -245,7 +245,7 @@ pub(crate) fn lift_closure(
     };
     lock(conn, &[(Mode::Exclusive, day)])?;
     let row = find_closure(conn, &counter.id, date)?.ok_or(AdminError::ClosureNotFound)?;
-    delete_closure(conn, &row.id)?;
+    delete_closure(conn, &row)?;
     audit::record(
         conn,
         Some(actor),

@@ -13,6 +13,7 @@ use super::numbers::new_reservation_number;
 use super::{repo, BookingError};
 use crate::calendar::availability::{self, SlotView};
 use crate::calendar::booking_window::WindowError;
+use crate::calendar::cache::DayState;
 use crate::calendar::repo::{take_seat_or_create, SlotRow};
 use crate::calendar::{Calendar, Counter, SlotDef, SlotId, Taker};
 use crate::catalogue::ApplicantType;
@@ -626,27 +627,24 @@ pub(crate) fn visit_links(
         .collect())
 }
 
-/// Bookable slots of the same counter within two weeks either side, nearest first.
+/// The days a full slot's alternatives are looked for in: two weeks either side.
+pub(crate) fn alternative_days(def: &SlotDef) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let span = chrono::Duration::days(ALTERNATIVE_SEARCH_DAYS);
+    (def.id.date - span, def.id.date + span)
+}
+
+/// Bookable slots of the same counter among `days` (see [`alternative_days`]), nearest first.
 pub(crate) fn alternatives(
-    conn: &mut DbConnection,
-    calendar: &Calendar,
+    days: &[DayState],
     counter: &Counter,
     def: &SlotDef,
     taker: Taker,
     now: DateTime<Utc>,
-) -> diesel::QueryResult<Vec<SlotView>> {
-    let span = chrono::Duration::days(ALTERNATIVE_SEARCH_DAYS);
-    let days = calendar.cache.days(
-        conn,
-        calendar,
-        counter,
-        def.id.date - span,
-        def.id.date + span,
-    )?;
+) -> Vec<SlotView> {
     // Bookable slots by distance in time; only the chosen few become views.
     let mut found: Vec<(i64, DateTime<Utc>, &SlotDef, crate::calendar::Seats, bool)> = Vec::new();
-    for day in &days {
-        let clock = availability::DayClock::at(calendar, counter, day, now);
+    for day in days {
+        let clock = availability::DayClock::at(day, now);
         if !clock.bookable_now {
             continue;
         }
@@ -658,11 +656,11 @@ pub(crate) fn alternatives(
         }
     }
     found.sort_by_key(|(distance, starts_at, ..)| (*distance, *starts_at));
-    Ok(found
+    found
         .into_iter()
         .take(MAX_ALTERNATIVES)
         .map(|(_, _, slot, seats, released)| SlotView::new(slot, seats, taker, released, true))
-        .collect())
+        .collect()
 }
 
 fn enqueue_payload(
