@@ -63,6 +63,18 @@ pub struct ServerSettings {
     pub shutdown_timeout_seconds: u64,
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
+    /// host:port of a listener for the staff side alone (phone, desk, administration, the
+    /// console and the waiting-room screens), with workers of its own; empty: one listener
+    /// serves both sides. When set, `bind` serves the public side only.
+    #[serde(default)]
+    pub staff_bind: String,
+    /// Worker threads of the staff listener.
+    #[serde(default = "default_staff_workers")]
+    pub staff_workers: usize,
+}
+
+fn default_staff_workers() -> usize {
+    1
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -51,4 +51,9 @@ pub mod testing {
     pub use crate::mail::outbox::{claim_due, list_outbox};
     pub use crate::mail::OutboxStatus;
     pub use crate::reservations::repo::count_seated_in_slot;
+
+    /// Runs `f` as a resident's request would run: in the public lane at the database.
+    pub async fn in_public_lane<F: std::future::Future>(f: F) -> F::Output {
+        crate::db::in_lane(crate::db::Lane::Public, f).await
+    }
 }

@@ -26,7 +26,21 @@ use tokio::sync::Notify;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The staff side's own listener (`server.staff_bind`), when it has one.
+    staff: Option<Listener>,
     state: AppState,
+}
+
+/// A listener's port and its server.
+type Listener = (u16, Server);
+
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Everything (one listener; or the staff listener, whose console also reads the calendar).
+    Both,
+    /// The public side only: the staff side answers 404 (it has a listener of its own).
+    Public,
 }
 
 /// The clock the settings ask for: the rehearsal clock under `clock.start`, else the system's.
@@ -100,6 +114,19 @@ impl Application {
             spawn_waitlist_sweeper(state.clone());
         }
         keep_days_current(&state);
+        let (port, server, staff) = Self::listen(&state)?;
+        log_start(&state, port, staff.as_ref().map(|(p, _)| *p));
+        Ok(Application {
+            port,
+            server,
+            staff,
+            state,
+        })
+    }
+
+    /// The listeners: `server.bind`, and the staff side's own when `server.staff_bind` is set
+    /// (the public one then serves the public side only).
+    fn listen(state: &AppState) -> anyhow::Result<(u16, Server, Option<Listener>)> {
         let listener = TcpListener::bind(&state.settings.server.bind).with_context(|| {
             format!(
                 "cannot listen on server.bind = {}",
@@ -107,22 +134,40 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let server = Self::server(listener, state.clone())?;
-        log_start(&state, port);
-        Ok(Application {
-            port,
-            server,
-            state,
-        })
-    }
-
-    fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+        let staff_bind = state.settings.server.staff_bind.trim().to_string();
+        let staff = if staff_bind.is_empty() {
+            None
+        } else {
+            let listener = TcpListener::bind(&staff_bind)
+                .with_context(|| format!("cannot listen on server.staff_bind = {staff_bind}"))?;
+            let port = listener.local_addr()?.port();
+            let workers = state.settings.server.staff_workers.max(1);
+            Some((
+                port,
+                Self::server(listener, state.clone(), Side::Both, workers)?,
+            ))
+        };
+        let side = if staff.is_some() {
+            Side::Public
+        } else {
+            Side::Both
+        };
         let workers = match state.settings.server.workers {
             0 => std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
             n => n,
         };
+        let server = Self::server(listener, state.clone(), side, workers)?;
+        Ok((port, server, staff))
+    }
+
+    fn server(
+        listener: TcpListener,
+        state: AppState,
+        side: Side,
+        workers: usize,
+    ) -> anyhow::Result<Server> {
         let header_timeout =
             Duration::from_secs(state.settings.server.header_timeout_seconds.max(1));
         let origins = state.settings.server.cors_allowed_origins.clone();
@@ -135,6 +180,10 @@ impl Application {
             let openapi = data.openapi.clone();
             App::new()
                 .wrap(from_fn(http::lane))
+                .wrap(Condition::new(
+                    side == Side::Public,
+                    from_fn(http::public_side_only),
+                ))
                 .wrap(problem_middleware())
                 .wrap(Condition::new(!origins.is_empty(), http::cors(&origins)))
                 .wrap(from_fn(http::rehearsal_headers))
@@ -159,23 +208,35 @@ impl Application {
         self.port
     }
 
+    /// The staff listener's port (`server.staff_bind`), if it has one.
+    pub fn staff_port(&self) -> Option<u16> {
+        self.staff.as_ref().map(|(p, _)| *p)
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
     /// Serves until the server is stopped (a signal in production, the runtime's end in tests).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.staff {
+            Some((_, staff)) => futures_util::future::try_join(self.server, staff)
+                .await
+                .map(|_| ()),
+            None => self.server.await,
+        }
     }
 }
 
 /// Says at start-up what is in use: the database, the mail transport, the public URL (and
 /// whether it points at this server), and warns of a rehearsal clock.
-fn log_start(state: &AppState, port: u16) {
+fn log_start(state: &AppState, port: u16, staff_port: Option<u16>) {
     let s = &state.settings;
     tracing::info!(
         addr = %s.server.bind,
         port,
+        staff.addr = %s.server.staff_bind,
+        staff.port = staff_port.map(|p| p.to_string()).unwrap_or_else(|| "(the same listener)".into()),
         db = state.db.target(),
         mail.transport = state.mailer.kind(),
         mail.target = %state.mailer.describe(),

@@ -19,6 +19,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,11 @@ type Answer = Box<dyn FnOnce(bool) + Send>;
 /// told that the group could not start (`None`). Besides its answer it returns the days it
 /// changed (none when it failed).
 type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> (Answer, Vec<DayChanged>) + Send>;
+
+/// A job's turn: waiting in the queue, taken by the writer, or given up by its caller.
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const GIVEN_UP: u8 = 2;
 
 /// Staff writes waiting at most (a safety bound: staff are few).
 const STAFF_QUEUE_MAX: usize = 16_384;
@@ -108,56 +114,32 @@ impl Writer {
         E: From<diesel::result::Error> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, RunError<E>>>();
-        let span = tracing::Span::current();
         let max_wait = match lane {
             Lane::Public => self.limits.public_wait,
             Lane::Staff => self.limits.staff_wait,
         };
-        let queued_at = Instant::now();
-        let job: Job = Box::new(move |conn: Option<&mut DbConnection>| {
-            let conn = match conn {
-                Some(conn) if queued_at.elapsed() <= max_wait => conn,
-                late => {
-                    let refusal = match (late.is_some(), lane) {
-                        (true, Lane::Public) => RunError::Busy,
-                        (true, Lane::Staff) => {
-                            tracing::warn!("a write waited too long for the SQLite writer");
-                            RunError::Unavailable
-                        }
-                        (false, _) => RunError::Unavailable,
-                    };
-                    let answer = Box::new(move |_| {
-                        let _ = tx.send(Err(refusal));
-                    }) as Answer;
-                    return (answer, Vec::new());
-                }
-            };
-            let _entered = span.enter();
-            // The job's own savepoint; a panic inside it is caught here so that only the
-            // savepoint is rolled back.
-            let result: Result<(T, Vec<DayChanged>), Inner<E>> =
-                Tx::run_noting(conn, |t| match catch_unwind(AssertUnwindSafe(|| f(t))) {
-                    Ok(r) => r.map_err(Inner::Failed),
-                    Err(p) => Err(Inner::Panicked(panic_message(p))),
-                });
-            let (result, changed) = match result {
-                Ok((value, changed)) => (Ok(value), changed),
-                Err(e) => (Err(e), Vec::new()),
-            };
-            let answer = Box::new(move |committed: bool| {
-                let answer = match result {
-                    _ if !committed => Err(RunError::Unavailable),
-                    Ok(v) => Ok(v),
-                    Err(Inner::Failed(e)) => Err(RunError::Failed(e)),
-                    Err(Inner::Panicked(m)) => Err(RunError::Panicked(m)),
-                };
-                let _ = tx.send(answer);
-            }) as Answer;
-            (answer, changed)
-        });
+        let turn = Arc::new(AtomicU8::new(QUEUED));
+        let job = job(f, lane, max_wait, turn.clone(), tx);
         self.enqueue(lane, job)?;
-        rx.await
-            .unwrap_or_else(|_| Err(RunError::Panicked("the SQLite writer stopped".into())))
+        let mut rx = rx;
+        if lane == Lane::Public {
+            // A public write that has not had its turn in time is told busy at once; the job
+            // then finds itself given up and does not run. If the writer took it just now,
+            // its answer follows.
+            if let Ok(answer) = tokio::time::timeout(max_wait, &mut rx).await {
+                return answer.unwrap_or_else(|_| {
+                    Err(RunError::Panicked("the SQLite writer stopped".into()))
+                });
+            }
+            if turn
+                .compare_exchange(QUEUED, GIVEN_UP, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Err(RunError::Busy);
+            }
+        }
+        let answered = rx.await;
+        answered.unwrap_or_else(|_| Err(RunError::Panicked("the SQLite writer stopped".into())))
     }
 
     fn enqueue<E>(&self, lane: Lane, job: Job) -> Result<(), RunError<E>> {
@@ -179,6 +161,69 @@ impl Writer {
         self.shared.ready.notify_one();
         Ok(())
     }
+}
+
+/// The job of one write: runs `f` in its own savepoint if its caller still waits and it has not
+/// waited past `max_wait`, and answers through `tx` once the group's fate is known.
+fn job<T, E, F>(
+    f: F,
+    lane: Lane,
+    max_wait: Duration,
+    writers_turn: Arc<AtomicU8>,
+    tx: tokio::sync::oneshot::Sender<Result<T, RunError<E>>>,
+) -> Job
+where
+    F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<diesel::result::Error> + Send + 'static,
+{
+    let span = tracing::Span::current();
+    let queued_at = Instant::now();
+    Box::new(move |conn: Option<&mut DbConnection>| {
+        // Run only if the caller still waits (it may have been told busy meanwhile).
+        let taken = writers_turn
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        let conn = match conn {
+            Some(conn) if taken && queued_at.elapsed() <= max_wait => conn,
+            late => {
+                let refusal = match (late.is_some(), lane) {
+                    (true, Lane::Public) => RunError::Busy,
+                    (true, Lane::Staff) => {
+                        tracing::warn!("a write waited too long for the SQLite writer");
+                        RunError::Unavailable
+                    }
+                    (false, _) => RunError::Unavailable,
+                };
+                let answer = Box::new(move |_| {
+                    let _ = tx.send(Err(refusal));
+                }) as Answer;
+                return (answer, Vec::new());
+            }
+        };
+        let _entered = span.enter();
+        // The job's own savepoint; a panic inside it is caught here so that only the
+        // savepoint is rolled back.
+        let result: Result<(T, Vec<DayChanged>), Inner<E>> =
+            Tx::run_noting(conn, |t| match catch_unwind(AssertUnwindSafe(|| f(t))) {
+                Ok(r) => r.map_err(Inner::Failed),
+                Err(p) => Err(Inner::Panicked(panic_message(p))),
+            });
+        let (result, changed) = match result {
+            Ok((value, changed)) => (Ok(value), changed),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        let answer = Box::new(move |committed: bool| {
+            let answer = match result {
+                _ if !committed => Err(RunError::Unavailable),
+                Ok(v) => Ok(v),
+                Err(Inner::Failed(e)) => Err(RunError::Failed(e)),
+                Err(Inner::Panicked(m)) => Err(RunError::Panicked(m)),
+            };
+            let _ = tx.send(answer);
+        }) as Answer;
+        (answer, changed)
+    })
 }
 
 /// The next group: every staff job waiting, then public ones, `max_group` at most.
@@ -299,16 +344,22 @@ mod tests {
     use diesel::{RunQueryDsl, SqliteConnection};
 
     fn writer(dir: &tempfile::TempDir) -> (Writer, String) {
+        writer_with(
+            dir,
+            Limits {
+                max_group: 64,
+                staff_wait: Duration::from_secs(5),
+                public_wait: Duration::from_secs(5),
+                public_queue: 64,
+            },
+        )
+    }
+
+    fn writer_with(dir: &tempfile::TempDir, limits: Limits) -> (Writer, String) {
         let path = dir.path().join("w.sqlite3").display().to_string();
         let mut conn = SqliteConnection::establish(&path).expect("sqlite");
         conn.batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL);")
             .expect("table");
-        let limits = Limits {
-            max_group: 64,
-            staff_wait: Duration::from_secs(5),
-            public_wait: Duration::from_secs(5),
-            public_queue: 64,
-        };
         let w = Writer::start(DbConnection::Sqlite(conn), limits, Arc::default());
         (w, path)
     }
@@ -372,5 +423,56 @@ mod tests {
         assert!(a.is_ok() && c.is_ok(), "{a:?} {c:?}");
         assert!(matches!(b, Err(RunError::Failed(_))), "{b:?}");
         assert_eq!(values(&path), vec![1, 3]);
+    }
+
+    #[tokio::test]
+    async fn staff_writes_go_first_and_the_public_lane_is_told_busy_instead_of_waiting() {
+        let dir = tempfile::tempdir().expect("dir");
+        let limits = Limits {
+            max_group: 64,
+            staff_wait: Duration::from_secs(5),
+            public_wait: Duration::from_millis(150),
+            public_queue: 1,
+        };
+        let (w, path) = writer_with(&dir, limits);
+        // The writer is busy for 600 ms.
+        let blocker = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.submit(Lane::Staff, |conn| {
+                    std::thread::sleep(Duration::from_millis(600));
+                    insert(conn, 1)
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let queued = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let asked = Instant::now();
+                let r = w.submit(Lane::Public, |conn| insert(conn, 2)).await;
+                (r, asked.elapsed())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The public queue holds one: a second is refused at once.
+        let asked = Instant::now();
+        let full = w.submit(Lane::Public, |conn| insert(conn, 3)).await;
+        assert!(matches!(full, Err(RunError::Busy)), "{full:?}");
+        assert!(asked.elapsed() < Duration::from_millis(100));
+        // A staff write is not refused: it waits its turn and goes first.
+        let staff = w.submit(Lane::Staff, |conn| insert(conn, 4));
+        let (queued, staff) = tokio::join!(queued, staff);
+        let (queued, waited) = queued.expect("task");
+        assert!(matches!(queued, Err(RunError::Busy)), "{queued:?}");
+        assert!(
+            waited < Duration::from_millis(450),
+            "told busy after {waited:?}, not when the writer got to it"
+        );
+        assert!(staff.is_ok(), "{staff:?}");
+        assert!(blocker.await.expect("task").is_ok());
+        // What was told busy was never written; the rest was.
+        assert_eq!(values(&path), vec![1, 4]);
     }
 }

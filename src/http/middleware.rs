@@ -40,6 +40,31 @@ pub(crate) fn is_staff_path(path: &str) -> bool {
     STAFF_PATHS.iter().any(|p| path.starts_with(p))
 }
 
+/// The pages of the staff side (the console, the waiting-room screens).
+const STAFF_PAGES: [&str; 3] = ["/staff/", "/display/", "/staff"];
+
+/// On a public listener when the staff side has its own (`server.staff_bind`): the staff
+/// side's API and pages answer 404, as if they did not exist here.
+pub(crate) async fn public_side_only<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error> {
+    let path = req.path();
+    let staff_page = STAFF_PAGES
+        .iter()
+        .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)));
+    if is_staff_path(path) || staff_page {
+        let (req, _) = req.into_parts();
+        let res = super::problem::AppError::new(crate::error::ErrorCode::NotFound);
+        let mut res = actix_web::ResponseError::error_response(&res);
+        res.extensions_mut().insert(super::problem::NotTheRoutes);
+        return Ok(ServiceResponse::new(req, res).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
 /// Puts each request in its lane at the database ([`crate::db::Lane`]): the staff side's
 /// requests in the staff lane, everything else in the public one.
 pub(crate) async fn lane(

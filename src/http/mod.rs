@@ -40,7 +40,7 @@ use crate::error::ErrorCode;
 use problem::AppError;
 use route::ApiRoute;
 
-pub(crate) use middleware::{cache_control, cors, lane, rehearsal_headers};
+pub(crate) use middleware::{cache_control, cors, lane, public_side_only, rehearsal_headers};
 pub use route::Access;
 pub use state::AppState;
 
@@ -105,7 +105,12 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, openapi: Arc<String>) {
     cfg.app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error));
     let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();
-    for r in api_routes() {
+    // Paths are matched in registration order, one by one: the reads every browser repeats
+    // (the calendar's) come first, so a storm of them is routed after a comparison or two.
+    let (hot, rest): (Vec<ApiRoute>, Vec<ApiRoute>) = api_routes()
+        .into_iter()
+        .partition(|r| r.path.starts_with("/api/v1/counters") || r.path == "/api/v1/procedures");
+    for r in hot.into_iter().chain(rest) {
         let route = r.route.guard(GuardBox(method_guard(&r.method)));
         match resources.iter().position(|(p, _)| *p == r.path) {
             Some(i) => {

@@ -703,6 +703,10 @@ pub(crate) fn problem_middleware<B: MessageBody + 'static>() -> ErrorHandlers<B>
     })
 }
 
+/// Marks an answer given before any route was asked (a listener that does not serve a
+/// path): the route's documented codes do not apply to it.
+pub(crate) struct NotTheRoutes;
+
 /// A debug build's check that the answer's code is one its route documents (the OpenAPI
 /// document lists every code of the error types a route's handler returns): a code outside
 /// that list is a 500 that names it, so any test or fuzz run that reaches it fails. A
@@ -711,6 +715,9 @@ fn undocumented<B: MessageBody + 'static>(
     res: &ServiceResponse<B>,
     code: ErrorCode,
 ) -> Option<ServiceResponse<ProblemBody<B>>> {
+    if res.response().extensions().contains::<NotTheRoutes>() {
+        return None;
+    }
     let req = res.request();
     let documented = req.app_data::<actix_web::web::Data<DocumentedCodes>>()?;
     let pattern = req.match_pattern()?;

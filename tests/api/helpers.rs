@@ -122,6 +122,8 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub address: String,
+    /// The staff side's own listener, when `server.staff_bind` is set.
+    pub staff_address: Option<String>,
     pub port: u16,
     pub client: reqwest::Client,
     pub clock: ManualClock,
@@ -166,10 +168,12 @@ pub async fn spawn_app_with(now: DateTime<Utc>, configure: impl FnOnce(&mut Sett
         .await
         .expect("app builds");
     let port = app.port();
+    let staff_address = app.staff_port().map(|p| format!("http://127.0.0.1:{p}"));
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        staff_address,
         port,
         client: reqwest::Client::builder().build().expect("client"),
         clock,
@@ -300,13 +304,22 @@ impl TestApp {
         self.login(login, STAFF_PASSWORD).await
     }
 
+    /// The address staff requests go to: the staff listener when there is one.
+    pub fn staff_url(&self, path: &str) -> String {
+        match &self.staff_address {
+            Some(staff) => format!("{staff}{path}"),
+            None => self.url(path),
+        }
+    }
+
     pub async fn login(&self, login: &str, password: &str) -> String {
         let res = self
-            .post_json(
-                "/api/v1/staff/sessions",
-                &json!({ "login": login, "password": password }),
-            )
-            .await;
+            .client
+            .post(self.staff_url("/api/v1/staff/sessions"))
+            .json(&json!({ "login": login, "password": password }))
+            .send()
+            .await
+            .expect("login");
         assert_eq!(res.status(), 201, "login {login}");
         let body: Value = res.json().await.expect("json");
         body["token"].as_str().expect("token").to_string()
@@ -319,7 +332,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> reqwest::Response {
-        let mut req = self.client.request(method, self.url(path));
+        let mut req = self.client.request(method, self.staff_url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

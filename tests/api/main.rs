@@ -15,6 +15,7 @@ mod errors;
 mod fairness;
 mod hostile;
 mod jobs;
+mod load;
 mod mail;
 mod migrations;
 mod staff;

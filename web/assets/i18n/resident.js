@@ -2,6 +2,7 @@
 
 export const RESIDENT = {
   ja: {
+    'busy.waiting': 'ただいま大変混み合っています。入力した内容はそのまま残っています。{s}秒後に自動でもう一度送信しますので、このままお待ちください。',
     'site.title': 'マイナンバーカード特設窓口 予約',
     'site.switch': 'English',
     'site.switchLabel': 'Read this page in English',
@@ -204,6 +205,7 @@ export const RESIDENT = {
     'wait.left': 'キャンセル待ちの登録を取り消しました。',
   },
   en: {
+    'busy.waiting': 'Many people are booking at this moment. What you entered is kept; this page sends it again by itself in {s} seconds. Please wait here.',
     'site.title': 'My Number card special counter: booking',
     'site.switch': '日本語',
     'site.switchLabel': '日本語で表示',

@@ -71,17 +71,50 @@ export const serverClock = {
 let defaultLang = 'ja';
 let authToken = null;
 let onUnauthorized = null;
+let busyListener = null;
+
+/** How many times a `busy` answer (503: the service is shedding load) is tried again. */
+export const BUSY_TRIES = 8;
+
+/**
+ * `listener({ attempt, waitSeconds })` is called when a request was answered `busy` and will be
+ * sent again after waitSeconds (Retry-After plus up to a second of jitter, so the browsers told
+ * busy together do not come back together); `listener(null)` when that request is done.
+ */
+export function onBusy(listener) { busyListener = listener; }
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function setApiLang(lang) { defaultLang = lang; }
 export function setAuthToken(token, on401) { authToken = token; onUnauthorized = on401 || null; }
 
 /**
  * Calls the API. Returns the parsed JSON (null for 204, text for non-JSON answers).
- * Throws a Problem on any error status or network failure. The browser's HTTP cache is used as
- * the server directs (availability answers `no-cache` with an ETag: a 304 comes back as the
- * cached 200, with the fresh headers).
+ * Throws a Problem on any error status or network failure. Every request revalidates what the
+ * browser keeps (`cache: 'no-cache'`): a 304 comes back as the cached 200, with the fresh
+ * headers. A `busy` answer is sent again after its Retry-After (see onBusy).
  */
-export async function api(path, { method = 'GET', body, auth = true, accept, signal, lang } = {}) {
+export async function api(path, options = {}) {
+  let waited = false;
+  try {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await once(path, options);
+      } catch (e) {
+        // Busy: nothing was done; the same request is sent again after Retry-After.
+        if (!(e instanceof Problem) || e.code !== 'busy' || attempt >= BUSY_TRIES) throw e;
+        const waitMs = (e.retryAfter || 1) * 1000 + Math.floor(Math.random() * 1000);
+        waited = true;
+        if (busyListener) busyListener({ attempt, waitSeconds: Math.ceil(waitMs / 1000) });
+        await sleep(waitMs);
+      }
+    }
+  } finally {
+    if (waited && busyListener) busyListener(null);
+  }
+}
+
+async function once(path, { method = 'GET', body, auth = true, accept, signal, lang } = {}) {
   const headers = { 'Accept-Language': lang || defaultLang };
   headers.Accept = accept || 'application/json, application/problem+json';
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -95,6 +128,9 @@ export async function api(path, { method = 'GET', body, auth = true, accept, sig
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
       credentials: 'same-origin',
+      // The public reads may be kept a second by shared caches (Cache-Control max-age=1);
+      // the pages always ask the server, which answers an unchanged read with a 304.
+      cache: 'no-cache',
     });
   } catch (e) {
     if (e && e.name === 'AbortError') throw e;

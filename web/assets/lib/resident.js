@@ -1,7 +1,7 @@
 // What the residents' pages share: language, header and footer, the counters and procedures,
 // "what to bring", and the page shown for a link that cannot be used.
 
-import { api, setApiLang } from './api.js';
+import { api, setApiLang, onBusy } from './api.js';
 import * as endpoints from './endpoints.js';
 import { h, $, replace } from './dom.js';
 import { pickLang, makeT, applyI18n, langHref } from './i18n.js';
@@ -16,6 +16,7 @@ export function initPage() {
   const t = makeT(RESIDENT, lang);
   setApiLang(lang);
   applyI18n(t);
+  sayWhenBusy(t);
   const sw = $('#lang-switch');
   if (sw) {
     const other = lang === 'en' ? 'ja' : 'en';
@@ -25,6 +26,28 @@ export function initPage() {
     sw.setAttribute('aria-label', t('site.switchLabel'));
   }
   return t;
+}
+
+/**
+ * While the service sheds load, a request answered `busy` is sent again by api(); the resident
+ * is told so in a live region at the top of the page, that what they entered is kept, and
+ * when the page tries again.
+ */
+function sayWhenBusy(t) {
+  // Beside the main content, not in it: the pages redraw their main content as they go.
+  const status = h('p', { id: 'busy-status', class: 'notice busy', role: 'status', 'aria-live': 'polite', hidden: true });
+  const main = $('main');
+  if (main) main.before(status);
+  else document.body.prepend(status);
+  onBusy((busy) => {
+    if (!busy) {
+      status.hidden = true;
+      status.textContent = '';
+      return;
+    }
+    status.textContent = t('busy.waiting').replace('{s}', String(busy.waitSeconds));
+    status.hidden = false;
+  });
 }
 
 let catalog = null;
