@@ -9,7 +9,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
-use tracing_actix_web::TracingLogger;
 
 use crate::calendar::Calendar;
 use crate::catalogue::Catalogue;
@@ -20,7 +19,6 @@ use crate::http::problem::problem_middleware;
 use crate::http::{self, AppState};
 use crate::mail::deliver::{spawn_worker, Mailer};
 use crate::metrics::Metrics;
-use crate::telemetry::RequestSpan;
 use tokio::sync::Notify;
 
 pub struct Application {
@@ -179,17 +177,13 @@ impl Application {
         let server = HttpServer::new(move || {
             let openapi = data.openapi.clone();
             App::new()
-                .wrap(from_fn(http::lane))
                 .wrap(Condition::new(
                     side == Side::Public,
                     from_fn(http::public_side_only),
                 ))
                 .wrap(problem_middleware())
                 .wrap(Condition::new(!origins.is_empty(), http::cors(&origins)))
-                .wrap(from_fn(http::rehearsal_headers))
-                .wrap(from_fn(http::cache_control))
-                .wrap(from_fn(http::metrics::count_requests))
-                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(from_fn(http::frame))
                 .app_data(data.clone())
                 .app_data(documented.clone())
                 .configure(|cfg| http::routes(cfg, openapi))

@@ -273,7 +273,7 @@ pub(crate) async fn get_availability(
     let (from, to) = range(&state, &counter, &query, now)?;
     // The answer names the instant it was judged at, not the one it left at: a page that sees
     // noon in this header sees the days opened at noon in the body.
-    let judged_at = instant(now, state.default_tz());
+    let judged_at = super::middleware::now_header(&state, now);
     let answer = match staff {
         Some(_) => Arc::new(staff_answer(&state, &counter, from, to, now).await?),
         None => public_answer(&state, &counter, from, to, now).await?,
@@ -284,8 +284,10 @@ pub(crate) async fn get_availability(
         PUBLIC_READ
     };
     Ok(answer.body.respond(&req, |res| {
-        res.insert_header((header::CACHE_CONTROL, cache_control))
-            .insert_header((super::middleware::X_MADOGUCHI_NOW, judged_at));
+        res.insert_header((header::CACHE_CONTROL, cache_control));
+        if let Some(judged_at) = judged_at {
+            res.insert_header((super::middleware::X_MADOGUCHI_NOW, judged_at));
+        }
     }))
 }
 
@@ -319,17 +321,27 @@ async fn public_answer(
 ) -> Result<Arc<KeptAnswer>, AppError> {
     let key = (counter.id.clone(), from, to);
     let cache = &state.calendar.cache;
-    if let Some(answer) = state.kept.answer(&key, cache.epoch(&counter.id), now) {
-        return Ok(answer);
-    }
-    let builder = state.kept.builder(&key);
-    let _building = builder.lock().await;
+    let _building = loop {
+        if let Some(answer) = state.kept.answer(&key, cache.epoch(&counter.id), now) {
+            return Ok(answer);
+        }
+        match state.kept.build_or_wait(&key) {
+            Ok(building) => break building,
+            Err(done) => {
+                // Woken when the builder is done, then read what it kept (or build, if the
+                // days changed again meanwhile).
+                let woken = done.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                if state.kept.is_building(&key) {
+                    woken.await;
+                }
+            }
+        }
+    };
     // Read the epoch before the days: a change while they are read leaves the answer behind
     // the epoch, so the next read builds it again.
     let epoch = cache.epoch(&counter.id);
-    if let Some(answer) = state.kept.answer(&key, epoch, now) {
-        return Ok(answer);
-    }
     let days = days_of(state, counter, from, to, now).await?;
     let keys = render_keys(counter, &days, &[], Taker::Web, now);
     let until = days

@@ -5,8 +5,9 @@
 //! closing, a phone release). A kept answer costs no database work and no rendering; a 304
 //! is decided from its ETag alone.
 //!
-//! One request at a time builds a range's answer; the others wait for it (no herd of
-//! identical rebuilds when a booking changes a day under a storm of reloads).
+//! One request at a time builds a range's answer; the others wait for it and are all woken at
+//! once when it is kept (no herd of identical rebuilds when a booking changes a day under a
+//! storm of reloads, and no convoy of waiters woken one by one behind it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -49,7 +50,7 @@ pub(crate) struct Kept {
     pub counters: OnceLock<Encoded>,
     pub procedures: OnceLock<Encoded>,
     answers: Mutex<HashMap<RangeKey, Arc<KeptAnswer>>>,
-    builders: Mutex<HashMap<RangeKey, Arc<tokio::sync::Mutex<()>>>>,
+    builders: Mutex<HashMap<RangeKey, Arc<tokio::sync::Notify>>>,
     days: Mutex<HashMap<RenderKey, Arc<[u8]>>>,
 }
 
@@ -77,15 +78,34 @@ impl Kept {
         }
     }
 
-    /// The lock whoever builds `key`'s answer holds (the others wait, then use it).
-    pub(crate) fn builder(&self, key: &RangeKey) -> Arc<tokio::sync::Mutex<()>> {
+    /// Whether this request builds `key`'s answer (`Ok`: the others wait until the guard is
+    /// dropped) or waits for another's (`Err`: woken when it is done).
+    pub(crate) fn build_or_wait(
+        &self,
+        key: &RangeKey,
+    ) -> Result<Building<'_>, Arc<tokio::sync::Notify>> {
         let Ok(mut builders) = self.builders.lock() else {
-            return Arc::default();
+            return Ok(Building {
+                kept: self,
+                key: None,
+            });
         };
-        if builders.len() >= MAX_KEPT {
-            builders.retain(|_, b| Arc::strong_count(b) > 1);
+        if let Some(done) = builders.get(key) {
+            return Err(done.clone());
         }
-        builders.entry(key.clone()).or_default().clone()
+        builders.insert(key.clone(), Arc::default());
+        Ok(Building {
+            kept: self,
+            key: Some(key.clone()),
+        })
+    }
+
+    /// Whether a request is building `key`'s answer now.
+    pub(crate) fn is_building(&self, key: &RangeKey) -> bool {
+        self.builders
+            .lock()
+            .map(|b| b.contains_key(key))
+            .unwrap_or(false)
     }
 
     /// A day as rendered for `key` (by `render` on first use): a day's JSON is the same for
@@ -102,5 +122,29 @@ impl Kept {
             days.insert(key, bytes.clone());
         }
         bytes
+    }
+}
+
+/// Held by the request that builds a range's answer; dropped (built, or failed), it wakes
+/// every request that waits for that range.
+pub(crate) struct Building<'a> {
+    kept: &'a Kept,
+    key: Option<RangeKey>,
+}
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else {
+            return;
+        };
+        let done = self
+            .kept
+            .builders
+            .lock()
+            .ok()
+            .and_then(|mut b| b.remove(&key));
+        if let Some(done) = done {
+            done.notify_waiters();
+        }
     }
 }

@@ -1,49 +1,14 @@
 //! `GET /metrics` (Prometheus text) and the middleware that counts every request by route
 //! template and status.
 
-use std::time::Instant;
-
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 
 use super::problem::AppError;
 use super::route::{api, own, Access, ApiRoute};
 use super::state::AppState;
-use crate::metrics::{CounterLabels, HttpLabels, RouteLabels, StatusLabels};
+use crate::metrics::{CounterLabels, StatusLabels};
 use actix_web::http::Method;
-
-/// Counts and times every request, by method, route template (never the raw path, which
-/// holds tokens) and status.
-pub(crate) async fn count_requests(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let started = Instant::now();
-    let method = req.method().as_str().to_string();
-    let res = next.call(req).await?;
-    if let Some(state) = state {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_string());
-        let m = &state.metrics;
-        m.http_requests
-            .get_or_create(&HttpLabels {
-                method: method.clone(),
-                route: route.clone(),
-                status: res.status().as_u16(),
-            })
-            .inc();
-        m.http_duration
-            .get_or_create(&RouteLabels { method, route })
-            .observe(started.elapsed().as_secs_f64());
-    }
-    Ok(res)
-}
 
 /// The metrics in Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",

@@ -1,5 +1,5 @@
-//! The middleware of every answer (cache headers, the clock's headers, CORS) and the client
-//! address key.
+//! The middleware of every answer (its frame: lane, log span, metrics, cache and clock
+//! headers; CORS; the public listener's gate) and the client address key.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,15 +10,78 @@ use actix_web::{web, HttpRequest};
 use super::json::instant;
 use super::state::AppState;
 
-/// API answers carry personal data or tokens unless they say otherwise: `Cache-Control:
-/// no-store` on every `/api/v1` response that did not set its own (the public calendar sets
-/// `no-cache` with an ETag), so no shared or browser cache keeps a reservation or a token.
-pub(crate) async fn cache_control(
+/// Requests seen by this process: each request's id in its log span.
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// What every request goes through, in one pass (one middleware rather than five: a storm of
+/// revalidations is answered at the machine's rate only if the frame around each is thin):
+///
+/// - its lane at the database ([`crate::db::Lane`]): the staff side's requests in the staff
+///   lane, every other in the public one;
+/// - its log span: method, route *template* (never the path, which carries tokens), a request
+///   id, the status; a 5xx is logged as a warning;
+/// - its metrics: count and duration by method, route template and status;
+/// - `Cache-Control: no-store` on an `/api/v1` answer that set none (answers carry personal
+///   data or tokens unless they say otherwise);
+/// - the clock's headers: every API answer says what time the server's clock shows
+///   (`X-Madoguchi-Now`, unless the handler named the instant it judged at), and under
+///   `clock.start` that the clock is a rehearsal (`X-Madoguchi-Clock`).
+pub(crate) async fn frame(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let api = req.path().starts_with("/api/v1/");
-    let mut res = next.call(req).await?;
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let (api, clocked, lane) = {
+        let path = req.path();
+        let api = path.starts_with("/api/");
+        let lane = if is_staff_path(path) {
+            crate::db::Lane::Staff
+        } else {
+            crate::db::Lane::Public
+        };
+        (api, api || path == "/healthz", lane)
+    };
+    let method = method_label(req.method());
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let id = REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let span = tracing::info_span!(
+        "http",
+        http.method = method,
+        http.route = %route,
+        request_id = id,
+        http.status = tracing::field::Empty,
+    );
+    let outcome = crate::db::in_lane(lane, next.call(req))
+        .instrument(span.clone())
+        .await;
+    let status = match &outcome {
+        Ok(res) => res.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
+    span.record("http.status", status);
+    if status >= 500 {
+        span.in_scope(|| tracing::warn!(http.status = status, "request failed"));
+    }
+    let mut res = outcome?;
+    if let Some(state) = state {
+        let m = &state.metrics;
+        m.http_requests
+            .get_or_create(&crate::metrics::HttpLabels {
+                method: method.to_string(),
+                route: route.clone(),
+                status,
+            })
+            .inc();
+        m.http_duration
+            .get_or_create(&crate::metrics::RouteLabels {
+                method: method.to_string(),
+                route,
+            })
+            .observe(started.elapsed().as_secs_f64());
+        clock_headers(&state, res.headers_mut(), clocked);
+    }
     if api
         && !res
             .headers()
@@ -30,6 +93,38 @@ pub(crate) async fn cache_control(
         );
     }
     Ok(res)
+}
+
+/// A method as a metric label, without allocating for the usual ones.
+fn method_label(m: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method as M;
+    match *m {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// `X-Madoguchi-Now` on API answers (kept when the handler set it: the instant it judged
+/// at), and `X-Madoguchi-Clock: rehearsal` on every answer under a rehearsal clock.
+fn clock_headers(state: &AppState, headers: &mut actix_web::http::header::HeaderMap, api: bool) {
+    let rehearsal = state.clock.is_rehearsal();
+    if (api || rehearsal) && !headers.contains_key(X_MADOGUCHI_NOW) {
+        if let Some(v) = now_header(state, state.clock.now()) {
+            headers.insert(X_MADOGUCHI_NOW, v);
+        }
+    }
+    if rehearsal {
+        headers.insert(
+            HeaderName::from_static("x-madoguchi-clock"),
+            HeaderValue::from_static("rehearsal"),
+        );
+    }
 }
 
 /// The paths of the staff side: staff requests and the waiting-room screens.
@@ -65,54 +160,32 @@ pub(crate) async fn public_side_only<B: MessageBody>(
         .map(ServiceResponse::map_into_left_body)
 }
 
-/// Puts each request in its lane at the database ([`crate::db::Lane`]): the staff side's
-/// requests in the staff lane, everything else in the public one.
-pub(crate) async fn lane(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let lane = if is_staff_path(req.path()) {
-        crate::db::Lane::Staff
-    } else {
-        crate::db::Lane::Public
-    };
-    crate::db::in_lane(lane, next.call(req)).await
+/// `now` as an `X-Madoguchi-Now` value (to the second, in the counters' zone), formatted once
+/// a second per worker thread rather than once an answer.
+pub(crate) fn now_header(
+    state: &AppState,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<HeaderValue> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(i64, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let second = now.timestamp();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((s, v)) = last.as_ref() {
+            if *s == second {
+                return Some(v.clone());
+            }
+        }
+        let v = HeaderValue::from_str(&instant(now, state.default_tz())).ok()?;
+        *last = Some((second, v.clone()));
+        Some(v)
+    })
 }
 
 /// The instant the server's clock showed when it judged the answer.
 pub(crate) const X_MADOGUCHI_NOW: HeaderName = HeaderName::from_static("x-madoguchi-now");
-
-/// Under `clock.start`, every response says the clock is a rehearsal and what time it shows.
-///
-/// Every API response says what time the server's clock shows (`X-Madoguchi-Now`), so pages
-/// count down to a window's opening by the server's clock, not the browser's; under
-/// `clock.start`, `X-Madoguchi-Clock: rehearsal` says that clock is a rehearsal.
-pub(crate) async fn rehearsal_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let api = req.path().starts_with("/api/") || req.path() == "/healthz";
-    let mut res = next.call(req).await?;
-    let Some(state) = state else {
-        return Ok(res);
-    };
-    let rehearsal = state.clock.is_rehearsal();
-    // A handler that judged its answer by the clock has named that instant already.
-    if (api || rehearsal) && !res.headers().contains_key(X_MADOGUCHI_NOW) {
-        let now = instant(state.clock.now(), state.default_tz());
-        if let Ok(v) = HeaderValue::from_str(&now) {
-            res.headers_mut().insert(X_MADOGUCHI_NOW, v);
-        }
-    }
-    if rehearsal {
-        res.headers_mut().insert(
-            HeaderName::from_static("x-madoguchi-clock"),
-            HeaderValue::from_static("rehearsal"),
-        );
-    }
-    Ok(res)
-}
 
 /// The per-IP rate-limit key: SHA-256 of the client address (the first X-Forwarded-For
 /// entry when configured to trust a proxy), so the address itself is never stored.

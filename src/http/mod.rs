@@ -40,7 +40,7 @@ use crate::error::ErrorCode;
 use problem::AppError;
 use route::ApiRoute;
 
-pub(crate) use middleware::{cache_control, cors, lane, public_side_only, rehearsal_headers};
+pub(crate) use middleware::{cors, frame, public_side_only};
 pub use route::Access;
 pub use state::AppState;
 
