@@ -48,6 +48,8 @@ pub struct Settings {
     pub second_visit: SecondVisitSettings,
     pub mail: MailSettings,
     pub calendar: CalendarSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     pub counters: Vec<CounterSettings>,
     pub procedures: Vec<ProcedureSettings>,
 }
@@ -71,6 +73,10 @@ pub struct ServerSettings {
     /// Worker threads of the staff listener.
     #[serde(default = "default_staff_workers")]
     pub staff_workers: usize,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (a CIDR list); empty: none, the
+    /// client is the peer address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 fn default_staff_workers() -> usize {
@@ -169,13 +175,107 @@ pub struct VerificationSettings {
     pub ttl_minutes: u32,
 }
 
+/// Who may read `GET /metrics`: a bearer token, or a client from a listed network; neither
+/// set: nobody (it answers 404, as if it were not there).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    #[serde(default)]
+    pub bearer_token: String,
+    /// A file holding the token (instead of writing it into the configuration).
+    #[serde(default)]
+    pub bearer_token_file: String,
+    #[serde(default)]
+    pub allowed_networks: Vec<String>,
+}
+
+impl MetricsSettings {
+    /// The token, read from its file when one is named.
+    pub fn token(&self) -> Option<String> {
+        let token = if self.bearer_token_file.trim().is_empty() {
+            self.bearer_token.trim().to_string()
+        } else {
+            std::fs::read_to_string(self.bearer_token_file.trim())
+                .map(|t| t.trim().to_string())
+                .unwrap_or_default()
+        };
+        (!token.is_empty()).then_some(token)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub verify_per_address: u32,
     pub verify_per_ip: u32,
     pub window_minutes: u32,
+    /// No longer read (the proxies whose `X-Forwarded-For` is believed are
+    /// `server.trusted_proxies`); kept so that an older city file still starts, with a warning.
+    #[serde(default)]
     pub trust_forwarded_for: bool,
+    /// Bookings refused on one verification link before the link is used up (a refusal does
+    /// not use it up otherwise).
+    #[serde(default = "default_refusals_per_link")]
+    pub refusals_per_link: u32,
+    /// Waiting-list entries one address may hold at once.
+    #[serde(default = "default_waitlist_per_address")]
+    pub waitlist_per_address: u32,
+    /// A proof of work on verification requests (the page solves it in about a second).
+    #[serde(default)]
+    pub proof_of_work: bool,
+    /// Its difficulty: leading zero bits of SHA-256(challenge ‖ nonce).
+    #[serde(default = "default_proof_of_work_bits")]
+    pub proof_of_work_bits: u32,
+}
+
+fn default_refusals_per_link() -> u32 {
+    3
+}
+
+fn default_waitlist_per_address() -> u32 {
+    3
+}
+
+fn default_proof_of_work_bits() -> u32 {
+    18
+}
+
+/// Networks (CIDR lists) per role, or one list for every role; empty: anywhere.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NetworksByRole {
+    Everyone(Vec<String>),
+    PerRole(std::collections::BTreeMap<String, Vec<String>>),
+}
+
+impl Default for NetworksByRole {
+    fn default() -> Self {
+        NetworksByRole::Everyone(Vec::new())
+    }
+}
+
+impl NetworksByRole {
+    /// The networks `role` may sign in from (empty: anywhere).
+    pub fn for_role(&self, role: &str) -> &[String] {
+        match self {
+            NetworksByRole::Everyone(list) => list,
+            NetworksByRole::PerRole(map) => map.get(role).map(Vec::as_slice).unwrap_or(&[]),
+        }
+    }
+}
+
+/// The networks of a setting (a CIDR list; a bare address is one host).
+pub fn parse_networks(list: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    list.iter()
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!("{s:?} is not a network (a CIDR such as 10.0.0.0/8, or an address)")
+                })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,6 +290,41 @@ pub struct StaffSettings {
     pub login_delay_max_seconds: u32,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    /// Failed sign-ins for one login from this many different client addresses within the
+    /// window throttle that login from everywhere (a spread attack on one account); from fewer,
+    /// only the addresses they came from wait.
+    #[serde(default = "default_login_lockout_addresses")]
+    pub login_lockout_addresses: u32,
+    /// Roles that must sign in with a second factor (TOTP): until they enrol, their sessions
+    /// may only enrol.
+    #[serde(default = "default_require_totp_for")]
+    pub require_totp_for: Vec<String>,
+    /// Where staff may sign in from: one CIDR list for every role, or a list per role; empty:
+    /// anywhere.
+    #[serde(default)]
+    pub allowed_networks: NetworksByRole,
+    /// A session unused this long ends (besides `session_hours` after sign-in).
+    #[serde(default = "default_idle_minutes")]
+    pub idle_minutes: u32,
+    /// Sessions one account may hold at once; a new sign-in ends the oldest.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: u32,
+}
+
+fn default_login_lockout_addresses() -> u32 {
+    10
+}
+
+fn default_require_totp_for() -> Vec<String> {
+    vec!["admin".into()]
+}
+
+fn default_idle_minutes() -> u32 {
+    30
+}
+
+fn default_max_sessions() -> u32 {
+    3
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -553,6 +688,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut check = Checks::default();
         self.check_service(&mut check);
+        self.check_networks(&mut check);
         self.check_booking(&mut check);
         self.check_counters(&mut check);
         self.check_procedures(&mut check);
@@ -631,6 +767,47 @@ impl Settings {
                 .is_ok(),
             format!("log.filter: {:?} is not a tracing filter", self.log.filter),
         );
+    }
+
+    /// The network lists and the roles they name.
+    fn check_networks(&self, check: &mut Checks) {
+        if let Err(e) = parse_networks(&self.server.trusted_proxies) {
+            check.fail(format!("server.trusted_proxies: {e}"));
+        }
+        if let Err(e) = parse_networks(&self.metrics.allowed_networks) {
+            check.fail(format!("metrics.allowed_networks: {e}"));
+        }
+        const ROLES: [&str; 4] = ["phone", "desk", "admin", "kiosk"];
+        match &self.staff.allowed_networks {
+            NetworksByRole::Everyone(list) => {
+                if let Err(e) = parse_networks(list) {
+                    check.fail(format!("staff.allowed_networks: {e}"));
+                }
+            }
+            NetworksByRole::PerRole(map) => {
+                for (role, list) in map {
+                    check.that(
+                        ROLES.contains(&role.as_str()),
+                        format!(
+                            "staff.allowed_networks: {role:?} is not a role ({})",
+                            ROLES.join(", ")
+                        ),
+                    );
+                    if let Err(e) = parse_networks(list) {
+                        check.fail(format!("staff.allowed_networks.{role}: {e}"));
+                    }
+                }
+            }
+        }
+        for role in &self.staff.require_totp_for {
+            check.that(
+                ROLES.contains(&role.as_str()),
+                format!(
+                    "staff.require_totp_for: {role:?} is not a role ({})",
+                    ROLES.join(", ")
+                ),
+            );
+        }
     }
 
     fn check_booking(&self, check: &mut Checks) {

@@ -90,6 +90,7 @@ impl Application {
         }
         let schedules = Arc::new(crate::jobs::schedules(&settings));
         let openapi = http::openapi_json();
+        let clients = Arc::new(client_addresses(&settings, &db, clock.now()).await?);
         let state = AppState {
             message_domain: Arc::from(mailer.message_domain()),
             mailer,
@@ -103,6 +104,7 @@ impl Application {
             db,
             openapi: Arc::new(openapi),
             kept: Arc::default(),
+            clients,
             jobs: schedules,
         };
         if state.settings.jobs.enabled {
@@ -378,4 +380,28 @@ fn watch_days(
             }
         }
     }
+}
+
+/// The client addresses: the trusted proxies of the settings, and the key of the addresses'
+/// hashes (made at the first start and kept in the database).
+async fn client_addresses(
+    settings: &Settings,
+    db: &Db,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<http::client::ClientAddresses> {
+    let trusted = crate::config::parse_networks(&settings.server.trusted_proxies)
+        .map_err(anyhow::Error::msg)?;
+    if settings.limits.trust_forwarded_for {
+        tracing::warn!(
+            "limits.trust_forwarded_for is no longer read: list the reverse proxies whose X-Forwarded-For is believed in server.trusted_proxies"
+        );
+    }
+    let secret = db
+        .run_background(move |conn| crate::db::secret(conn, "client_address_key", now))
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the client address key: {e}"))?;
+    Ok(http::client::ClientAddresses::new(
+        trusted,
+        secret.into_bytes(),
+    ))
 }

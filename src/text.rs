@@ -163,6 +163,20 @@ pub(crate) fn parse_label(raw: &str, max: usize) -> Result<String, FieldProblem>
     }
 }
 
+/// An address as every limit compares it: case-folded, and without its sub-address (the
+/// `+tag` of `bob+1@example.jp`, which delivers to `bob@example.jp`), so one mailbox is one
+/// address however it is written. What is stored and mailed to stays as typed.
+pub(crate) fn email_key(email: &str) -> String {
+    let lower = email.trim().to_lowercase();
+    match lower.split_once('@') {
+        Some((local, domain)) => {
+            let local = local.split('+').next().unwrap_or(local);
+            format!("{local}@{domain}")
+        }
+        None => lower,
+    }
+}
+
 /// An email address, lower-cased; strict enough to refuse typos, loose enough for real ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EmailAddress(String);
@@ -343,36 +357,238 @@ fn digit_value(c: char) -> Option<u8> {
     u8::try_from((c as u32 - start) % 10).ok()
 }
 
-/// Whether text holds an individual number (マイナンバー), however it is written.
+/// Kanji numerals as a digit: the everyday ones, the formal ones of contracts and banks
+/// (大字), and the circles written for zero. 十, 百, 千 and 万 are multipliers, not digits: a
+/// number written with them is not a run of twelve digits, and they read as letters.
+fn kanji_digit(c: char) -> Option<u8> {
+    Some(match c {
+        '〇' | '零' | '○' | '◯' => 0,
+        '一' | '壱' | '壹' | '弌' => 1,
+        '二' | '弐' | '貳' | '弍' => 2,
+        '三' | '参' | '參' | '弎' => 3,
+        '四' | '肆' => 4,
+        '五' | '伍' => 5,
+        '六' | '陸' => 6,
+        '七' | '漆' => 7,
+        '八' | '捌' => 8,
+        '九' | '玖' => 9,
+        _ => return None,
+    })
+}
+
+/// Digits that are not decimal digits in Unicode's sense but are read as one (NFKC leaves
+/// them as they are): the dingbat circled digits.
+fn dingbat_digit(c: char) -> Option<u8> {
+    let v = match c as u32 {
+        0x2776..=0x277E => c as u32 - 0x2776 + 1, // ❶ … ❾
+        0x2780..=0x2788 => c as u32 - 0x2780 + 1, // ➀ … ➈
+        0x278A..=0x2792 => c as u32 - 0x278A + 1, // ➊ … ➒
+        0x24FF | 0x24EA => 0,                     // ⓿ ⓪
+        _ => return None,
+    };
+    u8::try_from(v).ok()
+}
+
+/// How one character may be read inside a run of digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// A digit of this value.
+    Digit(u8),
+    /// Between digit groups: the run goes on across it.
+    Separator,
+    /// A word: the run ends here.
+    Break,
+}
+
+/// What stands around a character: a digit right beside it (nothing between), and digits on
+/// both sides of it (separators between allowed).
+#[derive(Debug, Clone, Copy, Default)]
+struct Near {
+    /// A digit right before or after (nothing between).
+    adjacent: bool,
+    /// Digits on both sides (separators between allowed).
+    between: bool,
+    /// A digit on either side (separators between allowed).
+    beside: bool,
+    /// A letter (a word) comes right after.
+    word_after: bool,
+}
+
+/// Every way `c` may be read, given the digits [`Near`] it.
 ///
-/// Digits are read in any script; white space, punctuation, symbols and invisible characters
-/// between them are separators, and the digits on both sides of separators are joined (a
-/// letter, kana or kanji ends a chain). Every 12-digit window of every chain is checked
-/// against the check digit, so a number hidden among other digit groups
-/// (`0748365560 123456789018`, `マイナンバー 1234 5678 9018 2枚目`) or split by dots, slashes,
-/// commas, underscores, brackets or zero-width spaces is found.
+/// - **Digits**: a decimal digit of any script (ASCII, full-width, Arabic-Indic, Devanagari,
+///   Thai, mathematical, …; after NFKC also superscripts, subscripts, circled, parenthesised
+///   and full-stop digits), the kanji numerals (二三…, 〇, the formal 壱弐参, ○ for zero) and
+///   the dingbat circled digits (❶, ➀).
+/// - **Separators**: white space, punctuation and symbols of every width (hyphens, dashes,
+///   minus signs, dots, slashes, brackets, 〜), the prolonged sound mark ー and its half-width
+///   form (what a kana-mode input method types for "-"), combining marks (a keycap 1⃣, an
+///   accent) and invisible format characters (zero-width spaces, joiners, variation
+///   selectors).
+/// - **Either**: 一 between digits is the digit one or a dash (both are followed); right
+///   beside a digit, or after or before digits and not followed by a word, it is one; after
+///   digits and before a word it is one or the start of the word (一人, 一緒: both are
+///   followed); elsewhere it is a word. A Latin O or o right beside
+///   a digit may stand for zero, an l, I or | for one (both readings are followed).
+/// - Every other letter, kana or kanji is a word and ends the run.
+fn readings(c: char, near: Near) -> &'static [Reading] {
+    use Reading::{Break, Digit, Separator};
+    const DIGITS: [[Reading; 1]; 10] = [
+        [Digit(0)],
+        [Digit(1)],
+        [Digit(2)],
+        [Digit(3)],
+        [Digit(4)],
+        [Digit(5)],
+        [Digit(6)],
+        [Digit(7)],
+        [Digit(8)],
+        [Digit(9)],
+    ];
+    if let Some(v) = digit_value(c).or_else(|| dingbat_digit(c)) {
+        return &DIGITS[usize::from(v)];
+    }
+    if c == '一' {
+        return if near.between {
+            &[Digit(1), Separator]
+        } else if near.adjacent || (near.beside && !near.word_after) {
+            &DIGITS[1]
+        } else if near.beside {
+            // Digits, then 一 before a word: the last digit, or a word (一人, 一緒, 一度).
+            &[Digit(1), Break]
+        } else {
+            &[Break]
+        };
+    }
+    if let Some(v) = kanji_digit(c) {
+        return &DIGITS[usize::from(v)];
+    }
+    if near.adjacent {
+        match c {
+            'O' | 'o' => return &[Digit(0), Break],
+            'l' | 'I' | '|' => return &[Digit(1), Break],
+            _ => {}
+        }
+    }
+    if is_separator(c) {
+        &[Separator]
+    } else {
+        &[Break]
+    }
+}
+
+/// Whether `c` only stands between digit groups (see [`readings`]).
+fn is_separator(c: char) -> bool {
+    matches!(c, 'ー' | '〜' | '～')
+        || matches!(
+            c.general_category(),
+            GeneralCategory::NonspacingMark
+                | GeneralCategory::EnclosingMark
+                | GeneralCategory::SpacingMark
+                | GeneralCategory::Format
+        )
+        || !c.is_alphabetic()
+}
+
+/// Whether `c` reads as a digit (for what stands beside it).
+fn is_digit_char(c: char) -> bool {
+    digit_value(c).is_some() || dingbat_digit(c).is_some() || kanji_digit(c).is_some()
+}
+
+/// For each character, the digits [`Near`] it.
+fn neighbours(chars: &[char]) -> Vec<Near> {
+    let n = chars.len();
+    // Whether the nearest character before (after) position i, across separators, is a digit.
+    let mut digit_before = vec![false; n];
+    let mut last = false;
+    for i in 0..n {
+        digit_before[i] = last;
+        if is_digit_char(chars[i]) {
+            last = true;
+        } else if !is_separator(chars[i]) {
+            last = false;
+        }
+    }
+    let mut digit_after = vec![false; n];
+    last = false;
+    for i in (0..n).rev() {
+        digit_after[i] = last;
+        if is_digit_char(chars[i]) {
+            last = true;
+        } else if !is_separator(chars[i]) {
+            last = false;
+        }
+    }
+    (0..n)
+        .map(|i| Near {
+            adjacent: (i > 0 && is_digit_char(chars[i - 1]))
+                || chars.get(i + 1).is_some_and(|c| is_digit_char(*c)),
+            between: digit_before[i] && digit_after[i],
+            beside: digit_before[i] || digit_after[i],
+            word_after: chars
+                .get(i + 1)
+                .is_some_and(|c| !is_digit_char(*c) && !is_separator(*c)),
+        })
+        .collect()
+}
+
+/// Whether text holds an individual number (マイナンバー), however it is written: in any script,
+/// in kanji numerals, with look-alike letters inside the digits, and with anything a person or
+/// an input method puts between digit groups (see [`readings`] for what counts as a digit and
+/// what as a separator).
 ///
-/// False positives: any chain of 12 or more digits has about a one-in-ten chance per window
-/// of passing the check digit by accident. Single phone numbers, dates, postcodes, times and
+/// The text is first brought to NFKC (full-width and half-width forms, superscripts, circled
+/// and parenthesised digits become plain ones). Then every reading of the text is followed at
+/// once: a set of the last eleven digits of each possible run (a character with two readings,
+/// such as 一, carries both on), and every run that reaches twelve digits is checked against
+/// the check digit, window by window, so a number hidden among other digit groups
+/// (`0748365560 123456789018`, `マイナンバー 1234 5678 9018 2枚目`) is found.
+///
+/// False positives: any run of 12 or more digits has about a one-in-ten chance per window of
+/// passing the check digit by accident. Single phone numbers, dates, postcodes, times and
 /// reservation numbers never reach 12 digits and always pass; on the corpus of innocent
 /// Japanese notes in this module's tests (which also holds date-and-time and two-number
-/// strings, the cases that do reach 12 digits) the rate is stated in
-/// `innocent_japanese_text_passes_and_the_false_positive_rate_is_known`.
+/// strings, the cases that do reach 12 digits, and addresses and dates in kanji numerals) the
+/// rate is stated in `innocent_japanese_text_passes_and_the_false_positive_rate_is_known`.
 pub(crate) fn contains_individual_number(text: &str) -> bool {
-    let mut chain: Vec<u8> = Vec::new();
-    let check = |chain: &[u8]| chain.windows(12).any(is_individual_number_digits);
-    for c in text.chars() {
-        if let Some(v) = digit_value(c) {
-            chain.push(v);
-        } else if c.is_alphabetic() {
-            if check(&chain) {
-                return true;
-            }
-            chain.clear();
+    /// More possible runs than this at once: the oldest readings are dropped (only text made
+    /// of thousands of look-alikes gets there).
+    const MAX_RUNS: usize = 256;
+    let chars: Vec<char> = text.nfkc().collect();
+    let near = neighbours(&chars);
+    let mut runs: Vec<Vec<u8>> = vec![Vec::new()];
+    for (&c, &near) in chars.iter().zip(&near) {
+        let options = readings(c, near);
+        if options == [Reading::Separator] {
+            continue;
         }
-        // Anything else separates digit groups without ending the chain.
+        let mut next: Vec<Vec<u8>> = Vec::with_capacity(runs.len() * options.len());
+        for run in &runs {
+            for reading in options {
+                let run = match *reading {
+                    Reading::Digit(v) => {
+                        let mut run = run.clone();
+                        run.push(v);
+                        if run.len() == 12 {
+                            if is_individual_number_digits(&run) {
+                                return true;
+                            }
+                            run.remove(0);
+                        }
+                        run
+                    }
+                    Reading::Separator => run.clone(),
+                    Reading::Break => Vec::new(),
+                };
+                if !next.contains(&run) {
+                    next.push(run);
+                }
+            }
+        }
+        next.truncate(MAX_RUNS);
+        runs = next;
     }
-    check(&chain)
+    false
 }
 
 #[cfg(test)]
@@ -431,6 +647,92 @@ mod tests {
         }
     }
 
+    /// 31415926535 and its check digit, written in `digit(i, d)` with `sep` between groups of four.
+    fn written(digit: impl Fn(usize, u8) -> String, sep: &str) -> String {
+        let first: [u8; 11] = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5];
+        let mut digits = first.to_vec();
+        digits.push(check_digit(&first));
+        let mut s = String::new();
+        for (i, d) in digits.iter().enumerate() {
+            if i > 0 && i.is_multiple_of(4) {
+                s.push_str(sep);
+            }
+            s.push_str(&digit(i, *d));
+        }
+        s
+    }
+
+    #[test]
+    fn what_a_japanese_input_method_types_is_found() {
+        let ascii = |_: usize, d: u8| char::from(b'0' + d).to_string();
+        let full = |_: usize, d: u8| {
+            char::from_u32(0xFF10 + u32::from(d))
+                .unwrap_or('0')
+                .to_string()
+        };
+        let kanji = |_: usize, d: u8| {
+            "〇一二三四五六七八九"
+                .chars()
+                .nth(usize::from(d))
+                .unwrap_or('〇')
+                .to_string()
+        };
+        let formal = |_: usize, d: u8| {
+            "零壱弐参四伍六七八九"
+                .chars()
+                .nth(usize::from(d))
+                .unwrap_or('零')
+                .to_string()
+        };
+        let circled = |_: usize, d: u8| {
+            if d == 0 {
+                "⓪".to_string()
+            } else {
+                char::from_u32(0x2460 + u32::from(d) - 1)
+                    .unwrap_or('⓪')
+                    .to_string()
+            }
+        };
+        let keycap = |_: usize, d: u8| format!("{}\u{FE0F}\u{20E3}", char::from(b'0' + d));
+        let mixed = |i: usize, d: u8| {
+            if i.is_multiple_of(2) {
+                kanji(i, d)
+            } else {
+                full(i, d)
+            }
+        };
+        let lookalike = |_: usize, d: u8| match d {
+            0 => "O".to_string(),
+            1 => "l".to_string(),
+            d => char::from(b'0' + d).to_string(),
+        };
+        let cases = [
+            format!("マイナンバーは {} です", written(ascii, "ー")),
+            written(full, "ー"),
+            written(full, "ｰ"),
+            written(ascii, "ｰ"),
+            written(kanji, ""),
+            written(kanji, "ー"),
+            written(formal, "・"),
+            written(mixed, ""),
+            written(ascii, "一"),
+            written(full, "〜"),
+            written(circled, ""),
+            written(keycap, " "),
+            written(lookalike, "-"),
+            written(ascii, "\u{0301}"),
+            format!("番号{}です", written(kanji, "－")),
+        ];
+        for text in &cases {
+            assert!(contains_individual_number(text), "{text:?}");
+            assert_eq!(
+                parse_free_text(text, 500),
+                Err(FieldProblem::IndividualNumber),
+                "{text:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_wrong_check_digit_or_a_letter_between_is_not_a_number() {
         assert!(!contains_individual_number("123456789012"));
@@ -445,11 +747,12 @@ mod tests {
             prop::collection::vec(
                 prop::sample::select(vec![
                     "", "", "", " ", "-", ".", "/", ",", "_", "(", ")", "[", "]", "\u{200B}",
-                    "\u{FEFF}", "\u{3000}", "・", "\n", "－", "、",
+                    "\u{FEFF}", "\u{3000}", "・", "\n", "－", "、", "ー", "ｰ", "〜", "\u{20E3}",
+                    "\u{0301}", "一", "―", "‐",
                 ]),
                 12,
             ),
-            prop::collection::vec(0usize..6, 12),
+            prop::collection::vec(0usize..7, 12),
             prop::sample::select(vec![
                 "",
                 "マイナンバーは",
@@ -463,12 +766,18 @@ mod tests {
             .prop_map(|(first, seps, scripts, prefix, suffix)| {
                 let mut digits: Vec<u8> = first.to_vec();
                 digits.push(check_digit(&first));
-                // ASCII, full-width, Arabic-Indic, Devanagari, Thai, mathematical bold.
+                // ASCII, full-width, Arabic-Indic, Devanagari, Thai, mathematical bold, kanji.
                 let zeros = ['0', '０', '٠', '०', '๐', '𝟎'];
+                let kanji: Vec<char> = "〇一二三四五六七八九".chars().collect();
                 let mut s = String::from(prefix);
                 for (i, d) in digits.iter().enumerate() {
-                    let zero = zeros[scripts[i] % zeros.len()] as u32;
-                    s.push(char::from_u32(zero + u32::from(*d)).unwrap_or('0'));
+                    let script = scripts[i] % (zeros.len() + 1);
+                    match zeros.get(script) {
+                        Some(zero) => {
+                            s.push(char::from_u32(*zero as u32 + u32::from(*d)).unwrap_or('0'))
+                        }
+                        None => s.push(kanji[usize::from(*d)]),
+                    }
                     if i < 11 {
                         s.push_str(seps[i]);
                     }
@@ -529,8 +838,8 @@ mod tests {
         }
     }
 
-    /// The false-positive rate on innocent Japanese notes. 20,000 generated notes, 2,000 of each
-    /// of 10 shapes (run with `--nocapture` to see each shape's rate). Measured when written:
+    /// The false-positive rate on innocent Japanese notes. 28,000 generated notes, 2,000 of each
+    /// of 14 shapes (run with `--nocapture` to see each shape's rate). Measured when written:
     ///
     /// | shape | refused |
     /// |---|---:|
@@ -539,11 +848,23 @@ mod tests {
     /// | `受付 0000 0000 0000` (12) | 9.7 % |
     /// | `000-0000 00-0000` (13) | 20.7 % |
     /// | `0748-36-0000 / 090-0000-0000` (two phone numbers, 21) | 67.7 % |
-    /// | all 20,000 | 10.9 % |
+    /// | an address, a date and a phone number in kanji numerals (3 shapes) | 0 % |
+    /// | `携帯 090-0000-0000 一人で来ます` (一 may be a twelfth digit) | 8.3 % |
+    /// | the five shapes that reach 12 digits together | 23.4 % |
     ///
     /// Every window of 12 digits has about a one-in-ten chance of passing the check digit, so
     /// the rate grows with the digits in a chain; anything under 12 per chain always passes.
     /// The refusal says how to go on: separate the numbers with words (`自宅 … 携帯 …`).
+    /// A number in kanji numerals, digit by digit (as addresses and phone numbers are written:
+    /// 二三六, not 二百三十六).
+    fn kanji_number(n: u64) -> String {
+        let kanji: Vec<char> = "〇一二三四五六七八九".chars().collect();
+        n.to_string()
+            .bytes()
+            .map(|b| kanji[usize::from(b - b'0')])
+            .collect()
+    }
+
     #[test]
     fn innocent_japanese_text_passes_and_the_false_positive_rate_is_known() {
         let mut rng_state = 0x2545_F491_4F6C_DD1Du64;
@@ -554,7 +875,7 @@ mod tests {
             rng_state % n
         };
         type Shape = fn(&mut dyn FnMut(u64) -> u64) -> String;
-        let shapes: [(Shape, bool); 10] = [
+        let shapes: [(Shape, bool); 14] = [
             (
                 |r| format!("携帯 090-{:04}-{:04} に連絡ください", r(10_000), r(10_000)),
                 false,
@@ -627,19 +948,51 @@ mod tests {
                 |r| format!("受付 {:04} {:04} {:04}", r(10_000), r(10_000), r(10_000)),
                 true,
             ),
+            (
+                |r| {
+                    format!(
+                        "桜宮町{}番地{}号",
+                        kanji_number(1 + r(300)),
+                        kanji_number(1 + r(30))
+                    )
+                },
+                false,
+            ),
+            (
+                |r| {
+                    format!(
+                        "二〇二{}年{}月{}日に来庁します",
+                        kanji_number(6 + r(3)),
+                        kanji_number(1 + r(12)),
+                        kanji_number(1 + r(28))
+                    )
+                },
+                false,
+            ),
+            (
+                |r| format!("電話は〇七四八ー三六ー{}です", kanji_number(1000 + r(9000))),
+                false,
+            ),
+            (
+                // 一 after eleven digits may be their twelfth: one window, one in ten.
+                |r| format!("携帯 090-{:04}-{:04} 一人で来ます", r(10_000), r(10_000)),
+                true,
+            ),
         ];
         let mut refused = 0usize;
-        let mut total = 0usize;
+        let mut reaching = 0usize;
         for (shape, may_reach_12) in shapes {
             let mut refused_here = 0;
             for _ in 0..2000 {
                 let text = shape(&mut next);
-                total += 1;
                 if contains_individual_number(&text) {
                     refused_here += 1;
                 }
             }
-            if !may_reach_12 {
+            if may_reach_12 {
+                reaching += 2000;
+                refused += refused_here;
+            } else {
                 assert_eq!(refused_here, 0, "a shape under 12 digits is never refused");
             }
             eprintln!(
@@ -647,10 +1000,12 @@ mod tests {
                 refused_here as f64 / 20.0,
                 shape(&mut |_| 0)
             );
-            refused += refused_here;
         }
-        let rate = refused as f64 / total as f64;
-        assert!((0.08..0.14).contains(&rate), "false positives {rate:.3}");
+        // The shapes that reach 12 digits: 27 % refused when the guard read decimal scripts
+        // only (the first four); kanji numerals, look-alikes and kana-mode dashes must not make
+        // ordinary text refused more often.
+        let rate = refused as f64 / reaching as f64;
+        assert!((0.20..0.34).contains(&rate), "false positives {rate:.3}");
     }
 
     #[test]

@@ -25,6 +25,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// HMAC-SHA256 of `message` under `key`, hex: what a client's address is kept as (a plain
+/// digest of an IPv4 address is undone by hashing all 2³² of them; a keyed one is not).
+pub fn keyed_hash(key: &[u8], message: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        // HMAC takes a key of any length; this cannot happen.
+        return sha256_hex(message);
+    };
+    mac.update(message);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new secret: 256 random bits, hex.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A token as it may arrive in a path: URL-safe base64, a sane length.
 pub fn looks_like_token(s: &str) -> bool {
     (20..=128).contains(&s.len())

@@ -27,6 +27,11 @@ pub fn db_ceiling(backend: Backend, total: usize) -> f64 {
         ));
     }
     db.execute(&setup);
+    if backend == Backend::Sqlite {
+        // WAL once, before the writers: switching it from several connections at once can be
+        // refused at once with "database is locked" (the busy timeout does not apply).
+        db.execute("PRAGMA journal_mode = WAL;");
+    }
     let threads = match backend {
         Backend::Sqlite => 4,
         Backend::Postgres => 8,
@@ -51,7 +56,7 @@ pub fn db_ceiling(backend: Backend, total: usize) -> f64 {
                 match backend {
                     Backend::Sqlite => {
                         let mut c = SqliteConnection::establish(&url).expect("sqlite");
-                        c.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+                        c.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")
                             .expect("pragmas");
                         loop {
                             let i = done.fetch_add(1, Ordering::SeqCst);

@@ -7,6 +7,7 @@ mod lane;
 mod locks;
 mod pool;
 pub(crate) mod schema;
+mod secrets;
 mod tx;
 mod types;
 pub(crate) use types::text_enum;
@@ -15,6 +16,7 @@ mod writer;
 pub(crate) use lane::{in_lane, Lane};
 pub(crate) use locks::{lock, Lock, Mode};
 pub use pool::Db;
+pub(crate) use secrets::secret;
 pub use tx::Tx;
 
 use std::path::PathBuf;

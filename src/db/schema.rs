@@ -27,6 +27,8 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        email_key -> Nullable<Text>,
+        refusals -> Integer,
     }
 }
 
@@ -62,6 +64,8 @@ diesel::table! {
         visit -> Integer,
         first_visit_id -> Nullable<Text>,
         completed_at -> Nullable<Timestamp>,
+        email_key -> Nullable<Text>,
+        cancel_message -> Nullable<Text>,
     }
 }
 
@@ -95,6 +99,7 @@ diesel::table! {
         reservation_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email_key -> Nullable<Text>,
     }
 }
 
@@ -168,6 +173,8 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        totp_secret -> Nullable<Text>,
+        totp_enrolled_at -> Nullable<Timestamp>,
     }
 }
 
@@ -179,6 +186,8 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        last_seen_at -> Nullable<Timestamp>,
+        enrol_only -> Bool,
     }
 }
 
@@ -263,3 +272,21 @@ diesel::allow_tables_to_appear_in_same_query!(reservations, manage_links);
 diesel::joinable!(manage_links -> reservations (reservation_id));
 diesel::allow_tables_to_appear_in_same_query!(waitlist, waitlist_links);
 diesel::joinable!(waitlist_links -> waitlist (waitlist_id));
+
+diesel::table! {
+    secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_recovery_codes (id) {
+        id -> Text,
+        staff_id -> Text,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}

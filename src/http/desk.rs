@@ -24,7 +24,9 @@ use crate::queue::{calls_after, last_call_id, recent_calls, CallEvent, TicketRow
 use crate::text::parse_label;
 use actix_web::http::Method;
 
-pub(crate) const DESK_NAME_MAX: usize = 20;
+/// A desk's name is a short label (`1`, `A`, `窓口3`): the screen and the spoken call add
+/// 番窓口 / "desk" themselves. Eight characters hold no individual number in any spelling.
+pub(crate) const DESK_NAME_MAX: usize = 8;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -193,8 +193,11 @@ fn gzip(body: &[u8]) -> Bytes {
 
 fn brotli(body: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(body.len() / 8);
+    // A 256 KiB window is more than an answer needs (the default 4 MiB one only costs memory
+    // on every worker that compresses).
     let params = brotli::enc::BrotliEncoderParams {
         quality: 5,
+        lgwin: 18,
         ..Default::default()
     };
     // Writing to a Vec cannot fail.

@@ -5,7 +5,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 
 use super::json::instant;
 use super::state::AppState;
@@ -186,25 +186,6 @@ pub(crate) fn now_header(
 
 /// The instant the server's clock showed when it judged the answer.
 pub(crate) const X_MADOGUCHI_NOW: HeaderName = HeaderName::from_static("x-madoguchi-now");
-
-/// The per-IP rate-limit key: SHA-256 of the client address (the first X-Forwarded-For
-/// entry when configured to trust a proxy), so the address itself is never stored.
-pub(crate) fn client_ip_key(req: &HttpRequest, trust_forwarded_for: bool) -> String {
-    let forwarded = trust_forwarded_for
-        .then(|| {
-            req.headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-        })
-        .flatten()
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
-    let ip = forwarded
-        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
-        .unwrap_or_else(|| "unknown".into());
-    crate::tokens::sha256_hex(ip.as_bytes())
-}
 
 /// CORS for a resident page served from another origin (`server.cors_allowed_origins`).
 /// Preflights are answered; only the listed origins may read responses.

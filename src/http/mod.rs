@@ -11,6 +11,7 @@ pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod body;
 pub(crate) mod calendar;
+pub(crate) mod client;
 pub(crate) mod desk;
 pub(crate) mod documented;
 pub(crate) mod encoded;

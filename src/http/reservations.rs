@@ -101,6 +101,10 @@ pub(super) async fn book(
     origin: Origin,
 ) -> Result<service::Booked, AppError> {
     let now = state.clock.now();
+    let link = match &origin {
+        Origin::Web { verification_token } => Some(verification_token.clone()),
+        Origin::Phone { .. } => None,
+    };
     let plan = service::plan_booking(&state.booking_ctx(), input, origin, now)?;
     let slot = plan.slot_id().clone();
     let s = state.clone();
@@ -113,7 +117,29 @@ pub(super) async fn book(
             service::book_planned(conn, &s.booking_ctx(), plan, now)
         })
         .await;
+    if let (Some(link), Err(RunError::Failed(refusal))) = (link, &result) {
+        count_refusal(state, link, refusal).await;
+    }
     with_alternatives(state, result, &slot, now).await
+}
+
+/// A web booking refused because the person or the address already holds reservations says
+/// so about someone: such refusals are counted on the link, which they use up after
+/// `limits.refusals_per_link` (see `verification::note_refusal`).
+pub(super) async fn count_refusal(state: &AppState, link: String, refusal: &BookingError) {
+    if !matches!(
+        refusal,
+        BookingError::PersonHasReservation | BookingError::AddressLimit { .. }
+    ) {
+        return;
+    }
+    let counted = state
+        .db
+        .write(move |tx| crate::verification::note_refusal(tx, &link))
+        .await;
+    if let Err(e) = counted {
+        tracing::warn!(error = %e, "could not count a refused booking on its link");
+    }
 }
 
 /// A booking's outcome as the client sees it: a full slot's refusal gets its

@@ -10,7 +10,6 @@ use super::body::JsonBody;
 use super::calendar::check_date_range;
 use super::json::instant;
 use super::json::{StaffReservationJson, StaffReservationsJson};
-use super::middleware::client_ip_key;
 use super::problem::AppError;
 use super::route::{api, codes, own, Access, ApiRoute, ANY_STAFF, PHONE};
 use super::state::AppState;
@@ -53,7 +52,7 @@ pub(crate) async fn post_session(
     body: JsonBody<LoginBody>,
 ) -> Result<HttpResponse, AppError> {
     let LoginBody { login, password } = body.parse()?;
-    let ip_key = client_ip_key(&req, state.settings.limits.trust_forwarded_for);
+    let ip_key = state.clients.key(&req);
     let now = state.clock.now();
     let (s, ip) = (state.get_ref().clone(), ip_key.clone());
     let check = state

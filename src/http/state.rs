@@ -30,6 +30,8 @@ pub struct AppState {
     pub display_notify: Arc<Notify>,
     /// The domain of Message-IDs (the sender's).
     pub message_domain: Arc<str>,
+    /// Who is asking: the client's address behind trusted proxies, and its keyed hash.
+    pub(crate) clients: Arc<super::client::ClientAddresses>,
     /// The public reads kept ready to send (counters, procedures, availability).
     pub(crate) kept: Arc<super::kept::Kept>,
     /// The OpenAPI document, generated once at start-up.

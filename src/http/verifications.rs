@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use super::body::JsonBody;
 use super::json::instant;
 use super::json::stored;
-use super::middleware::client_ip_key;
 use super::problem::AppError;
 use super::route::{api, codes, Access, ApiRoute};
 use super::state::AppState;
@@ -69,7 +68,7 @@ pub(crate) async fn post_verification(
         counter: body.counter,
         slot_id: body.slot_id,
         english: body.lang.as_deref().map(str::trim) == Some("en"),
-        ip_key: client_ip_key(&req, state.settings.limits.trust_forwarded_for),
+        ip_key: state.clients.key(&req),
     };
     let now = state.clock.now();
     let s = state.get_ref().clone();
@@ -106,9 +105,10 @@ pub(crate) async fn get_verification(
         return Err(VerificationError::NotFound.into());
     }
     let now = state.clock.now();
+    let max_refusals = i32::try_from(state.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
     let row = state
         .db
-        .run(move |conn| verification::lookup(conn, &token, now))
+        .run(move |conn| verification::lookup(conn, &token, max_refusals, now))
         .await?;
     let tz = state.default_tz();
     Ok(HttpResponse::Ok().json(VerificationJson {

@@ -147,10 +147,15 @@ pub(crate) async fn post_waitlist(
     };
     let now = state.clock.now();
     let s = state.get_ref().clone();
-    let (row, token, position) = state
+    let link = req.verification_token.clone();
+    let joined = state
         .db
         .write(move |conn| waitlist::join(conn, s.booking_ctx(), req, now))
-        .await?;
+        .await;
+    if let Err(crate::db::RunError::Failed(WaitlistError::Booking(refusal))) = &joined {
+        super::reservations::count_refusal(&state, link, refusal).await;
+    }
+    let (row, token, position) = joined?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Created().json(entry_json(&state, &row, Some(position), Some(token), None)))
 }

@@ -121,4 +121,8 @@ pub struct ReservationRow {
     pub first_visit_id: Option<String>,
     /// When the desk completed the visit.
     pub completed_at: Option<NaiveDateTime>,
+    /// The address as every limit compares it ([`crate::text::email_key`]).
+    pub email_key: Option<String>,
+    /// What a staff cancellation told the resident (its `cancel_reason` stays in the audit).
+    pub cancel_message: Option<String>,
 }

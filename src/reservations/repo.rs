@@ -55,7 +55,7 @@ pub(crate) fn booking_checks(
     date: chrono::NaiveDate,
     person_key: &str,
     procedure: &str,
-    email: Option<&str>,
+    email_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<BookingChecks> {
     use diesel::sql_types::{Date, Text, Timestamp};
@@ -64,7 +64,7 @@ pub(crate) fn booking_checks(
         (SELECT COUNT(*) FROM closures WHERE counter_id = ?1 AND closed_on = ?2) AS closed, \
         (SELECT COUNT(*) FROM reservations WHERE person_key = ?3 AND procedure_id = ?4 \
             AND status IN ('confirmed', 'checked_in') AND ends_at > ?5) AS person, \
-        (SELECT COUNT(*) FROM reservations WHERE email = ?6 \
+        (SELECT COUNT(*) FROM reservations WHERE email_key = ?6 \
             AND status IN ('confirmed', 'checked_in') AND ends_at > ?5) AS email";
     let sql = match conn {
         DbConnection::Pg(_) => SQL.replace('?', "$"),
@@ -77,7 +77,7 @@ pub(crate) fn booking_checks(
         .bind::<Text, _>(person_key)
         .bind::<Text, _>(procedure)
         .bind::<Timestamp, _>(now.naive_utc())
-        .bind::<Text, _>(email.unwrap_or(""))
+        .bind::<Text, _>(email_key.unwrap_or(""))
         .get_result(conn)
 }
 
@@ -263,11 +263,11 @@ pub(crate) fn count_active_for_person(
 /// Active reservations not yet over, made with one address.
 pub(crate) fn count_active_for_email(
     conn: &mut DbConnection,
-    email: &str,
+    email_key: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<i64> {
     reservations::table
-        .filter(reservations::email.eq(email))
+        .filter(reservations::email_key.eq(email_key))
         .filter(reservations::status.eq_any(ReservationStatus::ACTIVE))
         .filter(reservations::ends_at.gt(now.naive_utc()))
         .select(count_star())

@@ -21,6 +21,7 @@ use crate::config::ProcedureSettings;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail, ReservationMail};
 use crate::staff::audit::{self, Detail};
+use crate::text::email_key;
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
 
@@ -190,7 +191,9 @@ pub(crate) fn book_planned(
     let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
     let overridden = match &origin {
         Origin::Web { verification_token } => {
-            let v = verification::consume(conn, verification_token, now)?;
+            let max = i32::try_from(ctx.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
+            let v = verification::consume(conn, verification_token, max, now)?;
+            row.email_key = Some(email_key(&v.email));
             row.email = Some(v.email);
             false
         }
@@ -203,10 +206,15 @@ pub(crate) fn book_planned(
     } else if def.starts_at <= now {
         return Err(BookingError::SlotStarted { date: def.id.date });
     }
-    check_day_and_limits(conn, ctx, counter, def.id.date, &row, now)?;
+    // The day first, then the seat, and only then the person and the address: a full slot
+    // says so to everyone, so a refusal never tells whether someone holds a reservation.
+    let checks = lock_and_check(conn, counter, def.id.date, &row, now)?;
+    ctx.calendar
+        .open_day_given(counter, def.id.date, checks.closed())?;
     let channel = row.channel;
     let taker = channel.taker();
     take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
+    check_limits(ctx, &row, &checks)?;
     store_reservation(conn, ctx, &mut row, &manage_token, &mut mail, None, now)?;
     if let Some(recipient) = &row.email {
         enqueue_payload(
@@ -244,16 +252,15 @@ pub(crate) fn book_planned(
 }
 
 /// The booking's locks (the day shared, the person and the address exclusive, in one
-/// statement on PostgreSQL), then the closure and the per-person and per-address limits (one
-/// query).
-fn check_day_and_limits(
+/// statement on PostgreSQL), then what the rules need: the closure and the person's and the
+/// address's active reservations (one query).
+fn lock_and_check(
     conn: &mut Tx<'_>,
-    ctx: &Ctx<'_>,
     counter: &Counter,
     date: chrono::NaiveDate,
     row: &ReservationRow,
     now: DateTime<Utc>,
-) -> Result<(), BookingError> {
+) -> Result<repo::BookingChecks, BookingError> {
     let day = Lock::Day {
         counter: &counter.id,
         day: date,
@@ -262,21 +269,27 @@ fn check_day_and_limits(
         (Mode::Shared, day),
         (Mode::Exclusive, Lock::Person(&row.person_key)),
     ];
-    if let Some(email) = &row.email {
-        locks.push((Mode::Exclusive, Lock::Email(email)));
+    if let Some(key) = &row.email_key {
+        locks.push((Mode::Exclusive, Lock::Email(key)));
     }
     lock(conn, &locks)?;
-    let checks = repo::booking_checks(
+    Ok(repo::booking_checks(
         conn,
         &counter.id,
         date,
         &row.person_key,
         &row.procedure_id,
-        row.email.as_deref(),
+        row.email_key.as_deref(),
         now,
-    )?;
-    ctx.calendar
-        .open_day_given(counter, date, checks.closed())?;
+    )?)
+}
+
+/// One active booking per person and procedure; `booking.max_active_per_email` per address.
+fn check_limits(
+    ctx: &Ctx<'_>,
+    row: &ReservationRow,
+    checks: &repo::BookingChecks,
+) -> Result<(), BookingError> {
     if checks.person > 0 {
         return Err(BookingError::PersonHasReservation);
     }
@@ -326,6 +339,8 @@ fn new_reservation(b: &NewBooking<'_>, now: DateTime<Utc>) -> (ReservationRow, S
         name_kana: b.name_kana.to_string(),
         phone: b.phone.to_string(),
         email: b.email.clone(),
+        email_key: b.email.as_deref().map(email_key),
+        cancel_message: None,
         representative_name: b.representative_name.clone(),
         notes: b.notes.clone(),
         person_key: b.person_key.clone(),

@@ -74,17 +74,10 @@ mod tests {
     use super::*;
 
     fn cheap() -> StaffSettings {
-        StaffSettings {
-            session_hours: 12,
-            password_min_length: 12,
-            login_max_failures: 5,
-            login_max_failures_per_ip: 20,
-            login_window_minutes: 15,
-            login_delay_base_seconds: 30,
-            login_delay_max_seconds: 900,
-            argon2_memory_kib: 256,
-            argon2_iterations: 1,
-        }
+        let mut s = crate::config::Settings::defaults().expect("defaults").staff;
+        s.argon2_memory_kib = 256;
+        s.argon2_iterations = 1;
+        s
     }
 
     #[test]

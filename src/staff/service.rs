@@ -76,6 +76,18 @@ fn parse_login(raw: &str) -> Result<String, FieldProblem> {
     }
 }
 
+/// What the audit log and the server's log say of a login typed at a failed sign-in: the login
+/// when it could be one, else only how long it was (a stranger's typing is not stored: not an
+/// individual number, not 60,000 characters, not a line break or a direction override).
+pub(crate) fn login_as_typed(typed: &str) -> String {
+    let login = typed.trim().to_ascii_lowercase();
+    if valid_login(&login) && !contains_individual_number(&login) {
+        login
+    } else {
+        format!("(not a login: {} characters)", typed.chars().count())
+    }
+}
+
 fn valid_login(login: &str) -> bool {
     (LOGIN_MIN..=LOGIN_MAX).contains(&login.len())
         && login
@@ -197,7 +209,7 @@ pub(crate) fn check_login(
     settings: &StaffSettings,
     now: DateTime<Utc>,
 ) -> Result<LoginCheck, StaffError> {
-    let login = login.trim().to_ascii_lowercase();
+    let login = login_as_typed(login);
     let window = Duration::minutes(i64::from(settings.login_window_minutes));
     let [pair, by_ip] = audit::login_failures_since(conn, &login, ip_key, now - window)?;
     let limits = [

@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::mail::links::{instant_label, Links};
 use crate::mail::{enqueue_json, MailKind, MailPayload, VerificationMail};
-use crate::text::EmailAddress;
+use crate::text::{email_key, EmailAddress};
 use crate::tokens::{hash_token, new_token};
 use repo::{count_since, find_by_hash, insert_verification, use_token, VerificationRow};
 
@@ -63,7 +63,10 @@ pub(crate) fn request(
         created_at: now.naive_utc(),
         expires_at: expires_at.naive_utc(),
         used_at: None,
+        email_key: Some(email_key(email)),
+        refusals: 0,
     };
+    let key = email_key(email);
     let tz = chrono_tz::Asia::Tokyo;
     let payload = MailPayload::Verification(VerificationMail {
         city: settings.city_name.clone(),
@@ -77,14 +80,14 @@ pub(crate) fn request(
     lock(
         conn,
         &[
-            (Mode::Exclusive, Lock::VerifyEmail(email)),
+            (Mode::Exclusive, Lock::VerifyEmail(&key)),
             (Mode::Exclusive, Lock::VerifyAddress(&req.ip_key)),
         ],
     )?;
     let since = now - window;
     for (count, limit) in [
         (
-            count_since(conn, repo::Key::Email(email), since)?,
+            count_since(conn, repo::Key::Email(&key), since)?,
             limits.verify_per_address,
         ),
         (
@@ -119,10 +122,15 @@ pub(crate) fn request(
 pub(crate) fn lookup(
     conn: &mut DbConnection,
     token: &str,
+    max_refusals: i32,
     now: DateTime<Utc>,
 ) -> Result<VerificationRow, VerificationError> {
     let row = find_by_hash(conn, &hash_token(token))?.ok_or(VerificationError::NotFound)?;
     if row.used_at.is_some() {
+        return Err(VerificationError::Used);
+    }
+    if row.refusals >= max_refusals {
+        // Refused bookings used it up (see `limits.refusals_per_link`).
         return Err(VerificationError::Used);
     }
     if row.expires_at <= now.naive_utc() {
@@ -132,18 +140,27 @@ pub(crate) fn lookup(
 }
 
 /// Uses the token up (inside the booking transaction): one conditional UPDATE, so of two
-/// requests with the same token exactly one gets through.
+/// requests with the same token exactly one gets through. A link on which `max_refusals`
+/// bookings were refused is used up too.
 pub(crate) fn consume(
     conn: &mut DbConnection,
     token: &str,
+    max_refusals: i32,
     now: DateTime<Utc>,
 ) -> Result<VerificationRow, VerificationError> {
     let hash = hash_token(token);
-    if let Some(row) = use_token(conn, &hash, now)? {
+    if let Some(row) = use_token(conn, &hash, max_refusals, now)? {
         return Ok(row);
     }
     // Say why: unknown, used or expired.
-    lookup(conn, token, now).and(Err(VerificationError::Used))
+    lookup(conn, token, max_refusals, now).and(Err(VerificationError::Used))
+}
+
+/// A booking refused on this link in a way that could tell who holds a reservation (the
+/// person or the address already booked): counted, and the link is used up after
+/// `limits.refusals_per_link` of them, so nobody can probe without end on one link.
+pub(crate) fn note_refusal(conn: &mut Tx<'_>, token: &str) -> diesel::QueryResult<()> {
+    repo::add_refusal(conn, &hash_token(token))
 }
 
 /// The `expire_verifications` job: removes used and expired tokens, once they are older than

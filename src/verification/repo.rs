@@ -17,6 +17,10 @@ pub struct VerificationRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+    /// The address as every limit compares it ([`crate::text::email_key`]).
+    pub email_key: Option<String>,
+    /// Bookings refused on this link that could tell who holds a reservation.
+    pub refusals: i32,
 }
 
 pub(crate) enum Key<'a> {
@@ -55,7 +59,7 @@ pub(crate) fn count_since(
         .filter(verifications::created_at.gt(since.naive_utc()))
         .into_boxed();
     let q = match key {
-        Key::Email(e) => q.filter(verifications::email.eq(e.to_string())),
+        Key::Email(e) => q.filter(verifications::email_key.eq(e.to_string())),
         Key::Ip(ip) => q.filter(verifications::ip_key.eq(ip.to_string())),
     };
     let (n, oldest): (i64, Option<NaiveDateTime>) = q
@@ -70,11 +74,13 @@ pub(crate) fn count_since(
 pub(crate) fn use_token(
     conn: &mut DbConnection,
     hash: &str,
+    max_refusals: i32,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<VerificationRow>> {
     let target = verifications::table
         .filter(verifications::token_hash.eq(hash))
         .filter(verifications::used_at.is_null())
+        .filter(verifications::refusals.lt(max_refusals))
         .filter(verifications::expires_at.gt(now.naive_utc()));
     let set = verifications::used_at.eq(Some(now.naive_utc()));
     match conn {
@@ -89,6 +95,14 @@ pub(crate) fn use_token(
             .get_result(c)
             .optional(),
     }
+}
+
+/// One more booking refused on the link `hash` names.
+pub(crate) fn add_refusal(conn: &mut DbConnection, hash: &str) -> QueryResult<()> {
+    diesel::update(verifications::table.filter(verifications::token_hash.eq(hash)))
+        .set(verifications::refusals.eq(verifications::refusals + 1))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Tokens used or expired, older than `before` (the rate-limit window still counts newer

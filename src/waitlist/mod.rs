@@ -31,6 +31,7 @@ use crate::reservations::model::Channel;
 use crate::reservations::service::Ctx;
 use crate::reservations::service::{insert_booking, Booked, NewBooking};
 use crate::reservations::{repo as reservations, BookingError};
+use crate::text::email_key;
 use crate::tokens::{hash_token, new_token};
 use crate::verification;
 
@@ -136,7 +137,8 @@ pub(crate) fn join(
         .ok_or(BookingError::ProcedureNotFound)?;
     let day = req.date;
     let (row, token) = conn.savepoint(|conn| {
-        let v = verification::consume(conn, &req.verification_token, now)?;
+        let max = i32::try_from(ctx.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
+        let v = verification::consume(conn, &req.verification_token, max, now)?;
         ctx.calendar
             .window
             .check(day, counter.tz, now)
@@ -147,25 +149,8 @@ pub(crate) fn join(
             return Err(WaitlistError::SeatsAvailable);
         }
         let person_key = req.person.person_key();
-        lock(
-            conn,
-            &[
-                (Mode::Exclusive, Lock::Person(&person_key)),
-                (Mode::Exclusive, Lock::Email(&v.email)),
-            ],
-        )?;
-        if reservations::count_active_for_person(conn, &person_key, &procedure.id, now)? > 0
-            || repo::count_active_for_person(conn, &person_key, &procedure.id)? > 0
-        {
-            return Err(BookingError::PersonHasReservation.into());
-        }
-        let max = i64::from(ctx.settings.booking.max_active_per_email);
-        if reservations::count_active_for_email(conn, &v.email, now)?
-            + repo::count_active_for_email(conn, &v.email)?
-            >= max
-        {
-            return Err(BookingError::AddressLimit { max }.into());
-        }
+        let key = email_key(&v.email);
+        check_person_and_address(conn, &ctx, &person_key, &procedure.id, &key, now)?;
         let token = new_token();
         let p = &req.person;
         let row = WaitlistRow {
@@ -189,6 +174,7 @@ pub(crate) fn join(
             reservation_id: None,
             created_at: now.naive_utc(),
             updated_at: now.naive_utc(),
+            email_key: Some(key.clone()),
         };
         repo::insert(conn, &row)?;
         let position = repo::position(conn, &row)?.unwrap_or(1);
@@ -520,6 +506,42 @@ pub(crate) fn accept(
     })
 }
 
+/// Who may join: the person holds no booking or entry for the procedure; the address holds
+/// fewer than `booking.max_active_per_email` bookings and entries together, and fewer than
+/// `limits.waitlist_per_address` entries (waiting is a claim on a seat too). Under the
+/// person's and the address's locks.
+fn check_person_and_address(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    person_key: &str,
+    procedure: &str,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), WaitlistError> {
+    lock(
+        conn,
+        &[
+            (Mode::Exclusive, Lock::Person(person_key)),
+            (Mode::Exclusive, Lock::Email(key)),
+        ],
+    )?;
+    if reservations::count_active_for_person(conn, person_key, procedure, now)? > 0
+        || repo::count_active_for_person(conn, person_key, procedure)? > 0
+    {
+        return Err(BookingError::PersonHasReservation.into());
+    }
+    let max = i64::from(ctx.settings.booking.max_active_per_email);
+    let waiting = repo::count_active_for_email(conn, key)?;
+    if reservations::count_active_for_email(conn, key, now)? + waiting >= max {
+        return Err(BookingError::AddressLimit { max }.into());
+    }
+    let max = i64::from(ctx.settings.limits.waitlist_per_address);
+    if waiting >= max {
+        return Err(BookingError::AddressLimit { max }.into());
+    }
+    Ok(())
+}
+
 /// The person and address limits when an offer is accepted (a booking may have been made
 /// since joining); this entry is one of the address's active ones and becomes the reservation.
 fn check_limits_at_accept(
@@ -528,11 +550,12 @@ fn check_limits_at_accept(
     row: &WaitlistRow,
     now: DateTime<Utc>,
 ) -> Result<(), WaitlistError> {
+    let key = email_key(&row.email);
     lock(
         conn,
         &[
             (Mode::Exclusive, Lock::Person(&row.person_key)),
-            (Mode::Exclusive, Lock::Email(&row.email)),
+            (Mode::Exclusive, Lock::Email(&key)),
         ],
     )?;
     if reservations::count_active_for_person(conn, &row.person_key, &row.procedure_id, now)? > 0 {
@@ -540,8 +563,8 @@ fn check_limits_at_accept(
     }
     let max = i64::from(ctx.settings.booking.max_active_per_email);
     // This entry is one of the address's active entries: it becomes the reservation.
-    if reservations::count_active_for_email(conn, &row.email, now)?
-        + repo::count_active_for_email(conn, &row.email)?
+    if reservations::count_active_for_email(conn, &key, now)?
+        + repo::count_active_for_email(conn, &key)?
         > max
     {
         return Err(BookingError::AddressLimit { max }.into());

@@ -72,6 +72,8 @@ pub struct WaitlistRow {
     pub reservation_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The address as every limit compares it ([`crate::text::email_key`]).
+    pub email_key: Option<String>,
 }
 
 pub(crate) fn insert(conn: &mut DbConnection, row: &WaitlistRow) -> QueryResult<()> {
@@ -182,9 +184,9 @@ pub(crate) fn count_active_for_person(
 }
 
 /// Waiting or offered entries made with one address.
-pub(crate) fn count_active_for_email(conn: &mut DbConnection, email: &str) -> QueryResult<i64> {
+pub(crate) fn count_active_for_email(conn: &mut DbConnection, email_key: &str) -> QueryResult<i64> {
     waitlist::table
-        .filter(waitlist::email.eq(email))
+        .filter(waitlist::email_key.eq(email_key))
         .filter(waitlist::status.eq_any(WaitStatus::ACTIVE))
         .select(count_star())
         .first(conn)

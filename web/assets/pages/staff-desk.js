@@ -26,7 +26,7 @@ export function mount(root, ctx) {
   let timer = null;
   let stopped = false;
 
-  const deskInput = h('input', { id: 'd-desk', name: 'desk', value: store.get(DESK_KEY) || '', maxlength: 20, autocomplete: 'off', 'aria-describedby': 'd-desk-hint' });
+  const deskInput = h('input', { id: 'd-desk', name: 'desk', value: store.get(DESK_KEY) || '', maxlength: 8, autocomplete: 'off', 'aria-describedby': 'd-desk-hint' });
   const autoBox = h('input', { type: 'checkbox', id: 'd-auto', checked: true });
   const updated = h('span', { class: 'updated', 'aria-live': 'off' });
   const dayLabel = h('span', { class: 'count' });

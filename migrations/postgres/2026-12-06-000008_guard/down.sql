@@ -1,0 +1,15 @@
+ALTER TABLE reservations DROP COLUMN cancel_message;
+ALTER TABLE staff_sessions DROP COLUMN enrol_only;
+ALTER TABLE staff_sessions DROP COLUMN last_seen_at;
+DROP INDEX staff_recovery_codes_staff;
+DROP TABLE staff_recovery_codes;
+ALTER TABLE staff DROP COLUMN totp_enrolled_at;
+ALTER TABLE staff DROP COLUMN totp_secret;
+ALTER TABLE verifications DROP COLUMN refusals;
+DROP INDEX waitlist_email_key;
+DROP INDEX reservations_email_key;
+DROP INDEX verifications_email_key;
+ALTER TABLE waitlist DROP COLUMN email_key;
+ALTER TABLE reservations DROP COLUMN email_key;
+ALTER TABLE verifications DROP COLUMN email_key;
+DROP TABLE secrets;
