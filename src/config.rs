@@ -187,6 +187,13 @@ pub struct MetricsSettings {
     pub bearer_token_file: String,
     #[serde(default)]
     pub allowed_networks: Vec<String>,
+    /// How often the gauges that need the database are read (a scrape reads memory only).
+    #[serde(default = "default_metrics_refresh_seconds")]
+    pub refresh_seconds: u64,
+}
+
+fn default_metrics_refresh_seconds() -> u64 {
+    5
 }
 
 impl MetricsSettings {
@@ -340,6 +347,13 @@ pub struct QueueSettings {
     pub display_backlog: u32,
     pub display_poll_ms: u64,
     pub display_keepalive_seconds: u64,
+    /// Waiting-room streams one client address may hold at once.
+    #[serde(default = "default_display_streams_per_address")]
+    pub display_streams_per_address: u32,
+}
+
+fn default_display_streams_per_address() -> u32 {
+    16
 }
 
 impl QueueSettings {

@@ -90,7 +90,15 @@ impl Application {
         }
         let schedules = Arc::new(crate::jobs::schedules(&settings));
         let openapi = http::openapi_json();
+        let displays = Arc::new(http::feeds::Displays::new(
+            calendar.counters().iter().map(|c| c.id.clone()),
+        ));
         let clients = Arc::new(client_addresses(&settings, &db, clock.now()).await?);
+        let metrics_access = Arc::new(http::client::MetricsAccess {
+            token: settings.metrics.token(),
+            networks: crate::config::parse_networks(&settings.metrics.allowed_networks)
+                .map_err(anyhow::Error::msg)?,
+        });
         let state = AppState {
             message_domain: Arc::from(mailer.message_domain()),
             mailer,
@@ -104,7 +112,9 @@ impl Application {
             db,
             openapi: Arc::new(openapi),
             kept: Arc::default(),
+            displays,
             clients,
+            metrics_access,
             jobs: schedules,
         };
         if state.settings.jobs.enabled {
@@ -114,6 +124,8 @@ impl Application {
             spawn_waitlist_sweeper(state.clone());
         }
         keep_days_current(&state);
+        spawn_gauge_refresher(state.clone());
+        tokio::spawn(http::display::poll_feeds(state.clone()));
         let (port, server, staff) = Self::listen(&state)?;
         log_start(&state, port, staff.as_ref().map(|(p, _)| *p));
         Ok(Application {
@@ -404,4 +416,16 @@ async fn client_addresses(
         trusted,
         secret.into_bytes(),
     ))
+}
+
+/// The metrics' database gauges (outbox, queues, database up), read every few seconds in the
+/// background so a scrape reads memory only.
+fn spawn_gauge_refresher(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            http::metrics::refresh_gauges(&state).await;
+            let every = state.settings.metrics.refresh_seconds.max(1);
+            tokio::time::sleep(Duration::from_secs(every)).await;
+        }
+    })
 }

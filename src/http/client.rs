@@ -77,6 +77,34 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.rsplit_once(':')?.0.parse().ok()
 }
 
+/// Who may read the metrics (`metrics.*`): a bearer token, or a client from a listed network.
+pub(crate) struct MetricsAccess {
+    pub token: Option<String>,
+    pub networks: Vec<ipnet::IpNet>,
+}
+
+impl MetricsAccess {
+    pub(crate) fn admits(&self, clients: &ClientAddresses, req: &HttpRequest) -> bool {
+        let bearer = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().strip_prefix("Bearer "))
+            .map(str::trim);
+        if let (Some(token), Some(given)) = (&self.token, bearer) {
+            // Compared as digests: the time taken says nothing about the token.
+            if crate::tokens::sha256_hex(token.as_bytes())
+                == crate::tokens::sha256_hex(given.as_bytes())
+            {
+                return true;
+            }
+        }
+        clients
+            .addr(req)
+            .is_some_and(|ip| self.networks.iter().any(|n| n.contains(&ip)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,6 @@
 //! Front desk: the queue, check-ins, walk-ins, calls, outcomes, and the waiting-room screen.
 
-use std::time::Duration as StdDuration;
-
-use actix_web::web::Bytes;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,11 +13,10 @@ use super::problem::AppError;
 use super::route::{api, codes, Access, ApiRoute, DESK};
 use super::state::AppState;
 use crate::calendar::CalendarError;
-use crate::db::RunError;
-use crate::error::{FieldProblem, Invalid};
+use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::queue::service::DeskError;
 use crate::queue::service::{self, Outcome};
-use crate::queue::{calls_after, last_call_id, recent_calls, CallEvent, TicketRow};
+use crate::queue::TicketRow;
 use crate::text::parse_label;
 use actix_web::http::Method;
 
@@ -300,157 +296,6 @@ pub(crate) async fn post_recall(
     settle(state, user, path, Outcome::Recall).await
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct DisplayQuery {
-    /// Resume after this event (for a page that rebuilds its EventSource).
-    last_event_id: Option<String>,
-}
-
-/// One call as the waiting-room screen receives it: no personal data.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct CallEventJson {
-    pub ticket: String,
-    pub desk: String,
-}
-
-/// One server-sent event per call: `event: called`, the event id, `{"ticket","desk"}`.
-fn sse_events(events: &[CallEvent]) -> String {
-    events
-        .iter()
-        .map(|e| {
-            let data = serde_json::to_string(&CallEventJson {
-                ticket: e.label.clone(),
-                desk: e.desk.clone(),
-            })
-            .unwrap_or_default();
-            format!("id: {}\nevent: called\ndata: {data}\n\n", e.id)
-        })
-        .collect()
-}
-
-struct Screen {
-    state: web::Data<AppState>,
-    counter: String,
-    /// The last event sent; None until the backlog went out.
-    cursor: Option<i64>,
-    last_sent: std::time::Instant,
-}
-
-/// The waiting-room screen: `text/event-stream` of calls (ticket and desk only). A new screen
-/// first gets the day's last few calls (or, reconnecting with `Last-Event-ID`, what it missed),
-/// then each call once as it happens, and a keep-alive comment when quiet.
-#[utoipa::path(get, path = "/api/v1/desk/{counter}/display", tag = "desk",
-    params(("counter" = String, Path, example = "city-hall"),
-           ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event"),
-           DisplayQuery),
-    responses((status = 200, description = "Server-sent events `called` with `{\"ticket\",\"desk\"}`",
-               content_type = "text/event-stream", body = CallEventJson)))]
-pub(crate) async fn get_display(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let counter = path.into_inner();
-    state.calendar.get_counter(&counter)?;
-    let resume = resume_cursor(&req);
-    let screen = Screen {
-        state,
-        counter,
-        cursor: resume,
-        last_sent: std::time::Instant::now(),
-    };
-    let first = resume.is_none();
-    let stream = futures_util::stream::unfold((screen, first), |(mut screen, first)| async move {
-        let q = &screen.state.settings.queue;
-        let (poll, keepalive) = (
-            StdDuration::from_millis(q.display_poll_ms),
-            StdDuration::from_secs(q.display_keepalive_seconds),
-        );
-        loop {
-            let events = next_events(&screen.state, &screen.counter, screen.cursor).await;
-            match events {
-                Ok((events, latest)) => {
-                    let started = screen.cursor.is_none();
-                    let last = events.last().map(|e| e.id).unwrap_or(0);
-                    screen.cursor = Some(last.max(latest));
-                    if !events.is_empty() || (first && started) {
-                        screen.last_sent = std::time::Instant::now();
-                        let mut body = sse_events(&events);
-                        if started {
-                            body = format!(": madoguchi display\nretry: 3000\n\n{body}");
-                        }
-                        return Some((
-                            Ok::<_, actix_web::Error>(Bytes::from(body)),
-                            (screen, false),
-                        ));
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "display stream query failed"),
-            }
-            if screen.last_sent.elapsed() >= keepalive {
-                screen.last_sent = std::time::Instant::now();
-                return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), (screen, false)));
-            }
-            let notify = screen.state.display_notify.clone();
-            tokio::select! {
-                _ = notify.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
-            }
-        }
-    });
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(stream))
-}
-
-/// Where a screen resumes: a browser's EventSource resends `Last-Event-ID` when it reconnects
-/// by itself; a page that rebuilds its EventSource passes `?last_event_id=` instead.
-fn resume_cursor(req: &HttpRequest) -> Option<i64> {
-    req.headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| {
-            web::Query::<DisplayQuery>::from_query(req.query_string())
-                .ok()
-                .and_then(|q| q.into_inner().last_event_id)
-        })
-        .and_then(|v| v.trim().parse::<i64>().ok())
-}
-
-/// The calls a screen has not shown yet and the latest call's id: today's last few for a new
-/// screen, everything after `cursor` for one that has shown some.
-async fn next_events(
-    state: &AppState,
-    counter: &str,
-    cursor: Option<i64>,
-) -> Result<(Vec<CallEvent>, i64), RunError<diesel::result::Error>> {
-    let counter = counter.to_string();
-    match cursor {
-        None => {
-            let backlog = i64::from(state.settings.queue.display_backlog);
-            let c = state.calendar.counter(&counter).cloned();
-            let day = c.map(|c| c.today(state.clock.now())).unwrap_or_default();
-            state
-                .db
-                .run(move |conn| {
-                    let recent = recent_calls(conn, &counter, day, backlog)?;
-                    Ok((recent, last_call_id(conn, &counter)?))
-                })
-                .await
-        }
-        Some(after) => {
-            state
-                .db
-                .run(move |conn| Ok((calls_after(conn, &counter, after)?, after)))
-                .await
-        }
-    }
-}
-
 /// This area's rows of the route table.
 pub(super) fn routes() -> Vec<ApiRoute> {
     use Access::Public;
@@ -510,8 +355,8 @@ pub(super) fn routes() -> Vec<ApiRoute> {
             M::GET,
             "/api/v1/desk/{counter}/display",
             Public,
-            codes::<CalendarError>(&[]),
-            get_display,
+            codes::<CalendarError>(&[ErrorCode::RateLimited]),
+            super::display::get_display,
         ),
     ]
 }
@@ -526,6 +371,6 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     post_complete,
     post_no_show,
     post_recall,
-    get_display
+    super::display::get_display
 ))]
 pub(super) struct Paths;

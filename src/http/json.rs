@@ -200,6 +200,8 @@ pub(crate) struct StaffReservationJson {
     /// The staff login that entered a phone booking.
     pub created_by: Option<String>,
     pub cancel_reason: Option<String>,
+    /// What the resident was told of a staff cancellation (the reason is never mailed).
+    pub cancel_message: Option<String>,
 }
 
 impl StaffReservationJson {
@@ -208,6 +210,7 @@ impl StaffReservationJson {
             reservation: ReservationJson::of(state, row, None, links),
             created_by: row.created_by.clone(),
             cancel_reason: row.cancel_reason.clone(),
+            cancel_message: row.cancel_message.clone(),
         }
     }
 }

@@ -23,6 +23,7 @@ static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 /// - its metrics: count and duration by method, route template and status;
 /// - `Cache-Control: no-store` on an `/api/v1` answer that set none (answers carry personal
 ///   data or tokens unless they say otherwise);
+/// - the security headers every answer carries ([`security_headers`]);
 /// - the clock's headers: every API answer says what time the server's clock shows
 ///   (`X-Madoguchi-Now`, unless the handler named the instant it judged at), and under
 ///   `clock.start` that the clock is a rehearsal (`X-Madoguchi-Clock`).
@@ -92,7 +93,23 @@ pub(crate) async fn frame(
             HeaderValue::from_static("no-store"),
         );
     }
+    security_headers(res.headers_mut());
     Ok(res)
+}
+
+/// On every answer that did not set its own (the pages set a Content-Security-Policy too): no
+/// content sniffing, no Referer (links carry tokens), no framing by another site.
+fn security_headers(headers: &mut actix_web::http::header::HeaderMap) {
+    use actix_web::http::header;
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+    ] {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
 }
 
 /// A method as a metric label, without allocating for the usual ones.

@@ -285,8 +285,11 @@ pub(crate) async fn get_staff_reservation(
 #[serde(default)]
 #[schema(example = json!({"reason": "本人から電話で取消"}))]
 pub(crate) struct CancelBody {
-    /// Kept with the reservation and in the audit log; the resident's mail says it.
+    /// Kept with the reservation and in the audit log, for staff: never mailed.
     reason: String,
+    /// Words for the resident's mail (optional). Without them the mail says the counter
+    /// cancelled the booking and how to reach it, and nothing of the reason.
+    message: Option<String>,
 }
 
 /// Cancels for a caller, with a reason; mails the resident when there is an address.
@@ -304,13 +307,26 @@ pub(crate) async fn post_staff_cancel(
     let number = normalise_reservation_number(&path.into_inner())
         .ok_or(BookingError::ReservationNotFound)?;
     let reason = parse_reason(&body.reason).map_err(|p| Invalid::field("reason", p))?;
+    let message = body
+        .message
+        .as_deref()
+        .map(parse_reason)
+        .transpose()
+        .map_err(|p| Invalid::field("message", p))?
+        .filter(|m| !m.is_empty());
     let now = state.clock.now();
     let (s, login) = (state.get_ref().clone(), user.login.clone());
     let (row, links) = state
         .db
         .write(move |conn| {
-            let row =
-                operations::cancel_by_number(conn, s.booking_ctx(), &number, &reason, &login, now)?;
+            let row = operations::cancel_by_number(
+                conn,
+                s.booking_ctx(),
+                &number,
+                (&reason, message.as_deref()),
+                &login,
+                now,
+            )?;
             service::with_links(conn, row)
         })
         .await?;

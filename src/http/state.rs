@@ -32,6 +32,10 @@ pub struct AppState {
     pub message_domain: Arc<str>,
     /// Who is asking: the client's address behind trusted proxies, and its keyed hash.
     pub(crate) clients: Arc<super::client::ClientAddresses>,
+    /// The waiting-room screens' feeds, one per counter.
+    pub(crate) displays: Arc<super::feeds::Displays>,
+    /// Who may read `/metrics`.
+    pub(crate) metrics_access: Arc<super::client::MetricsAccess>,
     /// The public reads kept ready to send (counters, procedures, availability).
     pub(crate) kept: Arc<super::kept::Kept>,
     /// The OpenAPI document, generated once at start-up.

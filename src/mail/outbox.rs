@@ -153,7 +153,8 @@ pub(crate) fn mark_sent(
     Ok(touched == 1)
 }
 
-/// A failed attempt: back to pending at `retry_at`, or `failed` for good when `retry_at` is None.
+/// A failed attempt: back to pending at `retry_at`, or `failed` for good when `retry_at` is None
+/// (then without its body).
 pub(crate) fn mark_attempt_failed(
     conn: &mut DbConnection,
     id: &str,
@@ -175,11 +176,14 @@ pub(crate) fn mark_attempt_failed(
                 outbox::last_error.eq(Some(error)),
             ))
             .execute(conn)?,
+        // Given up: it will not be sent again, so it loses its body (the link in it is a
+        // secret nobody will ever receive); the subject and the error stay for staff.
         None => diesel::update(target)
             .set((
                 outbox::status.eq(FAILED),
                 outbox::claimed_until.eq(None::<NaiveDateTime>),
                 outbox::last_error.eq(Some(error)),
+                outbox::payload.eq("{}"),
             ))
             .execute(conn)?,
     };

@@ -214,15 +214,14 @@ fn cancel_day(
     let mut cancelled = Vec::with_capacity(held.len());
     for r in held {
         let number = r.reservation_number.clone();
-        cancel_row(
-            conn,
-            ctx,
-            r,
-            crate::mail::CancelledBy::Closure,
-            Some(reason),
-            None,
-            now,
-        )?;
+        // A closure's reason is its announcement: the residents are told it.
+        let how = super::cancel::Cancellation {
+            by: crate::mail::CancelledBy::Closure,
+            reason: Some(reason),
+            message: Some(reason),
+            manage_token: None,
+        };
+        cancel_row(conn, ctx, r, &how, now)?;
         cancelled.push(number);
     }
     Ok(cancelled)

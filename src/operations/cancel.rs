@@ -22,29 +22,46 @@ pub(crate) fn cancel_by_token(
     now: DateTime<Utc>,
 ) -> Result<ReservationRow, BookingError> {
     let row = get_by_token(conn, manage_token)?;
-    cancel_row(
-        conn,
-        &ctx,
-        row,
-        CancelledBy::Resident,
-        None,
-        Some(manage_token),
-        now,
-    )
+    let how = Cancellation {
+        by: CancelledBy::Resident,
+        reason: None,
+        message: None,
+        manage_token: Some(manage_token),
+    };
+    cancel_row(conn, &ctx, row, &how, now)
 }
 
-/// Staff cancel by reservation number, with a reason; audited. Cancelling twice is harmless.
+/// Who cancels, why, and what the resident is told.
+pub(crate) struct Cancellation<'a> {
+    pub by: CancelledBy,
+    /// Kept with the reservation and in the audit log (staff's words to staff).
+    pub reason: Option<&'a str>,
+    /// Mailed to the resident (never the reason, unless they are the same words on purpose:
+    /// a closure's announcement).
+    pub message: Option<&'a str>,
+    /// The resident's manage link, for the mail (when they cancel themselves).
+    pub manage_token: Option<&'a str>,
+}
+
+/// Staff cancel by reservation number, with a reason kept for the audit and, when given,
+/// words for the resident's mail; audited. Cancelling twice is harmless.
 pub(crate) fn cancel_by_number(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     number: &str,
-    reason: &str,
+    (reason, message): (&str, Option<&str>),
     staff_login: &str,
     now: DateTime<Utc>,
 ) -> Result<ReservationRow, BookingError> {
     let row = repo::find_by_number(conn, number)?.ok_or(BookingError::ReservationNotFound)?;
     let already = row.status == ReservationStatus::Cancelled;
-    let row = cancel_row(conn, &ctx, row, CancelledBy::Staff, Some(reason), None, now)?;
+    let how = Cancellation {
+        by: CancelledBy::Staff,
+        reason: Some(reason),
+        message,
+        manage_token: None,
+    };
+    let row = cancel_row(conn, &ctx, row, &how, now)?;
     if !already {
         let detail = Detail::Cancelled {
             reason,
@@ -62,11 +79,15 @@ pub(crate) fn cancel_row(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     row: ReservationRow,
-    by: CancelledBy,
-    reason: Option<&str>,
-    manage_token: Option<&str>,
+    how: &Cancellation<'_>,
     now: DateTime<Utc>,
 ) -> Result<ReservationRow, BookingError> {
+    let Cancellation {
+        by,
+        reason,
+        message,
+        manage_token,
+    } = *how;
     if row.status == ReservationStatus::Cancelled {
         return Ok(row);
     }
@@ -75,7 +96,7 @@ pub(crate) fn cancel_row(
     }
     // The waiting list's lock before the slot row ([`crate::db::Lock::Waitlist`]).
     waitlist::lock_day(conn, &row.counter_id, row.visit_on)?;
-    if !repo::mark_cancelled(conn, &row.id, reason, now)? {
+    if !repo::mark_cancelled(conn, &row.id, reason, message, now)? {
         return Err(anyhow::anyhow!("reservation changed under the lock").into());
     }
     release_seat(conn, &row.slot_id, now)?;
@@ -86,13 +107,14 @@ pub(crate) fn cancel_row(
         status: ReservationStatus::Cancelled,
         cancelled_at: Some(now.naive_utc()),
         cancel_reason: reason.map(str::to_string),
+        cancel_message: message.map(str::to_string),
         updated_at: now.naive_utc(),
         ics_sequence: row.ics_sequence + 1,
         ..row
     };
     if let Some(recipient) = &cancelled.email {
         let mut mail = reservation_mail(ctx, &cancelled, manage_token, now);
-        mail.reason = reason.map(str::to_string);
+        mail.reason = message.map(str::to_string);
         mail.cancelled_by = Some(by);
         enqueue_for(
             conn,

@@ -38,6 +38,7 @@ struct SequenceRow<'a> {
 #[diesel(table_name = call_events)]
 pub(crate) struct CallEvent {
     pub id: i64,
+    pub service_on: NaiveDate,
     pub label: String,
     pub desk: String,
 }

@@ -279,6 +279,7 @@ pub(crate) fn mark_cancelled(
     conn: &mut DbConnection,
     id: &str,
     reason: Option<&str>,
+    message: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let touched = diesel::update(
@@ -290,6 +291,7 @@ pub(crate) fn mark_cancelled(
         reservations::status.eq(ReservationStatus::Cancelled),
         reservations::cancelled_at.eq(Some(now.naive_utc())),
         reservations::cancel_reason.eq(reason),
+        reservations::cancel_message.eq(message),
         reservations::updated_at.eq(now.naive_utc()),
         reservations::ics_sequence.eq(reservations::ics_sequence + 1),
     ))

@@ -243,13 +243,14 @@ pub(crate) fn list_since(
 }
 
 /// Failed logins since `since` and the latest of them: for one login from one client
-/// address, and for the client address whatever the login.
+/// address, for the client address whatever the login, and (counted in client addresses, not
+/// failures) for the login from everywhere.
 pub(crate) fn login_failures_since(
     conn: &mut DbConnection,
     login: &str,
     ip_key: &str,
     since: DateTime<Utc>,
-) -> QueryResult<[(i64, Option<DateTime<Utc>>); 2]> {
+) -> QueryResult<[(i64, Option<DateTime<Utc>>); 3]> {
     let base = || {
         audit_log::table
             .filter(audit_log::action.eq(Action::StaffLoginFailed))
@@ -263,9 +264,20 @@ pub(crate) fn login_failures_since(
     let (by_ip, latest_ip): (i64, Option<NaiveDateTime>) = base()
         .select((count_star(), max(audit_log::at)))
         .first(conn)?;
+    let everywhere = audit_log::table
+        .filter(audit_log::action.eq(Action::StaffLoginFailed))
+        .filter(audit_log::at.gt(since.naive_utc()))
+        .filter(audit_log::target.eq(login));
+    let (addresses, latest_login): (i64, Option<NaiveDateTime>) = everywhere
+        .select((
+            diesel::dsl::count(audit_log::ip_key).aggregate_distinct(),
+            max(audit_log::at),
+        ))
+        .first(conn)?;
     Ok([
         (pair, latest_pair.map(|t| t.and_utc())),
         (by_ip, latest_ip.map(|t| t.and_utc())),
+        (addresses, latest_login.map(|t| t.and_utc())),
     ])
 }
 

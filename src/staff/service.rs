@@ -194,8 +194,11 @@ pub(crate) fn login_wait(
 }
 
 /// Signs in, step one, on a read connection (the password hash is checked outside any write
-/// transaction): throttled per (login, client address) and per client address, never per login
-/// alone, so wrong passwords typed elsewhere cannot lock the owner out of their own desk. Past
+/// transaction): throttled per (login, client address) and per client address, so wrong
+/// passwords typed elsewhere cannot lock the owner out of their own desk; a login is throttled
+/// from everywhere only when failures for it come from `staff.login_lockout_addresses`
+/// different addresses (an attack spread over many addresses, which no single address's
+/// limit would stop; a stranger with one address, or a few, cannot cause it). Past
 /// `staff.login_max_failures` failures in the window the client waits
 /// `staff.login_delay_base_seconds`, doubling with each further failure (up to
 /// `login_delay_max_seconds`); while it waits, attempts are refused (429) unchecked. Step two is
@@ -211,10 +214,15 @@ pub(crate) fn check_login(
 ) -> Result<LoginCheck, StaffError> {
     let login = login_as_typed(login);
     let window = Duration::minutes(i64::from(settings.login_window_minutes));
-    let [pair, by_ip] = audit::login_failures_since(conn, &login, ip_key, now - window)?;
+    let [pair, by_ip, everywhere] =
+        audit::login_failures_since(conn, &login, ip_key, now - window)?;
     let limits = [
         (pair, settings.login_max_failures),
         (by_ip, settings.login_max_failures_per_ip),
+        (
+            everywhere,
+            settings.login_lockout_addresses.saturating_sub(1),
+        ),
     ];
     for ((failures, latest), free) in limits {
         if let Some(wait) = login_wait(
@@ -273,10 +281,15 @@ pub(crate) fn record_failed_login(
         now,
     )?;
     // This failure starts (or lengthens) a wait: a lockout, audited as such.
-    let [pair, by_ip] = audit::login_failures_since(conn, login, ip_key, now - window)?;
+    let [pair, by_ip, everywhere] = audit::login_failures_since(conn, login, ip_key, now - window)?;
     for (scope, (failures, latest), free) in [
         ("login_and_address", pair, settings.login_max_failures),
         ("address", by_ip, settings.login_max_failures_per_ip),
+        (
+            "login_from_many_addresses",
+            everywhere,
+            settings.login_lockout_addresses.saturating_sub(1),
+        ),
     ] {
         if let Some(wait) = login_wait(
             failures,

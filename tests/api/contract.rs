@@ -270,11 +270,26 @@ async fn metrics_parse_and_move_when_a_booking_is_made() {
             .map(|(_, v)| v)
             .unwrap_or(0.0)
     };
+    // The gauges read from the database are refreshed in the background (every few
+    // seconds): wait for the one asked about.
+    let metrics_when = |name: &'static str, want: f64| {
+        let app = &app;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(12);
+            loop {
+                let text = app.get("/metrics").await.text().await.unwrap();
+                if value(&text, name) == want || std::time::Instant::now() > deadline {
+                    return text;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
     let before = app.get("/metrics").await.text().await.unwrap();
     let booked = r#"madoguchi_bookings_total{channel="web",outcome="booked"}"#;
     assert_eq!(value(&before, booked), 0.0);
     app.book_as(1, "city-hall.2027-01-06.0900").await;
-    let after = app.get("/metrics").await.text().await.unwrap();
+    let after = metrics_when(r#"madoguchi_outbox{status="pending"}"#, 1.0).await;
     assert_eq!(value(&after, booked), 1.0);
     assert_eq!(
         value(&after, r#"madoguchi_outbox{status="pending"}"#),
@@ -296,7 +311,7 @@ async fn metrics_parse_and_move_when_a_booking_is_made() {
         0.0
     );
     app.drain_outbox().await;
-    let sent = app.get("/metrics").await.text().await.unwrap();
+    let sent = metrics_when(r#"madoguchi_outbox{status="pending"}"#, 0.0).await;
     assert_eq!(
         value(
             &sent,

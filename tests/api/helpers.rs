@@ -155,6 +155,7 @@ pub async fn spawn_app_with(now: DateTime<Utc>, configure: impl FnOnce(&mut Sett
     settings.mail.worker = false;
     settings.jobs.enabled = false;
     settings.waitlist.sweep_ms = 0;
+    settings.metrics.refresh_seconds = 1;
     // Cheap password hashes: the cost parameters are not what these tests are about.
     settings.staff.argon2_memory_kib = 256;
     settings.staff.argon2_iterations = 1;

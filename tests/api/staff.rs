@@ -622,6 +622,41 @@ async fn staff_find_reservations_by_name_kana_phone_and_number() {
 }
 
 #[tokio::test]
+async fn a_staff_cancel_mails_the_resident_its_message_and_never_its_reason() {
+    let app = spawn_app_with(jst("2027-01-04T09:00:00+09:00"), |_| {}).await;
+    let phone = app.staff_token("operator", "phone").await;
+    let r = app.book_as(8, "city-hall.2027-01-14.0930").await;
+    let number = r["reservation_number"].as_str().unwrap();
+    let res = app
+        .as_staff(
+            Method::POST,
+            &format!("/api/v1/staff/reservations/{number}/cancel"),
+            Some(&phone),
+            Some(&json!({
+                "reason": "本人確認で不審な点あり(内部メモ)",
+                "message": "ご本人様からのお電話により取り消しました。"
+            })),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["cancel_reason"], "本人確認で不審な点あり(内部メモ)");
+    assert_eq!(
+        body["cancel_message"],
+        "ご本人様からのお電話により取り消しました。"
+    );
+    app.drain_outbox().await;
+    let mail = app.smtp.only_message_to("resident8@example.jp", "予約取消");
+    assert!(
+        mail.text
+            .contains("ご本人様からのお電話により取り消しました。"),
+        "{}",
+        mail.text
+    );
+    assert!(!mail.text.contains("内部メモ"), "{}", mail.text);
+}
+
+#[tokio::test]
 async fn a_staff_cancel_needs_a_reason_mails_the_resident_once_and_is_audited() {
     let app = spawn_app().await;
     let phone = app.staff_token("operator", "phone").await;
@@ -652,8 +687,14 @@ async fn a_staff_cancel_needs_a_reason_mails_the_resident_once_and_is_audited() 
     }
     assert_eq!(app.slot("city-hall.2027-01-14.0900").await["remaining"], 3);
     app.drain_outbox().await;
+    // The reason is staff's: the resident's mail does not say it.
     let mail = app.smtp.only_message_to("resident7@example.jp", "予約取消");
-    assert!(mail.text.contains("電話で取消の依頼"));
+    assert!(!mail.text.contains("電話で取消の依頼"), "{}", mail.text);
+    assert!(
+        mail.text.contains("窓口で次のご予約を取り消しました"),
+        "{}",
+        mail.text
+    );
     let entries = app.audit(&admin).await;
     let cancels: Vec<_> = entries
         .iter()
