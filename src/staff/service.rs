@@ -219,10 +219,7 @@ pub(crate) fn check_login(
     let limits = [
         (pair, settings.login_max_failures),
         (by_ip, settings.login_max_failures_per_ip),
-        (
-            everywhere,
-            settings.login_lockout_addresses.saturating_sub(1),
-        ),
+        (everywhere, settings.login_lockout_addresses),
     ];
     for ((failures, latest), free) in limits {
         if let Some(wait) = login_wait(
@@ -288,7 +285,7 @@ pub(crate) fn record_failed_login(
         (
             "login_from_many_addresses",
             everywhere,
-            settings.login_lockout_addresses.saturating_sub(1),
+            settings.login_lockout_addresses,
         ),
     ] {
         if let Some(wait) = login_wait(

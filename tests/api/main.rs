@@ -13,6 +13,7 @@ mod contract;
 mod desk;
 mod errors;
 mod fairness;
+mod guard;
 mod hostile;
 mod jobs;
 mod load;
