@@ -227,12 +227,6 @@ pub struct LimitSettings {
     /// Waiting-list entries one address may hold at once.
     #[serde(default = "default_waitlist_per_address")]
     pub waitlist_per_address: u32,
-    /// A proof of work on verification requests (the page solves it in about a second).
-    #[serde(default)]
-    pub proof_of_work: bool,
-    /// Its difficulty: leading zero bits of SHA-256(challenge ‖ nonce).
-    #[serde(default = "default_proof_of_work_bits")]
-    pub proof_of_work_bits: u32,
 }
 
 fn default_refusals_per_link() -> u32 {
@@ -241,10 +235,6 @@ fn default_refusals_per_link() -> u32 {
 
 fn default_waitlist_per_address() -> u32 {
     3
-}
-
-fn default_proof_of_work_bits() -> u32 {
-    18
 }
 
 /// Networks (CIDR lists) per role, or one list for every role; empty: anywhere.
@@ -694,6 +684,47 @@ impl Settings {
         lines.join("\n")
     }
 
+    /// Who may sign in as staff, from where and with what, in one line (`check-config`): what
+    /// a city's security officer asks first.
+    pub fn sign_in_summary(&self) -> String {
+        let st = &self.staff;
+        let second = if st.require_totp_for.is_empty() {
+            "no role must use a second factor".to_string()
+        } else {
+            format!(
+                "a second factor (TOTP) for {}",
+                st.require_totp_for.join(", ")
+            )
+        };
+        let networks = match &st.allowed_networks {
+            NetworksByRole::Everyone(list) if list.is_empty() => "from any network".to_string(),
+            NetworksByRole::Everyone(list) => format!("only from {}", list.join(", ")),
+            NetworksByRole::PerRole(map) => map
+                .iter()
+                .map(|(role, list)| format!("{role} only from {}", list.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        let idle = match st.idle_minutes {
+            0 => "no idle timeout".to_string(),
+            m => format!("idle sessions end after {m} min"),
+        };
+        let proxies = if self.server.trusted_proxies.is_empty() {
+            "X-Forwarded-For ignored".to_string()
+        } else {
+            format!(
+                "X-Forwarded-For believed from {}",
+                self.server.trusted_proxies.join(", ")
+            )
+        };
+        format!(
+            "staff sign-in: {second}; {networks}; {idle}, sessions last {h} h, at most {n} per \
+             account; {proxies}",
+            h = st.session_hours,
+            n = st.max_sessions,
+        )
+    }
+
     /// The defaults alone (embedded copies), for tests and tools.
     pub fn defaults() -> Result<Settings, ConfigError> {
         Settings::load(&Sources::default())
@@ -791,7 +822,8 @@ impl Settings {
         if let Err(e) = parse_networks(&self.metrics.allowed_networks) {
             check.fail(format!("metrics.allowed_networks: {e}"));
         }
-        const ROLES: [&str; 4] = ["phone", "desk", "admin", "kiosk"];
+        // The roles of `staff::Role` (config sits below staff, so it names them itself).
+        const ROLES: [&str; 3] = ["phone", "desk", "admin"];
         match &self.staff.allowed_networks {
             NetworksByRole::Everyone(list) => {
                 if let Err(e) = parse_networks(list) {

@@ -222,6 +222,21 @@ error_codes! {
     StaffNotFound = 404, "staff_not_found",
         "No such staff account.",
         "その職員アカウントはありません。";
+    SecondFactorRequired = 401, "second_factor_required",
+        "Enter the code from your authenticator app (or a recovery code).",
+        "認証アプリに表示されたコード(またはリカバリーコード)を入力してください。";
+    TotpEnrolmentRequired = 403, "totp_enrolment_required",
+        "Your role signs in with a second factor: set up an authenticator app first.",
+        "この役割では二要素認証が必要です。先に認証アプリを設定してください。";
+    NetworkNotAllowed = 403, "network_not_allowed",
+        "Staff may not sign in from this network.",
+        "このネットワークからは職員としてログインできません。";
+    TotpAlreadyEnrolled = 409, "totp_already_enrolled",
+        "An authenticator is already set up; an administrator removes it before a new one.",
+        "認証アプリはすでに設定されています。設定し直すには管理者に解除を依頼してください。";
+    TotpNotStarted = 409, "totp_not_started",
+        "Start setting up an authenticator first.",
+        "先に認証アプリの設定を開始してください。";
     LastAdmin = 409, "last_admin",
         "The last enabled administrator cannot be disabled or given another role.",
         "有効な管理者が一人だけのため、無効化や役割の変更はできません。";
@@ -557,29 +572,53 @@ pub struct Facts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldProblem {
     Required,
-    TooLong { max: usize },
-    TooShort { min: usize },
+    TooLong {
+        max: usize,
+    },
+    TooShort {
+        min: usize,
+    },
     ControlCharacters,
     InvisibleOnly,
     IndividualNumber,
     NotKatakana,
     NotPhone,
     NotEmail,
-    NotIdentifier { min: usize, max: usize },
-    NotLabel { max: usize },
+    NotIdentifier {
+        min: usize,
+        max: usize,
+    },
+    NotLabel {
+        max: usize,
+    },
     OneOf(&'static [&'static str]),
     NotDate,
     NotInstant,
     DateOutOfRange,
     BeforeFrom,
-    RangeTooLong { max_days: u32 },
-    OutOfRange { min: i64, max: i64 },
-    WrongType { expected: JsonType },
+    RangeTooLong {
+        max_days: u32,
+    },
+    OutOfRange {
+        min: i64,
+        max: i64,
+    },
+    WrongType {
+        expected: JsonType,
+    },
     RepresentativeRequired,
     OverrideReasonRequired,
-    PasswordTooShort { min: usize },
+    PasswordTooShort {
+        min: usize,
+    },
     PasswordContainsLogin,
     PasswordTooSimple,
+    /// A common password, or one a guesser tries early (a word and a year, a keyboard row).
+    PasswordCommon,
+    /// Not the account's current password.
+    WrongPassword,
+    /// Not the code the authenticator shows now.
+    WrongCode,
 }
 
 /// A JSON type, as a field error names it (never a Rust type).
@@ -641,6 +680,9 @@ impl FieldProblem {
             P::PasswordTooShort { .. } => "password_too_short",
             P::PasswordContainsLogin => "password_contains_login",
             P::PasswordTooSimple => "password_too_simple",
+            P::PasswordCommon => "password_common",
+            P::WrongPassword => "wrong_password",
+            P::WrongCode => "wrong_code",
         }
     }
 
@@ -706,12 +748,44 @@ impl FieldProblem {
             (P::RepresentativeRequired, Ja) => "代理人の方が来庁する場合は入力してください".into(),
             (P::OverrideReasonRequired, En) => "is required to override the booking window".into(),
             (P::OverrideReasonRequired, Ja) => "予約期間外の予約には理由を入力してください".into(),
+            (
+                P::PasswordTooShort { .. }
+                | P::PasswordContainsLogin
+                | P::PasswordTooSimple
+                | P::PasswordCommon
+                | P::WrongPassword
+                | P::WrongCode,
+                _,
+            ) => self.sign_in_message(lang),
+        }
+    }
+
+    /// The words of a password's or a code's problem.
+    fn sign_in_message(&self, lang: Lang) -> String {
+        use FieldProblem as P;
+        use Lang::{En, Ja};
+        match (self, lang) {
             (P::PasswordTooShort { min }, En) => format!("must be at least {min} characters"),
             (P::PasswordTooShort { min }, Ja) => format!("{min}文字以上にしてください"),
             (P::PasswordContainsLogin, En) => "must not contain the login".into(),
             (P::PasswordContainsLogin, Ja) => "ログイン名を含めないでください".into(),
             (P::PasswordTooSimple, En) => "is too simple (use several different characters)".into(),
             (P::PasswordTooSimple, Ja) => "単純すぎます(異なる文字を組み合わせてください)".into(),
+            (P::PasswordCommon, En) => {
+                "is too easy to guess (a common password or a simple pattern); use several unrelated words".into()
+            }
+            (P::PasswordCommon, Ja) => {
+                "推測されやすいパスワードです(よく使われるもの、または単純な並び)。関係のない語をいくつか組み合わせてください".into()
+            }
+            (P::WrongPassword, En) => "is not your current password".into(),
+            (P::WrongPassword, Ja) => "現在のパスワードが違います".into(),
+            (P::WrongCode, En) => {
+                "is not the code your authenticator shows now (check the phone's clock)".into()
+            }
+            (P::WrongCode, Ja) => {
+                "認証アプリに表示されている現在のコードと一致しません(端末の時刻もご確認ください)".into()
+            }
+            _ => String::new(),
         }
     }
 }
@@ -762,6 +836,16 @@ impl Invalid {
 
     pub fn with_code(mut self, code: ErrorCode) -> Invalid {
         self.code = code;
+        self
+    }
+
+    /// The same problems, the field `from` called `to` (a check shared by two bodies).
+    pub fn renamed(mut self, from: &str, to: &str) -> Invalid {
+        for e in &mut self.errors {
+            if e.field == from {
+                e.field = to.to_string();
+            }
+        }
         self
     }
 }

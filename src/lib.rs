@@ -35,6 +35,7 @@ mod web;
 // What the command line (src/main.rs) uses besides the modules above.
 pub use db::{describe_url, revert_migrations, run_migrations, Db, DbConnection, Tx};
 pub use http::AppState;
+pub use staff::second_factor::reset as reset_totp;
 pub use staff::service::{create_staff, disable_staff, prepare_staff, NewStaff, StaffError};
 pub use staff::{list_staff, Role};
 
@@ -51,6 +52,7 @@ pub mod testing {
     pub use crate::mail::outbox::{claim_due, list_outbox};
     pub use crate::mail::OutboxStatus;
     pub use crate::reservations::repo::count_seated_in_slot;
+    pub use crate::staff::second_factor::code_at as totp_code_at;
 
     /// Runs `f` as a resident's request would run: in the public lane at the database.
     pub async fn in_public_lane<F: std::future::Future>(f: F) -> F::Output {

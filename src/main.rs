@@ -64,6 +64,12 @@ enum StaffCommand {
         #[arg(long)]
         login: String,
     },
+    /// Remove an account's second factor (a lost phone and lost recovery codes) and end its
+    /// sessions; it sets up an authenticator again at its next sign-in.
+    ResetTotp {
+        #[arg(long)]
+        login: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -87,6 +93,7 @@ fn main() -> ExitCode {
                 settings.procedures.len(),
                 madoguchi::describe_url(&settings.database.url)
             );
+            println!("{}", settings.sign_in_summary());
             Ok(())
         }
     };
@@ -130,7 +137,7 @@ fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
 
 fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
     use madoguchi::list_staff;
-    use madoguchi::{create_staff, disable_staff, prepare_staff, NewStaff};
+    use madoguchi::{create_staff, disable_staff, prepare_staff, reset_totp, NewStaff};
 
     let db = startup::connect_and_migrate(settings)?;
     let mut conn = db.get()?;
@@ -186,6 +193,10 @@ fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
         StaffCommand::Disable { login } => {
             Tx::run(&mut conn, |tx| disable_staff(tx, &login, "cli", now)).map_err(describe)?;
             println!("disabled {login}");
+        }
+        StaffCommand::ResetTotp { login } => {
+            Tx::run(&mut conn, |tx| reset_totp(tx, &login, "cli", now)).map_err(describe)?;
+            println!("second factor removed for {login}; its sessions ended");
         }
     }
     Ok(())

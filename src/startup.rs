@@ -99,6 +99,10 @@ impl Application {
             networks: crate::config::parse_networks(&settings.metrics.allowed_networks)
                 .map_err(anyhow::Error::msg)?,
         });
+        let staff_networks = Arc::new(
+            crate::staff::networks::StaffNetworks::from_settings(&settings.staff.allowed_networks)
+                .map_err(anyhow::Error::msg)?,
+        );
         let state = AppState {
             message_domain: Arc::from(mailer.message_domain()),
             mailer,
@@ -115,6 +119,7 @@ impl Application {
             displays,
             clients,
             metrics_access,
+            staff_networks,
             jobs: schedules,
         };
         if state.settings.jobs.enabled {

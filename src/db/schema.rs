@@ -175,6 +175,7 @@ diesel::table! {
         updated_at -> Timestamp,
         totp_secret -> Nullable<Text>,
         totp_enrolled_at -> Nullable<Timestamp>,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 

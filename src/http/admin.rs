@@ -169,6 +169,26 @@ pub(crate) async fn put_staff_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Removes an account's second factor (a lost phone and lost recovery codes) and ends its
+/// sessions; it sets one up again at its next sign-in when its role requires one.
+#[utoipa::path(delete, path = "/api/v1/admin/staff/{login}/totp", tag = "admin",
+    params(("login" = String, Path)),
+    responses((status = 204, description = "Removed")))]
+pub(crate) async fn delete_staff_totp(
+    state: web::Data<AppState>,
+    user: Authorized<AdminOnly>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let login = path.into_inner();
+    let now = state.clock.now();
+    let actor = user.login.clone();
+    state
+        .db
+        .write(move |conn| crate::staff::second_factor::reset(conn, &login, &actor, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct CapacityBody {
     #[schema(example = 5)]
@@ -558,6 +578,13 @@ pub(super) fn routes() -> Vec<ApiRoute> {
             put_staff_password,
         ),
         api(
+            M::DELETE,
+            "/api/v1/admin/staff/{login}/totp",
+            ADMIN,
+            staff(),
+            delete_staff_totp,
+        ),
+        api(
             M::PUT,
             "/api/v1/admin/slots/{slot_id}",
             ADMIN,
@@ -597,6 +624,7 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     post_staff,
     patch_staff,
     put_staff_password,
+    delete_staff_totp,
     put_slot,
     get_closures,
     post_closure,

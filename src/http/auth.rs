@@ -1,7 +1,9 @@
 //! Authorisation, in one place: a handler names the roles it admits by its extractor type
 //! (`Authorized<PhoneStaff>`, `Authorized<DeskStaff>`, `Authorized<AnyStaff>`,
-//! `Authorized<AdminOnly>`). No bearer token or a dead one: 401; a role not admitted: 403.
-//! `admin` is admitted everywhere.
+//! `Authorized<AdminOnly>`, `Authorized<Myself>`). No bearer token or a dead one (expired,
+//! idle too long, ended): 401; a role not admitted: 403; from a network the role may not work
+//! from: 403 `network_not_allowed`; a session that must enrol a second factor first: 403
+//! `totp_enrolment_required` everywhere but `Myself`'s routes. `admin` is admitted everywhere.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -14,13 +16,16 @@ use actix_web::{web, FromRequest, HttpRequest};
 use super::problem::AppError;
 use super::state::AppState;
 use crate::error::ErrorCode;
-use crate::staff::service::authenticate;
+use crate::staff::service::StaffError;
+use crate::staff::sign_in::{authenticate, touch};
 use crate::staff::{Role, StaffUser};
 use crate::tokens::looks_like_token;
 
 /// Which roles an endpoint admits (besides `admin`, which is always admitted).
 pub(crate) trait Policy {
     const ROLES: &'static [Role];
+    /// Whether a session that must enrol a second factor first may use the route.
+    const DURING_ENROLMENT: bool = false;
 }
 
 /// Phone bookings and cancellations: phone staff.
@@ -31,6 +36,9 @@ pub(crate) struct DeskStaff;
 pub(crate) struct AnyStaff;
 /// Administration.
 pub(crate) struct AdminOnly;
+/// A staff member's own account (who am I, sign out, password, second factor): every role,
+/// and a session that must enrol first.
+pub(crate) struct Myself;
 
 impl Policy for PhoneStaff {
     const ROLES: &'static [Role] = &[Role::Phone];
@@ -43,6 +51,10 @@ impl Policy for AnyStaff {
 }
 impl Policy for AdminOnly {
     const ROLES: &'static [Role] = &[];
+}
+impl Policy for Myself {
+    const ROLES: &'static [Role] = &[Role::Phone, Role::Desk];
+    const DURING_ENROLMENT: bool = true;
 }
 
 pub(crate) struct Authorized<P: Policy> {
@@ -71,15 +83,31 @@ impl<P: Policy + 'static> FromRequest for Authorized<P> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
+        let ip = state.as_ref().and_then(|s| s.clients.addr(req));
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AppError::unexpected(anyhow::anyhow!("no app state")))?;
             let token = token.ok_or(ErrorCode::Unauthenticated)?;
             let now = state.clock.now();
+            let idle = state.settings.staff.idle_minutes;
             let user = state
                 .db
-                .run(move |conn| authenticate(conn, &token, now))
+                .run(move |conn| authenticate(conn, &token, idle, now))
                 .await?;
+            if user.touch {
+                // At most once a minute per session; a failure to note it does not refuse.
+                let session = user.session_id.clone();
+                let noted = state.db.write(move |conn| touch(conn, &session, now)).await;
+                if let Err(e) = noted {
+                    tracing::warn!(error = %e, "a session's last use could not be noted");
+                }
+            }
+            if !state.staff_networks.admits(user.role, ip) {
+                return Err(StaffError::NetworkNotAllowed.into());
+            }
+            if user.enrol_only && !P::DURING_ENROLMENT {
+                return Err(StaffError::EnrolmentRequired.into());
+            }
             if user.role == Role::Admin || P::ROLES.contains(&user.role) {
                 Ok(Authorized {
                     user,

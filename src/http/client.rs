@@ -55,12 +55,29 @@ impl ClientAddresses {
     }
 
     /// The key the client's address is kept under (rate limits, sign-in throttling, audit).
+    /// An IPv6 client is keyed by its /64: a network gives each device (each home, each phone
+    /// on a mobile network) a /64 of its own, so a script cycling through the addresses of its
+    /// /64 is still one client.
     pub(crate) fn key(&self, req: &HttpRequest) -> String {
-        let addr = self
+        let client = self
             .addr(req)
-            .map(|a| a.to_string())
+            .map(client_of)
             .unwrap_or_else(|| "unknown".into());
-        crate::tokens::keyed_hash(&self.secret, addr.as_bytes())
+        crate::tokens::keyed_hash(&self.secret, client.as_bytes())
+    }
+}
+
+/// What a client is, for its key: an IPv4 address, or an IPv6 address's /64.
+fn client_of(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
     }
 }
 
@@ -164,6 +181,23 @@ mod tests {
         // Garbage stops the walk at the last proxy.
         let r = req("10.0.0.2:5000", Some("not-an-address, 10.9.9.9"));
         assert_eq!(c.addr(&r), ip("10.9.9.9"));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let c = clients(&[]);
+        let key = |peer: &str| c.key(&req(peer, None));
+        assert_eq!(
+            key("[2001:db8:1:2::1]:4000"),
+            key("[2001:db8:1:2:ffff::9]:4001")
+        );
+        assert_ne!(key("[2001:db8:1:2::1]:4000"), key("[2001:db8:1:3::1]:4000"));
+        assert_eq!(
+            key("[::ffff:192.0.2.7]:1"),
+            key("192.0.2.7:2"),
+            "a mapped IPv4 address"
+        );
+        assert_ne!(key("192.0.2.7:1"), key("192.0.2.8:1"));
     }
 
     #[test]

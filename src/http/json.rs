@@ -287,6 +287,8 @@ pub(crate) struct StaffJson {
     pub display_name: String,
     pub role: Role,
     pub disabled: bool,
+    /// The account signs in with an authenticator app (a second factor).
+    pub totp_enrolled: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -299,6 +301,7 @@ impl StaffJson {
             display_name: row.display_name.clone(),
             role: row.role,
             disabled: row.disabled,
+            totp_enrolled: row.totp_enrolled_at.is_some(),
             created_at: stored(row.created_at, tz),
             updated_at: stored(row.updated_at, tz),
         }

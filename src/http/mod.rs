@@ -7,6 +7,7 @@
 //! completed from the same table (errors, security), so a route and its documentation cannot
 //! drift apart; a test checks that the spec describes exactly the table.
 
+pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod body;
@@ -60,6 +61,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         reservations::routes(),
         waitlist::routes(),
         staff::routes(),
+        account::routes(),
         admin::routes(),
         jobs::routes(),
         desk::routes(),
@@ -82,6 +84,7 @@ pub(crate) fn area_paths() -> Vec<utoipa::openapi::OpenApi> {
         reservations::Paths::openapi(),
         waitlist::Paths::openapi(),
         staff::Paths::openapi(),
+        account::Paths::openapi(),
         admin::Paths::openapi(),
         jobs::Paths::openapi(),
         desk::Paths::openapi(),

@@ -93,7 +93,10 @@ fn common_errors(route: &ApiRoute, op: &Value) -> Vec<ErrorCode> {
         ]);
     }
     if let Access::Staff(roles) = route.access {
+        // Every staff route: no session, the wrong network, a session that must enrol first.
         codes.push(ErrorCode::Unauthenticated);
+        codes.push(ErrorCode::NetworkNotAllowed);
+        codes.push(ErrorCode::TotpEnrolmentRequired);
         if roles.len() < 2 {
             codes.push(ErrorCode::Forbidden);
         }

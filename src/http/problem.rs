@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use super::documented::DocumentedCodes;
 use super::json::{instant, SlotJson};
 use crate::calendar::{CalendarError, ClosedReason};
-use crate::error::{ErrorCode, Facts, FieldError, Invalid, Lang};
+use crate::error::{ErrorCode, Facts, FieldError, FieldProblem, Invalid, Lang};
 use crate::operations::AdminError;
 use crate::queue::service::DeskError;
 use crate::reservations::BookingError;
@@ -225,6 +225,11 @@ impl Refusal for StaffError {
             ErrorCode::InvalidCredentials,
             ErrorCode::RateLimited,
             ErrorCode::Unauthenticated,
+            ErrorCode::SecondFactorRequired,
+            ErrorCode::TotpEnrolmentRequired,
+            ErrorCode::NetworkNotAllowed,
+            ErrorCode::TotpAlreadyEnrolled,
+            ErrorCode::TotpNotStarted,
         ];
         codes.extend(Invalid::codes());
         codes
@@ -435,6 +440,15 @@ impl From<StaffError> for AppError {
             StaffError::InvalidCredentials => ErrorCode::InvalidCredentials.into(),
             StaffError::RateLimited { retry_after_s } => AppError::rate_limited(retry_after_s),
             StaffError::Unauthenticated => ErrorCode::Unauthenticated.into(),
+            StaffError::SecondFactorRequired => ErrorCode::SecondFactorRequired.into(),
+            StaffError::EnrolmentRequired => ErrorCode::TotpEnrolmentRequired.into(),
+            StaffError::NetworkNotAllowed => ErrorCode::NetworkNotAllowed.into(),
+            StaffError::TotpAlreadyEnrolled => ErrorCode::TotpAlreadyEnrolled.into(),
+            StaffError::TotpNotStarted => ErrorCode::TotpNotStarted.into(),
+            StaffError::WrongCode => Invalid::field("totp", FieldProblem::WrongCode).into(),
+            StaffError::WrongCurrentPassword => {
+                Invalid::field("current_password", FieldProblem::WrongPassword).into()
+            }
             StaffError::Db(e) => e.into(),
             StaffError::Unexpected(e) => e.into(),
         }

@@ -21,6 +21,8 @@ pub(crate) const PHONE: Access = Access::Staff(&[Role::Phone]);
 pub(crate) const DESK: Access = Access::Staff(&[Role::Desk]);
 pub(crate) const ANY_STAFF: Access = Access::Staff(&[Role::Phone, Role::Desk]);
 pub(crate) const ADMIN: Access = Access::Staff(&[]);
+/// A staff member's own account (`auth::Myself`): every role.
+pub(crate) const MYSELF: Access = ANY_STAFF;
 
 /// One row of the route table.
 pub struct ApiRoute {

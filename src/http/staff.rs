@@ -5,32 +5,37 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{AnyStaff, Authorized, PhoneStaff};
+use super::auth::{AnyStaff, Authorized, Myself, PhoneStaff};
 use super::body::JsonBody;
 use super::calendar::check_date_range;
 use super::json::instant;
 use super::json::{StaffReservationJson, StaffReservationsJson};
 use super::problem::AppError;
-use super::route::{api, codes, own, Access, ApiRoute, ANY_STAFF, PHONE};
+use super::route::{api, codes, Access, ApiRoute, ANY_STAFF, MYSELF, PHONE};
 use super::state::AppState;
+use crate::db::RunError;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::operations;
 use crate::reservations::input::{BookingInput, RawBooking};
 use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::service::{self, Origin, VisitLinks};
 use crate::reservations::{self, BookingError};
-use crate::staff::service::StaffError;
-use crate::staff::service::{self as staff_service, LoginCheck};
+use crate::staff::second_factor;
+use crate::staff::service::{self as staff_service, StaffError};
+use crate::staff::sign_in::{self, Attempt, Failure, LoginCheck};
 use crate::staff::Role;
 use crate::text::parse_reason;
 use actix_web::http::Method;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
-#[schema(example = json!({"login": "tanaka", "password": "a-long-passphrase"}))]
+#[schema(example = json!({"login": "tanaka", "password": "a-long-passphrase", "totp": "492039"}))]
 pub(crate) struct LoginBody {
     login: String,
     password: String,
+    /// The code the authenticator app shows (or a recovery code), for an account with a
+    /// second factor; without it such an account is answered 401 `second_factor_required`.
+    totp: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,9 +45,13 @@ pub(crate) struct SessionJson {
     pub expires_at: String,
     pub role: Role,
     pub display_name: String,
+    /// The role must sign in with a second factor and the account has none yet: this session
+    /// may only set one up (`POST /api/v1/staff/me/totp`).
+    pub must_enrol_totp: bool,
 }
 
-/// Signs in. Failed logins are throttled (429 with `Retry-After`) and audited.
+/// Signs in. Failed logins are throttled (429 with `Retry-After`) and audited; an account with
+/// a second factor also sends `totp`.
 #[utoipa::path(post, path = "/api/v1/staff/sessions", tag = "staff",
     request_body = LoginBody,
     responses((status = 201, description = "Signed in", body = SessionJson)))]
@@ -51,48 +60,72 @@ pub(crate) async fn post_session(
     req: HttpRequest,
     body: JsonBody<LoginBody>,
 ) -> Result<HttpResponse, AppError> {
-    let LoginBody { login, password } = body.parse()?;
-    let ip_key = state.clients.key(&req);
+    let LoginBody {
+        login,
+        password,
+        totp,
+    } = body.parse()?;
+    let attempt = Attempt {
+        login,
+        password,
+        code: totp,
+        ip: state.clients.addr(&req),
+        ip_key: state.clients.key(&req),
+    };
     let now = state.clock.now();
-    let (s, ip) = (state.get_ref().clone(), ip_key.clone());
-    let check = state
+    let s = state.get_ref().clone();
+    let (check, attempt) = state
         .db
         .run(move |conn| {
-            staff_service::check_login(conn, &login, &password, &ip, &s.settings.staff, now)
+            let check =
+                sign_in::check_login(conn, &attempt, &s.staff_networks, &s.settings.staff, now)?;
+            Ok::<_, StaffError>((check, attempt))
         })
         .await?;
-    let s = state.get_ref().clone();
-    let session = match check {
-        LoginCheck::Verified(account) => {
-            state
+    let (login, why) = match check {
+        LoginCheck::Verified { account, proof } => {
+            let (s, ip_key) = (state.get_ref().clone(), attempt.ip_key.clone());
+            let login = account.login.clone();
+            let started = state
                 .db
                 .write(move |conn| {
-                    staff_service::start_session(conn, &account, &ip_key, &s.settings.staff, now)
-                })
-                .await?
-        }
-        LoginCheck::Failed { login } => {
-            state
-                .db
-                .write(move |conn| {
-                    staff_service::record_failed_login(
+                    sign_in::start_session(
                         conn,
-                        &login,
+                        &account,
+                        proof.as_ref(),
                         &ip_key,
                         &s.settings.staff,
                         now,
                     )
                 })
-                .await?;
-            return Err(StaffError::InvalidCredentials.into());
+                .await;
+            match started {
+                Ok(session) => {
+                    return Ok(HttpResponse::Created().json(SessionJson {
+                        token: session.token,
+                        expires_at: instant(session.expires_at, state.default_tz()),
+                        role: session.role,
+                        display_name: session.display_name,
+                        must_enrol_totp: session.enrol_only,
+                    }))
+                }
+                // The code was spent by another sign-in meanwhile: a failure like a wrong one.
+                Err(RunError::Failed(StaffError::SecondFactorRequired)) => {
+                    (login, Failure::SecondFactor)
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
+        LoginCheck::Failed { login, why } => (login, why),
     };
-    Ok(HttpResponse::Created().json(SessionJson {
-        token: session.token,
-        expires_at: instant(session.expires_at, state.default_tz()),
-        role: session.role,
-        display_name: session.display_name,
-    }))
+    let s = state.get_ref().clone();
+    state
+        .db
+        .write(move |conn| {
+            sign_in::record_failed_login(conn, &login, why, &attempt.ip_key, &s.settings.staff, now)
+        })
+        .await?;
+    Err(why.answer().into())
 }
 
 /// Signs out: the token stops working at once.
@@ -100,13 +133,13 @@ pub(crate) async fn post_session(
     responses((status = 204, description = "Signed out")))]
 pub(crate) async fn delete_session(
     state: web::Data<AppState>,
-    user: Authorized<AnyStaff>,
+    user: Authorized<Myself>,
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
     let user = user.user;
     state
         .db
-        .write(move |conn| staff_service::logout(conn, &user, now))
+        .write(move |conn| sign_in::logout(conn, &user, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -116,17 +149,47 @@ pub(crate) struct MeJson {
     pub login: String,
     pub display_name: String,
     pub role: Role,
+    /// The account signs in with an authenticator app.
+    pub totp_enrolled: bool,
+    /// The role must (`staff.require_totp_for`).
+    pub totp_required: bool,
+    /// This session may only set up the second factor.
+    pub must_enrol_totp: bool,
+    /// Recovery codes not yet used (0 without a second factor).
+    pub recovery_codes_left: i64,
 }
 
-/// Who is signed in: the console shows the menus of this role.
+/// Who is signed in: the console shows the menus of this role, and what the second factor
+/// needs.
 #[utoipa::path(get, path = "/api/v1/staff/sessions/current", tag = "staff",
     responses((status = 200, description = "The signed-in account", body = MeJson)))]
-pub(crate) async fn get_current_session(user: Authorized<AnyStaff>) -> HttpResponse {
-    HttpResponse::Ok().json(MeJson {
+pub(crate) async fn get_current_session(
+    state: web::Data<AppState>,
+    user: Authorized<Myself>,
+) -> Result<HttpResponse, AppError> {
+    let login = user.login.clone();
+    let (account, left) = state
+        .db
+        .run(move |conn| {
+            let account = staff_service::find_account(conn, &login)?;
+            let left = second_factor::recovery_codes_left(conn, &account.id)?;
+            Ok::<_, StaffError>((account, left))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(MeJson {
         login: user.login.clone(),
         display_name: user.display_name.clone(),
         role: user.role,
-    })
+        totp_enrolled: second_factor::is_enrolled(&account),
+        totp_required: state
+            .settings
+            .staff
+            .require_totp_for
+            .iter()
+            .any(|r| r == user.role.as_str()),
+        must_enrol_totp: user.enrol_only,
+        recovery_codes_left: left,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -350,14 +413,14 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         api(
             M::GET,
             "/api/v1/staff/sessions/current",
-            ANY_STAFF,
-            own(&[]),
+            MYSELF,
+            codes::<StaffError>(&[]),
             get_current_session,
         ),
         api(
             M::DELETE,
             "/api/v1/staff/sessions/current",
-            ANY_STAFF,
+            MYSELF,
             codes::<StaffError>(&[]),
             delete_session,
         ),

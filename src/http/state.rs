@@ -36,6 +36,8 @@ pub struct AppState {
     pub(crate) displays: Arc<super::feeds::Displays>,
     /// Who may read `/metrics`.
     pub(crate) metrics_access: Arc<super::client::MetricsAccess>,
+    /// Where staff may sign in and work from, per role.
+    pub(crate) staff_networks: Arc<crate::staff::networks::StaffNetworks>,
     /// The public reads kept ready to send (counters, procedures, availability).
     pub(crate) kept: Arc<super::kept::Kept>,
     /// The OpenAPI document, generated once at start-up.

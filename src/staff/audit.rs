@@ -35,6 +35,12 @@ pub enum Action {
     StaffLoginFailed,
     StaffLoginLockout,
     StaffLogout,
+    StaffPasswordChange,
+    StaffTotpEnrolmentStart,
+    StaffTotpEnrol,
+    StaffTotpReset,
+    StaffRecoveryCodesRenew,
+    StaffRecoveryCodeUse,
     SlotCapacity,
     CounterClosure,
     CounterClosureLifted,
@@ -60,6 +66,12 @@ crate::db::text_enum!(Action {
     StaffLoginFailed => "staff.login_failed",
     StaffLoginLockout => "staff.login_lockout",
     StaffLogout => "staff.logout",
+    StaffPasswordChange => "staff.password_change",
+    StaffTotpEnrolmentStart => "staff.totp_enrolment_start",
+    StaffTotpEnrol => "staff.totp_enrol",
+    StaffTotpReset => "staff.totp_reset",
+    StaffRecoveryCodesRenew => "staff.recovery_codes_renew",
+    StaffRecoveryCodeUse => "staff.recovery_code_use",
     SlotCapacity => "slot.capacity",
     CounterClosure => "counter.closure",
     CounterClosureLifted => "counter.closure_lifted",
@@ -124,14 +136,40 @@ pub(crate) enum Detail<'a> {
     PasswordReset {
         sessions_ended: usize,
     },
-    LoggedIn {},
-    LoginFailed {},
+    LoggedIn {
+        /// `totp` or `recovery_code`; None for an account without a second factor.
+        second_factor: Option<&'a str>,
+        /// The account must enrol a second factor before anything else.
+        enrol_only: bool,
+        /// Older sessions ended by `staff.max_sessions`.
+        sessions_ended: usize,
+    },
+    /// `password`, `second_factor`, `network` or `password_change`.
+    LoginFailed {
+        failure: &'a str,
+    },
     LoginLockout {
         scope: &'a str,
         failures: i64,
         wait_seconds: i64,
     },
     LoggedOut {},
+    /// A staff member changed their own password.
+    PasswordChanged {
+        sessions_ended: usize,
+    },
+    TotpEnrolmentStarted {},
+    TotpEnrolled {
+        sessions_ended: usize,
+    },
+    /// An administrator removed an account's second factor.
+    TotpReset {
+        sessions_ended: usize,
+    },
+    RecoveryCodesRenewed {},
+    RecoveryCodeUsed {
+        left: i64,
+    },
     Capacity {
         from: i32,
         to: i32,
@@ -168,10 +206,16 @@ impl Detail<'_> {
                 _ => Action::StaffUpdate,
             },
             Detail::PasswordReset { .. } => Action::StaffPasswordReset,
-            Detail::LoggedIn {} => Action::StaffLogin,
-            Detail::LoginFailed {} => Action::StaffLoginFailed,
+            Detail::LoggedIn { .. } => Action::StaffLogin,
+            Detail::LoginFailed { .. } => Action::StaffLoginFailed,
             Detail::LoginLockout { .. } => Action::StaffLoginLockout,
             Detail::LoggedOut {} => Action::StaffLogout,
+            Detail::PasswordChanged { .. } => Action::StaffPasswordChange,
+            Detail::TotpEnrolmentStarted {} => Action::StaffTotpEnrolmentStart,
+            Detail::TotpEnrolled { .. } => Action::StaffTotpEnrol,
+            Detail::TotpReset { .. } => Action::StaffTotpReset,
+            Detail::RecoveryCodesRenewed {} => Action::StaffRecoveryCodesRenew,
+            Detail::RecoveryCodeUsed { .. } => Action::StaffRecoveryCodeUse,
             Detail::Capacity { .. } => Action::SlotCapacity,
             Detail::Closure { .. } => Action::CounterClosure,
             Detail::ClosureLifted { .. } => Action::CounterClosureLifted,
@@ -285,8 +329,9 @@ pub(crate) fn login_failures_since(
 const FREE_TEXT_KEYS: [&str; 2] = ["reason", "override_reason"];
 
 /// Retention: entries written before `before` keep who did what to which reservation, but no
-/// free text (a cancellation's or an override's reason may name the resident) and no client
-/// address hash.
+/// free text (a cancellation's or an override's reason may name the resident), no client
+/// address hash, and of a failed sign-in no login that is not an account's (what a stranger
+/// typed, kept login-shaped only: [`super::service::login_as_typed`]).
 pub(crate) fn erase_personal_data_before(
     conn: &mut DbConnection,
     before: DateTime<Utc>,
@@ -319,5 +364,15 @@ pub(crate) fn erase_personal_data_before(
             ))
             .execute(conn)? as u64;
     }
+    let accounts = crate::db::schema::staff::table.select(crate::db::schema::staff::login);
+    changed += diesel::update(
+        audit_log::table
+            .filter(audit_log::at.lt(before.naive_utc()))
+            .filter(audit_log::action.eq_any([Action::StaffLoginFailed, Action::StaffLoginLockout]))
+            .filter(audit_log::target.ne("(erased)"))
+            .filter(audit_log::target.ne_all(accounts)),
+    )
+    .set(audit_log::target.eq("(erased)"))
+    .execute(conn)? as u64;
     Ok(changed)
 }

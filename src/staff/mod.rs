@@ -1,9 +1,13 @@
-//! Staff: accounts and roles, password hashing, bearer sessions, and the audit log.
+//! Staff: accounts and roles, password hashing, signing in (networks, a second factor,
+//! sessions), and the audit log.
 
 pub(crate) mod audit;
+pub(crate) mod networks;
 pub(crate) mod passwords;
 pub(crate) mod repo;
+pub(crate) mod second_factor;
 pub(crate) mod service;
+pub(crate) mod sign_in;
 
 pub use repo::list_staff;
 pub(crate) use repo::StaffRow;
@@ -42,8 +46,14 @@ crate::db::text_enum!(Role {
 /// A signed-in staff member, as the authorisation extractor yields it.
 #[derive(Debug, Clone)]
 pub(crate) struct StaffUser {
+    /// The account's id.
+    pub id: String,
     pub login: String,
     pub display_name: String,
     pub role: Role,
     pub session_id: String,
+    /// The session may only enrol a second factor (its role requires one).
+    pub enrol_only: bool,
+    /// The session's last use is over a minute old: note this one.
+    pub touch: bool,
 }

@@ -16,6 +16,8 @@ pub struct StaffRow {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When the account finished enrolling a second factor (None: it signs in without one).
+    pub totp_enrolled_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -27,6 +29,10 @@ pub struct SessionRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// When a request last used the session (noted at most once a minute).
+    pub last_seen_at: Option<NaiveDateTime>,
+    /// A session of an account that must enrol a second factor first: it may only enrol.
+    pub enrol_only: bool,
 }
 
 pub(crate) fn insert_staff(conn: &mut DbConnection, row: &StaffRow) -> QueryResult<()> {
@@ -91,6 +97,58 @@ pub(crate) fn revoke_session(
     .set(staff_sessions::revoked_at.eq(Some(now.naive_utc())))
     .execute(conn)?;
     Ok(touched == 1)
+}
+
+/// Revokes an account's sessions but one (a password change, an enrolment).
+pub(crate) fn revoke_sessions_except(
+    conn: &mut DbConnection,
+    staff_id: &str,
+    keep: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        staff_sessions::table
+            .filter(staff_sessions::staff_id.eq(staff_id))
+            .filter(staff_sessions::id.ne(keep))
+            .filter(staff_sessions::revoked_at.is_null()),
+    )
+    .set(staff_sessions::revoked_at.eq(Some(now.naive_utc())))
+    .execute(conn)
+}
+
+/// Ends an account's oldest live sessions so that at most `keep` stay; how many ended.
+pub(crate) fn revoke_oldest_beyond(
+    conn: &mut DbConnection,
+    staff_id: &str,
+    keep: usize,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let live: Vec<String> = staff_sessions::table
+        .filter(staff_sessions::staff_id.eq(staff_id))
+        .filter(staff_sessions::revoked_at.is_null())
+        .filter(staff_sessions::expires_at.gt(now.naive_utc()))
+        .order((staff_sessions::created_at.desc(), staff_sessions::id.desc()))
+        .select(staff_sessions::id)
+        .load(conn)?;
+    let old: Vec<&String> = live.iter().skip(keep).collect();
+    if old.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(staff_sessions::table.filter(staff_sessions::id.eq_any(old)))
+        .set(staff_sessions::revoked_at.eq(Some(now.naive_utc())))
+        .execute(conn)
+}
+
+/// Notes that a session was used at `now`.
+pub(crate) fn touch_session(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(staff_sessions::table.find(id))
+        .set(staff_sessions::last_seen_at.eq(Some(now.naive_utc())))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Revokes every session of an account (when it is disabled).

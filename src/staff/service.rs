@@ -1,16 +1,15 @@
 //! Accounts, logins and sessions.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::audit::{self, Change, Detail};
-use super::passwords::{check_policy, hash_password, verify_against_dummy, verify_password};
-use super::repo::{self, SessionRow, StaffRow};
-use super::{Role, StaffUser};
+use super::passwords::{check_policy, hash_password};
+use super::repo::{self, StaffRow};
+use super::Role;
 use crate::config::StaffSettings;
 use crate::db::{is_unique_violation, lock, DbConnection, Lock, Mode, Tx};
 use crate::error::{FieldError, FieldProblem, Invalid};
 use crate::text::{contains_individual_number, parse_name};
-use crate::tokens::{hash_token, new_token};
 
 /// What account, login and session operations refuse.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +28,20 @@ pub enum StaffError {
     RateLimited { retry_after_s: u64 },
     #[error("not signed in")]
     Unauthenticated,
+    #[error("the second factor is missing or wrong")]
+    SecondFactorRequired,
+    #[error("this session may only enrol a second factor")]
+    EnrolmentRequired,
+    #[error("not from a network this role may sign in from")]
+    NetworkNotAllowed,
+    #[error("a second factor is already enrolled")]
+    TotpAlreadyEnrolled,
+    #[error("no enrolment started")]
+    TotpNotStarted,
+    #[error("not the code the authenticator shows now")]
+    WrongCode,
+    #[error("not the current password")]
+    WrongCurrentPassword,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
     #[error(transparent)]
@@ -45,13 +58,6 @@ pub struct NewStaff {
     pub display_name: String,
     pub role: String,
     pub password: String,
-}
-
-pub(crate) struct Session {
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-    pub role: Role,
-    pub display_name: String,
 }
 
 /// A staff member's name as shown in the console and the audit log.
@@ -136,6 +142,7 @@ pub fn prepare_staff(
         disabled: false,
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
+        totp_enrolled_at: None,
     })
 }
 
@@ -167,222 +174,6 @@ pub fn create_staff(
         now,
     )?;
     Ok(row)
-}
-
-/// How long a client must wait after `failures` recent failures, the latest at `latest`:
-/// nothing up to `free` failures, then `base` seconds doubling with each further failure, up to
-/// `max`. None when it may try now.
-pub(crate) fn login_wait(
-    failures: i64,
-    latest: Option<DateTime<Utc>>,
-    free: u32,
-    base_s: u32,
-    max_s: u32,
-    now: DateTime<Utc>,
-) -> Option<Duration> {
-    let over = failures - i64::from(free);
-    let latest = latest?;
-    if over < 0 {
-        return None;
-    }
-    let exp = u32::try_from(over).unwrap_or(u32::MAX).min(20);
-    let delay = u64::from(base_s)
-        .saturating_mul(1u64 << exp)
-        .min(u64::from(max_s));
-    let free_at = latest + Duration::seconds(i64::try_from(delay).unwrap_or(i64::MAX / 2));
-    (free_at > now).then(|| free_at - now)
-}
-
-/// Signs in, step one, on a read connection (the password hash is checked outside any write
-/// transaction): throttled per (login, client address) and per client address, so wrong
-/// passwords typed elsewhere cannot lock the owner out of their own desk; a login is throttled
-/// from everywhere only when failures for it come from `staff.login_lockout_addresses`
-/// different addresses (an attack spread over many addresses, which no single address's
-/// limit would stop; a stranger with one address, or a few, cannot cause it). Past
-/// `staff.login_max_failures` failures in the window the client waits
-/// `staff.login_delay_base_seconds`, doubling with each further failure (up to
-/// `login_delay_max_seconds`); while it waits, attempts are refused (429) unchecked. Step two is
-/// [`start_session`] or [`record_failed_login`]: every failure, every lockout and every
-/// success is in the audit log.
-pub(crate) fn check_login(
-    conn: &mut DbConnection,
-    login: &str,
-    password: &str,
-    ip_key: &str,
-    settings: &StaffSettings,
-    now: DateTime<Utc>,
-) -> Result<LoginCheck, StaffError> {
-    let login = login_as_typed(login);
-    let window = Duration::minutes(i64::from(settings.login_window_minutes));
-    let [pair, by_ip, everywhere] =
-        audit::login_failures_since(conn, &login, ip_key, now - window)?;
-    let limits = [
-        (pair, settings.login_max_failures),
-        (by_ip, settings.login_max_failures_per_ip),
-        (everywhere, settings.login_lockout_addresses),
-    ];
-    for ((failures, latest), free) in limits {
-        if let Some(wait) = login_wait(
-            failures,
-            latest,
-            free,
-            settings.login_delay_base_seconds,
-            settings.login_delay_max_seconds,
-            now,
-        ) {
-            let retry_after_s = u64::try_from(wait.num_seconds().max(1)).unwrap_or(1);
-            return Err(StaffError::RateLimited { retry_after_s });
-        }
-    }
-    let account = repo::find_staff_by_login(conn, &login)?;
-    let ok = match &account {
-        Some(a) if !a.disabled => verify_password(password, &a.password_hash),
-        _ => {
-            verify_against_dummy(password, settings);
-            false
-        }
-    };
-    Ok(match (ok, account) {
-        (true, Some(a)) => LoginCheck::Verified(Box::new(a)),
-        _ => LoginCheck::Failed { login },
-    })
-}
-
-/// What [`check_login`] found.
-pub(crate) enum LoginCheck {
-    Verified(Box<StaffRow>),
-    /// The login (normalised) whose password was wrong, or that is unknown or disabled.
-    Failed {
-        login: String,
-    },
-}
-
-/// Records a failed sign-in (and the lockout it starts or lengthens); the caller answers
-/// `invalid_credentials` once this is committed.
-pub(crate) fn record_failed_login(
-    conn: &mut Tx<'_>,
-    login: &str,
-    ip_key: &str,
-    settings: &StaffSettings,
-    now: DateTime<Utc>,
-) -> Result<(), StaffError> {
-    let window = Duration::minutes(i64::from(settings.login_window_minutes));
-    // Serialise failures per client address so concurrent guesses are all counted.
-    lock(conn, &[(Mode::Exclusive, Lock::LoginAddress(ip_key))])?;
-    audit::record_from(
-        conn,
-        None,
-        login,
-        &Detail::LoginFailed {},
-        Some(ip_key),
-        now,
-    )?;
-    // This failure starts (or lengthens) a wait: a lockout, audited as such.
-    let [pair, by_ip, everywhere] = audit::login_failures_since(conn, login, ip_key, now - window)?;
-    for (scope, (failures, latest), free) in [
-        ("login_and_address", pair, settings.login_max_failures),
-        ("address", by_ip, settings.login_max_failures_per_ip),
-        (
-            "login_from_many_addresses",
-            everywhere,
-            settings.login_lockout_addresses,
-        ),
-    ] {
-        if let Some(wait) = login_wait(
-            failures,
-            latest,
-            free,
-            settings.login_delay_base_seconds,
-            settings.login_delay_max_seconds,
-            now,
-        ) {
-            audit::record_from(
-                conn,
-                None,
-                login,
-                &Detail::LoginLockout {
-                    scope,
-                    failures,
-                    wait_seconds: wait.num_seconds(),
-                },
-                Some(ip_key),
-                now,
-            )?;
-        }
-    }
-    // Debug-formatted: a login with a line break cannot forge a log line.
-    tracing::warn!(staff.login = ?login, "failed staff login");
-    Ok(())
-}
-
-/// A verified sign-in's session, audited.
-pub(crate) fn start_session(
-    conn: &mut Tx<'_>,
-    account: &StaffRow,
-    ip_key: &str,
-    settings: &StaffSettings,
-    now: DateTime<Utc>,
-) -> Result<Session, StaffError> {
-    let token = new_token();
-    let expires_at = now + Duration::hours(i64::from(settings.session_hours));
-    repo::insert_session(
-        conn,
-        &SessionRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            token_hash: hash_token(&token),
-            staff_id: account.id.clone(),
-            created_at: now.naive_utc(),
-            expires_at: expires_at.naive_utc(),
-            revoked_at: None,
-        },
-    )?;
-    audit::record_from(
-        conn,
-        Some(&account.login),
-        &account.login,
-        &Detail::LoggedIn {},
-        Some(ip_key),
-        now,
-    )?;
-    Ok(Session {
-        token,
-        expires_at,
-        role: account.role,
-        display_name: account.display_name.clone(),
-    })
-}
-
-/// The signed-in staff member a bearer token names; 401 when none (expired, revoked, disabled).
-pub(crate) fn authenticate(
-    conn: &mut DbConnection,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<StaffUser, StaffError> {
-    let (session, staff) = repo::find_live_session(conn, &hash_token(token), now)?
-        .ok_or(StaffError::Unauthenticated)?;
-    let role = staff.role;
-    Ok(StaffUser {
-        login: staff.login,
-        display_name: staff.display_name,
-        role,
-        session_id: session.id,
-    })
-}
-
-pub(crate) fn logout(
-    conn: &mut Tx<'_>,
-    user: &StaffUser,
-    now: DateTime<Utc>,
-) -> Result<(), StaffError> {
-    repo::revoke_session(conn, &user.session_id, now)?;
-    audit::record(
-        conn,
-        Some(&user.login),
-        &user.login,
-        &Detail::LoggedOut {},
-        now,
-    )?;
-    Ok(())
 }
 
 /// What an administrator changes on an account; `None` leaves a field as it is.

@@ -307,7 +307,11 @@ async fn after_downtime_a_recent_run_catches_up_and_older_ones_are_skipped() {
 
 #[tokio::test]
 async fn at_the_days_end_exactly_the_unserved_become_no_shows() {
-    let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
+    // The desk's session spans the morning's jumps of the clock (no idle timeout here).
+    let app = spawn_app_with(jst("2026-12-20T10:00:00+09:00"), |s| {
+        s.staff.idle_minutes = 0
+    })
+    .await;
     let staff = app.staff_token("operator", "phone").await;
     let absent = app
         .phone_book(&staff, "city-hall.2027-01-12.0900", 1, None)
@@ -597,6 +601,17 @@ async fn retention_erases_exactly_the_old_personal_data() {
         Some(&json!({"reason": "山田様より電話で取消"})),
     )
     .await;
+    // A stranger's typing at the sign-in (login-shaped, not an account) and a colleague's
+    // wrong password.
+    for login in ["yamada.taro", "operator"] {
+        let res = app
+            .post_json(
+                "/api/v1/staff/sessions",
+                &json!({"login": login, "password": "not-the-password"}),
+            )
+            .await;
+        assert_eq!(res.status(), 401);
+    }
     // 2027-04-13: the 12 January visit is 91 days old, the 14 January one 89.
     app.clock.set(jst("2027-04-13T03:00:00+09:00"));
     let erased = run_job(&app, Job::Retention).await;
@@ -651,6 +666,18 @@ async fn retention_erases_exactly_the_old_personal_data() {
     assert!(audit
         .iter()
         .any(|e| e["action"] == "reservation.cancel" && e["staff"] == "operator"));
+    // Of failed sign-ins, an account's login stays; what a stranger typed does not.
+    assert!(!text.contains("yamada.taro"), "{text}");
+    let failed: Vec<&str> = audit
+        .iter()
+        .filter(|e| e["action"] == "staff.login_failed")
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 2);
+    assert!(
+        failed.contains(&"operator") && failed.contains(&"(erased)"),
+        "{failed:?}"
+    );
     // A second run finds nothing left to erase.
     assert_eq!(run_job(&app, Job::Retention).await, 0);
 }

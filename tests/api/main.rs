@@ -19,4 +19,5 @@ mod jobs;
 mod load;
 mod mail;
 mod migrations;
+mod sign_in;
 mod staff;
