@@ -234,6 +234,12 @@ error_codes! {
     TotpAlreadyEnrolled = 409, "totp_already_enrolled",
         "An authenticator is already set up; an administrator removes it before a new one.",
         "認証アプリはすでに設定されています。設定し直すには管理者に解除を依頼してください。";
+    TotpNotEnrolled = 409, "totp_not_enrolled",
+        "This account has no second factor to remove.",
+        "このアカウントには二要素認証が設定されていません。";
+    OwnTotp = 409, "own_totp",
+        "Your own second factor is removed by another administrator (or on the server's command line).",
+        "ご自身の二要素認証は、別の管理者(またはサーバーのコマンド)が解除します。";
     TotpNotStarted = 409, "totp_not_started",
         "Start setting up an authenticator first.",
         "先に認証アプリの設定を開始してください。";
@@ -617,6 +623,8 @@ pub enum FieldProblem {
     PasswordCommon,
     /// Not the account's current password.
     WrongPassword,
+    /// The new password is the current one.
+    PasswordUnchanged,
     /// Not the code the authenticator shows now.
     WrongCode,
 }
@@ -682,6 +690,7 @@ impl FieldProblem {
             P::PasswordTooSimple => "password_too_simple",
             P::PasswordCommon => "password_common",
             P::WrongPassword => "wrong_password",
+            P::PasswordUnchanged => "password_unchanged",
             P::WrongCode => "wrong_code",
         }
     }
@@ -754,6 +763,7 @@ impl FieldProblem {
                 | P::PasswordTooSimple
                 | P::PasswordCommon
                 | P::WrongPassword
+                | P::PasswordUnchanged
                 | P::WrongCode,
                 _,
             ) => self.sign_in_message(lang),
@@ -779,6 +789,8 @@ impl FieldProblem {
             }
             (P::WrongPassword, En) => "is not your current password".into(),
             (P::WrongPassword, Ja) => "現在のパスワードが違います".into(),
+            (P::PasswordUnchanged, En) => "must differ from the current password".into(),
+            (P::PasswordUnchanged, Ja) => "現在のパスワードとは別のものにしてください".into(),
             (P::WrongCode, En) => {
                 "is not the code your authenticator shows now (check the phone's clock)".into()
             }

@@ -11,6 +11,8 @@ use super::body::JsonBody;
 use super::problem::AppError;
 use super::route::{api, codes, ApiRoute, MYSELF};
 use super::state::AppState;
+use crate::error::{FieldError, FieldProblem, Invalid};
+use crate::staff::passwords::check_policy;
 use crate::staff::second_factor;
 use crate::staff::service::{find_account, prepare_password, StaffError};
 use crate::staff::sign_in::{self, Failure};
@@ -39,21 +41,32 @@ pub(crate) async fn put_own_password(
         current_password,
         new_password,
     } = body.parse()?;
+    let user = user.user;
+    // What can be told without the current password first: nothing here is a guess at it.
+    let mut errors = Vec::new();
+    if current_password.is_empty() {
+        errors.push(FieldError::new("current_password", FieldProblem::Required));
+    }
+    if new_password.is_empty() {
+        errors.push(FieldError::new("new_password", FieldProblem::Required));
+    } else if let Err(p) = check_policy(
+        &new_password,
+        &user.login,
+        state.settings.staff.password_min_length,
+    ) {
+        errors.push(FieldError::new("new_password", p));
+    }
+    if !errors.is_empty() {
+        return Err(Invalid::fields(errors).into());
+    }
     let ip_key = state.clients.key(&req);
     let now = state.clock.now();
-    let user = user.user;
     let (s, u, key) = (state.get_ref().clone(), user.clone(), ip_key.clone());
+    let current = current_password.clone();
     let right = state
         .db
         .run(move |conn| {
-            sign_in::check_current_password(
-                conn,
-                &u,
-                &current_password,
-                &key,
-                &s.settings.staff,
-                now,
-            )
+            sign_in::check_current_password(conn, &u, &current, &key, &s.settings.staff, now)
         })
         .await?;
     if !right {
@@ -66,6 +79,9 @@ pub(crate) async fn put_own_password(
             })
             .await?;
         return Err(why.answer().into());
+    }
+    if new_password == current_password {
+        return Err(Invalid::field("new_password", FieldProblem::PasswordUnchanged).into());
     }
     let (settings, login) = (state.settings.clone(), user.login.clone());
     // Hashed (the slow part) on the blocking pool, outside the transaction.

@@ -169,8 +169,9 @@ pub(crate) async fn put_staff_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Removes an account's second factor (a lost phone and lost recovery codes) and ends its
-/// sessions; it sets one up again at its next sign-in when its role requires one.
+/// Removes another account's second factor (a lost phone and lost recovery codes) and ends its
+/// sessions; it sets one up again at its next sign-in when its role requires one. One's own is
+/// removed by another administrator or on the command line (409 `own_totp`).
 #[utoipa::path(delete, path = "/api/v1/admin/staff/{login}/totp", tag = "admin",
     params(("login" = String, Path)),
     responses((status = 204, description = "Removed")))]
@@ -180,6 +181,10 @@ pub(crate) async fn delete_staff_totp(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let login = path.into_inner();
+    // A stolen session must not be able to take its own account's second factor away.
+    if login.trim().eq_ignore_ascii_case(&user.login) {
+        return Err(StaffError::OwnTotp.into());
+    }
     let now = state.clock.now();
     let actor = user.login.clone();
     state

@@ -230,6 +230,8 @@ impl Refusal for StaffError {
             ErrorCode::NetworkNotAllowed,
             ErrorCode::TotpAlreadyEnrolled,
             ErrorCode::TotpNotStarted,
+            ErrorCode::TotpNotEnrolled,
+            ErrorCode::OwnTotp,
         ];
         codes.extend(Invalid::codes());
         codes
@@ -445,6 +447,8 @@ impl From<StaffError> for AppError {
             StaffError::NetworkNotAllowed => ErrorCode::NetworkNotAllowed.into(),
             StaffError::TotpAlreadyEnrolled => ErrorCode::TotpAlreadyEnrolled.into(),
             StaffError::TotpNotStarted => ErrorCode::TotpNotStarted.into(),
+            StaffError::TotpNotEnrolled => ErrorCode::TotpNotEnrolled.into(),
+            StaffError::OwnTotp => ErrorCode::OwnTotp.into(),
             StaffError::WrongCode => Invalid::field("totp", FieldProblem::WrongCode).into(),
             StaffError::WrongCurrentPassword => {
                 Invalid::field("current_password", FieldProblem::WrongPassword).into()

@@ -19,6 +19,7 @@ use super::repo::{self, StaffRow};
 use super::service::StaffError;
 use crate::db::schema::{staff, staff_recovery_codes, staff_sessions};
 use crate::db::{DbConnection, Tx};
+use crate::error::{FieldProblem, Invalid};
 use crate::tokens::hash_token;
 
 /// Recovery codes made at enrolment (and each time they are renewed).
@@ -226,6 +227,9 @@ pub(crate) fn confirm_enrolment(
         return Err(StaffError::TotpAlreadyEnrolled);
     }
     let secret = row.secret.ok_or(StaffError::TotpNotStarted)?;
+    if typed.trim().is_empty() {
+        return Err(Invalid::field("totp", FieldProblem::Required).into());
+    }
     let step = match Code::parse(typed) {
         Some(Code::Totp(code)) => matching_step(&secret, &code, now)?,
         _ => None,
@@ -266,8 +270,11 @@ pub(crate) fn renew_recovery_codes(
     let conn: &mut DbConnection = tx;
     let row = second_factor_of(conn, &account.id)?;
     let (Some(secret), Some(_)) = (row.secret, row.enrolled_at) else {
-        return Err(StaffError::TotpNotStarted);
+        return Err(StaffError::TotpNotEnrolled);
     };
+    if typed.trim().is_empty() {
+        return Err(Invalid::field("totp", FieldProblem::Required).into());
+    }
     let step = match Code::parse(typed) {
         Some(Code::Totp(code)) => matching_step(&secret, &code, now)?,
         _ => None,
@@ -411,9 +418,10 @@ fn use_step(conn: &mut DbConnection, staff_id: &str, step: i64) -> Result<bool, 
     Ok(taken == 1)
 }
 
-/// Removes an account's second factor (a lost phone and lost codes): an administrator's act,
-/// or the command line's. The account's sessions end; it enrols again at its next sign-in
-/// when its role requires a second factor.
+/// Removes an account's second factor (a lost phone and lost codes, or an enrolment begun and
+/// not finished): an administrator's act, or the command line's; 409 `totp_not_enrolled` when
+/// there is none. The account's sessions end; it enrols again at its next sign-in when its
+/// role requires a second factor.
 pub fn reset(
     tx: &mut Tx<'_>,
     login: &str,
@@ -423,6 +431,9 @@ pub fn reset(
     let conn: &mut DbConnection = tx;
     let login = login.trim().to_ascii_lowercase();
     let account = repo::find_staff_by_login(conn, &login)?.ok_or(StaffError::NotFound)?;
+    if second_factor_of(conn, &account.id)?.secret.is_none() {
+        return Err(StaffError::TotpNotEnrolled);
+    }
     diesel::update(staff::table.find(&account.id))
         .set((
             staff::totp_secret.eq(None::<String>),

@@ -38,6 +38,10 @@ pub enum StaffError {
     TotpAlreadyEnrolled,
     #[error("no enrolment started")]
     TotpNotStarted,
+    #[error("the account has no second factor")]
+    TotpNotEnrolled,
+    #[error("one's own second factor is removed by someone else")]
+    OwnTotp,
     #[error("not the code the authenticator shows now")]
     WrongCode,
     #[error("not the current password")]

@@ -98,7 +98,16 @@ async fn an_administrator_enrols_before_doing_anything_else() {
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     assert!(uri.contains(&format!("secret={secret}")), "{uri}");
     assert!(started["qr_svg"].as_str().unwrap().starts_with("<?xml"));
-    // A wrong code does not enrol.
+    // No code, or a wrong one, does not enrol.
+    let res = app
+        .as_staff(
+            Method::POST,
+            "/api/v1/staff/me/totp/confirm",
+            Some(&token),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(problem(res, 422).await["errors"][0]["code"], "required");
     let now = app.clock.now();
     let wrong = totp_code_at(&secret, now - Duration::seconds(120)).unwrap();
     let res = app
@@ -253,6 +262,19 @@ async fn an_administrator_removes_a_lost_second_factor() {
         .await;
     assert_eq!(res.status(), 204);
     assert_eq!(app.me(&desk).await.status(), 401, "its sessions ended");
+    // Nothing left to remove; and one's own is removed by someone else.
+    for (login, code) in [("desk-1", "totp_not_enrolled"), ("chief", "own_totp")] {
+        let res = app
+            .as_staff(
+                Method::DELETE,
+                &format!("/api/v1/admin/staff/{login}/totp"),
+                Some(&chief),
+                None,
+            )
+            .await;
+        assert_eq!(problem(res, 409).await["code"], code);
+    }
+    assert_eq!(app.me(&chief).await.status(), 200);
     // The desk signs in with a password again, and must enrol again.
     let res = app.sign_in("desk-1", STAFF_PASSWORD, None).await;
     assert_eq!(res.status(), 201);
@@ -397,6 +419,40 @@ async fn staff_change_their_own_password() {
             .await
         }
     };
+    // Empty fields, and the same password again: told without counting a failure.
+    let res = app
+        .as_staff(
+            Method::PUT,
+            "/api/v1/staff/me/password",
+            Some(&token),
+            Some(&json!({})),
+        )
+        .await;
+    let p = problem(res, 422).await;
+    let fields: Vec<(&str, &str)> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("current_password", "required"),
+            ("new_password", "required")
+        ]
+    );
+    let res = app
+        .as_staff(
+            Method::PUT,
+            "/api/v1/staff/me/password",
+            Some(&token),
+            Some(&json!({ "current_password": STAFF_PASSWORD,
+                          "new_password": STAFF_PASSWORD })),
+        )
+        .await;
+    let p = problem(res, 422).await;
+    assert_eq!(p["errors"][0]["code"], "password_unchanged", "{p}");
     let p = problem(change("not-my-password").await, 422).await;
     assert_eq!(p["errors"][0]["field"], "current_password");
     assert_eq!(p["errors"][0]["code"], "wrong_password");
@@ -415,9 +471,12 @@ async fn staff_change_their_own_password() {
     assert!(entries
         .iter()
         .any(|e| e["action"] == "staff.password_change" && e["target"] == "phone-1"));
-    assert!(entries.iter().any(
-        |e| e["action"] == "staff.login_failed" && e["detail"]["failure"] == "password_change"
-    ));
+    let failures = entries
+        .iter()
+        .filter(|e| e["action"] == "staff.login_failed")
+        .filter(|e| e["detail"]["failure"] == "password_change")
+        .count();
+    assert_eq!(failures, 1, "only the wrong current password counted");
 }
 
 #[tokio::test]

@@ -93,6 +93,11 @@ test('the endpoints module encodes path segments and query values, and leaves ou
   assert.equal(endpoints.staffReservations(), '/api/v1/staff/reservations');
   assert.equal(endpoints.staffReservations({ date: '', counter: 'city-hall', q: '山田 太郎&x' }), '/api/v1/staff/reservations?counter=city-hall&q=%E5%B1%B1%E7%94%B0+%E5%A4%AA%E9%83%8E%26x');
   assert.equal(endpoints.staffReservationCancel('HJ3K-7WXA'), '/api/v1/staff/reservations/HJ3K-7WXA/cancel');
+  assert.equal(endpoints.staffMyPassword(), '/api/v1/staff/me/password');
+  assert.equal(endpoints.staffMyTotp(), '/api/v1/staff/me/totp');
+  assert.equal(endpoints.staffMyTotpConfirm(), '/api/v1/staff/me/totp/confirm');
+  assert.equal(endpoints.staffMyRecoveryCodes(), '/api/v1/staff/me/totp/recovery-codes');
+  assert.equal(endpoints.adminStaffTotp('desk 1/x'), '/api/v1/admin/staff/desk%201%2Fx/totp');
   assert.equal(endpoints.adminClosures('city-hall'), '/api/v1/admin/counters/city-hall/closures');
   assert.equal(endpoints.adminClosures('city-hall', { from: '2027-01-12', to: '2028-02-16' }), '/api/v1/admin/counters/city-hall/closures?from=2027-01-12&to=2028-02-16');
   assert.equal(endpoints.adminOutbox(''), '/api/v1/admin/outbox');

@@ -1,14 +1,15 @@
 // The staff console: sign-in, role-aware menus, a phone booking from the keyboard (a server
 // problem shown next to its field, then the number read back), search and cancel with a
-// reason, and every administration section; axe-core on each.
+// reason kept for staff and a message mailed to the resident, and every administration
+// section; axe-core on each.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { env, launch, watchedPage, screenshot, assertAccessible, staffLogin, staffToken, apiCall } from '../lib/harness.js';
+import { env, launch, watchedPage, screenshot, assertAccessible, staffLogin, staffToken, apiCall, waitForMail } from '../lib/harness.js';
 
 let browser;
 const stamp = String(Date.now()).slice(-8);
-const caller = { kana: 'たなか はなこ', phone: `090-${stamp.slice(0, 4)}-${stamp.slice(4)}` };
+const caller = { kana: 'たなか はなこ', phone: `090-${stamp.slice(0, 4)}-${stamp.slice(4)}`, email: `hanako.${stamp}@example.jp` };
 const state = {};
 
 before(async () => { browser = await launch({ viewport: { width: 1280, height: 900 } }); });
@@ -62,6 +63,7 @@ test('a phone booking from the keyboard, with the number read back', async () =>
   await page.selectOption('#p-procedure', 'cert-renewal');
   await page.fill('#p-name', '田中 花子');
   await page.fill('#p-name_kana', 'tanaka hanako');
+  await page.fill('#p-email', caller.email);
   await page.fill('#p-phone', caller.phone);
   await page.press('#p-phone', 'Enter');
   // The server's problem, next to its field (the console leaves checking to the server).
@@ -91,7 +93,7 @@ test('a phone booking from the keyboard, with the number read back', async () =>
   await page.close();
 });
 
-test('search finds the booking by kana and cancels it with a reason', async () => {
+test('search finds the booking by kana and cancels it: a reason for the record, a message for the resident', async () => {
   const page = await watchedPage(browser.context);
   await staffLogin(page, env.phone);
   await page.click('a[data-section="search"]');
@@ -104,16 +106,33 @@ test('search finds the booking by kana and cancels it with a reason', async () =
   await screenshot(page, 'staff-search');
   await row.locator('[data-action="cancel"]').click();
   await page.waitForSelector('dialog[data-testid="cancel-dialog"]');
+  // Two fields, each saying who reads it: the reason (staff only), the message (the mail).
+  const label = async (id) => (await page.textContent(`dialog label[for="${id}"]`)).replace(/\s+/g, '');
+  assert.match(await label('c-reason'), /取消理由.*記録用.*必須/);
+  assert.match(await page.textContent('#c-reason-hint'), /住民の方には送られません/);
+  assert.match(await label('c-message'), /住民の方へのメッセージ.*任意/);
+  assert.match(await page.textContent('#c-message-hint'), /メールに記載されます/);
+  assert.match(await page.textContent('dialog[data-testid="cancel-dialog"]'), new RegExp(`${caller.email.replace(/\./g, '\\.')} にお知らせのメールを送ります`));
+  assert.equal(await page.getAttribute('#c-reason', 'aria-describedby'), 'c-reason-hint');
   await page.click('dialog [data-action="ok"]');
   await page.waitForSelector('#c-reason-error');
   assert.match(await page.textContent('#c-reason-error'), /入力してください/, 'a reason is required');
-  await page.fill('#c-reason', '本人から電話で取消');
+  await assertAccessible(page, 'the cancel dialog');
+  await screenshot(page, 'staff-cancel-dialog');
+  const reason = '本人から電話で取消(内部メモ)';
+  const message = '窓口の都合により取り消しました。改めてご予約ください。';
+  const sentAt = Date.now();
+  await page.fill('#c-reason', reason);
+  await page.fill('#c-message', message);
   await page.click('dialog [data-action="ok"]');
   await page.waitForSelector(`tr[data-number="${state.number}"].cancelled`);
   const token = await staffToken(env.phone);
   const r = await apiCall('GET', `/api/v1/staff/reservations/${state.number}`, { token });
   assert.equal(r.data.status, 'cancelled');
-  assert.equal(r.data.cancel_reason, '本人から電話で取消');
+  assert.equal(r.data.cancel_reason, reason);
+  const mail = await waitForMail(caller.email, /改めてご予約ください/, { since: sentAt });
+  assert.match(mail.text, new RegExp(state.number));
+  assert.ok(!mail.text.includes('内部メモ'), 'the reason is never mailed');
   page.assertClean();
   await page.close();
 });

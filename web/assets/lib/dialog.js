@@ -4,6 +4,13 @@
 import { h } from './dom.js';
 
 let n = 0;
+/** The close functions of the dialogs open now (closeAll ends them, e.g. at sign-out). */
+const openDialogs = new Set();
+
+/** Closes every open dialog as if dismissed (their promises resolve false). */
+export function closeAll() {
+  for (const close of [...openDialogs]) close(false);
+}
 
 /**
  * Opens a modal. content: nodes; onOk(dialog) may return false (or throw) to keep it open.
@@ -25,6 +32,7 @@ export function modal({ title, content = [], ok, cancel, danger = false, testid,
     function close(v) {
       if (done) return;
       done = true;
+      openDialogs.delete(close);
       dlg.close();
       dlg.remove();
       if (opener && opener.focus && document.contains(opener)) opener.focus();
@@ -47,6 +55,7 @@ export function modal({ title, content = [], ok, cancel, danger = false, testid,
     });
     dlg.addEventListener('cancel', (e) => { e.preventDefault(); close(false); });
     document.body.append(dlg);
+    openDialogs.add(close);
     dlg.showModal();
     const first = initialFocus ? dlg.querySelector(initialFocus) : null;
     (first || dlg.querySelector('[data-action="cancel"]')).focus();

@@ -56,6 +56,17 @@ export const staffReservation = (number) => `${V1}/staff/reservations/${seg(numb
 export const staffReservationCancel = (number) => `${staffReservation(number)}/cancel`;
 export const staffReservationSecondVisit = (number) => `${staffReservation(number)}/second-visit`;
 
+// ---------- staff: one's own account (also open to a session that must set up a second factor) ----------
+
+/** PUT `{current_password, new_password}`: change one's own password. */
+export const staffMyPassword = () => `${V1}/staff/me/password`;
+/** POST (no body): start setting up an authenticator app (a secret, its URI and QR code). */
+export const staffMyTotp = () => `${V1}/staff/me/totp`;
+/** POST `{totp}`: finish setting it up with a code; answers the recovery codes. */
+export const staffMyTotpConfirm = () => `${staffMyTotp()}/confirm`;
+/** POST `{totp}`: new recovery codes (the old ones stop working). */
+export const staffMyRecoveryCodes = () => `${staffMyTotp()}/recovery-codes`;
+
 // ---------- the desk and the waiting-room screen ----------
 
 const desk = (counter) => `${V1}/desk/${seg(counter)}`;
@@ -80,6 +91,8 @@ export const adminClosure = (counter, date) => `${V1}/admin/counters/${seg(count
 export const adminStaff = () => `${V1}/admin/staff`;
 export const adminStaffMember = (login) => `${adminStaff()}/${seg(login)}`;
 export const adminStaffPassword = (login) => `${adminStaffMember(login)}/password`;
+/** DELETE: remove an account's second factor (a lost phone); its sessions end. */
+export const adminStaffTotp = (login) => `${adminStaffMember(login)}/totp`;
 /** The outbox, of one status or ('' / none) every status. */
 export const adminOutbox = (status) => `${V1}/admin/outbox${query({ status: status || undefined })}`;
 /** The audit log, since an instant (ISO 8601) or ('' / none) its recent entries. */

@@ -34,6 +34,22 @@ const FIELD_WORDS = {
   },
   override_reason_required: { ja: '受付期間外の予約には理由が必要です。', en: 'A reason is required to book outside the window.' },
   password_contains_login: { ja: 'ログイン名を含むパスワードは使えません。', en: 'It must not contain the login.' },
+  password_common: {
+    ja: '推測されやすいパスワードです(よく使われるもの、単純な並び、語と年の組み合わせなど)。関係のない語をいくつか組み合わせてください。',
+    en: 'This is too easy to guess (a common password, a simple pattern, a word and a year). Combine several unrelated words.',
+  },
+  password_mismatch: {
+    ja: '新しいパスワードと一致しません。同じものをもう一度入力してください。',
+    en: 'This does not match the new password. Type the same one again.',
+  },
+  'current_password:wrong_password': {
+    ja: '現在のパスワードが違います。いまログインに使っているパスワードを入力してください。',
+    en: 'This is not your current password (the one you signed in with).',
+  },
+  wrong_code: {
+    ja: '認証アプリに表示されているコードと一致しません。コードが切り替わった直後なら新しいコードを入力してください。何度も合わないときは、スマートフォンの時刻が自動設定になっているか確認してください。',
+    en: "This is not the code the authenticator shows now. If it just changed, type the new one; if it never matches, check that the phone sets its clock automatically.",
+  },
   'applicant_type:not_one_of': { ja: '来庁される方を選んでください。', en: 'Choose who comes to the counter.' },
   'procedure:required': { ja: '用件を選んでください。', en: 'Choose a procedure.' },
   'role:not_one_of': { ja: '役割を選んでください。', en: 'Choose a role.' },

@@ -3,7 +3,7 @@
 
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
-import { h, replace, busy } from '../lib/dom.js';
+import { h, replace, busy, focusTo } from '../lib/dom.js';
 import { parts, addDays, fmtDate, fmtTime, fmtStamp } from '../lib/format.js';
 import { showProblem, clearProblems, markField, fieldMessage } from '../lib/problem.js';
 import { modal, confirmDialog } from '../lib/dialog.js';
@@ -228,7 +228,7 @@ export function mountStaff(root, ctx) {
   async function load() {
     try {
       const data = await api(endpoints.adminStaff());
-      replace(list, table([t('staff.login'), t('staff.display_name'), t('staff.role'), t('staff.state'), t('staff.updated'), ''],
+      replace(list, table([t('staff.login'), t('staff.display_name'), t('staff.role'), t('staff.state'), t('staff.totp'), t('staff.updated'), ''],
         data.staff.map((s) => staffRow(s)), 'staff'));
     } catch (p) {
       replace(list, h('p', { class: 'notice danger' }, p.title || p.message));
@@ -258,11 +258,33 @@ export function mountStaff(root, ctx) {
       h('td', { class: 'name' }, s.display_name),
       h('td', null, roleSel),
       h('td', null, h('span', { class: 'status-badge ' + (s.disabled ? 'cancelled' : 'confirmed') }, t(s.disabled ? 'staff.disabled' : 'staff.enabled'))),
+      h('td', { 'data-testid': 'totp' }, h('span', { class: 'status-badge ' + (s.totp_enrolled ? 'confirmed' : '') }, t(s.totp_enrolled ? 'staff.totp.on' : 'staff.totp.off'))),
       h('td', null, fmtStamp(s.updated_at)),
       h('td', { class: 'actions-cell' },
         h('button', { type: 'button', class: 'btn small ' + (s.disabled ? 'secondary' : 'danger'), 'data-action': s.disabled ? 'enable' : 'disable', onclick: () => patch(s, { disabled: !s.disabled }) }, t(s.disabled ? 'staff.enable' : 'staff.disable')),
         h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'rename', onclick: () => rename(s) }, t('staff.rename')),
-        h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'reset', onclick: () => reset(s) }, t('staff.reset'))));
+        h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'reset', onclick: () => reset(s) }, t('staff.reset')),
+        s.totp_enrolled && !me ? h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'remove-totp', onclick: () => removeTotp(s) }, t('staff.totp.remove')) : null));
+  }
+
+  /** A lost phone: the account's second factor removed (its sessions end), once confirmed. */
+  async function removeTotp(s) {
+    const ok = await confirmDialog({
+      title: t('staff.totp.remove.h', { login: s.login, name: s.display_name }),
+      body: t('staff.totp.remove.body'),
+      ok: t('staff.totp.remove.ok'), cancel: t('cancel'), danger: true, testid: 'remove-totp-dialog',
+    });
+    if (!ok) return;
+    try {
+      await api(endpoints.adminStaffTotp(s.login), { method: 'DELETE' });
+      ctx.toast(t('staff.totp.removed', { login: s.login }));
+    } catch (p) {
+      if (p.status === 401) return;
+      ctx.toast(`${s.login}: ${p.title}${p.detail && p.detail !== p.title ? ' ' + p.detail : ''}`, true);
+    }
+    await load();
+    const cell = list.querySelector(`tr[data-login="${CSS.escape(s.login)}"] td[data-testid="totp"]`);
+    if (cell) focusTo(cell);
   }
 
   async function rename(s) {

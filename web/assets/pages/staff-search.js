@@ -98,12 +98,24 @@ export function mount(root, ctx) {
   }
 
   async function cancel(r) {
-    const reason = h('textarea', { id: 'c-reason', name: 'reason', rows: 2, maxlength: 500, required: true });
+    // Two texts: the reason stays with staff (the booking, the audit log) and is never mailed;
+    // the message, when there is an address, is what the resident's mail says.
+    const reason = h('textarea', { id: 'c-reason', name: 'reason', rows: 2, maxlength: 500, required: true, 'aria-describedby': 'c-reason-hint' });
+    const message = r.email ? h('textarea', { id: 'c-message', name: 'message', rows: 3, maxlength: 500, 'aria-describedby': 'c-message-hint' }) : null;
     const sum = h('div', { class: 'error-summary', hidden: true });
-    const box = h('div', null, sum, h('div', { class: 'field' }, h('label', { for: 'c-reason' }, t('f.reason'), h('span', { class: 'req' }, t('required'))), reason));
+    const box = h('div', null, sum,
+      h('div', { class: 'field' },
+        h('label', { for: 'c-reason' }, t('f.reason'), h('span', { class: 'req' }, t('required'))),
+        h('span', { class: 'hint', id: 'c-reason-hint' }, t('f.reason.hint')),
+        reason),
+      message ? h('div', { class: 'field' },
+        h('label', { for: 'c-message' }, t('f.message'), h('span', { class: 'opt' }, t('optional'))),
+        h('span', { class: 'hint', id: 'c-message-hint' }, t('f.message.hint')),
+        message) : null);
+    const words = { slot: fmtSlot(r.slot, lang), name: r.name, email: r.email };
     const done = await modal({
       title: t('search.cancel.h', { number: r.reservation_number }),
-      content: [h('p', null, t('search.cancel.body', { slot: fmtSlot(r.slot, lang), name: r.name })), box],
+      content: [h('p', null, t(r.email ? 'search.cancel.body' : 'search.cancel.noMail', words)), box],
       ok: t('search.cancel.ok'),
       cancel: t('cancel'),
       danger: true,
@@ -111,9 +123,11 @@ export function mount(root, ctx) {
       initialFocus: '#c-reason',
       onOk: async () => {
         try {
-          return await api(endpoints.staffReservationCancel(r.reservation_number), { method: 'POST', body: { reason: reason.value.trim() } });
+          const body = { reason: reason.value.trim() };
+          if (message && message.value.trim()) body.message = message.value.trim();
+          return await api(endpoints.staffReservationCancel(r.reservation_number), { method: 'POST', body });
         } catch (p) {
-          showProblem(p, { form: box, summary: sum, lang, prefix: 'c-', labels: { reason: t('f.reason') } });
+          showProblem(p, { form: box, summary: sum, lang, prefix: 'c-', labels: { reason: t('f.reason'), message: t('f.message') } });
           throw p;
         }
       },

@@ -1,5 +1,7 @@
-// The staff console shell: sign-in (token in sessionStorage, signed out on 401), the menus of
-// the signed-in role, the counter being worked on, and a hash router over the sections.
+// The staff console shell: sign-in (token in sessionStorage, signed out on 401 with a word on
+// why), a second factor asked for when the account has one, the set-up screen alone while the
+// role must still set one up, the menus of the signed-in role, the counter being worked on, one's
+// own account, and a hash router over the sections.
 
 import { api, setApiLang, setAuthToken } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
@@ -7,6 +9,7 @@ import { h, $, replace, busy, store } from '../lib/dom.js';
 import { pickLang, makeT, applyI18n, langHref } from '../lib/i18n.js';
 import { STAFF } from '../i18n/staff.js';
 import { showProblem, clearProblems } from '../lib/problem.js';
+import { closeAll as closeDialogs } from '../lib/dialog.js';
 
 const TOKEN_KEY = 'madoguchi.staff.token';
 const COUNTER_KEY = 'madoguchi.staff.counter';
@@ -16,7 +19,10 @@ const t = makeT(STAFF, lang);
 setApiLang(lang);
 applyI18n(t);
 
-// Section: [hash, label key, roles, loader]
+const ALL_ROLES = ['phone', 'desk', 'admin'];
+const account = () => import('./staff-account.js');
+
+// Section: [hash, label key, roles, loader, in the menu (default true)]
 const SECTIONS = [
   ['phone', 'nav.phone', ['phone', 'admin'], () => import('./staff-phone.js')],
   ['search', 'nav.search', ['phone', 'desk', 'admin'], () => import('./staff-search.js')],
@@ -28,7 +34,12 @@ const SECTIONS = [
   ['admin/audit', 'nav.audit', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountAudit }))],
   ['admin/stats', 'nav.stats', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountStats }))],
   ['admin/jobs', 'nav.jobs', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountJobs }))],
+  // One's own account: the link beside the name in the header, not the menu.
+  ['account', 'account.h', ALL_ROLES, account, false],
+  ['account/totp', 'enrol.h', ALL_ROLES, () => account().then((m) => ({ mount: m.mountEnrol })), false],
 ];
+/** The set-up screen, alone, while the role must set up a second factor first. */
+const ENROL_ONLY = SECTIONS.find((s) => s[0] === 'account/totp');
 
 const ctx = {
   t,
@@ -40,6 +51,8 @@ const ctx = {
   toast,
   /** Called by sections that depend on the counter. */
   onCounterChange: null,
+  /** After an authenticator is set up: the console again, as the session now allows. */
+  afterEnrolment,
 };
 
 let unmount = null;
@@ -61,7 +74,9 @@ function setToken(v) {
   try {
     if (v) sessionStorage.setItem(TOKEN_KEY, v); else sessionStorage.removeItem(TOKEN_KEY);
   } catch { /* ignore */ }
-  setAuthToken(v, () => signedOut('login.expired'));
+  // A 401 mid-work: the session ended (idle past staff.idle_minutes, its lifetime over, or
+  // ended by a password change, a second factor set up or removed, or a sign-in elsewhere).
+  setAuthToken(v, () => signedOut('login.expired', 'warn'));
 }
 
 function setLangLinks() {
@@ -74,7 +89,36 @@ function setLangLinks() {
   }
 }
 
-function showLogin(messageKey) {
+/** The line above the sign-in form (role=status): a key of the words, or null for none. */
+function loginMessage(key, kind = '') {
+  const msg = $('#login-message');
+  msg.hidden = !key;
+  msg.className = 'notice' + (kind ? ' ' + kind : '');
+  msg.textContent = key ? t(key) : '';
+}
+
+/** Shows or hides the code field of the sign-in (an account with a second factor). */
+function askCode(on) {
+  $('#f-totp-field').hidden = !on;
+  if (!on) {
+    $('#f-totp').value = '';
+    codeKind('app');
+  }
+}
+
+/** The code field takes the app's six digits (a number pad on a phone) or a recovery code. */
+function codeKind(kind) {
+  const input = $('#f-totp');
+  const button = $('#f-totp-kind');
+  const recovery = kind === 'recovery';
+  input.setAttribute('inputmode', recovery ? 'text' : 'numeric');
+  input.setAttribute('autocomplete', recovery ? 'off' : 'one-time-code');
+  button.dataset.kind = kind;
+  button.textContent = t(recovery ? 'login.totp.useApp' : 'login.totp.useRecovery');
+}
+
+function showLogin(messageKey, kind = '') {
+  closeDialogs();
   if (unmount) { try { unmount(); } catch { /* ignore */ } unmount = null; }
   replace($('#view'));
   $('#boot').hidden = true;
@@ -82,33 +126,68 @@ function showLogin(messageKey) {
   $('#nav').hidden = true;
   $('#lang-switch-out').hidden = false;
   $('#login-view').hidden = false;
-  const msg = $('#login-message');
-  msg.hidden = !messageKey;
-  msg.textContent = messageKey ? t(messageKey) : '';
+  clearProblems($('#login-form'), $('#login-summary'));
+  loginMessage(messageKey, kind);
   $('#f-password').value = '';
-  $(messageKey ? '#f-login' : '#f-login').focus();
+  askCode(false);
+  // The login stays filled in after a sign-out: the password is what is typed next.
+  ($('#f-login').value ? $('#f-password') : $('#f-login')).focus();
   document.title = t('login.h') + ' | ' + t('title');
 }
 
-function signedOut(messageKey) {
+function signedOut(messageKey, kind = '') {
   setToken(null);
   ctx.user = null;
-  showLogin(messageKey);
+  showLogin(messageKey, kind);
 }
 
 async function login(e) {
   e.preventDefault();
   const form = $('#login-form');
   const summary = $('#login-summary');
+  const labels = { login: t('login.login'), password: t('login.password'), totp: t('login.totp') };
   const body = { login: $('#f-login').value.trim(), password: $('#f-password').value };
+  const asking = !$('#f-totp-field').hidden;
+  if (asking) {
+    body.totp = $('#f-totp').value.trim();
+    if (!body.totp) {
+      showProblem({ status: 422, errors: [{ field: 'totp', code: 'required' }] }, { form, summary, lang, labels });
+      return;
+    }
+  }
   await busy($('#login-submit'), async () => {
     try {
       const s = await api(endpoints.staffSessions(), { method: 'POST', body, auth: false });
       clearProblems(form, summary);
+      loginMessage(null);
+      askCode(false);
+      $('#f-password').value = '';
       setToken(s.token);
       await start();
     } catch (p) {
-      showProblem(p, { form, summary, lang, labels: { login: t('login.login'), password: t('login.password') } });
+      if (p.code === 'second_factor_required' && !asking) {
+        // The right password of an account with a second factor: the code next, the login and
+        // the password kept.
+        clearProblems(form, summary);
+        askCode(true);
+        loginMessage('login.totp.ask');
+        $('#f-totp').focus();
+        return;
+      }
+      if (p.code === 'second_factor_required') {
+        // A wrong code, or one used already (a step seen before, a spent recovery code).
+        $('#f-totp').value = '';
+        showProblem({ ...p, errors: [{ field: 'totp', code: 'code_refused', message: t('login.totp.wrong') }] }, { form, summary, lang, labels });
+        return;
+      }
+      if (p.code === 'rate_limited') {
+        const wait = p.retryAfter;
+        const extra = wait ? [wait >= 120 ? t('login.rateLimited.m', { n: Math.ceil(wait / 60) }) : t('login.rateLimited.s', { n: wait })] : [];
+        showProblem({ ...p, title: t('login.rateLimited.h'), detail: '', retryAfter: null }, { form, summary, lang, extra });
+      } else {
+        const extra = p.code === 'network_not_allowed' ? [t('login.network')] : [];
+        showProblem(p, { form, summary, lang, labels, extra });
+      }
       $('#f-password').value = '';
     }
   });
@@ -133,7 +212,8 @@ async function start() {
     ctx.counters = c.counters;
     ctx.procedures = p.procedures;
   } catch (p) {
-    if (p.status === 401) { signedOut(null); return; }
+    // A token kept in this tab that no longer works (it ended while the tab was away).
+    if (p.status === 401) { signedOut('login.expired', 'warn'); return; }
     $('#boot').hidden = false;
     $('#boot').className = 'notice danger';
     $('#boot').textContent = p.title || p.message;
@@ -145,6 +225,19 @@ async function start() {
   $('#lang-switch-out').hidden = true;
   $('#who').hidden = false;
   $('#who-name').textContent = `${me.display_name}(${t('role.' + me.role)})`;
+  if (me.must_enrol_totp) {
+    // Until the second factor is set up, the server allows nothing else: the set-up screen
+    // alone (and signing out), whatever the address asks for.
+    available = [];
+    replace($('#nav-list'));
+    $('#nav').hidden = true;
+    $('.counter-pick').hidden = true;
+    $('#account-link').hidden = true;
+    await mountSection(ENROL_ONLY);
+    return;
+  }
+  $('.counter-pick').hidden = false;
+  $('#account-link').hidden = false;
   const saved = store.get(COUNTER_KEY);
   ctx.counter = ctx.counters.find((c) => c.id === saved) ? saved : ctx.counters[0].id;
   const sel = $('#counter-select');
@@ -159,7 +252,8 @@ function renderNav() {
   const list = $('#nav-list');
   const items = [];
   let adminStarted = false;
-  for (const [hash, key] of available) {
+  for (const [hash, key, , , inMenu = true] of available) {
+    if (!inMenu) continue;
     if (hash.startsWith('admin/') && !adminStarted) {
       adminStarted = true;
       items.push(h('li', { class: 'sep', 'aria-hidden': 'true' }));
@@ -170,15 +264,20 @@ function renderNav() {
 }
 
 async function route() {
-  if (!ctx.user) return;
+  if (!ctx.user || ctx.user.must_enrol_totp) return;
   const want = location.hash.replace(/^#\/?/, '');
   const section = available.find((s) => s[0] === want) || available[0];
   if (!section) return;
   if (section[0] !== want) {
     history.replaceState(null, '', '#/' + section[0]);
   }
-  for (const a of $('#nav-list').querySelectorAll('a')) {
-    if (a.dataset.section === section[0]) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  await mountSection(section);
+}
+
+async function mountSection(section) {
+  for (const a of [...$('#nav-list').querySelectorAll('a'), $('#account-link')]) {
+    const here = a.dataset.section === section[0] || (a.id === 'account-link' && section[0].startsWith('account'));
+    if (here) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   if (unmount) { try { unmount(); } catch { /* ignore */ } unmount = null; }
   ctx.onCounterChange = null;
@@ -195,7 +294,19 @@ async function route() {
   }
 }
 
+/** The set-up screen's last step: the console as the session now allows (its menus). */
+async function afterEnrolment() {
+  if (location.hash.replace(/^#\/?/, '') === 'account/totp') history.replaceState(null, '', '#/account');
+  await start();
+}
+
 $('#login-form').addEventListener('submit', login);
+// Another login is another account: its code is asked for when it has one.
+$('#f-login').addEventListener('input', () => { if (!$('#f-totp-field').hidden) { askCode(false); loginMessage(null); } });
+$('#f-totp-kind').addEventListener('click', () => {
+  codeKind($('#f-totp-kind').dataset.kind === 'recovery' ? 'app' : 'recovery');
+  $('#f-totp').focus();
+});
 $('#logout').addEventListener('click', logout);
 $('#counter-select').addEventListener('change', (e) => {
   ctx.counter = e.target.value;
