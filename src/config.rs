@@ -167,6 +167,10 @@ pub struct BookingSettings {
     /// `phone_release_days` before the visit at `opening_time`. Each counter may override both.
     pub phone_seats_per_slot: u32,
     pub phone_release_days: u32,
+    /// A fair start: web bookings for days whose window opened less than this many seconds ago
+    /// wait until then and are served in one random order (0: first come, first served).
+    #[serde(default)]
+    pub fair_start_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -877,6 +881,10 @@ impl Settings {
         check.that(
             b.max_active_per_email >= 1,
             "booking.max_active_per_email: must be at least 1".into(),
+        );
+        check.that(
+            b.fair_start_seconds <= 300,
+            "booking.fair_start_seconds: must be 0 to 300".into(),
         );
         for (key, raw) in [
             ("calendar.year_end_start", &self.calendar.year_end_start),

@@ -627,6 +627,10 @@ pub enum FieldProblem {
     PasswordUnchanged,
     /// Not the code the authenticator shows now.
     WrongCode,
+    /// A list with more items than allowed.
+    TooMany {
+        max: usize,
+    },
 }
 
 /// A JSON type, as a field error names it (never a Rust type).
@@ -692,6 +696,7 @@ impl FieldProblem {
             P::WrongPassword => "wrong_password",
             P::PasswordUnchanged => "password_unchanged",
             P::WrongCode => "wrong_code",
+            P::TooMany { .. } => "too_many",
         }
     }
 
@@ -701,6 +706,8 @@ impl FieldProblem {
         match (self, lang) {
             (P::Required, En) => "is required".into(),
             (P::Required, Ja) => "入力してください".into(),
+            (P::TooMany { max }, En) => format!("has too many items (at most {max})"),
+            (P::TooMany { max }, Ja) => format!("{max}件までにしてください"),
             (P::TooLong { max }, En) => format!("is too long (at most {max} characters)"),
             (P::TooLong { max }, Ja) => format!("{max}文字以内で入力してください"),
             (P::TooShort { min }, En) => format!("is too short (at least {min} characters)"),

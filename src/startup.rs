@@ -116,6 +116,7 @@ impl Application {
             db,
             openapi: Arc::new(openapi),
             kept: Arc::default(),
+            fair_start: Arc::default(),
             displays,
             clients,
             metrics_access,
@@ -131,6 +132,9 @@ impl Application {
         keep_days_current(&state);
         spawn_gauge_refresher(state.clone());
         tokio::spawn(http::display::poll_feeds(state.clone()));
+        if state.settings.booking.fair_start_seconds > 0 {
+            tokio::spawn(http::fair_start::serve_draws(state.clone()));
+        }
         let (port, server, staff) = Self::listen(&state)?;
         log_start(&state, port, staff.as_ref().map(|(p, _)| *p));
         Ok(Application {

@@ -291,3 +291,26 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    fair_start_requests (id) {
+        id -> Text,
+        opening -> Timestamp,
+        link_hash -> Text,
+        body -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        entered_at -> Timestamp,
+        served_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    fair_start_draws (opening) {
+        opening -> Timestamp,
+        seed -> Text,
+        claimed_by -> Text,
+        lease_until -> Timestamp,
+        served -> Integer,
+        finished_at -> Nullable<Timestamp>,
+    }
+}

@@ -62,6 +62,9 @@ pub(crate) struct CounterJson {
     pub weekday_hours: HoursJson,
     /// Hours on holiday issuance days (休日交付日), when the counter has them.
     pub holiday_hours: Option<HoursJson>,
+    /// `booking.fair_start_seconds`: web bookings in this many seconds after a month's opening
+    /// are served together in a random order (0: first come, first served).
+    pub fair_start_seconds: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,6 +98,7 @@ pub(crate) async fn get_counters(req: HttpRequest, state: web::Data<AppState>) -
                 capacity_per_slot: c.capacity_per_slot,
                 weekday_hours: c.weekday_hours.into(),
                 holiday_hours: c.holiday_hours.map(Into::into),
+                fair_start_seconds: state.settings.booking.fair_start_seconds,
             })
             .collect();
         let json = CountersJson {

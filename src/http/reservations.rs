@@ -10,10 +10,9 @@ use super::problem::AppError;
 use super::route::{api, codes, Access, ApiRoute};
 use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
-use crate::db::RunError;
 use crate::operations;
 use crate::reservations::input::{BookingInput, RawBooking};
-use crate::reservations::service::{self, Origin, VisitLinks};
+use crate::reservations::service;
 use crate::reservations::BookingError;
 use crate::tokens::looks_like_token;
 use crate::verification::VerificationError;
@@ -40,6 +39,8 @@ pub(crate) struct ReservationBody {
     /// Who comes in the holder's place; required unless `applicant_type` is `holder`.
     representative_name: Option<String>,
     notes: Option<String>,
+    /// Up to 2 more slots, tried in order in the same transaction when `slot_id` is full.
+    fallback_slot_ids: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -62,7 +63,7 @@ pub(crate) async fn post_reservation(
     body: JsonBody<ReservationBody>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.parse()?;
-    let input = BookingInput::parse(RawBooking {
+    let raw = RawBooking {
         slot_id: body.slot_id,
         procedure: body.procedure,
         applicant_type: body.applicant_type,
@@ -72,96 +73,14 @@ pub(crate) async fn post_reservation(
         email: None,
         representative_name: body.representative_name,
         notes: body.notes,
-    })?;
+        fallback_slot_ids: body.fallback_slot_ids,
+    };
+    let input = BookingInput::parse(raw.clone())?;
     if !looks_like_token(body.verification_token.trim()) {
         return Err(VerificationError::NotFound.into());
     }
-    let origin = Origin::Web {
-        verification_token: body.verification_token.trim().to_string(),
-    };
-    let booked = book(&state, input, origin).await;
-    state
-        .metrics
-        .booking("web", booked.as_ref().map(|_| ()).map_err(|e| e.code));
-    let booked = booked?;
-    state.mail_notify.notify_one();
-    Ok(HttpResponse::Created().json(ReservationJson::of(
-        &state,
-        &booked.row,
-        Some(&booked.manage_token),
-        &VisitLinks::default(),
-    )))
-}
-
-/// Books: the plan made here (no database), the transaction through [`crate::db::Db::write`]
-/// (SQLite's group commit), and a full slot's alternatives read afterwards, outside it.
-pub(super) async fn book(
-    state: &AppState,
-    input: BookingInput,
-    origin: Origin,
-) -> Result<service::Booked, AppError> {
-    let now = state.clock.now();
-    let link = match &origin {
-        Origin::Web { verification_token } => Some(verification_token.clone()),
-        Origin::Phone { .. } => None,
-    };
-    let plan = service::plan_booking(&state.booking_ctx(), input, origin, now)?;
-    let slot = plan.slot_id().clone();
-    let s = state.clone();
-    let result = state
-        .db
-        // The rules are judged by the clock when the transaction runs, not when the request
-        // came: a booking queued behind others at 06:59:59.9 that runs at 07:00:00 is late.
-        .write(move |conn| {
-            let now = s.clock.now().max(now);
-            service::book_planned(conn, &s.booking_ctx(), plan, now)
-        })
-        .await;
-    if let (Some(link), Err(RunError::Failed(refusal))) = (link, &result) {
-        count_refusal(state, link, refusal).await;
-    }
-    with_alternatives(state, result, &slot, now).await
-}
-
-/// A web booking refused because the person or the address already holds reservations says
-/// so about someone: such refusals are counted on the link, which they use up after
-/// `limits.refusals_per_link` (see `verification::note_refusal`).
-pub(super) async fn count_refusal(state: &AppState, link: String, refusal: &BookingError) {
-    if !matches!(
-        refusal,
-        BookingError::PersonHasReservation | BookingError::AddressLimit { .. }
-    ) {
-        return;
-    }
-    let counted = state
-        .db
-        .write(move |tx| crate::verification::note_refusal(tx, &link))
-        .await;
-    if let Err(e) = counted {
-        tracing::warn!(error = %e, "could not count a refused booking on its link");
-    }
-}
-
-/// A booking's outcome as the client sees it: a full slot's refusal gets its
-/// alternatives, read after (outside) the transaction that refused it.
-pub(super) async fn with_alternatives<T>(
-    state: &AppState,
-    result: Result<T, RunError<BookingError>>,
-    slot: &crate::calendar::SlotId,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<T, AppError> {
-    match result {
-        Err(RunError::Failed(BookingError::SlotFull { tz, taker, .. })) => {
-            let alternatives = state.alternatives(slot, taker, now).await;
-            Err(BookingError::SlotFull {
-                alternatives,
-                tz,
-                taker,
-            }
-            .into())
-        }
-        other => other.map_err(AppError::from),
-    }
+    let token = body.verification_token.trim().to_string();
+    super::fair_start::book_web(&state, raw, input, token).await
 }
 
 /// The reservation a manage token names.
@@ -232,7 +151,7 @@ pub(crate) async fn post_reschedule(
             service::with_links(conn, row)
         })
         .await;
-    let (row, links) = with_alternatives(&state, moved, &slot, now).await?;
+    let (row, links) = super::booking::with_alternatives(&state, moved, &slot, now).await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token), &links)))
 }

@@ -246,12 +246,13 @@ pub(crate) async fn post_staff_reservation(
         email: body.email,
         representative_name: body.representative_name,
         notes: body.notes,
+        fallback_slot_ids: Vec::new(),
     })?;
     let origin = Origin::Phone {
         staff_login: user.login.clone(),
         override_reason,
     };
-    let booked = super::reservations::book(&state, input, origin).await;
+    let booked = super::booking::book(&state, input, origin).await;
     state
         .metrics
         .booking("phone", booked.as_ref().map(|_| ()).map_err(|e| e.code));

@@ -40,6 +40,8 @@ pub struct AppState {
     pub(crate) staff_networks: Arc<crate::staff::networks::StaffNetworks>,
     /// The public reads kept ready to send (counters, procedures, availability).
     pub(crate) kept: Arc<super::kept::Kept>,
+    /// Web bookings held for a fair start's draw (this instance's).
+    pub(crate) fair_start: Arc<super::held::FairStart>,
     /// The OpenAPI document, generated once at start-up.
     pub openapi: Arc<String>,
     /// The scheduled jobs and their parsed schedules.

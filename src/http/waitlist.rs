@@ -132,6 +132,7 @@ pub(crate) async fn post_waitlist(
             email: None,
             representative_name: b.representative_name,
             notes: None,
+            fallback_slot_ids: Vec::new(),
         },
         &counter,
         date,
@@ -153,7 +154,7 @@ pub(crate) async fn post_waitlist(
         .write(move |conn| waitlist::join(conn, s.booking_ctx(), req, now))
         .await;
     if let Err(crate::db::RunError::Failed(WaitlistError::Booking(refusal))) = &joined {
-        super::reservations::count_refusal(&state, link, refusal).await;
+        super::booking::count_refusal(&state, link, refusal).await;
     }
     let (row, token, position) = joined?;
     state.mail_notify.notify_one();
@@ -309,8 +310,7 @@ pub(crate) async fn post_second_visit(
             Ok::<_, BookingError>((booked, links))
         })
         .await;
-    let (booked, links) =
-        super::reservations::with_alternatives(&state, booked, &slot, now).await?;
+    let (booked, links) = super::booking::with_alternatives(&state, booked, &slot, now).await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Created().json(ReservationJson::of(
         &state,
@@ -353,8 +353,7 @@ pub(crate) async fn post_staff_second_visit(
             Ok::<_, BookingError>((booked, links))
         })
         .await;
-    let (booked, links) =
-        super::reservations::with_alternatives(&state, booked, &slot, now).await?;
+    let (booked, links) = super::booking::with_alternatives(&state, booked, &slot, now).await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Created().json(StaffReservationJson::of(&state, &booked.row, &links)))
 }

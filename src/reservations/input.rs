@@ -8,7 +8,7 @@ use crate::error::{FieldError, FieldProblem, Invalid};
 use crate::text::{kana_key, parse_free_text, parse_kana, parse_name, parse_phone, EmailAddress};
 
 /// The raw fields, as they arrive.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RawBooking {
     pub slot_id: String,
     pub procedure: String,
@@ -19,7 +19,13 @@ pub(crate) struct RawBooking {
     pub email: Option<String>,
     pub representative_name: Option<String>,
     pub notes: Option<String>,
+    /// More slots to try, in order, when `slot_id` is full (at most [`MAX_FALLBACKS`]).
+    #[serde(default)]
+    pub fallback_slot_ids: Vec<String>,
 }
+
+/// Slots a booking may name beyond its first choice.
+pub(crate) const MAX_FALLBACKS: usize = 2;
 
 #[derive(Debug, Clone)]
 pub(crate) struct BookingInput {
@@ -32,9 +38,16 @@ pub(crate) struct BookingInput {
     pub email: Option<EmailAddress>,
     pub representative_name: Option<String>,
     pub notes: Option<String>,
+    /// Tried in order when `slot_id` is full, in the same transaction.
+    pub fallbacks: Vec<SlotId>,
 }
 
 impl BookingInput {
+    /// The slots to try, in order: the first choice, then its fallbacks.
+    pub(crate) fn candidates(&self) -> impl Iterator<Item = &SlotId> {
+        std::iter::once(&self.slot_id).chain(self.fallbacks.iter())
+    }
+
     /// The same person across bookings: kana without spaces, and the phone digits.
     pub(crate) fn person_key(&self) -> String {
         format!("{}|{}", kana_key(&self.name_kana), self.phone)
@@ -107,6 +120,12 @@ impl BookingInput {
         if day.is_none() && raw.slot_id.trim().is_empty() {
             e.push(FieldError::new("slot_id", FieldProblem::Required));
         }
+        if raw.fallback_slot_ids.len() > MAX_FALLBACKS {
+            e.push(FieldError::new(
+                "fallback_slot_ids",
+                FieldProblem::TooMany { max: MAX_FALLBACKS },
+            ));
+        }
         let (Some(name), Some(name_kana), Some(phone), Some(applicant_type), true) =
             (name, name_kana, phone, applicant_type, errors.is_empty())
         else {
@@ -122,6 +141,7 @@ impl BookingInput {
                 .map_err(|_| CalendarError::SlotNotFound)?,
         };
         Ok(BookingInput {
+            fallbacks: parse_fallbacks(&raw.fallback_slot_ids, &slot_id)?,
             slot_id,
             procedure: raw.procedure.trim().to_string(),
             applicant_type,
@@ -133,6 +153,21 @@ impl BookingInput {
             notes,
         })
     }
+}
+
+/// The fallback slots, each once and never the first choice; one that cannot exist is a 404.
+fn parse_fallbacks(raw: &[String], first: &SlotId) -> Result<Vec<SlotId>, CalendarError> {
+    let mut fallbacks: Vec<SlotId> = Vec::new();
+    for raw_id in raw {
+        let id = raw_id
+            .trim()
+            .parse::<SlotId>()
+            .map_err(|_| CalendarError::SlotNotFound)?;
+        if id != *first && !fallbacks.contains(&id) {
+            fallbacks.push(id);
+        }
+    }
+    Ok(fallbacks)
 }
 
 /// The parsed value, or None with the field's problem recorded.

@@ -1,5 +1,6 @@
 //! Reservations: booking (web and phone), viewing, cancelling, rescheduling.
 
+pub(crate) mod fair_start;
 pub(crate) mod input;
 pub(crate) mod mail;
 pub(crate) mod model;

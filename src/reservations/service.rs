@@ -135,8 +135,23 @@ pub(crate) fn plan_booking(
     origin: Origin,
     now: DateTime<Utc>,
 ) -> Result<BookingPlan, BookingError> {
+    plan_booking_with(ctx, input, origin, new_token(), now)
+}
+
+/// [`plan_booking`] with the manage token given (a fair start's request keeps the token it
+/// was given when it arrived, whichever instance serves it).
+pub(crate) fn plan_booking_with(
+    ctx: &Ctx<'_>,
+    input: BookingInput,
+    origin: Origin,
+    manage_token: String,
+    now: DateTime<Utc>,
+) -> Result<BookingPlan, BookingError> {
     let procedure = procedure(ctx, &input.procedure)?;
     let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
+    for id in &input.fallbacks {
+        ctx.calendar.resolve(id)?;
+    }
     let (channel, created_by) = match &origin {
         Origin::Web { .. } => (Channel::Web, None),
         Origin::Phone { staff_login, .. } => (Channel::Phone, Some(staff_login.clone())),
@@ -158,6 +173,7 @@ pub(crate) fn plan_booking(
             created_by,
             first_visit: None,
         },
+        manage_token,
         now,
     );
     let mail = confirmation_payload(ctx, &row, &manage_token, None, now)?;
@@ -188,7 +204,6 @@ pub(crate) fn book_planned(
         manage_token,
         mut mail,
     } = plan;
-    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
     let overridden = match &origin {
         Origin::Web { verification_token } => {
             let max = i32::try_from(ctx.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
@@ -201,19 +216,22 @@ pub(crate) fn book_planned(
             override_reason, ..
         } => override_reason.is_some(),
     };
+    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
     if !overridden {
         check_window(ctx.calendar, counter, &def, now)?;
     } else if def.starts_at <= now {
         return Err(BookingError::SlotStarted { date: def.id.date });
     }
-    // The day first, then the seat, and only then the person and the address: a full slot
+    // The days first, then the seat, and only then the person and the address: a full slot
     // says so to everyone, so a refusal never tells whether someone holds a reservation.
-    let checks = lock_and_check(conn, counter, def.id.date, &row, now)?;
+    let checks = lock_and_check(conn, &input, &row, now)?;
     ctx.calendar
         .open_day_given(counter, def.id.date, checks.closed())?;
-    let channel = row.channel;
-    let taker = channel.taker();
-    take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
+    let taker = row.channel.taker();
+    let taken = take_first_free(conn, ctx, &input, &checks, taker, overridden, now)?;
+    if taken != def.id {
+        retarget(ctx, &mut row, &mut mail, &manage_token, &taken, now)?;
+    }
     check_limits(ctx, &row, &checks)?;
     store_reservation(conn, ctx, &mut row, &manage_token, &mut mail, None, now)?;
     if let Some(recipient) = &row.email {
@@ -247,41 +265,110 @@ pub(crate) fn book_planned(
             now,
         )?;
     }
-    tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %channel, "reservation booked");
+    tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %row.channel, "reservation booked");
     Ok(Booked { row, manage_token })
 }
 
-/// The booking's locks (the day shared, the person and the address exclusive, in one
-/// statement on PostgreSQL), then what the rules need: the closure and the person's and the
-/// address's active reservations (one query).
+/// The booking's locks (every candidate slot's day shared, the person and the address
+/// exclusive, in one statement on PostgreSQL), then what the rules need: the first choice's
+/// closure and the person's and the address's active reservations (one query).
 fn lock_and_check(
     conn: &mut Tx<'_>,
-    counter: &Counter,
-    date: chrono::NaiveDate,
+    input: &BookingInput,
     row: &ReservationRow,
     now: DateTime<Utc>,
 ) -> Result<repo::BookingChecks, BookingError> {
-    let day = Lock::Day {
-        counter: &counter.id,
-        day: date,
-    };
-    let mut locks = vec![
-        (Mode::Shared, day),
-        (Mode::Exclusive, Lock::Person(&row.person_key)),
-    ];
+    let mut locks = Vec::new();
+    for id in input.candidates() {
+        let day = Lock::Day {
+            counter: &id.counter,
+            day: id.date,
+        };
+        if !locks.iter().any(|(_, l)| *l == day) {
+            locks.push((Mode::Shared, day));
+        }
+    }
+    locks.push((Mode::Exclusive, Lock::Person(&row.person_key)));
     if let Some(key) = &row.email_key {
         locks.push((Mode::Exclusive, Lock::Email(key)));
     }
     lock(conn, &locks)?;
     Ok(repo::booking_checks(
         conn,
-        &counter.id,
-        date,
+        &input.slot_id.counter,
+        input.slot_id.date,
         &row.person_key,
         &row.procedure_id,
         row.email_key.as_deref(),
         now,
     )?)
+}
+
+/// The seat: the first choice, or when it is full, each fallback in order that is open for
+/// booking (its window, its day) and has a seat. None free: the first choice's `SlotFull`.
+fn take_first_free(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    input: &BookingInput,
+    checks: &repo::BookingChecks,
+    taker: Taker,
+    overridden: bool,
+    now: DateTime<Utc>,
+) -> Result<SlotId, BookingError> {
+    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
+    let full = match take_seat_in(conn, ctx.calendar, counter, &def, taker, now) {
+        Ok(()) => return Ok(def.id),
+        Err(e @ BookingError::SlotFull { .. }) => e,
+        Err(e) => return Err(e),
+    };
+    for id in &input.fallbacks {
+        let Ok((counter, def)) = ctx.calendar.resolve(id) else {
+            continue;
+        };
+        let open = if overridden {
+            def.starts_at > now
+        } else {
+            check_window(ctx.calendar, counter, &def, now).is_ok()
+        };
+        let closed = if id.counter == input.slot_id.counter && id.date == input.slot_id.date {
+            checks.closed()
+        } else {
+            crate::calendar::repo::closure_exists(conn, &id.counter, id.date)?
+        };
+        if !open
+            || ctx
+                .calendar
+                .open_day_given(counter, id.date, closed)
+                .is_err()
+        {
+            continue;
+        }
+        match take_seat_in(conn, ctx.calendar, counter, &def, taker, now) {
+            Ok(()) => return Ok(def.id),
+            Err(BookingError::SlotFull { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(full)
+}
+
+/// The reservation moved to the fallback slot it got, and its mail written again for it.
+fn retarget(
+    ctx: &Ctx<'_>,
+    row: &mut ReservationRow,
+    mail: &mut String,
+    manage_token: &str,
+    taken: &SlotId,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let (counter, def) = ctx.calendar.resolve(taken)?;
+    row.counter_id = counter.id.clone();
+    row.slot_id = def.id.to_string();
+    row.visit_on = def.id.date;
+    row.starts_at = def.starts_at.naive_utc();
+    row.ends_at = def.ends_at.naive_utc();
+    *mail = confirmation_payload(ctx, row, manage_token, None, now)?;
+    Ok(())
 }
 
 /// One active booking per person and procedure; `booking.max_active_per_email` per address.
@@ -320,8 +407,11 @@ pub(crate) struct NewBooking<'a> {
 }
 
 /// The row of a new reservation (a fresh id, number and manage token) and the token.
-fn new_reservation(b: &NewBooking<'_>, now: DateTime<Utc>) -> (ReservationRow, String) {
-    let manage_token = new_token();
+fn new_reservation(
+    b: &NewBooking<'_>,
+    manage_token: String,
+    now: DateTime<Utc>,
+) -> (ReservationRow, String) {
     let row = ReservationRow {
         id: uuid::Uuid::new_v4().to_string(),
         reservation_number: new_reservation_number(),
@@ -409,7 +499,7 @@ pub(crate) fn insert_booking(
     now: DateTime<Utc>,
 ) -> Result<Booked, BookingError> {
     let first_visit_number = b.first_visit.map(|f| f.reservation_number.clone());
-    let (mut row, manage_token) = new_reservation(&b, now);
+    let (mut row, manage_token) = new_reservation(&b, new_token(), now);
     let mut mail = confirmation_payload(ctx, &row, &manage_token, first_visit_number.clone(), now)?;
     store_reservation(
         conn,

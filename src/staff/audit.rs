@@ -44,6 +44,7 @@ pub enum Action {
     SlotCapacity,
     CounterClosure,
     CounterClosureLifted,
+    BookingFairStart,
 }
 
 crate::db::text_enum!(Action {
@@ -75,6 +76,7 @@ crate::db::text_enum!(Action {
     SlotCapacity => "slot.capacity",
     CounterClosure => "counter.closure",
     CounterClosureLifted => "counter.closure_lifted",
+    BookingFairStart => "booking.fair_start",
 });
 
 /// A value before and after a change.
@@ -183,6 +185,14 @@ pub(crate) enum Detail<'a> {
     ClosureLifted {
         reason: &'a str,
     },
+    /// A fair start's draw served web bookings of an opening in the order its seed gives
+    /// (SHA-256 of the seed's hex and each request's id, ascending).
+    FairStart {
+        opening: String,
+        seed: &'a str,
+        served: usize,
+        booked: usize,
+    },
 }
 
 impl Detail<'_> {
@@ -219,6 +229,7 @@ impl Detail<'_> {
             Detail::Capacity { .. } => Action::SlotCapacity,
             Detail::Closure { .. } => Action::CounterClosure,
             Detail::ClosureLifted { .. } => Action::CounterClosureLifted,
+            Detail::FairStart { .. } => Action::BookingFairStart,
         }
     }
 }

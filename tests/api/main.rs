@@ -12,6 +12,7 @@ mod concurrency;
 mod contract;
 mod desk;
 mod errors;
+mod fair;
 mod fairness;
 mod guard;
 mod hostile;

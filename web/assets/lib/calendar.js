@@ -94,7 +94,9 @@ export class AvailabilityCalendar {
   /**
    * opts: counter, lang, onSlot(slot, day), selectedSlotId, initialDate ('YYYY-MM-DD'),
    * minDate/maxDate (limit the days offered), extraForDay(day, el) (adds content under a day's
-   * slots, e.g. the waiting list), headingLevel (default 3), phone (the counter's number).
+   * slots, e.g. the waiting list), headingLevel (default 3), phone (the counter's number),
+   * pickPending (a slot of a day not yet open may be chosen, as a preference for the opening),
+   * markFor(slotId) (a word shown on a chosen slot, e.g. 第1希望; replaces "chosen").
    */
   constructor(root, opts) {
     this.root = root;
@@ -510,9 +512,11 @@ export class AvailabilityCalendar {
     const list = h('ul', { class: 'slots', 'aria-label': slotLabel });
     for (const slot of d.slots) {
       const free = slot.bookable && slot.remaining > 0;
-      const ok = free && this.inRange(d.date) && state !== 'pending';
+      const pendingPick = state === 'pending' && !!this.opts.pickPending && this.inRange(d.date);
+      const ok = pendingPick || (free && this.inRange(d.date) && state !== 'pending');
       const heldOnly = !free && slot.held_for_phone > 0;
-      const chosen = slot.id === this.selectedSlotId;
+      const mark = this.opts.markFor ? this.opts.markFor(slot.id) : null;
+      const chosen = mark ? true : slot.id === this.selectedSlotId;
       const left = state === 'pending' ? s.pending
         : free ? fill(s.left, { n: slot.remaining })
           : heldOnly ? s.slotHeld
@@ -521,7 +525,7 @@ export class AvailabilityCalendar {
         type: 'button', class: 'slot', disabled: !ok, 'data-slot': slot.id, 'data-held': heldOnly ? 'phone' : null,
         'aria-pressed': String(chosen),
         onclick: () => this.pick(slot, d),
-      }, h('span', { class: 'time' }, `${fmtTime(slot.starts_at)}〜${fmtTime(slot.ends_at)}`), h('span', { class: 'left' }, chosen ? `${s.chosen}・${left}` : left))));
+      }, h('span', { class: 'time' }, `${fmtTime(slot.starts_at)}〜${fmtTime(slot.ends_at)}`), h('span', { class: 'left' }, chosen ? `${mark || s.chosen}・${left}` : left))));
     }
     parts_.push(list);
     replace(this.dayPanel, ...parts_);
@@ -532,6 +536,12 @@ export class AvailabilityCalendar {
     }
     this.tick();
   }
+
+  /** Draws the open day again (after the page changed what markFor says). */
+  refresh() { this.renderDay(); }
+
+  /** Whether a day is still before its booking window (its slots are preferences only). */
+  isPending(day) { return this.dayState(day) === 'pending'; }
 
   pick(slot, day) {
     this.selectedSlotId = slot.id;

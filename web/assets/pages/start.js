@@ -140,7 +140,9 @@ async function submitMail(e) {
   const form = $('#mail-form');
   const summary = $('#mail-summary');
   const email = $('#f-email').value.trim();
-  if (!state.slot && !state.wait) {
+  const prepare = e.submitter && e.submitter.id === 'mail-prepare';
+  if (prepare) { state.slot = null; state.wait = null; }
+  if (!prepare && !state.slot && !state.wait) {
     showProblem({ errors: [], title: t('mail.needSlot'), code: 'no_slot', status: 400 }, { form, summary, lang });
     return;
   }
@@ -149,12 +151,12 @@ async function submitMail(e) {
     showProblem({ errors: [{ field: 'email', code: bad }], status: 422, code: 'validation_failed' }, { form, summary, lang, labels: { email: t('f.email') } });
     return;
   }
-  await busy($('#mail-submit'), async () => {
+  await busy($(prepare ? '#mail-prepare' : '#mail-submit'), async () => {
     try {
       const res = await api(endpoints.verifications(), { method: 'POST', body: verificationBody(email) });
       clearProblems(form, summary);
       save();
-      showSent(email, res.expires_at);
+      showSent(email, res.expires_at, prepare);
     } catch (p) {
       showProblem(p, { form, summary, lang, labels: { email: t('f.email') } });
     }
@@ -171,12 +173,12 @@ function verificationBody(email) {
   };
 }
 
-function showSent(email, expiresAt) {
+function showSent(email, expiresAt, prepare = false) {
   const sent = $('#mail-sent');
   $('#mail-form').hidden = true;
   replace(sent,
     h('h3', { id: 'sent-h', tabindex: '-1' }, t('mail.sent.h')),
-    h('p', null, t(state.wait ? 'mail.sent.bodyWait' : 'mail.sent.body', { email })),
+    h('p', null, t(prepare ? 'mail.sent.bodyReady' : state.wait ? 'mail.sent.bodyWait' : 'mail.sent.body', { email })),
     h('p', null, t('mail.sent.expires', { at: fmtDateTime(expiresAt, lang) })),
     h('p', { class: 'hint' }, t('mail.sent.nomail')),
     h('div', { class: 'actions' },
@@ -191,7 +193,7 @@ async function resend(button, email) {
   await busy(button, async () => {
     try {
       const res = await api(endpoints.verifications(), { method: 'POST', body: verificationBody(email) });
-      showSent(email, res.expires_at);
+      showSent(email, res.expires_at, !state.slot && !state.wait);
     } catch (p) {
       showProblem(p, { form: $('#mail-form'), summary: $('#mail-summary'), lang });
     }

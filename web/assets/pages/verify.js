@@ -3,8 +3,13 @@
 // reservation number and its QR code. A bad, expired or used link gets a page that says so.
 // When the day chosen is full for the web (or the resident chose its waiting list), the same
 // form joins the day's waiting list (キャンセル待ち) instead.
+// Ready before the opening: before a month's window opens the resident fills in the form and
+// picks up to three slots of the month in order (第1〜第3希望); the page counts down to the
+// opening, and at the opening one action books (the first preference, the others as
+// fallback_slot_ids tried in the same request), skipping the confirmation step if they chose
+// so. Under a fair start the request is held by the server until the draw: the page says so.
 
-import { api } from '../lib/api.js';
+import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
 import { h, $, replace, focusTo, busy, store } from '../lib/dom.js';
 import { fmtSlot, fmtDateTime, fmtDate, fmtPhone } from '../lib/format.js';
@@ -28,7 +33,12 @@ const state = {
   day: null,
   mode: 'book', // or 'waitlist' (a full day's waiting list)
   waitDate: null,
+  prefs: [], // slots chosen before their window opened, in order (at most MAX_PREFS)
+  opensAt: null, // when the preferences' window opens (ms, server clock)
+  quick: false, // book at once when a slot is chosen (no confirmation step)
+  fallbacks: [], // the booking's fallback_slot_ids
 };
+const MAX_PREFS = 3;
 let catalog;
 let calendar = null;
 const els = {};
@@ -61,10 +71,11 @@ function buildLayout() {
   setStep(els.steps, 2);
 
   els.picked = h('div', { class: 'picked', 'data-testid': 'verify-slot' });
-  els.slotNote = h('p', { class: 'notice warn', hidden: true });
+  els.slotNote = h('p', { class: 'notice warn', id: 'slot-note', hidden: true });
   els.calendar = h('div', { id: 'calendar', hidden: true });
+  els.ready = h('div', { class: 'ready', id: 'ready', 'data-testid': 'ready', hidden: true });
   els.slotSection = h('section', { class: 'card', 'aria-labelledby': 'slot-h' },
-    h('h2', { id: 'slot-h' }, t('verify.slot.h')), els.slotNote, els.picked, els.calendar);
+    h('h2', { id: 'slot-h' }, t('verify.slot.h')), els.slotNote, els.picked, els.ready, els.calendar);
 
   const procSelect = h('select', { id: 'f-procedure', name: 'procedure', required: true },
     h('option', { value: '' }, t('f.choose')),
@@ -172,19 +183,124 @@ function openCalendar(initialDate) {
       initialDate: typeof initialDate === 'string' ? initialDate : state.slot ? slotDate(state.slot.id) : state.waitDate,
       onSlot: (slot, day) => chooseSlot(slot, day),
       extraForDay: waitlistOffer,
+      pickPending: true,
+      markFor: (id) => {
+        const i = state.prefs.findIndex((p) => p.id === id);
+        return i >= 0 ? t('ready.pref', { n: i + 1 }) : null;
+      },
     });
   }
   focusTo(els.calendar);
 }
 
 function chooseSlot(slot, day) {
+  if (calendar && calendar.isPending(day)) {
+    togglePreference(slot, day);
+    return;
+  }
   state.slot = slot;
   state.day = day;
   state.mode = 'book';
+  // Chosen at the opening: the other preferences are its fallbacks.
+  state.fallbacks = state.prefs.filter((p) => p.id !== slot.id).slice(0, MAX_PREFS - 1).map((p) => p.id);
   els.slotNote.hidden = true;
+  if (state.quick && state.prefs.length) {
+    const v = values();
+    if (!localErrors(v).length) {
+      renderPicked();
+      bookNow(v);
+      return;
+    }
+  }
   els.calendar.hidden = true;
   renderPicked();
   focusTo(els.formSection.querySelector('h2'));
+}
+
+// ---------- ready before the opening ----------
+
+/** A slot of a day not yet open: added to (or taken from) the preferences. */
+function togglePreference(slot, day) {
+  const at = state.prefs.findIndex((p) => p.id === slot.id);
+  if (at >= 0) state.prefs.splice(at, 1);
+  else if (state.prefs.length < MAX_PREFS) state.prefs.push(slot);
+  else {
+    els.slotNote.textContent = t('ready.max', { n: MAX_PREFS });
+    els.slotNote.hidden = false;
+    return;
+  }
+  els.slotNote.hidden = true;
+  state.opensAt = Date.parse(day.booking_opens_at);
+  state.mode = 'book';
+  state.slot = null;
+  calendar.refresh();
+  renderReady();
+}
+
+function renderReady() {
+  if (!state.prefs.length) { els.ready.hidden = true; return; }
+  const quick = h('input', { type: 'checkbox', id: 'f-quick', checked: state.quick, onchange: (e) => { state.quick = e.target.checked; } });
+  els.readyCountdown = h('strong', { class: 'countdown', 'data-testid': 'ready-countdown' });
+  els.readyBook = h('button', { type: 'button', class: 'btn big', id: 'book-prefs', onclick: bookPreferences }, t('ready.book'));
+  const fair = fairSeconds();
+  replace(els.ready,
+    h('h3', null, t('ready.h')),
+    h('p', null, t('ready.lead', { at: fmtDateTime(new Date(state.opensAt).toISOString(), lang) }), ' ', els.readyCountdown),
+    h('ol', { class: 'prefs', 'data-testid': 'prefs' }, state.prefs.map((p, i) => h('li', null,
+      h('span', null, t('ready.pref', { n: i + 1 }), ': ', h('strong', null, fmtSlot(p, lang, { year: true }))), ' ',
+      h('button', { type: 'button', class: 'btn quiet small', onclick: () => { state.prefs.splice(i, 1); if (calendar) calendar.refresh(); renderReady(); } }, t('ready.remove'))))),
+    state.prefs.length < MAX_PREFS ? h('p', { class: 'hint' }, t('ready.more', { n: MAX_PREFS })) : null,
+    h('p', { class: 'hint' }, t('ready.how')),
+    fair ? h('p', { class: 'notice', 'data-testid': 'fair-note' }, t('ready.fair', { n: fair })) : null,
+    h('label', { class: 'checkbox', for: 'f-quick' }, quick, h('span', null, t('ready.quick'))),
+    h('div', { class: 'actions stack' }, els.readyBook));
+  els.ready.hidden = false;
+  tickReady();
+}
+
+/** Counts down to the opening; the book button works from the opening's second. */
+function tickReady() {
+  if (!els.readyBook || els.ready.hidden) return;
+  const left = state.opensAt - serverClock.now();
+  els.readyBook.disabled = left > 0;
+  els.readyCountdown.textContent = left > 0 ? t('ready.left', { left: fmtLeft(left) }) : t('ready.open');
+}
+setInterval(tickReady, 250);
+
+function fmtLeft(ms) {
+  const s = Math.ceil(ms / 1000);
+  const h_ = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h_ ? t('ready.hms', { h: h_, m, s: sec }) : m ? t('ready.ms', { m, s: sec }) : t('ready.s', { s: sec });
+}
+
+function fairSeconds() {
+  const c = counter();
+  return (c && c.fair_start_seconds) || 0;
+}
+
+/** At the opening: the first preference, the others as its fallbacks. */
+function bookPreferences() {
+  const [first, ...rest] = state.prefs;
+  if (!first) return;
+  state.slot = first;
+  state.mode = 'book';
+  state.fallbacks = rest.map((p) => p.id);
+  const v = values();
+  const errors = localErrors(v);
+  if (errors.length) {
+    showProblem({ errors, status: 422, code: 'validation_failed' }, { form: els.form, summary: els.summary, lang, labels: LABELS() });
+    return;
+  }
+  if (state.quick) bookNow(v);
+  else showConfirm(v);
+}
+
+/** Books without the confirmation step (chosen before the opening). */
+function bookNow(v) {
+  showConfirm(v);
+  submit();
 }
 
 /** Under a day full for the web: its waiting list. */
@@ -224,6 +340,18 @@ function toConfirm(e) {
   e.preventDefault();
   const v = values();
   const errors = localErrors(v);
+  if (!state.slot && state.mode === 'book' && state.prefs.length) {
+    // Ready: the form is kept, and the opening books the preferences.
+    clearProblems(els.form, els.summary);
+    if (!errors.length) {
+      els.slotNote.textContent = t('ready.saved');
+      els.slotNote.hidden = false;
+      focusTo(els.ready);
+      return;
+    }
+    showProblem({ errors, status: 422, code: 'validation_failed' }, { form: els.form, summary: els.summary, lang, labels: LABELS() });
+    return;
+  }
   if (!state.slot && state.mode === 'book') {
     showProblem({ errors: [], title: t('verify.slot.pick'), status: 400, code: 'no_slot' }, { form: els.form, summary: els.summary, lang });
     openCalendar();
@@ -244,6 +372,8 @@ function showConfirm(v) {
     state.mode === 'waitlist'
       ? row(t('wait.day'), `${fmtDate(state.waitDate, lang, { year: true })}(${t('wait.h1')})`, 'date')
       : row(t('manage.when'), fmtSlot(state.slot, lang, { year: true }), 'slot'),
+    state.mode === 'book' && state.fallbacks.length
+      ? row(t('ready.fallbacks'), state.fallbacks.map((id) => fmtSlot(prefSlot(id), lang, { year: true })).join(' / '), 'fallbacks') : null,
     row(t('manage.where'), `${counterName(c, lang)}(${c.address})`, 'counter'),
     row(t('manage.what'), procedureName(procedure(v.procedure), lang), 'procedure'),
     row(t('manage.who'), t('applicant.' + v.applicant_type), 'applicant_type'),
@@ -286,19 +416,53 @@ async function submit() {
         renderWaitlistDone(entry);
         return;
       }
+      const stopWaiting = fairWait();
       const r = await api(endpoints.reservations(), {
         method: 'POST',
         body: {
           verification_token: token, slot_id: state.slot.id, procedure: v.procedure, applicant_type: v.applicant_type,
           name: v.name, name_kana: v.name_kana, phone: v.phone,
           representative_name: v.representative_name || undefined, notes: v.notes || undefined,
+          fallback_slot_ids: state.fallbacks.length ? state.fallbacks : undefined,
         },
-      });
+      }).finally(stopWaiting);
       renderDone(r);
     } catch (p) {
       onBookingProblem(p);
     }
   });
+}
+
+function prefSlot(id) {
+  return state.prefs.find((p) => p.id === id) || (calendar && calendar.slot(id) && calendar.slot(id).slot) || { id, starts_at: id, ends_at: id };
+}
+
+/**
+ * Under a fair start the server holds a booking sent in the opening's first seconds until its
+ * draw: say so, with the seconds left, while the request is out. Returns the function that
+ * takes the message away.
+ */
+function fairWait() {
+  const n = fairSeconds();
+  const opensAt = state.slot ? opensAtOf(state.slot) : null;
+  if (!n || !opensAt) return () => {};
+  const until = opensAt + n * 1000;
+  if (serverClock.now() >= until) return () => {};
+  const note = h('p', { class: 'notice warn', role: 'status', 'data-testid': 'fair-wait' });
+  const draw = () => {
+    const left = until - serverClock.now();
+    note.textContent = t('fair.wait', { n, left: fmtLeft(Math.max(0, left)) });
+  };
+  draw();
+  const timer = setInterval(draw, 250);
+  els.confirmSection.prepend(note);
+  return () => { clearInterval(timer); note.remove(); };
+}
+
+function opensAtOf(slot) {
+  if (state.opensAt && state.prefs.some((p) => p.id === slot.id)) return state.opensAt;
+  if (state.day && state.day.booking_opens_at) return Date.parse(state.day.booking_opens_at);
+  return null;
 }
 
 function onBookingProblem(p) {
@@ -347,6 +511,8 @@ function renderDone(r) {
     h('section', { class: 'card', 'aria-labelledby': 'done-h', 'data-testid': 'done' },
       h('h1', { id: 'done-h', tabindex: '-1' }, t('done.h')),
       h('p', null, t('done.lead', { email: r.email || state.verification.email })),
+      r.slot && state.slot && r.slot.id !== state.slot.id
+        ? h('p', { class: 'notice warn', 'data-testid': 'done-fallback' }, t('ready.gotFallback', { first: fmtSlot(state.slot, lang, { year: true }) })) : null,
       h('div', { class: 'done-number' },
         h('span', { class: 'label' }, t('done.number')),
         h('strong', { class: 'res-number', 'data-testid': 'reservation-number' }, r.reservation_number),

@@ -1,0 +1,2 @@
+DROP TABLE fair_start_draws;
+DROP TABLE fair_start_requests;
