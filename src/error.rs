@@ -275,6 +275,28 @@ error_codes! {
         "This ticket has not been called.",
         "この整理券はまだ呼び出されていません。";
     // Fairness: the waiting list and the second visit.
+    // Lotteries (抽選予約).
+    LotteryNotFound = 404, "lottery_not_found",
+        "No such lottery.",
+        "抽選が見つかりません。";
+    LotteryEntryNotFound = 404, "lottery_entry_not_found",
+        "No such lottery entry.",
+        "抽選の申込みが見つかりません。";
+    LotteryConflict = 409, "lottery_conflict",
+        "That month cannot be drawn: its booking window has opened, or another lottery holds it.",
+        "この月は抽選にできません(予約受付が始まっているか、ほかの抽選があります)。";
+    LotteryNotOpen = 409, "lottery_not_open",
+        "This lottery is not taking entries now.",
+        "この抽選は現在申込みを受け付けていません。";
+    EntryExists = 409, "entry_exists",
+        "This person or address has already entered this lottery.",
+        "同じ方(またはメールアドレス)がすでにこの抽選に申し込んでいます。";
+    LotteryDrawn = 409, "lottery_drawn",
+        "This lottery has been drawn; the entry can no longer be withdrawn.",
+        "抽選は終了しました。申込みは取り消せません。";
+    LotteryPeriod = 409, "lottery_period",
+        "Visits of this month are drawn by lottery; they can be booked after the draw.",
+        "この月の予約は抽選で決まります。抽選後の空きは予約できます。";
     SeatsAvailable = 409, "seats_available",
         "Seats are still free that day; book one instead of waiting.",
         "この日はまだ空きがあります。キャンセル待ちではなく予約してください。";

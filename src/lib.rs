@@ -21,6 +21,7 @@ mod catalogue;
 mod db;
 mod http;
 mod jobs;
+mod lottery;
 mod mail;
 mod metrics;
 mod operations;
@@ -35,6 +36,7 @@ mod web;
 // What the command line (src/main.rs) uses besides the modules above.
 pub use db::{describe_url, revert_migrations, run_migrations, Db, DbConnection, Tx};
 pub use http::AppState;
+pub use lottery::{verify_lottery, Verdict};
 pub use staff::second_factor::reset as reset_totp;
 pub use staff::service::{create_staff, disable_staff, prepare_staff, NewStaff, StaffError};
 pub use staff::{list_staff, Role};

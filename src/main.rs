@@ -40,6 +40,21 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// Lotteries (抽選予約).
+    Lottery {
+        #[command(subcommand)]
+        command: LotteryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LotteryCommand {
+    /// Run a drawn lottery's draw again from its revealed seed and stored entries; prints
+    /// `match` or the first difference (exit status 1).
+    Verify {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -86,6 +101,9 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Migrate { revert_all } => migrate(&settings, revert_all),
         Command::Staff { command } => staff(&settings, command),
+        Command::Lottery {
+            command: LotteryCommand::Verify { id },
+        } => return verify_lottery(&settings, &id),
         Command::CheckConfig => {
             println!(
                 "configuration is valid: {} counter(s), {} procedure(s), database {}",
@@ -133,6 +151,31 @@ fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
         println!("applied {} migration(s) on {}", applied.len(), db.target());
     }
     Ok(())
+}
+
+fn verify_lottery(settings: &Settings, id: &str) -> ExitCode {
+    let verdict = startup::connect_and_migrate(settings).and_then(|db| {
+        let mut conn = db.get()?;
+        Ok(madoguchi::verify_lottery(&mut conn, id)?)
+    });
+    match verdict {
+        Ok(madoguchi::Verdict::Match { entries, won }) => {
+            println!("match: {entries} entries, {won} won");
+            ExitCode::SUCCESS
+        }
+        Ok(madoguchi::Verdict::Differs(what)) => {
+            println!("difference: {what}");
+            ExitCode::FAILURE
+        }
+        Ok(madoguchi::Verdict::NotDrawn) => {
+            eprintln!("madoguchi: lottery {id} is not drawn (or does not exist)");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("madoguchi: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {

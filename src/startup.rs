@@ -117,6 +117,7 @@ impl Application {
             openapi: Arc::new(openapi),
             kept: Arc::default(),
             fair_start: Arc::default(),
+            lotteries: Arc::default(),
             displays,
             clients,
             metrics_access,
@@ -132,6 +133,7 @@ impl Application {
         keep_days_current(&state);
         spawn_gauge_refresher(state.clone());
         tokio::spawn(http::display::poll_feeds(state.clone()));
+        tokio::spawn(http::lottery::run_lotteries(state.clone()));
         if state.settings.booking.fair_start_seconds > 0 {
             tokio::spawn(http::fair_start::serve_draws(state.clone()));
         }

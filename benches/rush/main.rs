@@ -20,6 +20,8 @@
 //! - `storm` ([`storm`]): wrk refreshing February's month view at 1,000 connections (200s,
 //!   then 304s) while one phone operator books callers one after another, a waiting-room
 //!   screen listens for a call, against bare actix-web answering the same bytes;
+//! - `storm-staff`: the same storm with the staff side on a listener of its own
+//!   (`server.staff_bind`): the operator and the screen on it, wrk on the public one;
 //! - `curve` ([`curve`]): how the figures grow with the work: the rush at 2,000 / 10,000 /
 //!   20,000 clients, a large city's calendar (10 counters × 6 seats a slot), the storm at 1,000
 //!   and 5,000 connections, one and three instances on one PostgreSQL; tables and SVG plots
@@ -327,6 +329,15 @@ async fn bench() {
         .await;
         if runs.split_whitespace().any(|r| r == "storm") {
             storm::storm(&report, backend, &storm::StormOpts::default()).await;
+        }
+        if runs.split_whitespace().any(|r| r == "storm-staff") {
+            // The same storm with the staff side on a listener of its own (server.staff_bind).
+            let opts = storm::StormOpts {
+                staff_listener: true,
+                tag: "storm, staff_bind".into(),
+                ..storm::StormOpts::default()
+            };
+            storm::storm(&report, backend, &opts).await;
         }
     }
     if runs.split_whitespace().any(|r| r == "curve") {

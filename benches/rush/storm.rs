@@ -26,6 +26,9 @@ pub struct StormOpts {
     /// Extra settings of the server (a city's file: `MADOGUCHI_CONFIG`).
     pub extra: Vec<(&'static str, String)>,
     pub tag: String,
+    /// The staff side on a listener of its own (`server.staff_bind`): the phone operator and
+    /// the screen use it, the storm the public one.
+    pub staff_listener: bool,
 }
 
 impl Default for StormOpts {
@@ -36,6 +39,7 @@ impl Default for StormOpts {
             instances: 1,
             extra: Vec::new(),
             tag: "storm".into(),
+            staff_listener: false,
         }
     }
 }
@@ -188,22 +192,22 @@ async fn display_call(c: &reqwest::Client, base: &str, desk_token: &str) -> Opti
 /// operator's latencies during it.
 async fn phase(
     servers: &[Server],
+    // Each operator's staff address and token.
+    operators: &[(String, String)],
     c: &reqwest::Client,
-    tokens: &[String],
     slots: &Arc<Vec<String>>,
     opts: &StormOpts,
     headers: &[(&str, &str)],
     first_caller: usize,
 ) -> (Wrk, Vec<Duration>, usize) {
     let stop = Arc::new(AtomicBool::new(false));
-    let operators: Vec<_> = servers
+    let operators: Vec<_> = operators
         .iter()
-        .zip(tokens)
         .enumerate()
-        .map(|(i, (s, token))| {
+        .map(|(i, (base, token))| {
             tokio::spawn(operator(
                 c.clone(),
-                s.base.clone(),
+                base.clone(),
                 token.clone(),
                 slots.clone(),
                 first_caller + i * 100_000,
@@ -238,17 +242,32 @@ pub async fn run_storm(backend: Backend, opts: &StormOpts) -> StormResult {
     staff_add(&db, DESK.0, "desk", DESK.1);
     let sink = smtp::SmtpSink::start().await;
     let c = client(64);
+    let mut staff = Vec::new();
     let servers: Vec<Server> = (0..opts.instances)
-        .map(|_| Server::start(&db, sink.port, NOON, &opts.extra))
+        .map(|_| {
+            let mut extra = opts.extra.clone();
+            let server = if opts.staff_listener {
+                let port = free_port();
+                extra.push(("MADOGUCHI__SERVER__STAFF_BIND", format!("127.0.0.1:{port}")));
+                let s = Server::start(&db, sink.port, NOON, &extra);
+                staff.push(format!("http://127.0.0.1:{port}"));
+                s
+            } else {
+                let s = Server::start(&db, sink.port, NOON, &extra);
+                staff.push(s.base.clone());
+                s
+            };
+            server
+        })
         .collect();
     for s in &servers {
         s.wait_up(&c).await;
     }
     let mut tokens = Vec::new();
-    for s in &servers {
-        tokens.push(staff_login(&c, &s.base, OPERATOR.0, OPERATOR.1).await);
+    for base in &staff {
+        tokens.push(staff_login(&c, base, OPERATOR.0, OPERATOR.1).await);
     }
-    let desk_token = staff_login(&c, &servers[0].base, DESK.0, DESK.1).await;
+    let desk_token = staff_login(&c, &staff[0], DESK.0, DESK.1).await;
     let slots = Arc::new(january(&c, &servers[0].base, &tokens[0]).await);
     assert!(
         !slots.is_empty(),
@@ -268,7 +287,7 @@ pub async fn run_storm(backend: Backend, opts: &StormOpts) -> StormResult {
     let quiet_stop = Arc::new(AtomicBool::new(false));
     let quiet = tokio::spawn(operator(
         c.clone(),
-        servers[0].base.clone(),
+        staff[0].clone(),
         tokens[0].clone(),
         slots.clone(),
         1,
@@ -277,10 +296,11 @@ pub async fn run_storm(backend: Backend, opts: &StormOpts) -> StormResult {
     tokio::time::sleep(Duration::from_secs(opts.secs.min(5))).await;
     quiet_stop.store(true, Ordering::Relaxed);
     let (phone_quiet, _) = quiet.await.expect("quiet operator");
+    let ops: Vec<(String, String)> = staff.iter().cloned().zip(tokens.iter().cloned()).collect();
     let (browsers, phone_in_browsers, f0) = phase(
         &servers,
+        &ops,
         &c,
-        &tokens,
         &slots,
         opts,
         &[("Accept-Encoding", "gzip, deflate, br")],
@@ -288,10 +308,10 @@ pub async fn run_storm(backend: Backend, opts: &StormOpts) -> StormResult {
     )
     .await;
     let browsers_rss_mb = servers[0].peak_rss_mb();
-    let (view200, phone_in_200, f1) = phase(&servers, &c, &tokens, &slots, opts, &[], 10_000).await;
+    let (view200, phone_in_200, f1) = phase(&servers, &ops, &c, &slots, opts, &[], 10_000).await;
     // The 304 storm, with a screen that waits for a call in the middle of it.
     let screen = {
-        let (c, base, desk) = (c.clone(), servers[0].base.clone(), desk_token.clone());
+        let (c, base, desk) = (c.clone(), staff[0].clone(), desk_token.clone());
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(2)).await;
             display_call(&c, &base, &desk).await
@@ -299,8 +319,8 @@ pub async fn run_storm(backend: Backend, opts: &StormOpts) -> StormResult {
     };
     let (view304, phone_in_304, f2) = phase(
         &servers,
+        &ops,
         &c,
-        &tokens,
         &slots,
         opts,
         &[("If-None-Match", etag.as_str())],

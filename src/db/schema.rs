@@ -314,3 +314,50 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    lotteries (id) {
+        id -> Text,
+        counter_id -> Text,
+        month -> Text,
+        applications_open -> Timestamp,
+        applications_close -> Timestamp,
+        draw_at -> Timestamp,
+        seed -> Text,
+        seed_sha256 -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        draw_claimed_by -> Nullable<Text>,
+        draw_lease_until -> Nullable<Timestamp>,
+        seats -> Nullable<Text>,
+        drawn_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    lottery_entries (id) {
+        id -> Text,
+        lottery_id -> Text,
+        manage_token_hash -> Text,
+        channel -> Text,
+        status -> Text,
+        preferences -> Text,
+        procedure_id -> Text,
+        applicant_type -> Text,
+        name -> Text,
+        name_kana -> Text,
+        phone -> Text,
+        email -> Nullable<Text>,
+        email_key -> Nullable<Text>,
+        representative_name -> Nullable<Text>,
+        person_key -> Text,
+        won_slot -> Nullable<Text>,
+        reservation_id -> Nullable<Text>,
+        draw_rank -> Nullable<Integer>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(lotteries, lottery_entries);

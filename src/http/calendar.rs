@@ -245,7 +245,17 @@ pub(crate) struct DayJson {
     /// Staff only: residents on the day's waiting list (waiting or offered a seat).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<i64>,
+    /// The day's month is drawn by a lottery not drawn yet (bookings: 409 `lottery_period`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lottery: Option<LotteryMarkJson>,
     pub slots: Vec<SlotJson>,
+}
+
+/// A lottery holding a day: its id and when it is drawn.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LotteryMarkJson {
+    pub id: String,
+    pub draw_at: String,
 }
 
 /// Dates outside 1900–2100 are refused: nothing real is booked there, and chrono's answers
@@ -347,7 +357,7 @@ async fn public_answer(
     // the epoch, so the next read builds it again.
     let epoch = cache.epoch(&counter.id);
     let days = days_of(state, counter, from, to, now).await?;
-    let keys = render_keys(counter, &days, &[], Taker::Web, now);
+    let keys = render_keys(state, counter, &days, &[], Taker::Web, now);
     let until = days
         .iter()
         .filter_map(|d| DayClock::next_change(d, now))
@@ -376,7 +386,7 @@ async fn staff_answer(
         .db
         .run(move |conn| crate::waitlist::count_by_day(conn, &id, from, to))
         .await?;
-    let keys = render_keys(counter, &days, &waiting, Taker::Phone, now);
+    let keys = render_keys(state, counter, &days, &waiting, Taker::Phone, now);
     let body = render_body(state, counter, &days, keys, Taker::Phone, now)?;
     Ok(KeptAnswer {
         epoch: STAFF_EPOCH,
@@ -416,6 +426,7 @@ async fn days_of(
 
 /// Each day's render key: what the day shows follows from it alone.
 fn render_keys(
+    state: &AppState,
     counter: &Counter,
     days: &[DayState],
     waiting: &[(NaiveDate, i64)],
@@ -432,6 +443,10 @@ fn render_keys(
                 fingerprint: d.fingerprint(),
                 bookable_now: clock.bookable_now,
                 released: clock.released,
+                lottery: state
+                    .lotteries
+                    .at(&counter.id, d.plan.date)
+                    .map(|m| (m.id, m.draw_at.timestamp())),
                 waiting: (taker == Taker::Phone).then(|| {
                     waiting
                         .iter()
@@ -473,9 +488,17 @@ fn render_body(
             body.push(b',');
         }
         let waiting = key.waiting;
+        let lottery = key.lottery.clone();
         let rendered = state.kept.day(key, || {
             let mut json = day_json(&availability::view(counter, day, now, taker), counter.tz);
             json.waiting = waiting;
+            json.lottery = lottery.and_then(|(id, at)| {
+                let draw_at = DateTime::from_timestamp(at, 0)?;
+                Some(LotteryMarkJson {
+                    id,
+                    draw_at: instant(draw_at, counter.tz),
+                })
+            });
             serde_json::to_vec(&json).unwrap_or_default()
         });
         body.extend_from_slice(&rendered);
@@ -485,7 +508,7 @@ fn render_body(
 }
 
 /// Changes when the rendered JSON's shape changes, so no old ETag matches a new shape.
-const AVAILABILITY_FORMAT: u32 = 2;
+const AVAILABILITY_FORMAT: u32 = 3;
 
 fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {
     let (open, closed_reason, hours, holiday_issuance) = match d.status {
@@ -506,6 +529,7 @@ fn day_json(d: &DayView, tz: chrono_tz::Tz) -> DayJson {
         bookable_now: d.bookable_now,
         phone_release_at: d.phone_release_at.map(|t| instant(t, tz)),
         waiting: None,
+        lottery: None,
         slots: d.slots.iter().map(|s| SlotJson::of(s, tz)).collect(),
     }
 }

@@ -54,9 +54,10 @@ pub(super) async fn book_web(
                 verification_token: verification_token.clone(),
                 manage_token: new_token(),
             };
+            let s = state.clone();
             let id = state
                 .db
-                .write(move |tx| fair_start::enter(tx, &waiting, opening, now))
+                .write(move |tx| fair_start::enter(tx, &s.booking_ctx(), &waiting, opening, now))
                 .await?;
             tracing::info!(fair_start.request = %id, %until, "booking held for the fair start");
             return wait(state, id, input, verification_token, until).await;

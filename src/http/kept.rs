@@ -43,6 +43,8 @@ pub(crate) struct RenderKey {
     pub bookable_now: bool,
     pub released: bool,
     pub waiting: Option<i64>,
+    /// An undrawn lottery holding the day: its id and draw instant.
+    pub lottery: Option<(String, i64)>,
 }
 
 #[derive(Default)]

@@ -25,6 +25,8 @@ pub(crate) mod held;
 pub(crate) mod jobs;
 pub(crate) mod json;
 pub(crate) mod kept;
+pub(crate) mod lottery;
+pub(crate) mod lottery_marks;
 pub(crate) mod metrics;
 pub(crate) mod middleware;
 pub(crate) mod openapi;
@@ -63,6 +65,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         verifications::routes(),
         reservations::routes(),
         waitlist::routes(),
+        lottery::routes(),
         staff::routes(),
         account::routes(),
         admin::routes(),
@@ -86,6 +89,7 @@ pub(crate) fn area_paths() -> Vec<utoipa::openapi::OpenApi> {
         verifications::Paths::openapi(),
         reservations::Paths::openapi(),
         waitlist::Paths::openapi(),
+        lottery::Paths::openapi(),
         staff::Paths::openapi(),
         account::Paths::openapi(),
         admin::Paths::openapi(),

@@ -195,11 +195,45 @@ impl Refusal for BookingError {
             C::SecondVisitTooEarly,
             C::SecondVisitTooLate,
             C::SecondVisitExists,
+            C::LotteryPeriod,
         ];
         codes.extend(Invalid::codes());
         codes.extend(CalendarError::codes());
         codes.extend(VerificationError::codes());
         codes
+    }
+}
+
+impl Refusal for crate::lottery::LotteryError {
+    fn codes() -> Vec<ErrorCode> {
+        let mut codes = vec![
+            ErrorCode::LotteryNotFound,
+            ErrorCode::LotteryEntryNotFound,
+            ErrorCode::LotteryConflict,
+            ErrorCode::LotteryNotOpen,
+            ErrorCode::EntryExists,
+            ErrorCode::LotteryDrawn,
+        ];
+        codes.extend(BookingError::codes());
+        codes
+    }
+}
+
+impl From<crate::lottery::LotteryError> for AppError {
+    fn from(e: crate::lottery::LotteryError) -> Self {
+        use crate::lottery::LotteryError as L;
+        match e {
+            L::Invalid(e) => e.into(),
+            L::Calendar(e) => e.into(),
+            L::Booking(e) => e.into(),
+            L::NotFound => ErrorCode::LotteryNotFound.into(),
+            L::EntryNotFound => ErrorCode::LotteryEntryNotFound.into(),
+            L::Conflict => ErrorCode::LotteryConflict.into(),
+            L::NotOpen => ErrorCode::LotteryNotOpen.into(),
+            L::EntryExists => ErrorCode::EntryExists.into(),
+            L::Drawn => ErrorCode::LotteryDrawn.into(),
+            L::Db(e) => e.into(),
+        }
     }
 }
 
@@ -412,6 +446,7 @@ impl From<BookingError> for AppError {
                 })
             }
             BookingError::SecondVisitExists => ErrorCode::SecondVisitExists.into(),
+            BookingError::LotteryPeriod => ErrorCode::LotteryPeriod.into(),
             BookingError::Db(e) => e.into(),
             BookingError::Unexpected(e) => e.into(),
         }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub(crate) kept: Arc<super::kept::Kept>,
     /// Web bookings held for a fair start's draw (this instance's).
     pub(crate) fair_start: Arc<super::held::FairStart>,
+    /// Undrawn lotteries, as availability marks their days.
+    pub(crate) lotteries: Arc<super::lottery_marks::LotteryMarks>,
     /// The OpenAPI document, generated once at start-up.
     pub openapi: Arc<String>,
     /// The scheduled jobs and their parsed schedules.

@@ -36,6 +36,11 @@ impl<'a> Links<'a> {
         format!("{}/booking/manage?token={token}", self.base)
     }
 
+    /// A lottery entry's page: see, withdraw.
+    pub(crate) fn lottery(&self, token: &str) -> String {
+        format!("{}/booking/manage?lottery={token}", self.base)
+    }
+
     /// A waiting-list entry's page: see, accept, leave.
     pub(crate) fn waitlist(&self, token: &str) -> String {
         format!("{}/booking/manage?waitlist={token}", self.base)

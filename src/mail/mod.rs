@@ -54,6 +54,10 @@ pub enum MailKind {
     WaitlistOffer,
     /// The waiting ended without a seat: the day was closed, or its booking window closed.
     WaitlistEnded,
+    /// Entered a lottery (抽選予約): when it is drawn, and the entry's page.
+    LotteryEntered,
+    /// Not drawn: how to book what is left.
+    LotteryLost,
 }
 
 crate::db::text_enum!(MailKind {
@@ -66,6 +70,8 @@ crate::db::text_enum!(MailKind {
     WaitlistJoined => "waitlist_joined",
     WaitlistOffer => "waitlist_offer",
     WaitlistEnded => "waitlist_ended",
+    LotteryEntered => "lottery_entered",
+    LotteryLost => "lottery_lost",
 });
 
 impl MailKind {
@@ -79,7 +85,9 @@ impl MailKind {
             | MailKind::Reminder
             | MailKind::SecondVisit
             | MailKind::WaitlistJoined
-            | MailKind::WaitlistEnded => 1,
+            | MailKind::WaitlistEnded
+            | MailKind::LotteryEntered
+            | MailKind::LotteryLost => 1,
         }
     }
 }
@@ -217,6 +225,27 @@ pub(crate) struct WaitlistMail {
     pub sender_footer: String,
 }
 
+/// A lottery mail: entered (the preferences, when it is drawn, the entry's page) or not drawn
+/// (when what is left opens for booking).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct LotteryMail {
+    pub city: String,
+    pub name: String,
+    /// `2027年2月`.
+    pub month_label: String,
+    pub counter_name: String,
+    pub counter_address: String,
+    pub procedure_name: String,
+    /// Each preference as `2027年2月10日(水) 09:00〜09:30`, in order.
+    pub preferences: Vec<String>,
+    pub draw_label: String,
+    /// When the seats left open for booking.
+    pub opens_label: String,
+    pub link: Option<String>,
+    pub booking_url: String,
+    pub sender_footer: String,
+}
+
 /// A mail's payload, by kind.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -224,6 +253,7 @@ pub(crate) enum MailPayload {
     Verification(VerificationMail),
     Reservation(Box<ReservationMail>),
     Waitlist(Box<WaitlistMail>),
+    Lottery(Box<LotteryMail>),
 }
 
 /// A mail to send, as the outbox keeps it until delivery.

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use icalendar::{Calendar, Component, Event, EventLike};
 use minijinja::Environment;
 
-use super::{MailKind, ReservationMail, VerificationMail, WaitlistMail};
+use super::{LotteryMail, MailKind, ReservationMail, VerificationMail, WaitlistMail};
 
 pub(crate) struct Rendered {
     pub subject: String,
@@ -88,6 +88,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/waitlist_offer.txt"),
     ),
     (
+        "lottery_entered.subject",
+        include_str!("templates/lottery_entered.subject"),
+    ),
+    (
+        "lottery_entered.txt",
+        include_str!("templates/lottery_entered.txt"),
+    ),
+    (
+        "lottery_lost.subject",
+        include_str!("templates/lottery_lost.subject"),
+    ),
+    (
+        "lottery_lost.txt",
+        include_str!("templates/lottery_lost.txt"),
+    ),
+    (
         "waitlist_ended.subject",
         include_str!("templates/waitlist_ended.subject"),
     ),
@@ -135,6 +151,11 @@ pub(crate) fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> 
                 serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
             render_with(kind, &p, None)
         }
+        MailKind::LotteryEntered | MailKind::LotteryLost => {
+            let p: LotteryMail =
+                serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
+            render_with(kind, &p, None)
+        }
         MailKind::BookingConfirmed
         | MailKind::BookingChanged
         | MailKind::BookingCancelled
@@ -152,7 +173,9 @@ pub(crate) fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> 
                 | MailKind::SecondVisit
                 | MailKind::WaitlistJoined
                 | MailKind::WaitlistOffer
-                | MailKind::WaitlistEnded => None,
+                | MailKind::WaitlistEnded
+                | MailKind::LotteryEntered
+                | MailKind::LotteryLost => None,
             };
             render_with(kind, &p, ics)
         }

@@ -103,13 +103,17 @@ pub(crate) fn find_for_link(
     }))
 }
 
-/// Writes a request down to wait for its opening's draw; its id.
+/// Writes a request down to wait for its opening's draw; its id. A link that cannot book
+/// (unknown, used, expired) is refused now: only a request that could book waits.
 pub(crate) fn enter(
     tx: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
     waiting: &Waiting,
     opening: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<String, BookingError> {
+    let max = i32::try_from(ctx.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
+    crate::verification::lookup(tx, &waiting.verification_token, max, now)?;
     let id = uuid::Uuid::new_v4().to_string();
     let body = serde_json::to_string(waiting)
         .map_err(|e| anyhow::anyhow!("a fair start's request: {e}"))?;

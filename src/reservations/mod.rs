@@ -84,6 +84,8 @@ pub(crate) enum BookingError {
     SecondVisitTooLate { until: NaiveDate },
     #[error("the second visit is already booked")]
     SecondVisitExists,
+    #[error("visits of this month are drawn by lottery")]
+    LotteryPeriod,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
     #[error(transparent)]

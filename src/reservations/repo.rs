@@ -40,6 +40,9 @@ pub(crate) struct BookingChecks {
     /// The address's active reservations (not yet over); 0 without an address.
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub email: i64,
+    /// Undrawn lotteries holding the day's month at the counter.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub lottery: i64,
 }
 
 impl BookingChecks {
@@ -65,7 +68,9 @@ pub(crate) fn booking_checks(
         (SELECT COUNT(*) FROM reservations WHERE person_key = ?3 AND procedure_id = ?4 \
             AND status IN ('confirmed', 'checked_in') AND ends_at > ?5) AS person, \
         (SELECT COUNT(*) FROM reservations WHERE email_key = ?6 \
-            AND status IN ('confirmed', 'checked_in') AND ends_at > ?5) AS email";
+            AND status IN ('confirmed', 'checked_in') AND ends_at > ?5) AS email, \
+        (SELECT COUNT(*) FROM lotteries WHERE counter_id = ?1 AND month = ?7 \
+            AND drawn_at IS NULL) AS lottery";
     let sql = match conn {
         DbConnection::Pg(_) => SQL.replace('?', "$"),
         DbConnection::Sqlite(_) => SQL.to_string(),
@@ -78,7 +83,24 @@ pub(crate) fn booking_checks(
         .bind::<Text, _>(procedure)
         .bind::<Timestamp, _>(now.naive_utc())
         .bind::<Text, _>(email_key.unwrap_or(""))
+        .bind::<Text, _>(date.format("%Y-%m").to_string())
         .get_result(conn)
+}
+
+/// Whether an undrawn lottery holds `counter`'s month of `date` (bookings wait for its draw).
+pub(crate) fn lottery_holds(
+    conn: &mut DbConnection,
+    counter_id: &str,
+    date: chrono::NaiveDate,
+) -> QueryResult<bool> {
+    use crate::db::schema::lotteries;
+    let n: i64 = lotteries::table
+        .filter(lotteries::counter_id.eq(counter_id))
+        .filter(lotteries::month.eq(date.format("%Y-%m").to_string()))
+        .filter(lotteries::drawn_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
 }
 
 /// The reservation a manage token names: the one made at booking, or one issued later (the

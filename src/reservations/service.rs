@@ -217,16 +217,15 @@ pub(crate) fn book_planned(
         } => override_reason.is_some(),
     };
     let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
-    if !overridden {
-        check_window(ctx.calendar, counter, &def, now)?;
-    } else if def.starts_at <= now {
-        return Err(BookingError::SlotStarted { date: def.id.date });
-    }
+    check_when(conn, ctx, counter, &def, overridden, now)?;
     // The days first, then the seat, and only then the person and the address: a full slot
     // says so to everyone, so a refusal never tells whether someone holds a reservation.
     let checks = lock_and_check(conn, &input, &row, now)?;
     ctx.calendar
         .open_day_given(counter, def.id.date, checks.closed())?;
+    if checks.lottery > 0 {
+        return Err(BookingError::LotteryPeriod);
+    }
     let taker = row.channel.taker();
     let taken = take_first_free(conn, ctx, &input, &checks, taker, overridden, now)?;
     if taken != def.id {
@@ -267,6 +266,31 @@ pub(crate) fn book_planned(
     }
     tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %row.channel, "reservation booked");
     Ok(Booked { row, manage_token })
+}
+
+/// The booking window (an administrator's override lifts it, not time itself); a month held
+/// by a lottery says so rather than when its window opens.
+fn check_when(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    counter: &Counter,
+    def: &SlotDef,
+    overridden: bool,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    if overridden {
+        if def.starts_at <= now {
+            return Err(BookingError::SlotStarted { date: def.id.date });
+        }
+        return Ok(());
+    }
+    if let Err(e) = check_window(ctx.calendar, counter, def, now) {
+        if repo::lottery_holds(conn, &counter.id, def.id.date)? {
+            return Err(BookingError::LotteryPeriod);
+        }
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// The booking's locks (every candidate slot's day shared, the person and the address

@@ -45,6 +45,9 @@ pub enum Action {
     CounterClosure,
     CounterClosureLifted,
     BookingFairStart,
+    LotteryCreate,
+    LotteryEntry,
+    LotteryDraw,
 }
 
 crate::db::text_enum!(Action {
@@ -77,6 +80,9 @@ crate::db::text_enum!(Action {
     CounterClosure => "counter.closure",
     CounterClosureLifted => "counter.closure_lifted",
     BookingFairStart => "booking.fair_start",
+    LotteryCreate => "lottery.create",
+    LotteryEntry => "lottery.entry",
+    LotteryDraw => "lottery.draw",
 });
 
 /// A value before and after a change.
@@ -193,6 +199,24 @@ pub(crate) enum Detail<'a> {
         served: usize,
         booked: usize,
     },
+    /// A lottery made: its month and instants, and the SHA-256 of its seed (published now).
+    LotteryCreated {
+        counter: &'a str,
+        month: &'a str,
+        draw_at: String,
+        seed_sha256: &'a str,
+    },
+    /// Phone staff entered a caller in a lottery.
+    LotteryEntered {
+        lottery: &'a str,
+        preferences: usize,
+    },
+    /// A lottery drawn: the seed revealed, the entries and the winners.
+    LotteryDrawn {
+        seed: &'a str,
+        entries: usize,
+        won: usize,
+    },
 }
 
 impl Detail<'_> {
@@ -230,6 +254,9 @@ impl Detail<'_> {
             Detail::Closure { .. } => Action::CounterClosure,
             Detail::ClosureLifted { .. } => Action::CounterClosureLifted,
             Detail::FairStart { .. } => Action::BookingFairStart,
+            Detail::LotteryCreated { .. } => Action::LotteryCreate,
+            Detail::LotteryEntered { .. } => Action::LotteryEntry,
+            Detail::LotteryDrawn { .. } => Action::LotteryDraw,
         }
     }
 }

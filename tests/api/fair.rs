@@ -233,3 +233,17 @@ async fn without_a_fair_start_the_opening_is_first_come_and_answered_at_once() {
     .expect("answered without waiting");
     assert_eq!(res.status(), 201);
 }
+
+#[tokio::test]
+async fn during_a_fair_start_a_link_that_cannot_book_is_refused_at_once_not_held() {
+    let app = spawn_app_with(jst("2026-12-01T12:00:01+09:00"), fair_start(3)).await;
+    let unknown = "A".repeat(43);
+    let res = tokio::time::timeout(
+        Duration::from_secs(2),
+        app.book(&booking_body(&unknown, SLOT, 1)),
+    )
+    .await
+    .expect("answered without waiting for the draw");
+    let p = problem(res, 404).await;
+    assert_eq!(p["code"], "verification_not_found");
+}

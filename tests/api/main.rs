@@ -18,6 +18,7 @@ mod guard;
 mod hostile;
 mod jobs;
 mod load;
+mod lottery;
 mod mail;
 mod migrations;
 mod sign_in;

@@ -41,6 +41,10 @@ export const waitlist = () => `${V1}/waitlist`;
 /** GET, DELETE: a waiting-list entry by its manage token. */
 export const waitlistEntry = (token) => `${V1}/waitlist/${seg(token)}`;
 export const waitlistAccept = (token) => `${waitlistEntry(token)}/accept`;
+export const lottery = (id) => `${V1}/lotteries/${seg(id)}`;
+export const lotteries = () => `${V1}/lotteries`;
+export const lotteryEntry = (token) => `${V1}/lottery-entries/${seg(token)}`;
+export const adminLotteries = () => `${V1}/admin/lotteries`;
 
 // ---------- staff: sessions, reservations by phone, search ----------
 

@@ -23,6 +23,7 @@ const main = $('#main');
 const params = new URLSearchParams(location.search);
 let token = params.get('token') || '';
 const waitToken = params.get('waitlist') || '';
+const lotteryToken = params.get('lottery') || '';
 const openSecondVisit = params.get('second_visit') === '1';
 let catalog;
 let reservation;
@@ -309,6 +310,62 @@ async function leave(problem) {
   }
 }
 
+// ---------- a lottery entry (抽選予約) ----------
+
+async function renderLottery(message) {
+  let e;
+  let lottery;
+  try {
+    e = await api(endpoints.lotteryEntry(lotteryToken));
+    lottery = await api(endpoints.lottery(e.lottery));
+  } catch (p) {
+    if (p.status === 404 || p.status === 410) {
+      renderInvalid(main, 'lottery_entry_not_found', t, catalog.counters);
+    } else {
+      replace(main, els.problem = h('div', { class: 'error-summary' }));
+      showProblem(p, { summary: els.problem, lang });
+    }
+    return;
+  }
+  const c = counterOf(lottery.counter);
+  const p = procedureOf(e.procedure);
+  const problem = h('div', { class: 'error-summary', hidden: true });
+  const slotOf = (id) => {
+    const m = /\.(\d{4}-\d{2}-\d{2})\.(\d{2})(\d{2})$/.exec(id);
+    return m ? `${fmtDate(m[1], lang, { year: true })} ${Number(m[2])}:${m[3]}` : id;
+  };
+  replace(main,
+    h('h1', { id: 'manage-h', tabindex: '-1' }, t('lottery.h1')),
+    message ? h('p', { class: 'notice ok', role: 'status' }, message) : null,
+    problem,
+    h('section', { class: 'card', 'aria-labelledby': 'lottery-status', 'data-testid': 'lottery-entry', 'data-status': e.status },
+      h('p', null, h('span', { class: 'status-badge ' + e.status, id: 'lottery-status' }, t('lottery.status.' + e.status))),
+      h('dl', { class: 'summary' },
+        row(t('manage.where'), counterName(c, lang), 'counter'),
+        row(t('manage.what'), p ? procedureName(p, lang) : e.procedure, 'procedure'),
+        ...e.preferences.map((id, i) => row(t('ready.pref', { n: i + 1 }), slotOf(id), 'pref' + (i + 1))),
+        row(t('lottery.drawAt'), fmtDateTime(lottery.draw_at, lang), 'draw_at'),
+        e.reservation ? row(t('done.number'), e.reservation.reservation_number, 'reservation_number') : null,
+        e.reservation ? row(t('manage.when'), slotOf(e.reservation.slot_id), 'slot') : null),
+      h('p', { class: 'hint' }, t('lottery.explain.' + e.status)),
+      h('div', { class: 'actions stack' },
+        e.status === 'entered' ? h('button', { type: 'button', class: 'btn secondary', id: 'withdraw-entry', onclick: () => withdraw(problem) }, t('lottery.withdraw')) : null)));
+}
+
+async function withdraw(problem) {
+  const ok = await confirmDialog({
+    title: t('lottery.h1'), body: t('lottery.withdraw.confirm'), ok: t('lottery.withdraw'), cancel: t('wait.leave.keep'), danger: true, testid: 'withdraw-dialog',
+  });
+  if (!ok) return;
+  try {
+    await api(endpoints.lotteryEntry(lotteryToken), { method: 'DELETE' });
+    await renderLottery(t('lottery.withdrawn'));
+    focusTo($('#manage-h'));
+  } catch (p) {
+    showProblem(p, { summary: problem, lang });
+  }
+}
+
 // ---------- start ----------
 
 async function start() {
@@ -319,6 +376,11 @@ async function start() {
   }
   fillPhones($('#footer-phones'), catalog.counters, t);
   const valid = (s) => /^[A-Za-z0-9_-]{16,}$/.test(s);
+  if (lotteryToken) {
+    if (!valid(lotteryToken)) { renderInvalid(main, 'lottery_entry_not_found', t, catalog.counters); return; }
+    renderLottery();
+    return;
+  }
   if (waitToken) {
     if (!valid(waitToken)) { renderInvalid(main, 'waitlist_not_found', t, catalog.counters); return; }
     renderWaitlist();

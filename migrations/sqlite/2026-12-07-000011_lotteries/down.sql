@@ -1,0 +1,2 @@
+DROP TABLE lottery_entries;
+DROP TABLE lotteries;
