@@ -20,6 +20,8 @@
 //! - `storm` ([`storm`]): wrk refreshing February's month view at 1,000 connections (200s,
 //!   then 304s) while one phone operator books callers one after another, a waiting-room
 //!   screen listens for a call, against bare actix-web answering the same bytes;
+//! - `lottery` ([`lottery`]): a lottery of 20,000 entries (`MADOGUCHI_BENCH_LOTTERY_ENTRIES`)
+//!   made through the API, and how long its draw takes;
 //! - `storm-staff`: the same storm with the staff side on a listener of its own
 //!   (`server.staff_bind`): the operator and the screen on it, wrk on the public one;
 //! - `curve` ([`curve`]): how the figures grow with the work: the rush at 2,000 / 10,000 /
@@ -35,6 +37,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod curve;
+mod lottery;
 mod plot;
 mod storm;
 
@@ -329,6 +332,10 @@ async fn bench() {
         .await;
         if runs.split_whitespace().any(|r| r == "storm") {
             storm::storm(&report, backend, &storm::StormOpts::default()).await;
+        }
+        if runs.split_whitespace().any(|r| r == "lottery") {
+            let entries = env_usize("MADOGUCHI_BENCH_LOTTERY_ENTRIES", 20_000);
+            lottery::lottery(&report, backend, entries).await;
         }
         if runs.split_whitespace().any(|r| r == "storm-staff") {
             // The same storm with the staff side on a listener of its own (server.staff_bind).

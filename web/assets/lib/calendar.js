@@ -34,6 +34,8 @@ const STR = {
     dayHours: '受付時間 {opens}〜{closes}',
     dayWindow: '予約受付: {opens} 〜 {closes}(締切)',
     dayPending: '{at} から予約できます。',
+    lottery: '抽選',
+    dayLottery: 'この月は抽選で予約を決めます(抽選日時 {at})。メールアドレスの確認のあと、希望の時間帯を3つまで選んで申し込めます。抽選後の空きは先着順で予約できます。',
     dayEnded: 'この日の予約受付は終了しました。',
     dayClosed: 'この日は窓口がお休みです({reason})。',
     dayFull: 'この日は満員です。',
@@ -68,6 +70,8 @@ const STR = {
     dayHours: 'Open {opens}–{closes}',
     dayWindow: 'Booking: {opens} – {closes} (closes)',
     dayPending: 'Booking opens at {at}.',
+    lottery: 'Lottery',
+    dayLottery: 'This month is drawn by lottery (drawn at {at}). After verifying your address, pick up to three times to enter; seats left after the draw are booked first-come.',
     dayEnded: 'Booking for this day has closed.',
     dayClosed: 'The counter is closed on this day ({reason}).',
     dayFull: 'This day is full.',
@@ -313,6 +317,8 @@ export class AvailabilityCalendar {
   dayState(d) {
     const now = serverClock.now();
     if (!d.open) return 'closed';
+    // A month drawn by a lottery not drawn yet: its slots are preferences for the entry.
+    if (d.lottery) return 'pending';
     if (now < Date.parse(d.booking_opens_at) && !d.bookable_now) return 'pending';
     if (!d.bookable_now) return 'ended';
     if (!this.inRange(d.date)) return 'ended';
@@ -408,7 +414,9 @@ export class AvailabilityCalendar {
     const held = state === 'full' && heldSeats(d) > 0;
     const mark = { avail: '○', few: '△', full: '×', pending: '－', ended: '－' }[state];
     let note = { avail: s.avail, few: s.few, full: held ? s.fullWeb : s.full, pending: s.pending, ended: s.ended }[state];
-    if (state === 'pending') {
+    if (state === 'pending' && d.lottery) {
+      note = s.lottery;
+    } else if (state === 'pending') {
       const o = parts(d.booking_opens_at);
       note = fill(s.startsShort, { md: `${o.m}/${o.d}`, time: fmtTime(d.booking_opens_at) });
     }
@@ -495,7 +503,9 @@ export class AvailabilityCalendar {
     if (d.hours) meta.push(fill(s.dayHours, d.hours));
     meta.push(fill(s.dayWindow, { opens: fmtDateTime(d.booking_opens_at, this.lang), closes: fmtDateTime(d.booking_closes_at, this.lang) }));
     parts_.push(h('p', { class: 'meta' }, meta.join(' ・ ')));
-    if (state === 'pending') {
+    if (state === 'pending' && d.lottery) {
+      parts_.push(h('p', { class: 'notice warn', 'data-testid': 'day-lottery' }, fill(s.dayLottery, { at: fmtDateTime(d.lottery.draw_at, this.lang) })));
+    } else if (state === 'pending') {
       this.dayCountdownEl = h('strong', { class: 'countdown' });
       parts_.push(h('p', { class: 'notice warn' }, fill(s.dayPending, { at: fmtDateTime(d.booking_opens_at, this.lang) }), ' ', this.dayCountdownEl));
     } else if (state === 'ended') {

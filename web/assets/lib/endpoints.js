@@ -43,6 +43,7 @@ export const waitlistEntry = (token) => `${V1}/waitlist/${seg(token)}`;
 export const waitlistAccept = (token) => `${waitlistEntry(token)}/accept`;
 export const lottery = (id) => `${V1}/lotteries/${seg(id)}`;
 export const lotteries = () => `${V1}/lotteries`;
+export const lotteryEntries = () => `${V1}/lottery-entries`;
 export const lotteryEntry = (token) => `${V1}/lottery-entries/${seg(token)}`;
 export const adminLotteries = () => `${V1}/admin/lotteries`;
 

@@ -193,6 +193,72 @@ export function mountClosures(root, ctx) {
   load();
 }
 
+// ---------- lotteries (抽選予約) ----------
+
+/** `YYYY-MM-DDTHH:MM` typed in the counter's zone (Japan) as an RFC 3339 instant. */
+const jst = (local) => (local ? `${local}:00+09:00` : '');
+
+export function mountLotteries(root, ctx) {
+  const { t, lang } = ctx;
+  const month = h('input', { type: 'month', id: 'lo-month', name: 'month', required: true });
+  const open = h('input', { type: 'datetime-local', id: 'lo-applications_open', name: 'applications_open', required: true });
+  const close = h('input', { type: 'datetime-local', id: 'lo-applications_close', name: 'applications_close', required: true });
+  const draw = h('input', { type: 'datetime-local', id: 'lo-draw_at', name: 'draw_at', required: true });
+  const submit = h('button', { type: 'submit', class: 'btn' }, t('lotteries.submit'));
+  const summary = h('div', { class: 'error-summary', hidden: true });
+  const labels = { month: t('lotteries.month'), applications_open: t('lotteries.open'), applications_close: t('lotteries.close'), draw_at: t('lotteries.draw') };
+  const form = h('form', { novalidate: true, id: 'lottery-form' },
+    summary,
+    h('p', { class: 'hint' }, t('lotteries.hint')),
+    h('div', { class: 'inline-form' },
+      field('lo-month', labels.month, month),
+      field('lo-applications_open', labels.applications_open, open),
+      field('lo-applications_close', labels.applications_close, close),
+      field('lo-draw_at', labels.draw_at, draw)),
+    submit);
+  const list = h('div');
+  replace(root, head(t, 'lotteries.h'),
+    h('div', { class: 'cols even' },
+      h('section', { class: 'card', 'aria-labelledby': 'lo-add-h' }, h('h2', { id: 'lo-add-h' }, t('lotteries.add')), form),
+      h('section', { class: 'card', 'aria-labelledby': 'lo-list-h' }, h('h2', { id: 'lo-list-h' }, t('lotteries.list')), list)));
+
+  async function load() {
+    try {
+      const data = await api(`${endpoints.lotteries()}?counter=${encodeURIComponent(ctx.counter)}`);
+      replace(list, data.lotteries.length
+        ? table([labels.month, t('lotteries.status'), t('lotteries.entries'), labels.draw_at, t('lotteries.seed')], data.lotteries.map((l) => h('tr', { 'data-lottery': l.id },
+          h('td', null, l.month),
+          h('td', null, t('lotteries.status.' + l.status), l.won != null ? [h('br'), h('small', null, `${t('lotteries.won')} ${l.won}`)] : null),
+          h('td', null, String(l.entries)),
+          h('td', null, fmtStamp(l.draw_at)),
+          h('td', null, h('code', { class: 'hash' }, l.seed_sha256.slice(0, 16) + '…'), l.seed ? [h('br'), h('code', { class: 'hash' }, l.seed.slice(0, 16) + '…')] : null))), 'lotteries')
+        : h('p', { class: 'empty' }, t('none')));
+    } catch (p) {
+      replace(list, h('p', { class: 'notice danger' }, p.title || p.message));
+    }
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    await busy(submit, async () => {
+      try {
+        const r = await api(endpoints.adminLotteries(), {
+          method: 'POST',
+          body: { counter: ctx.counter, month: month.value, applications_open: jst(open.value), applications_close: jst(close.value), draw_at: jst(draw.value) },
+        });
+        clearProblems(form, summary);
+        ctx.toast(t('lotteries.made', { month: r.month }));
+        form.reset();
+        load();
+      } catch (p) {
+        showProblem(p, { form, summary, lang, prefix: 'lo-', labels });
+      }
+    });
+  });
+  ctx.onCounterChange = load;
+  load();
+}
+
 // ---------- staff accounts ----------
 
 function generatePassword() {

@@ -29,6 +29,7 @@ const SECTIONS = [
   ['desk', 'nav.desk', ['desk', 'admin'], () => import('./staff-desk.js')],
   ['admin/slots', 'nav.slots', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountSlots }))],
   ['admin/closures', 'nav.closures', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountClosures }))],
+  ['admin/lotteries', 'nav.lotteries', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountLotteries }))],
   ['admin/staff', 'nav.staff', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountStaff }))],
   ['admin/outbox', 'nav.outbox', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountOutbox }))],
   ['admin/audit', 'nav.audit', ['admin'], () => import('./staff-admin.js').then((m) => ({ mount: m.mountAudit }))],

@@ -37,6 +37,7 @@ const state = {
   opensAt: null, // when the preferences' window opens (ms, server clock)
   quick: false, // book at once when a slot is chosen (no confirmation step)
   fallbacks: [], // the booking's fallback_slot_ids
+  lottery: null, // { id, draw_at }: the preferences are for this lottery's entry
 };
 const MAX_PREFS = 3;
 let catalog;
@@ -230,6 +231,15 @@ function togglePreference(slot, day) {
     return;
   }
   els.slotNote.hidden = true;
+  // Preferences are all for one lottery, or all for one opening.
+  const lottery = day.lottery || null;
+  if (state.prefs.length > 1 && (state.lottery && state.lottery.id) !== (lottery && lottery.id)) {
+    state.prefs.pop();
+    els.slotNote.textContent = t(lottery || state.lottery ? 'lottery.sameMonth' : 'ready.max', { n: MAX_PREFS });
+    els.slotNote.hidden = false;
+    return;
+  }
+  state.lottery = lottery;
   state.opensAt = Date.parse(day.booking_opens_at);
   state.mode = 'book';
   state.slot = null;
@@ -239,6 +249,7 @@ function togglePreference(slot, day) {
 
 function renderReady() {
   if (!state.prefs.length) { els.ready.hidden = true; return; }
+  if (state.lottery) { renderLotteryReady(); return; }
   const quick = h('input', { type: 'checkbox', id: 'f-quick', checked: state.quick, onchange: (e) => { state.quick = e.target.checked; } });
   els.readyCountdown = h('strong', { class: 'countdown', 'data-testid': 'ready-countdown' });
   els.readyBook = h('button', { type: 'button', class: 'btn big', id: 'book-prefs', onclick: bookPreferences }, t('ready.book'));
@@ -256,6 +267,60 @@ function renderReady() {
     h('div', { class: 'actions stack' }, els.readyBook));
   els.ready.hidden = false;
   tickReady();
+}
+
+/** Preferences for a lottery: the entry is sent during its application period. */
+function renderLotteryReady() {
+  els.readyBook = null;
+  els.lotteryEnter = h('button', { type: 'button', class: 'btn big', id: 'enter-lottery', onclick: enterLottery }, t('lottery.enter'));
+  replace(els.ready,
+    h('h3', null, t('lottery.readyH')),
+    h('p', null, t('lottery.readyLead', { at: fmtDateTime(state.lottery.draw_at, lang) })),
+    h('ol', { class: 'prefs', 'data-testid': 'prefs' }, state.prefs.map((p, i) => h('li', null,
+      h('span', null, t('ready.pref', { n: i + 1 }), ': ', h('strong', null, fmtSlot(p, lang, { year: true }))), ' ',
+      h('button', { type: 'button', class: 'btn quiet small', onclick: () => { state.prefs.splice(i, 1); if (!state.prefs.length) state.lottery = null; if (calendar) calendar.refresh(); renderReady(); } }, t('ready.remove'))))),
+    state.prefs.length < MAX_PREFS ? h('p', { class: 'hint' }, t('lottery.more', { n: MAX_PREFS })) : null,
+    h('div', { class: 'actions stack' }, els.lotteryEnter));
+  els.ready.hidden = false;
+}
+
+async function enterLottery() {
+  const v = values();
+  const errors = localErrors(v);
+  if (errors.length) {
+    showProblem({ errors, status: 422, code: 'validation_failed' }, { form: els.form, summary: els.summary, lang, labels: LABELS() });
+    return;
+  }
+  clearProblems(els.form, els.summary);
+  await busy(els.lotteryEnter, async () => {
+    try {
+      const e = await api(endpoints.lotteryEntries(), {
+        method: 'POST',
+        body: {
+          verification_token: token, lottery: state.lottery.id, preferences: state.prefs.map((p) => p.id),
+          procedure: v.procedure, applicant_type: v.applicant_type, name: v.name, name_kana: v.name_kana,
+          phone: v.phone, representative_name: v.representative_name || undefined,
+        },
+      });
+      renderLotteryDone(e);
+    } catch (p) {
+      if (p.status === 410 || p.code === 'verification_not_found') { renderInvalid(main, p.code, t, catalog.counters); return; }
+      showProblem(p, { form: els.form, summary: els.summary, lang, labels: { ...LABELS(), preferences: t('lottery.prefs') } });
+    }
+  });
+}
+
+function renderLotteryDone(e) {
+  store.set(CHOICE_KEY, { ...saved, counter: state.counter, slot_id: null });
+  const url = `/booking/manage?lottery=${encodeURIComponent(e.manage_token)}${lang === 'en' ? '&lang=en' : ''}`;
+  setStep(els.steps, 4);
+  replace(main, els.steps, h('section', { class: 'card', 'aria-labelledby': 'done-h', 'data-testid': 'lottery-done' },
+    h('h1', { id: 'done-h', tabindex: '-1' }, t('lottery.done.h')),
+    h('p', null, t('lottery.done.lead', { email: state.verification.email, at: fmtDateTime(state.lottery.draw_at, lang) })),
+    h('ol', { class: 'prefs' }, state.prefs.map((p, i) => h('li', null, t('ready.pref', { n: i + 1 }), ': ', fmtSlot(p, lang, { year: true })))),
+    h('p', null, h('a', { class: 'btn', href: url, 'data-testid': 'lottery-link' }, t('lottery.done.manage')))));
+  history.replaceState(null, '', url);
+  $('#done-h').focus();
 }
 
 /** Counts down to the opening; the book button works from the opening's second. */
