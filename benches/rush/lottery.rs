@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use crate::common::report::Report;
 use crate::common::*;
 
-const ADMIN: (&str, &str) = ("lottery-admin", "bench-lottery-admin-password");
-const PHONE: (&str, &str) = ("lottery-phone", "bench-lottery-phone-password");
+const ADMIN: (&str, &str) = ("lottery-admin", "Kz8#vQ2m-Lp9!wRt-draw");
+const PHONE: (&str, &str) = ("lottery-phone", "Yt5$hN3c-Bq7@xGe-call");
 /// Ten days before February opens: its month can still be drawn.
 const BEFORE: &str = "2026-11-20T10:00:00+09:00";
 
