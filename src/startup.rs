@@ -134,9 +134,7 @@ impl Application {
         spawn_gauge_refresher(state.clone());
         tokio::spawn(http::display::poll_feeds(state.clone()));
         tokio::spawn(http::lottery::run_lotteries(state.clone()));
-        if state.settings.booking.fair_start_seconds > 0 {
-            tokio::spawn(http::fair_start::serve_draws(state.clone()));
-        }
+        tokio::spawn(http::fair_start::serve_draws(state.clone()));
         let (port, server, staff) = Self::listen(&state)?;
         log_start(&state, port, staff.as_ref().map(|(p, _)| *p));
         Ok(Application {

@@ -37,9 +37,18 @@ pub(super) async fn book_web(
             return Ok(answer);
         }
         let now = state.clock.now();
-        if let fair_start::Standing::Wait { opening, until } =
-            fair_start::standing(&state.booking_ctx(), &input, seconds, now)
-        {
+        let held = match fair_start::standing(&state.booking_ctx(), &input, seconds, now) {
+            fair_start::Standing::Wait { opening, until } => Some((opening, until)),
+            fair_start::Standing::JustAfter { opening, until } => {
+                let pending = state
+                    .db
+                    .run(move |conn| fair_start::draw_pending(conn, opening))
+                    .await?;
+                pending.then_some((opening, until))
+            }
+            fair_start::Standing::Serve => None,
+        };
+        if let Some((opening, until)) = held {
             // What can be refused without the database is refused now, not after the wait.
             service::plan_booking(
                 &state.booking_ctx(),
@@ -186,11 +195,18 @@ async fn booked_answer(
 }
 
 /// Serves, every tick, the draws that are due and this instance can claim; hands held
-/// clients their outcomes; deletes served requests kept long enough.
+/// clients their outcomes; deletes served requests kept long enough. It runs whatever
+/// `booking.fair_start_seconds` says (slowly when it is 0), so requests held before a restart
+/// with the setting turned off are still served and their rows deleted.
 pub(crate) async fn serve_draws(state: AppState) {
     let mut ticks: u64 = 0;
+    let (tick, sweep_every): (Duration, u64) = if state.settings.booking.fair_start_seconds > 0 {
+        (TICK, 600)
+    } else {
+        (TICK * 10, 60)
+    };
     loop {
-        tokio::time::sleep(TICK).await;
+        tokio::time::sleep(tick).await;
         ticks += 1;
         if let Err(e) = serve_due(&state).await {
             tracing::warn!(error = %e, "a fair start's draw failed; it is tried again");
@@ -198,7 +214,7 @@ pub(crate) async fn serve_draws(state: AppState) {
         if let Err(e) = deliver(&state).await {
             tracing::warn!(error = %e, "could not read a fair start's outcomes");
         }
-        if ticks.is_multiple_of(600) {
+        if ticks.is_multiple_of(sweep_every) {
             let now = state.clock.now();
             if let Err(e) = state.db.write(move |tx| fair_start::sweep(tx, now)).await {
                 tracing::warn!(error = %e, "could not delete served fair-start requests");
@@ -224,6 +240,7 @@ async fn serve_opening(
     state: &AppState,
     opening: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), AppError> {
+    let seconds = state.settings.booking.fair_start_seconds;
     let instance = state.fair_start.instance.clone();
     let now = state.clock.now();
     let i = instance.clone();
@@ -239,7 +256,7 @@ async fn serve_opening(
         let s = seed.clone();
         let ids = state
             .db
-            .run(move |conn| fair_start::order(conn, opening, &s))
+            .run(move |conn| fair_start::order(conn, opening, seconds, &s))
             .await?;
         if ids.is_empty() {
             break;

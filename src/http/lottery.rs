@@ -375,13 +375,14 @@ pub(crate) async fn draw_due(state: &AppState) -> Result<usize, AppError> {
             .await?;
         let Some((row, plan)) = plan else { continue };
         let mut won = 0;
+        let instance = state.fair_start.instance.clone();
         for batch in plan.chunks(200) {
-            let (s, row, batch) = (state.clone(), row.clone(), batch.to_vec());
+            let (s, row, batch, i) = (state.clone(), row.clone(), batch.to_vec(), instance.clone());
             won += state
                 .db
                 .write(move |tx| {
                     let now = s.clock.now();
-                    lottery::apply(tx, &s.booking_ctx(), &row, &batch, now)
+                    lottery::apply(tx, &s.booking_ctx(), &row, &i, &batch, now)
                 })
                 .await?;
             state.mail_notify.notify_one();
@@ -390,7 +391,7 @@ pub(crate) async fn draw_due(state: &AppState) -> Result<usize, AppError> {
         let winners = plan.iter().filter(|a| a.slot.is_some()).count();
         state
             .db
-            .write(move |tx| lottery::finish(tx, &row, entries, winners, s.clock.now()))
+            .write(move |tx| lottery::finish(tx, &row, &instance, entries, winners, s.clock.now()))
             .await?;
         tracing::info!(entries, won, "lottery drawn");
         drawn += 1;

@@ -232,6 +232,9 @@ impl From<crate::lottery::LotteryError> for AppError {
             L::NotOpen => ErrorCode::LotteryNotOpen.into(),
             L::EntryExists => ErrorCode::EntryExists.into(),
             L::Drawn => ErrorCode::LotteryDrawn.into(),
+            L::LeaseLost => {
+                AppError::unexpected(anyhow::anyhow!("a lottery draw's lease was lost"))
+            }
             L::Db(e) => e.into(),
         }
     }

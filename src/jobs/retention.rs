@@ -1,7 +1,8 @@
 //! Personal data does not outlive its use (APPI): reservations whose visit is older than
 //! `retention.days` lose their personal data (what statistics need stays), mail older than
 //! that loses its body and address, and audit entries keep who did what but no resident's
-//! personal data (free-text reasons, client address hashes).
+//! personal data (free-text reasons, client address hashes); entries of lotteries drawn that
+//! long ago lose theirs too (what verifying the draw needs stays).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -28,5 +29,6 @@ pub(crate) fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Res
     rows += audit::erase_personal_data_before(conn, before_instant)?;
     rows += crate::verification::repo::delete_created_before(conn, before_instant)?;
     rows += crate::waitlist::repo::erase_before(conn, before_day)?;
+    rows += crate::lottery::erase_before(conn, before_instant)?;
     Ok(rows)
 }

@@ -56,6 +56,9 @@ pub(crate) enum LotteryError {
     EntryExists,
     #[error("the lottery has been drawn")]
     Drawn,
+    /// Another instance took the draw over (this one's lease lapsed).
+    #[error("the draw's lease was lost")]
+    LeaseLost,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -402,7 +405,7 @@ pub(crate) fn enter(
     now: DateTime<Utc>,
 ) -> Result<(EntryRow, String), LotteryError> {
     let lottery = find(tx, lottery_id)?.ok_or(LotteryError::NotFound)?;
-    if lottery.status(now) != LotteryStatus::Open {
+    if lottery.status(now) != LotteryStatus::Open || !before_draw(tx, lottery_id)? {
         return Err(LotteryError::NotOpen);
     }
     check_preferences(ctx, &lottery, preferences)?;
@@ -417,9 +420,14 @@ pub(crate) fn enter(
         locks.push((Mode::Exclusive, Lock::Email(k)));
     }
     lock(tx, &locks)?;
-    if entered_already(tx, lottery_id, &person_key, key.as_deref())? {
-        return Err(LotteryError::EntryExists);
-    }
+    check_entrant(
+        tx,
+        &lottery,
+        &person_key,
+        key.as_deref(),
+        &person.procedure,
+        now,
+    )?;
     let token = new_token();
     let ids: Vec<String> = preferences.iter().map(ToString::to_string).collect();
     let row = EntryRow {
@@ -490,6 +498,45 @@ fn entrant_of(
     })
 }
 
+/// One entry per person and per address; and the booking rules hold for what a win would
+/// book: one active booking per person and procedure.
+fn check_entrant(
+    tx: &mut Tx<'_>,
+    lottery: &LotteryRow,
+    person_key: &str,
+    key: Option<&str>,
+    procedure: &str,
+    now: DateTime<Utc>,
+) -> Result<(), LotteryError> {
+    if entered_already(tx, &lottery.id, person_key, key)? {
+        return Err(LotteryError::EntryExists);
+    }
+    let (first, _) = lottery.days().ok_or(LotteryError::NotFound)?;
+    let checks = crate::reservations::repo::booking_checks(
+        tx,
+        &lottery.counter_id,
+        first,
+        person_key,
+        procedure,
+        key,
+        now,
+    )?;
+    if checks.person > 0 {
+        return Err(BookingError::PersonHasReservation.into());
+    }
+    Ok(())
+}
+
+/// Locks the lottery's row (PostgreSQL: an entry or a withdrawal and the draw's claim take
+/// turns) and says whether its draw has not begun.
+fn before_draw(tx: &mut Tx<'_>, id: &str) -> QueryResult<bool> {
+    let n = diesel::update(lotteries::table.find(id))
+        .filter(lotteries::draw_claimed_by.is_null())
+        .set(lotteries::id.eq(id))
+        .execute(&mut **tx)?;
+    Ok(n == 1)
+}
+
 fn check_preferences(
     ctx: &Ctx<'_>,
     lottery: &LotteryRow,
@@ -549,7 +596,10 @@ pub(crate) fn withdraw(
         EntryStatus::Won | EntryStatus::Lost => return Err(LotteryError::Drawn),
         EntryStatus::Entered => {}
     }
-    if lottery.drawn_at.is_some() || now.naive_utc() >= lottery.draw_at {
+    if lottery.drawn_at.is_some()
+        || now.naive_utc() >= lottery.draw_at
+        || !before_draw(tx, &lottery.id)?
+    {
         return Err(LotteryError::Drawn);
     }
     diesel::update(lottery_entries::table.find(&entry.id))
@@ -788,7 +838,12 @@ fn seats_now(
         };
         let row = find_slot_row(conn, &id)?.unwrap_or_else(|| SlotRow::new(&def, counter, now));
         let released = counter.phone_seats_released(&ctx.calendar.window, slot.date, now);
-        let free = (row.capacity - row.booked - row.offer_held).max(0);
+        let closed = crate::calendar::repo::closure_exists(conn, &counter.id, slot.date)?;
+        let free = if closed {
+            0
+        } else {
+            (row.capacity - row.booked - row.offer_held).max(0)
+        };
         let held = if released {
             0
         } else {
@@ -806,9 +861,15 @@ pub(crate) fn apply(
     tx: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     lottery: &LotteryRow,
+    instance: &str,
     batch: &[Assignment],
     now: DateTime<Utc>,
 ) -> Result<usize, LotteryError> {
+    // The lease first: an instance whose lease lapsed stops here; on PostgreSQL the row lock
+    // keeps two instances' batches apart, and each entry is re-read after it.
+    if !renew(tx, &lottery.id, instance, now)? {
+        return Err(LotteryError::LeaseLost);
+    }
     let mut won = 0;
     for a in batch {
         let entry: Option<EntryRow> = lottery_entries::table
@@ -819,7 +880,14 @@ pub(crate) fn apply(
             .optional()?;
         let Some(entry) = entry else { continue };
         let booked = match &a.slot {
-            Some(slot) => book_winner(tx, ctx, &entry, slot, now)?,
+            Some(slot) => match tx.savepoint(|t| book_winner(t, ctx, &entry, slot, now)) {
+                Ok(booked) => booked,
+                Err(e) => {
+                    // Undone alone; the entry is lost (the verify command will show it).
+                    tracing::warn!(lottery.entry = %entry.id, error = %e, "a winner could not be booked");
+                    None
+                }
+            },
             None => None,
         };
         let status = if booked.is_some() {
@@ -842,6 +910,16 @@ pub(crate) fn apply(
     Ok(won)
 }
 
+/// Renews the draw's lease if this instance still holds it.
+fn renew(tx: &mut Tx<'_>, id: &str, instance: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let n = diesel::update(lotteries::table.find(id))
+        .filter(lotteries::drawn_at.is_null())
+        .filter(lotteries::draw_claimed_by.eq(instance))
+        .set(lotteries::draw_lease_until.eq((now + Duration::seconds(LEASE_SECONDS)).naive_utc()))
+        .execute(&mut **tx)?;
+    Ok(n == 1)
+}
+
 /// The winner's seat and reservation, whatever the booking window says; None when the seat
 /// is not there after all (a capacity lowered during the draw).
 fn book_winner(
@@ -853,6 +931,11 @@ fn book_winner(
 ) -> Result<Option<String>, LotteryError> {
     let id: SlotId = slot.parse().map_err(|_| CalendarError::SlotNotFound)?;
     let (counter, def) = ctx.calendar.resolve(&id)?;
+    let day = Lock::Day {
+        counter: &counter.id,
+        day: id.date,
+    };
+    lock(tx, &[(Mode::Shared, day)])?;
     match take_seat_in(tx, ctx.calendar, counter, &def, entry.channel.taker(), now) {
         Ok(()) => {}
         Err(BookingError::SlotFull { .. }) => return Ok(None),
@@ -887,13 +970,19 @@ fn book_winner(
 pub(crate) fn finish(
     tx: &mut Tx<'_>,
     lottery: &LotteryRow,
+    instance: &str,
     entries: usize,
     won: usize,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(lotteries::table.find(&lottery.id))
+    let done = diesel::update(lotteries::table.find(&lottery.id))
+        .filter(lotteries::drawn_at.is_null())
+        .filter(lotteries::draw_claimed_by.eq(instance))
         .set(lotteries::drawn_at.eq(Some(now.naive_utc())))
         .execute(&mut **tx)?;
+    if done == 0 {
+        return Ok(());
+    }
     if let Some((first, last)) = lottery.days() {
         for day in first.iter_days().take_while(|d| *d <= last) {
             tx.day_changed(&lottery.counter_id, day);
@@ -905,6 +994,32 @@ pub(crate) fn finish(
         won,
     };
     audit::record(tx, None, &lottery.id, &detail, now)
+}
+
+// ---------- retention ----------
+
+/// Entries of lotteries drawn before `before` lose their personal data; what the draw needs
+/// to be verified again (ids, channel, preferences, outcome, place) stays. Returns how many.
+pub(crate) fn erase_before(conn: &mut Tx<'_>, before: DateTime<Utc>) -> QueryResult<u64> {
+    let old = lotteries::table
+        .filter(lotteries::drawn_at.lt(before.naive_utc()))
+        .select(lotteries::id);
+    let n = diesel::update(
+        lottery_entries::table
+            .filter(lottery_entries::lottery_id.eq_any(old))
+            .filter(lottery_entries::name.ne("")),
+    )
+    .set((
+        lottery_entries::name.eq(""),
+        lottery_entries::name_kana.eq(""),
+        lottery_entries::phone.eq(""),
+        lottery_entries::email.eq(None::<String>),
+        lottery_entries::email_key.eq(None::<String>),
+        lottery_entries::representative_name.eq(None::<String>),
+        lottery_entries::person_key.eq(""),
+    ))
+    .execute(&mut **conn)?;
+    Ok(n as u64)
 }
 
 // ---------- verifying ----------

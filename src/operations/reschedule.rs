@@ -39,6 +39,9 @@ pub(crate) fn reschedule(
         return Ok(row);
     }
     check_window(ctx.calendar, counter, &def, now)?;
+    if crate::reservations::repo::lottery_holds(conn, &counter.id, def.id.date)? {
+        return Err(BookingError::LotteryPeriod);
+    }
     second_visit_allows(conn, &ctx, &row, def.id.date)?;
     lock_both_days(conn, &row, &counter.id, def.id.date)?;
     ctx.calendar.open_day(conn, counter, def.id.date)?;

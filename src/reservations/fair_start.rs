@@ -55,10 +55,21 @@ pub(crate) enum Standing {
         opening: DateTime<Utc>,
         until: DateTime<Utc>,
     },
+    /// Just after the N seconds: wait (after the held ones) if the draw is still serving.
+    JustAfter {
+        opening: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
 }
 
-/// Whether a web booking for `visit_on` at `now` waits: when its day's window opened less
-/// than `seconds` ago.
+/// How long after a fair start's N seconds a web booking for that opening still joins the
+/// draw (after the held ones) while the draw has not finished, so nobody overtakes the
+/// requests it is still serving.
+pub(crate) const LATE_SECONDS: i64 = 120;
+
+/// Whether a web booking at `now` waits: when the window of its first choice or of one of its
+/// fallbacks opened less than `seconds` ago (`Wait`), or a little longer ago and the draw may
+/// still be serving (`JustAfter`: the caller asks [`draw_pending`]).
 pub(crate) fn standing(
     ctx: &Ctx<'_>,
     input: &BookingInput,
@@ -68,16 +79,41 @@ pub(crate) fn standing(
     if seconds == 0 {
         return Standing::Serve;
     }
-    let Ok((counter, _)) = ctx.calendar.resolve(&input.slot_id) else {
-        return Standing::Serve;
-    };
-    let opening = ctx.calendar.window.opens_at(input.slot_id.date, counter.tz);
-    let until = opening + Duration::seconds(i64::from(seconds));
-    if opening <= now && now < until {
-        Standing::Wait { opening, until }
-    } else {
-        Standing::Serve
+    let n = Duration::seconds(i64::from(seconds));
+    let mut late = None;
+    for id in input.candidates() {
+        let Ok((counter, _)) = ctx.calendar.resolve(id) else {
+            continue;
+        };
+        let opening = ctx.calendar.window.opens_at(id.date, counter.tz);
+        let until = opening + n;
+        if opening <= now && now < until {
+            return Standing::Wait { opening, until };
+        }
+        if until <= now && now < until + Duration::seconds(LATE_SECONDS) {
+            late.get_or_insert(Standing::JustAfter { opening, until });
+        }
     }
+    late.unwrap_or(Standing::Serve)
+}
+
+/// Whether the draw of `opening` is not finished (requests unserved, or never finished).
+pub(crate) fn draw_pending(conn: &mut DbConnection, opening: DateTime<Utc>) -> QueryResult<bool> {
+    let key = opening.naive_utc();
+    let unserved: i64 = fair_start_requests::table
+        .filter(fair_start_requests::opening.eq(key))
+        .filter(fair_start_requests::served_at.is_null())
+        .count()
+        .get_result(conn)?;
+    if unserved > 0 {
+        return Ok(true);
+    }
+    let unfinished: i64 = fair_start_draws::table
+        .filter(fair_start_draws::opening.eq(key))
+        .filter(fair_start_draws::finished_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(unfinished > 0)
 }
 
 /// A request already written down for this verification link (a client asking again).
@@ -114,6 +150,9 @@ pub(crate) fn enter(
 ) -> Result<String, BookingError> {
     let max = i32::try_from(ctx.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
     crate::verification::lookup(tx, &waiting.verification_token, max, now)?;
+    // A link valid when the request came stays valid until the draw has served it.
+    let served_by = (now.max(opening) + Duration::seconds(LATE_SECONDS * 2)).naive_utc();
+    crate::verification::keep_until(tx, &waiting.verification_token, served_by)?;
     let id = uuid::Uuid::new_v4().to_string();
     let body = serde_json::to_string(waiting)
         .map_err(|e| anyhow::anyhow!("a fair start's request: {e}"))?;
@@ -205,19 +244,27 @@ pub(crate) fn rank(seed: &str, id: &str) -> String {
     sha256_hex(format!("{seed}{id}").as_bytes())
 }
 
-/// The opening's requests still to serve, in the draw's order.
+/// The opening's requests still to serve, in the draw's order: those that came in the N
+/// seconds first, by SHA-256(seed ‖ id); those that came after them (while the draw was still
+/// serving) next, in the same order among themselves.
 pub(crate) fn order(
     conn: &mut DbConnection,
     opening: DateTime<Utc>,
+    seconds: u32,
     seed: &str,
 ) -> QueryResult<Vec<String>> {
-    let mut ids: Vec<String> = fair_start_requests::table
+    let until = (opening + Duration::seconds(i64::from(seconds))).naive_utc();
+    let rows: Vec<(String, NaiveDateTime)> = fair_start_requests::table
         .filter(fair_start_requests::opening.eq(opening.naive_utc()))
         .filter(fair_start_requests::served_at.is_null())
-        .select(fair_start_requests::id)
+        .select((fair_start_requests::id, fair_start_requests::entered_at))
         .load(conn)?;
-    ids.sort_by_cached_key(|id| rank(seed, id));
-    Ok(ids)
+    let mut keyed: Vec<((bool, String), String)> = rows
+        .into_iter()
+        .map(|(id, at)| ((at >= until, rank(seed, &id)), id))
+        .collect();
+    keyed.sort();
+    Ok(keyed.into_iter().map(|(_, id)| id).collect())
 }
 
 /// What a batch served: per request, its id and outcome.
@@ -235,6 +282,17 @@ pub(crate) fn serve_batch(
     ids: &[String],
     now: DateTime<Utc>,
 ) -> Result<Served, BookingError> {
+    // The lease first: an instance whose lease lapsed (another took the draw over) stops here;
+    // on PostgreSQL the row lock also keeps two instances' batches apart.
+    let held = diesel::update(fair_start_draws::table.find(opening.naive_utc()))
+        .filter(fair_start_draws::claimed_by.eq(instance))
+        .set(fair_start_draws::lease_until.eq((now + Duration::seconds(LEASE_SECONDS)).naive_utc()))
+        .execute(&mut **tx)?;
+    if held == 0 {
+        return Ok(Served {
+            outcomes: Vec::new(),
+        });
+    }
     let mut outcomes = Vec::with_capacity(ids.len());
     for id in ids {
         let body: Option<Option<String>> = fair_start_requests::table
@@ -250,8 +308,12 @@ pub(crate) fn serve_batch(
                     reservation_id: booked.row.id,
                     manage_token: booked.manage_token,
                 },
-                Err(BookingError::Db(e)) => return Err(BookingError::Db(e)),
-                Err(BookingError::Unexpected(e)) => return Err(BookingError::Unexpected(e)),
+                Err(e @ (BookingError::Db(_) | BookingError::Unexpected(_))) => {
+                    // Its savepoint is undone; the draw goes on, and the client is answered
+                    // the usual way (which says what is wrong, or books).
+                    tracing::warn!(fair_start.request = %id, error = %e, "a held booking failed in the draw");
+                    Outcome::Refused
+                }
                 Err(_) => Outcome::Refused,
             },
             None => Outcome::Refused,
@@ -271,10 +333,7 @@ pub(crate) fn serve_batch(
     let conn: &mut DbConnection = tx;
     diesel::update(fair_start_draws::table.find(opening.naive_utc()))
         .filter(fair_start_draws::claimed_by.eq(instance))
-        .set((
-            fair_start_draws::served.eq(fair_start_draws::served + outcomes.len() as i32),
-            fair_start_draws::lease_until.eq((now + Duration::seconds(LEASE_SECONDS)).naive_utc()),
-        ))
+        .set(fair_start_draws::served.eq(fair_start_draws::served + outcomes.len() as i32))
         .execute(conn)?;
     Ok(Served { outcomes })
 }

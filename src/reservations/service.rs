@@ -606,6 +606,9 @@ pub(crate) fn book_second_visit(
     let (counter, def) = ctx.calendar.resolve(slot)?;
     let first = first_visit_for_second(conn, &ctx, &by, def.id.date)?;
     check_window(ctx.calendar, counter, &def, now)?;
+    if repo::lottery_holds(conn, &counter.id, def.id.date)? {
+        return Err(BookingError::LotteryPeriod);
+    }
     let day = Lock::Day {
         counter: &counter.id,
         day: def.id.date,

@@ -139,6 +139,16 @@ pub(crate) fn lookup(
     Ok(row)
 }
 
+/// Keeps an unused link valid until at least `until` (a booking held for a fair start's draw
+/// was made while it was valid).
+pub(crate) fn keep_until(
+    conn: &mut DbConnection,
+    token: &str,
+    until: chrono::NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    repo::extend_expiry(conn, &hash_token(token), until)
+}
+
 /// Uses the token up (inside the booking transaction): one conditional UPDATE, so of two
 /// requests with the same token exactly one gets through. A link on which `max_refusals`
 /// bookings were refused is used up too.

@@ -49,6 +49,21 @@ pub(crate) fn find_by_hash(
         .optional()
 }
 
+/// Moves an unused link's expiry to `until` when it would end sooner.
+pub(crate) fn extend_expiry(
+    conn: &mut DbConnection,
+    hash: &str,
+    until: chrono::NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(verifications::table)
+        .filter(verifications::token_hash.eq(hash))
+        .filter(verifications::used_at.is_null())
+        .filter(verifications::expires_at.lt(until))
+        .set(verifications::expires_at.eq(until))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Requests for a key since `since`, and the oldest of them.
 pub(crate) fn count_since(
     conn: &mut DbConnection,

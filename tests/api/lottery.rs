@@ -288,3 +288,18 @@ async fn a_lottery_cannot_hold_a_month_already_open_or_taken_and_its_instants_mu
         .expect("json");
     assert_eq!(list["lotteries"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn a_person_who_holds_a_booking_for_the_procedure_cannot_enter_for_another() {
+    let app = spawn_app_with(jst("2026-11-20T10:00:00+09:00"), |_| {}).await;
+    let admin = app.staff_token("chief", "admin").await;
+    let lottery = make_lottery(&app, &admin).await;
+    let id = lottery["id"].as_str().expect("id");
+    // January is open: person 30 books a PIN reset there, then tries the February lottery.
+    app.book_as(30, "city-hall.2027-01-12.0900").await;
+    let token = app.verified_token("second-try@example.jp").await;
+    let res = app
+        .post_json("/api/v1/lottery-entries", &entry_body(&token, id, &[A], 30))
+        .await;
+    assert_eq!(problem(res, 409).await["code"], "active_reservation_exists");
+}

@@ -150,6 +150,7 @@ test('an administrator sees every section, and each passes axe-core', async () =
     desk: '#view [data-testid="current"] *',
     'admin/slots': '#view [data-testid="slots"], #view .notice',
     'admin/closures': '#view [data-testid="closures"], #view .empty',
+    'admin/lotteries': '#view [data-testid="lotteries"], #view .empty',
     'admin/staff': '#view [data-testid="staff"]',
     'admin/outbox': '#view [data-testid="outbox"], #view .empty',
     'admin/audit': '#view [data-testid="audit"], #view .empty',

@@ -231,7 +231,7 @@ export function mountLotteries(root, ctx) {
           h('td', null, t('lotteries.status.' + l.status), l.won != null ? [h('br'), h('small', null, `${t('lotteries.won')} ${l.won}`)] : null),
           h('td', null, String(l.entries)),
           h('td', null, fmtStamp(l.draw_at)),
-          h('td', null, h('code', { class: 'hash' }, l.seed_sha256.slice(0, 16) + '…'), l.seed ? [h('br'), h('code', { class: 'hash' }, l.seed.slice(0, 16) + '…')] : null))), 'lotteries')
+          h('td', null, h('code', { class: 'hash', 'data-field': 'seed_sha256' }, l.seed_sha256), l.seed ? [h('br'), h('code', { class: 'hash', 'data-field': 'seed' }, l.seed)] : null))), 'lotteries')
         : h('p', { class: 'empty' }, t('none')));
     } catch (p) {
       replace(list, h('p', { class: 'notice danger' }, p.title || p.message));

@@ -233,14 +233,19 @@ function togglePreference(slot, day) {
   els.slotNote.hidden = true;
   // Preferences are all for one lottery, or all for one opening.
   const lottery = day.lottery || null;
-  if (state.prefs.length > 1 && (state.lottery && state.lottery.id) !== (lottery && lottery.id)) {
+  const opensAt = Date.parse(day.booking_opens_at);
+  const otherLottery = (state.lottery && state.lottery.id) !== (lottery && lottery.id);
+  const otherOpening = !lottery && state.opensAt && opensAt !== state.opensAt;
+  if (at < 0 && state.prefs.length > 1 && (otherLottery || otherOpening)) {
+    // One lottery's times, or one opening's: a booking's fallbacks open with its first choice.
     state.prefs.pop();
-    els.slotNote.textContent = t(lottery || state.lottery ? 'lottery.sameMonth' : 'ready.max', { n: MAX_PREFS });
+    els.slotNote.textContent = t(otherLottery ? 'lottery.sameMonth' : 'ready.sameOpening');
     els.slotNote.hidden = false;
     return;
   }
+  if (!state.prefs.length) { state.lottery = null; state.opensAt = null; calendar.refresh(); renderReady(); return; }
   state.lottery = lottery;
-  state.opensAt = Date.parse(day.booking_opens_at);
+  state.opensAt = opensAt;
   state.mode = 'book';
   state.slot = null;
   calendar.refresh();
@@ -540,7 +545,7 @@ function onBookingProblem(p) {
     showProblem(p, { form: els.form, summary: els.summary, lang, labels: LABELS() });
     return;
   }
-  const slotCodes = ['slot_full', 'window_closed', 'window_not_open', 'day_closed', 'slot_not_found'];
+  const slotCodes = ['slot_full', 'window_closed', 'window_not_open', 'day_closed', 'slot_not_found', 'lottery_period'];
   const extra = [];
   if (p.code === 'seats_available') {
     // The day has free seats again: book one of them instead of waiting.
