@@ -32,11 +32,12 @@ pub(super) async fn book_web(
     verification_token: String,
 ) -> Result<HttpResponse, AppError> {
     let seconds = state.settings.booking.fair_start_seconds;
-    if seconds > 0 {
+    let now = state.clock.now();
+    if seconds > 0 && fair_start::near_opening(&state.booking_ctx(), &input, seconds, now) {
+        // Near an opening only: elsewhere no request can be held, and the read is skipped.
         if let Some(answer) = asked_before(state, &verification_token).await? {
             return Ok(answer);
         }
-        let now = state.clock.now();
         let held = match fair_start::standing(&state.booking_ctx(), &input, seconds, now) {
             fair_start::Standing::Wait { opening, until } => Some((opening, until)),
             fair_start::Standing::JustAfter { opening, until } => {

@@ -97,6 +97,24 @@ pub(crate) fn standing(
     late.unwrap_or(Standing::Serve)
 }
 
+/// Whether a request for these slots could have been held at an opening whose outcome is
+/// still kept (from the opening to [`KEEP_MINUTES`] after its N seconds): only then can a
+/// client asking again have a held request to be answered from.
+pub(crate) fn near_opening(
+    ctx: &Ctx<'_>,
+    input: &BookingInput,
+    seconds: u32,
+    now: DateTime<Utc>,
+) -> bool {
+    let kept = Duration::seconds(i64::from(seconds)) + Duration::minutes(KEEP_MINUTES);
+    input.candidates().any(|id| {
+        ctx.calendar.resolve(id).is_ok_and(|(counter, _)| {
+            let opening = ctx.calendar.window.opens_at(id.date, counter.tz);
+            opening <= now && now < opening + kept
+        })
+    })
+}
+
 /// Whether the draw of `opening` is not finished (requests unserved, or never finished).
 pub(crate) fn draw_pending(conn: &mut DbConnection, opening: DateTime<Utc>) -> QueryResult<bool> {
     let key = opening.naive_utc();
