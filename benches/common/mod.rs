@@ -343,6 +343,8 @@ pub struct Rush {
     /// 503 `busy` answers (each retried after its Retry-After).
     pub busy: usize,
     pub other: usize,
+    /// What each of the `other` answers was (a transport error's words, or a status and code).
+    pub others: Vec<String>,
     pub latencies: Vec<Duration>,
     pub wall: Duration,
     pub numbers: Vec<String>,
@@ -361,8 +363,8 @@ pub fn person(i: usize, token: &str, slot: &str) -> Value {
     })
 }
 
-/// One resident's answers: latency and status of each attempt.
-type Answers = Vec<(Duration, u16)>;
+/// One resident's answers: latency and status of each attempt, and what an unexpected one was.
+type Answers = Vec<(Duration, u16, Option<String>)>;
 
 /// Every resident books once (retrying `slot_full` with the first alternative), resident `i`
 /// at `bases[i % bases.len()]` (several instances: round-robin).
@@ -391,9 +393,12 @@ pub async fn rush(
                         .json(&person(i, token, &slot))
                         .send()
                         .await;
-                    let Ok(res) = res else {
-                        answers.push((t.elapsed(), 0));
-                        return (answers, None);
+                    let res = match res {
+                        Ok(res) => res,
+                        Err(e) => {
+                            answers.push((t.elapsed(), 0, Some(format!("transport: {e:?}"))));
+                            return (answers, None);
+                        }
                     };
                     let status = res.status().as_u16();
                     let retry_after = res
@@ -402,7 +407,12 @@ pub async fn rush(
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.parse::<u64>().ok());
                     let body: Value = res.json().await.unwrap_or(Value::Null);
-                    answers.push((t.elapsed(), status));
+                    let unexpected = match status {
+                        201 | 409 => None,
+                        503 if body["code"] == "busy" => None,
+                        _ => Some(format!("{status} {}", body["code"])),
+                    };
+                    answers.push((t.elapsed(), status, unexpected));
                     if status == 503 && body["code"] == "busy" {
                         // As the pages do: again after Retry-After, with jitter.
                         let jitter = rand::random::<u64>() % 500;
@@ -436,19 +446,24 @@ pub async fn rush(
         refused: 0,
         busy: 0,
         other: 0,
+        others: Vec::new(),
         latencies: Vec::new(),
         wall,
         numbers: Vec::new(),
     };
     for (answers, number) in results {
-        for (lat, status) in answers {
+        for (lat, status, unexpected) in answers {
             r.answers += 1;
             r.latencies.push(lat);
+            if let Some(what) = unexpected {
+                r.other += 1;
+                r.others.push(what);
+                continue;
+            }
             match status {
                 201 => r.booked += 1,
                 409 => r.refused += 1,
-                503 => r.busy += 1,
-                _ => r.other += 1,
+                _ => r.busy += 1,
             }
         }
         if let Some(n) = number {

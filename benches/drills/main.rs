@@ -115,7 +115,11 @@ async fn drill_smtp(backend: Backend, clients: usize, connections: usize) -> boo
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut failures = Vec::new();
     if r.other != 0 {
-        failures.push(format!("{} answers neither 201 nor 409", r.other));
+        failures.push(format!(
+            "{} answers neither 201, 409 nor busy: {:?}",
+            r.other,
+            &r.others[..r.others.len().min(5)]
+        ));
     }
     let tried =
         db.count("SELECT COUNT(*) AS n FROM outbox WHERE attempts > 0 AND status <> 'sent'");
@@ -180,7 +184,11 @@ async fn drill_instances(clients: usize, connections: usize) -> bool {
     let r = rush(&bases, &c, &tokens, &slots, connections).await;
     let mut failures = Vec::new();
     if r.other != 0 {
-        failures.push(format!("{} answers neither 201 nor 409", r.other));
+        failures.push(format!(
+            "{} answers neither 201, 409 nor busy: {:?}",
+            r.other,
+            &r.others[..r.others.len().min(5)]
+        ));
     }
     let seated = db.count("SELECT COUNT(*) AS n FROM reservations WHERE status <> 'cancelled'");
     if seated as usize != r.booked {

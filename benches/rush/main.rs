@@ -149,7 +149,11 @@ fn checks(p: &Prepared, r: &Rush) {
         "reservations = bookings acknowledged"
     );
     assert_eq!(over, 0, "no slot over capacity");
-    assert_eq!(r.other, 0, "every answer is 201, 409 or 503 busy");
+    assert_eq!(
+        r.other, 0,
+        "every answer is 201, 409 or 503 busy: {:?}",
+        r.others
+    );
 }
 
 async fn run(
