@@ -44,6 +44,9 @@ pub struct Settings {
     pub queue: QueueSettings,
     pub jobs: JobsSettings,
     pub retention: RetentionSettings,
+    /// Scheduled SQLite backups (`jobs.backup`): where, and how many are kept.
+    #[serde(default)]
+    pub backup: BackupSettings,
     pub waitlist: WaitlistSettings,
     pub second_visit: SecondVisitSettings,
     pub mail: MailSettings,
@@ -103,6 +106,31 @@ pub struct DatabaseSettings {
     /// Public requests that may wait for the database at once; beyond, 503 `busy` at once.
     #[serde(default = "default_public_queue_max")]
     pub public_queue_max: u32,
+    /// SQLite's `synchronous`: `normal` (a commit survives the process's crash, not a power
+    /// cut) or `full` (it survives both; each commit waits for the disk).
+    #[serde(default)]
+    pub sqlite_synchronous: Synchronous,
+}
+
+/// How far a SQLite commit is on the disk before it is acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// The WAL is synced at checkpoints: a crash of the process loses nothing, a power cut may
+    /// lose the last commits (never corrupts).
+    #[default]
+    Normal,
+    /// Every commit is synced before it is acknowledged.
+    Full,
+}
+
+impl Synchronous {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "PRAGMA synchronous = NORMAL",
+            Synchronous::Full => "PRAGMA synchronous = FULL",
+        }
+    }
 }
 
 fn default_staff_pool_size() -> u32 {
@@ -432,6 +460,42 @@ pub struct JobsSettings {
     pub no_shows: JobSettings,
     pub retention: JobSettings,
     pub daily_stats: JobSettings,
+    /// Off unless a schedule is given (SQLite only).
+    #[serde(default)]
+    pub backup: OptionalJobSettings,
+}
+
+/// A job that runs only when given a schedule (an empty one: off).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionalJobSettings {
+    #[serde(default, deserialize_with = "optional_schedule")]
+    pub schedule: Option<CronSchedule>,
+}
+
+fn optional_schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CronSchedule>, D::Error> {
+    let raw = String::deserialize(d)?;
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    raw.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+/// Where scheduled backups go and how many are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    pub dir: String,
+    pub keep: u32,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        BackupSettings {
+            dir: "var/backups".into(),
+            keep: 7,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -750,6 +814,20 @@ impl Settings {
 
     /// The server, database, mail, clock, retention, waiting list, second visit and log.
     fn check_service(&self, check: &mut Checks) {
+        let postgres = {
+            let url = self.database.url.trim().to_ascii_lowercase();
+            url.starts_with("postgres://") || url.starts_with("postgresql://")
+        };
+        check.that(
+            !(postgres && self.jobs.backup.schedule.is_some()),
+            "jobs.backup.schedule: scheduled backups copy the SQLite file; on PostgreSQL use \
+             pg_dump (docs/operations.md, Backups) and leave the schedule empty"
+                .to_string(),
+        );
+        check.that(
+            self.backup.keep >= 1,
+            "backup.keep: keep at least 1 backup".to_string(),
+        );
         check.that(
             self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
             format!(

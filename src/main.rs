@@ -1,4 +1,5 @@
-//! `madoguchi serve` (the default), `madoguchi migrate`, `madoguchi check-config`.
+//! `madoguchi serve` (the default), `madoguchi migrate`, `madoguchi check-config`, `staff`,
+//! `backup`, `restore`, `audit verify`, `lottery verify`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,11 +41,40 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// A consistent copy of the SQLite database, taken while the service runs and serves
+    /// (PostgreSQL: prints the pg_dump command to use instead).
+    Backup {
+        /// The new file (it must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Put a backup in place of the configured SQLite database, after checking it (stop the
+    /// service first; it applies any newer migrations when it starts).
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Replace an existing database (kept beside it as <name>.replaced).
+        #[arg(long)]
+        force: bool,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Lotteries (抽選予約).
     Lottery {
         #[command(subcommand)]
         command: LotteryCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain from its first entry: prints `ok` with the count and the head hash
+    /// (keep it: a later run must still reach it), or the first entry that does not match
+    /// (exit status 1).
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -101,6 +131,11 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Migrate { revert_all } => migrate(&settings, revert_all),
         Command::Staff { command } => staff(&settings, command),
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => return verify_audit(&settings),
+        Command::Backup { to } => return backup(&settings, &to),
+        Command::Restore { from, force } => return restore(&settings, &from, force),
         Command::Lottery {
             command: LotteryCommand::Verify { id },
         } => return verify_lottery(&settings, &id),
@@ -151,6 +186,74 @@ fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
         println!("applied {} migration(s) on {}", applied.len(), db.target());
     }
     Ok(())
+}
+
+/// Exit status 2 when the database is PostgreSQL (nothing was done; the message says what to run).
+fn backup_failed(e: madoguchi::BackupError) -> ExitCode {
+    eprintln!("madoguchi: {e}");
+    match e {
+        madoguchi::BackupError::Postgres { .. } => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+fn backup(settings: &Settings, to: &std::path::Path) -> ExitCode {
+    match madoguchi::backup(&settings.database, to) {
+        Ok(copied) => {
+            println!(
+                "backed up {} to {copied}",
+                madoguchi::describe_url(&settings.database.url)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => backup_failed(e),
+    }
+}
+
+fn restore(settings: &Settings, from: &std::path::Path, force: bool) -> ExitCode {
+    match madoguchi::restore(&settings.database, from, force) {
+        Ok(restored) => {
+            println!(
+                "restored {} (integrity ok) to {}",
+                from.display(),
+                restored.contents
+            );
+            if let Some(kept) = restored.replaced {
+                println!("the replaced database is kept as {}", kept.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => backup_failed(e),
+    }
+}
+
+fn verify_audit(settings: &Settings) -> ExitCode {
+    let verdict = startup::connect_and_migrate(settings).and_then(|db| {
+        let mut conn = db.get()?;
+        Ok(madoguchi::verify_audit(&mut conn)?)
+    });
+    match verdict {
+        Ok(madoguchi::ChainVerdict::Intact {
+            entries,
+            erased,
+            unlinked,
+            head,
+        }) => {
+            println!(
+                "ok: {entries} entries chained ({erased} with personal data erased by retention, \
+                 {unlinked} not yet linked), head {head}"
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(madoguchi::ChainVerdict::Broken { seq, id, what }) => {
+            println!("broken at entry {seq} ({id}): {what}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("madoguchi: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn verify_lottery(settings: &Settings, id: &str) -> ExitCode {

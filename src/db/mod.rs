@@ -3,6 +3,8 @@
 //! The backend comes from the URL scheme (`postgres://` or `postgresql://` → PostgreSQL, else a
 //! SQLite file), never by trial, and a connection failure reports the real cause with the host.
 
+pub(crate) mod backup;
+pub(crate) mod chain;
 mod lane;
 mod locks;
 mod pool;
@@ -123,6 +125,7 @@ pub(crate) struct Manager {
     url: String,
     backend: Backend,
     busy_timeout_ms: u32,
+    synchronous: crate::config::Synchronous,
 }
 
 impl Manager {
@@ -131,6 +134,7 @@ impl Manager {
             url: settings.url.trim().to_string(),
             backend: Backend::of_url(&settings.url),
             busy_timeout_ms: settings.busy_timeout_ms,
+            synchronous: settings.sqlite_synchronous,
         }
     }
 
@@ -153,7 +157,7 @@ impl Manager {
                 conn.batch_execute(&format!("PRAGMA busy_timeout = {}", self.busy_timeout_ms))
                     .map_err(|e| self.connect_error(e))?;
                 self.enter_wal(&mut conn)?;
-                for pragma in ["PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+                for pragma in [self.synchronous.pragma(), "PRAGMA foreign_keys = ON"] {
                     conn.batch_execute(pragma)
                         .map_err(|e| self.connect_error(e))?;
                 }
@@ -268,13 +272,26 @@ where
         DbConnection::Sqlite(c) => !in_transaction(c),
         DbConnection::Pg(_) => false,
     };
+    // The outermost transaction links the audit entries it wrote just before it commits (the
+    // SQLite writer's group does the same for its writes).
+    let outermost = matches!(
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth(),
+        Ok(None)
+    );
     match conn {
         DbConnection::Sqlite(c) if immediate => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
         }
         _ => <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?,
     }
-    match f(conn) {
+    let result = f(conn).and_then(|value| {
+        if outermost && chain::take_pending() {
+            chain::seal(conn)?;
+        }
+        Ok(value)
+    });
+    match result {
         Ok(value) => {
             match <DbConnection as Connection>::TransactionManager::commit_transaction(conn) {
                 Ok(()) => Ok(value),
@@ -365,6 +382,7 @@ mod tests {
             staff_pool_size: 1,
             public_wait_ms: 1000,
             public_queue_max: 16,
+            sqlite_synchronous: Default::default(),
         };
         let err = Db::connect(&settings)
             .expect_err("nothing listens on port 1")

@@ -125,6 +125,10 @@ impl Db {
         let writer = match manager.backend {
             Backend::Sqlite => Some(writer::Writer::start(
                 manager.establish()?,
+                {
+                    let manager = manager.clone();
+                    Box::new(move || manager.establish().map_err(|e| e.to_string()))
+                },
                 writer::Limits {
                     max_group: settings.write_group_max.max(1) as usize,
                     staff_wait: Duration::from_secs(settings.connect_timeout_seconds.max(1)),

@@ -201,6 +201,18 @@ diesel::table! {
         target -> Text,
         detail -> Text,
         ip_key -> Nullable<Text>,
+        seq -> Nullable<BigInt>,
+        hash -> Nullable<Text>,
+        personal_digest -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
     }
 }
 

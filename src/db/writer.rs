@@ -91,7 +91,14 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: DbConnection, limits: Limits, listeners: Arc<Listeners>) -> Writer {
+    /// Starts the writer thread on `conn`; `reopen` makes a new connection when diesel has
+    /// marked this one broken (an I/O error mid-commit), so writes go on without a restart.
+    pub(crate) fn start(
+        conn: DbConnection,
+        reopen: Reopen,
+        limits: Limits,
+        listeners: Arc<Listeners>,
+    ) -> Writer {
         let shared = Arc::new(Shared {
             queues: Mutex::new(Queues::default()),
             ready: Condvar::new(),
@@ -99,7 +106,7 @@ impl Writer {
         let for_thread = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, &for_thread, limits.max_group, &listeners));
+            .spawn(move || run(conn, reopen, &for_thread, limits.max_group, &listeners));
         if let Err(e) = spawned {
             // No thread, no writer: each write then waits out its time and is refused.
             tracing::error!(error = %e, "cannot start the SQLite writer thread");
@@ -246,10 +253,41 @@ fn next_group(shared: &Shared, max_group: usize) -> Option<Vec<Job>> {
     Some(group)
 }
 
-fn run(mut conn: DbConnection, shared: &Shared, max_group: usize, listeners: &Listeners) {
+/// Opens the writer's connection again.
+pub(crate) type Reopen = Box<dyn FnMut() -> Result<DbConnection, String> + Send>;
+
+fn run(
+    mut conn: DbConnection,
+    mut reopen: Reopen,
+    shared: &Shared,
+    max_group: usize,
+    listeners: &Listeners,
+) {
     while let Some(group) = next_group(shared, max_group) {
+        if broken(&mut conn) {
+            match reopen() {
+                Ok(fresh) => {
+                    tracing::warn!("the SQLite writer's connection was broken; opened it again");
+                    conn = fresh;
+                }
+                Err(e) => {
+                    // Tried again for the next group; these writes are refused (503), not lost.
+                    tracing::error!(error = %e, writes = group.len(), "the SQLite writer cannot open its connection again");
+                    for job in group {
+                        job(None).0(false);
+                    }
+                    continue;
+                }
+            }
+        }
         commit_group(&mut conn, group, listeners);
     }
+}
+
+/// Whether diesel gave up on the connection (lost track of its transaction, or marked it).
+fn broken(conn: &mut DbConnection) -> bool {
+    use diesel::r2d2::R2D2Connection;
+    depth(conn).is_none() || conn.is_broken()
 }
 
 fn commit_group(conn: &mut DbConnection, group: Vec<Job>, listeners: &Listeners) {
@@ -281,6 +319,13 @@ fn commit_group(conn: &mut DbConnection, group: Vec<Job>, listeners: &Listeners)
         changed.extend(days);
     }
     intact = intact && settle_depth(conn);
+    // The group's audit entries are linked to the chain just before it commits.
+    if intact && super::chain::take_pending() {
+        if let Err(e) = super::chain::seal(conn) {
+            tracing::warn!(error = %e, writes = answers.len(), "cannot link the audit entries; the group is not committed");
+            intact = false;
+        }
+    }
     let committed = intact
         && match <DbConnection as Connection>::TransactionManager::commit_transaction(conn) {
             Ok(()) => true,
@@ -300,7 +345,9 @@ fn commit_group(conn: &mut DbConnection, group: Vec<Job>, listeners: &Listeners)
             }
         }
         if depth(conn).is_none() {
-            tracing::error!("the SQLite writer's connection is broken; writes fail until restart");
+            tracing::error!(
+                "the SQLite writer's connection is broken; it is opened again for the next write"
+            );
         }
     }
     for answer in answers {
@@ -360,7 +407,13 @@ mod tests {
         let mut conn = SqliteConnection::establish(&path).expect("sqlite");
         conn.batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL);")
             .expect("table");
-        let w = Writer::start(DbConnection::Sqlite(conn), limits, Arc::default());
+        let again = path.clone();
+        let reopen: Reopen = Box::new(move || {
+            SqliteConnection::establish(&again)
+                .map(DbConnection::Sqlite)
+                .map_err(|e| e.to_string())
+        });
+        let w = Writer::start(DbConnection::Sqlite(conn), reopen, limits, Arc::default());
         (w, path)
     }
 
@@ -407,6 +460,33 @@ mod tests {
             w.submit(Lane::Staff, |conn| insert(conn, 5)).await;
         assert!(later.is_ok(), "{later:?}");
         assert_eq!(values(&path), vec![1, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_broken_connection_is_opened_again_and_the_next_write_succeeds() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (w, path) = writer(&dir);
+        let before: Result<(), RunError<diesel::result::Error>> =
+            w.submit(Lane::Staff, |conn| insert(conn, 1)).await;
+        assert!(before.is_ok(), "{before:?}");
+        // What diesel does after an I/O error it cannot recover from: the connection's
+        // transaction state is marked broken, and every later transaction on it fails.
+        let breaking: Result<(), RunError<diesel::result::Error>> = w
+            .submit(Lane::Staff, |conn| {
+                insert(conn, 2)?;
+                let conn: &mut DbConnection = conn;
+                <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(
+                    conn,
+                )
+                .set_in_error();
+                Ok(())
+            })
+            .await;
+        assert!(breaking.is_err(), "the broken group is not acknowledged");
+        let after: Result<(), RunError<diesel::result::Error>> =
+            w.submit(Lane::Public, |conn| insert(conn, 3)).await;
+        assert!(after.is_ok(), "the next write succeeds: {after:?}");
+        assert_eq!(values(&path), vec![1, 3]);
     }
 
     #[tokio::test]

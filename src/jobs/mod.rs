@@ -52,6 +52,8 @@ pub enum Job {
     NoShows,
     Retention,
     DailyStats,
+    /// A copy of the SQLite database (`jobs.backup`, off unless scheduled).
+    Backup,
 }
 
 crate::db::text_enum!(Job {
@@ -60,6 +62,7 @@ crate::db::text_enum!(Job {
     NoShows => "no_shows",
     Retention => "retention",
     DailyStats => "daily_stats",
+    Backup => "backup",
 });
 
 /// A job and its schedule (parsed with the settings).
@@ -90,6 +93,10 @@ pub(crate) fn schedules(settings: &Settings) -> Vec<Scheduled> {
         job,
         schedule: schedule.clone(),
     })
+    .chain(j.backup.schedule.clone().map(|schedule| Scheduled {
+        job: Job::Backup,
+        schedule,
+    }))
     .collect()
 }
 

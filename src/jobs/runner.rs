@@ -26,6 +26,7 @@ pub async fn run_body(
 ) -> Result<u64, RunError<JobError>> {
     let body: Body = match job {
         Job::Reminders => return remind(db, env, now).await,
+        Job::Backup => return backup(db, env, now).await,
         Job::ExpireVerifications => |conn, ctx, now| {
             crate::verification::expire(conn, &ctx.booking.settings.limits, now).map_err(Into::into)
         },
@@ -54,6 +55,28 @@ async fn remind(db: &Db, env: &JobEnv, now: DateTime<Utc>) -> Result<u64, RunErr
             .await?;
     }
     Ok(sent)
+}
+
+/// A scheduled backup: a copy named after the run's instant (in the counters' zone, so a
+/// backup folder reads as the city's days), and only the newest `backup.keep` kept. Outside
+/// any transaction: `VACUUM INTO` on a connection of its own reading one snapshot.
+async fn backup(db: &Db, env: &JobEnv, now: DateTime<Utc>) -> Result<u64, RunError<JobError>> {
+    let tz = env
+        .calendar
+        .counters()
+        .first()
+        .map(|c| c.tz)
+        .unwrap_or(chrono_tz::Asia::Tokyo);
+    let stamp = now.with_timezone(&tz).format("%Y%m%dT%H%M%S").to_string();
+    let dir = std::path::PathBuf::from(&env.settings.backup.dir);
+    let keep = env.settings.backup.keep as usize;
+    db.run(move |conn| {
+        let (file, removed) = crate::db::backup::scheduled(conn, &dir, &stamp, keep)
+            .map_err(|e| JobError::Other(anyhow::anyhow!("backup: {e}")))?;
+        tracing::info!(file = %file.display(), removed, "backup written");
+        Ok::<u64, JobError>(1)
+    })
+    .await
 }
 
 /// Everything the runner holds.

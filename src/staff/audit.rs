@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::db::chain::FREE_TEXT_KEYS;
 use crate::db::schema::audit_log;
 use crate::db::DbConnection;
 
@@ -307,8 +308,10 @@ pub(crate) fn record_from(
     };
     diesel::insert_into(audit_log::table)
         .values(&row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    // Linked to the hash chain when its transaction commits.
+    crate::db::chain::note_entry();
+    Ok(())
 }
 
 pub(crate) fn list_since(
@@ -363,9 +366,6 @@ pub(crate) fn login_failures_since(
     ])
 }
 
-/// Keys of audit details that may hold a resident's personal data (staff's free text).
-const FREE_TEXT_KEYS: [&str; 2] = ["reason", "override_reason"];
-
 /// Retention: entries written before `before` keep who did what to which reservation, but no
 /// free text (a cancellation's or an override's reason may name the resident), no client
 /// address hash, and of a failed sign-in no login that is not an account's (what a stranger
@@ -399,6 +399,8 @@ pub(crate) fn erase_personal_data_before(
             .set((
                 audit_log::detail.eq(detail.to_string()),
                 audit_log::ip_key.eq(None::<String>),
+                // The chain keeps the digest of what went; without its nonce it says nothing.
+                audit_log::nonce.eq(None::<String>),
             ))
             .execute(conn)? as u64;
     }
@@ -410,7 +412,10 @@ pub(crate) fn erase_personal_data_before(
             .filter(audit_log::target.ne("(erased)"))
             .filter(audit_log::target.ne_all(accounts)),
     )
-    .set(audit_log::target.eq("(erased)"))
+    .set((
+        audit_log::target.eq("(erased)"),
+        audit_log::nonce.eq(None::<String>),
+    ))
     .execute(conn)? as u64;
     Ok(changed)
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -15,7 +15,7 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -23,7 +23,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn madoguchi(dir: &std::path::Path) -> Command {
+pub(crate) fn madoguchi(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_madoguchi"));
     cmd.current_dir(dir)
         .env_remove("RUST_LOG")
@@ -36,7 +36,7 @@ fn madoguchi(dir: &std::path::Path) -> Command {
     cmd
 }
 
-async fn wait_until_up(client: &reqwest::Client, base: &str) {
+pub(crate) async fn wait_until_up(client: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if client.get(format!("{base}/healthz")).send().await.is_ok() {

@@ -21,5 +21,6 @@ mod load;
 mod lottery;
 mod mail;
 mod migrations;
+mod operations;
 mod sign_in;
 mod staff;

@@ -1,0 +1,248 @@
+//! The audit log's hash chain: each entry carries the hash of the one before it, so an entry
+//! changed, removed or inserted afterwards shows.
+//!
+//! An entry is written unlinked (`seq` NULL) by `staff::audit`, and the transaction that wrote
+//! it links it just before it commits ([`seal`], called by `write_tx` and the SQLite writer):
+//! under the lock of the one-row `audit_head` (a row lock on PostgreSQL, the write lock on
+//! SQLite), it gives each unlinked entry the next position and `hash = SHA-256(previous hash,
+//! the entry)`, and moves the head. Taking the head last, at commit, keeps the lock order (it
+//! comes after every lock and slot row) and holds it only for the commit, and concurrent staff
+//! writes on several instances still form one line: the second waits for the first's commit
+//! and links after it.
+//!
+//! Retention erases personal data from old entries (free-text reasons, the client address key,
+//! a stranger's login). So that the chain still verifies, what may be erased is not hashed
+//! itself: the entry's hash covers a digest of it made with a random nonce
+//! (`personal_digest`), and erasing drops the nonce with the data. Until then `verify` checks
+//! the digest against the data; after, the digest (meaningless without the nonce) stands in for
+//! it. Everything else an entry says (when, who, what, to which reservation, the rest of the
+//! detail) stays hashed for good.
+
+use std::cell::Cell;
+
+use diesel::prelude::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::schema::{audit_head, audit_log};
+use super::DbConnection;
+
+/// Keys of an entry's detail that may hold a resident's personal data (staff's free text).
+pub(crate) const FREE_TEXT_KEYS: [&str; 2] = ["reason", "override_reason"];
+
+/// The hash before the first entry.
+const GENESIS: &str = "madoguchi-audit-genesis";
+
+thread_local! {
+    /// An entry was written on this thread since the last seal (a transaction runs on one thread).
+    static PENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called for each entry written: its transaction seals before it commits.
+pub(crate) fn note_entry() {
+    PENDING.with(|p| p.set(true));
+}
+
+/// Whether this thread wrote entries since the last seal (and forgets it).
+pub(crate) fn take_pending() -> bool {
+    PENDING.with(|p| p.replace(false))
+}
+
+/// The columns an entry's hash covers.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub(crate) struct Entry {
+    pub(crate) id: String,
+    pub(crate) at: chrono::NaiveDateTime,
+    pub(crate) staff_login: Option<String>,
+    pub(crate) action: String,
+    pub(crate) target: String,
+    pub(crate) detail: String,
+    pub(crate) ip_key: Option<String>,
+    pub(crate) seq: Option<i64>,
+    pub(crate) hash: Option<String>,
+    pub(crate) personal_digest: Option<String>,
+    pub(crate) nonce: Option<String>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The detail without its free text, in a canonical form (keys sorted).
+fn kept_detail(detail: &str) -> String {
+    match serde_json::from_str::<Value>(detail) {
+        Ok(Value::Object(mut map)) => {
+            for key in FREE_TEXT_KEYS {
+                map.remove(key);
+            }
+            let sorted: std::collections::BTreeMap<String, Value> = map.into_iter().collect();
+            serde_json::to_string(&sorted).unwrap_or_default()
+        }
+        _ => detail.to_string(),
+    }
+}
+
+/// The digest of what retention may erase, with the entry's nonce.
+pub(crate) fn personal_digest(e: &Entry, nonce: &str) -> String {
+    let detail: Value = serde_json::from_str(&e.detail).unwrap_or(Value::Null);
+    let free: Vec<Value> = FREE_TEXT_KEYS
+        .iter()
+        .map(|k| detail.get(k).cloned().unwrap_or(Value::Null))
+        .collect();
+    let personal = serde_json::json!([nonce, e.target, free, e.ip_key]);
+    hex(&Sha256::digest(personal.to_string().as_bytes()))
+}
+
+/// The entry's hash, after `previous`.
+fn link(previous: &str, seq: i64, e: &Entry, personal_digest: &str) -> String {
+    let content = serde_json::json!([
+        previous,
+        seq,
+        e.id,
+        e.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+        e.staff_login,
+        e.action,
+        kept_detail(&e.detail),
+        personal_digest,
+    ]);
+    hex(&Sha256::digest(content.to_string().as_bytes()))
+}
+
+fn random_nonce() -> String {
+    hex(&rand::random::<[u8; 16]>())
+}
+
+/// Links the unlinked entries (this transaction's, and any written outside a transaction) to
+/// the end of the chain. Called inside the transaction, just before its commit.
+pub(crate) fn seal(conn: &mut DbConnection) -> QueryResult<usize> {
+    let (mut seq, mut previous): (i64, String) = match conn {
+        DbConnection::Pg(c) => audit_head::table
+            .find(1)
+            .select((audit_head::seq, audit_head::hash))
+            .for_update()
+            .first(c)?,
+        DbConnection::Sqlite(_) => audit_head::table
+            .find(1)
+            .select((audit_head::seq, audit_head::hash))
+            .first(conn)?,
+    };
+    let unlinked: Vec<Entry> = audit_log::table
+        .filter(audit_log::seq.is_null())
+        .order((audit_log::at.asc(), audit_log::id.asc()))
+        .select(Entry::as_select())
+        .load(conn)?;
+    // Linking stores the instant as read back (PostgreSQL keeps microseconds).
+    for e in &unlinked {
+        seq += 1;
+        let nonce = random_nonce();
+        let digest = personal_digest(e, &nonce);
+        let hash = link(&previous, seq, e, &digest);
+        diesel::update(audit_log::table.find(&e.id))
+            .set((
+                audit_log::seq.eq(seq),
+                audit_log::hash.eq(&hash),
+                audit_log::personal_digest.eq(&digest),
+                audit_log::nonce.eq(&nonce),
+            ))
+            .execute(conn)?;
+        previous = hash;
+    }
+    if !unlinked.is_empty() {
+        diesel::update(audit_head::table.find(1))
+            .set((audit_head::seq.eq(seq), audit_head::hash.eq(&previous)))
+            .execute(conn)?;
+    }
+    Ok(unlinked.len())
+}
+
+/// What `madoguchi audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainVerdict {
+    /// Every entry links to the one before; the head is the last entry's hash.
+    Intact {
+        entries: i64,
+        erased: i64,
+        /// Written but not yet linked (outside any transaction, or by an older version).
+        unlinked: i64,
+        head: String,
+    },
+    /// The first entry (by position) that does not match, and how.
+    Broken { seq: i64, id: String, what: String },
+}
+
+/// Walks the chain from its start.
+pub fn verify(conn: &mut DbConnection) -> QueryResult<ChainVerdict> {
+    let (head_seq, head_hash): (i64, String) = audit_head::table
+        .find(1)
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)?;
+    let unlinked: i64 = audit_log::table
+        .filter(audit_log::seq.is_null())
+        .count()
+        .get_result(conn)?;
+    let mut previous = GENESIS.to_string();
+    let mut expected = 0i64;
+    let mut erased = 0i64;
+    let mut after = 0i64;
+    loop {
+        let page: Vec<Entry> = audit_log::table
+            .filter(audit_log::seq.gt(after))
+            .order(audit_log::seq.asc())
+            .limit(1000)
+            .select(Entry::as_select())
+            .load(conn)?;
+        if page.is_empty() {
+            break;
+        }
+        for e in page {
+            let seq = e.seq.unwrap_or_default();
+            let broken = |what: &str| ChainVerdict::Broken {
+                seq,
+                id: e.id.clone(),
+                what: what.to_string(),
+            };
+            expected += 1;
+            if seq != expected {
+                return Ok(ChainVerdict::Broken {
+                    seq: expected,
+                    id: e.id.clone(),
+                    what: format!("entry {expected} is missing (the next is {seq})"),
+                });
+            }
+            let Some(digest) = e.personal_digest.clone() else {
+                return Ok(broken("it has no digest"));
+            };
+            match &e.nonce {
+                Some(nonce) if personal_digest(&e, nonce) != digest => {
+                    return Ok(broken("its reason, target or client address was changed"));
+                }
+                Some(_) => {}
+                None => erased += 1,
+            }
+            let hash = link(&previous, seq, &e, &digest);
+            if e.hash.as_deref() != Some(hash.as_str()) {
+                return Ok(broken(
+                    "its content does not match its hash (changed after it was written)",
+                ));
+            }
+            previous = hash;
+            after = seq;
+        }
+    }
+    if head_seq != expected || (expected > 0 && head_hash != previous) {
+        return Ok(ChainVerdict::Broken {
+            seq: expected,
+            id: String::new(),
+            what: format!(
+                "the head says {head_seq} entries ending in {head_hash}, the log has {expected}: entries were removed from its end"
+            ),
+        });
+    }
+    Ok(ChainVerdict::Intact {
+        entries: expected,
+        erased,
+        unlinked,
+        head: previous,
+    })
+}

@@ -1,0 +1,460 @@
+//! What a city's IT department runs: backups taken while the service serves, restores, and
+//! scheduled backups (issue 23).
+
+use std::time::Instant;
+
+use madoguchi::clock::Clock;
+use madoguchi::testing::{run_body, Job};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::cli::madoguchi;
+use crate::helpers::*;
+
+/// Every open slot of January at city hall (the clock is at 2026-11-24: January is open).
+async fn january(app: &TestApp) -> Vec<String> {
+    let month = app
+        .availability("city-hall", "2027-01-01", "2027-01-31")
+        .await;
+    month["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["slots"].as_array().cloned().unwrap_or_default())
+        .filter(|s| s["remaining"].as_i64().unwrap_or(0) > 0)
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The binary with the test's database.
+fn cli(dir: &std::path::Path, url: &str, args: &[&str]) -> std::process::Output {
+    madoguchi(dir)
+        .env("MADOGUCHI__DATABASE__URL", url)
+        .args(args)
+        .output()
+        .expect("madoguchi runs")
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn a_backup_taken_during_a_burst_of_bookings_restores_every_booking_acknowledged_before_it() {
+    if backend() == "postgres" {
+        return; // the PostgreSQL refusal is its own test below
+    }
+    let app = spawn_app().await;
+    let phone = app.staff_token("op1", "phone").await;
+    let slots = january(&app).await;
+    assert!(
+        slots.len() >= 120,
+        "January has open slots: {}",
+        slots.len()
+    );
+    let work = tempfile::tempdir().unwrap();
+    let backup_file = work.path().join("backups/noon.sqlite3");
+
+    // Three operators book callers one after another; each acknowledgement is timed.
+    let burst = |op: usize| {
+        let (client, url, token, slots) = (
+            app.client.clone(),
+            app.staff_url("/api/v1/staff/reservations"),
+            phone.clone(),
+            slots.clone(),
+        );
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..40 {
+                let who = op * 100 + i;
+                let sent = Instant::now();
+                let res = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&phone_booking_body(&slots[op * 40 + i], who))
+                    .send()
+                    .await
+                    .expect("booking");
+                let status = res.status();
+                let body: Value = res.json().await.expect("json");
+                assert_eq!(status, 201, "{body}");
+                let number = body["reservation_number"].as_str().unwrap().to_string();
+                acked.push((sent, Instant::now(), number));
+            }
+            acked
+        })
+    };
+    let operators: Vec<_> = (0..3).map(burst).collect();
+    // Once some are acknowledged, the backup, while the operators go on.
+    while app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("SELECT COUNT(*) AS n FROM reservations")
+                .get_result::<Count>(conn)
+                .map(|c| c.n)
+        })
+        .await
+        .unwrap()
+        < 30
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let (dir, url, to) = (
+        work.path().to_path_buf(),
+        app.db.url().to_string(),
+        backup_file.display().to_string(),
+    );
+    let began = Instant::now();
+    let out = tokio::task::spawn_blocking(move || cli(&dir, &url, &["backup", "--to", &to]))
+        .await
+        .unwrap();
+    let ended = Instant::now();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("backed up SQLite file"),
+        "{}",
+        text(&out)
+    );
+    let mut acked = Vec::new();
+    for op in operators {
+        acked.extend(op.await.expect("operator"));
+    }
+    let before: Vec<&String> = acked
+        .iter()
+        .filter(|(_, at, _)| *at < began)
+        .map(|(_, _, n)| n)
+        .collect();
+    let after: Vec<&String> = acked
+        .iter()
+        .filter(|(sent, _, _)| *sent > ended)
+        .map(|(_, _, n)| n)
+        .collect();
+    assert!(before.len() >= 30, "{} acknowledged before", before.len());
+
+    // A second backup to the same name is refused; the first is untouched.
+    let size = std::fs::metadata(&backup_file).unwrap().len();
+    let again = cli(
+        work.path(),
+        app.db.url(),
+        &["backup", "--to", &backup_file.display().to_string()],
+    );
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already exists"), "{}", text(&again));
+    assert_eq!(std::fs::metadata(&backup_file).unwrap().len(), size);
+
+    // Restored into a fresh folder, then served.
+    let fresh = tempfile::tempdir().unwrap();
+    let restored = fresh.path().join("var/madoguchi.sqlite3");
+    let restored_url = restored.display().to_string();
+    let from = backup_file.display().to_string();
+    let out = cli(fresh.path(), &restored_url, &["restore", "--from", &from]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("integrity ok"), "{}", text(&out));
+    // Not over an existing database without --force.
+    let out = cli(fresh.path(), &restored_url, &["restore", "--from", &from]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--force"), "{}", text(&out));
+
+    let served = spawn_app_with(app.clock.now(), |s| s.database.url = restored_url.clone()).await;
+    let token = served.login("op1", STAFF_PASSWORD).await;
+    for number in &before {
+        let res = served
+            .as_staff(
+                Method::GET,
+                &format!("/api/v1/staff/reservations/{number}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            200,
+            "{number}, acknowledged before the backup"
+        );
+    }
+    // What was asked for only after the backup had finished is not in it.
+    for number in &after {
+        let res = served
+            .as_staff(
+                Method::GET,
+                &format!("/api/v1/staff/reservations/{number}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 404, "{number}, booked after the backup");
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[tokio::test]
+async fn on_postgresql_backup_and_restore_refuse_and_name_pg_dump() {
+    if backend() != "postgres" {
+        return;
+    }
+    let db = TestDb::create();
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(dir.path(), db.url(), &["backup", "--to", "x.dump"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("pg_dump --format=custom"),
+        "{}",
+        text(&out)
+    );
+    let out = cli(dir.path(), db.url(), &["restore", "--from", "x.dump"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("pg_restore"), "{}", text(&out));
+    assert!(!dir.path().join("x.dump").exists());
+}
+
+#[tokio::test]
+async fn a_restore_refuses_a_file_that_is_not_a_sound_database() {
+    if backend() == "postgres" {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.sqlite3");
+    std::fs::write(&junk, b"not a database at all").unwrap();
+    let target = dir.path().join("var/m.sqlite3");
+    let out = cli(
+        dir.path(),
+        &target.display().to_string(),
+        &["restore", "--from", &junk.display().to_string()],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("not a sound madoguchi database"),
+        "{}",
+        text(&out)
+    );
+    assert!(!target.exists(), "nothing was put in place");
+}
+
+#[tokio::test]
+async fn scheduled_backups_keep_the_newest_ones() {
+    if backend() == "postgres" {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups");
+    let folder = backups.display().to_string();
+    let app = spawn_app_with(jst("2026-11-24T10:00:00+09:00"), |s| {
+        s.backup.dir = folder.clone();
+        s.backup.keep = 2;
+    })
+    .await;
+    app.book_as(1, &january(&app).await[0]).await;
+    let env = app.state.job_runner().env();
+    for day in 0..3 {
+        let now = app.clock.now() + chrono::Duration::days(day);
+        let done = run_body(&app.state.db, &env, Job::Backup, now)
+            .await
+            .expect("backup runs");
+        assert_eq!(done, 1);
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "madoguchi-20261125T100000.sqlite3",
+            "madoguchi-20261126T100000.sqlite3"
+        ],
+        "the two newest, named in the counters' time"
+    );
+    let restored = dir.path().join("restored.sqlite3");
+    let out = cli(
+        dir.path(),
+        &restored.display().to_string(),
+        &[
+            "restore",
+            "--from",
+            &backups.join(&names[1]).display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("1 reservation(s)"), "{}", text(&out));
+}
+
+#[test]
+fn a_backup_schedule_on_postgresql_is_refused_at_start() {
+    let mut settings = madoguchi::config::Settings::defaults().unwrap();
+    settings.database.url = "postgres://postgres@127.0.0.1/x".into();
+    settings.jobs.backup.schedule = Some("0 30 2 * * *".parse().unwrap());
+    let err = settings.validate().unwrap_err().to_string();
+    assert!(err.contains("jobs.backup.schedule"), "{err}");
+}
+
+/// `madoguchi audit verify` on the test's database.
+fn audit_verify(url: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(dir.path(), url, &["audit", "verify"]);
+    (out.status.success(), text(&out))
+}
+
+async fn sql(app: &TestApp, statement: &str) {
+    let statement = statement.to_string();
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(statement).execute(conn)
+        })
+        .await
+        .expect("statement");
+}
+
+async fn entries(app: &TestApp) -> i64 {
+    app.state
+        .db
+        .run(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("SELECT COUNT(*) AS n FROM audit_log")
+                .get_result::<Count>(conn)
+                .map(|c| c.n)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_staff_writes_form_one_audit_chain_that_shows_any_change() {
+    let app = spawn_app().await;
+    let slots = january(&app).await;
+    let mut tokens = Vec::new();
+    for op in 0..4 {
+        tokens.push(app.staff_token(&format!("op{op}"), "phone").await);
+    }
+    // Four operators at once (on PostgreSQL, four transactions linking side by side).
+    let mut operators = Vec::new();
+    for (op, token) in tokens.into_iter().enumerate() {
+        let (client, url, slots) = (
+            app.client.clone(),
+            app.staff_url("/api/v1/staff/reservations"),
+            slots.clone(),
+        );
+        operators.push(tokio::spawn(async move {
+            for i in 0..12 {
+                let res = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&phone_booking_body(&slots[op * 12 + i], 500 + op * 100 + i))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 201);
+            }
+        }));
+    }
+    for op in operators {
+        op.await.unwrap();
+    }
+    let n = entries(&app).await;
+    assert!(n >= 48 + 8, "account creations, sign-ins and bookings: {n}");
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(ok, "{said}");
+    assert!(
+        said.starts_with(&format!("ok: {n} entries chained")),
+        "{said}"
+    );
+
+    // Who did it, changed afterwards: found, at its place.
+    sql(
+        &app,
+        "UPDATE audit_log SET staff_login = 'op9' WHERE seq = 20",
+    )
+    .await;
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(!ok);
+    assert!(said.starts_with("broken at entry 20 "), "{said}");
+    sql(&app, "DELETE FROM audit_log WHERE seq = 30").await;
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(!ok);
+    assert!(
+        said.contains("entry ") && said.contains("broken at entry"),
+        "{said}"
+    );
+    assert!(
+        said.contains("broken at entry 20 ") || said.contains("entry 30 is missing"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn entries_removed_from_the_end_and_rewritten_reasons_show_and_retention_keeps_it_verifiable()
+{
+    let app = spawn_app().await;
+    let phone = app.staff_token("op1", "phone").await;
+    let slots = january(&app).await;
+    let number = app.phone_book(&phone, &slots[0], 1, None).await;
+    let res = app
+        .as_staff(
+            Method::POST,
+            &format!("/api/v1/staff/reservations/{number}/cancel"),
+            Some(&phone),
+            Some(&serde_json::json!({"reason": "山田様ご本人から電話 090-1234-5678"})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(ok, "{said}");
+
+    // A reason rewritten: shown (it is hashed through its digest until retention erases it).
+    sql(
+        &app,
+        "UPDATE audit_log SET detail = REPLACE(detail, '山田', '田中') WHERE detail LIKE '%山田%'",
+    )
+    .await;
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(
+        !ok && said.contains("reason, target or client address was changed"),
+        "{said}"
+    );
+    sql(
+        &app,
+        "UPDATE audit_log SET detail = REPLACE(detail, '田中', '山田') WHERE detail LIKE '%田中%'",
+    )
+    .await;
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(ok, "put back, it verifies again: {said}");
+
+    // Retention erases the reason and the client address keys long after: still verifiable.
+    let env = app.state.job_runner().env();
+    let later = app.clock.now() + chrono::Duration::days(400);
+    run_body(&app.state.db, &env, Job::Retention, later)
+        .await
+        .expect("retention runs");
+    let details: Vec<String> = app
+        .audit(&app.staff_token("admin1", "admin").await)
+        .await
+        .iter()
+        .map(|e| e["detail"].to_string())
+        .collect();
+    assert!(!details.iter().any(|d| d.contains("山田様")), "{details:?}");
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(ok, "{said}");
+    assert!(!said.contains(" 0 with personal data erased"), "{said}");
+
+    // The last entries removed: the head shows it.
+    sql(
+        &app,
+        "DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)",
+    )
+    .await;
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(!ok && said.contains("removed from its end"), "{said}");
+}
