@@ -812,8 +812,8 @@ impl Settings {
         }
     }
 
-    /// The server, database, mail, clock, retention, waiting list, second visit and log.
-    fn check_service(&self, check: &mut Checks) {
+    /// Scheduled backups: SQLite only, and at least one kept.
+    fn check_backup(&self, check: &mut Checks) {
         let postgres = {
             let url = self.database.url.trim().to_ascii_lowercase();
             url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -828,6 +828,11 @@ impl Settings {
             self.backup.keep >= 1,
             "backup.keep: keep at least 1 backup".to_string(),
         );
+    }
+
+    /// The server, database, mail, clock, retention, waiting list, second visit and log.
+    fn check_service(&self, check: &mut Checks) {
+        self.check_backup(check);
         check.that(
             self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
             format!(

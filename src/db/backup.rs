@@ -15,8 +15,8 @@
 use std::path::{Path, PathBuf};
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, RunQueryDsl, SqliteConnection};
 use diesel::migration::MigrationSource;
+use diesel::{Connection, RunQueryDsl, SqliteConnection};
 
 use super::{describe_url, sqlite_path, Backend, DbConnection, Manager, SQLITE_MIGRATIONS};
 use crate::config::DatabaseSettings;
@@ -168,9 +168,10 @@ pub(crate) fn contents(path: &Path) -> Result<Contents, BackupError> {
     // Read only: checking a file must not change it (nor create one where there was none).
     let uri = format!("file:{}?mode=ro", path.display());
     let mut conn = SqliteConnection::establish(&uri).map_err(|e| unsound(e.to_string()))?;
-    let checks: Vec<Text> = diesel::sql_query("SELECT integrity_check AS value FROM pragma_integrity_check")
-        .load(&mut conn)
-        .map_err(|e| unsound(e.to_string()))?;
+    let checks: Vec<Text> =
+        diesel::sql_query("SELECT integrity_check AS value FROM pragma_integrity_check")
+            .load(&mut conn)
+            .map_err(|e| unsound(e.to_string()))?;
     let verdict: Vec<String> = checks.into_iter().map(|t| t.value).collect();
     if verdict != ["ok"] {
         return Err(unsound(format!("integrity check: {}", verdict.join("; "))));

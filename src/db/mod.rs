@@ -257,67 +257,6 @@ pub fn revert_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String>
         .map_err(|e| e.to_string())
 }
 
-/// Every write transaction goes through here. On SQLite it opens with `BEGIN IMMEDIATE`, so
-/// concurrent writers queue on the busy timeout instead of failing on lock upgrade; on
-/// PostgreSQL it is an ordinary transaction (seat rules rely on row locks of conditional
-/// updates, not on the isolation level).
-pub(crate) fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
-{
-    // Outermost on SQLite: BEGIN IMMEDIATE. Inside a transaction (the writer's group): a
-    // savepoint. PostgreSQL: BEGIN, or a savepoint when nested.
-    let immediate = match conn {
-        DbConnection::Sqlite(c) => !in_transaction(c),
-        DbConnection::Pg(_) => false,
-    };
-    // The outermost transaction links the audit entries it wrote just before it commits (the
-    // SQLite writer's group does the same for its writes).
-    let outermost = matches!(
-        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
-            .transaction_depth(),
-        Ok(None)
-    );
-    match conn {
-        DbConnection::Sqlite(c) if immediate => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
-        }
-        _ => <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?,
-    }
-    let result = f(conn).and_then(|value| {
-        if outermost && chain::take_pending() {
-            chain::seal(conn)?;
-        }
-        Ok(value)
-    });
-    match result {
-        Ok(value) => {
-            match <DbConnection as Connection>::TransactionManager::commit_transaction(conn) {
-                Ok(()) => Ok(value),
-                Err(commit_error) => {
-                    // A failed COMMIT may leave the transaction open: roll it back before reuse.
-                    let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(
-                        conn,
-                    );
-                    Err(commit_error.into())
-                }
-            }
-        }
-        Err(e) => {
-            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
-            Err(e)
-        }
-    }
-}
-
-fn in_transaction(c: &mut SqliteConnection) -> bool {
-    !matches!(
-        AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
-        Ok(None)
-    )
-}
-
 /// Whether another connection may have committed since `last` (which is updated): on SQLite
 /// `PRAGMA data_version` of this connection changed; on PostgreSQL always (no such counter).
 pub(crate) fn others_committed(conn: &mut DbConnection, last: &mut Option<i64>) -> bool {

@@ -14,7 +14,10 @@ use std::sync::RwLock;
 
 use chrono::NaiveDate;
 
-use super::{write_tx, DbConnection};
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::{Connection, SqliteConnection};
+
+use super::{chain, DbConnection};
 
 /// A counter's day whose seats or closure a write changed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -118,4 +121,65 @@ impl DerefMut for Tx<'_> {
     fn deref_mut(&mut self) -> &mut DbConnection {
         self.conn
     }
+}
+
+/// Every write transaction goes through here. On SQLite it opens with `BEGIN IMMEDIATE`, so
+/// concurrent writers queue on the busy timeout instead of failing on lock upgrade; on
+/// PostgreSQL it is an ordinary transaction (seat rules rely on row locks of conditional
+/// updates, not on the isolation level).
+pub(crate) fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    // Outermost on SQLite: BEGIN IMMEDIATE. Inside a transaction (the writer's group): a
+    // savepoint. PostgreSQL: BEGIN, or a savepoint when nested.
+    let immediate = match conn {
+        DbConnection::Sqlite(c) => !in_transaction(c),
+        DbConnection::Pg(_) => false,
+    };
+    // The outermost transaction links the audit entries it wrote just before it commits (the
+    // SQLite writer's group does the same for its writes).
+    let outermost = matches!(
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth(),
+        Ok(None)
+    );
+    match conn {
+        DbConnection::Sqlite(c) if immediate => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        _ => <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?,
+    }
+    let result = f(conn).and_then(|value| {
+        if outermost && chain::take_pending() {
+            chain::seal(conn)?;
+        }
+        Ok(value)
+    });
+    match result {
+        Ok(value) => {
+            match <DbConnection as Connection>::TransactionManager::commit_transaction(conn) {
+                Ok(()) => Ok(value),
+                Err(commit_error) => {
+                    // A failed COMMIT may leave the transaction open: roll it back before reuse.
+                    let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(
+                        conn,
+                    );
+                    Err(commit_error.into())
+                }
+            }
+        }
+        Err(e) => {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
+fn in_transaction(c: &mut SqliteConnection) -> bool {
+    !matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+        Ok(None)
+    )
 }

@@ -386,7 +386,7 @@ fn settle_depth(conn: &mut DbConnection) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::write_tx;
+    use crate::db::tx::write_tx;
     use diesel::connection::SimpleConnection;
     use diesel::{RunQueryDsl, SqliteConnection};
 
