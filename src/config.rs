@@ -549,6 +549,14 @@ pub struct MailSettings {
     pub smtp_tls: SmtpTls,
     pub smtp_username: String,
     pub smtp_password: String,
+    /// A file holding the password (one line; it wins over `smtp_password`), so that the
+    /// password stays out of the configuration and the environment.
+    #[serde(default)]
+    pub smtp_password_file: String,
+    /// A PEM file of the certificate authority to trust for the relay (a city's own CA);
+    /// empty: the public roots (Mozilla's, built in).
+    #[serde(default)]
+    pub smtp_ca_file: String,
     pub smtp_timeout_seconds: u64,
     pub worker: bool,
     pub poll_interval_ms: u64,
@@ -571,6 +579,8 @@ impl std::fmt::Debug for MailSettings {
             .field("smtp_port", &self.smtp_port)
             .field("smtp_tls", &self.smtp_tls)
             .field("smtp_username", &self.smtp_username)
+            .field("smtp_password_file", &self.smtp_password_file)
+            .field("smtp_ca_file", &self.smtp_ca_file)
             .finish_non_exhaustive()
     }
 }

@@ -166,7 +166,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let clock = startup::clock_from_settings(&settings)?;
         let app = Application::build(settings, clock).await?;
-        app.run_until_stopped().await?;
+        app.run_until_signalled().await?;
         Ok(())
     })
 }

@@ -123,6 +123,7 @@ impl Application {
             metrics_access,
             staff_networks,
             jobs: schedules,
+            stopping: Arc::default(),
         };
         if state.settings.jobs.enabled {
             state.job_runner().spawn();
@@ -205,6 +206,7 @@ impl Application {
                     from_fn(http::public_side_only),
                 ))
                 .wrap(problem_middleware())
+                .wrap(from_fn(http::refuse_while_stopping))
                 .wrap(Condition::new(!origins.is_empty(), http::cors(&origins)))
                 .wrap(from_fn(http::frame))
                 .app_data(data.clone())
@@ -216,6 +218,9 @@ impl Application {
         // A graceful stop waits this long for open connections (waiting-room screens keep one
         // open for ever; they reconnect to the next process by themselves).
         .shutdown_timeout(state_shutdown_timeout)
+        // SIGTERM and SIGINT are handled by `run_until_signalled` (busy answers and the
+        // screens' streams closed before the graceful stop).
+        .disable_signals()
         .listen(listener)?
         .run();
         Ok(server)
@@ -234,13 +239,54 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the server is stopped (a signal in production, the runtime's end in tests).
+    /// Serves until SIGTERM or SIGINT, then stops gracefully: from that moment new requests are
+    /// answered 503 `busy` (with `Retry-After`, and the connection closed), the waiting-room
+    /// streams end (screens reconnect by themselves), and the requests already taken (a
+    /// booking waiting for its commit among them) finish, for up to
+    /// `server.shutdown_timeout_seconds`.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handles: Vec<actix_web::dev::ServerHandle> = std::iter::once(self.server.handle())
+            .chain(self.staff.as_ref().map(|(_, s)| s.handle()))
+            .collect();
+        let stopping = self.state.stopping.clone();
+        tokio::spawn(async move {
+            let signal = stop_signal().await;
+            tracing::info!(
+                signal,
+                "stopping: new requests are answered busy, the ones taken finish"
+            );
+            stopping.begin();
+            for h in &handles {
+                h.stop(true).await;
+            }
+        });
+        self.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Serves until the server is stopped (its handle, or the runtime's end in tests).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         match self.staff {
             Some((_, staff)) => futures_util::future::try_join(self.server, staff)
                 .await
                 .map(|_| ()),
             None => self.server.await,
+        }
+    }
+}
+
+/// The first SIGTERM or SIGINT (Ctrl-C), by name.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
         }
     }
 }

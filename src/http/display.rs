@@ -174,6 +174,14 @@ pub(crate) async fn get_display(
         let keepalive =
             StdDuration::from_secs(screen.state.settings.queue.display_keepalive_seconds.max(1));
         loop {
+            // The process is stopping: the stream ends (the screen reconnects to the next).
+            let stopping = screen.state.stopping.clone();
+            let stop = stopping.notify.notified();
+            tokio::pin!(stop);
+            stop.as_mut().enable();
+            if stopping.is_stopping() {
+                return None;
+            }
             let feed = screen.feed.clone();
             let arrived = feed.arrived.notified();
             tokio::pin!(arrived);
@@ -194,6 +202,7 @@ pub(crate) async fn get_display(
                 return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), screen));
             }
             tokio::select! {
+                _ = &mut stop => {}
                 _ = &mut arrived => {}
                 _ = tokio::time::sleep(keepalive - quiet) => {}
                 // Before the first poll the feed has nothing yet: look again shortly.

@@ -155,6 +155,28 @@ pub(crate) fn is_staff_path(path: &str) -> bool {
 /// The pages of the staff side (the console, the waiting-room screens).
 const STAFF_PAGES: [&str; 3] = ["/staff/", "/display/", "/staff"];
 
+/// While the process stops (SIGTERM): a request not yet taken is answered 503 `busy` with
+/// `Retry-After` and `Connection: close` (the next process, or another instance behind the
+/// proxy, answers the retry); requests already taken finish.
+pub(crate) async fn refuse_while_stopping<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error> {
+    let stopping = req
+        .app_data::<actix_web::web::Data<AppState>>()
+        .is_some_and(|s| s.stopping.is_stopping());
+    if stopping {
+        let (req, _) = req.into_parts();
+        let mut res = actix_web::ResponseError::error_response(&super::problem::AppError::busy());
+        res.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        return Ok(ServiceResponse::new(req, res).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
 /// On a public listener when the staff side has its own (`server.staff_bind`): the staff
 /// side's API and pages answer 404, as if they did not exist here.
 pub(crate) async fn public_side_only<B: MessageBody>(

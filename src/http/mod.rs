@@ -49,7 +49,7 @@ use crate::error::ErrorCode;
 use problem::AppError;
 use route::ApiRoute;
 
-pub(crate) use middleware::{cors, frame, public_side_only};
+pub(crate) use middleware::{cors, frame, public_side_only, refuse_while_stopping};
 pub use route::Access;
 pub use state::AppState;
 

@@ -48,6 +48,27 @@ pub struct AppState {
     pub openapi: Arc<String>,
     /// The scheduled jobs and their parsed schedules.
     pub jobs: Arc<Vec<crate::jobs::Scheduled>>,
+    /// Set when the process is told to stop (SIGTERM): new requests are answered 503 `busy`,
+    /// the waiting-room streams end, the requests already taken finish.
+    pub(crate) stopping: Arc<Stopping>,
+}
+
+/// The process is stopping: a flag, and a wake-up for whoever waits on something long.
+#[derive(Default)]
+pub(crate) struct Stopping {
+    flag: std::sync::atomic::AtomicBool,
+    pub(crate) notify: Notify,
+}
+
+impl Stopping {
+    pub(crate) fn begin(&self) {
+        self.flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl AppState {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -24,6 +24,9 @@ use tokio::sync::Semaphore;
 
 use super::SendError;
 use crate::config::{MailSettings, SmtpTls};
+
+/// What a failed TLS handshake is about.
+const TLS_FAILED: &str = "smtp: TLS with the relay failed (its certificate must name mail.smtp_host and come from a trusted authority: mail.smtp_ca_file)";
 
 /// How long an idle connection is kept for the next message.
 const IDLE_FOR: Duration = Duration::from_secs(60);
@@ -50,10 +53,52 @@ fn transient(message: String) -> SendError {
 }
 
 fn smtp_error(e: lettre::transport::smtp::Error) -> SendError {
+    // 530: the relay wants TLS or a sign-in first. A setting to fix, not a bad message: the
+    // mail is kept and tried again.
+    if e.status().is_some_and(|c| c.to_string() == "530") {
+        return transient(format!(
+            "smtp: the relay requires TLS or a sign-in first (mail.smtp_tls, mail.smtp_username): {e}"
+        ));
+    }
     SendError {
         permanent: e.is_permanent(),
         message: format!("smtp: {e}"),
     }
+}
+
+/// A failure while connecting (TLS, sign-in): the relay or the settings, never the message,
+/// so it is kept and tried again; `why` says what to look at.
+fn connection_error(why: &str) -> impl FnOnce(SendError) -> SendError + '_ {
+    move |e| transient(format!("{why}: {}", e.message))
+}
+
+/// TLS towards `host`: the public roots, and the city's own authority when `smtp_ca_file` names
+/// one. The certificate must name the host (never switched off).
+fn tls_parameters(m: &MailSettings, host: &str) -> anyhow::Result<TlsParameters> {
+    let mut builder = TlsParameters::builder(host.to_string());
+    let ca = m.smtp_ca_file.trim();
+    if !ca.is_empty() {
+        let pem = std::fs::read(ca)
+            .map_err(|e| anyhow::anyhow!("mail.smtp_ca_file: cannot read {ca}: {e}"))?;
+        let cert = Certificate::from_pem(&pem).map_err(|e| {
+            anyhow::anyhow!("mail.smtp_ca_file: {ca} is not a PEM certificate: {e}")
+        })?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
+        .build()
+        .map_err(|e| anyhow::anyhow!("mail.smtp_tls: {e}"))
+}
+
+/// The relay's password: from `smtp_password_file` when set (its first line), else the setting.
+fn password(m: &MailSettings) -> anyhow::Result<String> {
+    let file = m.smtp_password_file.trim();
+    if file.is_empty() {
+        return Ok(m.smtp_password.clone());
+    }
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("mail.smtp_password_file: cannot read {file}: {e}"))?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
 }
 
 impl SmtpPool {
@@ -61,13 +106,13 @@ impl SmtpPool {
         let host = m.smtp_host.trim().to_string();
         let tls_parameters = match m.smtp_tls {
             SmtpTls::None => None,
-            SmtpTls::Starttls | SmtpTls::Tls => Some(
-                TlsParameters::new(host.clone())
-                    .map_err(|e| anyhow::anyhow!("mail.smtp_tls: {e}"))?,
-            ),
+            SmtpTls::Starttls | SmtpTls::Tls => Some(tls_parameters(m, &host)?),
         };
         let credentials = (!m.smtp_username.is_empty())
-            .then(|| Credentials::new(m.smtp_username.clone(), m.smtp_password.clone()));
+            .then(|| -> anyhow::Result<Credentials> {
+                Ok(Credentials::new(m.smtp_username.clone(), password(m)?))
+            })
+            .transpose()?;
         Ok(SmtpPool {
             host,
             port: m.smtp_port,
@@ -131,7 +176,8 @@ impl SmtpPool {
                         Box::new(tcp),
                     );
                 self.timed("the TLS handshake", stream.upgrade_tls(params.clone()))
-                    .await?;
+                    .await
+                    .map_err(connection_error(TLS_FAILED))?;
                 self.timed(
                     "the greeting",
                     AsyncSmtpConnection::connect_with_transport(
@@ -158,14 +204,19 @@ impl SmtpPool {
                 ));
             }
             self.timed("STARTTLS", conn.starttls(params.clone(), &self.hello))
-                .await?;
+                .await
+                .map_err(connection_error(TLS_FAILED))?;
         }
         if let Some(credentials) = &self.credentials {
             self.timed(
                 "AUTH",
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
             )
-            .await?;
+            .await
+            .map_err(connection_error(match self.tls {
+                SmtpTls::None => "smtp: no sign-in without TLS (mail.smtp_tls is \"none\"; relays take a password over \"starttls\" or \"tls\" only)",
+                _ => "smtp: the relay refused the sign-in (mail.smtp_username, mail.smtp_password)",
+            }))?;
         }
         Ok(conn)
     }

@@ -2,6 +2,7 @@
 //! PostgreSQL with MADOGUCHI_TEST_DB=postgres (scripts/test runs both).
 
 mod helpers;
+mod relay;
 mod smtp;
 
 mod admin;
@@ -20,6 +21,7 @@ mod jobs;
 mod load;
 mod lottery;
 mod mail;
+mod mail_tls;
 mod migrations;
 mod operations;
 mod sign_in;

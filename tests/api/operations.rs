@@ -458,3 +458,202 @@ async fn entries_removed_from_the_end_and_rewritten_reasons_show_and_retention_k
     let (ok, said) = audit_verify(app.db.url());
     assert!(!ok && said.contains("removed from its end"), "{said}");
 }
+
+/// The reservation numbers in the database (read directly, the server gone).
+fn numbers_in(url: &str) -> Vec<String> {
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        reservation_number: String,
+    }
+    let q = "SELECT reservation_number FROM reservations";
+    let rows: Vec<N> = if backend() == "postgres" {
+        let mut c = diesel::PgConnection::establish(url).expect("pg");
+        diesel::sql_query(q).load(&mut c).expect("numbers")
+    } else {
+        let mut c = diesel::SqliteConnection::establish(url).expect("sqlite");
+        diesel::sql_query(q).load(&mut c).expect("numbers")
+    };
+    rows.into_iter().map(|n| n.reservation_number).collect()
+}
+
+#[tokio::test]
+async fn a_sigterm_in_a_burst_loses_no_acknowledged_booking_and_ends_the_screens_streams() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let url = match backend() {
+        "postgres" => db.url().to_string(),
+        _ => dir.path().join("m.sqlite3").display().to_string(),
+    };
+    let mut add = madoguchi(dir.path())
+        .env("MADOGUCHI__DATABASE__URL", &url)
+        .env("MADOGUCHI__STAFF__ARGON2_MEMORY_KIB", "256")
+        .args([
+            "staff",
+            "add",
+            "--login",
+            "op1",
+            "--role",
+            "phone",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(STAFF_PASSWORD.as_bytes())
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let port = crate::cli::free_port();
+    let log = dir.path().join("server.log");
+    let child = madoguchi(dir.path())
+        .env("MADOGUCHI__DATABASE__URL", &url)
+        .env("MADOGUCHI__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("MADOGUCHI__CLOCK__START", "2026-11-24T10:00:00+09:00")
+        .env("MADOGUCHI__STAFF__ARGON2_MEMORY_KIB", "256")
+        .env("MADOGUCHI__MAIL__WORKER", "false")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut server = crate::cli::Running(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    crate::cli::wait_until_up(&client, &base).await;
+    let login: Value = client
+        .post(format!("{base}/api/v1/staff/sessions"))
+        .json(&serde_json::json!({"login": "op1", "password": STAFF_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().expect("token").to_string();
+    let month: Value = client
+        .get(format!(
+            "{base}/api/v1/counters/city-hall/availability?from=2027-01-01&to=2027-01-31"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slots: Vec<String> = month["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["slots"].as_array().cloned().unwrap_or_default())
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    // A waiting-room screen's stream, open.
+    let mut screen = client
+        .get(format!("{base}/api/v1/desk/city-hall/display"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(screen.status(), 200);
+    assert!(
+        screen.chunk().await.unwrap().is_some(),
+        "the stream has begun"
+    );
+
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut operators = Vec::new();
+    for op in 0..4usize {
+        let (client, base, token, slots, acked) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            slots.clone(),
+            acked.clone(),
+        );
+        operators.push(tokio::spawn(async move {
+            let mut other = Vec::new();
+            for i in 0..50usize {
+                let res = client
+                    .post(format!("{base}/api/v1/staff/reservations"))
+                    .bearer_auth(&token)
+                    .json(&phone_booking_body(
+                        &slots[(op * 50 + i) % slots.len()],
+                        2000 + op * 100 + i,
+                    ))
+                    .send()
+                    .await;
+                let Ok(res) = res else { break }; // the listener is gone: the process stopped
+                let status = res.status().as_u16();
+                let body: Value = res.json().await.unwrap_or(Value::Null);
+                match status {
+                    201 => acked
+                        .lock()
+                        .unwrap()
+                        .push(body["reservation_number"].as_str().unwrap().to_string()),
+                    _ => {
+                        other.push((status, body["code"].to_string()));
+                        if status == 503 {
+                            break;
+                        }
+                    }
+                }
+            }
+            other
+        }));
+    }
+    while acked.lock().unwrap().len() < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let signalled = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // The screen's stream ends at once rather than holding the stop for its timeout.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        loop {
+            match screen.chunk().await {
+                Ok(Some(_)) => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the display stream ended");
+    let exit = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < std::time::Duration::from_secs(4),
+            "stopped within the 5 s shutdown timeout's margin"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    let mut others = Vec::new();
+    for op in operators {
+        others.extend(op.await.unwrap());
+    }
+    // Whatever was not taken was told busy (or found the listener closed): nothing else.
+    assert!(
+        others
+            .iter()
+            .all(|(s, code)| *s == 503 && code == "\"busy\""),
+        "{others:?}"
+    );
+    let stored = numbers_in(&url);
+    let acked = acked.lock().unwrap().clone();
+    let lost: Vec<&String> = acked.iter().filter(|n| !stored.contains(n)).collect();
+    assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log.contains("SIGTERM"), "{log}");
+}
