@@ -52,6 +52,8 @@ struct RunOpts {
     name: &'static str,
     history: bool,
     smtp_delay: Option<Duration>,
+    /// Server settings beyond the bench's own (the durability run's `full`).
+    extra: &'static [(&'static str, &'static str)],
 }
 
 struct RunResult {
@@ -90,7 +92,12 @@ async fn prepare(backend: Backend, opts: &RunOpts, clients: usize, connections: 
         seed_history(&db, 100_000);
     }
     // Half a minute before noon: the verification and the first month view take seconds.
-    let server = Server::start(&db, sink.port, "2026-12-01T11:59:30+09:00", &[]);
+    let extra: Vec<(&str, String)> = opts
+        .extra
+        .iter()
+        .map(|(k, v)| (*k, v.to_string()))
+        .collect();
+    let server = Server::start(&db, sink.port, "2026-12-01T11:59:30+09:00", &extra);
     server.wait_up(&c).await;
     let (tokens, mail) = if let Some(delay) = opts.smtp_delay {
         sink.set_delay(delay);
@@ -264,14 +271,22 @@ async fn rush_runs(
         None,
     );
     let mut base: Option<(f64, f64, f64, Duration)> = None;
-    for name in ["rush", "history", "slow-smtp"] {
+    for name in ["rush", "history", "slow-smtp", "durability"] {
         if !runs.split_whitespace().any(|r| r == name) {
             continue;
+        }
+        if name == "durability" && backend != Backend::Sqlite {
+            continue; // PostgreSQL's durability is the server's synchronous_commit
         }
         let opts = RunOpts {
             name,
             history: name == "history",
             smtp_delay: (name == "slow-smtp").then(|| Duration::from_secs(2)),
+            extra: if name == "durability" {
+                &[("MADOGUCHI__DATABASE__SQLITE_SYNCHRONOUS", "full")]
+            } else {
+                &[]
+            },
         };
         let r = run(backend, &opts, clients, connections, avail_secs).await;
         let bare = bare_ceiling(&r.month_bytes, connections, avail_secs).await;
@@ -291,6 +306,17 @@ async fn rush_runs(
                     ratios.2 / a1
                 ),
                 "booking, view before, view after; target within 10 %".into(),
+                None,
+            ),
+            ("durability", Some((b0, .., p0))) => report.add(
+                format!("{tag}: sqlite_synchronous = full against normal (the rush run)"),
+                format!(
+                    "{:.2} of the rate, p99 {:.0} vs {:.0} ms",
+                    ratios.0 / b0,
+                    ms(p99),
+                    ms(p0)
+                ),
+                "what a commit that survives a power cut costs".into(),
                 None,
             ),
             ("slow-smtp", Some((.., p0))) => report.add(
