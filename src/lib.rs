@@ -36,7 +36,9 @@ mod web;
 // What the command line (src/main.rs) uses besides the modules above.
 pub use db::backup::{backup, restore, BackupError, Contents, Restored};
 pub use db::chain::{verify as verify_audit, ChainVerdict};
-pub use db::{describe_url, revert_migrations, run_migrations, Db, DbConnection, Tx};
+pub use db::{
+    describe_url, revert_last_migration, revert_migrations, run_migrations, Db, DbConnection, Tx,
+};
 pub use http::AppState;
 pub use lottery::{verify_lottery, Verdict};
 pub use staff::second_factor::reset as reset_totp;

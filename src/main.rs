@@ -31,8 +31,12 @@ enum Command {
     /// Apply pending database migrations and exit.
     Migrate {
         /// Revert every migration instead (drops all data).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "revert_last")]
         revert_all: bool,
+        /// Revert the newest migration only (drops what it added; the service applies it again
+        /// at its next start).
+        #[arg(long)]
+        revert_last: bool,
     },
     /// Load and validate the configuration, print a summary, exit.
     CheckConfig,
@@ -129,7 +133,10 @@ fn main() -> ExitCode {
     telemetry::init(&settings.log);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
-        Command::Migrate { revert_all } => migrate(&settings, revert_all),
+        Command::Migrate {
+            revert_all,
+            revert_last,
+        } => migrate(&settings, revert_all, revert_last),
         Command::Staff { command } => staff(&settings, command),
         Command::Audit {
             command: AuditCommand::Verify,
@@ -171,9 +178,13 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     })
 }
 
-fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
+fn migrate(settings: &Settings, revert_all: bool, revert_last: bool) -> anyhow::Result<()> {
     let db = madoguchi::Db::connect(&settings.database)?;
-    if revert_all {
+    if revert_last {
+        let mut conn = db.get()?;
+        let reverted = madoguchi::revert_last_migration(&mut conn).map_err(anyhow::Error::msg)?;
+        println!("reverted migration {reverted} on {}", db.target());
+    } else if revert_all {
         let mut conn = db.get()?;
         let reverted = madoguchi::revert_migrations(&mut conn).map_err(anyhow::Error::msg)?;
         println!(

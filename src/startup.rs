@@ -132,6 +132,7 @@ impl Application {
             spawn_waitlist_sweeper(state.clone());
         }
         keep_days_current(&state);
+        zero_series(&state);
         spawn_gauge_refresher(state.clone());
         tokio::spawn(http::display::poll_feeds(state.clone()));
         tokio::spawn(http::lottery::run_lotteries(state.clone()));
@@ -272,6 +273,31 @@ impl Application {
                 .await
                 .map(|_| ()),
             None => self.server.await,
+        }
+    }
+}
+
+/// Every series the alert rules select on exists from the start, at 0 (per mail kind, per job
+/// and outcome): `increase()` over a series that appears only with its first failure would miss
+/// that failure (`deploy/prometheus/alerts.yml`).
+fn zero_series(state: &AppState) {
+    use crate::metrics::{JobLabels, MailLabels};
+    let m = &state.metrics;
+    for kind in crate::mail::MailKind::STRINGS {
+        let labels = MailLabels {
+            kind: kind.to_string(),
+        };
+        for family in [&m.mail_sent, &m.mail_failed, &m.mail_retried] {
+            let _ = family.get_or_create(&labels);
+        }
+        let _ = m.mail_delivery_seconds.get_or_create(&labels);
+    }
+    for scheduled in state.jobs.iter() {
+        for outcome in ["ok", "failed", "skipped"] {
+            let _ = m.job_runs.get_or_create(&JobLabels {
+                job: scheduled.job.as_str().into(),
+                outcome: outcome.into(),
+            });
         }
     }
 }

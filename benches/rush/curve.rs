@@ -148,6 +148,12 @@ fn write_plot(name: &str, body: &str) {
 }
 
 pub async fn curve(report: &Report, backends: &[Backend]) {
+    // One backend's run writes plots of its own (`rush-answers-postgres.svg`), so that the
+    // backends may be run apart.
+    let suffix = match backends {
+        [one] => format!("-{}", one.name()),
+        _ => String::new(),
+    };
     let sizes = [(2_000, 256), (10_000, 1_000), (20_000, 2_000)];
     let mut rate_series = Vec::new();
     let mut p99_series = Vec::new();
@@ -231,7 +237,7 @@ pub async fn curve(report: &Report, backends: &[Backend]) {
         }
     }
     write_plot(
-        "rush-answers",
+        &format!("rush-answers{suffix}"),
         &svg(
             "The rush: booking answers a second",
             "residents (connections grow with them)",
@@ -240,7 +246,7 @@ pub async fn curve(report: &Report, backends: &[Backend]) {
         ),
     );
     write_plot(
-        "rush-p99",
+        &format!("rush-p99{suffix}"),
         &svg(
             "The rush: booking latency p99",
             "residents (connections grow with them)",
@@ -249,7 +255,7 @@ pub async fn curve(report: &Report, backends: &[Backend]) {
         ),
     );
     write_plot(
-        "storm-304",
+        &format!("storm-304{suffix}"),
         &svg(
             "The storm: revalidations (304) a second",
             "wrk connections",

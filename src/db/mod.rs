@@ -246,6 +246,15 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
     }
 }
 
+/// Reverts the newest migration (`madoguchi migrate --revert-last`); returns its version.
+pub fn revert_last_migration(conn: &mut DbConnection) -> Result<String, String> {
+    let reverted = match conn {
+        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+        DbConnection::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
+    };
+    reverted.map(|v| v.to_string()).map_err(|e| e.to_string())
+}
+
 /// Reverts every migration (for the up → down → up test and `madoguchi migrate --reset`).
 pub fn revert_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
     let reverted = match conn {

@@ -74,3 +74,37 @@ fn instances_migrating_at_once_all_start() {
     conn.batch_execute("SELECT id FROM tickets")
         .expect("tables exist");
 }
+
+/// The newest migration reverted and applied again from the command line, as
+/// `docs/operations.md` describes for an upgrade that did not apply cleanly.
+#[test]
+fn the_newest_migration_is_reverted_and_applied_again_from_the_command_line() {
+    let test_db = TestDb::create();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = crate::cli::madoguchi(dir.path())
+            .env("MADOGUCHI__DATABASE__URL", test_db.url())
+            .args(args)
+            .output()
+            .expect("madoguchi runs");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, said) = run(&["migrate"]);
+    assert!(
+        ok && said.contains("applied ") && !said.contains("applied 0 "),
+        "{said}"
+    );
+    let (ok, said) = run(&["migrate", "--revert-last"]);
+    assert!(ok && said.contains("reverted migration 2"), "{said}");
+    let (ok, said) = run(&["migrate"]);
+    assert!(ok && said.contains("applied 1 migration(s)"), "{said}");
+    let (ok, said) = run(&["audit", "verify"]);
+    assert!(ok && said.starts_with("ok: 0 entries chained"), "{said}");
+}

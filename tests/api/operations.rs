@@ -657,3 +657,173 @@ async fn a_sigterm_in_a_burst_loses_no_acknowledged_booking_and_ends_the_screens
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(log.contains("SIGTERM"), "{log}");
 }
+
+/// The repository's top folder.
+fn repo(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// `madoguchi_…` names in a text (metric names, with their suffixes).
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("madoguchi_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[tokio::test]
+async fn the_deploy_files_name_only_metrics_the_service_exports() {
+    let app = spawn_app().await;
+    app.book_as(1, &january(&app).await[0]).await;
+    let exported = app.get("/metrics").await;
+    assert_eq!(exported.status(), 200);
+    let exported = exported.text().await.unwrap();
+    // Every family is declared (`# TYPE`), with or without samples yet.
+    let declared: std::collections::BTreeSet<String> = exported
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    let known = |name: &str| {
+        declared.contains(name)
+            || ["_total", "_bucket", "_sum", "_count"].iter().any(|s| {
+                name.strip_suffix(s)
+                    .is_some_and(|base| declared.contains(base))
+            })
+    };
+    for file in [
+        "deploy/prometheus/alerts.yml",
+        "deploy/grafana/madoguchi.json",
+        "docs/operations.md",
+    ] {
+        let text = std::fs::read_to_string(repo(file)).unwrap();
+        let names = metric_names(&text);
+        assert!(!names.is_empty(), "{file} names metrics");
+        let unknown: Vec<&String> = names.iter().filter(|n| !known(n)).collect();
+        assert!(
+            unknown.is_empty(),
+            "{file} names metrics the service does not export: {unknown:?}"
+        );
+    }
+    // The label values the rules select on are the ones the service writes.
+    assert!(
+        exported.contains(r#"method="POST",route="/api/v1/reservations""#)
+            || exported.contains(r#"route="/api/v1/reservations",method="POST""#),
+        "the booking route's label, as the alert and the dashboard select it"
+    );
+    let grafana: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("deploy/grafana/madoguchi.json")).unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    assert!(grafana["panels"].as_array().is_some_and(|p| !p.is_empty()));
+}
+
+/// Keys of config/default.toml, dotted (`mail.smtp_ca_file`, `jobs.backup.schedule`).
+fn setting_keys() -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(repo("config/default.toml")).unwrap();
+    let mut keys = std::collections::BTreeSet::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim_matches(['[', ']']).to_string();
+            keys.insert(section.clone());
+        } else if let Some((key, _)) = line.split_once('=') {
+            if !line.starts_with('#') && !section.is_empty() {
+                keys.insert(format!("{section}.{}", key.trim()));
+            }
+        }
+    }
+    keys
+}
+
+#[test]
+fn the_operations_guide_names_only_settings_commands_and_files_that_exist() {
+    let guide = std::fs::read_to_string(repo("docs/operations.md")).unwrap();
+    let keys = setting_keys();
+    let sections: std::collections::BTreeSet<&str> =
+        keys.iter().filter_map(|k| k.split('.').next()).collect();
+    // Every `section.key` in backticks (or MADOGUCHI__SECTION__KEY) is a setting.
+    let mut named = Vec::new();
+    for quoted in guide.split('`').skip(1).step_by(2) {
+        let word = quoted.split([' ', '=']).next().unwrap_or_default();
+        if let Some(env) = word.strip_prefix("MADOGUCHI__") {
+            named.push(env.to_ascii_lowercase().replace("__", "."));
+        } else if word.contains('.')
+            && word
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+            && sections.contains(word.split('.').next().unwrap_or_default())
+        {
+            named.push(word.to_string());
+        }
+    }
+    for env in guide
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("MADOGUCHI__"))
+    {
+        let key = env.split('=').next().unwrap_or_default();
+        named.push(key.to_ascii_lowercase().replace("__", "."));
+    }
+    let unknown: Vec<&String> = named.iter().filter(|k| !keys.contains(*k)).collect();
+    assert!(named.len() > 20, "the guide names settings: {named:?}");
+    assert!(
+        unknown.is_empty(),
+        "settings the configuration does not have: {unknown:?}"
+    );
+
+    // Every `madoguchi <command> …` is one the binary knows, with the flags it takes.
+    let dir = tempfile::tempdir().unwrap();
+    let mut commands = 0;
+    for line in guide.lines() {
+        for part in line.split('`') {
+            let Some(rest) = part.trim().strip_prefix("madoguchi ") else {
+                continue;
+            };
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let subcommand: Vec<&str> = words
+                .iter()
+                .copied()
+                .take_while(|w| {
+                    !w.starts_with('-') && w.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                })
+                .collect();
+            let flags: Vec<&str> = words
+                .iter()
+                .filter(|w| w.starts_with("--") && **w != "--config")
+                .map(|w| w.split('=').next().unwrap_or_default())
+                .collect();
+            let help = madoguchi(dir.path())
+                .args(&subcommand)
+                .arg("--help")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&help.stdout).to_string();
+            assert!(help.status.success(), "madoguchi {rest}: {text}");
+            for flag in flags {
+                assert!(
+                    text.contains(flag),
+                    "madoguchi {}: no {flag}",
+                    subcommand.join(" ")
+                );
+            }
+            commands += 1;
+        }
+    }
+    assert!(commands >= 8, "the guide's commands were found: {commands}");
+
+    // Every file of deploy/ it names is there.
+    for word in guide.split('`').skip(1).step_by(2) {
+        if word.starts_with("deploy/") {
+            assert!(repo(word).is_file(), "{word} is not in the repository");
+        }
+    }
+}
