@@ -78,7 +78,11 @@ enum AuditCommand {
     /// Walk the hash chain from its first entry: prints `ok` with the count and the head hash
     /// (keep it: a later run must still reach it), or the first entry that does not match
     /// (exit status 1).
-    Verify,
+    Verify {
+        /// A head printed by an earlier run: the chain must still pass through it.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -139,8 +143,8 @@ fn main() -> ExitCode {
         } => migrate(&settings, revert_all, revert_last),
         Command::Staff { command } => staff(&settings, command),
         Command::Audit {
-            command: AuditCommand::Verify,
-        } => return verify_audit(&settings),
+            command: AuditCommand::Verify { expect_head },
+        } => return verify_audit(&settings, expect_head.as_deref()),
         Command::Backup { to } => return backup(&settings, &to),
         Command::Restore { from, force } => return restore(&settings, &from, force),
         Command::Lottery {
@@ -238,11 +242,15 @@ fn restore(settings: &Settings, from: &std::path::Path, force: bool) -> ExitCode
     }
 }
 
-fn verify_audit(settings: &Settings) -> ExitCode {
-    let verdict = startup::connect_and_migrate(settings).and_then(|db| {
-        let mut conn = db.get()?;
-        Ok(madoguchi::verify_audit(&mut conn)?)
-    });
+fn verify_audit(settings: &Settings, expect_head: Option<&str>) -> ExitCode {
+    // Read only: no migrations applied by a check.
+    let verdict = madoguchi::Db::connect(&settings.database)
+        .map_err(anyhow::Error::from)
+        .and_then(|db| {
+            let mut conn = db.get()?;
+            madoguchi::verify_audit(&mut conn, expect_head)
+                .map_err(|e| anyhow::anyhow!("{e} (is the database migrated? `madoguchi migrate`)"))
+        });
     match verdict {
         Ok(madoguchi::ChainVerdict::Intact {
             entries,
@@ -257,7 +265,11 @@ fn verify_audit(settings: &Settings) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(madoguchi::ChainVerdict::Broken { seq, id, what }) => {
-            println!("broken at entry {seq} ({id}): {what}");
+            if id.is_empty() {
+                println!("broken at entry {seq}: {what}");
+            } else {
+                println!("broken at entry {seq} ({id}): {what}");
+            }
             ExitCode::FAILURE
         }
         Err(e) => {

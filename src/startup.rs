@@ -66,6 +66,16 @@ pub fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, db = db.target(), "applied migrations");
     }
+    // Audit entries written before the chain existed (or by an older instance during a rolling
+    // upgrade) are linked now, a thousand a transaction, rather than by the next staff write.
+    let mut conn = db.get()?;
+    let linked = crate::db::chain::link_backlog(&mut conn, 1000)?;
+    if linked > 0 {
+        tracing::info!(
+            entries = linked,
+            "linked earlier audit entries to the hash chain"
+        );
+    }
     Ok(db)
 }
 

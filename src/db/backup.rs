@@ -8,9 +8,10 @@
 //! file. PostgreSQL is backed up with its own tools (`pg_dump`); this refuses and says how.
 //!
 //! A restore checks the file first (`PRAGMA integrity_check`, a migration this binary knows),
-//! then puts it in place of the configured database, removing the old file's WAL and shared
-//! memory files, which would otherwise be replayed over the restored one. It refuses to
-//! replace an existing database without `force`, and keeps the replaced file beside it.
+//! refuses while any process has the database open (each holds a shared lock on
+//! `<database>.lock`), then puts it in place of the configured database. It refuses to replace
+//! an existing database without `force`, and keeps the replaced file beside it with its WAL
+//! (which would otherwise be replayed over the restored one).
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,10 @@ pub enum BackupError {
     WouldReplace(PathBuf),
     #[error("{path}: {cause}")]
     File { path: PathBuf, cause: String },
+    #[error(
+        "{0} is in use (the service, or another command, has it open): stop the service first"
+    )]
+    InUse(PathBuf),
     #[error("{path} is not a sound madoguchi database: {cause}")]
     Unsound { path: PathBuf, cause: String },
     #[error("{0}")]
@@ -87,12 +92,16 @@ pub fn backup(settings: &DatabaseSettings, to: &Path) -> Result<Contents, Backup
     postgres_only(
         settings,
         format!(
-            "pg_dump --format=custom --file={} \"$DATABASE_URL\"",
+            "pg_dump --format=custom --file='{}' \"$DATABASE_URL\"",
             to.display()
         ),
     )?;
     if to.exists() {
         return Err(BackupError::Exists(to.to_path_buf()));
+    }
+    let source = Path::new(sqlite_path(&settings.url));
+    if !source.is_file() {
+        return Err(file_error(source, "no database here (database.url)"));
     }
     let mut conn = match Manager::new(settings)
         .establish()
@@ -165,9 +174,11 @@ pub(crate) fn contents(path: &Path) -> Result<Contents, BackupError> {
     let bytes = std::fs::metadata(path)
         .map_err(|e| file_error(path, e))?
         .len();
-    // Read only: checking a file must not change it (nor create one where there was none).
-    let uri = format!("file:{}?mode=ro", path.display());
-    let mut conn = SqliteConnection::establish(&uri).map_err(|e| unsound(e.to_string()))?;
+    // Read only: checking a file must not change it (it exists: its size was read above).
+    let mut conn = SqliteConnection::establish(&path.display().to_string())
+        .map_err(|e| unsound(e.to_string()))?;
+    conn.batch_execute("PRAGMA query_only = ON")
+        .map_err(|e| unsound(e.to_string()))?;
     let checks: Vec<Text> =
         diesel::sql_query("SELECT integrity_check AS value FROM pragma_integrity_check")
             .load(&mut conn)
@@ -225,7 +236,7 @@ pub fn restore(
     postgres_only(
         settings,
         format!(
-            "pg_restore --clean --if-exists --dbname=\"$DATABASE_URL\" {}",
+            "pg_restore --clean --if-exists --dbname=\"$DATABASE_URL\" '{}'",
             from.display()
         ),
     )?;
@@ -235,6 +246,7 @@ pub fn restore(
     if exists && !force {
         return Err(BackupError::WouldReplace(target));
     }
+    let lock = alone_with(&target)?;
     let dir = match target.parent().filter(|d| !d.as_os_str().is_empty()) {
         Some(dir) => dir.to_path_buf(),
         None => PathBuf::from("."),
@@ -250,12 +262,26 @@ pub fn restore(
     sync(&incoming)?;
     let mut replaced = None;
     if exists {
-        let kept = dir.join(format!("{name}.replaced"));
+        // The first free name: an earlier restore's kept file stays.
+        let kept = (1..)
+            .map(|n| match n {
+                1 => dir.join(format!("{name}.replaced")),
+                n => dir.join(format!("{name}.replaced-{n}")),
+            })
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| dir.join(format!("{name}.replaced")));
         std::fs::rename(&target, &kept).map_err(|e| file_error(&kept, e))?;
+        // Its log goes with it (it may hold its last commits; SQLite replays a file's
+        // `-wal` when that file is opened); left here it would be replayed over the restored
+        // one. The shared-memory index is rebuilt from the log.
+        let wal = dir.join(format!("{name}-wal"));
+        if wal.exists() {
+            let mut kept_wal = kept.as_os_str().to_owned();
+            kept_wal.push("-wal");
+            std::fs::rename(&wal, PathBuf::from(kept_wal)).map_err(|e| file_error(&wal, e))?;
+        }
         replaced = Some(kept);
     }
-    // The old database's log and shared memory belong to it; left here they would be
-    // replayed over the restored file at its first opening.
     for suffix in ["-wal", "-shm"] {
         let side = dir.join(format!("{name}{suffix}"));
         if side.exists() {
@@ -264,10 +290,30 @@ pub fn restore(
     }
     std::fs::rename(&incoming, &target).map_err(|e| file_error(&target, e))?;
     sync_dir(&dir);
+    drop(lock);
     Ok(Restored {
         contents: contents(&target)?,
         replaced,
     })
+}
+
+/// The database's `.lock` held alone: every process that opens the file holds it shared
+/// (`Db::connect`), so this fails while the service (or a command) has it open.
+fn alone_with(target: &Path) -> Result<std::fs::File, BackupError> {
+    let lock_file = super::pool::lock_path(target);
+    if let Some(dir) = lock_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    }
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_file)
+        .map_err(|e| file_error(&lock_file, e))?;
+    if lock.try_lock().is_err() {
+        return Err(BackupError::InUse(target.to_path_buf()));
+    }
+    Ok(lock)
 }
 
 /// Scheduled backups: a copy named after `stamp` in `dir`, and only the newest `keep` of them

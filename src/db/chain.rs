@@ -94,8 +94,14 @@ pub(crate) fn personal_digest(e: &Entry, nonce: &str) -> String {
     hex(&Sha256::digest(personal.to_string().as_bytes()))
 }
 
-/// The entry's hash, after `previous`.
+/// Actions whose target is what a stranger typed at sign-in (erased by retention unless it is
+/// an account's login): hashed through the digest only.
+const TYPED_TARGETS: [&str; 2] = ["staff.login_failed", "staff.login_lockout"];
+
+/// The entry's hash, after `previous`: everything it says but what retention may erase, and
+/// the digest of that.
 fn link(previous: &str, seq: i64, e: &Entry, personal_digest: &str) -> String {
+    let target = (!TYPED_TARGETS.contains(&e.action.as_str())).then_some(&e.target);
     let content = serde_json::json!([
         previous,
         seq,
@@ -103,19 +109,65 @@ fn link(previous: &str, seq: i64, e: &Entry, personal_digest: &str) -> String {
         e.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
         e.staff_login,
         e.action,
+        target,
         kept_detail(&e.detail),
         personal_digest,
     ]);
     hex(&Sha256::digest(content.to_string().as_bytes()))
 }
 
+/// Whether what retention erases is gone from the entry (so its nonce may be gone too): no
+/// free text, no client address key, and a typed sign-in name erased or an account's login.
+fn erased(e: &Entry, logins: &std::collections::BTreeSet<String>) -> bool {
+    let detail: Value = serde_json::from_str(&e.detail).unwrap_or(Value::Null);
+    let free_text_gone = FREE_TEXT_KEYS.iter().all(|k| match detail.get(k) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s == "(erased)",
+        Some(_) => false,
+    });
+    let target_gone = !TYPED_TARGETS.contains(&e.action.as_str())
+        || e.target == "(erased)"
+        || logins.contains(&e.target);
+    free_text_gone && e.ip_key.is_none() && target_gone
+}
+
 fn random_nonce() -> String {
     hex(&rand::random::<[u8; 16]>())
+}
+
+/// The unlinked entries, oldest first (at most `limit`), locked on PostgreSQL.
+fn unlinked(conn: &mut DbConnection, limit: Option<i64>) -> QueryResult<Vec<Entry>> {
+    let query = audit_log::table
+        .filter(audit_log::seq.is_null())
+        .order((audit_log::at.asc(), audit_log::id.asc()))
+        .limit(limit.unwrap_or(i64::MAX));
+    match conn {
+        DbConnection::Pg(c) => query.select(Entry::as_select()).for_update().load(c),
+        DbConnection::Sqlite(_) => query.select(Entry::as_select()).load(conn),
+    }
 }
 
 /// Links the unlinked entries (this transaction's, and any written outside a transaction) to
 /// the end of the chain. Called inside the transaction, just before its commit.
 pub(crate) fn seal(conn: &mut DbConnection) -> QueryResult<usize> {
+    seal_some(conn, None)
+}
+
+/// Links entries left unlinked (written before the chain existed, or by an older version
+/// during a rolling upgrade) in transactions of `batch` entries, so that no one transaction
+/// holds the writer for long. At start-up.
+pub(crate) fn link_backlog(conn: &mut DbConnection, batch: i64) -> QueryResult<usize> {
+    let mut linked = 0;
+    loop {
+        let n = super::Tx::run(conn, |tx| seal_some(tx, Some(batch)))?;
+        linked += n;
+        if n == 0 {
+            return Ok(linked);
+        }
+    }
+}
+
+fn seal_some(conn: &mut DbConnection, limit: Option<i64>) -> QueryResult<usize> {
     let (mut seq, mut previous): (i64, String) = match conn {
         DbConnection::Pg(c) => audit_head::table
             .find(1)
@@ -127,25 +179,29 @@ pub(crate) fn seal(conn: &mut DbConnection) -> QueryResult<usize> {
             .select((audit_head::seq, audit_head::hash))
             .first(conn)?,
     };
-    let unlinked: Vec<Entry> = audit_log::table
-        .filter(audit_log::seq.is_null())
-        .order((audit_log::at.asc(), audit_log::id.asc()))
-        .select(Entry::as_select())
-        .load(conn)?;
+    let unlinked = unlinked(conn, limit)?;
     // Linking stores the instant as read back (PostgreSQL keeps microseconds).
     for e in &unlinked {
         seq += 1;
         let nonce = random_nonce();
         let digest = personal_digest(e, &nonce);
         let hash = link(&previous, seq, e, &digest);
-        diesel::update(audit_log::table.find(&e.id))
-            .set((
-                audit_log::seq.eq(seq),
-                audit_log::hash.eq(&hash),
-                audit_log::personal_digest.eq(&digest),
-                audit_log::nonce.eq(&nonce),
-            ))
-            .execute(conn)?;
+        let linked = diesel::update(
+            audit_log::table
+                .find(&e.id)
+                .filter(audit_log::seq.is_null()),
+        )
+        .set((
+            audit_log::seq.eq(seq),
+            audit_log::hash.eq(&hash),
+            audit_log::personal_digest.eq(&digest),
+            audit_log::nonce.eq(&nonce),
+        ))
+        .execute(conn)?;
+        if linked != 1 {
+            // Under the head's lock nobody else links: this would be a fault, not a race.
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
         previous = hash;
     }
     if !unlinked.is_empty() {
@@ -171,8 +227,22 @@ pub enum ChainVerdict {
     Broken { seq: i64, id: String, what: String },
 }
 
-/// Walks the chain from its start.
-pub fn verify(conn: &mut DbConnection) -> QueryResult<ChainVerdict> {
+/// Walks the chain from its start, in one read transaction (a snapshot: writes going on
+/// meanwhile are not seen half-way). `expect_head`: a head noted earlier, which the chain must
+/// still pass through.
+pub fn verify(conn: &mut DbConnection, expect_head: Option<&str>) -> QueryResult<ChainVerdict> {
+    use diesel::connection::SimpleConnection;
+    let begin = match conn {
+        DbConnection::Pg(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        DbConnection::Sqlite(_) => "BEGIN",
+    };
+    conn.batch_execute(begin)?;
+    let verdict = walk(conn, expect_head);
+    let _ = conn.batch_execute("ROLLBACK");
+    verdict
+}
+
+fn walk(conn: &mut DbConnection, expect_head: Option<&str>) -> QueryResult<ChainVerdict> {
     let (head_seq, head_hash): (i64, String) = audit_head::table
         .find(1)
         .select((audit_head::seq, audit_head::hash))
@@ -181,13 +251,20 @@ pub fn verify(conn: &mut DbConnection) -> QueryResult<ChainVerdict> {
         .filter(audit_log::seq.is_null())
         .count()
         .get_result(conn)?;
-    let mut previous = GENESIS.to_string();
-    let mut expected = 0i64;
-    let mut erased = 0i64;
-    let mut after = 0i64;
+    let logins: std::collections::BTreeSet<String> = super::schema::staff::table
+        .select(super::schema::staff::login)
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let mut walked = Walked {
+        previous: GENESIS.to_string(),
+        entries: 0,
+        erased: 0,
+        met_expected: expect_head.is_none_or(|h| h == GENESIS),
+    };
     loop {
         let page: Vec<Entry> = audit_log::table
-            .filter(audit_log::seq.gt(after))
+            .filter(audit_log::seq.gt(walked.entries))
             .order(audit_log::seq.asc())
             .limit(1000)
             .select(Entry::as_select())
@@ -196,53 +273,111 @@ pub fn verify(conn: &mut DbConnection) -> QueryResult<ChainVerdict> {
             break;
         }
         for e in page {
-            let seq = e.seq.unwrap_or_default();
-            let broken = |what: &str| ChainVerdict::Broken {
-                seq,
-                id: e.id.clone(),
-                what: what.to_string(),
-            };
-            expected += 1;
-            if seq != expected {
-                return Ok(ChainVerdict::Broken {
-                    seq: expected,
-                    id: e.id.clone(),
-                    what: format!("entry {expected} is missing (the next is {seq})"),
-                });
+            if let Err(broken) = walked.step(&e, &logins, expect_head) {
+                return Ok(broken);
             }
-            let Some(digest) = e.personal_digest.clone() else {
-                return Ok(broken("it has no digest"));
-            };
-            match &e.nonce {
-                Some(nonce) if personal_digest(&e, nonce) != digest => {
-                    return Ok(broken("its reason, target or client address was changed"));
-                }
-                Some(_) => {}
-                None => erased += 1,
-            }
-            let hash = link(&previous, seq, &e, &digest);
-            if e.hash.as_deref() != Some(hash.as_str()) {
-                return Ok(broken(
-                    "its content does not match its hash (changed after it was written)",
-                ));
-            }
-            previous = hash;
-            after = seq;
         }
     }
-    if head_seq != expected || (expected > 0 && head_hash != previous) {
-        return Ok(ChainVerdict::Broken {
-            seq: expected,
-            id: String::new(),
-            what: format!(
-                "the head says {head_seq} entries ending in {head_hash}, the log has {expected}: entries were removed from its end"
-            ),
-        });
+    Ok(walked.end(head_seq, &head_hash, expect_head, unlinked))
+}
+
+/// Where a walk of the chain is.
+struct Walked {
+    previous: String,
+    entries: i64,
+    erased: i64,
+    met_expected: bool,
+}
+
+impl Walked {
+    /// The next entry: its position, its personal data against its digest, its hash.
+    fn step(
+        &mut self,
+        e: &Entry,
+        logins: &std::collections::BTreeSet<String>,
+        expect_head: Option<&str>,
+    ) -> Result<(), ChainVerdict> {
+        let seq = e.seq.unwrap_or_default();
+        let broken = |what: &str| ChainVerdict::Broken {
+            seq,
+            id: e.id.clone(),
+            what: what.to_string(),
+        };
+        self.entries += 1;
+        let expected = self.entries;
+        if seq != expected {
+            return Err(ChainVerdict::Broken {
+                seq: expected,
+                id: String::new(),
+                what: format!(
+                    "entry {expected} is missing (the next is entry {seq}, {})",
+                    e.id
+                ),
+            });
+        }
+        let Some(digest) = e.personal_digest.as_deref() else {
+            return Err(broken("it has no digest"));
+        };
+        match &e.nonce {
+            Some(nonce) if personal_digest(e, nonce) != digest => {
+                return Err(broken("its reason, target or client address was changed"));
+            }
+            Some(_) => {}
+            None if erased(e, logins) => self.erased += 1,
+            None => {
+                return Err(broken(
+                    "its nonce is gone but its personal data is not erased (changed after it was written)",
+                ))
+            }
+        }
+        let hash = link(&self.previous, seq, e, digest);
+        if e.hash.as_deref() != Some(hash.as_str()) {
+            return Err(broken(
+                "its content does not match its hash (changed after it was written)",
+            ));
+        }
+        self.met_expected = self.met_expected || expect_head == Some(hash.as_str());
+        self.previous = hash;
+        Ok(())
     }
-    Ok(ChainVerdict::Intact {
-        entries: expected,
-        erased,
-        unlinked,
-        head: previous,
-    })
+
+    /// The walk's end against the head, and the head noted earlier.
+    fn end(
+        self,
+        head_seq: i64,
+        head_hash: &str,
+        expect_head: Option<&str>,
+        unlinked: i64,
+    ) -> ChainVerdict {
+        let broken = |what: String| ChainVerdict::Broken {
+            seq: self.entries,
+            id: String::new(),
+            what,
+        };
+        if head_seq != self.entries || head_hash != self.previous {
+            return broken(if self.entries < head_seq {
+                format!(
+                    "the head says {head_seq} entries, the log has {}: entries were removed from its end",
+                    self.entries
+                )
+            } else {
+                format!(
+                    "the head says {head_seq} entries ending in {head_hash}, the log has {} ending in {}: the head or the log's end was rewritten",
+                    self.entries, self.previous
+                )
+            });
+        }
+        if !self.met_expected {
+            return broken(format!(
+                "the head noted earlier ({}) is not in the chain: entries before it were rewritten",
+                expect_head.unwrap_or_default()
+            ));
+        }
+        ChainVerdict::Intact {
+            entries: self.entries,
+            erased: self.erased,
+            unlinked,
+            head: self.previous,
+        }
+    }
 }

@@ -79,6 +79,36 @@ pub struct Db {
     staff: Arc<Permits>,
     listeners: Arc<Listeners>,
     manager: Manager,
+    /// SQLite: a shared lock on `<database>.lock` while this process uses the file, so that
+    /// `madoguchi restore` (which needs it alone) refuses while the service runs.
+    _in_use: Option<Arc<std::fs::File>>,
+}
+
+/// The SQLite file's folder made, and the shared lock on its `.lock` taken (a restore, which
+/// needs it alone, refuses while it is held; one under way stops this start).
+fn sqlite_in_use(manager: &Manager) -> Result<Arc<std::fs::File>, DbError> {
+    let path = Path::new(sqlite_path(&manager.url));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| DbError::Folder(dir.to_path_buf(), e))?;
+    }
+    let lock = lock_path(path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| manager.connect_error(format!("{}: {e}", lock.display())))?;
+    file.try_lock_shared().map_err(|_| {
+        manager.connect_error("a restore is replacing the database (madoguchi restore)")
+    })?;
+    Ok(Arc::new(file))
+}
+
+/// The lock file beside a SQLite database.
+pub(crate) fn lock_path(database: &Path) -> std::path::PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    std::path::PathBuf::from(name)
 }
 
 impl std::fmt::Debug for Db {
@@ -95,12 +125,10 @@ impl Db {
     /// then builds the pool.
     pub fn connect(settings: &DatabaseSettings) -> Result<Db, DbError> {
         let manager = Manager::new(settings);
-        if manager.backend == Backend::Sqlite {
-            let path = Path::new(sqlite_path(&manager.url));
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| DbError::Folder(dir.to_path_buf(), e))?;
-            }
-        }
+        let in_use = match manager.backend {
+            Backend::Sqlite => Some(sqlite_in_use(&manager)?),
+            Backend::Postgres => None,
+        };
         // A first connection reports the real cause (refused, unknown host, bad password).
         drop(manager.establish()?);
         let staff_size = settings.staff_pool_size.max(1);
@@ -164,6 +192,7 @@ impl Db {
             ),
             listeners,
             manager,
+            _in_use: in_use,
         })
     }
 

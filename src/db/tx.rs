@@ -145,6 +145,10 @@ where
             .transaction_depth(),
         Ok(None)
     );
+    if outermost {
+        // Entries of an earlier transaction on this thread were sealed or rolled back.
+        chain::take_pending();
+    }
     match conn {
         DbConnection::Sqlite(c) if immediate => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?

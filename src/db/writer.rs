@@ -291,6 +291,8 @@ fn broken(conn: &mut DbConnection) -> bool {
 }
 
 fn commit_group(conn: &mut DbConnection, group: Vec<Job>, listeners: &Listeners) {
+    // This group's audit entries only: an earlier group's were sealed or rolled back.
+    super::chain::take_pending();
     let began = match conn {
         DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")

@@ -70,7 +70,8 @@ async fn backup(db: &Db, env: &JobEnv, now: DateTime<Utc>) -> Result<u64, RunErr
     let stamp = now.with_timezone(&tz).format("%Y%m%dT%H%M%S").to_string();
     let dir = std::path::PathBuf::from(&env.settings.backup.dir);
     let keep = env.settings.backup.keep as usize;
-    db.run(move |conn| {
+    // Outside the lanes: a copy takes a while and must not hold a request's connection.
+    db.run_background(move |conn| {
         let (file, removed) = crate::db::backup::scheduled(conn, &dir, &stamp, keep)
             .map_err(|e| JobError::Other(anyhow::anyhow!("backup: {e}")))?;
         tracing::info!(file = %file.display(), removed, "backup written");

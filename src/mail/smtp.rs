@@ -28,6 +28,14 @@ use crate::config::{MailSettings, SmtpTls};
 /// What a failed TLS handshake is about.
 const TLS_FAILED: &str = "smtp: TLS with the relay failed (its certificate must name mail.smtp_host and come from a trusted authority: mail.smtp_ca_file)";
 
+/// What a refused sign-in is about.
+const SIGN_IN: &str =
+    "smtp: the relay refused the sign-in (mail.smtp_username, mail.smtp_password)";
+/// A sign-in attempted without TLS.
+const NO_TLS_SIGN_IN: &str = "smtp: no sign-in without TLS (mail.smtp_tls is \"none\"; relays take a password over \"starttls\" or \"tls\" only)";
+/// After a TLS or sign-in failure, how long no connection is tried.
+const CONNECT_PAUSE: Duration = Duration::from_secs(30);
+
 /// How long an idle connection is kept for the next message.
 const IDLE_FOR: Duration = Duration::from_secs(60);
 /// Idle longer than this, a connection is probed with NOOP before it is used again.
@@ -43,6 +51,10 @@ pub(crate) struct SmtpPool {
     hello: ClientId,
     permits: Semaphore,
     idle: std::sync::Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    /// After a failed TLS handshake or sign-in: until when no connection is tried, and why.
+    /// A wrong password then costs the relay one sign-in per pause, not one per waiting mail
+    /// (relays lock accounts that fail too often).
+    paused: std::sync::Mutex<Option<(Instant, String)>>,
 }
 
 fn transient(message: String) -> SendError {
@@ -123,6 +135,7 @@ impl SmtpPool {
             hello: ClientId::default(),
             permits: Semaphore::new(m.concurrency.max(1) as usize),
             idle: std::sync::Mutex::new(Vec::new()),
+            paused: std::sync::Mutex::new(None),
         })
     }
 
@@ -143,6 +156,37 @@ impl SmtpPool {
     /// A new connection: TCP with `TCP_NODELAY`, the greeting and EHLO, TLS as configured,
     /// then AUTH when there are credentials.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        if let Some(why) = self.pause_in_force() {
+            return Err(transient(why));
+        }
+        let connected = self.connect_now().await;
+        if let Err(e) = &connected {
+            if e.message.contains(TLS_FAILED) || e.message.contains(SIGN_IN) {
+                if let Ok(mut paused) = self.paused.lock() {
+                    *paused = Some((Instant::now() + CONNECT_PAUSE, e.message.clone()));
+                }
+            }
+        }
+        connected
+    }
+
+    /// Why no connection is tried now (a pause after a TLS or sign-in failure), if so.
+    fn pause_in_force(&self) -> Option<String> {
+        let mut paused = self.paused.lock().ok()?;
+        match paused.as_ref() {
+            Some((until, why)) if Instant::now() < *until => Some(format!(
+                "{why} (not tried again for {} s after such a failure)",
+                CONNECT_PAUSE.as_secs()
+            )),
+            Some(_) => {
+                *paused = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    async fn connect_now(&self) -> Result<AsyncSmtpConnection, SendError> {
         let tcp = match tokio::time::timeout(
             self.timeout,
             TcpStream::connect((self.host.as_str(), self.port)),
@@ -214,8 +258,8 @@ impl SmtpPool {
             )
             .await
             .map_err(connection_error(match self.tls {
-                SmtpTls::None => "smtp: no sign-in without TLS (mail.smtp_tls is \"none\"; relays take a password over \"starttls\" or \"tls\" only)",
-                _ => "smtp: the relay refused the sign-in (mail.smtp_username, mail.smtp_password)",
+                SmtpTls::None => NO_TLS_SIGN_IN,
+                _ => SIGN_IN,
             }))?;
         }
         Ok(conn)

@@ -9,7 +9,7 @@ use crate::config::{MailSettings, MailTransportKind};
 
 pub(crate) enum Transport {
     File(AsyncFileTransport<Tokio1Executor>),
-    Smtp(SmtpPool),
+    Smtp(Box<SmtpPool>),
 }
 
 impl Transport {
@@ -21,7 +21,7 @@ impl Transport {
                 })?;
                 Ok(Transport::File(AsyncFileTransport::new(&m.file_dir)))
             }
-            MailTransportKind::Smtp => Ok(Transport::Smtp(SmtpPool::new(m)?)),
+            MailTransportKind::Smtp => Ok(Transport::Smtp(Box::new(SmtpPool::new(m)?))),
         }
     }
 

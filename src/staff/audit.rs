@@ -376,6 +376,9 @@ pub(crate) fn erase_personal_data_before(
 ) -> QueryResult<u64> {
     let old: Vec<AuditRow> = audit_log::table
         .filter(audit_log::at.lt(before.naive_utc()))
+        // Linked entries only: one not linked yet is erased at the next run, after its
+        // transaction has linked it (never both at once).
+        .filter(audit_log::seq.is_not_null())
         // A non-null reason is written `"reason":"…"` (serde_json, no spaces); erased ones
         // say "(erased)", so a second run finds nothing more to do.
         .filter(
@@ -408,6 +411,7 @@ pub(crate) fn erase_personal_data_before(
     changed += diesel::update(
         audit_log::table
             .filter(audit_log::at.lt(before.naive_utc()))
+            .filter(audit_log::seq.is_not_null())
             .filter(audit_log::action.eq_any([Action::StaffLoginFailed, Action::StaffLoginLockout]))
             .filter(audit_log::target.ne("(erased)"))
             .filter(audit_log::target.ne_all(accounts)),

@@ -183,9 +183,12 @@ async fn a_lottery_is_entered_once_holds_its_month_and_is_drawn_as_its_seed_says
     );
     assert_eq!(drawn["entries"], 5);
     let won = drawn["won"].as_i64().expect("won");
-    // The caller always wins (a web entry can never take the seat held for phone bookings);
-    // the web takes at most two of 9:00's seats; the fourth resident is served by 9:30 at worst.
-    assert!((3..=4).contains(&won), "won {won}");
+    // The caller always wins (a web entry can never take the seat held for phone bookings).
+    // Held seats are a slot's last ones: a caller drawn before the web takes an ordinary seat
+    // and leaves the held one for another caller, so the web then gets one of 9:00's seats
+    // (if the fourth resident takes it, 9:30 goes unasked: won 2), else two; the fourth is
+    // served by 9:30 at worst (3 or 4). Which, the seed decides.
+    assert!((2..=4).contains(&won), "won {won}");
     let fourth_token = fourth["manage_token"].as_str().expect("token");
     let fourth: Value = app
         .get(&format!("/api/v1/lottery-entries/{fourth_token}"))

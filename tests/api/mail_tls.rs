@@ -125,6 +125,12 @@ async fn a_wrong_password_is_reported_and_the_mail_kept_for_another_try() {
     assert!(error.contains("refused the sign-in"), "{error}");
     assert!(error.contains("535"), "{error}");
     assert!(relay.received().is_empty());
+    // The next mail does not try the same password again at once: relays lock accounts that
+    // fail too often. It is kept for later, saying why.
+    assert_eq!(relay.sign_ins(), 1);
+    let (sent, retrying, _) = one_mail(&app, "another@example.jp").await;
+    assert_eq!((sent, retrying), (0, 1));
+    assert_eq!(relay.sign_ins(), 1, "no second sign-in within the pause");
 }
 
 #[tokio::test]

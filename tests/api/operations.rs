@@ -148,6 +148,20 @@ async fn a_backup_taken_during_a_burst_of_bookings_restores_every_booking_acknow
     assert!(text(&again).contains("already exists"), "{}", text(&again));
     assert_eq!(std::fs::metadata(&backup_file).unwrap().len(), size);
 
+    // Not over the database the service is using, even with --force.
+    let live = cli(
+        work.path(),
+        app.db.url(),
+        &[
+            "restore",
+            "--from",
+            &backup_file.display().to_string(),
+            "--force",
+        ],
+    );
+    assert!(!live.status.success());
+    assert!(text(&live).contains("is in use"), "{}", text(&live));
+
     // Restored into a fresh folder, then served.
     let fresh = tempfile::tempdir().unwrap();
     let restored = fresh.path().join("var/madoguchi.sqlite3");
@@ -432,7 +446,17 @@ async fn entries_removed_from_the_end_and_rewritten_reasons_show_and_retention_k
     let (ok, said) = audit_verify(app.db.url());
     assert!(ok, "put back, it verifies again: {said}");
 
-    // Retention erases the reason and the client address keys long after: still verifiable.
+    // The nonce blanked (as retention does) while the reason is still there: shown.
+    sql(
+        &app,
+        "UPDATE audit_log SET nonce = NULL WHERE detail LIKE '%山田%'",
+    )
+    .await;
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(!ok && said.contains("nonce is gone"), "{said}");
+
+    // Retention erases the reason and the client address keys long after: the entry is then
+    // as retention leaves it, and the chain verifies.
     let env = app.state.job_runner().env();
     let later = app.clock.now() + chrono::Duration::days(400);
     run_body(&app.state.db, &env, Job::Retention, later)
@@ -448,6 +472,39 @@ async fn entries_removed_from_the_end_and_rewritten_reasons_show_and_retention_k
     let (ok, said) = audit_verify(app.db.url());
     assert!(ok, "{said}");
     assert!(!said.contains(" 0 with personal data erased"), "{said}");
+
+    // Which reservation was cancelled stays hashed after retention: changed, shown.
+    sql(
+        &app,
+        "UPDATE audit_log SET target = 'R-0000-0000' WHERE action = 'reservation.cancel'",
+    )
+    .await;
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(!ok && said.contains("does not match its hash"), "{said}");
+    sql(
+        &app,
+        &format!("UPDATE audit_log SET target = '{number}' WHERE action = 'reservation.cancel'"),
+    )
+    .await;
+    let (ok, said) = audit_verify(app.db.url());
+    assert!(ok, "{said}");
+
+    // A head noted earlier must still be in the chain.
+    let head = said.rsplit("head ").next().unwrap().trim().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(
+        dir.path(),
+        app.db.url(),
+        &["audit", "verify", "--expect-head", &head],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cli(
+        dir.path(),
+        app.db.url(),
+        &["audit", "verify", "--expect-head", "0badc0de"],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not in the chain"), "{}", text(&out));
 
     // The last entries removed: the head shows it.
     sql(

@@ -69,6 +69,8 @@ impl Authority {
 pub struct Relay {
     pub port: u16,
     received: Arc<Mutex<Vec<String>>>,
+    /// AUTH commands the relay was sent.
+    sign_ins: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Relay {
@@ -88,6 +90,7 @@ impl Relay {
         let relay = Relay {
             port: listener.local_addr().expect("addr").port(),
             received: Arc::default(),
+            sign_ins: Arc::default(),
         };
         let r = relay.clone();
         tokio::spawn(async move {
@@ -99,6 +102,11 @@ impl Relay {
             }
         });
         relay
+    }
+
+    /// How many times a client tried to sign in.
+    pub fn sign_ins(&self) -> usize {
+        self.sign_ins.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Recipients of each message taken.
@@ -160,7 +168,15 @@ impl Relay {
                 say(&mut s, b"220 2.0.0 Ready to start TLS\r\n").await?;
                 s.flush().await?;
                 return Ok(Some(s.into_inner()));
+            } else if upper.starts_with("AUTH") && !tls {
+                say(
+                    &mut s,
+                    b"538 5.7.11 Encryption required for requested authentication mechanism\r\n",
+                )
+                .await?;
             } else if upper.starts_with("AUTH PLAIN") {
+                self.sign_ins
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let given = match cmd.split_whitespace().nth(2) {
                     Some(b64) => b64.to_string(),
                     None => {
@@ -173,6 +189,8 @@ impl Relay {
                 signed_in = parts.len() == 3 && parts[1] == USER && parts[2] == PASSWORD;
                 say(&mut s, auth_answer(signed_in)).await?;
             } else if upper.starts_with("AUTH LOGIN") {
+                self.sign_ins
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 say(&mut s, b"334 VXNlcm5hbWU6\r\n").await?;
                 let user = decode(&read_line(&mut s).await?);
                 say(&mut s, b"334 UGFzc3dvcmQ6\r\n").await?;
