@@ -30,6 +30,7 @@ test('sign-in: a wrong password is refused next to the form, the phone role sees
   await page.click('#login-submit');
   await page.waitForSelector('#login-summary:not([hidden])');
   assert.match(await page.textContent('#login-summary'), /ログイン名またはパスワードが違います/);
+  assert.doesNotMatch(await page.textContent('#login-summary'), /null/, 'no stray "null" line under the message');
   await staffLogin(page, env.phone);
   assert.deepEqual(await navLabels(page), ['phone', 'search'], 'phone staff: phone booking and search only');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('madoguchi.staff.token') !== null && localStorage.getItem('madoguchi.staff.token') === null), true, 'the token lives in sessionStorage');

@@ -153,11 +153,12 @@ export function showProblem(problem, { form, summary, lang = 'ja', labels = {}, 
   else if (!items.length && problem.detail && problem.detail !== problem.title) lines.push(problem.detail);
   if (problem.retryAfter) lines.push(g.retry.replace('{s}', problem.retryAfter));
   lines.push(...extra);
-  summary.append(
+  // Element.append writes null as the text "null": only what there is.
+  summary.append(...[
     h('h2', { class: 'summary-title' }, isNetwork ? g.problem : heading),
     ...lines.map((l) => (l instanceof Node ? l : h('p', null, l))),
     items.length ? h('ul', null, items) : null,
-  );
+  ].filter(Boolean));
   if (problem.code === 'slot_full' && onAlternative && problem.alternatives.length) {
     summary.append(
       h('p', null, g.alternatives),
