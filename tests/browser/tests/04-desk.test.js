@@ -57,6 +57,9 @@ test('check in, call next, and the waiting-room screen shows the call', async ()
   await staffLogin(page, env.desk);
   const sections = await page.$$eval('#nav-list a', (as) => as.map((a) => a.dataset.section));
   assert.deepEqual(sections, ['search', 'desk'], 'desk staff: the front desk and search');
+  // A desk account lands on the front desk (受付・呼出), not on the search.
+  await page.waitForSelector('a[data-section="desk"][aria-current="page"]');
+  await page.waitForSelector('#d-reservation_number');
   await page.click('a[data-section="desk"]');
   await page.waitForSelector('#d-reservation_number');
   await page.fill('#d-desk', desk);

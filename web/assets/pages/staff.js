@@ -39,6 +39,9 @@ const SECTIONS = [
   ['account', 'account.h', ALL_ROLES, account, false],
   ['account/totp', 'enrol.h', ALL_ROLES, () => account().then((m) => ({ mount: m.mountEnrol })), false],
 ];
+/** Where a role lands after signing in, when no section is asked for. */
+const HOME = { phone: 'phone', desk: 'desk', admin: 'phone' };
+
 /** The set-up screen, alone, while the role must set up a second factor first. */
 const ENROL_ONLY = SECTIONS.find((s) => s[0] === 'account/totp');
 
@@ -267,7 +270,11 @@ function renderNav() {
 async function route() {
   if (!ctx.user || ctx.user.must_enrol_totp) return;
   const want = location.hash.replace(/^#\/?/, '');
-  const section = available.find((s) => s[0] === want) || available[0];
+  // Without a section asked for, each role starts where its work is (the desk at 受付・呼出).
+  const home = HOME[ctx.user.role];
+  const section = available.find((s) => s[0] === want)
+    || available.find((s) => s[0] === home)
+    || available[0];
   if (!section) return;
   if (section[0] !== want) {
     history.replaceState(null, '', '#/' + section[0]);
