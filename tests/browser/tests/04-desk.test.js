@@ -62,7 +62,13 @@ test('check in, call next, and the waiting-room screen shows the call', async ()
   await page.waitForSelector('#d-reservation_number');
   await page.click('a[data-section="desk"]');
   await page.waitForSelector('#d-reservation_number');
+  // Calling before the desk has a name asks for it, and the request goes once it is typed.
+  await page.fill('#d-desk', '');
+  await page.click('#d-call');
+  await page.waitForSelector('[data-testid="call-result"] .result.bad');
+  assert.match(await page.textContent('[data-testid="call-result"]'), /窓口の名前/);
   await page.fill('#d-desk', desk);
+  assert.equal((await page.textContent('[data-testid="call-result"]')).trim(), '', 'the request for a name is gone');
 
   // Typed (lower case, without the hyphen: the desk normalises it).
   await page.fill('#d-reservation_number', numbers[0].replace('-', '').toLowerCase());

@@ -77,7 +77,16 @@ export function mount(root, ctx) {
   function labelCall() {
     callBtn.textContent = desk() ? t('desk.callAt', { desk: desk() }) : t('desk.call');
   }
-  deskInput.addEventListener('input', () => { store.set(DESK_KEY, desk()); labelCall(); renderCurrent(); });
+  deskInput.addEventListener('input', () => {
+    store.set(DESK_KEY, desk());
+    labelCall();
+    renderCurrent();
+    // "Enter this desk's name first" goes once there is one.
+    if (desk() && callResult.dataset.needName) {
+      replace(callResult);
+      delete callResult.dataset.needName;
+    }
+  });
   labelCall();
 
   const procName = (id) => {
@@ -162,6 +171,7 @@ export function mount(root, ctx) {
   callBtn.addEventListener('click', async () => {
     if (!desk()) {
       result(callResult, false, t('desk.needName'));
+      callResult.dataset.needName = '1';
       deskInput.focus();
       return;
     }
