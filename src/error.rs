@@ -386,10 +386,17 @@ impl ErrorCode {
                 _ => self.title(lang).into(),
             },
             (C::WindowClosed, En) => match (f.date, &f.at) {
+                (Some(_), Some(at)) if f.started => {
+                    format!("This slot started at {at}; a slot that has started cannot be booked.")
+                }
                 (Some(d), Some(at)) => format!("Booking for {d} closed at {at}."),
                 _ => self.title(lang).into(),
             },
             (C::WindowClosed, Ja) => match (f.date, &f.at) {
+                (Some(_), Some(at)) if f.started => format!(
+                    "この枠は {} に始まっています。始まった枠には予約できません。",
+                    at_ja(at)
+                ),
                 (Some(d), Some(at)) => {
                     format!("{}の予約受付は {} に終了しました。", date_ja(d), at_ja(at))
                 }
@@ -594,6 +601,9 @@ pub struct Facts {
     pub retry_after_s: Option<u64>,
     /// A short English note (bad_request: what was malformed). Never user input.
     pub text: Option<String>,
+    /// `window_closed` for a slot that has started (an override lifts the window, not time):
+    /// `at` is when it started.
+    pub started: bool,
 }
 
 /// What is wrong with one field. Each problem has its words in both languages.

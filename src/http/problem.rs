@@ -414,11 +414,17 @@ impl From<BookingError> for AppError {
                         ..ProblemExtra::default()
                     })
             }
-            BookingError::SlotStarted { date } => AppError::new(ErrorCode::WindowClosed)
-                .with_facts(Facts {
-                    date: Some(date),
-                    ..Facts::default()
-                }),
+            // Still `window_closed` (the contract's code), in words that say the slot started.
+            BookingError::SlotStarted {
+                date,
+                starts_at,
+                tz,
+            } => AppError::new(ErrorCode::WindowClosed).with_facts(Facts {
+                date: Some(date),
+                at: Some(instant(starts_at, tz)),
+                started: true,
+                ..Facts::default()
+            }),
             BookingError::SlotFull {
                 alternatives, tz, ..
             } => AppError::new(ErrorCode::SlotFull).with_extra(ProblemExtra {

@@ -55,8 +55,12 @@ pub(crate) enum BookingError {
         tz: Tz,
     },
     /// An admin override lifts the booking window, not time itself.
-    #[error("the slot has already started")]
-    SlotStarted { date: NaiveDate },
+    #[error("the slot started at {starts_at}")]
+    SlotStarted {
+        date: NaiveDate,
+        starts_at: DateTime<Utc>,
+        tz: Tz,
+    },
     #[error("the slot is full")]
     SlotFull {
         alternatives: Vec<SlotView>,

@@ -280,7 +280,11 @@ fn check_when(
 ) -> Result<(), BookingError> {
     if overridden {
         if def.starts_at <= now {
-            return Err(BookingError::SlotStarted { date: def.id.date });
+            return Err(BookingError::SlotStarted {
+                date: def.id.date,
+                starts_at: def.starts_at,
+                tz: counter.tz,
+            });
         }
         return Ok(());
     }

@@ -527,9 +527,15 @@ async fn only_an_admin_overrides_the_window_and_the_reason_is_audited() {
     past["override_window"] = json!(true);
     past["override_reason"] = json!("遅れて来庁");
     app.clock.set(jst("2026-11-30T09:00:00+09:00"));
-    assert_eq!(
-        problem(app.post_staff_reservation(&admin, &past).await, 409).await["code"],
-        "window_closed"
+    let p = problem(app.post_staff_reservation(&admin, &past).await, 409).await;
+    assert_eq!(p["code"], "window_closed");
+    // In words that say the slot started, not that the window closed.
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("started at 2026-11-30T09:00:00+09:00"),
+        "{p}"
     );
     // Without the override the window still holds, for admins too.
     let plain = phone_booking_body("city-hall.2027-02-16.0900", 2);

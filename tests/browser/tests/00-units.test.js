@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { parseWhen } from '../../../web/assets/pages/staff-phone.js';
 import { normaliseNumber } from '../../../web/assets/pages/staff-desk.js';
 import { isIndividualNumber, checks } from '../../../web/assets/lib/resident.js';
-import { fmtSlot, fmtCountdown, fmtPhone, parts } from '../../../web/assets/lib/format.js';
+import { fmtSlot, fmtCountdown, fmtPhone, parts, deskWords } from '../../../web/assets/lib/format.js';
 import { fieldMessage } from '../../../web/assets/lib/problem.js';
 import { serverClock } from '../../../web/assets/lib/api.js';
 import * as endpoints from '../../../web/assets/lib/endpoints.js';
@@ -32,6 +32,13 @@ test('the desk normalises typed and scanned reservation numbers', () => {
   assert.equal(normaliseNumber('hj3k7wxa'), 'HJ3K-7WXA');
   assert.equal(normaliseNumber(' ＨＪ３Ｋ－７ＷＸＡ '), 'HJ3K-7WXA');
   assert.equal(normaliseNumber('HJ3K-7WXA'), 'HJ3K-7WXA');
+});
+
+test('the waiting-room screen says a desk named 1, 1番 or １番窓口 alike, and any other name as typed', () => {
+  for (const name of ['1', '1番', '１番窓口', ' 1 ']) assert.deepEqual(deskWords(name), { core: '1', ja: '番窓口へ', en: '1' }, name);
+  assert.deepEqual(deskWords('12番'), { core: '12', ja: '番窓口へ', en: '12' });
+  assert.deepEqual(deskWords('b'), { core: 'B', ja: '番窓口へ', en: 'B' });
+  assert.deepEqual(deskWords('総合案内'), { core: '総合案内', ja: 'へ', en: '総合案内' });
 });
 
 test('the forms recognise an individual number by its check digit', () => {

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { env, launch, watchedPage, screenshot, assertAccessible, staffLogin, staffToken, apiCall, waitForMail } from '../lib/harness.js';
+import { env, launch, watchedPage, screenshot, assertAccessible, staffLogin, staffToken, apiCall, waitForMail, serverNow } from '../lib/harness.js';
 
 let browser;
 const stamp = String(Date.now()).slice(-8);
@@ -90,6 +90,68 @@ test('a phone booking from the keyboard, with the number read back', async () =>
   assert.equal(r.data.channel, 'phone');
   assert.equal(r.data.slot.id, second);
   state.number = number;
+  page.assertClean();
+  await page.close();
+});
+
+test('the console says why a day cannot be booked; an admin books past the window, read back with what to bring', async () => {
+  const token = await staffToken(env.admin);
+  const now = await serverNow();
+  const today = new Date(now + 9 * 3600000).toISOString().slice(0, 10);
+  const plus = (n) => new Date(Date.parse(today) + n * 86400000).toISOString().slice(0, 10);
+  const av = await apiCall('GET', `/api/v1/counters/city-hall/availability?from=${plus(1)}&to=${plus(9)}`, { token });
+  assert.equal(av.status, 200);
+  const weekend = av.data.days.find((d) => d.closed_reason === 'weekend');
+  // A working day whose window has closed (07:00 three days before), a seat left in a slot.
+  const past = av.data.days.find((d) => d.open && !d.bookable_now && Date.parse(d.booking_closes_at) < now
+    && d.slots.some((sl) => sl.remaining > 0));
+  assert.ok(weekend && past, 'the next days hold a weekend and a working day past its window');
+  const md = (iso) => `${+iso.slice(5, 7)}/${+iso.slice(8, 10)}`;
+
+  const page = await watchedPage(browser.context);
+  await staffLogin(page, env.admin);
+  await page.waitForSelector('#p-when:focus');
+  // A Saturday: closed, and said so in words, not "no free slot".
+  await page.fill('#p-when', md(weekend.date));
+  await page.waitForFunction(() => /休み\(土日\)/.test(document.querySelector('#slot-options').textContent));
+  assert.doesNotMatch(await page.textContent('#slot-options'), /空いている枠がありません/);
+
+  // A day past its window: when it closed; its slots cannot be chosen …
+  await page.fill('#p-when', md(past.date));
+  await page.waitForFunction(() => /予約受付は .+ に終了しました/.test(document.querySelector('#slot-options-title').textContent));
+  const slot = past.slots.find((sl) => sl.remaining > 0);
+  const option = page.locator(`#slot-options [data-slot="${slot.id}"]`);
+  assert.equal(await option.getAttribute('aria-disabled'), 'true');
+  assert.match(await option.textContent(), /受付期間外/);
+  // … until the administrator ticks "book outside the window".
+  await page.check('#p-override_window');
+  await page.waitForFunction((id) => document.querySelector(`#slot-options [data-slot="${id}"]`).getAttribute('aria-disabled') === 'false', slot.id);
+  assert.match(await option.textContent(), new RegExp(`残り${slot.remaining} \\(期間外\\)`));
+  await option.click();
+  await page.waitForSelector('[data-testid="chosen-slot"]:not([hidden])');
+
+  // A voluntary proxy without an address.
+  await page.selectOption('#p-procedure', 'pin-reset');
+  await page.selectOption('#p-applicant_type', 'voluntary_proxy');
+  await page.fill('#p-representative_name', '代理 一郎');
+  await page.fill('#p-name', '期間 外子');
+  await page.fill('#p-name_kana', 'キカン ソトコ');
+  await page.fill('#p-phone', `080-${stamp.slice(0, 4)}-${stamp.slice(4)}`);
+  await page.fill('#p-override_reason', '入院中のため特例(課長承認)');
+  await page.click('#p-submit');
+  await page.waitForSelector('[data-testid="readback"]:not([hidden])');
+  const readback = await page.textContent('[data-testid="readback"]');
+  assert.match(await page.textContent('[data-testid="readback-procedure"]'), /暗証番号.*任意代理人/);
+  assert.match(readback, /お持ちいただくもの/);
+  assert.match(readback, /照会書/, 'the requirements are listed');
+  assert.match(await page.textContent('[data-testid="readback-visits"]'), /来庁が2回必要/);
+  assert.match(await page.textContent('[data-testid="readback-nomail"]'), /メールは送られません/);
+  assert.ok(await page.isVisible('#print-slip'), 'a slip can be printed for a caller without mail');
+  await assertAccessible(page, 'the read-back of an override');
+  await screenshot(page, 'staff-phone-readback-override');
+  // The list shows the seat just taken.
+  await page.waitForFunction(({ id, n }) => new RegExp(`残り${n}`).test(document.querySelector(`#slot-options [data-slot="${id}"]`)?.textContent || '') || (n === 0 && /満員/.test(document.querySelector(`#slot-options [data-slot="${id}"]`)?.textContent || '')),
+    { id: slot.id, n: slot.remaining - 1 });
   page.assertClean();
   await page.close();
 });

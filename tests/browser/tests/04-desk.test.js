@@ -10,7 +10,8 @@ let browser;
 let screenBrowser;
 const stamp = String(Date.now()).slice(-8);
 const numbers = [];
-const desk = String(10 + (Date.now() % 89)); // a desk of its own
+const deskNo = String(10 + (Date.now() % 89)); // a desk of its own,
+const desk = `${deskNo}番`; // named as staff name desks (12番)
 
 /** Books today's later slots for two visitors (an admin may book outside the window). */
 async function bookToday(token, n) {
@@ -84,16 +85,34 @@ test('check in, call next, and the waiting-room screen shows the call', async ()
   await page.keyboard.press('Enter');
   await page.waitForSelector(`[data-testid="waiting"] tr >> text=${numbers[1]}`);
   assert.match(await page.textContent('[data-testid="checkin-result"]'), new RegExp(numbers[1]));
+  // A walk-in with a procedure: the waiting list says what they came for.
+  await page.selectOption('#d-procedure', 'cert-renewal');
+  await page.click('#d-walkin');
+  await page.waitForSelector('[data-testid="walkin-result"] .result.ok');
+  const walkIn = (await page.textContent('[data-testid="walkin-result"] .ticket')).trim();
+  const walkRow = page.locator(`[data-testid="waiting"] tr[data-ticket="${walkIn}"]`);
+  await walkRow.waitFor();
+  assert.match(await walkRow.textContent(), /電子証明書/, "the walk-in's procedure is shown");
   await assertAccessible(page, 'the front desk');
   await screenshot(page, 'staff-desk-waiting');
 
   await page.click('#d-call');
   await page.waitForSelector(`[data-testid="current"] .current[data-ticket="${ticket}"]`);
   assert.equal(await page.textContent('[data-testid="current"] .ticket-no'), ticket, 'the first checked in is called first');
+  assert.match(await page.textContent('[data-testid="current-name"]'), /来庁 1/, 'the card says whom the desk serves');
+  // One visitor at a time: the call button reads as unavailable, and pressed anyway it asks
+  // to finish the one being served first.
+  assert.equal(await page.getAttribute('#d-call', 'aria-disabled'), 'true');
+  await page.click('#d-call', { force: true });
+  await page.waitForFunction(() => /完了.*不在/.test(document.querySelector('[data-testid="call-result"]').textContent));
+  assert.equal(await page.locator('[data-testid="current"] .current').count(), 1, 'still one visitor at this desk');
 
   await screen.waitForSelector(`#latest[data-ticket="${ticket}"]`, { timeout: 8000 });
   assert.equal(await screen.textContent('#latest-ticket'), ticket);
-  assert.equal(await screen.textContent('#latest-desk'), desk);
+  // "12番" is shown as 12 番窓口へ, and said "desk 12" in English (no stray へ, no "desk 12番").
+  assert.equal(await screen.textContent('#latest-desk'), deskNo);
+  assert.equal(await screen.textContent('#latest .desk small[lang="ja"]'), '番窓口へ');
+  assert.match(await screen.textContent('#announce'), new RegExp(`${deskNo}番窓口へお越しください.*desk ${deskNo}\\.`));
   const body = await screen.textContent('body');
   assert.ok(!body.includes('来庁') && !numbers.some((n) => body.includes(n)), 'no personal data on the screen');
   await screenshot(screen, 'display-called', { fullPage: false });
@@ -102,6 +121,7 @@ test('check in, call next, and the waiting-room screen shows the call', async ()
   await page.click(`[data-testid="current"] [data-action="complete"]`);
   await page.waitForSelector('[data-testid="current"] .current', { state: 'detached' });
   await page.waitForSelector(`[data-testid="finished"] td >> text=${ticket}`, { state: 'attached' });
+  assert.equal((await page.textContent('[data-testid="call-result"]')).trim(), '', 'the request to finish first is gone');
   const token = await staffToken(env.desk);
   const r = await apiCall('GET', `/api/v1/staff/reservations/${numbers[0]}`, { token });
   assert.equal(r.data.status, 'completed');

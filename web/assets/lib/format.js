@@ -114,3 +114,15 @@ export function fmtClock(ms, { seconds = true } = {}) {
   const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
   return seconds ? `${hm}:${pad(d.getUTCSeconds())}` : hm;
 }
+
+/**
+ * How a desk's name is shown and said: "1", "1番" and "1番窓口" are all the number 1 with
+ * 番窓口へ after it ("desk 1" in English); "A" likewise; any other name ("総合案内") is shown as
+ * typed with へ after it.
+ */
+export function deskWords(desk) {
+  const s = String(desk || '').normalize('NFKC').trim();
+  const m = /^([0-9]+|[A-Za-z])(?:番)?(?:窓口)?$/.exec(s);
+  if (m) return { core: m[1].toUpperCase(), ja: '番窓口へ', en: m[1].toUpperCase() };
+  return { core: s, ja: 'へ', en: s };
+}

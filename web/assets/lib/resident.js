@@ -7,6 +7,8 @@ import { h, $, replace } from './dom.js';
 import { pickLang, makeT, applyI18n, langHref } from './i18n.js';
 import { RESIDENT } from '../i18n/resident.js';
 
+export { procedureName, procedureNotes, renderBring } from './bring.js';
+
 export const APPLICANT_TYPES = ['holder', 'legal_representative', 'voluntary_proxy'];
 export const CHOICE_KEY = 'madoguchi.choice';
 
@@ -79,8 +81,6 @@ function showCity(city) {
 }
 
 export const counterName = (c, lang) => (lang === 'en' && c.name_en ? c.name_en : c.name);
-export const procedureName = (p, lang) => (lang === 'en' && p.name_en ? p.name_en : p.name);
-export const procedureNotes = (p, lang) => (lang === 'en' && p.notes_en && p.notes_en.length ? p.notes_en : p.notes || []);
 
 /** A link to call: ☎ 0748-36-5560 */
 export function telLink(phone) {
@@ -94,28 +94,6 @@ export function fillPhones(el, counters, t) {
   if (!withPhone.length) { el.hidden = true; return; }
   replace(el, t('footer.call'), ' ', ...withPhone.flatMap((c, i) => [
     i ? ' / ' : '', counterName(c, t.lang), ' ', telLink(c.phone)]));
-  el.hidden = false;
-}
-
-/**
- * "What to bring" for a procedure and applicant type: the requirements, the visits and the
- * procedure's notes (the signature PIN at a kiosk, smartphone certificates, …).
- */
-export function renderBring(el, procedure, applicantType, t, { headingLevel = 3 } = {}) {
-  if (!procedure || !applicantType) {
-    el.hidden = true;
-    return;
-  }
-  const a = procedure.applicants[applicantType] || {};
-  const note = t.lang === 'en' ? a.visit_note_en || a.visit_note : a.visit_note;
-  const notes = procedureNotes(procedure, t.lang);
-  replace(el,
-    h('h' + headingLevel, null, `${t('bring.h')}: ${procedureName(procedure, t.lang)}(${t('applicant.' + applicantType)})`),
-    t.lang === 'en' ? h('p', { class: 'hint' }, t('bring.jaOnly')) : null,
-    h('ul', { lang: 'ja' }, (a.requirements || []).map((r) => h('li', null, r))),
-    a.visits > 1 ? h('p', { class: 'visit-note' }, t('bring.visits', { n: a.visits }), note ? ' ' + note : '') : null,
-    notes.length ? h('h' + (headingLevel + 1), null, t('bring.notes')) : null,
-    notes.length ? h('ul', null, notes.map((n) => h('li', null, n))) : null);
   el.hidden = false;
 }
 

@@ -8,7 +8,7 @@
 
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
-import { fmtClock } from '../lib/format.js';
+import { fmtClock, deskWords } from '../lib/format.js';
 
 const $ = (s) => document.querySelector(s);
 const counter = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
@@ -57,9 +57,6 @@ async function sync() {
 
 // ---------- rendering ----------
 
-function deskSuffix(desk) {
-  return /^[0-9０-９]+$/.test(desk) ? '番窓口へ' : 'へ';
-}
 
 function render(fresh) {
   const latest = calls[0];
@@ -67,8 +64,9 @@ function render(fresh) {
   $('#idle').hidden = !!latest;
   if (latest) {
     $('#latest-ticket').textContent = latest.ticket;
-    $('#latest-desk').textContent = latest.desk;
-    $('#latest .desk small[lang="ja"]').textContent = deskSuffix(latest.desk);
+    const w = deskWords(latest.desk);
+    $('#latest-desk').textContent = w.core;
+    $('#latest .desk small[lang="ja"]').textContent = w.ja;
     $('#latest').dataset.ticket = latest.ticket;
   }
   const list = $('#recent');
@@ -80,7 +78,8 @@ function render(fresh) {
     t.textContent = c.ticket;
     const d = document.createElement('span');
     d.className = 'd';
-    d.textContent = `${c.desk}${deskSuffix(c.desk)}`;
+    const w = deskWords(c.desk);
+    d.textContent = `${w.core}${w.ja}`;
     li.append(t, d);
     return li;
   }));
@@ -89,7 +88,8 @@ function render(fresh) {
     el.classList.remove('flash');
     void el.offsetWidth;
     el.classList.add('flash');
-    $('#announce').textContent = `${fresh.ticket}番の方、${fresh.desk}${deskSuffix(fresh.desk)}お越しください。Number ${fresh.ticket}, please go to desk ${fresh.desk}.`;
+    const w = deskWords(fresh.desk);
+    $('#announce').textContent = `${fresh.ticket}番の方、${w.core}${w.ja}お越しください。Number ${fresh.ticket}, please go to desk ${w.en}.`;
     chime();
   }
 }

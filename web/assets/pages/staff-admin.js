@@ -48,7 +48,7 @@ export function mountSlots(root, ctx) {
       const d = data.days[0];
       if (!d || !d.open) {
         current = [];
-        replace(body, h('p', { class: 'notice' }, t('slots.closed', { reason: d ? d.closed_reason : '' })));
+        replace(body, h('p', { class: 'notice' }, t('slots.closed', { reason: d && t.has('closed.' + d.closed_reason) ? t('closed.' + d.closed_reason) : d ? d.closed_reason || '' : '' })));
         return;
       }
       current = d.slots;

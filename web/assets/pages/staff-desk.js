@@ -168,11 +168,23 @@ export function mount(root, ctx) {
 
   // ---- calls and outcomes ----
 
+  /** This desk's called tickets (one at most, once the console is used: see the call button). */
+  const mine = () => (queue ? queue.called.filter((tk) => tk.desk === desk()) : []);
+
   callBtn.addEventListener('click', async () => {
     if (!desk()) {
       result(callResult, false, t('desk.needName'));
       callResult.dataset.needName = '1';
       deskInput.focus();
+      return;
+    }
+    // One visitor at a time: the one being served is completed or marked absent first.
+    const serving = mine();
+    if (serving.length) {
+      result(callResult, false, t('desk.finishFirst', { ticket: serving[0].ticket }));
+      callResult.dataset.finishFirst = '1';
+      const first = current.querySelector('[data-action="complete"]');
+      if (first) first.focus();
       return;
     }
     await busy(callBtn, async () => {
@@ -216,14 +228,24 @@ export function mount(root, ctx) {
 
   function renderCurrent() {
     if (!queue) return;
-    const mine = queue.called.filter((tk) => tk.desk === desk());
-    if (!mine.length) { replace(current, h('p', { class: 'hint' }, t('desk.noCurrent'))); return; }
-    replace(current, ...mine.map((tk) => h('div', { class: 'current', 'data-ticket': tk.ticket },
-      h('p', { class: 'hint' }, t('desk.current')),
-      h('div', { class: 'ticket-no' }, tk.ticket),
-      visit2(tk.visit === 2),
-      h('p', null, t('kind.' + tk.kind), tk.reservation_number ? ` ${tk.reservation_number}` : '', tk.slot_starts_at ? ` ${fmtTime(tk.slot_starts_at)}〜` : '', ' ・ ', procName(tk.procedure)),
-      h('div', { class: 'actions' }, outcomeButtons(tk)))));
+    const serving = mine();
+    callBtn.setAttribute('aria-disabled', String(serving.length > 0));
+    if (!serving.length) {
+      if (callResult.dataset.finishFirst) { replace(callResult); delete callResult.dataset.finishFirst; }
+      replace(current, h('p', { class: 'hint' }, t('desk.noCurrent')));
+      return;
+    }
+    replace(current, ...serving.map((tk) => {
+      // The visitor's name, from today's reservations (staff see it; the screen never does).
+      const r = tk.reservation_number ? (queue.reservations || []).find((x) => x.reservation_number === tk.reservation_number) : null;
+      return h('div', { class: 'current', 'data-ticket': tk.ticket },
+        h('p', { class: 'hint' }, t('desk.current')),
+        h('div', { class: 'ticket-no' }, tk.ticket),
+        r ? h('p', { class: 'who', 'data-testid': 'current-name' }, r.name, ' ', h('small', null, r.name_kana), ' 様') : null,
+        visit2(tk.visit === 2),
+        h('p', null, t('kind.' + tk.kind), tk.reservation_number ? ` ${tk.reservation_number}` : '', tk.slot_starts_at ? ` ${fmtTime(tk.slot_starts_at)}〜` : '', ' ・ ', procName(tk.procedure)),
+        h('div', { class: 'actions' }, outcomeButtons(tk)));
+    }));
   }
 
   function table(head, rows, testid) {
@@ -242,7 +264,8 @@ export function mount(root, ctx) {
         queue.waiting.map((tk) => h('tr', { 'data-ticket': tk.ticket },
           h('td', { class: 'num' }, tk.position),
           h('td', { class: 'ticket-cell' }, tk.ticket),
-          h('td', null, t('kind.' + tk.kind), tk.reservation_number ? h('small', { class: 'mono' }, ' ' + tk.reservation_number) : null, visit2(tk.visit === 2)),
+          h('td', null, t('kind.' + tk.kind), tk.reservation_number ? h('small', { class: 'mono' }, ' ' + tk.reservation_number) : null, visit2(tk.visit === 2),
+            tk.procedure ? h('small', { class: 'proc-note' }, procName(tk.procedure)) : null),
           h('td', null, tk.slot_starts_at ? fmtTime(tk.slot_starts_at) : '—'),
           h('td', null, fmtTime(tk.issued_at)),
           h('td', { class: 'num' }, t('desk.minutes', { n: tk.estimated_wait_minutes })))), 'waiting')
@@ -269,7 +292,7 @@ export function mount(root, ctx) {
           h('td', null, fmtTime(r.slot.starts_at)),
           h('td', { class: 'mono' }, r.reservation_number),
           h('td', { class: 'name' }, r.name, h('br'), h('small', null, r.name_kana), r.visit === 2 ? h('br') : null, visit2(r.visit === 2)),
-          h('td', null, procName(r.procedure)),
+          h('td', { class: 'proc' }, procName(r.procedure)),
           h('td', null, h('span', { class: 'status-badge ' + r.status }, t('status.' + r.status))),
           h('td', { class: 'actions-cell' }, r.status === 'confirmed'
             ? h('button', { type: 'button', class: 'btn small', 'data-key': `checkin:${r.reservation_number}`, onclick: () => checkIn(r.reservation_number) }, t('desk.checkin.submit'))

@@ -5,8 +5,9 @@
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
 import { h, $, replace, busy } from '../lib/dom.js';
-import { parts, isoDate, addDays, fmtDate, fmtTime, fmtSlot } from '../lib/format.js';
+import { parts, isoDate, addDays, fmtDate, fmtTime, fmtSlot, fmtDateTime } from '../lib/format.js';
 import { showProblem, clearProblems } from '../lib/problem.js';
+import { renderBring, procedureName } from '../lib/bring.js';
 
 const READING = {
   A: 'エー', C: 'シー', E: 'イー', F: 'エフ', H: 'エイチ', J: 'ジェー', K: 'ケー', M: 'エム', N: 'エヌ', P: 'ピー',
@@ -74,6 +75,9 @@ export function mount(root, ctx) {
   let chosen = null;
   let seq = 0;
   let nextCache = null;
+  // The day typed (its availability), so the list can be drawn again when the override is
+  // ticked or a booking has taken a seat.
+  let shownDay = null;
 
   const whenInput = h('input', {
     id: 'p-when', type: 'text', role: 'combobox', 'aria-autocomplete': 'list', 'aria-expanded': 'true',
@@ -83,7 +87,7 @@ export function mount(root, ctx) {
   const listTitle = h('p', { class: 'hint', id: 'slot-options-title' });
   const list = h('ul', { class: 'options', id: 'slot-options', role: 'listbox', 'aria-labelledby': 'slot-options-title' });
   const chosenEl = h('div', { class: 'chosen-slot', hidden: true, 'data-testid': 'chosen-slot' });
-  const finder = h('section', { class: 'card', 'aria-labelledby': 'finder-h' },
+  const finder = h('section', { class: 'card no-print', 'aria-labelledby': 'finder-h' },
     h('h2', { id: 'finder-h' }, t('phone.when')),
     h('div', { class: 'field combo' },
       h('label', { for: 'p-when' }, t('phone.when')),
@@ -127,7 +131,7 @@ export function mount(root, ctx) {
   const result = h('section', { class: 'card', hidden: true, 'aria-labelledby': 'readback-h', 'data-testid': 'readback' });
 
   replace(root,
-    h('div', { class: 'view-head' }, h('h1', null, t('phone.h'))),
+    h('div', { class: 'view-head no-print' }, h('h1', null, t('phone.h'))),
     h('div', { class: 'cols' }, finder, h('div', null, caller, result)));
 
   const LABELS = {
@@ -165,7 +169,7 @@ export function mount(root, ctx) {
       }
       // With a staff token `remaining` counts every free seat, the held ones included.
       const held = o.slot.held_for_phone > 0 && o.slot.remaining > 0;
-      const left = o.slot.remaining > 0 && o.slot.bookable ? t('phone.left', { n: o.slot.remaining }) : o.slot.remaining > 0 ? t('phone.notBookable') : t('phone.full');
+      const left = slotLabel(o);
       rows.push(h('li', {
         role: 'option', id: 'opt-' + i, 'aria-selected': String(i === active), 'aria-disabled': String(!o.ok),
         'data-slot': o.slot.id, 'data-held': held ? String(o.slot.held_for_phone) : null,
@@ -174,9 +178,50 @@ export function mount(root, ctx) {
       }, h('span', { class: 'when' }, items.multiDay ? fmtTime(o.slot.starts_at) + '〜' + fmtTime(o.slot.ends_at) : `${fmtTime(o.slot.starts_at)}〜${fmtTime(o.slot.ends_at)}`),
       h('span', { class: 'left' }, left, held ? h('span', { class: 'held-badge' }, t('phone.held', { n: o.slot.held_for_phone })) : null)));
     });
-    if (!items.length) rows.push(h('li', { class: 'group', role: 'presentation' }, t('phone.noSlots')));
+    if (!items.length) rows.push(h('li', { class: 'group', role: 'presentation' }, items.empty || t('phone.noSlots')));
     replace(list, rows);
     setActive(active);
+  }
+
+  /** What the list says of a slot: seats left, full, or why it cannot be booked now. */
+  function slotLabel(o) {
+    const s = o.slot;
+    if (s.remaining <= 0) return t('phone.full');
+    if (s.bookable) return t('phone.left', { n: s.remaining });
+    if (Date.parse(s.starts_at) <= serverClock.now()) return t('phone.started');
+    if (o.ok) return t('phone.left', { n: s.remaining }) + ' ' + t('phone.overridden');
+    return o.day && Date.parse(o.day.booking_opens_at) > serverClock.now() ? t('phone.notOpen') : t('phone.notBookable');
+  }
+
+  /**
+   * Whether a slot can be chosen: bookable with a seat, or (an administrator who ticked "book
+   * outside the window") any slot of an open day with a seat that has not started.
+   */
+  function canTake(slot, day) {
+    if (slot.remaining <= 0) return false;
+    if (slot.bookable) return true;
+    return overriding() && (!day || day.open) && Date.parse(slot.starts_at) > serverClock.now();
+  }
+
+  function overriding() {
+    return isAdmin && overrideBox.checked;
+  }
+
+  /** The list's title for a day: its date, closed and why, its window when not open now. */
+  function dayTitle(date, day) {
+    let title = t('phone.dayslots', { date: fmtDate(date, lang) });
+    if (day && !day.open) return title + ' — ' + closedWords(day.closed_reason);
+    if (day && !day.bookable_now && day.booking_opens_at && day.booking_closes_at) {
+      const now = serverClock.now();
+      if (Date.parse(day.booking_closes_at) <= now) title += ' — ' + t('phone.windowClosed', { at: fmtDateTime(day.booking_closes_at, lang) });
+      else if (Date.parse(day.booking_opens_at) > now) title += ' — ' + t('phone.windowOpens', { at: fmtDateTime(day.booking_opens_at, lang) });
+    }
+    if (day && day.waiting > 0) title += ` ・ ${t('phone.waiting', { n: day.waiting })}`;
+    return title;
+  }
+
+  function closedWords(reason) {
+    return t('slots.closed', { reason: t.has('closed.' + reason) ? t('closed.' + reason) : reason || '' });
   }
 
   /** The day's waiting list (staff see its length): worth telling a caller who finds it full. */
@@ -228,10 +273,11 @@ export function mount(root, ctx) {
 
   async function onWhenInput() {
     const value = whenInput.value;
-    if (!value.trim()) { showNext().catch(showLoadProblem); return; }
+    if (!value.trim()) { shownDay = null; showNext().catch(showLoadProblem); return; }
     await ensureToday();
     const p = parseWhen(value, today);
     if (!p || p.error) {
+      shownDay = null;
       parsed.textContent = t('phone.unparsed');
       parsed.className = 'parsed bad';
       options = [];
@@ -243,20 +289,25 @@ export function mount(root, ctx) {
     const s = ++seq;
     const days = await availability(p.date, p.date);
     if (s !== seq) return;
-    const day = days[0];
-    const items = (day ? day.slots : []).map((slot) => ({ slot, ok: slot.bookable && slot.remaining > 0 }));
+    shownDay = { date: p.date, time: p.time, day: days[0] };
+    drawDay();
+  }
+
+  /** The typed day's slots, the one nearest the typed time active. */
+  function drawDay() {
+    const { date, time, day } = shownDay;
+    const items = (day ? day.slots : []).map((slot) => ({ slot, day, ok: canTake(slot, day) }));
     let i = -1;
-    if (p.time) i = items.findIndex((o) => fmtTime(o.slot.starts_at).padStart(5, '0') >= p.time && o.ok);
-    if (p.time && i >= 0 && fmtTime(items[i].slot.starts_at).padStart(5, '0') !== p.time) {
+    if (time) i = items.findIndex((o) => fmtTime(o.slot.starts_at).padStart(5, '0') >= time && o.ok);
+    if (time && i >= 0 && fmtTime(items[i].slot.starts_at).padStart(5, '0') !== time) {
       // The typed time is inside a slot: prefer the slot that contains it.
-      const within = items.findIndex((o) => o.ok && fmtTime(o.slot.starts_at).padStart(5, '0') <= p.time && fmtTime(o.slot.ends_at).padStart(5, '0') > p.time);
+      const within = items.findIndex((o) => o.ok && fmtTime(o.slot.starts_at).padStart(5, '0') <= time && fmtTime(o.slot.ends_at).padStart(5, '0') > time);
       if (within >= 0) i = within;
     }
     if (i < 0) i = items.findIndex((o) => o.ok);
     active = i;
-    renderOptions(items, t('phone.dayslots', { date: fmtDate(p.date, lang) })
-      + (day && !day.open ? ` — ${t('slots.closed', { reason: day.closed_reason })}` : '')
-      + (day && day.waiting > 0 ? ` ・ ${t('phone.waiting', { n: day.waiting })}` : ''));
+    if (day && !day.open) items.empty = closedWords(day.closed_reason);
+    renderOptions(items, dayTitle(date, day));
   }
 
   function showLoadProblem(p) {
@@ -297,7 +348,12 @@ export function mount(root, ctx) {
   // ---- the caller's details and the booking ----
 
   applicantSel.addEventListener('change', () => { repField.hidden = applicantSel.value === 'holder'; });
-  overrideBox.addEventListener('change', () => { overrideReason.hidden = !overrideBox.checked; });
+  overrideBox.addEventListener('change', () => {
+    overrideReason.hidden = !overrideBox.checked;
+    // The typed day's slots outside the window become choosable, or stop being.
+    if (shownDay) drawDay();
+    if (chosen && !overrideBox.checked && !chosen.bookable) { chosen = null; chosenEl.hidden = true; }
+  });
   const kana = $('#p-name_kana', form);
   kana.addEventListener('blur', () => {
     kana.value = kana.value.normalize('NFKC').replace(/[\u3041-\u3096]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
@@ -332,9 +388,11 @@ export function mount(root, ctx) {
         clearProblems(form, summary);
         nextCache = null;
         readBack(r);
+        // The list shows the seat just taken.
+        refreshList();
       } catch (p) {
         const extra = [];
-        if ((p.code === 'window_closed' || p.code === 'window_not_open') && isAdmin) extra.push(t('phone.overrideHint'));
+        if ((p.code === 'window_closed' || p.code === 'window_not_open') && isAdmin && !overrideBox.checked) extra.push(t('phone.overrideHint'));
         showProblem(p, {
           form, summary, lang, labels: LABELS, prefix: 'p-', extra,
           onAlternative: (slot) => { choose(slot); clearProblems(null, summary); submitBtn.focus(); },
@@ -347,6 +405,11 @@ export function mount(root, ctx) {
     const chars = [...r.reservation_number].map((c) => h('span', { class: 'ch' + (c === '-' ? ' dash' : '') },
       h('b', null, c), h('small', null, lang === 'en' ? READING_EN[c] || '' : READING[c] || '')));
     const nextBtn = h('button', { type: 'button', class: 'btn big', id: 'next-call', onclick: reset }, t('phone.nextCall'));
+    const printBtn = h('button', { type: 'button', class: 'btn', id: 'print-slip', onclick: () => window.print() }, t('phone.print'));
+    const counter = ctx.counters.find((c) => c.id === r.counter) || {};
+    const procedure = ctx.procedures.find((p) => p.id === r.procedure);
+    const bring = h('div', { class: 'bring', 'data-testid': 'readback-bring' });
+    renderBring(bring, procedure, r.applicant_type, t, { headingLevel: 3 });
     replace(result,
       h('h2', { id: 'readback-h' }, t('phone.done')),
       h('div', { class: 'readback' },
@@ -354,13 +417,24 @@ export function mount(root, ctx) {
         h('div', { class: 'big-number', 'aria-label': r.reservation_number, 'data-testid': 'readback-number', 'data-number': r.reservation_number }, chars),
         h('p', { class: 'kana' }, r.name_kana, ' 様'),
         h('p', { class: 'when' }, fmtSlot(r.slot, lang, { year: true })),
-        h('p', null, (ctx.counters.find((c) => c.id === r.counter) || {}).name || r.counter),
-        r.email ? h('p', { class: 'hint' }, t('phone.mailed', { email: r.email })) : null,
-        h('div', { class: 'actions' }, nextBtn)));
+        h('p', null, counter.name || r.counter, counter.phone ? ` (☎ ${counter.phone})` : ''),
+        h('p', { 'data-testid': 'readback-procedure' }, t('f.procedure'), ': ',
+          procedure ? procedureName(procedure, lang) : r.procedure, ' ・ ', t('applicant.' + r.applicant_type)),
+        r.visits > 1 ? h('p', { class: 'notice', 'data-testid': 'readback-visits' }, t('phone.twoVisits', { n: r.visits })) : null,
+        bring,
+        r.email
+          ? h('p', { class: 'hint' }, t('phone.mailed', { email: r.email }))
+          : h('p', { class: 'notice', 'data-testid': 'readback-nomail' }, t('phone.noMail')),
+        h('div', { class: 'actions no-print' }, nextBtn, printBtn)));
     caller.hidden = true;
     result.hidden = false;
     nextBtn.focus();
     result.scrollIntoView({ block: 'start' });
+  }
+
+  function refreshList() {
+    if (whenInput.value.trim()) onWhenInput().catch(showLoadProblem);
+    else showNext().catch(showLoadProblem);
   }
 
   function reset() {

@@ -1,0 +1,29 @@
+// "What to bring" for a procedure and applicant type, as the residents' pages and the phone
+// console's read-back show it (t gives the words: bring.*, applicant.*).
+
+import { h, replace } from './dom.js';
+
+export const procedureName = (p, lang) => (lang === 'en' && p.name_en ? p.name_en : p.name);
+export const procedureNotes = (p, lang) => (lang === 'en' && p.notes_en && p.notes_en.length ? p.notes_en : p.notes || []);
+
+/**
+ * "What to bring" for a procedure and applicant type: the requirements, the visits and the
+ * procedure's notes (the signature PIN at a kiosk, smartphone certificates, …).
+ */
+export function renderBring(el, procedure, applicantType, t, { headingLevel = 3 } = {}) {
+  if (!procedure || !applicantType) {
+    el.hidden = true;
+    return;
+  }
+  const a = procedure.applicants[applicantType] || {};
+  const note = t.lang === 'en' ? a.visit_note_en || a.visit_note : a.visit_note;
+  const notes = procedureNotes(procedure, t.lang);
+  replace(el,
+    h('h' + headingLevel, null, `${t('bring.h')}: ${procedureName(procedure, t.lang)}(${t('applicant.' + applicantType)})`),
+    t.lang === 'en' ? h('p', { class: 'hint' }, t('bring.jaOnly')) : null,
+    h('ul', { lang: 'ja' }, (a.requirements || []).map((r) => h('li', null, r))),
+    a.visits > 1 ? h('p', { class: 'visit-note' }, t('bring.visits', { n: a.visits }), note ? ' ' + note : '') : null,
+    notes.length ? h('h' + (headingLevel + 1), null, t('bring.notes')) : null,
+    notes.length ? h('ul', null, notes.map((n) => h('li', null, n))) : null);
+  el.hidden = false;
+}
