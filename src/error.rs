@@ -525,10 +525,18 @@ impl ErrorCode {
             (C::OfferExpired, En) => "The seat offered to you was held only until its time ran out; it has passed to the next in line. You are no longer on the list for that day.".into(),
             (C::OfferExpired, Ja) => "ご案内した空き枠の確保期限が過ぎたため、次の方にご案内しました。この日のキャンセル待ちは終了しています。".into(),
             (C::RateLimited, En) => match f.retry_after_s {
+                Some(s) if s >= 60 => format!(
+                    "Too many requests; try again in about {} minutes.",
+                    s.div_ceil(60)
+                ),
                 Some(s) => format!("Too many requests; try again in {s} seconds."),
                 None => self.title(lang).into(),
             },
             (C::RateLimited, Ja) => match f.retry_after_s {
+                Some(s) if s >= 60 => format!(
+                    "リクエストが多すぎます。約{}分後に再度お試しください。",
+                    s.div_ceil(60)
+                ),
                 Some(s) => format!("リクエストが多すぎます。{s}秒後に再度お試しください。"),
                 None => self.title(lang).into(),
             },

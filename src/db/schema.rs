@@ -29,6 +29,8 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
         email_key -> Nullable<Text>,
         refusals -> Integer,
+        procedure_id -> Nullable<Text>,
+        applicant_type -> Nullable<Text>,
     }
 }
 

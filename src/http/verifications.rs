@@ -11,6 +11,7 @@ use super::problem::AppError;
 use super::route::{api, codes, Access, ApiRoute};
 use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
+use crate::catalogue::ApplicantType;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::text::EmailAddress;
 use crate::tokens::looks_like_token;
@@ -18,7 +19,7 @@ use crate::verification::{self, VerificationError, VerificationRequest};
 use actix_web::http::Method;
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[schema(example = json!({"email": "taro@example.jp", "counter": "city-hall", "slot_id": "city-hall.2027-01-04.0900"}))]
+#[schema(example = json!({"email": "taro@example.jp", "counter": "city-hall", "slot_id": "city-hall.2027-01-04.0900", "procedure": "pin-reset", "applicant_type": "holder"}))]
 pub(crate) struct VerificationBody {
     /// The address the link is mailed to.
     #[serde(default)]
@@ -27,6 +28,11 @@ pub(crate) struct VerificationBody {
     counter: Option<String>,
     /// The slot the resident chose before verifying (the page returns to it).
     slot_id: Option<String>,
+    /// The procedure chosen before verifying (the page returns to it, in whichever browser
+    /// the link is opened).
+    procedure: Option<String>,
+    /// Who comes: `holder`, `legal_representative` or `voluntary_proxy` (likewise).
+    applicant_type: Option<String>,
     /// `en` for the English pages: the mailed link opens them in English.
     lang: Option<String>,
 }
@@ -63,10 +69,28 @@ pub(crate) async fn post_verification(
         let id: SlotId = s.parse().map_err(|_| CalendarError::SlotNotFound)?;
         state.calendar.resolve(&id)?;
     }
+    let procedure = match body.procedure.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => match state.catalogue.get(p) {
+            Some(known) => Some(known.id.clone()),
+            None => return Err(ErrorCode::ProcedureNotFound.into()),
+        },
+    };
+    let applicant_type = match body.applicant_type.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(a) => Some(a.parse::<ApplicantType>().map_err(|_| {
+            Invalid::field(
+                "applicant_type",
+                FieldProblem::OneOf(ApplicantType::STRINGS),
+            )
+        })?),
+    };
     let request = VerificationRequest {
         email,
         counter: body.counter,
         slot_id: body.slot_id,
+        procedure,
+        applicant_type,
         english: body.lang.as_deref().map(str::trim) == Some("en"),
         ip_key: state.clients.key(&req),
     };
@@ -90,6 +114,10 @@ pub(crate) struct VerificationJson {
     pub expires_at: String,
     pub counter: Option<String>,
     pub slot_id: Option<String>,
+    /// The procedure chosen before the link was asked for, if one was.
+    pub procedure: Option<String>,
+    /// Who comes, if it was chosen.
+    pub applicant_type: Option<String>,
 }
 
 /// What a verification link holds, while it can still be used.
@@ -116,6 +144,8 @@ pub(crate) async fn get_verification(
         expires_at: stored(row.expires_at, tz),
         counter: row.counter_id,
         slot_id: row.slot_id,
+        procedure: row.procedure_id,
+        applicant_type: row.applicant_type,
     }))
 }
 
@@ -129,7 +159,10 @@ pub(super) fn routes() -> Vec<ApiRoute> {
             M::POST,
             "/api/v1/verifications",
             Public,
-            codes::<(Invalid, CalendarError, VerificationError)>(&[E::InvalidEmail]),
+            codes::<(Invalid, CalendarError, VerificationError)>(&[
+                E::InvalidEmail,
+                E::ProcedureNotFound,
+            ]),
             post_verification,
         ),
         api(

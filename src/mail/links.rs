@@ -68,6 +68,29 @@ pub(crate) fn visit_labels(starts: DateTime<Utc>, ends: DateTime<Utc>, tz: Tz) -
     )
 }
 
+/// (`Mon 4 January 2027, 09:00–09:30`, `Mon 4 January 2027, 09:00`) for a visit, in the
+/// counter's zone: the English reader's date, and the moment changes end (its start).
+pub(crate) fn visit_labels_en(
+    starts: DateTime<Utc>,
+    ends: DateTime<Utc>,
+    tz: Tz,
+) -> (String, String) {
+    let starts = starts.with_timezone(&tz);
+    let ends = ends.with_timezone(&tz);
+    let day = starts.format("%a %-d %B %Y");
+    (
+        format!("{day}, {}–{}", starts.format("%H:%M"), ends.format("%H:%M")),
+        format!("{day}, {}", starts.format("%H:%M")),
+    )
+}
+
+/// `Mon 4 January 2027, 09:30`, an instant in the counter's zone, for the English reader.
+pub(crate) fn instant_label_en(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz)
+        .format("%a %-d %B %Y, %H:%M")
+        .to_string()
+}
+
 /// `2027年1月4日 09:30`, an instant in the counter's zone.
 pub(crate) fn instant_label(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz)

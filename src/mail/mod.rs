@@ -128,6 +128,9 @@ pub(crate) struct VerificationMail {
     pub city: String,
     pub link: String,
     pub expires_label: String,
+    /// The same instant for the English reader (`Mon 4 January 2027, 10:30`).
+    #[serde(default)]
+    pub expires_label_en: String,
     pub sender_footer: String,
 }
 
@@ -142,6 +145,16 @@ pub(crate) struct ReservationMail {
     /// `2027年1月4日(月)` and `09:00〜09:30`, in the counter's zone.
     pub date_label: String,
     pub time_label: String,
+    /// `Mon 4 January 2027, 09:00–09:30`: the same visit for the English reader (empty in
+    /// mails written before it was kept).
+    #[serde(default)]
+    pub when_en: String,
+    /// Until when the manage link changes or cancels the visit (its start):
+    /// `2027年1月4日(月) 09:00` and `Mon 4 January 2027, 09:00`.
+    #[serde(default)]
+    pub changes_until: String,
+    #[serde(default)]
+    pub changes_until_en: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub issued_at: DateTime<Utc>,

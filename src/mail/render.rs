@@ -279,7 +279,26 @@ mod tests {
             let r = render(kind, &p.to_string()).unwrap_or_else(|e| panic!("{kind}: {e}"));
             assert!(r.subject.contains("ACEF-HJKM"), "{kind}: {}", r.subject);
             assert!(r.text.contains("2027年1月4日(月)"), "{kind}");
+            assert!(
+                !r.text.contains("Japan time)\n"),
+                "{kind}: no English date, no line"
+            );
         }
+        // With the English date and the end of changes (mails written since they are kept).
+        let mut p = p;
+        p["when_en"] = json!("Mon 4 January 2027, 09:00–09:30");
+        p["changes_until"] = json!("2027年1月4日(月) 09:00");
+        p["changes_until_en"] = json!("Mon 4 January 2027, 09:00");
+        let r = render(MailKind::BookingConfirmed, &p.to_string()).unwrap();
+        assert!(r
+            .text
+            .contains("Mon 4 January 2027, 09:00–09:30 (Japan time)"));
+        assert!(r
+            .text
+            .contains("変更・キャンセルは 2027年1月4日(月) 09:00(予約の開始時刻)までできます。"));
+        assert!(r
+            .text
+            .contains("until Mon 4 January 2027, 09:00 (the start of the visit)"));
         let v = render(
             MailKind::Verification,
             &json!({"city": "近江八幡市", "link": "http://x/booking/verify?token=t", "expires_label": "2026年11月24日 10:30", "sender_footer": "f"}).to_string(),

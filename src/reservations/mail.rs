@@ -16,11 +16,18 @@ pub(crate) fn visit_label(calendar: &Calendar, row: &ReservationRow) -> String {
 }
 
 fn visit_labels(calendar: &Calendar, row: &ReservationRow) -> (String, String) {
-    let tz = calendar
+    links::visit_labels(
+        row.starts_at.and_utc(),
+        row.ends_at.and_utc(),
+        zone(calendar, row),
+    )
+}
+
+fn zone(calendar: &Calendar, row: &ReservationRow) -> chrono_tz::Tz {
+    calendar
         .counter(&row.counter_id)
         .map(|c| c.tz)
-        .unwrap_or(chrono_tz::Asia::Tokyo);
-    links::visit_labels(row.starts_at.and_utc(), row.ends_at.and_utc(), tz)
+        .unwrap_or(chrono_tz::Asia::Tokyo)
 }
 
 /// Everything a reservation mail shows, fixed when the mail is written.
@@ -44,6 +51,14 @@ pub(crate) fn reservation_mail(
         })
         .unwrap_or_default();
     let (date_label, time_label) = visit_labels(ctx.calendar, row);
+    let tz = zone(ctx.calendar, row);
+    let (when_en, changes_until_en) =
+        links::visit_labels_en(row.starts_at.and_utc(), row.ends_at.and_utc(), tz);
+    let changes_until = format!(
+        "{} {}",
+        date_label,
+        row.starts_at.and_utc().with_timezone(&tz).format("%H:%M")
+    );
     let links = Links::new(&ctx.settings.public_url);
     ReservationMail {
         city: ctx.settings.city_name.clone(),
@@ -52,6 +67,9 @@ pub(crate) fn reservation_mail(
         reservation_id: row.id.clone(),
         date_label,
         time_label,
+        when_en,
+        changes_until,
+        changes_until_en,
         starts_at: row.starts_at.and_utc(),
         ends_at: row.ends_at.and_utc(),
         issued_at: now,

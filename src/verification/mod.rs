@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::config::Settings;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
-use crate::mail::links::{instant_label, Links};
+use crate::mail::links::{instant_label, instant_label_en, Links};
 use crate::mail::{enqueue_json, MailKind, MailPayload, VerificationMail};
 use crate::text::{email_key, EmailAddress};
 use crate::tokens::{hash_token, new_token};
@@ -32,6 +32,8 @@ pub(crate) struct VerificationRequest {
     pub email: EmailAddress,
     pub counter: Option<String>,
     pub slot_id: Option<String>,
+    pub procedure: Option<String>,
+    pub applicant_type: Option<crate::catalogue::ApplicantType>,
     /// The link opens the English pages.
     pub english: bool,
     /// SHA-256 of the client IP: the per-IP limit's key, without keeping the address itself.
@@ -65,6 +67,8 @@ pub(crate) fn request(
         used_at: None,
         email_key: Some(email_key(email)),
         refusals: 0,
+        procedure_id: req.procedure.clone(),
+        applicant_type: req.applicant_type.map(|a| a.as_str().to_string()),
     };
     let key = email_key(email);
     let tz = chrono_tz::Asia::Tokyo;
@@ -72,6 +76,7 @@ pub(crate) fn request(
         city: settings.city_name.clone(),
         link: Links::new(&settings.public_url).verify(&token, req.english),
         expires_label: instant_label(expires_at, tz),
+        expires_label_en: instant_label_en(expires_at, tz),
         sender_footer: settings.mail_footer(),
     });
     let payload = serde_json::to_string(&payload).map_err(|e| {

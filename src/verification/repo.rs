@@ -21,6 +21,10 @@ pub struct VerificationRow {
     pub email_key: Option<String>,
     /// Bookings refused on this link that could tell who holds a reservation.
     pub refusals: i32,
+    /// The procedure chosen before the link was asked for (the page returns to it).
+    pub procedure_id: Option<String>,
+    /// Who comes (holder, legal representative, voluntary proxy), chosen likewise.
+    pub applicant_type: Option<String>,
 }
 
 pub(crate) enum Key<'a> {

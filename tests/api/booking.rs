@@ -15,7 +15,8 @@ async fn the_whole_flow_followed_from_the_links_in_the_mail() {
     let res = app
         .post_json(
             "/api/v1/verifications",
-            &json!({ "email": email, "counter": "city-hall", "slot_id": SLOT }),
+            &json!({ "email": email, "counter": "city-hall", "slot_id": SLOT,
+                "procedure": "pin-reset", "applicant_type": "voluntary_proxy" }),
         )
         .await;
     assert_eq!(res.status(), 202);
@@ -30,6 +31,12 @@ async fn the_whole_flow_followed_from_the_links_in_the_mail() {
         "{}",
         mail.text
     );
+    assert!(
+        mail.text
+            .contains("until Tue 24 November 2026, 10:30 (Japan time)"),
+        "the English line gives its date in English:\n{}",
+        mail.text
+    );
     assert_eq!(mail.from, "noreply@madoguchi.example");
     let token = mail.link_token("/booking/verify");
     assert!(token.len() >= 22, "at least 128 bits");
@@ -40,6 +47,9 @@ async fn the_whole_flow_followed_from_the_links_in_the_mail() {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["email"], email);
     assert_eq!(v["slot_id"], SLOT);
+    // What was chosen before the mail, kept with the link (another browser opens it too).
+    assert_eq!(v["procedure"], "pin-reset");
+    assert_eq!(v["applicant_type"], "voluntary_proxy");
 
     // 3. Book, as a voluntary proxy.
     let mut body = booking_body(&token, SLOT, 1);
@@ -78,6 +88,10 @@ async fn the_whole_flow_followed_from_the_links_in_the_mail() {
         "山田 花子 様",
         "ご来庁は2回必要です",
         "照会書",
+        "来庁される方 / Who comes",
+        "Mon 4 January 2027, 09:00–09:30 (Japan time)",
+        "変更・キャンセルは 2027年1月4日(月) 09:00(予約の開始時刻)までできます。",
+        "until Mon 4 January 2027, 09:00 (the start of the visit)",
     ] {
         assert!(
             done.text.contains(expected),
@@ -246,7 +260,17 @@ async fn verification_requests_are_rate_limited_per_address_and_per_ip() {
         .parse()
         .unwrap();
     assert!((1..=600).contains(&retry), "{retry}");
-    assert_eq!(problem(res, 429).await["code"], "rate_limited");
+    let p = problem(res, 429).await;
+    assert_eq!(p["code"], "rate_limited");
+    // A wait of minutes is said in minutes (not "600 seconds"; in Japanese 約10分後).
+    assert_eq!(
+        p["detail"],
+        format!(
+            "Too many requests; try again in about {} minutes.",
+            retry.div_ceil(60)
+        ),
+        "{p}"
+    );
     // The same answer shape for any address: nothing tells whether it has booked.
     for i in 0..3 {
         assert_eq!(
@@ -279,6 +303,23 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
         "never stored, not even in a verification"
     );
     assert_eq!(p["errors"][0]["field"], "email");
+    // What was chosen with it must be known: a procedure, an applicant type.
+    let res = app
+        .post_json(
+            "/api/v1/verifications",
+            &json!({"email": "careful@example.jp", "procedure": "no-such-thing"}),
+        )
+        .await;
+    assert_eq!(problem(res, 404).await["code"], "procedure_not_found");
+    let res = app
+        .post_json(
+            "/api/v1/verifications",
+            &json!({"email": "careful@example.jp", "applicant_type": "neighbour"}),
+        )
+        .await;
+    let p = problem(res, 422).await;
+    assert_eq!(p["errors"][0]["field"], "applicant_type", "{p}");
+    assert_eq!(app.drain_outbox().await.sent, 0, "nothing was mailed");
 
     let token = app.verified_token("careful@example.jp").await;
     let cases: Vec<(Value, u16, &str, Option<&str>)> = vec![

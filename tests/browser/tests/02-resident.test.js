@@ -61,6 +61,19 @@ test('a resident books from the calendar through the mailed link', async () => {
 
   const mail = await waitForMail(email, /(http\S+\/booking\/verify\?token=[A-Za-z0-9_-]+)/, { since: sentAt });
   state.verifyUrl = mail.match[1];
+  // Opened in another browser (a phone's mail app keeps none of this one's storage): the slot
+  // and the procedure chosen before the mail come back all the same.
+  const other = await launch();
+  try {
+    const elsewhere = await watchedPage(other.context);
+    await elsewhere.goto(state.verifyUrl);
+    await elsewhere.waitForSelector('#booking-form');
+    assert.equal(await elsewhere.inputValue('#f-procedure'), 'pin-reset', 'the procedure comes back in another browser');
+    assert.ok((await elsewhere.textContent('[data-testid="picked-slot"]')).endsWith(picked), 'so does the slot');
+    elsewhere.assertClean();
+  } finally {
+    await other.close();
+  }
   await page.goto(state.verifyUrl);
   await page.waitForSelector('#booking-form');
   const again = await page.textContent('[data-testid="picked-slot"]');
@@ -85,6 +98,7 @@ test('a resident books from the calendar through the mailed link', async () => {
   await screenshot(page, 'resident-form-problem');
 
   await page.fill('#f-name_kana', 'やまだ たろう');
+  await page.fill('#f-notes', '車いすで伺います');
   await page.click('#to-confirm');
   await page.waitForSelector('[data-testid="confirm-list"]');
   assert.match(await page.textContent('[data-field="name_kana"]'), /ヤマダ タロウ/, 'hiragana became katakana');
@@ -96,6 +110,12 @@ test('a resident books from the calendar through the mailed link', async () => {
   await guard(page, 'done', () => page.waitForSelector('[data-testid="done"]'));
   const number = (await page.textContent('[data-testid="reservation-number"]')).trim();
   assert.match(number, /^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+  // The notes are echoed; until when it can be changed is said; what to bring is one line here.
+  assert.match(await page.textContent('[data-testid="done-notes"]'), /車いすで伺います/);
+  assert.match(await page.textContent('[data-testid="changes-until"]'), /変更・キャンセルは、予約の開始時刻\(.+\)まで/);
+  assert.equal(await page.getAttribute('[data-testid="done-bring"]', 'open'), null, 'what to bring is folded on the done page');
+  const doneHeight = await page.evaluate(() => document.documentElement.scrollHeight);
+  assert.ok(doneHeight < 2600, `the done page is not the lists again (${doneHeight} px on a phone)`);
   const qrOk = await page.locator('img.qr').evaluate((img) => img.complete && img.naturalWidth > 0);
   assert.ok(qrOk, 'the QR code loaded');
   assert.match(page.url(), /\/booking\/manage\?token=/, 'a reload shows the booking, not a used link');
@@ -106,6 +126,31 @@ test('a resident books from the calendar through the mailed link', async () => {
   await page.close();
 });
 
+test('asking for links too often says how long to wait, once, in minutes', async () => {
+  const address = `often-${Date.now().toString(36)}@example.jp`;
+  for (let i = 0; i < 3; i++) {
+    const r = await apiCall('POST', '/api/v1/verifications', { body: { email: address } });
+    assert.equal(r.status, 202);
+  }
+  const page = await watchedPage(browser.context);
+  await page.goto(env.url + '/');
+  await page.waitForSelector('.cal-grid button.day[data-state="avail"]');
+  await page.check('#procedure-pin-reset');
+  await page.click('.cal-grid button.day[data-state="avail"] >> nth=0');
+  await page.click('.slot:not([disabled]) >> nth=0');
+  await page.fill('#f-email', address);
+  await page.click('#mail-submit');
+  const summary = page.locator('#mail-summary');
+  await summary.waitFor();
+  const said = await summary.textContent();
+  assert.match(said, /\d+分ほど待ってから、もう一度お試しください/);
+  assert.doesNotMatch(said, /\d+秒/, 'a long wait is not given in seconds');
+  assert.equal((said.match(/お試しください/g) || []).length, 1, `the wait is said once: ${said}`);
+  await assertAccessible(page, 'the rate-limit message');
+  page.assertClean();
+  await page.close();
+});
+
 test('the manage link shows the booking, and the resident cancels it', async () => {
   const mail = await waitForMail(email, /(http\S+\/booking\/manage\?token=[A-Za-z0-9_-]+)/);
   assert.ok(mail.text.includes(state.number), 'the completion mail names the number');
@@ -113,6 +158,8 @@ test('the manage link shows the booking, and the resident cancels it', async () 
   await page.goto(mail.match[1]);
   await page.waitForSelector('[data-testid="reservation"][data-status="confirmed"]');
   assert.equal((await page.textContent('[data-testid="reservation-number"]')).trim(), state.number);
+  assert.match(await page.textContent('[data-testid="changes-until"]'), /予約の開始時刻\(2027年.+\)まで/, 'the page says until when');
+  assert.match(mail.text, /変更・キャンセルは .+\(予約の開始時刻\)までできます/, 'so does the mail');
   await assertAccessible(page, 'the manage page');
   await screenshot(page, 'resident-manage');
 
@@ -121,7 +168,7 @@ test('the manage link shows the booking, and the resident cancels it', async () 
   await assertAccessible(page, 'the cancel confirmation');
   await page.click('dialog[data-testid="cancel-dialog"] [data-action="ok"]');
   await page.waitForSelector('[data-testid="reservation"][data-status="cancelled"]');
-  assert.match(await page.textContent('[data-testid="manage-notice"]'), /取り消しました/);
+  assert.match(await page.textContent('[data-testid="manage-notice"]'), /キャンセルしました/);
   const token = new URL(mail.match[1]).searchParams.get('token');
   const r = await apiCall('GET', `/api/v1/reservations/${token}`);
   assert.equal(r.data.status, 'cancelled', 'the server has it cancelled');

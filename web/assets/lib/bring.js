@@ -8,9 +8,11 @@ export const procedureNotes = (p, lang) => (lang === 'en' && p.notes_en && p.not
 
 /**
  * "What to bring" for a procedure and applicant type: the requirements, the visits and the
- * procedure's notes (the signature PIN at a kiosk, smartphone certificates, …).
+ * procedure's notes (the signature PIN at a kiosk, smartphone certificates, …). With
+ * `collapsed`, el is a <details> (a page that repeats the list: its heading is the summary,
+ * one tap opens it), so that a phone's page is not the same list three times over.
  */
-export function renderBring(el, procedure, applicantType, t, { headingLevel = 3 } = {}) {
+export function renderBring(el, procedure, applicantType, t, { headingLevel = 3, collapsed = false } = {}) {
   if (!procedure || !applicantType) {
     el.hidden = true;
     return;
@@ -18,8 +20,9 @@ export function renderBring(el, procedure, applicantType, t, { headingLevel = 3 
   const a = procedure.applicants[applicantType] || {};
   const note = t.lang === 'en' ? a.visit_note_en || a.visit_note : a.visit_note;
   const notes = procedureNotes(procedure, t.lang);
+  const title = `${t('bring.h')}: ${procedureName(procedure, t.lang)}(${t('applicant.' + applicantType)})`;
   replace(el,
-    h('h' + headingLevel, null, `${t('bring.h')}: ${procedureName(procedure, t.lang)}(${t('applicant.' + applicantType)})`),
+    collapsed ? h('summary', null, title) : h('h' + headingLevel, null, title),
     t.lang === 'en' ? h('p', { class: 'hint' }, t('bring.jaOnly')) : null,
     h('ul', { lang: 'ja' }, (a.requirements || []).map((r) => h('li', null, r))),
     a.visits > 1 ? h('p', { class: 'visit-note' }, t('bring.visits', { n: a.visits }), note ? ' ' + note : '') : null,

@@ -27,7 +27,8 @@ const STR = {
     openNow: '{month}分の予約を受付中です。各日の受付は、その日の{days}日前の{time}までです。',
     monthClosed: '{month}分の予約受付は終了しました。',
     opened: '{month}分の予約受付が始まりました。',
-    avail: '空きあり', few: '残りわずか', full: '満員', closed: '休み', pending: '受付前', ended: '受付終了',
+    // A narrow day breaks these only at the word (U+200B), never as 受付終 / 了 (see .day-note).
+    avail: '空き\u200bあり', few: '残り\u200bわずか', full: '満員', closed: '休み', pending: '受付前', ended: '受付\u200b終了',
     legendAvail: '空きあり', legendFew: '残りわずか', legendFull: '満員', legendClosed: '休み・受付期間外',
     reason: WORDS.ja.closed_reason,
     issuance: '休日交付日',

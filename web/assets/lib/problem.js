@@ -71,6 +71,8 @@ const GENERIC = {
     problem: 'お手続きできませんでした',
     network: 'サーバーに接続できませんでした。通信状態を確認して、もう一度お試しください。',
     retry: '{s}秒ほど待ってから、もう一度お試しください。',
+    retryMinutes: '{m}分ほど待ってから、もう一度お試しください。',
+    rateLimited: '短い時間に続けて送信されたため、いまは受け付けられません',
     alternatives: '空いているほかの時間帯:',
   },
   en: {
@@ -78,6 +80,8 @@ const GENERIC = {
     problem: 'This could not be done',
     network: 'Could not reach the server. Check your connection and try again.',
     retry: 'Please wait about {s} seconds and try again.',
+    retryMinutes: 'Please wait about {m} minutes and try again.',
+    rateLimited: 'Too many tries in a short time; this cannot be taken now',
     alternatives: 'Other times with free seats:',
   },
 };
@@ -147,11 +151,15 @@ export function showProblem(problem, { form, summary, lang = 'ja', labels = {}, 
   }
   if (!summary) return;
   const isNetwork = problem.status === 0;
-  const heading = items.length ? g.summary : (problem.title || g.problem);
+  const wait = Number(problem.retryAfter);
+  const heading = items.length ? g.summary
+    : problem.code === 'rate_limited' && wait > 0 ? g.rateLimited : (problem.title || g.problem);
   const lines = [];
+  // A wait is said once, in minutes when it is long (not the title, the detail and this line,
+  // each in its own words, and not "597秒").
   if (isNetwork) lines.push(g.network);
+  else if (wait > 0) lines.push(wait >= 60 ? g.retryMinutes.replace('{m}', Math.ceil(wait / 60)) : g.retry.replace('{s}', wait));
   else if (!items.length && problem.detail && problem.detail !== problem.title) lines.push(problem.detail);
-  if (problem.retryAfter) lines.push(g.retry.replace('{s}', problem.retryAfter));
   lines.push(...extra);
   // Element.append writes null as the text "null": only what there is.
   summary.append(...[

@@ -97,6 +97,7 @@ function render(r, message) {
       r.first_visit ? h('p', { class: 'notice' }, t('second.first', { number: r.first_visit })) : null,
       bring,
       active && !canChange ? h('p', { class: 'notice' }, t('manage.past')) : null,
+      canChange ? h('p', { class: 'hint', 'data-testid': 'changes-until' }, t('manage.until', { at: fmtDateTime(r.slot.starts_at, lang, { year: true }) })) : null,
       !active && r.status !== 'cancelled' && r.status !== 'completed' ? h('p', { class: 'notice' }, t('manage.noChange')) : null,
       h('div', { class: 'actions stack' },
         canChange ? h('button', { type: 'button', class: 'btn', id: 'open-change', onclick: openChange }, t('manage.change')) : null,

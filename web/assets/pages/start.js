@@ -169,6 +169,9 @@ function verificationBody(email) {
     email,
     counter: state.counter,
     slot_id: state.slot ? state.slot.id : state.wait ? state.wait.slotId : undefined,
+    // Kept with the link, so that it comes back to them in another browser (a mail app's).
+    procedure: state.procedure || undefined,
+    applicant_type: state.applicant || undefined,
     lang: lang === 'en' ? 'en' : undefined,
   };
 }

@@ -113,7 +113,7 @@ function buildLayout() {
     els.confirmSummary,
     h('p', null, t('confirm.lead')),
     els.confirmList,
-    els.confirmBring = h('div', { class: 'bring' }),
+    els.confirmBring = h('details', { class: 'bring', 'data-testid': 'confirm-bring' }),
     h('div', { class: 'actions stack' },
       els.confirmSubmit,
       h('button', { type: 'button', class: 'btn secondary', onclick: backToForm }, t('confirm.back'))));
@@ -453,7 +453,7 @@ function showConfirm(v) {
     row(t('manage.rep'), v.representative_name, 'representative_name'),
     row(t('manage.notes'), v.notes, 'notes'),
     row(t('manage.email'), state.verification.email, 'email'));
-  renderBring(els.confirmBring, procedure(v.procedure), v.applicant_type, t);
+  renderBring(els.confirmBring, procedure(v.procedure), v.applicant_type, t, { collapsed: true });
   clearProblems(null, els.confirmSummary);
   els.slotSection.hidden = true;
   els.formSection.hidden = true;
@@ -574,8 +574,8 @@ function renderDone(r) {
   const p = procedure(r.procedure);
   const manageUrl = `/booking/manage?token=${encodeURIComponent(r.manage_token)}${lang === 'en' ? '&lang=en' : ''}`;
   setStep(els.steps, 4);
-  const bring = h('div', { class: 'bring' });
-  renderBring(bring, p, r.applicant_type, t);
+  const bring = h('details', { class: 'bring', 'data-testid': 'done-bring' });
+  renderBring(bring, p, r.applicant_type, t, { collapsed: true });
   replace(main,
     els.steps,
     h('section', { class: 'card', 'aria-labelledby': 'done-h', 'data-testid': 'done' },
@@ -593,7 +593,11 @@ function renderDone(r) {
         h('div', null, h('dt', null, t('manage.what')), h('dd', null, p ? procedureName(p, lang) : r.procedure)),
         h('div', null, h('dt', null, t('manage.who')), h('dd', null, t('applicant.' + r.applicant_type))),
         h('div', null, h('dt', null, t('manage.name')), h('dd', null, `${r.name}(${r.name_kana})`)),
-        h('div', null, h('dt', null, t('manage.phone')), h('dd', null, fmtPhone(r.phone)))),
+        r.representative_name ? h('div', null, h('dt', null, t('manage.rep')), h('dd', null, r.representative_name)) : null,
+        h('div', null, h('dt', null, t('manage.phone')), h('dd', null, fmtPhone(r.phone))),
+        // What they wrote for the counter, echoed so they can see it was taken.
+        r.notes ? h('div', { 'data-testid': 'done-notes' }, h('dt', null, t('manage.notes')), h('dd', { class: 'notes' }, r.notes)) : null),
+      h('p', { class: 'hint', 'data-testid': 'changes-until' }, t('manage.until', { at: fmtDateTime(r.slot.starts_at, lang, { year: true }) })),
       bring,
       h('div', { class: 'actions' },
         h('a', { class: 'btn', href: manageUrl, 'data-testid': 'manage-link' }, t('done.manage')),
@@ -647,6 +651,10 @@ async function main_() {
   }
   fillPhones($('#footer-phones'), catalog.counters, t);
   state.verification = v;
+  // What was chosen before the mail, as kept with this link: the same in the browser the link
+  // opens in (a phone's mail app has none of this browser's storage).
+  if (v.procedure && procedure(v.procedure)) saved.procedure = v.procedure;
+  if (v.applicant_type && APPLICANT_TYPES.includes(v.applicant_type)) saved.applicant_type = v.applicant_type;
   state.counter = v.counter || (v.slot_id && v.slot_id.split('.')[0]) || saved.counter || catalog.counters[0].id;
   if (!catalog.counters.some((c) => c.id === state.counter)) state.counter = catalog.counters[0].id;
   buildLayout();

@@ -1,0 +1,2 @@
+ALTER TABLE verifications DROP COLUMN applicant_type;
+ALTER TABLE verifications DROP COLUMN procedure_id;
