@@ -709,6 +709,32 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// What `load` reads, in order, as `check-config` names it: the built-in defaults, the
+    /// files on disk that exist, the city's file, and the `MADOGUCHI__…` variables set.
+    pub fn describe(&self) -> String {
+        let mut read = vec!["built-in defaults".to_string()];
+        if let Some(dir) = &self.config_dir {
+            for name in ["default.toml", "procedures.toml"] {
+                let path = dir.join(name);
+                if path.is_file() {
+                    read.push(path.display().to_string());
+                }
+            }
+        }
+        if let Some(file) = &self.file {
+            read.push(file.display().to_string());
+        }
+        if self.env {
+            let set = std::env::vars_os()
+                .filter(|(k, _)| k.to_string_lossy().starts_with(ENV_PREFIX))
+                .count();
+            if set > 0 {
+                read.push(format!("{set} {ENV_PREFIX}… variable(s)"));
+            }
+        }
+        read.join(", ")
+    }
+
     pub fn standard(file: Option<PathBuf>) -> Self {
         Sources {
             config_dir: Some(PathBuf::from("config")),

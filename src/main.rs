@@ -26,7 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP service (applies pending migrations first). The default.
+    /// Run the HTTP service (applies pending migrations first); what runs when no command is
+    /// given.
     Serve,
     /// Apply pending database migrations and exit.
     Migrate {
@@ -127,7 +128,8 @@ enum StaffCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(&Sources::standard(cli.config.clone())) {
+    let sources = Sources::standard(cli.config.clone());
+    let settings = match Settings::load(&sources) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("madoguchi: {e}");
@@ -151,11 +153,29 @@ fn main() -> ExitCode {
             command: LotteryCommand::Verify { id },
         } => return verify_lottery(&settings, &id),
         Command::CheckConfig => {
+            println!("read: {}", sources.describe());
             println!(
                 "configuration is valid: {} counter(s), {} procedure(s), database {}",
                 settings.counters.len(),
                 settings.procedures.len(),
                 madoguchi::describe_url(&settings.database.url)
+            );
+            println!(
+                "city: {}, public URL {}, mail {}",
+                settings.city_name,
+                settings.public_url,
+                match settings.mail.transport {
+                    madoguchi::config::MailTransportKind::File =>
+                        format!("to files in {}", settings.mail.file_dir.display()),
+                    madoguchi::config::MailTransportKind::Smtp => format!(
+                        "by SMTP to {}:{}",
+                        settings.mail.smtp_host, settings.mail.smtp_port
+                    ),
+                }
+            );
+            println!(
+                "booking: {} seat(s) a slot held for phone bookings, at most {} active per address",
+                settings.booking.phone_seats_per_slot, settings.booking.max_active_per_email
             );
             println!("{}", settings.sign_in_summary());
             Ok(())

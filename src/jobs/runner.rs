@@ -150,44 +150,67 @@ impl Runner {
             // hours before it existed, only the latest run within the window.
             let older = if last.is_some() { older } else { &[] };
             let cutoff = now - self.catch_up();
+            let mut skipped = Vec::new();
             for &at in older.iter().rev().take(50) {
-                self.record_skipped(job, at, now, "missed while the service was down")
-                    .await;
+                if self
+                    .record_skipped(job, at, now, "missed while the service was down")
+                    .await
+                {
+                    skipped.push(at);
+                }
                 done.push((job, at, RunStatus::Skipped));
+            }
+            // One line per job, not one per missed run (a 5-minute job down for four hours
+            // would otherwise write 50), in the counters' time like the rest of the log.
+            if let (Some(first), Some(last)) = (skipped.iter().min(), skipped.iter().max()) {
+                tracing::warn!(
+                    job = %job,
+                    skipped = skipped.len(),
+                    from = %self.local(*first),
+                    to = %self.local(*last),
+                    "scheduled runs missed while the service was down were recorded as skipped \
+                     (the latest one within jobs.catch_up_hours runs now instead)"
+                );
             }
             if latest >= cutoff {
                 if let Some(status) = self.claim_and_run(job, latest).await {
                     done.push((job, latest, status));
                 }
             } else {
-                self.record_skipped(
-                    job,
-                    latest,
-                    now,
-                    "missed while the service was down, longer ago than jobs.catch_up_hours",
-                )
-                .await;
+                let why = "missed while the service was down, longer ago than jobs.catch_up_hours";
+                if self.record_skipped(job, latest, now, why).await {
+                    tracing::warn!(job = %job, scheduled_at = %self.local(latest), "scheduled run skipped: {why}");
+                }
                 done.push((job, latest, RunStatus::Skipped));
             }
         }
         done
     }
 
+    /// Records a run as skipped (counted in the metrics); false when it was recorded already.
     async fn record_skipped(
         &self,
         job: Job,
         at: DateTime<Utc>,
         now: DateTime<Utc>,
         why: &'static str,
-    ) {
+    ) -> bool {
         let inserted = self
             .db
             .write(move |conn| repo::insert_skipped(conn, job, at, now, why))
             .await;
-        if matches!(inserted, Ok(true)) {
+        let inserted = matches!(inserted, Ok(true));
+        if inserted {
             self.count(job, RunStatus::Skipped);
-            tracing::warn!(job = %job, scheduled_at = %at, "scheduled run skipped: {why}");
         }
+        inserted
+    }
+
+    /// An instant as the log shows it: the counters' time (`2027-01-12 09:05:00 JST`).
+    fn local(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.tz())
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string()
     }
 
     fn count(&self, job: Job, status: RunStatus) {
@@ -236,10 +259,10 @@ impl Runner {
         self.count(job, status);
         match &error {
             None => {
-                tracing::info!(job = %job, scheduled_at = %at, rows = rows.unwrap_or(0), elapsed_ms = started.elapsed().as_millis() as u64, "scheduled run done")
+                tracing::info!(job = %job, scheduled_at = %self.local(at), rows = rows.unwrap_or(0), elapsed_ms = started.elapsed().as_millis() as u64, "scheduled run done")
             }
             Some(e) => {
-                tracing::error!(job = %job, scheduled_at = %at, error = %e, "scheduled run failed")
+                tracing::error!(job = %job, scheduled_at = %self.local(at), error = %e, "scheduled run failed")
             }
         }
         if job == Job::Reminders {

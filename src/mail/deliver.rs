@@ -372,8 +372,14 @@ impl Mailer {
         match self.settings.transport {
             MailTransportKind::File => format!("folder {}", self.settings.file_dir.display()),
             MailTransportKind::Smtp => format!(
-                "{}:{} ({:?})",
-                self.settings.smtp_host, self.settings.smtp_port, self.settings.smtp_tls
+                "smtp://{}:{} ({})",
+                self.settings.smtp_host,
+                self.settings.smtp_port,
+                match self.settings.smtp_tls {
+                    crate::config::SmtpTls::None => "no TLS",
+                    crate::config::SmtpTls::Starttls => "STARTTLS",
+                    crate::config::SmtpTls::Tls => "implicit TLS",
+                }
             ),
         }
     }

@@ -57,6 +57,21 @@ export async function launch({ viewport = { width: 390, height: 844 }, locale = 
  */
 export async function watchedPage(context) {
   const page = await context.newPage();
+  // Layout shifts not caused by the person (CLS as Lighthouse counts it, summed per page load).
+  await page.addInitScript(() => {
+    window.__cls = 0;
+    window.__shifts = [];
+    const name = (n) => (!n ? '?' : n.id ? '#' + n.id : n.nodeName + (n.className && typeof n.className === 'string' ? '.' + n.className.split(' ')[0] : ''));
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          if (e.hadRecentInput) continue;
+          window.__cls += e.value;
+          window.__shifts.push(`${e.value.toFixed(3)} @${Math.round(e.startTime)}ms: ${(e.sources || []).map((s) => `${name(s.node)} y${Math.round(s.previousRect.y)}→${Math.round(s.currentRect.y)} h${Math.round(s.previousRect.height)}→${Math.round(s.currentRect.height)}`).join(', ')}`);
+        }
+      }).observe({ type: 'layout-shift', buffered: true });
+    } catch { /* no layout-shift entries in this browser */ }
+  });
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
@@ -69,6 +84,13 @@ export async function watchedPage(context) {
 }
 
 export async function screenshot(page, name, { fullPage = true, element = null } = {}) {
+  await assertNoStrayWords(page, name);
+  // Every state a test stops at is one a person sees: it must not have moved by itself.
+  await assertStill(page, name);
+  if (process.env.MADOGUCHI_CLS_REPORT) {
+    console.log(`CLS ${name}: ${(await layoutShift(page)).toFixed(3)} ${page.url()}`);
+    for (const s of await page.evaluate(() => window.__shifts || [])) console.log(`   ${s}`);
+  }
   fs.mkdirSync(env.artifacts, { recursive: true });
   const file = path.join(env.artifacts, `${name}.png`);
   if (element) await page.locator(element).screenshot({ path: file, animations: 'disabled' });
@@ -76,10 +98,37 @@ export async function screenshot(page, name, { fullPage = true, element = null }
   return file;
 }
 
+/**
+ * Fails when the page shows a value the code failed to fill: `null`, `undefined`, `NaN` or
+ * `[object Object]` as visible text (checked at every screenshot and every axe run, so in every
+ * state the tests stop at). The API documentation (/docs) shows JSON and is left out.
+ */
+/** The page's cumulative layout shift so far (since it loaded), without shifts after input. */
+export async function layoutShift(page) {
+  return page.evaluate(() => window.__cls || 0);
+}
+
+/** Fails when the page has moved by itself (CLS ≥ 0.1 since it loaded) before this state. */
+export async function assertStill(page, label) {
+  const cls = await layoutShift(page);
+  assert.ok(cls < 0.1, `${label}: the page moved by itself (cumulative layout shift ${cls.toFixed(3)}, limit 0.1)`);
+  return cls;
+}
+
+export async function assertNoStrayWords(page, label) {
+  if (/\/docs\b|\/api\//.test(page.url())) return;
+  const found = await page.evaluate(() => {
+    const text = document.body ? document.body.innerText : '';
+    return [...new Set(text.match(/\b(?:null|undefined|NaN)\b|\[object Object\]/g) || [])];
+  });
+  assert.deepEqual(found, [], `${label}: the page shows ${found.join(', ')}`);
+}
+
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 /** Runs axe-core on the page; fails on any serious or critical violation (listing them). */
 export async function assertAccessible(page, label) {
+  await assertNoStrayWords(page, label);
   const has = await page.evaluate(() => typeof window.axe === 'object');
   if (!has) await page.evaluate(AXE_SOURCE);
   const result = await page.evaluate(async () => {

@@ -141,6 +141,7 @@ export class AvailabilityCalendar {
     // The server's date decides which month is "this month": guess it from the clock known so
     // far, then correct it with the answer's X-Madoguchi-Now.
     let guess = parts(serverClock.today());
+    this.skeleton(guess.y, guess.m);
     try {
       let days = await this.fetchMonth(guess.y, guess.m);
       const today = parts(this.today);
@@ -206,7 +207,22 @@ export class AvailabilityCalendar {
     const first = isoDate(y, m, 1);
     this.prevBtn.disabled = first <= min.slice(0, 8) + '01';
     this.nextBtn.disabled = isoDate(y, m + 1, 1) > max;
+    this.skeleton(y, m);
     await this.load({ prefetched });
+  }
+
+  /**
+   * The month's grid, empty, while its days load (before the first answer only): the calendar
+   * takes its full height at once instead of growing under the reader when the answer comes
+   * (a layout shift).
+   */
+  skeleton(y, m) {
+    if (this.days.size) return;
+    const was = this.month;
+    this.month = { y, m };
+    this.table.classList.add('skeleton');
+    this.renderGrid();
+    if (was) this.month = was;
   }
 
   async fetchMonth(y, m) {
@@ -385,6 +401,7 @@ export class AvailabilityCalendar {
       body.append(row);
     }
     replace(this.table, h('caption', { class: 'visually-hidden' }, fill(s.caption, { month: fmtMonth(y, m, this.lang) })), h('thead', null, head), body);
+    if (this.days.size) this.table.classList.remove('skeleton');
   }
 
   focusDate() {
@@ -419,7 +436,10 @@ export class AvailabilityCalendar {
       note = s.lottery;
     } else if (state === 'pending') {
       const o = parts(d.booking_opens_at);
-      note = fill(s.startsShort, { md: `${o.m}/${o.d}`, time: fmtTime(d.booking_opens_at) });
+      // The date is the same for the whole month (the banner says it): a phone's narrow day
+      // shows the time alone, in one line, so that the day is as tall as it is once opened.
+      const [before, after] = s.startsShort.split('{md}');
+      note = [before, h('span', { class: 'md' }, `${o.m}/${o.d}`), fill(after, { time: fmtTime(d.booking_opens_at) })];
     }
     const sr = `${label} ${{ avail: s.avail, few: s.few, full: held ? s.fullWebLong : s.full, pending: s.pending, ended: s.ended }[state]}${d.holiday_issuance ? ' ' + s.issuance : ''}`;
     return h('button', {

@@ -18,6 +18,8 @@ export function initPage() {
   const t = makeT(RESIDENT, lang);
   setApiLang(lang);
   applyI18n(t);
+  // The words are in: the page may be drawn (app.css kept it hidden until now).
+  document.documentElement.removeAttribute('data-pending');
   sayWhenBusy(t);
   const sw = $('#lang-switch');
   if (sw) {

@@ -467,7 +467,9 @@ export function mountAudit(root, ctx) {
       : h('p', { class: 'empty' }, t('none')));
   }
   function summarise(d) {
-    const s = Object.entries(d).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+    // Empty values say nothing (an override's reason on a booking without one is null).
+    const s = Object.entries(d).filter(([, v]) => v !== null && v !== undefined && v !== '')
+      .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
     return s.length > 60 ? s.slice(0, 60) + '…' : s;
   }
   async function load() {

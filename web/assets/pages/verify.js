@@ -657,13 +657,17 @@ async function main_() {
   if (v.applicant_type && APPLICANT_TYPES.includes(v.applicant_type)) saved.applicant_type = v.applicant_type;
   state.counter = v.counter || (v.slot_id && v.slot_id.split('.')[0]) || saved.counter || catalog.counters[0].id;
   if (!catalog.counters.some((c) => c.id === state.counter)) state.counter = catalog.counters[0].id;
-  buildLayout();
   const wanted = v.slot_id || (saved.slot_id && saved.slot_id.startsWith(state.counter + '.') ? saved.slot_id : null);
+  // The slot is looked up before the page is drawn, so that its line does not arrive later
+  // and push the form down (a layout shift under the resident's finger).
+  const lookup = wanted ? await loadSlot(state.counter, wanted).then((f) => ({ found: f }), (e) => ({ error: e })) : null;
+  buildLayout();
   // On this browser the resident may have chosen the day's waiting list rather than the slot.
   const waitDate = saved.wait_date && saved.wait_date === slotDate(wanted) ? saved.wait_date : null;
   if (wanted) {
     try {
-      const found = await loadSlot(state.counter, wanted);
+      if (lookup.error) throw lookup.error;
+      const { found } = lookup;
       const free = found && found.slot.bookable && found.slot.remaining > 0;
       if (free && !waitDate) {
         state.slot = found.slot;
