@@ -100,12 +100,16 @@ test('check in, call next, and the waiting-room screen shows the call', async ()
   await page.waitForSelector(`[data-testid="current"] .current[data-ticket="${ticket}"]`);
   assert.equal(await page.textContent('[data-testid="current"] .ticket-no'), ticket, 'the first checked in is called first');
   assert.match(await page.textContent('[data-testid="current-name"]'), /来庁 1/, 'the card says whom the desk serves');
-  // One visitor at a time: the call button reads as unavailable, and pressed anyway it asks
-  // to finish the one being served first.
-  assert.equal(await page.getAttribute('#d-call', 'aria-disabled'), 'true');
-  await page.click('#d-call', { force: true });
-  await page.waitForFunction(() => /完了.*不在/.test(document.querySelector('[data-testid="call-result"]').textContent));
-  assert.equal(await page.locator('[data-testid="current"] .current').count(), 1, 'still one visitor at this desk');
+  // One visitor at a time: calling again first asks what became of the one being served.
+  await page.click('#d-call');
+  const settleDialog = page.locator('dialog[data-testid="settle-dialog"]');
+  await settleDialog.waitFor();
+  assert.match(await settleDialog.textContent(), new RegExp(`${ticket} の方はまだこの窓口で対応中です`));
+  await assertAccessible(page, 'the question before the next call');
+  await settleDialog.locator('[data-action="cancel"]').click();
+  await settleDialog.waitFor({ state: 'detached' });
+  assert.equal(await page.locator('[data-testid="current"] .current').count(), 1, 'not called: still one visitor, the same');
+  assert.equal(await page.textContent('[data-testid="current"] .ticket-no'), ticket);
 
   await screen.waitForSelector(`#latest[data-ticket="${ticket}"]`, { timeout: 8000 });
   assert.equal(await screen.textContent('#latest-ticket'), ticket);
@@ -118,17 +122,22 @@ test('check in, call next, and the waiting-room screen shows the call', async ()
   await screenshot(screen, 'display-called', { fullPage: false });
   await screenshot(page, 'staff-desk-called');
 
-  await page.click(`[data-testid="current"] [data-action="complete"]`);
-  await page.waitForSelector('[data-testid="current"] .current', { state: 'detached' });
+  // Called again, the clerk says the first visitor is done (the choice it offers first), and
+  // the next is called: one visitor at the desk all along.
+  await page.click('#d-call');
+  await settleDialog.waitFor();
+  assert.equal(await settleDialog.locator('input[value="complete"]').isChecked(), true);
+  await settleDialog.locator('[data-action="ok"]').click();
   await page.waitForSelector(`[data-testid="finished"] td >> text=${ticket}`, { state: 'attached' });
-  assert.equal((await page.textContent('[data-testid="call-result"]')).trim(), '', 'the request to finish first is gone');
+  await page.waitForFunction((first) => {
+    const cur = document.querySelectorAll('[data-testid="current"] .current');
+    return cur.length === 1 && cur[0].dataset.ticket !== first;
+  }, ticket);
   const token = await staffToken(env.desk);
   const r = await apiCall('GET', `/api/v1/staff/reservations/${numbers[0]}`, { token });
   assert.equal(r.data.status, 'completed');
 
   // The next call reaches the screen too, and the first moves to the recent calls.
-  await page.click('#d-call');
-  await page.waitForSelector('[data-testid="current"] .current');
   const second = (await page.textContent('[data-testid="current"] .ticket-no')).trim();
   await screen.waitForSelector(`#latest[data-ticket="${second}"]`, { timeout: 8000 });
   assert.equal(await screen.locator(`#recent li[data-ticket="${ticket}"]`).count(), 1);

@@ -8,6 +8,7 @@ import * as endpoints from '../lib/endpoints.js';
 import { h, $, replace, busy, store } from '../lib/dom.js';
 import { fmtTime, fmtDate, fmtClock } from '../lib/format.js';
 import { showProblem, clearProblems } from '../lib/problem.js';
+import { modal } from '../lib/dialog.js';
 
 const DESK_KEY = 'madoguchi.desk.name';
 const REFRESH_MS = 5000;
@@ -168,6 +169,25 @@ export function mount(root, ctx) {
 
   // ---- calls and outcomes ----
 
+  /** "R-001 is still at this desk": complete it, or mark it absent, before the next call. */
+  function askSettle(tk) {
+    const choice = (value, key, checked) => h('label', { class: 'choice' },
+      h('input', { type: 'radio', name: 'settle', value, checked }), h('span', null, t(key)));
+    return modal({
+      title: t('desk.settle.h', { ticket: tk.ticket }),
+      content: [
+        h('p', null, t('desk.settle.body', { ticket: tk.ticket })),
+        h('fieldset', { class: 'choices' }, h('legend', { class: 'visually-hidden' }, t('desk.settle.h', { ticket: tk.ticket })),
+          choice('complete', 'desk.complete', true), choice('no-show', 'desk.noShow', false)),
+      ],
+      ok: t('desk.settle.ok'),
+      cancel: t('desk.settle.cancel'),
+      testid: 'settle-dialog',
+      initialFocus: 'input[name="settle"]:checked',
+      onOk: (dlg) => dlg.querySelector('input[name="settle"]:checked').value,
+    });
+  }
+
   /** This desk's called tickets (one at most, once the console is used: see the call button). */
   const mine = () => (queue ? queue.called.filter((tk) => tk.desk === desk()) : []);
 
@@ -178,14 +198,18 @@ export function mount(root, ctx) {
       deskInput.focus();
       return;
     }
-    // One visitor at a time: the one being served is completed or marked absent first.
-    const serving = mine();
-    if (serving.length) {
-      result(callResult, false, t('desk.finishFirst', { ticket: serving[0].ticket }));
-      callResult.dataset.finishFirst = '1';
-      const first = current.querySelector('[data-action="complete"]');
-      if (first) first.focus();
-      return;
+    // One visitor at a time: the one being served is settled first, as the clerk chooses
+    // (asked once, in one dialog): completed, or absent.
+    for (const tk of mine()) {
+      const outcome = await askSettle(tk);
+      if (!outcome) return;
+      try {
+        await api(endpoints.deskTicket(ctx.counter, tk.ticket, outcome), { method: 'POST' });
+      } catch (p) {
+        result(callResult, false, `${tk.ticket}: ${p.title || p.message}`);
+        await load();
+        return;
+      }
     }
     await busy(callBtn, async () => {
       try {
@@ -229,9 +253,7 @@ export function mount(root, ctx) {
   function renderCurrent() {
     if (!queue) return;
     const serving = mine();
-    callBtn.setAttribute('aria-disabled', String(serving.length > 0));
     if (!serving.length) {
-      if (callResult.dataset.finishFirst) { replace(callResult); delete callResult.dataset.finishFirst; }
       replace(current, h('p', { class: 'hint' }, t('desk.noCurrent')));
       return;
     }
