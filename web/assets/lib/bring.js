@@ -26,7 +26,8 @@ export function renderBring(el, procedure, applicantType, t, { headingLevel = 3,
     t.lang === 'en' ? h('p', { class: 'hint' }, t('bring.jaOnly')) : null,
     h('ul', { lang: 'ja' }, (a.requirements || []).map((r) => h('li', null, r))),
     a.visits > 1 ? h('p', { class: 'visit-note' }, t('bring.visits', { n: a.visits }), note ? ' ' + note : '') : null,
-    notes.length ? h('h' + (headingLevel + 1), null, t('bring.notes')) : null,
+    // Folded, the summary stands for the heading: the notes' heading takes its level.
+    notes.length ? h('h' + (collapsed ? headingLevel : headingLevel + 1), null, t('bring.notes')) : null,
     notes.length ? h('ul', null, notes.map((n) => h('li', null, n))) : null);
   el.hidden = false;
 }

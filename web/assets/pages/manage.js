@@ -65,8 +65,8 @@ function render(r, message) {
   if (!active) bring.hidden = true;
   else if (r.visit === 2 && r.requirements && r.requirements.length) {
     // The second visit has its own list (the returned inquiry form, …), as the server words it.
-    replace(bring, h('h3', null, t('second.bringH')), h('ul', { lang: 'ja', 'data-testid': 'requirements' }, r.requirements.map((x) => h('li', null, x))));
-  } else renderBring(bring, p, r.applicant_type, t);
+    replace(bring, h('h2', null, t('second.bringH')), h('ul', { lang: 'ja', 'data-testid': 'requirements' }, r.requirements.map((x) => h('li', null, x))));
+  } else renderBring(bring, p, r.applicant_type, t, { headingLevel: 2 });
 
   replace(main,
     h('h1', { id: 'manage-h', tabindex: '-1' }, t('manage.h1')),

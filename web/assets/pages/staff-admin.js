@@ -11,8 +11,12 @@ import { modal, confirmDialog } from '../lib/dialog.js';
 const head = (t, key, ...extra) => h('div', { class: 'view-head' }, h('h1', null, t(key)), ...extra);
 const field = (id, label, control, hint) => h('div', { class: 'field' },
   h('label', { for: id }, label), hint ? h('span', { class: 'hint', id: id + '-hint' }, hint) : null, control);
+// A column of buttons has no title on screen; a screen reader hears what it holds.
+const ACTIONS = { ja: '操作', en: 'Actions' };
 const table = (cols, rows, testid) => h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'data-testid': testid },
-  h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', null, rows)));
+  h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' },
+    c === '' ? h('span', { class: 'visually-hidden' }, ACTIONS[document.documentElement.lang] || ACTIONS.ja) : c)))),
+  h('tbody', null, rows)));
 const today = () => serverClock.today();
 
 /** The next weekday from today (a sensible default day to look at). */

@@ -270,8 +270,12 @@ export function mount(root, ctx) {
     }));
   }
 
+  // A table wider than its column scrolls sideways: the scrolling box takes the keyboard's
+  // focus (arrow keys scroll it) and is named after its table.
+  const TABLE_NAMES = { waiting: 'desk.waiting', called: 'desk.called', finished: 'desk.finished', reservations: 'desk.reservations' };
   function table(head, rows, testid) {
-    return h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'data-testid': testid },
+    const name = TABLE_NAMES[testid] ? t(TABLE_NAMES[testid], { n: rows.length }) : testid;
+    return h('div', { class: 'table-wrap', tabindex: '0', role: 'group', 'aria-label': name }, h('table', { class: 'data', 'data-testid': testid },
       h('thead', null, h('tr', null, head.map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', null, rows)));
   }
@@ -309,7 +313,8 @@ export function mount(root, ctx) {
           h('td', null, t('status.' + tk.status)), h('td', null, tk.called_at ? fmtTime(tk.called_at) : ''))), 'finished') : null);
     const res = queue.reservations || [];
     replace(resEl, h('h2', { id: 'res-h' }, t('desk.reservations', { n: res.length })),
-      res.length ? table([t('search.when'), t('search.number'), t('search.name'), t('search.procedure'), t('search.status'), ''],
+      res.length ? table([t('search.when'), t('search.number'), t('search.name'), t('search.procedure'), t('search.status'),
+        h('span', { class: 'visually-hidden' }, t('search.actions'))],
         res.map((r) => h('tr', { class: r.status, 'data-number': r.reservation_number },
           h('td', null, fmtTime(r.slot.starts_at)),
           h('td', { class: 'mono' }, r.reservation_number),

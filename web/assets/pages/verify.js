@@ -575,7 +575,7 @@ function renderDone(r) {
   const manageUrl = `/booking/manage?token=${encodeURIComponent(r.manage_token)}${lang === 'en' ? '&lang=en' : ''}`;
   setStep(els.steps, 4);
   const bring = h('details', { class: 'bring', 'data-testid': 'done-bring' });
-  renderBring(bring, p, r.applicant_type, t, { collapsed: true });
+  renderBring(bring, p, r.applicant_type, t, { collapsed: true, headingLevel: 2 });
   replace(main,
     els.steps,
     h('section', { class: 'card', 'aria-labelledby': 'done-h', 'data-testid': 'done' },
