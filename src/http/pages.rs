@@ -13,6 +13,13 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         api(M::GET, "/", Public, own(&[]), pages::get_resident_page),
         api(
             M::GET,
+            "/accessibility",
+            Public,
+            own(&[]),
+            pages::get_accessibility_page,
+        ),
+        api(
+            M::GET,
             "/booking/verify",
             Public,
             own(&[]),
@@ -47,6 +54,7 @@ pub(super) fn routes() -> Vec<ApiRoute> {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     crate::web::get_resident_page,
+    crate::web::get_accessibility_page,
     crate::web::get_verify_page,
     crate::web::get_manage_page,
     crate::web::get_staff_redirect,

@@ -90,6 +90,14 @@ pub(crate) async fn get_resident_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "index.html", true)
 }
 
+/// The accessibility statement (JIS X 8341-3:2016): what the browser tests checked, on which
+/// build, and the result (`web/assets/accessibility.json`, written by `scripts/browser-test`).
+#[utoipa::path(get, path = "/accessibility", tag = "pages",
+    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
+pub(crate) async fn get_accessibility_page(req: HttpRequest) -> HttpResponse {
+    asset_response(&req, "accessibility.html", true)
+}
+
 /// Where the verification mail's link lands (`?token=…`).
 #[utoipa::path(get, path = "/booking/verify", tag = "pages",
     responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]

@@ -145,6 +145,9 @@ export async function assertAccessible(page, label) {
   // WCAG 2.1 A and AA (JIS X 8341-3:2016 AA) and axe's best practices, at every impact level.
   assert.deepEqual(result, [], `axe-core found violations on ${label}`);
   axeRuns.push(label);
+  // Kept for the accessibility statement (scripts/browser-test writes it from this run).
+  fs.mkdirSync(env.artifacts, { recursive: true });
+  fs.appendFileSync(path.join(env.artifacts, 'axe-runs.tsv'), `${new URL(page.url()).pathname}\t${label}\n`);
   return result;
 }
 

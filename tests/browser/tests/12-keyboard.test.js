@@ -169,3 +169,20 @@ test('a 320 px window and text at 200 % lose nothing off the side of the start p
   page.assertClean();
   await page.close();
 });
+
+test('the accessibility statement publishes what the tests check, linked from the start page', async () => {
+  const page = await watchedPage(browser.context);
+  await page.goto(env.url + '/');
+  await page.click('a[href="/accessibility"]');
+  await page.waitForSelector('[data-testid="a11y-result"]');
+  const text = await page.textContent('[data-testid="a11y"]');
+  assert.match(text, /JIS X 8341-3:2016/);
+  assert.match(text, /適合レベル AA/);
+  assert.match(await page.textContent('[data-testid="a11y-result"]'), /違反 0 件/);
+  const published = await (await fetch(env.url + '/assets/accessibility.json')).json();
+  assert.ok(published.checks.length >= 30, `the states checked are listed (${published.checks.length})`);
+  assert.ok(published.keyboard.length && published.reflow.length, 'the keyboard and reflow tests are named');
+  await assertAccessible(page, 'the accessibility statement');
+  page.assertClean();
+  await page.close();
+});
