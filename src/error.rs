@@ -208,7 +208,7 @@ error_codes! {
         "同じ方(またはメールアドレス)の有効な予約がすでにあります。";
     TooLateToCancel = 409, "too_late_to_cancel",
         "It is too late to cancel this reservation.",
-        "この予約は取り消しできません。";
+        "この予約はキャンセルできません。";
     TooLateToChange = 409, "too_late_to_change",
         "It is too late to change this reservation.",
         "この予約は変更できません。";
@@ -416,7 +416,7 @@ impl ErrorCode {
                 "The visit has started or taken place; it can no longer be cancelled.".into()
             }
             (C::TooLateToCancel, Ja) => {
-                "来庁時刻を過ぎているか、すでに受付済みのため取り消しできません。".into()
+                "来庁時刻を過ぎているか、すでに受付済みのためキャンセルできません。".into()
             }
             (C::TooLateToChange, En) => {
                 "The visit has started or taken place; it can no longer be moved.".into()
@@ -525,15 +525,17 @@ impl ErrorCode {
             (C::OfferExpired, En) => "The seat offered to you was held only until its time ran out; it has passed to the next in line. You are no longer on the list for that day.".into(),
             (C::OfferExpired, Ja) => "ご案内した空き枠の確保期限が過ぎたため、次の方にご案内しました。この日のキャンセル待ちは終了しています。".into(),
             (C::RateLimited, En) => match f.retry_after_s {
-                Some(s) if s >= 60 => format!(
+                Some(s) if s > 60 => format!(
                     "Too many requests; try again in about {} minutes.",
                     s.div_ceil(60)
                 ),
+                Some(60) => "Too many requests; try again in a minute.".into(),
+                Some(1) => "Too many requests; try again in a second.".into(),
                 Some(s) => format!("Too many requests; try again in {s} seconds."),
                 None => self.title(lang).into(),
             },
             (C::RateLimited, Ja) => match f.retry_after_s {
-                Some(s) if s >= 60 => format!(
+                Some(s) if s > 60 => format!(
                     "リクエストが多すぎます。約{}分後に再度お試しください。",
                     s.div_ceil(60)
                 ),

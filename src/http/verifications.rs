@@ -29,7 +29,7 @@ pub(crate) struct VerificationBody {
     /// The slot the resident chose before verifying (the page returns to it).
     slot_id: Option<String>,
     /// The procedure chosen before verifying (the page returns to it, in whichever browser
-    /// the link is opened).
+    /// the link is opened); one not offered is left out.
     procedure: Option<String>,
     /// Who comes: `holder`, `legal_representative` or `voluntary_proxy` (likewise).
     applicant_type: Option<String>,
@@ -69,13 +69,14 @@ pub(crate) async fn post_verification(
         let id: SlotId = s.parse().map_err(|_| CalendarError::SlotNotFound)?;
         state.calendar.resolve(&id)?;
     }
-    let procedure = match body.procedure.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(p) => match state.catalogue.get(p) {
-            Some(known) => Some(known.id.clone()),
-            None => return Err(ErrorCode::ProcedureNotFound.into()),
-        },
-    };
+    // Only a hint for the page the link opens: a procedure no longer offered (a page loaded
+    // before the city changed its list) is left out rather than refusing the link.
+    let procedure = body
+        .procedure
+        .as_deref()
+        .map(str::trim)
+        .and_then(|p| state.catalogue.get(p))
+        .map(|known| known.id.clone());
     let applicant_type = match body.applicant_type.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(a) => Some(a.parse::<ApplicantType>().map_err(|_| {
@@ -159,10 +160,7 @@ pub(super) fn routes() -> Vec<ApiRoute> {
             M::POST,
             "/api/v1/verifications",
             Public,
-            codes::<(Invalid, CalendarError, VerificationError)>(&[
-                E::InvalidEmail,
-                E::ProcedureNotFound,
-            ]),
+            codes::<(Invalid, CalendarError, VerificationError)>(&[E::InvalidEmail]),
             post_verification,
         ),
         api(

@@ -303,14 +303,7 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
         "never stored, not even in a verification"
     );
     assert_eq!(p["errors"][0]["field"], "email");
-    // What was chosen with it must be known: a procedure, an applicant type.
-    let res = app
-        .post_json(
-            "/api/v1/verifications",
-            &json!({"email": "careful@example.jp", "procedure": "no-such-thing"}),
-        )
-        .await;
-    assert_eq!(problem(res, 404).await["code"], "procedure_not_found");
+    // What was chosen with it: an applicant type must be one of the three.
     let res = app
         .post_json(
             "/api/v1/verifications",
@@ -608,4 +601,34 @@ async fn the_completion_page_qr_code_holds_the_reservation_number_only() {
         .get("/api/v1/reservations/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/qr.svg")
         .await;
     assert_eq!(bad.status(), 404);
+}
+
+#[tokio::test]
+async fn a_link_asked_with_a_procedure_no_longer_offered_still_comes_without_it() {
+    let app = spawn_app().await;
+    let res = app
+        .post_json(
+            "/api/v1/verifications",
+            &json!({"email": "stale-page@example.jp", "procedure": "no-such-thing",
+                "applicant_type": "holder"}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        202,
+        "a stale page's hint does not block the link"
+    );
+    assert_eq!(app.drain_outbox().await.sent, 1);
+    let token = app
+        .smtp
+        .only_message_to("stale-page@example.jp", "メールアドレスの確認")
+        .link_token("/booking/verify");
+    let v: Value = app
+        .get(&format!("/api/v1/verifications/{token}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["procedure"], Value::Null, "left out");
+    assert_eq!(v["applicant_type"], "holder");
 }

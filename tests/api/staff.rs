@@ -697,7 +697,7 @@ async fn a_staff_cancel_needs_a_reason_mails_the_resident_once_and_is_audited() 
     let mail = app.smtp.only_message_to("resident7@example.jp", "予約取消");
     assert!(!mail.text.contains("電話で取消の依頼"), "{}", mail.text);
     assert!(
-        mail.text.contains("窓口で次のご予約を取り消しました"),
+        mail.text.contains("窓口で次のご予約をキャンセルしました"),
         "{}",
         mail.text
     );

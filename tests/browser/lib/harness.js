@@ -98,14 +98,13 @@ export async function screenshot(page, name, { fullPage = true, element = null }
   return file;
 }
 
-/**
- * Fails when the page shows a value the code failed to fill: `null`, `undefined`, `NaN` or
- * `[object Object]` as visible text (checked at every screenshot and every axe run, so in every
- * state the tests stop at). The API documentation (/docs) shows JSON and is left out.
- */
 /** The page's cumulative layout shift so far (since it loaded), without shifts after input. */
 export async function layoutShift(page) {
-  return page.evaluate(() => window.__cls || 0);
+  const { supported, cls } = await page.evaluate(() => ({
+    supported: PerformanceObserver.supportedEntryTypes.includes('layout-shift'), cls: window.__cls || 0,
+  }));
+  assert.ok(supported, 'this Chromium reports layout shifts (else every page would read 0)');
+  return cls;
 }
 
 /** Fails when the page has moved by itself (CLS ≥ 0.1 since it loaded) before this state. */
@@ -115,6 +114,11 @@ export async function assertStill(page, label) {
   return cls;
 }
 
+/**
+ * Fails when the page shows a value the code failed to fill: `null`, `undefined`, `NaN` or
+ * `[object Object]` as visible text (checked at every screenshot and every axe run, so in every
+ * state the tests stop at). The API documentation (/docs) shows JSON and is left out.
+ */
 export async function assertNoStrayWords(page, label) {
   if (/\/docs\b|\/api\//.test(page.url())) return;
   const found = await page.evaluate(() => {

@@ -20,7 +20,8 @@ const count = (k) => Number((new RegExp(`^# ${k} (\\d+)`, 'm').exec(tap) || [])[
 const tests = [...tap.matchAll(/^(?:not )?ok \d+ - (.+)$/gm)].map((m) => m[1]);
 const chromium = execFileSync(process.env.CHROMIUM || '/usr/bin/chromium', ['--version']).toString().trim();
 let commit = 'unknown';
-try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim(); } catch { /* not a clone */ }
+// "-dirty": the run was made with changes not yet committed (as it is before they are).
+try { commit = execFileSync('git', ['describe', '--always', '--dirty']).toString().trim(); } catch { /* not a clone */ }
 
 const statement = {
   standard: 'JIS X 8341-3:2016',

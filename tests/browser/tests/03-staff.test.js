@@ -113,7 +113,8 @@ test('the console says why a day cannot be booked; an admin books past the windo
   await page.waitForSelector('#p-when:focus');
   // A Saturday: closed, and said so in words, not "no free slot".
   await page.fill('#p-when', md(weekend.date));
-  await page.waitForFunction(() => /休み\(土日\)/.test(document.querySelector('#slot-options').textContent));
+  // In the server's words for a closed day (/assets/words.js), as the residents' calendar says it.
+  await page.waitForFunction(() => /休み\(閉庁日\)/.test(document.querySelector('#slot-options').textContent));
   assert.doesNotMatch(await page.textContent('#slot-options'), /空いている枠がありません/);
 
   // A day past its window: when it closed; its slots cannot be chosen …
@@ -145,6 +146,13 @@ test('the console says why a day cannot be booked; an admin books past the windo
   assert.match(readback, /お持ちいただくもの/);
   assert.match(readback, /照会書/, 'the requirements are listed');
   assert.match(await page.textContent('[data-testid="readback-visits"]'), /来庁が2回必要/);
+  // On paper the slip for the caller: its title and the address, not the staff's instructions.
+  await page.emulateMedia({ media: 'print' });
+  const paper = await page.evaluate(() => document.querySelector('[data-testid="readback"]').innerText);
+  assert.match(paper, /予約票/);
+  assert.match(paper, /近江八幡市桜宮町/);
+  assert.doesNotMatch(paper, /読み上げてください|郵送してください|お伝えください/);
+  await page.emulateMedia({ media: 'screen' });
   assert.match(await page.textContent('[data-testid="readback-nomail"]'), /メールは送られません/);
   assert.ok(await page.isVisible('#print-slip'), 'a slip can be printed for a caller without mail');
   await assertAccessible(page, 'the read-back of an override');

@@ -6,7 +6,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, watchedPage, screenshot, startServer, waitForMail, assertAccessible, guard } from '../lib/harness.js';
+import { launch, watchedPage, screenshot, startServer, waitForMail, assertAccessible, guard, serverNow } from '../lib/harness.js';
 
 let server;
 let browser;
@@ -72,9 +72,15 @@ test('a resident prepared before noon books at 12:00 with one press', async () =
   await screenshot(page, 'resident-ready-before-noon');
 
   await page.waitForSelector('#book-prefs:not([disabled])', { timeout: 120000 });
+  // The fair start holds the first 3 s after noon; a press inside them waits, told why. (On a
+  // loaded machine the press can come later, when it is booked at once: then only the booking
+  // is checked.)
+  const pressedAt = await serverNow(server.url);
   await page.click('#book-prefs');
-  await page.waitForSelector('[data-testid="fair-wait"]', { timeout: 3000 });
-  assert.match(await page.textContent('[data-testid="fair-wait"]'), /無作為な順番/);
+  if (pressedAt < Date.parse('2026-12-01T12:00:02+09:00')) {
+    await page.waitForSelector('[data-testid="fair-wait"]', { timeout: 3000 });
+    assert.match(await page.textContent('[data-testid="fair-wait"]'), /無作為な順番/);
+  }
   await guard(page, 'done', () => page.waitForSelector('[data-testid="done"]', { timeout: 15000 }));
   const done = await page.textContent('[data-testid="done"]');
   assert.match(done, /2027年2月10日\(水\) 0?9:00/);

@@ -3,6 +3,16 @@
 
 import { h, replace } from './dom.js';
 
+// On paper a folded list is opened (a closed <details> hides its content whatever the CSS), and
+// folded again afterwards.
+if (typeof window !== 'undefined') {
+  const opened = [];
+  window.addEventListener('beforeprint', () => {
+    for (const d of document.querySelectorAll('details.bring:not([open])')) { d.open = true; opened.push(d); }
+  });
+  window.addEventListener('afterprint', () => { while (opened.length) opened.pop().open = false; });
+}
+
 export const procedureName = (p, lang) => (lang === 'en' && p.name_en ? p.name_en : p.name);
 export const procedureNotes = (p, lang) => (lang === 'en' && p.notes_en && p.notes_en.length ? p.notes_en : p.notes || []);
 

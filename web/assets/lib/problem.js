@@ -158,7 +158,7 @@ export function showProblem(problem, { form, summary, lang = 'ja', labels = {}, 
   // A wait is said once, in minutes when it is long (not the title, the detail and this line,
   // each in its own words, and not "597秒").
   if (isNetwork) lines.push(g.network);
-  else if (wait > 0) lines.push(wait >= 60 ? g.retryMinutes.replace('{m}', Math.ceil(wait / 60)) : g.retry.replace('{s}', wait));
+  else if (wait > 0) lines.push(wait > 60 ? g.retryMinutes.replace('{m}', Math.ceil(wait / 60)) : g.retry.replace('{s}', wait));
   else if (!items.length && problem.detail && problem.detail !== problem.title) lines.push(problem.detail);
   lines.push(...extra);
   // Element.append writes null as the text "null": only what there is.

@@ -19,7 +19,8 @@ async function main() {
   }
   $('#a11y-status').hidden = true;
   const row = (k, ...v) => h('div', null, h('dt', null, t(k)), h('dd', null, ...v));
-  const list = (items) => h('ul', null, items.map((x) => h('li', null, x)));
+  // The tests' own names, tools and rules are in English: marked so, for a screen reader.
+  const list = (items, lang) => h('ul', { lang }, items.map((x) => h('li', null, x)));
   replace($('#a11y'),
     h('p', null, t('a11y.lead', { level: s.target_level, standard: s.standard })),
     h('dl', { class: 'summary' },
@@ -28,13 +29,14 @@ async function main() {
       row('a11y.date', s.tested_on),
       row('a11y.build', h('code', null, s.build)),
       row('a11y.pages', list(s.pages)),
-      row('a11y.method', t('a11y.methodValue'), h('br'), s.rules),
-      row('a11y.tools', list(s.tools)),
+      row('a11y.method', t('a11y.methodValue'), h('br'), h('span', { lang: 'en' }, s.rules)),
+      row('a11y.tools', list(s.tools, 'en')),
       row('a11y.result', h('strong', { 'data-testid': 'a11y-result' }, t('a11y.resultValue', {
         states: s.checks.length, passed: s.result.tests_passed, failed: s.result.tests_failed, violations: s.result.axe_violations,
       })))),
     h('h2', null, t('a11y.checks', { n: s.checks.length })),
-    list(s.checks),
+    t.lang === 'en' ? null : h('p', { class: 'hint' }, t('a11y.checksEnglish')),
+    list(s.checks, 'en'),
     h('h2', null, t('a11y.manual')),
     h('p', null, t('a11y.manualBody')));
 }

@@ -17,6 +17,11 @@ const table = (cols, rows, testid) => h('div', { class: 'table-wrap' }, h('table
   h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' },
     c === '' ? h('span', { class: 'visually-hidden' }, ACTIONS[document.documentElement.lang] || ACTIONS.ja) : c)))),
   h('tbody', null, rows)));
+// A closed day's reason in the server's words (/assets/words.js, as the residents' calendar).
+let closedReasons = {};
+if (typeof document !== 'undefined') {
+  import('/assets/words.js').then((m) => { closedReasons = (m.WORDS[document.documentElement.lang] || m.WORDS.ja).closed_reason || {}; }).catch(() => {});
+}
 const today = () => serverClock.today();
 
 /** The next weekday from today (a sensible default day to look at). */
@@ -52,7 +57,7 @@ export function mountSlots(root, ctx) {
       const d = data.days[0];
       if (!d || !d.open) {
         current = [];
-        replace(body, h('p', { class: 'notice' }, t('slots.closed', { reason: d && t.has('closed.' + d.closed_reason) ? t('closed.' + d.closed_reason) : d ? d.closed_reason || '' : '' })));
+        replace(body, h('p', { class: 'notice' }, t('slots.closed', { reason: d ? (closedReasons[d.closed_reason] || d.closed_reason || '') : '' })));
         return;
       }
       current = d.slots;

@@ -6,7 +6,7 @@
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
 import { h, $, replace, busy, store } from '../lib/dom.js';
-import { fmtTime, fmtDate, fmtClock } from '../lib/format.js';
+import { fmtTime, fmtDate, fmtClock, deskWords } from '../lib/format.js';
 import { showProblem, clearProblems } from '../lib/problem.js';
 import { modal } from '../lib/dialog.js';
 
@@ -76,7 +76,8 @@ export function mount(root, ctx) {
 
   const desk = () => deskInput.value.trim();
   function labelCall() {
-    callBtn.textContent = desk() ? t('desk.callAt', { desk: desk() }) : t('desk.call');
+    const w = deskWords(desk());
+    callBtn.textContent = desk() ? t('desk.callAt', { desk: lang === 'en' ? w.en : w.core + w.ja.replace(/へ$/, '') }) : t('desk.call');
   }
   deskInput.addEventListener('input', () => {
     store.set(DESK_KEY, desk());
@@ -199,17 +200,28 @@ export function mount(root, ctx) {
       return;
     }
     // One visitor at a time: the one being served is settled first, as the clerk chooses
-    // (asked once, in one dialog): completed, or absent.
-    for (const tk of mine()) {
-      const outcome = await askSettle(tk);
-      if (!outcome) return;
-      try {
-        await api(endpoints.deskTicket(ctx.counter, tk.ticket, outcome), { method: 'POST' });
-      } catch (p) {
-        result(callResult, false, `${tk.ticket}: ${p.title || p.message}`);
-        await load();
-        return;
+    // (asked once, in one dialog): completed, or absent. The queue is read afresh first (a
+    // colleague may have settled it), and a ticket settled meanwhile counts as settled. (The
+    // console keeps this rule; the API's call does not, for scripted clients.)
+    if (callBtn.getAttribute('aria-busy') === 'true') return;
+    callBtn.setAttribute('aria-busy', 'true');
+    try {
+      await load();
+      for (const tk of mine()) {
+        const outcome = await askSettle(tk);
+        if (!outcome) return;
+        try {
+          await api(endpoints.deskTicket(ctx.counter, tk.ticket, outcome), { method: 'POST' });
+        } catch (p) {
+          if (p.code !== 'ticket_not_called') {
+            result(callResult, false, `${tk.ticket}: ${p.title || p.message}`);
+            await load();
+            return;
+          }
+        }
       }
+    } finally {
+      callBtn.removeAttribute('aria-busy');
     }
     await busy(callBtn, async () => {
       try {

@@ -220,8 +220,11 @@ export function mount(root, ctx) {
     return title;
   }
 
+  // A closed day's reason in the server's words (/assets/words.js, as the residents' calendar).
+  let reasons = {};
+  import('/assets/words.js').then((m) => { reasons = (m.WORDS[lang] || m.WORDS.ja).closed_reason || {}; if (shownDay) drawDay(); }).catch(() => {});
   function closedWords(reason) {
-    return t('slots.closed', { reason: t.has('closed.' + reason) ? t('closed.' + reason) : reason || '' });
+    return t('slots.closed', { reason: reasons[reason] || reason || '' });
   }
 
   /** The day's waiting list (staff see its length): worth telling a caller who finds it full. */
@@ -234,8 +237,12 @@ export function mount(root, ctx) {
     for (const li of list.querySelectorAll('[role="option"]')) li.setAttribute('aria-selected', String(li.id === 'opt-' + i));
     if (i >= 0) {
       whenInput.setAttribute('aria-activedescendant', 'opt-' + i);
+      // The list scrolls to it, not the page (after a booking the operator reads the read-back).
       const li = $('#opt-' + i);
-      if (li) li.scrollIntoView({ block: 'nearest' });
+      if (li) {
+        if (li.offsetTop < list.scrollTop) list.scrollTop = li.offsetTop;
+        else if (li.offsetTop + li.offsetHeight > list.scrollTop + list.clientHeight) list.scrollTop = li.offsetTop + li.offsetHeight - list.clientHeight;
+      }
     } else {
       whenInput.removeAttribute('aria-activedescendant');
     }
@@ -331,6 +338,7 @@ export function mount(root, ctx) {
       if (o && o.ok) choose(o.slot);
     } else if (e.key === 'Escape') {
       whenInput.value = '';
+      shownDay = null;
       showNext().catch(showLoadProblem);
     }
   });
@@ -411,20 +419,23 @@ export function mount(root, ctx) {
     const bring = h('div', { class: 'bring', 'data-testid': 'readback-bring' });
     renderBring(bring, procedure, r.applicant_type, t, { headingLevel: 3 });
     replace(result,
-      h('h2', { id: 'readback-h' }, t('phone.done')),
+      h('h2', { id: 'readback-h', class: 'no-print' }, t('phone.done')),
+      // On paper (the slip posted to a caller without an address): a title, and where to come.
+      h('h2', { class: 'print-only' }, t('phone.slip')),
       h('div', { class: 'readback' },
         h('p', { class: 'hint' }, t('phone.number')),
         h('div', { class: 'big-number', 'aria-label': r.reservation_number, 'data-testid': 'readback-number', 'data-number': r.reservation_number }, chars),
         h('p', { class: 'kana' }, r.name_kana, ' 様'),
         h('p', { class: 'when' }, fmtSlot(r.slot, lang, { year: true })),
         h('p', null, counter.name || r.counter, counter.phone ? ` (☎ ${counter.phone})` : ''),
+        counter.address ? h('p', { class: 'print-only' }, counter.address) : null,
         h('p', { 'data-testid': 'readback-procedure' }, t('f.procedure'), ': ',
           procedure ? procedureName(procedure, lang) : r.procedure, ' ・ ', t('applicant.' + r.applicant_type)),
-        r.visits > 1 ? h('p', { class: 'notice', 'data-testid': 'readback-visits' }, t('phone.twoVisits', { n: r.visits })) : null,
+        r.visits > 1 && r.visit !== 2 ? h('p', { class: 'notice no-print', 'data-testid': 'readback-visits' }, t('phone.twoVisits', { n: r.visits })) : null,
         bring,
         r.email
           ? h('p', { class: 'hint' }, t('phone.mailed', { email: r.email }))
-          : h('p', { class: 'notice', 'data-testid': 'readback-nomail' }, t('phone.noMail')),
+          : h('p', { class: 'notice no-print', 'data-testid': 'readback-nomail' }, t('phone.noMail')),
         h('div', { class: 'actions no-print' }, nextBtn, printBtn)));
     caller.hidden = true;
     result.hidden = false;
@@ -439,6 +450,7 @@ export function mount(root, ctx) {
 
   function reset() {
     form.reset();
+    shownDay = null;
     chosen = null;
     chosenEl.hidden = true;
     repField.hidden = true;
