@@ -13,7 +13,7 @@ use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
 use crate::catalogue::ApplicantType;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
-use crate::text::EmailAddress;
+use crate::text::{contains_individual_number, EmailAddress};
 use crate::tokens::looks_like_token;
 use crate::verification::{self, VerificationError, VerificationRequest};
 use actix_web::http::Method;
@@ -62,6 +62,21 @@ pub(crate) async fn post_verification(
         };
         Invalid::field("email", p).with_code(code)
     })?;
+    // Fields the service reads as hints or ids, and may leave out, still never carry an
+    // individual number through: refused like any other field.
+    for (field, value) in [
+        ("counter", &body.counter),
+        ("slot_id", &body.slot_id),
+        ("procedure", &body.procedure),
+        ("applicant_type", &body.applicant_type),
+        ("lang", &body.lang),
+    ] {
+        if value.as_deref().is_some_and(contains_individual_number) {
+            return Err(Invalid::field(field, FieldProblem::IndividualNumber)
+                .with_code(ErrorCode::ContainsIndividualNumber)
+                .into());
+        }
+    }
     if let Some(c) = &body.counter {
         state.calendar.get_counter(c)?;
     }

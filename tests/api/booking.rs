@@ -631,4 +631,14 @@ async fn a_link_asked_with_a_procedure_no_longer_offered_still_comes_without_it(
         .unwrap();
     assert_eq!(v["procedure"], Value::Null, "left out");
     assert_eq!(v["applicant_type"], "holder");
+    // Left out, but never with an individual number in it: refused like any field.
+    let res = app
+        .post_json(
+            "/api/v1/verifications",
+            &json!({"email": "stale-page@example.jp", "procedure": "メモ:1234-5678-9018"}),
+        )
+        .await;
+    let p = problem(res, 422).await;
+    assert_eq!(p["code"], "contains_individual_number");
+    assert_eq!(p["errors"][0]["field"], "procedure");
 }
