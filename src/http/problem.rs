@@ -376,6 +376,17 @@ impl From<VerificationError> for AppError {
     }
 }
 
+/// An override on a slot that has started: still `window_closed` (the contract's code), in
+/// words that say the slot started, and when.
+fn slot_started(date: chrono::NaiveDate, at: String) -> AppError {
+    AppError::new(ErrorCode::WindowClosed).with_facts(Facts {
+        date: Some(date),
+        at: Some(at),
+        started: true,
+        ..Facts::default()
+    })
+}
+
 impl From<BookingError> for AppError {
     fn from(e: BookingError) -> Self {
         match e {
@@ -414,17 +425,11 @@ impl From<BookingError> for AppError {
                         ..ProblemExtra::default()
                     })
             }
-            // Still `window_closed` (the contract's code), in words that say the slot started.
             BookingError::SlotStarted {
                 date,
                 starts_at,
                 tz,
-            } => AppError::new(ErrorCode::WindowClosed).with_facts(Facts {
-                date: Some(date),
-                at: Some(instant(starts_at, tz)),
-                started: true,
-                ..Facts::default()
-            }),
+            } => slot_started(date, instant(starts_at, tz)),
             BookingError::SlotFull {
                 alternatives, tz, ..
             } => AppError::new(ErrorCode::SlotFull).with_extra(ProblemExtra {
