@@ -62,15 +62,11 @@ pub(crate) async fn post_verification(
         };
         Invalid::field("email", p).with_code(code)
     })?;
-    // Fields the service reads as hints or ids, and may leave out, still never carry an
-    // individual number through: refused like any other field.
-    for (field, value) in [
-        ("counter", &body.counter),
-        ("slot_id", &body.slot_id),
-        ("procedure", &body.procedure),
-        ("applicant_type", &body.applicant_type),
-        ("lang", &body.lang),
-    ] {
+    // Fields the service reads as hints and may leave out still never carry an individual
+    // number through: refused like any other field. (Not the counter and the slot: they are
+    // ids, answered 404 unless they name one, and a slot id's digits, 2027-01-18.0900, can
+    // look like a number with its check digit.)
+    for (field, value) in [("procedure", &body.procedure), ("lang", &body.lang)] {
         if value.as_deref().is_some_and(contains_individual_number) {
             return Err(Invalid::field(field, FieldProblem::IndividualNumber)
                 .with_code(ErrorCode::ContainsIndividualNumber)

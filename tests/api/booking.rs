@@ -641,4 +641,14 @@ async fn a_link_asked_with_a_procedure_no_longer_offered_still_comes_without_it(
     let p = problem(res, 422).await;
     assert_eq!(p["code"], "contains_individual_number");
     assert_eq!(p["errors"][0]["field"], "procedure");
+    // A slot id is an id, not text: its digits (202701050900) happen to end in the check digit
+    // an individual number would have, and it is still taken.
+    let res = app
+        .post_json(
+            "/api/v1/verifications",
+            &json!({"email": "slot-digits@example.jp", "counter": "city-hall",
+                "slot_id": "city-hall.2027-01-05.0900"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
 }
