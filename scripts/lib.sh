@@ -4,13 +4,13 @@
 MADOGUCHI_PG_URL="${MADOGUCHI_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 # start_postgres: starts this machine's PostgreSQL cluster when nothing answers on
-# 127.0.0.1:5432 and waits up to 30 s for it.
+# 127.0.0.1:5432 and waits up to 30 s for it (not at all when it could not be started).
 start_postgres() {
-  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-    if [ -d /etc/postgresql ]; then
-      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  command -v pg_isready >/dev/null 2>&1 || return 0
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 && [ -d /etc/postgresql ]; then
+    if pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start; then
+      for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
     fi
-    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
   fi
 }
 
@@ -24,15 +24,93 @@ require_postgres() {
   fi
 }
 
+# pg_bin NAME: the path of a PostgreSQL server program (initdb, pg_ctl), newest version first,
+# or nothing when the server binaries are not installed.
+pg_bin() {
+  local found
+  found=$(command -v "$1" 2>/dev/null || true)
+  [ -z "$found" ] && found=$(ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n1)
+  [ -n "$found" ] && echo "$found"
+}
+
+# throwaway_postgres SCRIPT: when no PostgreSQL answers, a cluster of this run's own: initdb in a
+# temporary folder, trust auth for the user postgres, 127.0.0.1 on a free port; stopped and
+# removed when the script exits. Sets MADOGUCHI_PG_URL. Without the server binaries it names
+# the one install line and exits.
+throwaway_postgres() {
+  local initdb pg_ctl dir port run_as=()
+  initdb=$(pg_bin initdb || true)
+  pg_ctl=$(pg_bin pg_ctl || true)
+  if [ -z "$initdb" ] || [ -z "$pg_ctl" ]; then
+    echo "$1: no PostgreSQL answers at $MADOGUCHI_PG_URL, and its server programs (initdb, pg_ctl) are not installed" >&2
+    echo "  install them (Debian: apt-get install -y postgresql), or run SQLite only: MADOGUCHI_TEST_BACKENDS=sqlite $1" >&2
+    exit 1
+  fi
+  dir=$(mktemp -d /tmp/madoguchi-pg.XXXXXX)
+  # initdb refuses root: the cluster then belongs to the postgres account the package made.
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || { echo "$1: running as root and no postgres account to own a throwaway cluster" >&2; exit 1; }
+    chown postgres "$dir"
+    run_as=(runuser -u postgres --)
+  fi
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  if [ "${MADOGUCHI_TEST_PG:-}" = throwaway ]; then
+    echo "$1: MADOGUCHI_TEST_PG=throwaway: starting a throwaway cluster in $dir on port $port" >&2
+  else
+    echo "$1: no PostgreSQL answers at $MADOGUCHI_PG_URL; starting a throwaway cluster in $dir on port $port" >&2
+  fi
+  "${run_as[@]}" "$initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; exit 1; }
+  "${run_as[@]}" "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null ||
+    { cat "$dir/server.log" >&2; exit 1; }
+  THROWAWAY_PG=("${run_as[@]}" "$pg_ctl" -D "$dir/data" -m immediate stop)
+  THROWAWAY_PG_DIR=$dir
+  trap 'stop_throwaway_postgres' EXIT
+  MADOGUCHI_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+stop_throwaway_postgres() {
+  if [ -n "${THROWAWAY_PG_DIR:-}" ]; then
+    "${THROWAWAY_PG[@]}" >/dev/null 2>&1 || true
+    rm -rf "$THROWAWAY_PG_DIR"
+    THROWAWAY_PG_DIR=
+  fi
+}
+
+# test_postgres SCRIPT HINT: the PostgreSQL the tests use. The one at MADOGUCHI_PG_URL when it
+# answers (this machine's cluster is started first when it is there but stopped); else, unless
+# MADOGUCHI_TEST_PG_URL named a server on purpose, a throwaway cluster (throwaway_postgres).
+# MADOGUCHI_TEST_PG=throwaway asks for the throwaway cluster whatever answers (CI tries it so).
+test_postgres() {
+  if [ "${MADOGUCHI_TEST_PG:-}" != throwaway ]; then
+    start_postgres
+    psql "$MADOGUCHI_PG_URL" -Atqc 'SELECT 1' >/dev/null 2>&1 && return 0
+    [ -n "${MADOGUCHI_TEST_PG_URL:-}" ] && require_postgres "$1" "$2"
+  fi
+  throwaway_postgres "$1"
+}
+
+# host_tag: this machine's name as test databases carry it (lower-case letters and digits of the
+# kernel's host name, at most 16). tests/api/helpers.rs computes the same.
+host_tag() {
+  local tag
+  tag=$(tr -cd 'a-zA-Z0-9' </proc/sys/kernel/hostname 2>/dev/null | tr 'A-Z' 'a-z' | cut -c1-16)
+  echo "${tag:-host}"
+}
+
 # sweep_test_databases: drops the test databases that interrupted runs on this machine left
-# behind. A test database is named madoguchi_test_<pid>_<uuid> after the test process that made
-# it; only those whose process is gone are dropped, so a run in progress (a colleague's, or CI's
-# on the same server) keeps its databases.
+# behind. A test database is named madoguchi_test_<host>_<pid>_<random> after the machine and the
+# test process that made it; only this machine's, and of those only the ones whose process is
+# gone, are dropped, so a run in progress (a colleague's, or CI's, on a shared server) keeps its
+# databases.
 sweep_test_databases() {
+  local host
+  host=$(host_tag)
   psql "$MADOGUCHI_PG_URL" -Atqc \
-    "SELECT datname FROM pg_database WHERE datname ~ '^madoguchi_test_[0-9]+_[0-9a-f]+$'" |
+    "SELECT datname FROM pg_database WHERE datname ~ '^madoguchi_test_${host}_[0-9]+_[0-9a-f]+$'" |
     while read -r name; do
-      pid=${name#madoguchi_test_}
+      pid=${name#madoguchi_test_"${host}"_}
       pid=${pid%%_*}
       if ! kill -0 "$pid" 2>/dev/null; then
         psql "$MADOGUCHI_PG_URL" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null || true

@@ -53,6 +53,23 @@ fn without_tls(url: &str) -> String {
     }
 }
 
+/// This machine's name as test databases carry it: the lower-case letters and digits of the
+/// kernel's host name, at most 16 (`host_tag` in scripts/lib.sh computes the same).
+fn host_tag() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let tag: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .take(16)
+        .collect();
+    if tag.is_empty() {
+        "host".into()
+    } else {
+        tag
+    }
+}
+
 /// A database made for one test, removed when dropped.
 pub enum TestDb {
     Sqlite {
@@ -70,12 +87,14 @@ impl TestDb {
         match backend() {
             "postgres" => {
                 let admin = without_tls(&pg_admin_url());
-                // Named after this process, so that scripts/test sweeps only databases whose run is
-                // gone (scripts/lib.sh).
+                // Named after this machine and process, so that scripts/test sweeps only this
+                // machine's databases whose run is gone (scripts/lib.sh).
+                let random = uuid::Uuid::new_v4().simple().to_string();
                 let name = format!(
-                    "madoguchi_test_{}_{}",
+                    "madoguchi_test_{}_{}_{}",
+                    host_tag(),
                     std::process::id(),
-                    uuid::Uuid::new_v4().simple()
+                    &random[..16]
                 );
                 let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
                     panic!("PostgreSQL for tests at {admin} is not reachable: {e}")
