@@ -52,9 +52,16 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The code without comments, string and char literals, and without the unit tests.
 fn strip(text: &str) -> String {
+    scan(text).0
+}
+
+/// A file's code as [`strip`] gives it, and the text of its string literals (escapes kept as
+/// written), in order.
+fn scan(text: &str) -> (String, Vec<String>) {
     let text = text.split("#[cfg(test)]").next().unwrap_or("");
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
+    let mut literals = Vec::new();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -88,20 +95,24 @@ fn strip(text: &str) -> String {
                     .chain(std::iter::repeat_n(b'#', hashes))
                     .collect();
                 j += 1;
+                let body = j;
                 while j < b.len() && !b[j..].starts_with(&close) {
                     j += 1;
                 }
+                literals.push(text[body..j.min(b.len())].to_string());
                 i = j + close.len();
                 out.push_str("\"\"");
             }
             b'"' => {
                 i += 1;
+                let body = i;
                 while i < b.len() && b[i] != b'"' {
                     if b[i] == b'\\' {
                         i += 1;
                     }
                     i += 1;
                 }
+                literals.push(text[body..i.min(b.len())].to_string());
                 i += 1;
                 out.push_str("\"\"");
             }
@@ -123,7 +134,7 @@ fn strip(text: &str) -> String {
             }
         }
     }
-    out
+    (out, literals)
 }
 
 fn is_ident(c: u8) -> bool {
@@ -489,4 +500,115 @@ fn the_checker_reads_imports_as_the_compiler_would() {
     edges.insert("a", BTreeSet::from(["b"]));
     edges.insert("b", BTreeSet::from(["a"]));
     assert_eq!(find_cycle(&edges), Some(vec!["a", "b", "a"]));
+}
+
+/// The glossary (`docs/glossary.json`): one name for each thing people read.
+struct Term {
+    ja: String,
+    en: String,
+    avoid: Vec<String>,
+}
+
+fn glossary() -> Vec<Term> {
+    let text = fs::read_to_string("docs/glossary.json").expect("docs/glossary.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("the glossary is JSON");
+    let words = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|w| w.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    json["terms"]
+        .as_array()
+        .expect("the glossary's terms")
+        .iter()
+        .map(|t| Term {
+            ja: t["ja"].as_str().expect("a term's Japanese").to_string(),
+            en: t["en"].as_str().expect("a term's English").to_string(),
+            avoid: words(&t["avoid"]),
+        })
+        .collect()
+}
+
+/// What people read that the server writes: the mails' templates, the string literals of the
+/// source (problem details, catalogue words; not comments, not unit tests) and the procedure
+/// catalogue's values.
+fn read_by_people() -> Vec<(String, String)> {
+    let mut texts = Vec::new();
+    let mut templates: Vec<_> = fs::read_dir("src/mail/templates")
+        .expect("src/mail/templates")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    templates.sort();
+    for path in templates {
+        let text = fs::read_to_string(&path).expect("a template");
+        texts.push((path.display().to_string(), text));
+    }
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    for path in files {
+        let text = fs::read_to_string(&path).expect("a source file");
+        texts.push((path.display().to_string(), scan(&text).1.join("\n")));
+    }
+    let catalogue = fs::read_to_string("config/procedures.toml").expect("config/procedures.toml");
+    let values: Vec<&str> = catalogue
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    texts.push(("config/procedures.toml".into(), values.join("\n")));
+    texts
+}
+
+#[test]
+fn mails_and_messages_never_say_what_the_glossary_avoids() {
+    let terms = glossary();
+    let mut found = Vec::new();
+    for (path, text) in read_by_people() {
+        for term in &terms {
+            for word in &term.avoid {
+                if text.contains(word.as_str()) {
+                    found.push(format!("{path}: {word:?} (say {:?})", term.ja));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "words the glossary avoids: {found:#?}");
+}
+
+#[test]
+fn a_mails_headings_name_things_as_the_glossary_does() {
+    // "■ 用件 / Procedure": where either half is a term, the other half is the same term's.
+    let terms = glossary();
+    let mut headings = 0;
+    let mut wrong = Vec::new();
+    for (path, text) in read_by_people().iter().filter(|(p, _)| p.ends_with(".txt")) {
+        for line in text.lines().filter_map(|l| l.strip_prefix("■ ")) {
+            let Some((ja, rest)) = line.split_once(" / ") else {
+                continue;
+            };
+            let en = rest.split(':').next().unwrap_or(rest).trim().to_lowercase();
+            for term in &terms {
+                if ja == term.ja || en == term.en {
+                    headings += 1;
+                    if ja != term.ja || en != term.en {
+                        wrong.push(format!(
+                            "{path}: ■ {line} (the glossary: {} / {})",
+                            term.ja, term.en
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(headings >= 10, "the mails' headings were read ({headings})");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn the_literal_scanner_keeps_strings_and_drops_comments() {
+    let (_, literals) = scan("// \"取消\"\nlet a = \"キャンセル\"; let b = r#\"x\"y\"#;\n#[cfg(test)]\nlet c = \"取消\";");
+    assert_eq!(literals, vec!["キャンセル".to_string(), "x\"y".to_string()]);
 }

@@ -347,7 +347,7 @@ pub(crate) async fn get_staff_reservation(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
-#[schema(example = json!({"reason": "本人から電話で取消"}))]
+#[schema(example = json!({"reason": "本人から電話でキャンセルの依頼"}))]
 pub(crate) struct CancelBody {
     /// Kept with the reservation and in the audit log, for staff: never mailed.
     reason: String,

@@ -25,7 +25,7 @@ use crate::calendar::{CalendarError, SlotId};
 use crate::db::schema::{lotteries, lottery_entries};
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::error::{FieldError, FieldProblem, Invalid};
-use crate::mail::links::{instant_label, visit_labels, Links};
+use crate::mail::links::{instant_label, instant_label_en, month_labels, visit_lines, Links};
 use crate::mail::{enqueue, LotteryMail, MailKind, MailPayload, NewMail};
 use crate::reservations::input::BookingInput;
 use crate::reservations::model::Channel;
@@ -628,36 +628,38 @@ fn mail_entry(
     let counter = ctx.calendar.counter(&lottery.counter_id);
     let tz = counter.map(|c| c.tz).unwrap_or(chrono_tz::Asia::Tokyo);
     let links = Links::new(&ctx.settings.public_url);
-    let preferences = entry
+    let (preferences, preferences_en): (Vec<_>, Vec<_>) = entry
         .preference_ids()
         .iter()
         .filter_map(|id| id.parse::<SlotId>().ok())
         .filter_map(|id| ctx.calendar.slot(&id))
-        .map(|(_, def)| {
-            let (d, t) = visit_labels(def.starts_at, def.ends_at, tz);
-            format!("{d} {t}")
-        })
-        .collect();
+        .map(|(_, def)| visit_lines(def.starts_at, def.ends_at, tz))
+        .unzip();
     let (first, _) = lottery
         .days()
         .unwrap_or((now.date_naive(), now.date_naive()));
     let opens = counter.map_or(lottery.draw_at.and_utc(), |c| {
         ctx.calendar.window.opens_at(first, c.tz)
     });
+    let (month_label, month_label_en) = month_labels(first);
+    let procedure = ctx.catalogue.get(&entry.procedure_id);
+    let draw = lottery.draw_at.and_utc();
+    let opens = opens.max(draw);
     let payload = LotteryMail {
         city: ctx.settings.city_name.clone(),
         name: entry.name.clone(),
-        month_label: format!("{}年{}月", first.year(), first.month()),
+        month_label,
+        month_label_en,
         counter_name: counter.map(|c| c.name.clone()).unwrap_or_default(),
         counter_address: counter.map(|c| c.address.clone()).unwrap_or_default(),
-        procedure_name: ctx
-            .catalogue
-            .get(&entry.procedure_id)
-            .map(|p| p.name.clone())
-            .unwrap_or_default(),
+        procedure_name: procedure.map(|p| p.name.clone()).unwrap_or_default(),
+        procedure_name_en: procedure.map(|p| p.name_en.clone()).unwrap_or_default(),
         preferences,
-        draw_label: instant_label(lottery.draw_at.and_utc(), tz),
-        opens_label: instant_label(opens.max(lottery.draw_at.and_utc()), tz),
+        preferences_en,
+        draw_label: instant_label(draw, tz),
+        draw_label_en: instant_label_en(draw, tz),
+        opens_label: instant_label(opens, tz),
+        opens_label_en: instant_label_en(opens, tz),
         link: token.map(|t| links.lottery(t)),
         booking_url: links.booking(),
         sender_footer: ctx.settings.mail_footer(),

@@ -58,6 +58,29 @@ pub(crate) fn date_label(date: NaiveDate) -> String {
     format!("{}({weekday})", date.format("%Y年%-m月%-d日"))
 }
 
+/// `Mon 4 January 2027`, a date for the English reader.
+pub(crate) fn date_label_en(date: NaiveDate) -> String {
+    date.format("%a %-d %B %Y").to_string()
+}
+
+/// (`2027年2月`, `February 2027`): a month, for the Japanese and the English reader.
+pub(crate) fn month_labels(first: NaiveDate) -> (String, String) {
+    (
+        format!("{}年{}月", first.year(), first.month()),
+        first.format("%B %Y").to_string(),
+    )
+}
+
+/// (`2027年1月4日(月) 09:00〜09:30`, `Mon 4 January 2027, 09:00–09:30`): a visit on one line, for
+/// either reader, in the counter's zone.
+pub(crate) fn visit_lines(starts: DateTime<Utc>, ends: DateTime<Utc>, tz: Tz) -> (String, String) {
+    let (date, time) = visit_labels(starts, ends, tz);
+    (
+        format!("{date} {time}"),
+        visit_labels_en(starts, ends, tz).0,
+    )
+}
+
 /// (`2027年1月4日(月)`, `09:00〜09:30`) for a visit, in the counter's zone.
 pub(crate) fn visit_labels(starts: DateTime<Utc>, ends: DateTime<Utc>, tz: Tz) -> (String, String) {
     let starts = starts.with_timezone(&tz);

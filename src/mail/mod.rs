@@ -222,12 +222,22 @@ pub(crate) struct WaitlistMail {
     pub city: String,
     pub name: String,
     pub date_label: String,
+    /// The dates and the procedure for the English reader (empty in mails queued before they
+    /// were added: the templates fall back to the Japanese).
+    #[serde(default)]
+    pub date_label_en: String,
     pub counter_name: String,
     pub counter_address: String,
     pub procedure_name: String,
+    #[serde(default)]
+    pub procedure_name_en: String,
     pub position: Option<i64>,
     pub offer_label: Option<String>,
+    #[serde(default)]
+    pub offer_label_en: Option<String>,
     pub offer_expires_label: Option<String>,
+    #[serde(default)]
+    pub offer_expires_label_en: Option<String>,
     /// The entry's page (`/booking/manage?waitlist=…`): see, accept, leave.
     pub link: Option<String>,
     /// Why an ended entry ended: the day was closed for this reason (`None`: the day's booking
@@ -246,14 +256,27 @@ pub(crate) struct LotteryMail {
     pub name: String,
     /// `2027年2月`.
     pub month_label: String,
+    /// The labels for the English reader (empty in mails queued before they were added: the
+    /// templates fall back to the Japanese).
+    #[serde(default)]
+    pub month_label_en: String,
     pub counter_name: String,
     pub counter_address: String,
     pub procedure_name: String,
+    #[serde(default)]
+    pub procedure_name_en: String,
     /// Each preference as `2027年2月10日(水) 09:00〜09:30`, in order.
     pub preferences: Vec<String>,
+    /// The same as `Wed 10 February 2027, 09:00–09:30`.
+    #[serde(default)]
+    pub preferences_en: Vec<String>,
     pub draw_label: String,
+    #[serde(default)]
+    pub draw_label_en: String,
     /// When the seats left open for booking.
     pub opens_label: String,
+    #[serde(default)]
+    pub opens_label_en: String,
     pub link: Option<String>,
     pub booking_url: String,
     pub sender_footer: String,

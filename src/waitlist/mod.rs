@@ -24,7 +24,9 @@ use crate::calendar::repo::{
 use crate::calendar::{CalendarError, Counter, DayStatus, Seats, SlotId, Taker};
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::error::Invalid;
-use crate::mail::links::{date_label, instant_label, visit_labels, Links};
+use crate::mail::links::{
+    date_label, date_label_en, instant_label, instant_label_en, visit_lines, Links,
+};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail, WaitlistMail};
 use crate::reservations::input::BookingInput;
 use crate::reservations::model::Channel;
@@ -650,17 +652,22 @@ fn mail(
         .as_deref()
         .and_then(|s| s.parse().ok())
         .and_then(|id| ctx.calendar.slot(&id))
-        .map(|(_, def)| visit_labels(def.starts_at, def.ends_at, tz));
+        .map(|(_, def)| visit_lines(def.starts_at, def.ends_at, tz));
+    let expires = row.offer_expires_at.map(|t| t.and_utc());
     let payload = WaitlistMail {
         city: ctx.settings.city_name.clone(),
         name: row.name.clone(),
         date_label: date_label(row.visit_on),
+        date_label_en: date_label_en(row.visit_on),
         counter_name: counter.map(|c| c.name.clone()).unwrap_or_default(),
         counter_address: counter.map(|c| c.address.clone()).unwrap_or_default(),
         procedure_name: procedure.map(|p| p.name.clone()).unwrap_or_default(),
+        procedure_name_en: procedure.map(|p| p.name_en.clone()).unwrap_or_default(),
         position,
-        offer_label: offer.map(|(d, t)| format!("{d} {t}")),
-        offer_expires_label: row.offer_expires_at.map(|t| instant_label(t.and_utc(), tz)),
+        offer_label: offer.clone().map(|(ja, _)| ja),
+        offer_label_en: offer.map(|(_, en)| en),
+        offer_expires_label: expires.map(|t| instant_label(t, tz)),
+        offer_expires_label_en: expires.map(|t| instant_label_en(t, tz)),
         link: token.map(|t| links.waitlist(t)),
         closure_reason: closure_reason.map(str::to_string),
         booking_url: links.booking(),

@@ -146,7 +146,7 @@ async fn closing_a_day_with_reservations_cancels_them_and_mails_each_resident_on
     assert_eq!(app.drain_outbox().await.sent, 2);
     assert_eq!(app.smtp.messages().len(), before + 2);
     for who in ["resident1@example.jp", "resident2@example.jp"] {
-        let m = app.smtp.only_message_to(who, "予約取消");
+        let m = app.smtp.only_message_to(who, "予約キャンセル");
         assert!(m.text.contains("停電のため"));
     }
     // The day takes no bookings now, by web or phone, and cannot be closed twice.

@@ -88,7 +88,7 @@ async fn the_whole_flow_followed_from_the_links_in_the_mail() {
         "山田 花子 様",
         "ご来庁は2回必要です",
         "照会書",
-        "来庁される方 / Who comes",
+        "来庁される方 / Who comes to the counter",
         "Mon 4 January 2027, 09:00–09:30 (Japan time)",
         "変更・キャンセルは 2027年1月4日(月) 09:00(予約の開始時刻)までできます。",
         "until Mon 4 January 2027, 09:00 (the start of the visit)",
@@ -161,7 +161,7 @@ async fn the_whole_flow_followed_from_the_links_in_the_mail() {
         .unwrap();
     assert_eq!(res.status(), 200);
     app.drain_outbox().await;
-    app.smtp.only_message_to(email, "予約取消");
+    app.smtp.only_message_to(email, "予約キャンセル");
     assert_eq!(
         app.smtp.messages_to(email).len(),
         4,

@@ -248,6 +248,27 @@ async fn a_freed_seat_is_offered_to_the_first_in_line_and_held_for_the_offer_min
         "{}",
         offer.text
     );
+    // Both readers get the dates in their language: the seat, and until when it is held.
+    for line in [
+        "2027年2月10日(水) 09:00〜09:30",
+        "Wed 10 February 2027, 09:00–09:30 (Japan time)",
+        "2026年12月1日 12:30 まで確保",
+        "held for you until Tue 1 December 2026, 12:30 (Japan time)",
+        "■ 用件 / Procedure: ",
+    ] {
+        assert!(offer.text.contains(line), "{line:?} in {}", offer.text);
+    }
+    let joined = day
+        .app
+        .smtp
+        .only_message_to("wait11@example.jp", "【キャンセル待ち受付】");
+    assert!(
+        joined
+            .text
+            .contains("■ 日付 / Date: 2027年2月10日(水) / Wed 10 February 2027"),
+        "{}",
+        joined.text
+    );
     assert!(day
         .app
         .smtp

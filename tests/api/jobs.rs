@@ -719,7 +719,7 @@ async fn a_change_updates_the_calendar_event_and_a_cancellation_removes_it() {
         changed.contains("SEQUENCE:1") && changed.contains(&uid),
         "{changed}"
     );
-    let (text, ctype, cancelled) = ics("【予約取消】");
+    let (text, ctype, cancelled) = ics("【予約キャンセル】");
     assert_eq!(ctype, "text/calendar; method=CANCEL");
     assert!(
         cancelled.contains("METHOD:CANCEL")
@@ -752,7 +752,7 @@ async fn a_closure_apologises_and_says_how_to_book_again() {
     app.drain_outbox().await;
     let mail = app
         .smtp
-        .only_message_to("resident1@example.jp", "【予約取消】");
+        .only_message_to("resident1@example.jp", "【予約キャンセル】");
     assert!(mail.text.contains("申し訳ございません"), "{}", mail.text);
     assert!(mail.text.contains("停電のため"));
     assert!(mail.text.contains(&format!("{}/", app.settings.public_url)));

@@ -212,6 +212,17 @@ async fn a_lottery_is_entered_once_holds_its_month_and_is_drawn_as_its_seed_says
         for m in app.smtp.messages_to(&format!("entrant{who}@example.jp")) {
             confirmed += usize::from(m.subject.contains("予約完了"));
             told += usize::from(m.subject.contains("抽選結果"));
+            // The dates in the reader's language too: the month, each choice, the draw.
+            if m.subject.contains("抽選") {
+                for english in ["in February 2027", "Choice 1: ", "(Japan time)"] {
+                    assert!(m.text.contains(english), "{english:?} in {}", m.text);
+                }
+                assert!(
+                    m.text.contains("February 2027, 09:00–09:30 (Japan time)"),
+                    "{}",
+                    m.text
+                );
+            }
         }
     }
     assert_eq!(

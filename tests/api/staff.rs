@@ -652,7 +652,9 @@ async fn a_staff_cancel_mails_the_resident_its_message_and_never_its_reason() {
         "ご本人様からのお電話により取り消しました。"
     );
     app.drain_outbox().await;
-    let mail = app.smtp.only_message_to("resident8@example.jp", "予約取消");
+    let mail = app
+        .smtp
+        .only_message_to("resident8@example.jp", "予約キャンセル");
     assert!(
         mail.text
             .contains("ご本人様からのお電話により取り消しました。"),
@@ -694,7 +696,9 @@ async fn a_staff_cancel_needs_a_reason_mails_the_resident_once_and_is_audited() 
     assert_eq!(app.slot("city-hall.2027-01-14.0900").await["remaining"], 3);
     app.drain_outbox().await;
     // The reason is staff's: the resident's mail does not say it.
-    let mail = app.smtp.only_message_to("resident7@example.jp", "予約取消");
+    let mail = app
+        .smtp
+        .only_message_to("resident7@example.jp", "予約キャンセル");
     assert!(!mail.text.contains("電話で取消の依頼"), "{}", mail.text);
     assert!(
         mail.text.contains("窓口で次のご予約をキャンセルしました"),

@@ -1,7 +1,7 @@
 // Pure functions of the pages, run in Node: the phone console's date-and-time reader, the desk's
 // reservation-number normaliser, the My Number check the forms warn with, date formatting, field
-// problems in the pages' words, the server's clock read from X-Madoguchi-Now, and the API paths
-// of the endpoints module.
+// problems in the pages' words, the server's clock read from X-Madoguchi-Now, the API paths
+// of the endpoints module, and the pages' words against the glossary (docs/glossary.json).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,9 @@ import { fmtSlot, fmtCountdown, fmtPhone, parts, deskWords } from '../../../web/
 import { fieldMessage } from '../../../web/assets/lib/problem.js';
 import { serverClock } from '../../../web/assets/lib/api.js';
 import * as endpoints from '../../../web/assets/lib/endpoints.js';
+import { RESIDENT } from '../../../web/assets/i18n/resident.js';
+import { STAFF } from '../../../web/assets/i18n/staff.js';
+import fs from 'node:fs';
 
 test('the phone console reads dates and times as staff type them', () => {
   const today = '2027-01-12';
@@ -111,4 +114,38 @@ test('the endpoints module encodes path segments and query values, and leaves ou
   assert.equal(endpoints.adminOutbox('failed'), '/api/v1/admin/outbox?status=failed');
   assert.equal(endpoints.adminAudit('2027-01-12T09:00:00+09:00'), '/api/v1/admin/audit?since=2027-01-12T09%3A00%3A00%2B09%3A00');
   assert.equal(endpoints.adminStats('', '2027-01-12', 'city-hall'), '/api/v1/admin/stats?from=&to=2027-01-12&counter=city-hall', 'an empty date is sent for the server to refuse');
+});
+
+test('the pages name things as the glossary does, in both languages, and never by the words it avoids', () => {
+  const glossary = JSON.parse(fs.readFileSync(new URL('../../../docs/glossary.json', import.meta.url), 'utf8'));
+  const books = { resident: RESIDENT, staff: STAFF };
+  let labels = 0;
+  for (const term of glossary.terms) {
+    for (const label of term.labels || []) {
+      const [book, key] = label.split(':');
+      const ja = books[book].ja[key];
+      const en = books[book].en[key];
+      assert.ok(ja && en, `${label} is a label of both languages`);
+      assert.ok(ja.includes(term.ja), `${label}: "${ja}" says ${term.ja}`);
+      // "cancel" in "Cancelled": the English term, whatever its case and ending.
+      assert.ok(en.toLowerCase().includes(term.en.toLowerCase()), `${label}: "${en}" says ${term.en}`);
+      labels += 1;
+    }
+    for (const [book, words] of Object.entries(books)) {
+      for (const lang of ['ja', 'en']) {
+        for (const [key, text] of Object.entries(words[lang])) {
+          for (const avoid of term.avoid || []) {
+            assert.ok(!text.includes(avoid), `${book}.${lang} ${key}: "${avoid}" (the glossary says ${term[lang]})`);
+          }
+        }
+      }
+    }
+  }
+  assert.ok(labels >= 15, `the labels were read (${labels})`);
+  for (const page of fs.readdirSync(new URL('../../../web/', import.meta.url)).filter((f) => f.endsWith('.html'))) {
+    const html = fs.readFileSync(new URL(`../../../web/${page}`, import.meta.url), 'utf8');
+    for (const term of glossary.terms) {
+      for (const avoid of term.avoid || []) assert.ok(!html.includes(avoid), `web/${page}: "${avoid}"`);
+    }
+  }
 });

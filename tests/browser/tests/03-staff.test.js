@@ -179,7 +179,7 @@ test('search finds the booking by kana and cancels it: a reason for the record, 
   await page.waitForSelector('dialog[data-testid="cancel-dialog"]');
   // Two fields, each saying who reads it: the reason (staff only), the message (the mail).
   const label = async (id) => (await page.textContent(`dialog label[for="${id}"]`)).replace(/\s+/g, '');
-  assert.match(await label('c-reason'), /取消理由.*記録用.*必須/);
+  assert.match(await label('c-reason'), /キャンセル理由.*記録用.*必須/);
   assert.match(await page.textContent('#c-reason-hint'), /住民の方には送られません/);
   assert.match(await label('c-message'), /住民の方へのメッセージ.*任意/);
   assert.match(await page.textContent('#c-message-hint'), /メールに記載されます/);
