@@ -13,20 +13,33 @@ const phone = `080-${String(Date.now()).slice(-8, -4)}-${String(Date.now()).slic
 before(async () => { browser = await launch({ viewport: { width: 1280, height: 900 } }); });
 after(async () => { if (browser) await browser.close(); });
 
-/** Where focus is, and whether a person can see it (an outline or a ring on it or its label). */
+/**
+ * Where focus is, and whether a person can see it: an outline or a ring on it (or its label)
+ * that an element of the same kind without focus does not have, so a resting shadow is not
+ * taken for focus.
+ */
 async function focusState(page) {
   return page.evaluate(() => {
     const a = document.activeElement;
     if (!a || a === document.body || a === document.documentElement) return { lost: true };
-    const shows = (el) => {
-      if (!el) return false;
+    const ring = (el) => {
+      if (!el) return null;
       const cs = getComputedStyle(el);
-      return (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) || (cs.boxShadow && cs.boxShadow !== 'none');
+      const outline = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0;
+      const shadow = cs.boxShadow && cs.boxShadow !== 'none';
+      return outline || shadow ? `${outline ? cs.outlineStyle + cs.outlineWidth + cs.outlineColor : ''}|${shadow ? cs.boxShadow : ''}` : null;
+    };
+    // An element like it (same tag, class and type) that does not hold focus: its resting look.
+    const twin = [...document.querySelectorAll(a.tagName)].find((e) => e !== a && e.className === a.className && e.type === a.type && !e.contains(a));
+    const label = (el) => el && el.closest('.choice, label');
+    const shows = (el, rest) => {
+      const r = ring(el);
+      return r !== null && (!rest || ring(rest) !== r);
     };
     const r = a.getBoundingClientRect();
     return {
       desc: a.id ? `#${a.id}` : `${a.tagName.toLowerCase()}.${a.className}`,
-      visible: shows(a) || shows(a.closest('.choice, label')),
+      visible: shows(a, twin) || (label(a) !== null && shows(label(a), twin && label(twin) !== label(a) ? label(twin) : null)),
       onScreen: r.width > 0 && r.height > 0,
     };
   });

@@ -7,6 +7,7 @@ import { h, replace, busy, focusTo } from '../lib/dom.js';
 import { parts, addDays, fmtDate, fmtTime, fmtStamp } from '../lib/format.js';
 import { showProblem, clearProblems, markField, fieldMessage } from '../lib/problem.js';
 import { modal, confirmDialog } from '../lib/dialog.js';
+import { closedReasons } from '../lib/words.js';
 
 const head = (t, key, ...extra) => h('div', { class: 'view-head' }, h('h1', null, t(key)), ...extra);
 const field = (id, label, control, hint) => h('div', { class: 'field' },
@@ -17,11 +18,9 @@ const table = (cols, rows, testid) => h('div', { class: 'table-wrap' }, h('table
   h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' },
     c === '' ? h('span', { class: 'visually-hidden' }, ACTIONS[document.documentElement.lang] || ACTIONS.ja) : c)))),
   h('tbody', null, rows)));
-// A closed day's reason in the server's words (/assets/words.js, as the residents' calendar).
-let closedReasons = {};
-if (typeof document !== 'undefined') {
-  import('/assets/words.js').then((m) => { closedReasons = (m.WORDS[document.documentElement.lang] || m.WORDS.ja).closed_reason || {}; }).catch(() => {});
-}
+// A closed day's reason in the server's words (lib/words.js).
+let reasonWords = {};
+if (typeof document !== 'undefined') closedReasons(document.documentElement.lang).then((r) => { reasonWords = r; });
 const today = () => serverClock.today();
 
 /** The next weekday from today (a sensible default day to look at). */
@@ -57,7 +56,7 @@ export function mountSlots(root, ctx) {
       const d = data.days[0];
       if (!d || !d.open) {
         current = [];
-        replace(body, h('p', { class: 'notice' }, t('slots.closed', { reason: d ? (closedReasons[d.closed_reason] || d.closed_reason || '') : '' })));
+        replace(body, h('p', { class: 'notice' }, t('slots.closed', { reason: d ? (reasonWords[d.closed_reason] || d.closed_reason || '') : '' })));
         return;
       }
       current = d.slots;

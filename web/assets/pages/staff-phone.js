@@ -6,6 +6,7 @@ import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
 import { h, $, replace, busy } from '../lib/dom.js';
 import { parts, isoDate, addDays, fmtDate, fmtTime, fmtSlot, fmtDateTime } from '../lib/format.js';
+import { closedReasons } from '../lib/words.js';
 import { showProblem, clearProblems } from '../lib/problem.js';
 import { renderBring, procedureName } from '../lib/bring.js';
 
@@ -220,9 +221,9 @@ export function mount(root, ctx) {
     return title;
   }
 
-  // A closed day's reason in the server's words (/assets/words.js, as the residents' calendar).
+  // A closed day's reason in the server's words (lib/words.js).
   let reasons = {};
-  import('/assets/words.js').then((m) => { reasons = (m.WORDS[lang] || m.WORDS.ja).closed_reason || {}; if (shownDay) drawDay(); }).catch(() => {});
+  closedReasons(lang).then((r) => { reasons = r; if (shownDay) drawDay(); });
   function closedWords(reason) {
     return t('slots.closed', { reason: reasons[reason] || reason || '' });
   }
