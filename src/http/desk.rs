@@ -186,10 +186,27 @@ pub(crate) async fn post_walk_in(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
-#[schema(example = json!({"desk": "2"}))]
+#[schema(example = json!({"desk": "2", "settle": "complete"}))]
 pub(crate) struct CallBody {
     /// The desk's name as the waiting-room screen shows it.
     desk: String,
+    /// `complete` or `no_show`: the tickets still called at this desk are settled so first, in
+    /// the same transaction, so that the desk serves one visitor at a time. Without it the call
+    /// leaves them as they are.
+    #[schema(example = "complete")]
+    settle: Option<String>,
+}
+
+/// What a call settles first, as the body names it.
+const SETTLE: &[&str] = &["complete", "no_show"];
+
+fn settle_outcome(settle: Option<&str>) -> Result<Option<Outcome>, Invalid> {
+    match settle {
+        None => Ok(None),
+        Some("complete") => Ok(Some(Outcome::Complete)),
+        Some("no_show") => Ok(Some(Outcome::NoShow)),
+        Some(_) => Err(Invalid::field("settle", FieldProblem::OneOf(SETTLE))),
+    }
 }
 
 /// Calls the next visitor to a desk (reserved visitors first): 200 the ticket, 204 nobody.
@@ -204,15 +221,19 @@ pub(crate) async fn post_call(
     path: web::Path<String>,
     body: JsonBody<CallBody>,
 ) -> Result<HttpResponse, AppError> {
+    let body = body.parse()?;
     // The desk's name goes out on the public waiting-room screen: a short label only.
-    let desk =
-        parse_label(&body.parse()?.desk, DESK_NAME_MAX).map_err(|p| Invalid::field("desk", p))?;
+    let desk = parse_label(&body.desk, DESK_NAME_MAX).map_err(|p| Invalid::field("desk", p))?;
+    let settle = settle_outcome(body.settle.as_deref())?;
     let counter = path.into_inner();
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let called = state
         .db
-        .write(move |conn| service::call_next(conn, s.booking_ctx(), &counter, &desk, &actor, now))
+        .write(move |conn| {
+            let ctx = s.booking_ctx();
+            service::call_next(conn, ctx, &counter, &desk, settle, &actor, now)
+        })
         .await?;
     match called {
         None => Ok(HttpResponse::NoContent().finish()),

@@ -303,17 +303,26 @@ pub(crate) fn walk_in(
 
 /// Calls the next visitor to `desk` by the rule. The claim is made under the counter's queue
 /// lock with a conditional UPDATE, so two desks calling at once never get the same ticket.
+/// With `settle`, the tickets still called at this desk are settled that way first, under the
+/// same lock: the desk then serves one visitor at a time, whoever else calls meanwhile.
 pub(crate) fn call_next(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
     desk: &str,
+    settle_first: Option<Outcome>,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Issued>, DeskError> {
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
     lock_queue(conn, &counter.id, today)?;
+    if let Some(outcome) = settle_first.filter(|o| *o != Outcome::Recall) {
+        let serving = repo::list_tickets(conn, &counter.id, today, Some(TicketStatus::Called))?;
+        for t in serving.iter().filter(|t| t.desk.as_deref() == Some(desk)) {
+            settle(conn, ctx, &counter.id, &t.label, outcome, actor, now)?;
+        }
+    }
     let Some(next) = ordered_waiting(conn, &ctx, &counter.id, today, now)?
         .into_iter()
         .next()

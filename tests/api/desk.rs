@@ -376,6 +376,123 @@ async fn two_desks_calling_at_once_never_get_the_same_ticket() {
     assert_eq!(q["called"].as_array().unwrap().len(), 20);
 }
 
+/// Calls with `settle`: the answer's status and ticket.
+async fn call_settling(app: &TestApp, token: &str, desk: &str, settle: &str) -> (u16, Value) {
+    let res = desk_post(
+        app,
+        token,
+        "calls",
+        json!({ "desk": desk, "settle": settle }),
+    )
+    .await;
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// The day's tickets by status: (label, desk) called, and label → status finished.
+async fn floor(app: &TestApp, token: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let q = queue(app, token).await;
+    let pairs = |list: &Value, field: &str| -> Vec<(String, String)> {
+        let mut v: Vec<_> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let f = t[field].as_str().unwrap_or_default().to_string();
+                (t["ticket"].as_str().unwrap().to_string(), f)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    (pairs(&q["called"], "desk"), pairs(&q["finished"], "status"))
+}
+
+#[tokio::test]
+async fn a_call_may_settle_the_desks_visitor_first_and_without_settle_answers_as_before() {
+    let app = spawn_app_at(jst("2027-01-04T09:00:00+09:00")).await;
+    let desk = app.staff_token("madoguchi", "desk").await;
+    for _ in 0..5 {
+        walk_in(&app, &desk, None).await;
+    }
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    // Without settle: as before, a desk may hold two called tickets.
+    assert_eq!(call(&app, &desk, "1").await.as_deref(), Some("W-001"));
+    assert_eq!(call(&app, &desk, "1").await.as_deref(), Some("W-002"));
+    assert_eq!(
+        floor(&app, &desk).await.0,
+        vec![s("W-001", "1"), s("W-002", "1")]
+    );
+
+    // With settle: both are completed first, in the same transaction, then W-003 is called.
+    let (status, t) = call_settling(&app, &desk, "1", "complete").await;
+    assert_eq!((status, t["ticket"].as_str()), (200, Some("W-003")));
+    let (called, finished) = floor(&app, &desk).await;
+    assert_eq!(called, vec![s("W-003", "1")]);
+    assert_eq!(
+        finished,
+        vec![s("W-001", "completed"), s("W-002", "completed")]
+    );
+
+    // Another desk's visitor is not its business.
+    let (status, t) = call_settling(&app, &desk, "2", "no_show").await;
+    assert_eq!((status, t["ticket"].as_str()), (200, Some("W-004")));
+    assert_eq!(
+        floor(&app, &desk).await.0,
+        vec![s("W-003", "1"), s("W-004", "2")]
+    );
+
+    // A value it does not know: 422 naming the field, and nothing changes.
+    let res = desk_post(
+        &app,
+        &desk,
+        "calls",
+        json!({ "desk": "1", "settle": "done" }),
+    )
+    .await;
+    let p = problem(res, 422).await;
+    assert_eq!(p["errors"][0]["field"], "settle", "{p}");
+    assert_eq!(p["errors"][0]["code"], "not_one_of", "{p}");
+    assert_eq!(
+        floor(&app, &desk).await.0,
+        vec![s("W-003", "1"), s("W-004", "2")]
+    );
+
+    // Marked absent, then the last one called; then nobody waits, and the visitor is still
+    // settled (204).
+    let (status, t) = call_settling(&app, &desk, "1", "no_show").await;
+    assert_eq!((status, t["ticket"].as_str()), (200, Some("W-005")));
+    let (status, _) = call_settling(&app, &desk, "1", "complete").await;
+    assert_eq!(status, 204);
+    let (called, finished) = floor(&app, &desk).await;
+    assert_eq!(called, vec![s("W-004", "2")]);
+    assert!(finished.contains(&s("W-003", "no_show")), "{finished:?}");
+    assert!(finished.contains(&s("W-005", "completed")), "{finished:?}");
+}
+
+#[tokio::test]
+async fn a_desk_calling_with_settle_from_two_consoles_at_once_serves_one_visitor() {
+    let app = spawn_app_at(jst("2027-01-04T09:00:00+09:00")).await;
+    let desk = app.staff_token("madoguchi", "desk").await;
+    for _ in 0..12 {
+        walk_in(&app, &desk, None).await;
+    }
+    let calls = (0..10).map(|_| {
+        let (app, desk) = (&app, desk.clone());
+        async move { call_settling(app, &desk, "1", "complete").await.0 }
+    });
+    let statuses = join_all(calls).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let (called, finished) = floor(&app, &desk).await;
+    assert_eq!(called.len(), 1, "one visitor at desk 1: {called:?}");
+    assert_eq!(
+        finished.len(),
+        9,
+        "the nine before were completed: {finished:?}"
+    );
+    assert!(finished.iter().all(|(_, status)| status == "completed"));
+}
+
 /// Reads the stream until `done` says the text so far is enough (or times out).
 async fn read_stream(res: &mut reqwest::Response, text: &mut String, done: impl Fn(&str) -> bool) {
     let deadline = Instant::now() + StdDuration::from_secs(10);

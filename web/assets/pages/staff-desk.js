@@ -170,7 +170,10 @@ export function mount(root, ctx) {
 
   // ---- calls and outcomes ----
 
-  /** "R-001 is still at this desk": complete it, or mark it absent, before the next call. */
+  /**
+   * "R-001 is still at this desk": complete it, or mark it absent, before the next call. The
+   * answer is the call's `settle` (`complete`, `no_show`), or null when the clerk does not call.
+   */
   function askSettle(tk) {
     const choice = (value, key, checked) => h('label', { class: 'choice' },
       h('input', { type: 'radio', name: 'settle', value, checked }), h('span', null, t(key)));
@@ -179,7 +182,7 @@ export function mount(root, ctx) {
       content: [
         h('p', null, t('desk.settle.body', { ticket: tk.ticket })),
         h('fieldset', { class: 'choices' }, h('legend', { class: 'visually-hidden' }, t('desk.settle.h', { ticket: tk.ticket })),
-          choice('complete', 'desk.complete', true), choice('no-show', 'desk.noShow', false)),
+          choice('complete', 'desk.complete', true), choice('no_show', 'desk.noShow', false)),
       ],
       ok: t('desk.settle.ok'),
       cancel: t('desk.settle.cancel'),
@@ -201,31 +204,25 @@ export function mount(root, ctx) {
     }
     // One visitor at a time: the one being served is settled first, as the clerk chooses
     // (asked once, in one dialog): completed, or absent. The queue is read afresh first (a
-    // colleague may have settled it), and a ticket settled meanwhile counts as settled. (The
-    // console keeps this rule; the API's call does not, for scripted clients.)
+    // colleague may have settled it), and the call carries the choice (`settle`), so the
+    // server settles whatever this desk still has called and calls the next in one step,
+    // even with the desk open in two windows.
     if (callBtn.getAttribute('aria-busy') === 'true') return;
+    let outcome;
     callBtn.setAttribute('aria-busy', 'true');
     try {
       await load();
-      for (const tk of mine()) {
-        const outcome = await askSettle(tk);
+      const serving = mine();
+      if (serving.length) {
+        outcome = await askSettle(serving[0]);
         if (!outcome) return;
-        try {
-          await api(endpoints.deskTicket(ctx.counter, tk.ticket, outcome), { method: 'POST' });
-        } catch (p) {
-          if (p.code !== 'ticket_not_called') {
-            result(callResult, false, `${tk.ticket}: ${p.title || p.message}`);
-            await load();
-            return;
-          }
-        }
       }
     } finally {
       callBtn.removeAttribute('aria-busy');
     }
     await busy(callBtn, async () => {
       try {
-        const tk = await api(endpoints.deskCalls(ctx.counter), { method: 'POST', body: { desk: desk() } });
+        const tk = await api(endpoints.deskCalls(ctx.counter), { method: 'POST', body: { desk: desk(), settle: outcome } });
         if (!tk) result(callResult, false, t('desk.nobody'));
         else replace(callResult);
         await load();
