@@ -170,7 +170,7 @@ error_codes! {
         "指定された予約枠はありません。";
     ProcedureNotFound = 404, "procedure_not_found",
         "No such procedure.",
-        "指定された手続きはありません。";
+        "指定された用件はありません。";
     DayClosed = 409, "day_closed",
         "The counter is closed on this day.",
         "この日は窓口が休みです。";
@@ -274,6 +274,9 @@ error_codes! {
     TicketNotCalled = 409, "ticket_not_called",
         "This ticket has not been called.",
         "この整理券はまだ呼び出されていません。";
+    DeskServing = 409, "desk_serving",
+        "This desk is serving a visitor this call did not settle.",
+        "この窓口では、この呼び出しで完了・不在にしていない方を対応中です。";
     // Fairness: the waiting list and the second visit.
     // Lotteries (抽選予約).
     LotteryNotFound = 404, "lottery_not_found",
@@ -500,6 +503,18 @@ impl ErrorCode {
             },
             (C::TicketNotFound, En) => match &f.ticket {
                 Some(t) => format!("There is no ticket {t} at this counter today."),
+                None => self.title(lang).into(),
+            },
+            (C::DeskServing, En) => match &f.ticket {
+                Some(t) => format!(
+                    "Ticket {t} was called to this desk meanwhile (another window?): nobody was settled or called. Look at the queue again."
+                ),
+                None => self.title(lang).into(),
+            },
+            (C::DeskServing, Ja) => match &f.ticket {
+                Some(t) => format!(
+                    "この窓口には、その間に整理券 {t} の方が呼び出されています(別の画面から?)。完了・不在の記録も呼び出しもしていません。画面を確認してください。"
+                ),
                 None => self.title(lang).into(),
             },
             (C::TicketNotFound, Ja) => match &f.ticket {

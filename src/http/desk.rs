@@ -186,27 +186,65 @@ pub(crate) async fn post_walk_in(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
-#[schema(example = json!({"desk": "2", "settle": "complete"}))]
+#[schema(example = json!({"desk": "2", "settle": {"tickets": ["R-001"], "outcome": "complete"}}))]
 pub(crate) struct CallBody {
     /// The desk's name as the waiting-room screen shows it.
     desk: String,
-    /// `complete` or `no_show`: the tickets still called at this desk are settled so first, in
-    /// the same transaction, so that the desk serves one visitor at a time. Without it the call
-    /// leaves them as they are.
-    #[schema(example = "complete")]
-    settle: Option<String>,
+    /// One visitor at a time: the tickets this desk is serving, as the clerk saw them, settled
+    /// first in the call's transaction. If another ticket is called to this desk meanwhile the
+    /// call is refused (409 `desk_serving`) and nothing changes. Without it the call leaves the
+    /// desk's tickets as they are.
+    settle: Option<SettleBody>,
 }
 
-/// What a call settles first, as the body names it.
-const SETTLE: &[&str] = &["complete", "no_show"];
+/// What a call settles first. (Serialize: the schema's defaults are written from it.)
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub(crate) struct SettleBody {
+    /// The tickets called to this desk that the clerk settles (none: the desk is free).
+    tickets: Vec<String>,
+    #[schema(value_type = SettleOutcome)]
+    outcome: String,
+}
 
-fn settle_outcome(settle: Option<&str>) -> Result<Option<Outcome>, Invalid> {
-    match settle {
-        None => Ok(None),
-        Some("complete") => Ok(Some(Outcome::Complete)),
-        Some("no_show") => Ok(Some(Outcome::NoShow)),
-        Some(_) => Err(Invalid::field("settle", FieldProblem::OneOf(SETTLE))),
+/// What becomes of the visitors a call settles: served, or absent.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SettleOutcome {
+    Complete,
+    NoShow,
+}
+
+impl From<SettleOutcome> for Outcome {
+    fn from(o: SettleOutcome) -> Outcome {
+        match o {
+            SettleOutcome::Complete => Outcome::Complete,
+            SettleOutcome::NoShow => Outcome::NoShow,
+        }
     }
+}
+
+const SETTLE_OUTCOMES: &[&str] = &["complete", "no_show"];
+/// A ticket's label (`R-012`), with room.
+const TICKET_LABEL_MAX: usize = 16;
+
+/// The tickets (as labels) and the outcome of a call's `settle`.
+fn settle_first(settle: &SettleBody) -> Result<(Vec<String>, Outcome), Invalid> {
+    let outcome = match settle.outcome.as_str() {
+        "complete" => SettleOutcome::Complete.into(),
+        "no_show" => SettleOutcome::NoShow.into(),
+        _ => {
+            let p = FieldProblem::OneOf(SETTLE_OUTCOMES);
+            return Err(Invalid::field("settle.outcome", p));
+        }
+    };
+    let tickets = settle
+        .tickets
+        .iter()
+        .map(|t| parse_label(t, TICKET_LABEL_MAX))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|p| Invalid::field("settle.tickets", p))?;
+    Ok((tickets, outcome))
 }
 
 /// Calls the next visitor to a desk (reserved visitors first): 200 the ticket, 204 nobody.
@@ -224,7 +262,7 @@ pub(crate) async fn post_call(
     let body = body.parse()?;
     // The desk's name goes out on the public waiting-room screen: a short label only.
     let desk = parse_label(&body.desk, DESK_NAME_MAX).map_err(|p| Invalid::field("desk", p))?;
-    let settle = settle_outcome(body.settle.as_deref())?;
+    let settle = body.settle.as_ref().map(settle_first).transpose()?;
     let counter = path.into_inner();
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
@@ -232,6 +270,7 @@ pub(crate) async fn post_call(
         .db
         .write(move |conn| {
             let ctx = s.booking_ctx();
+            let settle = settle.as_ref().map(|(t, o)| (t.as_slice(), *o));
             service::call_next(conn, ctx, &counter, &desk, settle, &actor, now)
         })
         .await?;

@@ -301,6 +301,7 @@ impl Refusal for DeskError {
             ErrorCode::NotToday,
             ErrorCode::TicketNotFound,
             ErrorCode::TicketNotCalled,
+            ErrorCode::DeskServing,
         ];
         codes.extend(CalendarError::codes());
         codes
@@ -599,6 +600,12 @@ impl From<DeskError> for AppError {
                     ticket: Some(label),
                     ..Facts::default()
                 }),
+            DeskError::DeskServing { label } => {
+                AppError::new(ErrorCode::DeskServing).with_facts(Facts {
+                    ticket: Some(label),
+                    ..Facts::default()
+                })
+            }
             DeskError::Db(e) => e.into(),
             DeskError::Unexpected(e) => e.into(),
         }

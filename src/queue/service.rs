@@ -35,6 +35,8 @@ pub(crate) enum DeskError {
     TicketNotFound { label: String },
     #[error("ticket {label} is {status}")]
     TicketNotCalled { label: String, status: TicketStatus },
+    #[error("ticket {label} is called to this desk and was not settled")]
+    DeskServing { label: String },
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
     #[error(transparent)]
@@ -303,25 +305,33 @@ pub(crate) fn walk_in(
 
 /// Calls the next visitor to `desk` by the rule. The claim is made under the counter's queue
 /// lock with a conditional UPDATE, so two desks calling at once never get the same ticket.
-/// With `settle`, the tickets still called at this desk are settled that way first, under the
-/// same lock: the desk then serves one visitor at a time, whoever else calls meanwhile.
+/// With `settle`, the desk serves one visitor at a time: under the same lock, the tickets the
+/// clerk named are settled first (one a colleague settled meanwhile counts as settled), and a
+/// ticket called to this desk that the clerk did not name refuses the call, changing nothing.
 pub(crate) fn call_next(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
     counter_id: &str,
     desk: &str,
-    settle_first: Option<Outcome>,
+    settle_first: Option<(&[String], Outcome)>,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Issued>, DeskError> {
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
     lock_queue(conn, &counter.id, today)?;
-    if let Some(outcome) = settle_first.filter(|o| *o != Outcome::Recall) {
-        let serving = repo::list_tickets(conn, &counter.id, today, Some(TicketStatus::Called))?;
-        for t in serving.iter().filter(|t| t.desk.as_deref() == Some(desk)) {
-            settle(conn, ctx, &counter.id, &t.label, outcome, actor, now)?;
-        }
+    if let Some((named, outcome)) = settle_first {
+        settle_desk(
+            conn,
+            ctx,
+            &counter.id,
+            today,
+            desk,
+            named,
+            outcome,
+            actor,
+            now,
+        )?;
     }
     let Some(next) = ordered_waiting(conn, &ctx, &counter.id, today, now)?
         .into_iter()
@@ -359,6 +369,37 @@ pub(crate) fn call_next(
         ..next
     };
     Ok(Some(with_reservation_number(conn, called)?))
+}
+
+/// Settles what `desk` still serves before its next call: the tickets named, and only if every
+/// ticket called to it is named.
+#[allow(clippy::too_many_arguments)]
+fn settle_desk(
+    conn: &mut Tx<'_>,
+    ctx: Ctx<'_>,
+    counter_id: &str,
+    today: NaiveDate,
+    desk: &str,
+    named: &[String],
+    outcome: Outcome,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DeskError> {
+    let called = repo::list_tickets(conn, counter_id, today, Some(TicketStatus::Called))?;
+    let serving: Vec<&TicketRow> = called
+        .iter()
+        .filter(|t| t.desk.as_deref() == Some(desk))
+        .collect();
+    let is_named = |label: &str| named.iter().any(|n| n.trim().eq_ignore_ascii_case(label));
+    if let Some(other) = serving.iter().find(|t| !is_named(&t.label)) {
+        return Err(DeskError::DeskServing {
+            label: other.label.clone(),
+        });
+    }
+    for t in serving {
+        settle(conn, ctx, counter_id, &t.label, outcome, actor, now)?;
+    }
+    Ok(())
 }
 
 /// A ticket with the reservation number of its visitor (reserved tickets), as the desk shows it.

@@ -376,8 +376,16 @@ async fn two_desks_calling_at_once_never_get_the_same_ticket() {
     assert_eq!(q["called"].as_array().unwrap().len(), 20);
 }
 
-/// Calls with `settle`: the answer's status and ticket.
-async fn call_settling(app: &TestApp, token: &str, desk: &str, settle: &str) -> (u16, Value) {
+/// Calls with `settle` (the tickets the clerk saw at the desk, and what became of them): the
+/// answer's status and body.
+async fn call_settling(
+    app: &TestApp,
+    token: &str,
+    desk: &str,
+    tickets: &[&str],
+    outcome: &str,
+) -> (u16, Value) {
+    let settle = json!({ "tickets": tickets, "outcome": outcome });
     let res = desk_post(
         app,
         token,
@@ -389,7 +397,7 @@ async fn call_settling(app: &TestApp, token: &str, desk: &str, settle: &str) -> 
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-/// The day's tickets by status: (label, desk) called, and label → status finished.
+/// The day's tickets: (label, desk) of the called, (label, status) of the finished.
 async fn floor(app: &TestApp, token: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let q = queue(app, token).await;
     let pairs = |list: &Value, field: &str| -> Vec<(String, String)> {
@@ -408,89 +416,121 @@ async fn floor(app: &TestApp, token: &str) -> (Vec<(String, String)>, Vec<(Strin
     (pairs(&q["called"], "desk"), pairs(&q["finished"], "status"))
 }
 
+fn pair(a: &str, b: &str) -> (String, String) {
+    (a.to_string(), b.to_string())
+}
+
 #[tokio::test]
-async fn a_call_may_settle_the_desks_visitor_first_and_without_settle_answers_as_before() {
+async fn a_call_may_settle_the_visitors_the_clerk_saw_and_without_settle_answers_as_before() {
     let app = spawn_app_at(jst("2027-01-04T09:00:00+09:00")).await;
     let desk = app.staff_token("madoguchi", "desk").await;
     for _ in 0..5 {
         walk_in(&app, &desk, None).await;
     }
-    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
     // Without settle: as before, a desk may hold two called tickets.
     assert_eq!(call(&app, &desk, "1").await.as_deref(), Some("W-001"));
     assert_eq!(call(&app, &desk, "1").await.as_deref(), Some("W-002"));
-    assert_eq!(
-        floor(&app, &desk).await.0,
-        vec![s("W-001", "1"), s("W-002", "1")]
-    );
+    let both = vec![pair("W-001", "1"), pair("W-002", "1")];
+    assert_eq!(floor(&app, &desk).await.0, both);
 
-    // With settle: both are completed first, in the same transaction, then W-003 is called.
-    let (status, t) = call_settling(&app, &desk, "1", "complete").await;
+    // Naming one of the two: refused, naming the other; nothing settled, nobody called.
+    let (status, p) = call_settling(&app, &desk, "1", &["W-001"], "complete").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (409, Some("desk_serving")),
+        "{p}"
+    );
+    assert!(
+        p["detail"].as_str().unwrap_or_default().contains("W-002"),
+        "{p}"
+    );
+    assert_eq!(floor(&app, &desk).await, (both, vec![]));
+
+    // Naming both (as typed, in any case): both completed first, then W-003 called.
+    let (status, t) = call_settling(&app, &desk, "1", &["W-001", "w-002 "], "complete").await;
     assert_eq!((status, t["ticket"].as_str()), (200, Some("W-003")));
     let (called, finished) = floor(&app, &desk).await;
-    assert_eq!(called, vec![s("W-003", "1")]);
+    assert_eq!(called, vec![pair("W-003", "1")]);
     assert_eq!(
         finished,
-        vec![s("W-001", "completed"), s("W-002", "completed")]
+        vec![pair("W-001", "completed"), pair("W-002", "completed")]
     );
 
-    // Another desk's visitor is not its business.
-    let (status, t) = call_settling(&app, &desk, "2", "no_show").await;
+    // Another desk's visitor is not its business; a free desk names nobody.
+    let (status, t) = call_settling(&app, &desk, "2", &[], "no_show").await;
     assert_eq!((status, t["ticket"].as_str()), (200, Some("W-004")));
-    assert_eq!(
-        floor(&app, &desk).await.0,
-        vec![s("W-003", "1"), s("W-004", "2")]
-    );
+    let serving = vec![pair("W-003", "1"), pair("W-004", "2")];
+    assert_eq!(floor(&app, &desk).await.0, serving);
 
-    // A value it does not know: 422 naming the field, and nothing changes.
-    let res = desk_post(
-        &app,
-        &desk,
-        "calls",
-        json!({ "desk": "1", "settle": "done" }),
-    )
-    .await;
-    let p = problem(res, 422).await;
-    assert_eq!(p["errors"][0]["field"], "settle", "{p}");
-    assert_eq!(p["errors"][0]["code"], "not_one_of", "{p}");
-    assert_eq!(
-        floor(&app, &desk).await.0,
-        vec![s("W-003", "1"), s("W-004", "2")]
-    );
+    // An outcome it does not know: 422 naming the field, and nothing changes.
+    for (settle, field, code) in [
+        (
+            json!({"tickets": ["W-003"], "outcome": "done"}),
+            "settle.outcome",
+            "not_one_of",
+        ),
+        (
+            json!({"tickets": ["W\u{0}3"], "outcome": "complete"}),
+            "settle.tickets",
+            "control_characters",
+        ),
+    ] {
+        let res = desk_post(
+            &app,
+            &desk,
+            "calls",
+            json!({ "desk": "1", "settle": settle }),
+        )
+        .await;
+        let p = problem(res, 422).await;
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+        assert_eq!(p["errors"][0]["code"], code, "{p}");
+    }
+    assert_eq!(floor(&app, &desk).await.0, serving);
 
-    // Marked absent, then the last one called; then nobody waits, and the visitor is still
-    // settled (204).
-    let (status, t) = call_settling(&app, &desk, "1", "no_show").await;
+    // Marked absent, and the last one called; then nobody waits, and the visitor is still
+    // settled (204). A ticket named that a colleague settled meanwhile counts as settled.
+    let (status, t) = call_settling(&app, &desk, "1", &["W-003"], "no_show").await;
     assert_eq!((status, t["ticket"].as_str()), (200, Some("W-005")));
-    let (status, _) = call_settling(&app, &desk, "1", "complete").await;
+    complete(&app, &desk, "W-004").await;
+    let (status, _) = call_settling(&app, &desk, "2", &["W-004"], "no_show").await;
+    assert_eq!(status, 204);
+    let (status, _) = call_settling(&app, &desk, "1", &["W-005"], "complete").await;
     assert_eq!(status, 204);
     let (called, finished) = floor(&app, &desk).await;
-    assert_eq!(called, vec![s("W-004", "2")]);
-    assert!(finished.contains(&s("W-003", "no_show")), "{finished:?}");
-    assert!(finished.contains(&s("W-005", "completed")), "{finished:?}");
+    assert!(called.is_empty(), "{called:?}");
+    for settled in [
+        pair("W-003", "no_show"),
+        pair("W-004", "completed"),
+        pair("W-005", "completed"),
+    ] {
+        assert!(finished.contains(&settled), "{settled:?} in {finished:?}");
+    }
 }
 
 #[tokio::test]
-async fn a_desk_calling_with_settle_from_two_consoles_at_once_serves_one_visitor() {
+async fn a_desk_open_in_two_windows_never_settles_a_visitor_its_clerk_did_not_see() {
     let app = spawn_app_at(jst("2027-01-04T09:00:00+09:00")).await;
     let desk = app.staff_token("madoguchi", "desk").await;
     for _ in 0..12 {
         walk_in(&app, &desk, None).await;
     }
+    // Ten windows of desk 1, each seeing the desk free, call at once: one is served, the
+    // others are told the desk is serving someone they did not see.
     let calls = (0..10).map(|_| {
         let (app, desk) = (&app, desk.clone());
-        async move { call_settling(app, &desk, "1", "complete").await.0 }
+        async move { call_settling(app, &desk, "1", &[], "complete").await }
     });
-    let statuses = join_all(calls).await;
-    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let answers = join_all(calls).await;
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let refused = answers
+        .iter()
+        .filter(|(s, p)| *s == 409 && p["code"] == "desk_serving")
+        .count();
+    assert_eq!((ok, refused), (1, 9), "{answers:?}");
     let (called, finished) = floor(&app, &desk).await;
     assert_eq!(called.len(), 1, "one visitor at desk 1: {called:?}");
-    assert_eq!(
-        finished.len(),
-        9,
-        "the nine before were completed: {finished:?}"
-    );
-    assert!(finished.iter().all(|(_, status)| status == "completed"));
+    assert!(finished.is_empty(), "nobody settled unseen: {finished:?}");
 }
 
 /// Reads the stream until `done` says the text so far is enough (or times out).

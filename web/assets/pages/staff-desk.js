@@ -171,17 +171,19 @@ export function mount(root, ctx) {
   // ---- calls and outcomes ----
 
   /**
-   * "R-001 is still at this desk": complete it, or mark it absent, before the next call. The
-   * answer is the call's `settle` (`complete`, `no_show`), or null when the clerk does not call.
+   * "R-001 is still at this desk": complete it, or mark it absent, before the next call (every
+   * ticket called to this desk, named together: one, once the console is used). The answer is
+   * the call's `settle.outcome` (`complete`, `no_show`), or null when the clerk does not call.
    */
-  function askSettle(tk) {
+  function askSettle(serving) {
+    const ticket = serving.map((tk) => tk.ticket).join('・');
     const choice = (value, key, checked) => h('label', { class: 'choice' },
       h('input', { type: 'radio', name: 'settle', value, checked }), h('span', null, t(key)));
     return modal({
-      title: t('desk.settle.h', { ticket: tk.ticket }),
+      title: t('desk.settle.h', { ticket }),
       content: [
-        h('p', null, t('desk.settle.body', { ticket: tk.ticket })),
-        h('fieldset', { class: 'choices' }, h('legend', { class: 'visually-hidden' }, t('desk.settle.h', { ticket: tk.ticket })),
+        h('p', null, t('desk.settle.body', { ticket })),
+        h('fieldset', { class: 'choices' }, h('legend', { class: 'visually-hidden' }, t('desk.settle.h', { ticket })),
           choice('complete', 'desk.complete', true), choice('no_show', 'desk.noShow', false)),
       ],
       ok: t('desk.settle.ok'),
@@ -202,27 +204,26 @@ export function mount(root, ctx) {
       deskInput.focus();
       return;
     }
-    // One visitor at a time: the one being served is settled first, as the clerk chooses
+    // One visitor at a time: the ones being served are settled first, as the clerk chooses
     // (asked once, in one dialog): completed, or absent. The queue is read afresh first (a
-    // colleague may have settled it), and the call carries the choice (`settle`), so the
-    // server settles whatever this desk still has called and calls the next in one step,
-    // even with the desk open in two windows.
+    // colleague may have settled them), and the call names the tickets the clerk saw
+    // (`settle`): the server settles them and calls the next in one step, and refuses
+    // (`desk_serving`) if someone else was called to this desk meanwhile, from another window.
     if (callBtn.getAttribute('aria-busy') === 'true') return;
-    let outcome;
+    let settle;
     callBtn.setAttribute('aria-busy', 'true');
     try {
       await load();
       const serving = mine();
-      if (serving.length) {
-        outcome = await askSettle(serving[0]);
-        if (!outcome) return;
-      }
+      const outcome = serving.length ? await askSettle(serving) : 'complete';
+      if (!outcome) return;
+      settle = { tickets: serving.map((tk) => tk.ticket), outcome };
     } finally {
       callBtn.removeAttribute('aria-busy');
     }
     await busy(callBtn, async () => {
       try {
-        const tk = await api(endpoints.deskCalls(ctx.counter), { method: 'POST', body: { desk: desk(), settle: outcome } });
+        const tk = await api(endpoints.deskCalls(ctx.counter), { method: 'POST', body: { desk: desk(), settle } });
         if (!tk) result(callResult, false, t('desk.nobody'));
         else replace(callResult);
         await load();
@@ -231,7 +232,8 @@ export function mount(root, ctx) {
           clearProblems(root, null);
           showProblem(p, { form: root, summary: problem, lang, prefix: 'd-', labels: { desk: t('desk.name') } });
         } else {
-          result(callResult, false, p.title || p.message);
+          result(callResult, false, p.detail || p.title || p.message);
+          if (p.code === 'desk_serving') await load();
         }
       }
     });
