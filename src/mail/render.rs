@@ -356,6 +356,51 @@ mod tests {
     }
 
     #[test]
+    fn waiting_list_and_lottery_mails_queued_before_the_english_dates_still_render() {
+        let lottery = json!({
+            "city": "近江八幡市", "name": "抽選 花子", "month_label": "2027年2月",
+            "counter_name": "近江八幡市役所", "counter_address": "滋賀県近江八幡市桜宮町236",
+            "procedure_name": "暗証番号の再設定",
+            "preferences": ["2027年2月10日(水) 09:00〜09:30", "2027年2月10日(水) 09:30〜10:00"],
+            "draw_label": "2026年12月1日 11:00", "opens_label": "2026年12月1日 12:00",
+            "link": null, "booking_url": "http://x/", "sender_footer": "f",
+        });
+        for kind in [MailKind::LotteryEntered, MailKind::LotteryLost] {
+            let old = render(kind, &lottery.to_string()).expect("an old payload renders");
+            assert!(old
+                .text
+                .contains("第2希望 / Choice 2: 2027年2月10日(水) 09:30〜10:00"));
+            assert!(old.text.contains("in 2027年2月"), "{}", old.text);
+            let mut p = lottery.clone();
+            p["month_label_en"] = json!("February 2027");
+            p["preferences_en"] = json!(["Wed 10 February 2027, 09:00–09:30"]);
+            p["draw_label_en"] = json!("Tue 1 December 2026, 11:00");
+            p["opens_label_en"] = json!("Tue 1 December 2026, 12:00");
+            // Fewer English lines than choices (never written so, but never an error).
+            let new = render(kind, &p.to_string()).expect("a new payload renders");
+            assert!(new.text.contains("in February 2027"), "{}", new.text);
+            assert!(new
+                .text
+                .contains("  Wed 10 February 2027, 09:00–09:30 (Japan time)"));
+        }
+        let offer = json!({
+            "city": "近江八幡市", "name": "待機 花子", "date_label": "2027年2月10日(水)",
+            "counter_name": "近江八幡市役所", "counter_address": "滋賀県近江八幡市桜宮町236",
+            "procedure_name": "暗証番号の再設定", "position": 1,
+            "offer_label": "2027年2月10日(水) 09:00〜09:30", "offer_expires_label": "2026年12月1日 12:30",
+            "link": "http://x/booking/manage?waitlist=t", "booking_url": "http://x/", "sender_footer": "f",
+        });
+        for kind in [
+            MailKind::WaitlistJoined,
+            MailKind::WaitlistOffer,
+            MailKind::WaitlistEnded,
+        ] {
+            let old = render(kind, &offer.to_string()).expect("an old payload renders");
+            assert!(old.text.contains("2027年2月10日(水)"), "{}", old.text);
+        }
+    }
+
+    #[test]
     fn the_completion_mail_says_what_to_bring_and_why_two_visits() {
         let r = render(MailKind::BookingConfirmed, &booking_payload().to_string()).unwrap();
         assert!(
