@@ -49,10 +49,15 @@ throwaway_postgres() {
   dir=$(mktemp -d /tmp/madoguchi-pg.XXXXXX)
   # initdb refuses root: the cluster then belongs to the postgres account the package made.
   if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || { echo "$1: running as root and no postgres account to own a throwaway cluster" >&2; exit 1; }
+    id postgres >/dev/null 2>&1 || { rmdir "$dir"; echo "$1: running as root and no postgres account to own a throwaway cluster" >&2; exit 1; }
     chown postgres "$dir"
     run_as=(runuser -u postgres --)
   fi
+  # Removed however the script ends, from here on (a failed start included). This is the
+  # script's EXIT trap: a script that needs one of its own calls stop_throwaway_postgres in it.
+  THROWAWAY_PG=("${run_as[@]}" "$pg_ctl" -D "$dir/data" -m immediate stop)
+  THROWAWAY_PG_DIR=$dir
+  trap 'stop_throwaway_postgres' EXIT
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   if [ "${MADOGUCHI_TEST_PG:-}" = throwaway ]; then
     echo "$1: MADOGUCHI_TEST_PG=throwaway: starting a throwaway cluster in $dir on port $port" >&2
@@ -64,15 +69,12 @@ throwaway_postgres() {
   "${run_as[@]}" "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null ||
     { cat "$dir/server.log" >&2; exit 1; }
-  THROWAWAY_PG=("${run_as[@]}" "$pg_ctl" -D "$dir/data" -m immediate stop)
-  THROWAWAY_PG_DIR=$dir
-  trap 'stop_throwaway_postgres' EXIT
   MADOGUCHI_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 
 stop_throwaway_postgres() {
   if [ -n "${THROWAWAY_PG_DIR:-}" ]; then
-    "${THROWAWAY_PG[@]}" >/dev/null 2>&1 || true
+    [ -f "$THROWAWAY_PG_DIR/data/postmaster.pid" ] && { "${THROWAWAY_PG[@]}" >/dev/null 2>&1 || true; }
     rm -rf "$THROWAWAY_PG_DIR"
     THROWAWAY_PG_DIR=
   fi
@@ -91,12 +93,11 @@ test_postgres() {
   throwaway_postgres "$1"
 }
 
-# host_tag: this machine's name as test databases carry it (lower-case letters and digits of the
-# kernel's host name, at most 16). tests/api/helpers.rs computes the same.
+# host_tag: this machine as test databases name it: the first 12 hex digits of the SHA-256 of
+# the kernel's host name (whole, so that CI runners named alike but for a suffix differ).
+# tests/api/helpers.rs computes the same.
 host_tag() {
-  local tag
-  tag=$(tr -cd 'a-zA-Z0-9' </proc/sys/kernel/hostname 2>/dev/null | tr 'A-Z' 'a-z' | cut -c1-16)
-  echo "${tag:-host}"
+  printf '%s' "$(cat /proc/sys/kernel/hostname 2>/dev/null)" | sha256sum | cut -c1-12
 }
 
 # sweep_test_databases: drops the test databases that interrupted runs on this machine left
@@ -104,15 +105,19 @@ host_tag() {
 # test process that made it; only this machine's, and of those only the ones whose process is
 # gone, are dropped, so a run in progress (a colleague's, or CI's, on a shared server) keeps its
 # databases.
+# (A process is alive while /proc has it: `kill -0` would fail on another user's process.)
+# Databases named before the host was part of the name (madoguchi_test_<pid>_<uuid>) are swept
+# by their pid alone, as they always were.
 sweep_test_databases() {
   local host
   host=$(host_tag)
   psql "$MADOGUCHI_PG_URL" -Atqc \
-    "SELECT datname FROM pg_database WHERE datname ~ '^madoguchi_test_${host}_[0-9]+_[0-9a-f]+$'" |
+    "SELECT datname FROM pg_database WHERE datname ~ '^madoguchi_test_(${host}_)?[0-9]+_[0-9a-f]+$'" |
     while read -r name; do
-      pid=${name#madoguchi_test_"${host}"_}
+      pid=${name#madoguchi_test_}
+      pid=${pid#"${host}"_}
       pid=${pid%%_*}
-      if ! kill -0 "$pid" 2>/dev/null; then
+      if [ ! -d "/proc/$pid" ]; then
         psql "$MADOGUCHI_PG_URL" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null || true
       fi
     done

@@ -53,21 +53,13 @@ fn without_tls(url: &str) -> String {
     }
 }
 
-/// This machine's name as test databases carry it: the lower-case letters and digits of the
-/// kernel's host name, at most 16 (`host_tag` in scripts/lib.sh computes the same).
+/// This machine as test databases name it: the first 12 hex digits of the SHA-256 of the
+/// kernel's host name (`host_tag` in scripts/lib.sh computes the same).
 fn host_tag() -> String {
+    use sha2::{Digest, Sha256};
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let tag: String = name
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .take(16)
-        .collect();
-    if tag.is_empty() {
-        "host".into()
-    } else {
-        tag
-    }
+    let digest = Sha256::digest(name.trim_end_matches('\n').as_bytes());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// A database made for one test, removed when dropped.
