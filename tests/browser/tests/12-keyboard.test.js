@@ -15,31 +15,40 @@ after(async () => { if (browser) await browser.close(); });
 
 /**
  * Where focus is, and whether a person can see it: an outline or a ring on it (or its label)
- * that an element of the same kind without focus does not have, so a resting shadow is not
- * taken for focus.
+ * that a style rule gives it because it has focus (a rule whose selector says :focus,
+ * :focus-visible or :focus-within, that matches it now and draws an outline or a shadow), so a
+ * shadow an element has at rest (today's date, a chosen day) is not taken for focus.
  */
 async function focusState(page) {
   return page.evaluate(() => {
     const a = document.activeElement;
     if (!a || a === document.body || a === document.documentElement) return { lost: true };
-    const ring = (el) => {
-      if (!el) return null;
+    const drawn = (el) => {
       const cs = getComputedStyle(el);
-      const outline = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0;
-      const shadow = cs.boxShadow && cs.boxShadow !== 'none';
-      return outline || shadow ? `${outline ? cs.outlineStyle + cs.outlineWidth + cs.outlineColor : ''}|${shadow ? cs.boxShadow : ''}` : null;
+      return (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) || (cs.boxShadow && cs.boxShadow !== 'none');
     };
-    // An element like it (same tag, class and type) that does not hold focus: its resting look.
-    const twin = [...document.querySelectorAll(a.tagName)].find((e) => e !== a && e.className === a.className && e.type === a.type && !e.contains(a));
-    const label = (el) => el && el.closest('.choice, label');
-    const shows = (el, rest) => {
-      const r = ring(el);
-      return r !== null && (!rest || ring(rest) !== r);
+    const rules = [];
+    const walk = (list) => {
+      for (const r of list) {
+        if (r.cssRules && !r.selectorText) walk(r.cssRules); // @media, @supports, @layer
+        else if (r.selectorText && /:focus/.test(r.selectorText)) rules.push(r);
+      }
     };
+    for (const sheet of document.styleSheets) {
+      try { walk(sheet.cssRules); } catch { /* another origin's sheet: none here */ }
+    }
+    const ringRule = (el) => rules.some((r) => {
+      const st = r.style;
+      const draws = (st.outlineStyle && st.outlineStyle !== 'none') || (st.outline && st.outline !== 'none' && st.outline !== '0')
+        || (st.boxShadow && st.boxShadow !== 'none');
+      if (!draws) return false;
+      try { return el.matches(r.selectorText); } catch { return false; }
+    });
+    const shows = (el) => !!el && drawn(el) && ringRule(el);
     const r = a.getBoundingClientRect();
     return {
       desc: a.id ? `#${a.id}` : `${a.tagName.toLowerCase()}.${a.className}`,
-      visible: shows(a, twin) || (label(a) !== null && shows(label(a), twin && label(twin) !== label(a) ? label(twin) : null)),
+      visible: shows(a) || shows(a.closest('.choice, label')),
       onScreen: r.width > 0 && r.height > 0,
     };
   });

@@ -65,7 +65,7 @@ export const RESIDENT = {
     'bring.h': 'お持ちいただくもの',
     'bring.notes': 'ご注意',
     'bring.visits': '来庁回数: {n}回',
-    'bring.loading': '手続きの情報を読み込んでいます…',
+    'bring.loading': '用件の情報を読み込んでいます…',
 
     'cal.h': '日時を選ぶ',
     'cal.lead': '○の日を選び、時間帯を選んでください。',
@@ -131,7 +131,7 @@ export const RESIDENT = {
     'lottery.status.withdrawn': '取り消し済み',
     'lottery.drawAt': '抽選日時',
     'lottery.explain.entered': '抽選は申込みの順番に関係なく、公平な無作為の順番で行います。結果はメールでお知らせします。抽選日時までは申込みを取り消せます。',
-    'lottery.explain.won': '当選しました。予約完了のメールをお送りしました。予約の変更・取り消しは、そのメールのリンクから行えます。',
+    'lottery.explain.won': '当選しました。予約完了のメールをお送りしました。予約の変更・キャンセルは、そのメールのリンクから行えます。',
     'lottery.explain.lost': '残念ながら、ご希望の日時はすべて満席となりました。残りの空き枠は、抽選後に通常の予約(先着順)でお申し込みいただけます。',
     'lottery.explain.withdrawn': 'この申込みは取り消しました。',
     'lottery.withdraw': '申込みを取り消す',

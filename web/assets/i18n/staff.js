@@ -59,7 +59,7 @@ export const STAFF = {
     'applicant.legal_representative': '法定代理人',
     'applicant.voluntary_proxy': '任意代理人',
     'status.confirmed': '予約済み',
-    'status.cancelled': 'キャンセル',
+    'status.cancelled': 'キャンセル済み',
     'status.checked_in': '受付済み',
     'status.completed': '完了',
     'status.no_show': '不在',
