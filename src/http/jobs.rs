@@ -195,9 +195,10 @@ pub(crate) async fn get_stats(
     if (to - from).num_days() > 366 {
         return Err(Invalid::field("to", FieldProblem::RangeTooLong { max_days: 366 }).into());
     }
+    let now = state.clock.now();
     let rows = state
         .db
-        .run(move |conn| stats::list(conn, from, to, counter.as_deref()))
+        .run(move |conn| stats::list_or_compute(conn, from, to, counter.as_deref(), today, now))
         .await?;
     if wants_csv(&req) {
         return Ok(HttpResponse::Ok()

@@ -220,6 +220,64 @@ pub(crate) fn list(
     q.load(conn)
 }
 
+/// The figures between two days (inclusive), optionally of one counter: those stored, and for
+/// a past day (before `today`) that had visitors but no stored figures (the job did not run
+/// then: the service was down, or restored from a backup) figures computed now from its
+/// reservations and tickets, which retention keeps what they need of.
+pub(crate) fn list_or_compute(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    counter: Option<&str>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<DailyStatsRow>> {
+    let mut rows = list(conn, from, to, counter)?;
+    let last = to.min(today - Duration::days(1));
+    if last >= from {
+        let stored: std::collections::BTreeSet<(String, NaiveDate)> =
+            rows.iter().map(|r| (r.counter_id.clone(), r.day)).collect();
+        for (c, day) in days_with_visits(conn, from, last, counter)? {
+            if !stored.contains(&(c.clone(), day)) {
+                rows.extend(compute(conn, &c, day, now)?);
+            }
+        }
+        rows.sort_by(|a, b| {
+            (a.day, &a.counter_id, &a.procedure_id).cmp(&(b.day, &b.counter_id, &b.procedure_id))
+        });
+    }
+    Ok(rows)
+}
+
+/// The (counter, day) pairs between two days that have reservations or tickets.
+fn days_with_visits(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    counter: Option<&str>,
+) -> QueryResult<std::collections::BTreeSet<(String, NaiveDate)>> {
+    let mut booked = reservations::table
+        .filter(reservations::visit_on.between(from, to))
+        .select((reservations::counter_id, reservations::visit_on))
+        .distinct()
+        .into_boxed();
+    let mut served = tickets::table
+        .filter(tickets::service_on.between(from, to))
+        .select((tickets::counter_id, tickets::service_on))
+        .distinct()
+        .into_boxed();
+    if let Some(c) = counter {
+        booked = booked.filter(reservations::counter_id.eq(c.to_string()));
+        served = served.filter(tickets::counter_id.eq(c.to_string()));
+    }
+    let mut days: std::collections::BTreeSet<(String, NaiveDate)> = booked
+        .load::<(String, NaiveDate)>(conn)?
+        .into_iter()
+        .collect();
+    days.extend(served.load::<(String, NaiveDate)>(conn)?);
+    Ok(days)
+}
+
 #[cfg(test)]
 mod tests {
     use super::percentile;

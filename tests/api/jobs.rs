@@ -585,6 +585,79 @@ async fn statistics_of_a_scripted_day_match_by_hand_in_json_and_csv() {
 }
 
 #[tokio::test]
+async fn statistics_of_a_day_the_job_never_ran_are_computed_when_asked_even_after_retention() {
+    let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
+    let staff = app.staff_token("operator", "phone").await;
+    let a = app
+        .phone_book(&staff, "city-hall.2027-01-12.0900", 1, None)
+        .await;
+    app.phone_book(&staff, "city-hall.2027-01-12.0930", 2, None)
+        .await;
+    app.phone_book(&staff, "azuchi.2027-01-13.0900", 3, None)
+        .await;
+    // a is served on the 12th (checked in 08:55, called 09:05); no job runs that month.
+    app.clock.set(jst("2027-01-12T08:55:00+09:00"));
+    let desk = app.staff_token("desk-1", "desk").await;
+    desk_post(
+        &app,
+        &desk,
+        "check-ins".into(),
+        json!({"reservation_number": a}),
+    )
+    .await;
+    app.clock.set(jst("2027-01-12T09:05:00+09:00"));
+    let t: Value = desk_post(&app, &desk, "calls".into(), json!({"desk": "1"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ticket = t["ticket"].as_str().unwrap().to_string();
+    desk_post(&app, &desk, format!("tickets/{ticket}/complete"), json!({})).await;
+
+    // April, after a long outage: January is asked for, and the days that had visitors are
+    // there, computed from the reservations and tickets; after retention too.
+    app.clock.set(jst("2027-04-20T10:00:00+09:00"));
+    let admin = app.staff_token("chief", "admin").await;
+    let path = "/api/v1/admin/stats?from=2027-01-01&to=2027-01-31";
+    let stats: Value = app
+        .as_staff(Method::GET, path, Some(&admin), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let days = stats["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2, "{stats}");
+    assert_eq!(
+        (days[0]["date"].as_str(), days[0]["counter"].as_str()),
+        (Some("2027-01-12"), Some("city-hall"))
+    );
+    assert_eq!(
+        (
+            days[0]["booked"].as_i64(),
+            days[0]["completed"].as_i64(),
+            days[0]["no_show"].as_i64()
+        ),
+        (Some(2), Some(1), Some(0)),
+        "{stats}"
+    );
+    assert_eq!(days[0]["wait_minutes"], json!({"p50": 10, "p90": 10}));
+    assert_eq!(
+        (days[1]["date"].as_str(), days[1]["counter"].as_str()),
+        (Some("2027-01-13"), Some("azuchi"))
+    );
+    app.clock.set(jst("2027-05-01T03:00:00+09:00"));
+    run_job(&app, Job::Retention).await;
+    let admin = app.login("chief", crate::helpers::STAFF_PASSWORD).await;
+    let again: Value = app
+        .as_staff(Method::GET, path, Some(&admin), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, stats, "retention keeps what they need");
+}
+
+#[tokio::test]
 async fn retention_erases_exactly_the_old_personal_data() {
     let app = spawn_app_at(jst("2026-11-24T10:00:00+09:00")).await;
     let old = app.book_as(1, "city-hall.2027-01-12.0900").await;
