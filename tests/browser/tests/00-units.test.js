@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { parseWhen } from '../../../web/assets/pages/staff-phone.js';
 import { normaliseNumber } from '../../../web/assets/pages/staff-desk.js';
 import { isIndividualNumber, checks } from '../../../web/assets/lib/resident.js';
-import { fmtSlot, fmtCountdown, fmtPhone, parts, deskWords } from '../../../web/assets/lib/format.js';
+import { fmtSlot, fmtCountdown, fmtPhone, parts, deskWords, spokenCall } from '../../../web/assets/lib/format.js';
 import { fieldMessage } from '../../../web/assets/lib/problem.js';
 import { serverClock } from '../../../web/assets/lib/api.js';
 import * as endpoints from '../../../web/assets/lib/endpoints.js';
@@ -42,6 +42,21 @@ test('the waiting-room screen says a desk named 1, 1番 or １番窓口 alike, a
   assert.deepEqual(deskWords('12番'), { core: '12', ja: '番窓口へ', en: '12' });
   assert.deepEqual(deskWords('b'), { core: 'B', ja: '番窓口へ', en: 'B' });
   assert.deepEqual(deskWords('総合案内'), { core: '総合案内', ja: 'へ', en: '総合案内' });
+});
+
+test('a call is said with the ticket\'s letter as a letter and its number as a number, to the desk as it is named', () => {
+  const cases = [
+    ['R-012', '3', 'アール、12番の方、3番窓口へお越しください。', 'Number R 12, please go to desk 3.'],
+    ['W-034', '12番', 'ダブリュー、34番の方、12番窓口へお越しください。', 'Number W 34, please go to desk 12.'],
+    ['R-001', '１番窓口', 'アール、1番の方、1番窓口へお越しください。', 'Number R 1, please go to desk 1.'],
+    ['R-100', 'a', 'アール、100番の方、エー番窓口へお越しください。', 'Number R 100, please go to desk A.'],
+    ['W-007', '総合案内', 'ダブリュー、7番の方、総合案内へお越しください。', 'Number W 7, please go to 総合案内.'],
+    ['r-000', '2', 'アール、0番の方、2番窓口へお越しください。', 'Number R 0, please go to desk 2.'],
+    ['042', '5', '42番の方、5番窓口へお越しください。', 'Number 42, please go to desk 5.'],
+  ];
+  for (const [ticket, desk, ja, en] of cases) assert.deepEqual(spokenCall(ticket, desk), { ja, en }, `${ticket} at ${desk}`);
+  // Never digit by digit, never a zero read as a letter O.
+  for (const [ticket, desk] of cases) assert.doesNotMatch(spokenCall(ticket, desk).en, /\b0\d|O-O|\d \d/);
 });
 
 test('the forms recognise an individual number by its check digit', () => {

@@ -48,11 +48,19 @@ after(async () => {
 
 test('check in, call next, and the waiting-room screen shows the call', async () => {
   const screen = await watchedPage(screenBrowser.context);
+  // What the screen asks the speech synthesiser to say (headless Chromium has no voices).
+  await screen.addInitScript(() => {
+    window.__spoken = [];
+    const fake = { speak: (u) => window.__spoken.push({ text: u.text, lang: u.lang }), cancel() {}, pause() {}, resume() {}, getVoices: () => [], speaking: false, pending: false };
+    Object.defineProperty(window, 'speechSynthesis', { value: fake, configurable: true });
+  });
   await screen.goto(env.url + '/display/city-hall');
   await screen.waitForSelector('#conn[data-state="open"]', { state: 'attached' });
   assert.match(await screen.textContent('#counter-name'), /近江八幡市役所/);
   assert.match(await screen.textContent('#clock'), /^\d{2}:\d{2}$/);
   await assertAccessible(screen, 'the waiting-room screen');
+  await screen.click('#sound');
+  await screen.waitForSelector('body[data-sound="on"]');
 
   const page = await watchedPage(browser.context);
   await staffLogin(page, env.desk);
@@ -117,6 +125,14 @@ test('check in, call next, and the waiting-room screen shows the call', async ()
   assert.equal(await screen.textContent('#latest-desk'), deskNo);
   assert.equal(await screen.textContent('#latest .desk small[lang="ja"]'), '番窓口へ');
   assert.match(await screen.textContent('#announce'), new RegExp(`${deskNo}番窓口へお越しください.*desk ${deskNo}\\.`));
+  // Said aloud after the chime, Japanese then English: the letter as a letter, the number as a
+  // number (R-001 is アール、1番), the desk's 番窓口 said once.
+  await screen.waitForFunction(() => window.__spoken.length >= 2, null, { timeout: 5000 });
+  const n = Number(ticket.split('-')[1]);
+  assert.deepEqual(await screen.evaluate(() => window.__spoken.slice(0, 2)), [
+    { text: `アール、${n}番の方、${deskNo}番窓口へお越しください。`, lang: 'ja-JP' },
+    { text: `Number R ${n}, please go to desk ${deskNo}.`, lang: 'en-US' },
+  ]);
   const body = await screen.textContent('body');
   assert.ok(!body.includes('来庁') && !numbers.some((n) => body.includes(n)), 'no personal data on the screen');
   await screenshot(screen, 'display-called', { fullPage: false });

@@ -126,3 +126,28 @@ export function deskWords(desk) {
   if (m) return { core: m[1].toUpperCase(), ja: '番窓口へ', en: m[1].toUpperCase() };
   return { core: s, ja: 'へ', en: s };
 }
+
+/** Latin letters as Japanese reads them aloud. */
+const LETTERS_JA = {
+  A: 'エー', B: 'ビー', C: 'シー', D: 'ディー', E: 'イー', F: 'エフ', G: 'ジー', H: 'エイチ', I: 'アイ',
+  J: 'ジェー', K: 'ケー', L: 'エル', M: 'エム', N: 'エヌ', O: 'オー', P: 'ピー', Q: 'キュー', R: 'アール',
+  S: 'エス', T: 'ティー', U: 'ユー', V: 'ブイ', W: 'ダブリュー', X: 'エックス', Y: 'ワイ', Z: 'ゼット',
+};
+
+/**
+ * What the waiting-room screen says aloud for a call, in Japanese and English: the ticket's
+ * letter as a letter and its number as a number (R-012 is 「アール、12番」 and "R 12", never
+ * digit by digit, never "O-O-One"), then the desk as deskWords names it.
+ */
+export function spokenCall(ticket, desk) {
+  const t = String(ticket || '').normalize('NFKC').trim().toUpperCase();
+  const m = /^([A-Z]*)[- ]?0*([0-9]+)$/.exec(t);
+  const letters = m ? [...m[1]] : [];
+  const n = m ? String(Number(m[2])) : t;
+  const ja = (letters.length ? letters.map((l) => LETTERS_JA[l]).join('・') + '、' : '') + `${n}番の方、`;
+  const en = `Number ${[...letters, n].join(' ')}, please go to `;
+  const w = deskWords(desk);
+  const deskJa = w.ja === '番窓口へ' ? `${LETTERS_JA[w.core] || w.core}番窓口へ` : `${w.core}へ`;
+  const deskEn = w.ja === '番窓口へ' ? `desk ${w.en}` : w.en;
+  return { ja: `${ja}${deskJa}お越しください。`, en: `${en}${deskEn}.` };
+}

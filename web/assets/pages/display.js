@@ -3,12 +3,13 @@
 // de-duplicated by their id. The browser retries a dropped stream itself (sending
 // Last-Event-ID); when it gives up, or the stream falls silent, the page rebuilds it with
 // back-off and ?last_event_id= (the last call it showed), so the server sends every call made
-// meanwhile and no call is lost. The clock is the server's (X-Madoguchi-Now). A chime (Web
-// Audio) plays once sound is enabled with a click.
+// meanwhile and no call is lost. The clock is the server's (X-Madoguchi-Now). Once sound is
+// enabled with a click, a call (and a recall) plays a chime (Web Audio) and is then spoken in
+// Japanese and English (speech synthesis; the words from lib/format.js spokenCall).
 
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
-import { fmtClock, deskWords } from '../lib/format.js';
+import { fmtClock, deskWords, spokenCall } from '../lib/format.js';
 
 const $ = (s) => document.querySelector(s);
 const counter = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
@@ -26,6 +27,7 @@ let watchdog = null;
 let lastSignal = Date.now();
 let initialUntil = Infinity; // events before this (the first backlog) do not chime
 let audio = null;
+let soundOn = false;        // the click that enables sound also lets the page speak
 let day = null;
 
 // ---------- the clock (the server's, in Japan time) ----------
@@ -88,9 +90,10 @@ function render(fresh) {
     el.classList.remove('flash');
     void el.offsetWidth;
     el.classList.add('flash');
-    const w = deskWords(fresh.desk);
-    $('#announce').textContent = `${fresh.ticket}番の方、${w.core}${w.ja}お越しください。Number ${fresh.ticket}, please go to desk ${w.en}.`;
+    const words = spokenCall(fresh.ticket, fresh.desk);
+    $('#announce').textContent = `${words.ja} ${words.en}`;
     chime();
+    speak(words);
   }
 }
 
@@ -188,18 +191,33 @@ function chime() {
   }
 }
 
+/** The call said aloud after the chime: Japanese, then English. */
+function speak(words) {
+  if (!soundOn || !('speechSynthesis' in window) || typeof SpeechSynthesisUtterance === 'undefined') return;
+  setTimeout(() => {
+    for (const [text, lang] of [[words.ja, 'ja-JP'], [words.en, 'en-US']]) {
+      const u = new SpeechSynthesisUtterance(text);
+      u.lang = lang;
+      u.rate = 0.9;
+      window.speechSynthesis.speak(u);
+    }
+  }, audio && audio.state === 'running' ? 1300 : 0);
+}
+
 async function enableSound() {
   try {
     const Ctx = window.AudioContext || window.webkitAudioContext;
-    if (!Ctx) return;
-    audio = audio || new Ctx();
-    await audio.resume();
-    if (audio.state === 'running') {
-      $('#sound').hidden = true;
-      document.body.dataset.sound = 'on';
-      chime();
+    if (Ctx) {
+      audio = audio || new Ctx();
+      await audio.resume();
     }
-  } catch { /* no sound on this device */ }
+  } catch { /* no chime on this device */ }
+  soundOn = (audio && audio.state === 'running') || 'speechSynthesis' in window;
+  if (soundOn) {
+    $('#sound').hidden = true;
+    document.body.dataset.sound = 'on';
+    chime();
+  }
 }
 
 $('#sound').addEventListener('click', enableSound);
