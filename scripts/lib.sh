@@ -105,9 +105,16 @@ host_tag() {
 # test process that made it; only this machine's, and of those only the ones whose process is
 # gone, are dropped, so a run in progress (a colleague's, or CI's, on a shared server) keeps its
 # databases.
-# (A process is alive while /proc has it: `kill -0` would fail on another user's process.)
+# (A process is alive if it can be signalled, or exists but belongs to someone else: `kill -0`
+# then says "not permitted"; /proc may hide other users' processes, so it is not asked.)
 # Databases named before the host was part of the name (madoguchi_test_<pid>_<uuid>) are swept
 # by their pid alone, as they always were.
+pid_alive() {
+  local out
+  out=$(kill -0 "$1" 2>&1) && return 0
+  case "$out" in *"not permitted"*) return 0 ;; *) return 1 ;; esac
+}
+
 sweep_test_databases() {
   local host
   host=$(host_tag)
@@ -117,7 +124,7 @@ sweep_test_databases() {
       pid=${name#madoguchi_test_}
       pid=${pid#"${host}"_}
       pid=${pid%%_*}
-      if [ ! -d "/proc/$pid" ]; then
+      if ! pid_alive "$pid"; then
         psql "$MADOGUCHI_PG_URL" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null || true
       fi
     done

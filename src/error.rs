@@ -275,8 +275,8 @@ error_codes! {
         "This ticket has not been called.",
         "この整理券はまだ呼び出されていません。";
     DeskServing = 409, "desk_serving",
-        "This desk is serving a visitor this call did not settle.",
-        "この窓口では、この呼び出しで完了・不在にしていない方を対応中です。";
+        "This desk is still serving a visitor the call did not name.",
+        "この窓口番号では、呼び出しで指定されていない方をまだ対応中です。";
     // Fairness: the waiting list and the second visit.
     // Lotteries (抽選予約).
     LotteryNotFound = 404, "lottery_not_found",
@@ -505,17 +505,17 @@ impl ErrorCode {
                 Some(t) => format!("There is no ticket {t} at this counter today."),
                 None => self.title(lang).into(),
             },
-            (C::DeskServing, En) => match &f.ticket {
-                Some(t) => format!(
-                    "Ticket {t} was called to this desk meanwhile (another window?): nobody was settled or called. Look at the queue again."
+            (C::DeskServing, En) => match (&f.ticket, &f.desk) {
+                (Some(t), Some(d)) => format!(
+                    "Ticket {t} is also called to desk {d}, so nobody was called and nothing was recorded. Refresh the queue, settle {t}, then call again."
                 ),
-                None => self.title(lang).into(),
+                _ => self.title(lang).into(),
             },
-            (C::DeskServing, Ja) => match &f.ticket {
-                Some(t) => format!(
-                    "この窓口には、その間に整理券 {t} の方が呼び出されています(別の画面から?)。完了・不在の記録も呼び出しもしていません。画面を確認してください。"
+            (C::DeskServing, Ja) => match (&f.ticket, &f.desk) {
+                (Some(t), Some(d)) => format!(
+                    "窓口「{d}」では整理券 {t} の方も対応中のため、呼び出しませんでした(完了・不在の記録もしていません)。一覧を更新し、{t} の方を確認してから、もう一度呼び出してください。"
                 ),
-                None => self.title(lang).into(),
+                _ => self.title(lang).into(),
             },
             (C::TicketNotFound, Ja) => match &f.ticket {
                 Some(t) => format!("本日この窓口に整理券 {t} はありません。"),
@@ -622,6 +622,8 @@ pub struct Facts {
     pub closed_reason: Option<Words>,
     pub ticket: Option<String>,
     pub counter: Option<String>,
+    /// A desk's name, as staff typed it (a short label: `parse_label`).
+    pub desk: Option<String>,
     pub count: Option<i64>,
     pub retry_after_s: Option<u64>,
     /// A short English note (bad_request: what was malformed). Never user input.

@@ -600,12 +600,12 @@ impl From<DeskError> for AppError {
                     ticket: Some(label),
                     ..Facts::default()
                 }),
-            DeskError::DeskServing { label } => {
-                AppError::new(ErrorCode::DeskServing).with_facts(Facts {
+            DeskError::DeskServing { label, desk } => AppError::new(ErrorCode::DeskServing)
+                .with_facts(Facts {
                     ticket: Some(label),
+                    desk: Some(desk),
                     ..Facts::default()
-                })
-            }
+                }),
             DeskError::Db(e) => e.into(),
             DeskError::Unexpected(e) => e.into(),
         }

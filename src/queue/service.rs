@@ -35,8 +35,8 @@ pub(crate) enum DeskError {
     TicketNotFound { label: String },
     #[error("ticket {label} is {status}")]
     TicketNotCalled { label: String, status: TicketStatus },
-    #[error("ticket {label} is called to this desk and was not settled")]
-    DeskServing { label: String },
+    #[error("ticket {label} is called to desk {desk} and was not settled")]
+    DeskServing { label: String, desk: String },
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
     #[error(transparent)]
@@ -394,10 +394,16 @@ fn settle_desk(
     if let Some(other) = serving.iter().find(|t| !is_named(&t.label)) {
         return Err(DeskError::DeskServing {
             label: other.label.clone(),
+            desk: desk.to_string(),
         });
     }
     for t in serving {
-        settle(conn, ctx, counter_id, &t.label, outcome, actor, now)?;
+        match settle(conn, ctx, counter_id, &t.label, outcome, actor, now) {
+            // A colleague settled it between the list and the update (PostgreSQL: the
+            // conditional UPDATE waited for their commit and matched nothing): settled.
+            Ok(_) | Err(DeskError::TicketNotCalled { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }

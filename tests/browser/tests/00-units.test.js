@@ -50,7 +50,8 @@ test('a call is said with the ticket\'s letter as a letter and its number as a n
     ['W-034', '12番', 'ダブリュー、34番の方、12番窓口へお越しください。', 'Number W 34, please go to desk 12.'],
     ['R-001', '１番窓口', 'アール、1番の方、1番窓口へお越しください。', 'Number R 1, please go to desk 1.'],
     ['R-100', 'a', 'アール、100番の方、エー番窓口へお越しください。', 'Number R 100, please go to desk A.'],
-    ['W-007', '総合案内', 'ダブリュー、7番の方、総合案内へお越しください。', 'Number W 7, please go to 総合案内.'],
+    ['W-007', '総合案内', 'ダブリュー、7番の方、総合案内へお越しください。', 'Number W 7, please go to the desk shown on the screen.'],
+    ['W-008', 'Info desk', 'ダブリュー、8番の方、Info deskへお越しください。', 'Number W 8, please go to Info desk.'],
     ['r-000', '2', 'アール、0番の方、2番窓口へお越しください。', 'Number R 0, please go to desk 2.'],
     ['042', '5', '42番の方、5番窓口へお越しください。', 'Number 42, please go to desk 5.'],
   ];

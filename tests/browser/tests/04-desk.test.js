@@ -76,7 +76,9 @@ test('check in, call next, and the waiting-room screen shows the call', async ()
   await page.click('#d-call');
   await page.waitForSelector('[data-testid="call-result"] .result.bad');
   assert.match(await page.textContent('[data-testid="call-result"]'), /窓口の名前/);
-  await page.fill('#d-desk', desk);
+  // Typed with an input method: full-width digits (１２番), the same desk as 12番 to the server
+  // and to the console, which knows its own visitor by it (else every call would be refused).
+  await page.fill('#d-desk', desk.replace(/[0-9]/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xFEE0)));
   assert.equal((await page.textContent('[data-testid="call-result"]')).trim(), '', 'the request for a name is gone');
 
   // Typed (lower case, without the hyphen: the desk normalises it).
@@ -127,9 +129,10 @@ test('check in, call next, and the waiting-room screen shows the call', async ()
   assert.match(await screen.textContent('#announce'), new RegExp(`${deskNo}番窓口へお越しください.*desk ${deskNo}\\.`));
   // Said aloud after the chime, Japanese then English: the letter as a letter, the number as a
   // number (R-001 is アール、1番), the desk's 番窓口 said once.
-  await screen.waitForFunction(() => window.__spoken.length >= 2, null, { timeout: 5000 });
+  // (The click that enabled sound spoke an empty line, as iOS needs: left out here.)
+  await screen.waitForFunction(() => window.__spoken.filter((u) => u.text).length >= 2, null, { timeout: 5000 });
   const n = Number(ticket.split('-')[1]);
-  assert.deepEqual(await screen.evaluate(() => window.__spoken.slice(0, 2)), [
+  assert.deepEqual(await screen.evaluate(() => window.__spoken.filter((u) => u.text).slice(0, 2)), [
     { text: `アール、${n}番の方、${deskNo}番窓口へお越しください。`, lang: 'ja-JP' },
     { text: `Number R ${n}, please go to desk ${deskNo}.`, lang: 'en-US' },
   ]);

@@ -148,6 +148,7 @@ export function spokenCall(ticket, desk) {
   const en = `Number ${[...letters, n].join(' ')}, please go to `;
   const w = deskWords(desk);
   const deskJa = w.ja === '番窓口へ' ? `${LETTERS_JA[w.core] || w.core}番窓口へ` : `${w.core}へ`;
-  const deskEn = w.ja === '番窓口へ' ? `desk ${w.en}` : w.en;
+  // A desk named in Japanese only ("総合案内") cannot be read by an English voice.
+  const deskEn = w.ja === '番窓口へ' ? `desk ${w.en}` : /^[\x20-\x7E]+$/.test(w.en) ? w.en : 'the desk shown on the screen';
   return { ja: `${ja}${deskJa}お越しください。`, en: `${en}${deskEn}.` };
 }

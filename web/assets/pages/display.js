@@ -92,8 +92,7 @@ function render(fresh) {
     el.classList.add('flash');
     const words = spokenCall(fresh.ticket, fresh.desk);
     $('#announce').textContent = `${words.ja} ${words.en}`;
-    chime();
-    speak(words);
+    announce(fresh.ticket, words);
   }
 }
 
@@ -133,8 +132,9 @@ function connect() {
     lastSignal = Date.now();
     backoff = 1000;
     setConn('open');
-    // The backlog arrives right after opening; only later events are new calls.
-    if (initialUntil === Infinity) initialUntil = Date.now() + 1500;
+    // The backlog arrives right after opening (after a reconnect too: the calls made while
+    // the stream was down are shown, not announced minutes late); only later events are new.
+    initialUntil = Date.now() + 1500;
   });
   src.addEventListener('called', (e) => { if (es === src) onCalled(e); });
   src.addEventListener('message', () => { lastSignal = Date.now(); });
@@ -191,20 +191,68 @@ function chime() {
   }
 }
 
-/** The call said aloud after the chime: Japanese, then English. */
-function speak(words) {
-  if (!soundOn || !('speechSynthesis' in window) || typeof SpeechSynthesisUtterance === 'undefined') return;
-  setTimeout(() => {
-    for (const [text, lang] of [[words.ja, 'ja-JP'], [words.en, 'en-US']]) {
-      const u = new SpeechSynthesisUtterance(text);
-      u.lang = lang;
-      u.rate = 0.9;
-      window.speechSynthesis.speak(u);
-    }
-  }, audio && audio.state === 'running' ? 1300 : 0);
+// Announcements one at a time, each a chime and then the call said in Japanese and English,
+// so that calls made together are each heard whole; a ticket called again before its turn is
+// announced once.
+const queued = [];
+let announcing = false;
+
+function announce(ticket, words) {
+  const i = queued.findIndex((q) => q.ticket === ticket);
+  if (i >= 0) queued.splice(i, 1);
+  queued.push({ ticket, words });
+  if (!announcing) next();
+}
+
+function next() {
+  const item = queued.shift();
+  announcing = !!item;
+  if (!item) return;
+  chime();
+  const chimed = audio && audio.state === 'running' ? 1300 : 0;
+  setTimeout(() => speak(item.words, next), chimed);
+}
+
+/** A voice for `lang`: undefined to let the browser choose, null when it has none for it. */
+function voiceFor(lang) {
+  const voices = window.speechSynthesis.getVoices();
+  if (!voices.length) return undefined; // not listed (yet): the browser picks by lang
+  return voices.find((v) => v.lang.replace('_', '-').startsWith(lang.slice(0, 2))) || null;
+}
+
+/** Says the call (Japanese, then English, where a voice speaks it), then calls `done`. */
+function speak(words, done) {
+  if (!soundOn || !('speechSynthesis' in window) || typeof SpeechSynthesisUtterance === 'undefined') {
+    setTimeout(done, 300);
+    return;
+  }
+  const lines = [[words.ja, 'ja-JP'], [words.en, 'en-US']]
+    .map(([text, lang]) => ({ text, lang, voice: voiceFor(lang) }))
+    .filter((l) => l.voice !== null);
+  let left = lines.length;
+  // However the engine behaves, the next announcement comes (a voice that never ends).
+  const guard = setTimeout(finish, 12000);
+  function finish() {
+    clearTimeout(guard);
+    left = -1;
+    done();
+  }
+  if (!left) { finish(); return; }
+  for (const l of lines) {
+    const u = new SpeechSynthesisUtterance(l.text);
+    u.lang = l.lang;
+    if (l.voice) u.voice = l.voice;
+    u.rate = 0.9;
+    u.onend = u.onerror = () => { if (--left === 0) finish(); };
+    window.speechSynthesis.speak(u);
+  }
 }
 
 async function enableSound() {
+  // Speech is allowed once the page has spoken inside a tap (iOS): an empty utterance, now.
+  if ('speechSynthesis' in window && typeof SpeechSynthesisUtterance !== 'undefined') {
+    try { window.speechSynthesis.speak(new SpeechSynthesisUtterance('')); } catch { /* none */ }
+  }
   try {
     const Ctx = window.AudioContext || window.webkitAudioContext;
     if (Ctx) {

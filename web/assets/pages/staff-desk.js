@@ -74,7 +74,9 @@ export function mount(root, ctx) {
         h('section', { class: 'card call-box', 'aria-labelledby': 'call-h' }, h('h2', { id: 'call-h', class: 'visually-hidden' }, t('desk.call')), callBtn, callResult, current),
         waitingEl, calledEl, finishedEl)));
 
-  const desk = () => deskInput.value.trim();
+  // The desk's name as the server keeps it (src/text.rs parse_label: NFKC, no invisible
+  // characters, one space at a time), so that "１番" typed with an input method is this desk's.
+  const desk = () => deskInput.value.normalize('NFKC').replace(/[\u200B-\u200D\u2060\uFEFF]/g, '').replace(/\s+/g, ' ').trim();
   function labelCall() {
     const w = deskWords(desk());
     callBtn.textContent = desk() ? t('desk.callAt', { desk: lang === 'en' ? w.en : w.core + w.ja.replace(/へ$/, '') }) : t('desk.call');
@@ -210,20 +212,25 @@ export function mount(root, ctx) {
     // (`settle`): the server settles them and calls the next in one step, and refuses
     // (`desk_serving`) if someone else was called to this desk meanwhile, from another window.
     if (callBtn.getAttribute('aria-busy') === 'true') return;
-    let settle;
+    let toSettle;
     callBtn.setAttribute('aria-busy', 'true');
     try {
       await load();
       const serving = mine();
       const outcome = serving.length ? await askSettle(serving) : 'complete';
       if (!outcome) return;
-      settle = { tickets: serving.map((tk) => tk.ticket), outcome };
+      toSettle = { tickets: serving.map((tk) => tk.ticket), outcome };
     } finally {
       callBtn.removeAttribute('aria-busy');
     }
     await busy(callBtn, async () => {
       try {
-        const tk = await api(endpoints.deskCalls(ctx.counter), { method: 'POST', body: { desk: desk(), settle } });
+        const tk = await api(endpoints.deskCalls(ctx.counter), { method: 'POST', body: { desk: desk(), settle: toSettle } });
+        if (tk && tk.desk && tk.desk !== deskInput.value) {
+          // Shown as the server keeps it from now on.
+          deskInput.value = tk.desk;
+          store.set(DESK_KEY, desk());
+        }
         if (!tk) result(callResult, false, t('desk.nobody'));
         else replace(callResult);
         await load();
