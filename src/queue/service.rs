@@ -320,18 +320,8 @@ pub(crate) fn call_next(
     let counter = counter(&ctx, counter_id)?;
     let today = counter.today(now);
     lock_queue(conn, &counter.id, today)?;
-    if let Some((named, outcome)) = settle_first {
-        settle_desk(
-            conn,
-            ctx,
-            &counter.id,
-            today,
-            desk,
-            named,
-            outcome,
-            actor,
-            now,
-        )?;
+    if let Some(settle) = settle_first {
+        settle_desk(conn, ctx, counter, desk, settle, actor, now)?;
     }
     let Some(next) = ordered_waiting(conn, &ctx, &counter.id, today, now)?
         .into_iter()
@@ -371,20 +361,19 @@ pub(crate) fn call_next(
     Ok(Some(with_reservation_number(conn, called)?))
 }
 
-/// Settles what `desk` still serves before its next call: the tickets named, and only if every
-/// ticket called to it is named.
-#[allow(clippy::too_many_arguments)]
+/// Settles what `desk` still serves before its next call: the tickets named, with the
+/// outcome given, and only if every ticket called to it is named.
 fn settle_desk(
     conn: &mut Tx<'_>,
     ctx: Ctx<'_>,
-    counter_id: &str,
-    today: NaiveDate,
+    counter: &Counter,
     desk: &str,
-    named: &[String],
-    outcome: Outcome,
+    (named, outcome): (&[String], Outcome),
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DeskError> {
+    let counter_id = counter.id.as_str();
+    let today = counter.today(now);
     let called = repo::list_tickets(conn, counter_id, today, Some(TicketStatus::Called))?;
     let serving: Vec<&TicketRow> = called
         .iter()
