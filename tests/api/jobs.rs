@@ -431,6 +431,15 @@ async fn at_the_days_end_exactly_the_unserved_become_no_shows() {
     );
 }
 
+/// The statistics at `path`, as JSON.
+async fn admin_stats(app: &TestApp, admin: &str, path: &str) -> Value {
+    app.as_staff(Method::GET, path, Some(admin), None)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn statistics_of_a_scripted_day_match_by_hand_in_json_and_csv() {
     let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
@@ -508,12 +517,7 @@ async fn statistics_of_a_scripted_day_match_by_hand_in_json_and_csv() {
 
     let admin = app.staff_token("chief", "admin").await;
     let path = "/api/v1/admin/stats?from=2027-01-12&to=2027-01-12&counter=city-hall";
-    let stats: Value = app
-        .as_staff(Method::GET, path, Some(&admin), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stats = admin_stats(&app, &admin, path).await;
     let days = stats["days"].as_array().unwrap();
     let pin = days.iter().find(|d| d["procedure"] == "pin-reset").unwrap();
     // By hand: 4 booked, 1 cancelled (so 3 hold seats), 2 completed, 1 no-show, 1 walk-in
@@ -566,12 +570,7 @@ async fn statistics_of_a_scripted_day_match_by_hand_in_json_and_csv() {
     app.clock.set(jst("2027-05-01T03:00:00+09:00"));
     run_job(&app, Job::Retention).await;
     let admin = app.login("chief", crate::helpers::STAFF_PASSWORD).await;
-    let again: Value = app
-        .as_staff(Method::GET, path, Some(&admin), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again = admin_stats(&app, &admin, path).await;
     assert_eq!(again, stats);
     let res = app
         .as_staff(
@@ -619,12 +618,7 @@ async fn statistics_of_a_day_the_job_never_ran_are_computed_when_asked_even_afte
     app.clock.set(jst("2027-04-20T10:00:00+09:00"));
     let admin = app.staff_token("chief", "admin").await;
     let path = "/api/v1/admin/stats?from=2027-01-01&to=2027-01-31";
-    let stats: Value = app
-        .as_staff(Method::GET, path, Some(&admin), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stats = admin_stats(&app, &admin, path).await;
     let days = stats["days"].as_array().unwrap();
     assert_eq!(days.len(), 2, "{stats}");
     assert_eq!(
@@ -648,12 +642,7 @@ async fn statistics_of_a_day_the_job_never_ran_are_computed_when_asked_even_afte
     app.clock.set(jst("2027-05-01T03:00:00+09:00"));
     run_job(&app, Job::Retention).await;
     let admin = app.login("chief", crate::helpers::STAFF_PASSWORD).await;
-    let again: Value = app
-        .as_staff(Method::GET, path, Some(&admin), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again = admin_stats(&app, &admin, path).await;
     assert_eq!(again, stats, "retention keeps what they need");
 }
 
