@@ -380,11 +380,16 @@ pub async fn rush(
         .map(|b| format!("{b}/api/v1/reservations"))
         .collect();
     let started = Instant::now();
+    // Each resident is a task of its own, so the load generator's work (requests, JSON) is
+    // spread over the runtime's threads: polled together in one task, the residents waited for
+    // each other in the generator, and their latencies measured its queue, not the server's.
     let results: Vec<(Answers, Option<String>)> = stream::iter(tokens.iter().enumerate())
         .map(|(i, token)| {
             let (client, url) = (client.clone(), urls[i % urls.len()].clone());
             let mut slot = slots.choose(&mut rand::rng()).cloned().unwrap_or_default();
-            async move {
+            let token = token.clone();
+            let resident = async move {
+                let token = &token;
                 let mut answers = Vec::new();
                 for _ in 0..50 {
                     let t = Instant::now();
@@ -434,6 +439,11 @@ pub async fn rush(
                     }
                 }
                 (answers, None)
+            };
+            async move {
+                tokio::spawn(resident).await.unwrap_or_else(|e| {
+                    (vec![(Duration::ZERO, 0, Some(format!("task: {e}")))], None)
+                })
             }
         })
         .buffer_unordered(connections)

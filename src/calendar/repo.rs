@@ -7,7 +7,7 @@ use super::SlotDef;
 use crate::db::schema::{closures, slots};
 use crate::db::{DbConnection, Tx};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = slots)]
 pub struct SlotRow {
     pub id: String,
@@ -45,6 +45,20 @@ impl SlotRow {
             offer_held: 0,
             version: 0,
         }
+    }
+
+    /// The row to insert when the slot has none yet: its seat taken when one is free, else as
+    /// it is (and the answer, booked = 0, says full). `hold_phone_seats`: as for
+    /// [`take_seat_or_create`].
+    pub fn with_seat_taken(&self, hold_phone_seats: bool, now: DateTime<Utc>) -> Self {
+        let factor = i32::from(hold_phone_seats);
+        let mut row = self.clone();
+        row.updated_at = now.naive_utc();
+        if row.booked + row.offer_held + row.phone_held * factor < row.capacity {
+            row.booked += 1;
+            row.version += 1;
+        }
+        row
     }
 
     pub fn seats(&self) -> super::Seats {
@@ -129,14 +143,7 @@ pub(crate) fn take_seat_or_create(
     conn.day_changed(&new_row.counter_id, new_row.visit_on);
     let conn: &mut DbConnection = conn;
     let factor = i32::from(hold_phone_seats);
-    let mut row = new_row.clone();
-    row.updated_at = now.naive_utc();
-    // A new row is inserted with the seat taken when one is free, else as it is (and the
-    // answer, booked = 0, says full).
-    if row.booked + row.offer_held + row.phone_held * factor < row.capacity {
-        row.booked += 1;
-        row.version += 1;
-    }
+    let row = new_row.with_seat_taken(hold_phone_seats, now);
     let changes = (
         slots::booked.eq(slots::booked + 1),
         slots::updated_at.eq(now.naive_utc()),

@@ -81,8 +81,9 @@ impl Lock<'_> {
         }
     }
 
-    /// The advisory lock id: the first 60 bits of the key's SHA-256.
-    fn id(&self) -> i64 {
+    /// The advisory lock id: the first 60 bits of the key's SHA-256 (PostgreSQL's
+    /// `madoguchi_lock_id` derives the same).
+    pub(crate) fn id(&self) -> i64 {
         let hex = crate::tokens::sha256_hex(self.key().as_bytes());
         i64::from_str_radix(&hex[..15], 16).unwrap_or(0)
     }

@@ -41,6 +41,12 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+impl DbConnection {
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, DbConnection::Pg(_))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -14,7 +14,7 @@ pub(crate) mod transport;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub(crate) use outbox::{enqueue, enqueue_json};
+pub(crate) use outbox::{enqueue, enqueue_json, new_outbox_row};
 
 /// Why a send failed, and whether trying again can help.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ const SENDING: OutboxStatus = OutboxStatus::Sending;
 const SENT: OutboxStatus = OutboxStatus::Sent;
 const FAILED: OutboxStatus = OutboxStatus::Failed;
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
     pub id: String,
@@ -257,10 +257,32 @@ pub(crate) fn enqueue_json(
     message_domain: &str,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<String> {
+    let row = new_outbox_row(
+        kind,
+        recipient,
+        payload,
+        reservation_id,
+        message_domain,
+        now,
+    );
+    insert_outbox(conn, &row)?;
+    Ok(row.id)
+}
+
+/// A mail's outbox row as [`enqueue_json`] writes it: pending, due now, a fresh id and
+/// Message-ID.
+pub(crate) fn new_outbox_row(
+    kind: MailKind,
+    recipient: &str,
+    payload: String,
+    reservation_id: Option<&str>,
+    message_domain: &str,
+    now: DateTime<Utc>,
+) -> OutboxRow {
     let id = uuid::Uuid::new_v4().to_string();
-    let row = OutboxRow {
+    OutboxRow {
         message_id: format!("<{id}@{message_domain}>"),
-        id: id.clone(),
+        id,
         kind,
         recipient: recipient.to_string(),
         payload,
@@ -275,7 +297,5 @@ pub(crate) fn enqueue_json(
         created_at: now.naive_utc(),
         sent_at: None,
         priority: kind.priority(),
-    };
-    insert_outbox(conn, &row)?;
-    Ok(id)
+    }
 }

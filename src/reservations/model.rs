@@ -83,7 +83,7 @@ impl Channel {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = reservations)]
 pub struct ReservationRow {
     pub id: String,

@@ -29,7 +29,7 @@ pub(crate) fn insert_reservation_unless_number_taken(
 }
 
 /// What the booking transaction checks, read in one query.
-#[derive(Debug, Clone, Copy, QueryableByName)]
+#[derive(Debug, Clone, Copy, QueryableByName, serde::Deserialize)]
 pub(crate) struct BookingChecks {
     /// An administrator closed the day.
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -49,6 +49,45 @@ impl BookingChecks {
     pub(crate) fn closed(&self) -> bool {
         self.closed > 0
     }
+}
+
+/// How far PostgreSQL's `madoguchi_book` (see its migration) took a resident's booking: the
+/// link used up (and its address), the checks read under the locks, the first choice's seat,
+/// the reservation and its mail written. Each step it did not reach is `None` or false, and
+/// the service carries on from there with its own statements; [`OneCall::default`] is
+/// nothing done.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct OneCall {
+    #[serde(default)]
+    pub used: bool,
+    pub email: Option<String>,
+    pub checks: Option<BookingChecks>,
+    pub taken: Option<bool>,
+    #[serde(default)]
+    pub stored: bool,
+}
+
+/// A resident's booking's statements in one call to `madoguchi_book(args)` (one round trip
+/// at the rush), in the caller's transaction. SQLite: `None`, nothing done (no round trips
+/// to save in the process).
+pub(crate) fn book_in_one_call(
+    conn: &mut DbConnection,
+    args: &serde_json::Value,
+) -> QueryResult<Option<OneCall>> {
+    #[derive(QueryableByName)]
+    struct Answer {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        done: String,
+    }
+    let DbConnection::Pg(pg) = conn else {
+        return Ok(None);
+    };
+    let answer: Answer = diesel::sql_query("SELECT madoguchi_book($1::jsonb)::text AS done")
+        .bind::<diesel::sql_types::Text, _>(args.to_string())
+        .get_result(pg)?;
+    serde_json::from_str(&answer.done)
+        .map(Some)
+        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
 }
 
 /// [`BookingChecks`] in one round trip (three indexed subqueries).
@@ -518,4 +557,26 @@ pub(crate) fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Optio
         .select(ReservationRow::as_select())
         .first(conn)
         .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalogue::ApplicantType;
+    use crate::mail::{MailKind, OutboxStatus};
+    use crate::reservations::model::{Channel, ReservationStatus};
+
+    /// `madoguchi_book` writes rows from their JSON: every stored word must be the column's.
+    #[test]
+    fn the_rows_json_words_are_the_columns_words() {
+        fn same<T: serde::Serialize + Copy>(all: &[T], strings: &[&str]) {
+            for (v, s) in all.iter().zip(strings) {
+                assert_eq!(serde_json::to_value(v).expect("json"), *s);
+            }
+        }
+        same(ReservationStatus::ALL, ReservationStatus::STRINGS);
+        same(Channel::ALL, Channel::STRINGS);
+        same(ApplicantType::ALL, ApplicantType::STRINGS);
+        same(MailKind::ALL, MailKind::STRINGS);
+        same(OutboxStatus::ALL, OutboxStatus::STRINGS);
+    }
 }

@@ -10,6 +10,7 @@ use super::input::BookingInput;
 use super::mail::reservation_mail;
 use super::model::{Channel, ReservationRow, ReservationStatus};
 use super::numbers::new_reservation_number;
+use super::repo::OneCall;
 use super::{repo, BookingError};
 use crate::calendar::availability::{self, SlotView};
 use crate::calendar::booking_window::WindowError;
@@ -88,8 +89,7 @@ pub(crate) fn take_seat_in(
     taker: Taker,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    let released = counter.phone_seats_released(&calendar.window, def.id.date, now);
-    let hold_phone_seats = taker == Taker::Web && !released;
+    let hold_phone_seats = holds_phone_seats(calendar, counter, def, taker, now);
     if take_seat_or_create(
         conn,
         &SlotRow::new(def, counter, now),
@@ -98,11 +98,28 @@ pub(crate) fn take_seat_in(
     )? {
         Ok(())
     } else {
-        Err(BookingError::SlotFull {
-            alternatives: Vec::new(),
-            tz: counter.tz,
-            taker,
-        })
+        Err(slot_full(counter, taker))
+    }
+}
+
+/// Whether `taker` must leave the seats held for phone bookings (the web, before their
+/// release).
+fn holds_phone_seats(
+    calendar: &Calendar,
+    counter: &Counter,
+    def: &SlotDef,
+    taker: Taker,
+    now: DateTime<Utc>,
+) -> bool {
+    taker == Taker::Web && !counter.phone_seats_released(&calendar.window, def.id.date, now)
+}
+
+/// A full slot's refusal (its alternatives are added outside the transaction).
+fn slot_full(counter: &Counter, taker: Taker) -> BookingError {
+    BookingError::SlotFull {
+        alternatives: Vec::new(),
+        tz: counter.tz,
+        taker,
     }
 }
 
@@ -125,6 +142,16 @@ pub(crate) struct BookingPlan {
 impl BookingPlan {
     pub(crate) fn slot_id(&self) -> &SlotId {
         &self.input.slot_id
+    }
+
+    /// The first choice, then the fallbacks in order.
+    pub(crate) fn candidates(&self) -> impl Iterator<Item = &SlotId> {
+        self.input.candidates()
+    }
+
+    /// A resident's booking (by a verified link), not staff's.
+    pub(crate) fn is_web(&self) -> bool {
+        matches!(self.origin, Origin::Web { .. })
     }
 }
 
@@ -190,7 +217,9 @@ pub(crate) fn plan_booking_with(
 /// window re-checked against the clock, the day's lock (shared: bookings of a day do not wait
 /// for each other, only for a closure of it) and the person's and address's locks (one
 /// statement on PostgreSQL), the closure and the per-person and per-address limits (one
-/// query), the seat (one statement), the reservation and its mail (one INSERT each).
+/// query), the seat (one statement), the reservation and its mail (one INSERT each). On
+/// PostgreSQL a resident's booking runs these statements in one call (`madoguchi_book`, see
+/// [`use_link`]) and the steps below judge what it did and carry on where it stopped.
 pub(crate) fn book_planned(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
@@ -204,45 +233,46 @@ pub(crate) fn book_planned(
         manage_token,
         mut mail,
     } = plan;
-    let overridden = match &origin {
+    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
+    let (done, overridden) = match &origin {
         Origin::Web { verification_token } => {
-            let max = i32::try_from(ctx.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
-            let v = verification::consume(conn, verification_token, max, now)?;
-            row.email_key = Some(email_key(&v.email));
-            row.email = Some(v.email);
-            false
+            let link = Link {
+                token: verification_token,
+                mail: &mail,
+            };
+            (use_link(conn, ctx, &input, &mut row, link, now)?, false)
         }
         Origin::Phone {
             override_reason, ..
-        } => override_reason.is_some(),
+        } => (OneCall::default(), override_reason.is_some()),
     };
-    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
     check_when(conn, ctx, counter, &def, overridden, now)?;
     // The days first, then the seat, and only then the person and the address: a full slot
     // says so to everyone, so a refusal never tells whether someone holds a reservation.
-    let checks = lock_and_check(conn, &input, &row, now)?;
+    let checks = match done.checks {
+        Some(checks) => checks,
+        None => lock_and_check(conn, &input, &row, now)?,
+    };
     ctx.calendar
         .open_day_given(counter, def.id.date, checks.closed())?;
     if checks.lottery > 0 {
         return Err(BookingError::LotteryPeriod);
     }
     let taker = row.channel.taker();
-    let taken = take_first_free(conn, ctx, &input, &checks, taker, overridden, now)?;
+    let taken = match done.taken {
+        Some(true) => {
+            conn.day_changed(&counter.id, def.id.date);
+            def.id.clone()
+        }
+        Some(false) => take_fallback(conn, ctx, &input, &checks, taker, overridden, now)?,
+        None => take_first_free(conn, ctx, &input, &checks, taker, overridden, now)?,
+    };
     if taken != def.id {
         retarget(ctx, &mut row, &mut mail, &manage_token, &taken, now)?;
     }
     check_limits(ctx, &row, &checks)?;
-    store_reservation(conn, ctx, &mut row, &manage_token, &mut mail, None, now)?;
-    if let Some(recipient) = &row.email {
-        enqueue_payload(
-            conn,
-            ctx,
-            MailKind::BookingConfirmed,
-            recipient,
-            mail,
-            &row.id,
-            now,
-        )?;
+    if !done.stored {
+        store_and_mail(conn, ctx, &mut row, &manage_token, mail, now)?;
     }
     if let Origin::Phone {
         staff_login,
@@ -266,6 +296,109 @@ pub(crate) fn book_planned(
     }
     tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %row.channel, "reservation booked");
     Ok(Booked { row, manage_token })
+}
+
+/// The reservation and, with an address, its completion mail.
+fn store_and_mail(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    row: &mut ReservationRow,
+    manage_token: &str,
+    mut mail: String,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    store_reservation(conn, ctx, row, manage_token, &mut mail, None, now)?;
+    if let Some(recipient) = &row.email {
+        enqueue_payload(
+            conn,
+            ctx,
+            MailKind::BookingConfirmed,
+            recipient,
+            mail,
+            &row.id,
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// A resident's verification link and the completion mail planned for the booking.
+struct Link<'a> {
+    token: &'a str,
+    mail: &'a str,
+}
+
+/// The verification link used up, and the address it verified put on the reservation. On
+/// PostgreSQL, when the slot's window is open, in one call with the booking's next steps
+/// (`madoguchi_book`: the locks, the checks, the first choice's seat, the reservation and its
+/// mail, each only as far as the rules let it go); what it did is returned for the caller to
+/// judge and go on from. Otherwise (SQLite, a window to refuse) the link alone, nothing more.
+fn use_link(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    input: &BookingInput,
+    row: &mut ReservationRow,
+    link: Link<'_>,
+    now: DateTime<Utc>,
+) -> Result<OneCall, BookingError> {
+    let max = i32::try_from(ctx.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
+    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
+    let mut done = OneCall::default();
+    if conn.is_postgres() && check_window(ctx.calendar, counter, &def, now).is_ok() {
+        let args = one_call_args(ctx, input, row, &link, max, now)?;
+        done = repo::book_in_one_call(conn, &args)?.unwrap_or_default();
+    }
+    let email = match (done.used, done.email.take()) {
+        (true, Some(email)) => email,
+        // Not used up there: say why (unknown, used, expired), or use it up here.
+        _ => verification::consume(conn, link.token, max, now)?.email,
+    };
+    row.email_key = Some(email_key(&email));
+    row.email = Some(email);
+    Ok(done)
+}
+
+/// `madoguchi_book`'s argument: what the statements of [`book_planned`] bind, the rows to
+/// insert as they would insert them, the lock ids as [`lock`] derives them.
+fn one_call_args(
+    ctx: &Ctx<'_>,
+    input: &BookingInput,
+    row: &ReservationRow,
+    link: &Link<'_>,
+    max_refusals: i32,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, BookingError> {
+    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
+    let hold = holds_phone_seats(ctx.calendar, counter, &def, row.channel.taker(), now);
+    let slot = SlotRow::new(&def, counter, now).with_seat_taken(hold, now);
+    let mut day_locks: Vec<i64> = day_locks(input).iter().map(|(_, l)| l.id()).collect();
+    day_locks.sort_unstable();
+    day_locks.dedup();
+    let mail = crate::mail::new_outbox_row(
+        MailKind::BookingConfirmed,
+        "",
+        link.mail.to_string(),
+        Some(&row.id),
+        ctx.message_domain,
+        now,
+    );
+    Ok(serde_json::json!({
+        "token_hash": hash_token(link.token),
+        "max_refusals": max_refusals,
+        "now": now.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+        "day_locks": day_locks,
+        "person_lock": Lock::Person(&row.person_key).id(),
+        "counter_id": counter.id,
+        "visit_on": def.id.date,
+        "month": def.id.date.format("%Y-%m").to_string(),
+        "person_key": row.person_key,
+        "procedure_id": row.procedure_id,
+        "slot": slot,
+        "hold_phone_seats": hold,
+        "max_per_email": ctx.settings.booking.max_active_per_email,
+        "reservation": row,
+        "mail": mail,
+    }))
 }
 
 /// The booking window (an administrator's override lifts it, not time itself); a month held
@@ -306,16 +439,7 @@ fn lock_and_check(
     row: &ReservationRow,
     now: DateTime<Utc>,
 ) -> Result<repo::BookingChecks, BookingError> {
-    let mut locks = Vec::new();
-    for id in input.candidates() {
-        let day = Lock::Day {
-            counter: &id.counter,
-            day: id.date,
-        };
-        if !locks.iter().any(|(_, l)| *l == day) {
-            locks.push((Mode::Shared, day));
-        }
-    }
+    let mut locks = day_locks(input);
     locks.push((Mode::Exclusive, Lock::Person(&row.person_key)));
     if let Some(key) = &row.email_key {
         locks.push((Mode::Exclusive, Lock::Email(key)));
@@ -332,8 +456,23 @@ fn lock_and_check(
     )?)
 }
 
-/// The seat: the first choice, or when it is full, each fallback in order that is open for
-/// booking (its window, its day) and has a seat. None free: the first choice's `SlotFull`.
+/// Every candidate slot's day, shared (bookings of a day do not wait for each other).
+fn day_locks(input: &BookingInput) -> Vec<(Mode, Lock<'_>)> {
+    let mut locks = Vec::new();
+    for id in input.candidates() {
+        let day = Lock::Day {
+            counter: &id.counter,
+            day: id.date,
+        };
+        if !locks.iter().any(|(_, l)| *l == day) {
+            locks.push((Mode::Shared, day));
+        }
+    }
+    locks
+}
+
+/// The seat: the first choice, or when it is full, the first fallback free
+/// ([`take_fallback`]).
 fn take_first_free(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
@@ -344,11 +483,26 @@ fn take_first_free(
     now: DateTime<Utc>,
 ) -> Result<SlotId, BookingError> {
     let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
-    let full = match take_seat_in(conn, ctx.calendar, counter, &def, taker, now) {
-        Ok(()) => return Ok(def.id),
-        Err(e @ BookingError::SlotFull { .. }) => e,
-        Err(e) => return Err(e),
-    };
+    match take_seat_in(conn, ctx.calendar, counter, &def, taker, now) {
+        Ok(()) => Ok(def.id),
+        Err(BookingError::SlotFull { .. }) => {
+            take_fallback(conn, ctx, input, checks, taker, overridden, now)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The first choice being full, each fallback in order that is open for booking (its window,
+/// its day) and has a seat. None free: the first choice's `SlotFull`.
+fn take_fallback(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    input: &BookingInput,
+    checks: &repo::BookingChecks,
+    taker: Taker,
+    overridden: bool,
+    now: DateTime<Utc>,
+) -> Result<SlotId, BookingError> {
     for id in &input.fallbacks {
         let Ok((counter, def)) = ctx.calendar.resolve(id) else {
             continue;
@@ -377,7 +531,8 @@ fn take_first_free(
             Err(e) => return Err(e),
         }
     }
-    Err(full)
+    let (counter, _) = ctx.calendar.resolve(&input.slot_id)?;
+    Err(slot_full(counter, taker))
 }
 
 /// The reservation moved to the fallback slot it got, and its mail written again for it.

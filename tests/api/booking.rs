@@ -652,3 +652,149 @@ async fn a_link_asked_with_a_procedure_no_longer_offered_still_comes_without_it(
         .await;
     assert_eq!(res.status(), 202);
 }
+
+/// Runs `sql` on the app's database (statements that return nothing).
+async fn exec(app: &crate::helpers::TestApp, sql: &'static str) {
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::connection::SimpleConnection;
+            match conn {
+                madoguchi::DbConnection::Pg(c) => c.batch_execute(sql),
+                madoguchi::DbConnection::Sqlite(c) => c.batch_execute(sql),
+            }
+        })
+        .await
+        .expect(sql);
+}
+
+/// A count read from the app's database.
+async fn count(app: &crate::helpers::TestApp, sql: &'static str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(sql).get_result::<N>(conn)
+        })
+        .await
+        .expect(sql)
+        .n
+}
+
+#[tokio::test]
+async fn on_postgresql_a_residents_booking_is_one_call_and_a_full_slot_none() {
+    if crate::helpers::backend() != "postgres" {
+        return;
+    }
+    let app = spawn_app().await;
+    // Count the calls: the function wrapped by one that counts (the service names it per call)
+    // on a sequence, which a refusal's rollback does not take back.
+    exec(
+        &app,
+        "CREATE SEQUENCE one_calls;
+         ALTER FUNCTION madoguchi_book(JSONB) RENAME TO madoguchi_book_counted;
+         CREATE FUNCTION madoguchi_book(p JSONB) RETURNS JSONB LANGUAGE plpgsql AS $$
+         BEGIN PERFORM nextval('one_calls'); RETURN madoguchi_book_counted(p); END $$;",
+    )
+    .await;
+    let calls = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM one_calls";
+    let before = app.slot(SLOT).await["remaining"]
+        .as_i64()
+        .expect("remaining");
+    let token = app.verified_token("one@example.jp").await;
+    let res = app.book(&booking_body(&token, SLOT, 1)).await;
+    assert_eq!(res.status(), 201);
+    let booked: Value = res.json().await.expect("json");
+    assert_eq!(count(&app, calls).await, 1);
+    // Everything the slower path writes: the seat, the reservation with its address, the mail.
+    assert_eq!(app.slot(SLOT).await["remaining"], before - 1);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM reservations WHERE email = 'one@example.jp' AND email_key = 'one@example.jp' AND status = 'confirmed'").await,
+        1
+    );
+    let report = app.drain_outbox().await;
+    assert_eq!(report.sent, 1);
+    let mail = app.smtp.messages_to("one@example.jp");
+    let number = booked["reservation_number"].as_str().expect("number");
+    assert!(
+        mail.iter().any(|m| m.text.contains(number)),
+        "the mail names {number}"
+    );
+    // The same link again: used up there, said so here.
+    let p = problem(app.book(&booking_body(&token, SLOT, 2)).await, 410).await;
+    assert_eq!(p["code"], "verification_used");
+    // A person holding a reservation is refused, and the seat the call took is given back.
+    let again = app.verified_token("one-again@example.jp").await;
+    let p = problem(app.book(&booking_body(&again, SLOT, 1)).await, 409).await;
+    assert_eq!(p["code"], "active_reservation_exists");
+    assert_eq!(app.slot(SLOT).await["remaining"], before - 1);
+    assert_eq!(count(&app, calls).await, 3);
+    // The slot filled, a booking for it is refused from memory: 409 with alternatives, and no
+    // call to the database.
+    for who in 1..before {
+        app.book_as(10 + who as usize, SLOT).await;
+    }
+    let filled = count(&app, calls).await;
+    assert_eq!(filled, 3 + before - 1);
+    assert_eq!(app.slot(SLOT).await["remaining"], 0);
+    let late = app.verified_token("late@example.jp").await;
+    let p = problem(app.book(&booking_body(&late, SLOT, 30)).await, 409).await;
+    assert_eq!(p["code"], "slot_full");
+    assert!(!p["alternatives"]
+        .as_array()
+        .expect("alternatives")
+        .is_empty());
+    assert_eq!(count(&app, calls).await, filled);
+    // The link is still good for a slot with a seat.
+    let other = p["alternatives"][0]["id"]
+        .as_str()
+        .expect("alternative")
+        .to_string();
+    assert_eq!(
+        app.book(&booking_body(&late, &other, 30)).await.status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn postgresqls_lock_ids_are_the_services() {
+    if crate::helpers::backend() != "postgres" {
+        return;
+    }
+    use sha2::Digest;
+    let app = spawn_app().await;
+    let key = "email:一@example.jp";
+    let hex: String = sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let expected = i64::from_str_radix(&hex[..15], 16).expect("hex");
+    let got = count(&app, "SELECT madoguchi_lock_id('email:一@example.jp') AS n").await;
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn a_link_from_before_addresses_had_keys_still_books() {
+    // Links written before their address key was kept: the booking takes the slower path.
+    let app = spawn_app().await;
+    let before = app.slot(SLOT).await["remaining"]
+        .as_i64()
+        .expect("remaining");
+    let token = app.verified_token("Old.Link+x@Example.jp").await;
+    exec(&app, "UPDATE verifications SET email_key = NULL").await;
+    assert_eq!(app.book(&booking_body(&token, SLOT, 1)).await.status(), 201);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM reservations WHERE email_key = 'old.link@example.jp'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(app.slot(SLOT).await["remaining"], before - 1);
+}

@@ -1,0 +1,2 @@
+DROP FUNCTION madoguchi_book(JSONB);
+DROP FUNCTION madoguchi_lock_id(TEXT);
