@@ -143,16 +143,6 @@ impl BookingPlan {
     pub(crate) fn slot_id(&self) -> &SlotId {
         &self.input.slot_id
     }
-
-    /// The first choice, then the fallbacks in order.
-    pub(crate) fn candidates(&self) -> impl Iterator<Item = &SlotId> {
-        self.input.candidates()
-    }
-
-    /// A resident's booking (by a verified link), not staff's.
-    pub(crate) fn is_web(&self) -> bool {
-        matches!(self.origin, Origin::Web { .. })
-    }
 }
 
 /// Checks what can be checked without the database and prepares the booking.
