@@ -145,6 +145,16 @@ mod tests {
     }
 
     #[test]
+    fn the_booking_functions_locks_are_these() {
+        // migrations/postgres/…_book_function takes the address's lock as
+        // madoguchi_lock_id('email:' || key), in one rank with the person's, after the days'.
+        assert_eq!(Lock::Email("a@example.jp").key(), "email:a@example.jp");
+        let day = NaiveDate::from_ymd_opt(2027, 2, 1).expect("date");
+        assert!(Lock::Day { counter: "c", day }.rank() < Lock::Email("k").rank());
+        assert_eq!(Lock::Person("k").rank(), Lock::Email("k").rank());
+    }
+
+    #[test]
     fn lock_ids_are_those_of_the_keys_earlier_versions_took() {
         // day:city-hall:2027-02-01 as the string-keyed locks hashed it.
         let day = NaiveDate::from_ymd_opt(2027, 2, 1).expect("date");

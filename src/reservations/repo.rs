@@ -61,6 +61,9 @@ pub(crate) struct OneCall {
     #[serde(default)]
     pub used: bool,
     pub email: Option<String>,
+    /// The link's address key, under which the call locked, counted and stored (the key the
+    /// running version derived when the link was asked for; links live minutes).
+    pub email_key: Option<String>,
     pub checks: Option<BookingChecks>,
     pub taken: Option<bool>,
     #[serde(default)]

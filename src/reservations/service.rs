@@ -343,7 +343,8 @@ fn use_link(
         // Not used up there: say why (unknown, used, expired), or use it up here.
         _ => verification::consume(conn, link.token, max, now)?.email,
     };
-    row.email_key = Some(email_key(&email));
+    // The key the call locked, counted and stored under, if it got that far.
+    row.email_key = Some(done.email_key.take().unwrap_or_else(|| email_key(&email)));
     row.email = Some(email);
     Ok(done)
 }

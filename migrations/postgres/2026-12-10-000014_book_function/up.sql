@@ -1,26 +1,40 @@
--- A resident's booking in one call (one round trip instead of seven at the noon rush). The
--- rules stay in the service (src/reservations/service.rs, `book_planned`): this function runs
--- the same statements in the same order, in the caller's transaction, and stops where the
--- service has a decision to make, saying how far it got; the service judges what it returns
--- and carries on from there with its own statements (a fallback slot, a reservation number
--- already taken) or refuses, which rolls back whatever ran here.
+-- A resident's booking in one call: three round trips at the noon rush (BEGIN, this call,
+-- COMMIT or ROLLBACK) instead of eight. The rules stay in the service
+-- (src/reservations/service.rs, `book_planned`): this function runs the statements the service
+-- runs, in the same order and in the caller's transaction, and stops where the service has a
+-- decision to make, saying how far it got; the service judges what it returns and carries on
+-- from there with its own statements (a fallback slot, a reservation number already taken) or
+-- refuses, which rolls back whatever ran here. One statement is its own: before the seat's
+-- upsert, a slot already full by what is committed is refused without waiting for its row's
+-- lock (see there).
 --
--- p: token_hash, max_refusals, now (UTC), day_locks (the candidate days' lock ids, sorted),
--- person_lock, counter_id, visit_on, month, person_key, procedure_id, slot (the slot row to
--- insert on first use, its seat taken), hold_phone_seats, max_per_email, reservation (the row,
--- without its address), mail (the outbox row, without its recipient).
--- Returns: used (the link was used up here), email, checks {closed, person, email, lottery},
--- taken (the first choice's seat), stored (the reservation and its mail written).
+-- p: token_hash, max_refusals, now (UTC), day_locks (the candidate days' lock ids), person_lock,
+-- counter_id, visit_on, month, person_key, procedure_id, slot (the slot row to insert on first
+-- use, its seat taken), hold_phone_seats, max_per_email, reservation (the row, without its
+-- address), mail (the outbox row, without its recipient). Rows are JSON objects of their
+-- columns; a column a row leaves out gets its default.
+-- Returns: used (the link was used up here), email and email_key (the link's), checks
+-- {closed, person, email, lottery}, taken (the first choice's seat), stored (the reservation
+-- and its mail written).
 CREATE FUNCTION madoguchi_lock_id(key TEXT) RETURNS BIGINT
-LANGUAGE sql IMMUTABLE STRICT AS $$
-    -- As the service derives it: the first 60 bits of the key's SHA-256.
+LANGUAGE sql STABLE STRICT AS $$
+    -- As the service derives it (db::Lock::id): the first 60 bits of the key's SHA-256.
     SELECT ('x' || substr(encode(sha256(convert_to(key, 'UTF8')), 'hex'), 1, 15))::bit(60)::bigint
+$$;
+
+-- `INSERT INTO tbl (the row's columns) … FROM the row` followed by `tail`: the columns the row
+-- names, the others their defaults (as diesel's insert of the same struct would write).
+CREATE FUNCTION madoguchi_insert_sql(tbl TEXT, row_json JSONB, tail TEXT) RETURNS TEXT
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT format('INSERT INTO %1$I (%2$s) SELECT %2$s FROM jsonb_populate_record(NULL::%1$I, $1) %3$s',
+                  tbl, string_agg(quote_ident(k), ', '), tail)
+    FROM jsonb_object_keys(row_json) AS k
 $$;
 
 CREATE FUNCTION madoguchi_book(p JSONB) RETURNS JSONB
 LANGUAGE plpgsql
 -- Its statements look rows up by key: one plan each, kept for the session, rather than
--- planned again for every call's values (which was a third of the call's time at the rush).
+-- planned again for every call's values.
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
@@ -34,7 +48,7 @@ DECLARE
     n_person BIGINT;
     n_email BIGINT;
     n_lottery BIGINT;
-    checks JSONB;
+    done JSONB;
     factor INTEGER := CASE WHEN (p->>'hold_phone_seats')::boolean THEN 1 ELSE 0 END;
     seats INTEGER;
     res_id TEXT;
@@ -47,12 +61,14 @@ BEGIN
     IF NOT FOUND THEN
         RETURN jsonb_build_object('used', false);
     END IF;
+    done := jsonb_build_object('used', true, 'email', v_email, 'email_key', v_key);
     IF v_key IS NULL THEN
-        RETURN jsonb_build_object('used', true, 'email', v_email);
+        RETURN done;
     END IF;
-    -- The locks in the service's order (db::lock): the days shared, then the person and the
-    -- address (one rank) by id.
-    FOREACH day_lock IN ARRAY ARRAY(SELECT jsonb_array_elements_text(p->'day_locks')::bigint)
+    -- The locks in the service's order (db::lock: by rank, then by id): the days shared (rank
+    -- 5), then the person and the address (rank 7, one rank) by id.
+    FOR day_lock IN
+        SELECT DISTINCT e::bigint FROM jsonb_array_elements_text(p->'day_locks') AS e ORDER BY 1
     LOOP
         PERFORM pg_advisory_xact_lock_shared(day_lock);
     END LOOP;
@@ -73,48 +89,43 @@ BEGIN
         (SELECT COUNT(*) FROM lotteries WHERE counter_id = p->>'counter_id'
             AND month = p->>'month' AND drawn_at IS NULL)
     INTO n_closed, n_person, n_email, n_lottery;
-    checks := jsonb_build_object('closed', n_closed, 'person', n_person, 'email', n_email,
-                                 'lottery', n_lottery);
+    done := done || jsonb_build_object('checks', jsonb_build_object('closed', n_closed,
+        'person', n_person, 'email', n_email, 'lottery', n_lottery));
     IF n_closed > 0 OR n_lottery > 0 THEN
-        RETURN jsonb_build_object('used', true, 'email', v_email, 'checks', checks);
+        RETURN done;
     END IF;
-    -- The seat (calendar::repo::take_seat_or_create). A slot already full says so from what
-    -- is committed, without its row's lock: the upsert locks the row even when it takes no
-    -- seat, so at the rush every refusal queued behind the bookings of the slot until each
-    -- committed. A seat freed after this read is a seat freed after this booking.
+    -- The seat (calendar::repo::take_seat_or_create). This function's own step first: a slot
+    -- already full by what is committed says so without its row's lock. The upsert locks the
+    -- row even when it takes no seat, so at the rush every refusal queued behind the slot's
+    -- bookings until each committed. A seat freed by a transaction not yet committed is not
+    -- seen (the service's upsert would have waited for it): this booking came before it.
     IF EXISTS (SELECT 1 FROM slots WHERE id = p->'slot'->>'id'
                AND booked + offer_held + phone_held * factor >= capacity) THEN
-        RETURN jsonb_build_object('used', true, 'email', v_email, 'checks', checks,
-                                  'taken', false);
+        RETURN done || jsonb_build_object('taken', false);
     END IF;
-    INSERT INTO slots SELECT * FROM jsonb_populate_record(NULL::slots, p->'slot')
-    ON CONFLICT (id) DO UPDATE
-        SET booked = slots.booked + 1, updated_at = now_ts, version = slots.version + 1
-        WHERE slots.booked + slots.offer_held + slots.phone_held * factor < slots.capacity
-    RETURNING booked INTO seats;
+    EXECUTE madoguchi_insert_sql('slots', p->'slot',
+        'ON CONFLICT (id) DO UPDATE SET booked = slots.booked + 1, updated_at = $2, '
+        'version = slots.version + 1 '
+        'WHERE slots.booked + slots.offer_held + slots.phone_held * $3 < slots.capacity '
+        'RETURNING booked')
+    INTO seats USING p->'slot', now_ts, factor;
     IF seats IS NULL OR seats < 1 THEN
-        RETURN jsonb_build_object('used', true, 'email', v_email, 'checks', checks,
-                                  'taken', false);
+        RETURN done || jsonb_build_object('taken', false);
     END IF;
     -- The limits are the service's to say (a refusal rolls this back).
     IF n_person > 0 OR n_email >= (p->>'max_per_email')::bigint THEN
-        RETURN jsonb_build_object('used', true, 'email', v_email, 'checks', checks,
-                                  'taken', true, 'stored', false);
+        RETURN done || jsonb_build_object('taken', true, 'stored', false);
     END IF;
     -- The reservation (unless its number is taken: the service draws another) and its mail.
-    INSERT INTO reservations
-    SELECT * FROM jsonb_populate_record(NULL::reservations, p->'reservation'
-        || jsonb_build_object('email', v_email, 'email_key', v_key))
-    ON CONFLICT (reservation_number) DO NOTHING
-    RETURNING id INTO res_id;
+    EXECUTE madoguchi_insert_sql('reservations', p->'reservation',
+        'ON CONFLICT (reservation_number) DO NOTHING RETURNING id')
+    INTO res_id
+    USING p->'reservation' || jsonb_build_object('email', v_email, 'email_key', v_key);
     IF res_id IS NULL THEN
-        RETURN jsonb_build_object('used', true, 'email', v_email, 'checks', checks,
-                                  'taken', true, 'stored', false);
+        RETURN done || jsonb_build_object('taken', true, 'stored', false);
     END IF;
-    INSERT INTO outbox
-    SELECT * FROM jsonb_populate_record(NULL::outbox, p->'mail'
-        || jsonb_build_object('recipient', v_email, 'reservation_id', res_id));
-    RETURN jsonb_build_object('used', true, 'email', v_email, 'checks', checks,
-                              'taken', true, 'stored', true);
+    EXECUTE madoguchi_insert_sql('outbox', p->'mail', '')
+    USING p->'mail' || jsonb_build_object('recipient', v_email, 'reservation_id', res_id);
+    RETURN done || jsonb_build_object('taken', true, 'stored', true);
 END
 $$;
