@@ -248,26 +248,45 @@ pub(crate) fn book_planned(
     if checks.lottery > 0 {
         return Err(BookingError::LotteryPeriod);
     }
-    let taker = row.channel.taker();
+    let search = SeatSearch {
+        ctx,
+        input: &input,
+        checks: &checks,
+        taker: row.channel.taker(),
+        overridden,
+        now,
+    };
     let taken = match done.taken {
         Some(true) => {
             conn.day_changed(&counter.id, def.id.date);
             def.id.clone()
         }
-        Some(false) => take_fallback(conn, ctx, &input, &checks, taker, overridden, now)?,
-        None => take_first_free(conn, ctx, &input, &checks, taker, overridden, now)?,
+        Some(false) => take_fallback(conn, &search)?,
+        None => take_first_free(conn, &search)?,
     };
     if taken != def.id {
         retarget(ctx, &mut row, &mut mail, &manage_token, &taken, now)?;
     }
     check_limits(ctx, &row, &checks)?;
     if !done.stored {
-        store_and_mail(conn, ctx, &mut row, &manage_token, mail, now)?;
+        store_and_mail(conn, ctx, &mut row, &manage_token, mail, None, now)?;
     }
+    audit_phone_booking(conn, &origin, &row, now)?;
+    tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %row.channel, "reservation booked");
+    Ok(Booked { row, manage_token })
+}
+
+/// A phone booking in the audit log (who booked, and an administrator's override's reason).
+fn audit_phone_booking(
+    conn: &mut Tx<'_>,
+    origin: &Origin,
+    row: &ReservationRow,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
     if let Origin::Phone {
         staff_login,
         override_reason,
-    } = &origin
+    } = origin
     {
         let detail = Detail::Booked {
             slot_id: &row.slot_id,
@@ -284,20 +303,29 @@ pub(crate) fn book_planned(
             now,
         )?;
     }
-    tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %row.channel, "reservation booked");
-    Ok(Booked { row, manage_token })
+    Ok(())
 }
 
-/// The reservation and, with an address, its completion mail.
+/// The reservation and, with an address, its completion mail (`first_visit_number`: a
+/// voluntary proxy's second visit names the first).
 fn store_and_mail(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     row: &mut ReservationRow,
     manage_token: &str,
     mut mail: String,
+    first_visit_number: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    store_reservation(conn, ctx, row, manage_token, &mut mail, None, now)?;
+    store_reservation(
+        conn,
+        ctx,
+        row,
+        manage_token,
+        &mut mail,
+        first_visit_number,
+        now,
+    )?;
     if let Some(recipient) = &row.email {
         enqueue_payload(
             conn,
@@ -462,49 +490,44 @@ fn day_locks(input: &BookingInput) -> Vec<(Mode, Lock<'_>)> {
     locks
 }
 
-/// The seat: the first choice, or when it is full, the first fallback free
-/// ([`take_fallback`]).
-fn take_first_free(
-    conn: &mut Tx<'_>,
-    ctx: &Ctx<'_>,
-    input: &BookingInput,
-    checks: &repo::BookingChecks,
+/// What a booking looks for a seat with: its slots, the first choice's checks, whose seats it
+/// may take, whether an administrator lifted the window, and the clock.
+struct SeatSearch<'a, 'c> {
+    ctx: &'a Ctx<'c>,
+    input: &'a BookingInput,
+    checks: &'a repo::BookingChecks,
     taker: Taker,
     overridden: bool,
     now: DateTime<Utc>,
-) -> Result<SlotId, BookingError> {
-    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
-    match take_seat_in(conn, ctx.calendar, counter, &def, taker, now) {
+}
+
+/// The seat: the first choice, or when it is full, the first fallback free
+/// ([`take_fallback`]).
+fn take_first_free(conn: &mut Tx<'_>, search: &SeatSearch<'_, '_>) -> Result<SlotId, BookingError> {
+    let calendar = search.ctx.calendar;
+    let (counter, def) = calendar.resolve(&search.input.slot_id)?;
+    match take_seat_in(conn, calendar, counter, &def, search.taker, search.now) {
         Ok(()) => Ok(def.id),
-        Err(BookingError::SlotFull { .. }) => {
-            take_fallback(conn, ctx, input, checks, taker, overridden, now)
-        }
+        Err(BookingError::SlotFull { .. }) => take_fallback(conn, search),
         Err(e) => Err(e),
     }
 }
 
 /// The first choice being full, each fallback in order that is open for booking (its window,
 /// its day) and has a seat. None free: the first choice's `SlotFull`.
-fn take_fallback(
-    conn: &mut Tx<'_>,
-    ctx: &Ctx<'_>,
-    input: &BookingInput,
-    checks: &repo::BookingChecks,
-    taker: Taker,
-    overridden: bool,
-    now: DateTime<Utc>,
-) -> Result<SlotId, BookingError> {
+fn take_fallback(conn: &mut Tx<'_>, search: &SeatSearch<'_, '_>) -> Result<SlotId, BookingError> {
+    let (ctx, input, now) = (search.ctx, search.input, search.now);
     for id in &input.fallbacks {
         let Ok((counter, def)) = ctx.calendar.resolve(id) else {
             continue;
         };
-        let open = if overridden {
+        let open = if search.overridden {
             def.starts_at > now
         } else {
             check_window(ctx.calendar, counter, &def, now).is_ok()
         };
         let closed = if id.counter == input.slot_id.counter && id.date == input.slot_id.date {
-            checks.closed()
+            search.checks.closed()
         } else {
             crate::calendar::repo::closure_exists(conn, &id.counter, id.date)?
         };
@@ -516,14 +539,14 @@ fn take_fallback(
         {
             continue;
         }
-        match take_seat_in(conn, ctx.calendar, counter, &def, taker, now) {
+        match take_seat_in(conn, ctx.calendar, counter, &def, search.taker, now) {
             Ok(()) => return Ok(def.id),
             Err(BookingError::SlotFull { .. }) => continue,
             Err(e) => return Err(e),
         }
     }
     let (counter, _) = ctx.calendar.resolve(&input.slot_id)?;
-    Err(slot_full(counter, taker))
+    Err(slot_full(counter, search.taker))
 }
 
 /// The reservation moved to the fallback slot it got, and its mail written again for it.
@@ -674,27 +697,16 @@ pub(crate) fn insert_booking(
 ) -> Result<Booked, BookingError> {
     let first_visit_number = b.first_visit.map(|f| f.reservation_number.clone());
     let (mut row, manage_token) = new_reservation(&b, new_token(), now);
-    let mut mail = confirmation_payload(ctx, &row, &manage_token, first_visit_number.clone(), now)?;
-    store_reservation(
+    let mail = confirmation_payload(ctx, &row, &manage_token, first_visit_number.clone(), now)?;
+    store_and_mail(
         conn,
         ctx,
         &mut row,
         &manage_token,
-        &mut mail,
+        mail,
         first_visit_number.as_deref(),
         now,
     )?;
-    if let Some(recipient) = &row.email {
-        enqueue_payload(
-            conn,
-            ctx,
-            MailKind::BookingConfirmed,
-            recipient,
-            mail,
-            &row.id,
-            now,
-        )?;
-    }
     Ok(Booked { row, manage_token })
 }
 
