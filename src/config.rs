@@ -199,6 +199,27 @@ pub struct BookingSettings {
     /// wait until then and are served in one random order (0: first come, first served).
     #[serde(default)]
     pub fair_start_seconds: u32,
+    /// People one booking may carry in all (a party), and the most seats one hold may keep.
+    #[serde(default = "default_max_party_size")]
+    pub max_party_size: u32,
+    /// How long a hold (仮押さえ) keeps its seats.
+    #[serde(default = "default_hold_minutes")]
+    pub hold_minutes: u32,
+    /// Live holds one client address may have at once (each verified address has at most one).
+    #[serde(default = "default_holds_per_client")]
+    pub holds_per_client: u32,
+}
+
+fn default_max_party_size() -> u32 {
+    4
+}
+
+fn default_hold_minutes() -> u32 {
+    10
+}
+
+fn default_holds_per_client() -> u32 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -503,7 +524,8 @@ impl Default for BackupSettings {
 pub struct WaitlistSettings {
     /// How long a freed seat is held for the resident it is offered to.
     pub offer_minutes: u32,
-    /// How often expired offers are passed on and released phone seats offered.
+    /// How often holds and offers that ran out end, offers pass on and released phone seats
+    /// are offered.
     pub sweep_ms: u64,
 }
 
@@ -1004,6 +1026,18 @@ impl Settings {
         check.that(
             b.fair_start_seconds <= 300,
             "booking.fair_start_seconds: must be 0 to 300".into(),
+        );
+        check.that(
+            (1..=10).contains(&b.max_party_size),
+            "booking.max_party_size: must be 1 to 10".into(),
+        );
+        check.that(
+            (1..=60).contains(&b.hold_minutes),
+            "booking.hold_minutes: must be 1 to 60".into(),
+        );
+        check.that(
+            b.holds_per_client >= 1,
+            "booking.holds_per_client: must be at least 1".into(),
         );
         for (key, raw) in [
             ("calendar.year_end_start", &self.calendar.year_end_start),

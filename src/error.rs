@@ -215,6 +215,18 @@ error_codes! {
     ReservationCancelled = 409, "reservation_cancelled",
         "This reservation has been cancelled.",
         "この予約は取り消されています。";
+    HoldNotFound = 404, "hold_not_found",
+        "No such hold for this link.",
+        "この仮押さえは見つかりません。";
+    HoldExpired = 410, "hold_expired",
+        "The time the seat was kept for has run out; choose the slot again.",
+        "仮押さえの時間が過ぎました。もう一度時間帯を選んでください。";
+    HoldOtherSlot = 409, "hold_other_slot",
+        "The hold is for another slot.",
+        "仮押さえは別の時間帯のものです。";
+    FairStartDrawing = 409, "fair_start_drawing",
+        "Seats of this day are being given out in a random order just now; book and your request joins it.",
+        "この日の予約は受付開始直後のため、順番を抽選で決めています。そのまま予約を申し込むと抽選に加わります。";
     // Staff and administration.
     LoginTaken = 409, "login_taken",
         "That login is taken.",
@@ -374,6 +386,19 @@ impl ErrorCode {
                     r.get(Ja)
                 ),
                 (Some(d), None) => format!("{}は窓口が休みです。", date_ja(d)),
+                _ => self.title(lang).into(),
+            },
+            (C::FairStartDrawing, En) => match &f.at {
+                Some(at) => format!(
+                    "Requests for this day in its first seconds are served in a random order from {at}; book, and yours joins them (no seat can be kept before)."
+                ),
+                _ => self.title(lang).into(),
+            },
+            (C::FairStartDrawing, Ja) => match &f.at {
+                Some(at) => format!(
+                    "受付開始直後の申込みは {} から抽選順に受け付けます。そのまま予約を申し込むと順番の抽選に加わります(それまで仮押さえはできません)。",
+                    at_ja(at)
+                ),
                 _ => self.title(lang).into(),
             },
             (C::WindowNotOpen, En) => match (f.date, &f.at) {

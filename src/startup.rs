@@ -379,16 +379,18 @@ pub fn public_url_mismatch(public_url: &str, bind: &str, port: u16) -> Option<St
     None
 }
 
-/// One pass of the waiting-list sweeper: the steps read, then each in a write of its own.
+/// One pass of the sweeper: holds whose time is up end and free their seats (offered to the
+/// waiting list in the same write), then the waiting list's steps; each read first, then
+/// each in a write of its own.
 pub async fn sweep(state: &AppState) -> Result<u32, String> {
     let now = state.clock.now();
+    let mut done = expire_holds(state, now).await?;
     let s = state.clone();
     let steps = state
         .db
         .run(move |conn| crate::waitlist::sweep_steps(conn, &s.booking_ctx(), now))
         .await
         .map_err(|e| e.to_string())?;
-    let mut done = 0;
     for step in steps {
         let s = state.clone();
         done += state
@@ -400,7 +402,27 @@ pub async fn sweep(state: &AppState) -> Result<u32, String> {
     Ok(done)
 }
 
-/// Passes on waiting-list offers that ran out and offers seats released for phone bookings,
+/// Ends the holds whose time is up at `now`, each in a write of its own.
+async fn expire_holds(state: &AppState, now: chrono::DateTime<chrono::Utc>) -> Result<u32, String> {
+    let expired = state
+        .db
+        .run(move |conn| crate::reservations::holds::list_expired(conn, now))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut done = 0;
+    for hold in expired {
+        let s = state.clone();
+        let ended = state
+            .db
+            .write(move |tx| crate::operations::expire_hold(tx, &s.booking_ctx(), &hold, now))
+            .await
+            .map_err(|e| e.to_string())?;
+        done += u32::from(ended);
+    }
+    Ok(done)
+}
+
+/// Ends holds that ran out, passes on waiting-list offers that ran out and offers seats released for phone bookings,
 /// every `waitlist.sweep_ms` (each pass is safe to run from every instance at once).
 fn spawn_waitlist_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
     let every = Duration::from_millis(state.settings.waitlist.sweep_ms.max(100));

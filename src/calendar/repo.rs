@@ -20,7 +20,8 @@ pub struct SlotRow {
     pub updated_at: NaiveDateTime,
     /// Seats held back from the web for phone bookings until the day's release.
     pub phone_held: i32,
-    /// Seats held for residents offered them from the waiting list.
+    /// Seats held: for residents offered them from the waiting list, and by residents' holds
+    /// (仮押さえ, the `holds` table) while they fill in the form.
     pub offer_held: i32,
     /// Grows by one with every change to the seats (see the `rush` migration).
     pub version: i64,
@@ -267,15 +268,29 @@ pub(crate) fn hold_offer_seat(
     reserved: i32,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    hold_seats(conn, id, 1, reserved, now)
+}
+
+/// Holds `n` free seats at once (a waiting-list offer, a resident's hold), none of the
+/// `reserved` ones (held for phone before their release): one conditional UPDATE, so holds and
+/// bookings racing for the last seats never take more than there are. False when fewer are
+/// free. Every held seat is counted in `offer_held`, whoever holds it.
+pub(crate) fn hold_seats(
+    conn: &mut Tx<'_>,
+    id: &str,
+    n: i32,
+    reserved: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     note_slot(conn, id);
     let conn: &mut DbConnection = conn;
     let touched = diesel::update(
         slots::table
             .find(id)
-            .filter((slots::booked + slots::offer_held + reserved).lt(slots::capacity)),
+            .filter((slots::booked + slots::offer_held + reserved + n).le(slots::capacity)),
     )
     .set((
-        slots::offer_held.eq(slots::offer_held + 1),
+        slots::offer_held.eq(slots::offer_held + n),
         slots::updated_at.eq(now.naive_utc()),
         slots::version.eq(slots::version + 1),
     ))
@@ -289,16 +304,7 @@ pub(crate) fn release_offer_seat(
     id: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    note_slot(conn, id);
-    let conn: &mut DbConnection = conn;
-    let touched = diesel::update(slots::table.find(id).filter(slots::offer_held.gt(0)))
-        .set((
-            slots::offer_held.eq(slots::offer_held - 1),
-            slots::updated_at.eq(now.naive_utc()),
-            slots::version.eq(slots::version + 1),
-        ))
-        .execute(conn)?;
-    Ok(touched == 1)
+    book_held_seats(conn, id, 1, 0, now)
 }
 
 /// Turns a seat held for an offer into a booking (the offer accepted).
@@ -307,12 +313,24 @@ pub(crate) fn book_offer_seat(
     id: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    book_held_seats(conn, id, 1, 1, now)
+}
+
+/// Of `held` seats held, `booked` become bookings and the rest are free again (a hold used by
+/// a booking; `booked` 0: released). False when fewer than `held` are held.
+pub(crate) fn book_held_seats(
+    conn: &mut Tx<'_>,
+    id: &str,
+    held: i32,
+    booked: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     note_slot(conn, id);
     let conn: &mut DbConnection = conn;
-    let touched = diesel::update(slots::table.find(id).filter(slots::offer_held.gt(0)))
+    let touched = diesel::update(slots::table.find(id).filter(slots::offer_held.ge(held)))
         .set((
-            slots::offer_held.eq(slots::offer_held - 1),
-            slots::booked.eq(slots::booked + 1),
+            slots::offer_held.eq(slots::offer_held - held),
+            slots::booked.eq(slots::booked + booked),
             slots::updated_at.eq(now.naive_utc()),
             slots::version.eq(slots::version + 1),
         ))

@@ -375,3 +375,21 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(lotteries, lottery_entries);
+
+diesel::table! {
+    holds (id) {
+        id -> Text,
+        verification_hash -> Text,
+        email_key -> Text,
+        ip_key -> Text,
+        counter_id -> Text,
+        slot_id -> Text,
+        visit_on -> Date,
+        seats -> Integer,
+        status -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        reservation_id -> Nullable<Text>,
+    }
+}

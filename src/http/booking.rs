@@ -18,7 +18,9 @@ pub(crate) async fn book(
 ) -> Result<service::Booked, AppError> {
     let now = state.clock.now();
     let link = match &origin {
-        Origin::Web { verification_token } => Some(verification_token.clone()),
+        Origin::Web {
+            verification_token, ..
+        } => Some(verification_token.clone()),
         Origin::Phone { .. } => None,
     };
     let plan = service::plan_booking(&state.booking_ctx(), input, origin, now)?;

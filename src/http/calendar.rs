@@ -65,6 +65,8 @@ pub(crate) struct CounterJson {
     /// `booking.fair_start_seconds`: web bookings in this many seconds after a month's opening
     /// are served together in a random order (0: first come, first served).
     pub fair_start_seconds: u32,
+    /// `booking.hold_minutes`: how long a chosen slot is kept while the form is filled in.
+    pub hold_minutes: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,6 +101,7 @@ pub(crate) async fn get_counters(req: HttpRequest, state: web::Data<AppState>) -
                 weekday_hours: c.weekday_hours.into(),
                 holiday_hours: c.holiday_hours.map(Into::into),
                 fair_start_seconds: state.settings.booking.fair_start_seconds,
+                hold_minutes: state.settings.booking.hold_minutes,
             })
             .collect();
         let json = CountersJson {

@@ -24,15 +24,21 @@ const TICK: Duration = Duration::from_millis(100);
 /// How long past its draw's start a held client waits before it is told to ask again.
 const PATIENCE_SECONDS: i64 = 30;
 
-/// A web booking: served at once, or held for its opening's draw when a fair start is on.
+/// A web booking: served at once, or held for its opening's draw when a fair start is on. A
+/// booking through a hold is served at once: no hold is taken while a draw is pending
+/// (`reservations::holds`), so its seat was kept after the draw, never ahead of it.
 pub(super) async fn book_web(
     state: &AppState,
     raw: RawBooking,
     input: BookingInput,
     verification_token: String,
+    hold_id: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let seconds = state.settings.booking.fair_start_seconds;
     let now = state.clock.now();
+    if hold_id.is_some() {
+        return book_now(state, input, verification_token, hold_id).await;
+    }
     if seconds > 0 && fair_start::near_opening(&state.booking_ctx(), &input, seconds, now) {
         // Near an opening only: elsewhere no request can be held, and the read is skipped.
         if let Some(answer) = asked_before(state, &verification_token).await? {
@@ -56,6 +62,7 @@ pub(super) async fn book_web(
                 input.clone(),
                 Origin::Web {
                     verification_token: verification_token.clone(),
+                    hold_id: None,
                 },
                 now,
             )?;
@@ -73,7 +80,7 @@ pub(super) async fn book_web(
             return wait(state, id, input, verification_token, until).await;
         }
     }
-    book_now(state, input, verification_token).await
+    book_now(state, input, verification_token, None).await
 }
 
 /// The usual web booking, answered as it comes.
@@ -81,8 +88,12 @@ async fn book_now(
     state: &AppState,
     input: BookingInput,
     verification_token: String,
+    hold_id: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let origin = Origin::Web { verification_token };
+    let origin = Origin::Web {
+        verification_token,
+        hold_id,
+    };
     let booked = book(state, input, origin).await;
     state
         .metrics
@@ -153,7 +164,7 @@ async fn wait(
             state.metrics.booking("web", Ok(()));
             booked_answer(state, reservation_id, manage_token).await
         }
-        Outcome::Refused => book_now(state, input, verification_token).await,
+        Outcome::Refused => book_now(state, input, verification_token, None).await,
     }
 }
 

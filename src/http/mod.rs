@@ -22,6 +22,7 @@ pub(crate) mod fair_start;
 pub(crate) mod feeds;
 pub(crate) mod health;
 pub(crate) mod held;
+pub(crate) mod holds;
 pub(crate) mod jobs;
 pub(crate) mod json;
 pub(crate) mod kept;
@@ -64,6 +65,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         calendar::routes(),
         verifications::routes(),
         reservations::routes(),
+        holds::routes(),
         waitlist::routes(),
         lottery::routes(),
         staff::routes(),
@@ -88,6 +90,7 @@ pub(crate) fn area_paths() -> Vec<utoipa::openapi::OpenApi> {
         calendar::Paths::openapi(),
         verifications::Paths::openapi(),
         reservations::Paths::openapi(),
+        holds::Paths::openapi(),
         waitlist::Paths::openapi(),
         lottery::Paths::openapi(),
         staff::Paths::openapi(),

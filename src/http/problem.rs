@@ -196,6 +196,11 @@ impl Refusal for BookingError {
             C::SecondVisitTooLate,
             C::SecondVisitExists,
             C::LotteryPeriod,
+            C::HoldNotFound,
+            C::HoldExpired,
+            C::HoldOtherSlot,
+            C::FairStartDrawing,
+            C::RateLimited,
         ];
         codes.extend(Invalid::codes());
         codes.extend(CalendarError::codes());
@@ -388,6 +393,29 @@ fn slot_started(date: chrono::NaiveDate, at: String) -> AppError {
     })
 }
 
+/// `window_not_open` / `window_closed`: the day and the instant, in the words and as a field of
+/// its own (`booking_opens_at` / `booking_closed_at`).
+fn window_problem(code: ErrorCode, date: chrono::NaiveDate, at: String) -> AppError {
+    let extra = if code == ErrorCode::WindowNotOpen {
+        ProblemExtra {
+            booking_opens_at: Some(at.clone()),
+            ..ProblemExtra::default()
+        }
+    } else {
+        ProblemExtra {
+            booking_closed_at: Some(at.clone()),
+            ..ProblemExtra::default()
+        }
+    };
+    AppError::new(code)
+        .with_facts(Facts {
+            date: Some(date),
+            at: Some(at),
+            ..Facts::default()
+        })
+        .with_extra(extra)
+}
+
 impl From<BookingError> for AppError {
     fn from(e: BookingError) -> Self {
         match e {
@@ -397,35 +425,13 @@ impl From<BookingError> for AppError {
             BookingError::ProcedureNotFound => ErrorCode::ProcedureNotFound.into(),
             BookingError::ReservationNotFound => ErrorCode::ReservationNotFound.into(),
             BookingError::WindowNotOpen { date, opens_at, tz } => {
-                let at = instant(opens_at, tz);
-                AppError::new(ErrorCode::WindowNotOpen)
-                    .with_facts(Facts {
-                        date: Some(date),
-                        at: Some(at.clone()),
-                        ..Facts::default()
-                    })
-                    .with_extra(ProblemExtra {
-                        booking_opens_at: Some(at),
-                        ..ProblemExtra::default()
-                    })
+                window_problem(ErrorCode::WindowNotOpen, date, instant(opens_at, tz))
             }
             BookingError::WindowClosed {
                 date,
                 closed_at,
                 tz,
-            } => {
-                let at = instant(closed_at, tz);
-                AppError::new(ErrorCode::WindowClosed)
-                    .with_facts(Facts {
-                        date: Some(date),
-                        at: Some(at.clone()),
-                        ..Facts::default()
-                    })
-                    .with_extra(ProblemExtra {
-                        booking_closed_at: Some(at),
-                        ..ProblemExtra::default()
-                    })
-            }
+            } => window_problem(ErrorCode::WindowClosed, date, instant(closed_at, tz)),
             BookingError::SlotStarted {
                 date,
                 starts_at,
@@ -462,6 +468,17 @@ impl From<BookingError> for AppError {
             }
             BookingError::SecondVisitExists => ErrorCode::SecondVisitExists.into(),
             BookingError::LotteryPeriod => ErrorCode::LotteryPeriod.into(),
+            BookingError::HoldNotFound => ErrorCode::HoldNotFound.into(),
+            BookingError::HoldExpired => ErrorCode::HoldExpired.into(),
+            BookingError::HoldOtherSlot => ErrorCode::HoldOtherSlot.into(),
+            BookingError::FairStartDrawing { until, tz } => {
+                let at = instant(until, tz);
+                AppError::new(ErrorCode::FairStartDrawing).with_facts(Facts {
+                    at: Some(at),
+                    ..Facts::default()
+                })
+            }
+            BookingError::HoldLimit { retry_after_s } => AppError::rate_limited(retry_after_s),
             BookingError::Db(e) => e.into(),
             BookingError::Unexpected(e) => e.into(),
         }

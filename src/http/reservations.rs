@@ -41,6 +41,9 @@ pub(crate) struct ReservationBody {
     notes: Option<String>,
     /// Up to 2 more slots, tried in order in the same transaction when `slot_id` is full.
     fallback_slot_ids: Vec<String>,
+    /// A hold taken with the same link for `slot_id` (`POST /api/v1/holds`): the booking gets
+    /// its seats even when the rest of the slot has filled (410 `hold_expired` once it ran out).
+    hold_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -80,7 +83,12 @@ pub(crate) async fn post_reservation(
         return Err(VerificationError::NotFound.into());
     }
     let token = body.verification_token.trim().to_string();
-    super::fair_start::book_web(&state, raw, input, token).await
+    let hold_id = match body.hold_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(id) if looks_like_token(id) => Some(id.to_string()),
+        Some(_) => return Err(BookingError::HoldNotFound.into()),
+    };
+    super::fair_start::book_web(&state, raw, input, token, hold_id).await
 }
 
 /// The reservation a manage token names.

@@ -28,7 +28,12 @@ pub async fn run_body(
         Job::Reminders => return remind(db, env, now).await,
         Job::Backup => return backup(db, env, now).await,
         Job::ExpireVerifications => |conn, ctx, now| {
-            crate::verification::expire(conn, &ctx.booking.settings.limits, now).map_err(Into::into)
+            let limits = &ctx.booking.settings.limits;
+            let links = crate::verification::expire(conn, limits, now)?;
+            // Ended holds (their address's key, their client's) go with the links they used.
+            let window = chrono::Duration::minutes(i64::from(limits.window_minutes));
+            let holds = crate::reservations::holds::delete_ended(conn, now - window)?;
+            Ok(links + holds)
         },
         Job::NoShows => no_shows::run,
         Job::Retention => retention::run,

@@ -8,6 +8,7 @@
 
 mod admin;
 mod cancel;
+mod holds;
 mod reschedule;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +18,7 @@ use crate::reservations::service::Ctx;
 
 pub(crate) use admin::{change_capacity, close_day, lift_closure, AdminError, CloseDay};
 pub(crate) use cancel::{cancel_by_number, cancel_by_token, cancel_row};
+pub(crate) use holds::{expire_hold, release_hold};
 pub(crate) use reschedule::reschedule;
 
 /// A seat of `day` was freed: offer it to the waiting list, in the same transaction.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::input::{BookingInput, RawBooking};
 use super::service::{self, Booked, Origin};
 use super::{BookingError, Ctx};
+use crate::calendar::SlotId;
 use crate::db::schema::{fair_start_draws, fair_start_requests};
 use crate::db::{DbConnection, Tx};
 use crate::staff::audit::{self, Detail};
@@ -76,12 +77,22 @@ pub(crate) fn standing(
     seconds: u32,
     now: DateTime<Utc>,
 ) -> Standing {
+    standing_of(ctx, input.candidates(), seconds, now)
+}
+
+/// [`standing`] for any slots (a hold names one).
+pub(crate) fn standing_of<'s>(
+    ctx: &Ctx<'_>,
+    slots: impl Iterator<Item = &'s SlotId>,
+    seconds: u32,
+    now: DateTime<Utc>,
+) -> Standing {
     if seconds == 0 {
         return Standing::Serve;
     }
     let n = Duration::seconds(i64::from(seconds));
     let mut late = None;
-    for id in input.candidates() {
+    for id in slots {
         let Ok((counter, _)) = ctx.calendar.resolve(id) else {
             continue;
         };
@@ -365,6 +376,7 @@ fn book_one(
     let input = BookingInput::parse(waiting.raw)?;
     let origin = Origin::Web {
         verification_token: waiting.verification_token,
+        hold_id: None,
     };
     let plan = service::plan_booking_with(ctx, input, origin, waiting.manage_token, now)?;
     service::book_planned(tx, ctx, plan, now)

@@ -1,6 +1,8 @@
 //! Reservations: booking (web and phone), viewing, cancelling, rescheduling.
 
 pub(crate) mod fair_start;
+pub(crate) mod holding;
+pub(crate) mod holds;
 pub(crate) mod input;
 pub(crate) mod mail;
 pub(crate) mod model;
@@ -90,6 +92,18 @@ pub(crate) enum BookingError {
     SecondVisitExists,
     #[error("visits of this month are drawn by lottery")]
     LotteryPeriod,
+    #[error("no such hold")]
+    HoldNotFound,
+    #[error("the hold ran out")]
+    HoldExpired,
+    #[error("the hold is for another slot")]
+    HoldOtherSlot,
+    /// A hold asked for while the opening's fair start is drawing (`booking.fair_start_seconds`).
+    #[error("seats of this day are being drawn until {until}")]
+    FairStartDrawing { until: DateTime<Utc>, tz: Tz },
+    /// The client address holds `booking.holds_per_client` live holds.
+    #[error("too many holds from this client")]
+    HoldLimit { retry_after_s: u64 },
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
     #[error(transparent)]

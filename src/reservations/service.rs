@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::holds;
 use super::input::BookingInput;
 use super::mail::reservation_mail;
 use super::model::{Channel, ReservationRow, ReservationStatus};
@@ -30,8 +31,12 @@ pub(crate) use super::Ctx;
 
 /// Who is booking.
 pub(crate) enum Origin {
-    /// A resident who verified an address; the token is consumed with the booking.
-    Web { verification_token: String },
+    /// A resident who verified an address; the token is consumed with the booking. With a
+    /// hold taken with the same link (`hold_id`), the booking gets the hold's seats.
+    Web {
+        verification_token: String,
+        hold_id: Option<String>,
+    },
     /// Phone staff for a caller; an admin may override the window with a reason.
     Phone {
         staff_login: String,
@@ -104,7 +109,7 @@ pub(crate) fn take_seat_in(
 
 /// Whether `taker` must leave the seats held for phone bookings (the web, before their
 /// release).
-fn holds_phone_seats(
+pub(crate) fn holds_phone_seats(
     calendar: &Calendar,
     counter: &Counter,
     def: &SlotDef,
@@ -115,7 +120,7 @@ fn holds_phone_seats(
 }
 
 /// A full slot's refusal (its alternatives are added outside the transaction).
-fn slot_full(counter: &Counter, taker: Taker) -> BookingError {
+pub(crate) fn slot_full(counter: &Counter, taker: Taker) -> BookingError {
     BookingError::SlotFull {
         alternatives: Vec::new(),
         tz: counter.tz,
@@ -225,10 +230,14 @@ pub(crate) fn book_planned(
     } = plan;
     let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
     let (done, overridden) = match &origin {
-        Origin::Web { verification_token } => {
+        Origin::Web {
+            verification_token,
+            hold_id,
+        } => {
             let link = Link {
                 token: verification_token,
                 mail: &mail,
+                held: hold_id.is_some(),
             };
             (use_link(conn, ctx, &input, &mut row, link, now)?, false)
         }
@@ -256,14 +265,7 @@ pub(crate) fn book_planned(
         overridden,
         now,
     };
-    let taken = match done.taken {
-        Some(true) => {
-            conn.day_changed(&counter.id, def.id.date);
-            def.id.clone()
-        }
-        Some(false) => take_fallback(conn, &search)?,
-        None => take_first_free(conn, &search)?,
-    };
+    let taken = take_seat(conn, &search, &origin, done.taken, &row.id)?;
     if taken != def.id {
         retarget(ctx, &mut row, &mut mail, &manage_token, &taken, now)?;
     }
@@ -274,6 +276,42 @@ pub(crate) fn book_planned(
     audit_phone_booking(conn, &origin, &row, now)?;
     tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %row.channel, "reservation booked");
     Ok(Booked { row, manage_token })
+}
+
+/// The booking's seat: through the resident's hold when it names one, else as far as the
+/// one call got (`taken`: its first choice's seat taken, or refused), else the first choice
+/// or a fallback free.
+fn take_seat(
+    conn: &mut Tx<'_>,
+    search: &SeatSearch<'_, '_>,
+    origin: &Origin,
+    taken: Option<bool>,
+    reservation_id: &str,
+) -> Result<SlotId, BookingError> {
+    let first = &search.input.slot_id;
+    if let Origin::Web {
+        verification_token,
+        hold_id: Some(hold_id),
+    } = origin
+    {
+        let hold = holds::HoldUse {
+            hold_id,
+            verification_token,
+            slot_id: first,
+            reservation_id,
+            people: 1,
+        };
+        holds::use_for_booking(conn, &hold, search.now)?;
+        return Ok(first.clone());
+    }
+    match taken {
+        Some(true) => {
+            conn.day_changed(&first.counter, first.date);
+            Ok(first.clone())
+        }
+        Some(false) => take_fallback(conn, search),
+        None => take_first_free(conn, search),
+    }
 }
 
 /// A phone booking in the audit log (who booked, and an administrator's override's reason).
@@ -344,6 +382,8 @@ fn store_and_mail(
 struct Link<'a> {
     token: &'a str,
     mail: &'a str,
+    /// The booking goes through a hold (its seat is taken from the hold, not in one call).
+    held: bool,
 }
 
 /// The verification link used up, and the address it verified put on the reservation. On
@@ -362,7 +402,7 @@ fn use_link(
     let max = i32::try_from(ctx.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
     let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
     let mut done = OneCall::default();
-    if conn.is_postgres() && check_window(ctx.calendar, counter, &def, now).is_ok() {
+    if conn.is_postgres() && !link.held && check_window(ctx.calendar, counter, &def, now).is_ok() {
         let args = one_call_args(ctx, input, row, &link, max, now)?;
         done = repo::book_in_one_call(conn, &args)?.unwrap_or_default();
     }
@@ -422,7 +462,7 @@ fn one_call_args(
 
 /// The booking window (an administrator's override lifts it, not time itself); a month held
 /// by a lottery says so rather than when its window opens.
-fn check_when(
+pub(crate) fn check_when(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     counter: &Counter,

@@ -16,6 +16,7 @@ mod errors;
 mod fair;
 mod fairness;
 mod guard;
+mod holds;
 mod hostile;
 mod jobs;
 mod load;

@@ -36,6 +36,10 @@ export const reservation = (token) => `${V1}/reservations/${seg(token)}`;
 export const reservationQr = (token) => `${reservation(token)}/qr.svg`;
 export const reservationReschedule = (token) => `${reservation(token)}/reschedule`;
 export const reservationSecondVisit = (token) => `${reservation(token)}/second-visit`;
+/** POST: keep the chosen slot while the form is filled in (仮押さえ). */
+export const holds = () => `${V1}/holds`;
+/** DELETE: let a hold go. */
+export const hold = (id) => `${V1}/holds/${seg(id)}`;
 /** POST: join a day's waiting list. */
 export const waitlist = () => `${V1}/waitlist`;
 /** GET, DELETE: a waiting-list entry by its manage token. */

@@ -215,6 +215,9 @@ async function main() {
   $('#catalog-status').hidden = true;
   $('#choose-form').hidden = false;
   $('#mail-spam').textContent = t('mail.spam', { from: catalog.mailFrom, city: catalog.city });
+  const holdMinutes = (catalog.counters[0] && catalog.counters[0].hold_minutes) || 0;
+  $('#mail-hold').textContent = holdMinutes ? t('mail.hold', { n: holdMinutes }) : '';
+  $('#mail-hold').hidden = !holdMinutes;
   fillPhones($('#footer-phones'), catalog.counters, t);
   const phones = catalog.counters.filter((c) => c.phone);
   if (phones.length) {

@@ -8,11 +8,14 @@
 // opening, and at the opening one action books (the first preference, the others as
 // fallback_slot_ids tried in the same request), skipping the confirmation step if they chose
 // so. Under a fair start the request is held by the server until the draw: the page says so.
+// A slot chosen here is held (仮押さえ, POST /api/v1/holds) for booking.hold_minutes while the
+// form is filled in: the page shows until when, and the booking names the hold, so it gets the
+// seat even when the slot has filled meanwhile.
 
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
 import { h, $, replace, focusTo, busy, store } from '../lib/dom.js';
-import { fmtSlot, fmtDateTime, fmtDate, fmtPhone } from '../lib/format.js';
+import { fmtSlot, fmtDateTime, fmtDate, fmtPhone, fmtTime } from '../lib/format.js';
 import { AvailabilityCalendar, loadSlot, slotDate, fullForWeb, webFree } from '../lib/calendar.js';
 import { showProblem, clearProblems } from '../lib/problem.js';
 import {
@@ -38,6 +41,7 @@ const state = {
   quick: false, // book at once when a slot is chosen (no confirmation step)
   fallbacks: [], // the booking's fallback_slot_ids
   lottery: null, // { id, draw_at }: the preferences are for this lottery's entry
+  hold: null, // { hold_id, slot_id, seats, expires_at }: the chosen slot kept while the form is filled in
 };
 const MAX_PREFS = 3;
 let catalog;
@@ -75,8 +79,11 @@ function buildLayout() {
   els.slotNote = h('p', { class: 'notice warn', id: 'slot-note', hidden: true });
   els.calendar = h('div', { id: 'calendar', hidden: true });
   els.ready = h('div', { class: 'ready', id: 'ready', 'data-testid': 'ready', hidden: true });
+  // The hold's time left, on the form and on the confirmation (a timer: read on demand, not
+  // announced every second).
+  els.holdNotes = [0, 1].map((i) => h('p', { class: 'notice', role: 'timer', 'data-testid': i ? 'hold-left-confirm' : 'hold-left', hidden: true }));
   els.slotSection = h('section', { class: 'card', 'aria-labelledby': 'slot-h' },
-    h('h2', { id: 'slot-h' }, t('verify.slot.h')), els.slotNote, els.picked, els.ready, els.calendar);
+    h('h2', { id: 'slot-h' }, t('verify.slot.h')), els.slotNote, els.picked, els.holdNotes[0], els.ready, els.calendar);
 
   const procSelect = h('select', { id: 'f-procedure', name: 'procedure', required: true },
     h('option', { value: '' }, t('f.choose')),
@@ -111,6 +118,7 @@ function buildLayout() {
   els.confirmSection = h('section', { class: 'card', 'aria-labelledby': 'confirm-h', hidden: true },
     h('h2', { id: 'confirm-h' }, t('confirm.h')),
     els.confirmSummary,
+    els.holdNotes[1],
     h('p', null, t('confirm.lead')),
     els.confirmList,
     els.confirmBring = h('details', { class: 'bring', 'data-testid': 'confirm-bring' }),
@@ -215,8 +223,63 @@ function chooseSlot(slot, day) {
   }
   els.calendar.hidden = true;
   renderPicked();
+  holdSlot();
   focusTo(els.formSection.querySelector('h2'));
 }
+
+// ---------- the hold (仮押さえ) ----------
+
+/**
+ * Keeps the chosen slot while the form is filled in. A new hold replaces this link's last (the
+ * server keeps one per address). Refused as full: the slot is gone, choose another; refused
+ * otherwise (a fair start drawing, a busy moment): no hold, and the booking is judged as it comes.
+ */
+async function holdSlot() {
+  const slot = state.slot;
+  if (!slot || state.mode !== 'book') return;
+  if (state.hold && state.hold.slot_id === slot.id && Date.parse(state.hold.expires_at) > serverClock.now()) return;
+  let held = null;
+  try {
+    held = await api(endpoints.holds(), { method: 'POST', body: { verification_token: token, slot_id: slot.id } });
+  } catch (p) {
+    if (state.slot !== slot) return;
+    state.hold = null;
+    if (p.code === 'slot_full') {
+      els.slotNote.textContent = t('hold.full');
+      els.slotNote.hidden = false;
+      state.slot = null;
+      renderPicked();
+      openCalendar(slotDate(slot.id));
+    }
+    tickHold();
+    return;
+  }
+  // Another slot chosen meanwhile: its own hold replaces this one.
+  if (state.slot === slot) state.hold = held;
+  tickHold();
+}
+
+/** The hold for the slot being booked, while it lasts. */
+function liveHold() {
+  const hold = state.hold;
+  if (!hold || !state.slot || hold.slot_id !== state.slot.id) return null;
+  return Date.parse(hold.expires_at) > serverClock.now() ? hold : null;
+}
+
+function tickHold() {
+  if (!els.holdNotes) return;
+  const hold = state.hold && state.slot && state.hold.slot_id === state.slot.id && state.mode === 'book' ? state.hold : null;
+  const left = hold ? Date.parse(hold.expires_at) - serverClock.now() : 0;
+  const text = !hold ? '' : left > 0
+    ? t('hold.left', { until: fmtTime(hold.expires_at), left: fmtLeft(left) })
+    : t('hold.over');
+  for (const note of els.holdNotes) {
+    note.hidden = !text;
+    note.className = left > 0 ? 'notice' : 'notice warn';
+    if (note.textContent !== text) note.textContent = text;
+  }
+}
+setInterval(tickHold, 1000);
 
 // ---------- ready before the opening ----------
 
@@ -487,21 +550,33 @@ async function submit() {
         return;
       }
       const stopWaiting = fairWait();
-      const r = await api(endpoints.reservations(), {
+      const book = (hold) => api(endpoints.reservations(), {
         method: 'POST',
         body: {
           verification_token: token, slot_id: state.slot.id, procedure: v.procedure, applicant_type: v.applicant_type,
           name: v.name, name_kana: v.name_kana, phone: v.phone,
           representative_name: v.representative_name || undefined, notes: v.notes || undefined,
-          fallback_slot_ids: state.fallbacks.length ? state.fallbacks : undefined,
+          fallback_slot_ids: !hold && state.fallbacks.length ? state.fallbacks : undefined,
+          hold_id: hold ? hold.hold_id : undefined,
         },
+      });
+      const hold = liveHold();
+      const r = await book(hold).catch((p) => {
+        // The hold ran out (or was replaced) on the way: booked as anyone would be, if a seat is free.
+        if (!hold || !HOLD_GONE.includes(p.code)) throw p;
+        state.hold = null;
+        tickHold();
+        return book(null);
       }).finally(stopWaiting);
+      state.hold = null;
       renderDone(r);
     } catch (p) {
       onBookingProblem(p);
     }
   });
 }
+
+const HOLD_GONE = ['hold_expired', 'hold_not_found', 'hold_other_slot'];
 
 function prefSlot(id) {
   return state.prefs.find((p) => p.id === id) || (calendar && calendar.slot(id) && calendar.slot(id).slot) || { id, starts_at: id, ends_at: id };
@@ -564,6 +639,7 @@ function onBookingProblem(p) {
       renderPicked();
       if (calendar) { calendar.destroy(); calendar = null; }
       showConfirm(values());
+      holdSlot();
     },
   });
 }
@@ -672,6 +748,7 @@ async function main_() {
       if (free && !waitDate) {
         state.slot = found.slot;
         state.day = found.day;
+        holdSlot();
       } else if (found && fullForWeb(found.day)) {
         // The day is full for the web: this form joins its waiting list.
         chooseWaitlist(found.day.date, false);
