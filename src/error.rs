@@ -697,6 +697,8 @@ pub enum FieldProblem {
         expected: JsonType,
     },
     RepresentativeRequired,
+    /// A party names the same person twice (or the first person again).
+    SamePerson,
     OverrideReasonRequired,
     PasswordTooShort {
         min: usize,
@@ -772,6 +774,7 @@ impl FieldProblem {
             P::OutOfRange { .. } => "out_of_range",
             P::WrongType { .. } => "wrong_type",
             P::RepresentativeRequired => "representative_required",
+            P::SamePerson => "same_person",
             P::OverrideReasonRequired => "override_reason_required",
             P::PasswordTooShort { .. } => "password_too_short",
             P::PasswordContainsLogin => "password_contains_login",
@@ -846,6 +849,8 @@ impl FieldProblem {
                 "is required when someone comes in the holder's place".into()
             }
             (P::RepresentativeRequired, Ja) => "代理人の方が来庁する場合は入力してください".into(),
+            (P::SamePerson, En) => "names someone already in this booking".into(),
+            (P::SamePerson, Ja) => "同じ方がすでにこの予約に入っています".into(),
             (P::OverrideReasonRequired, En) => "is required to override the booking window".into(),
             (P::OverrideReasonRequired, Ja) => "予約期間外の予約には理由を入力してください".into(),
             (

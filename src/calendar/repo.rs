@@ -52,11 +52,16 @@ impl SlotRow {
     /// it is (and the answer, booked = 0, says full). `hold_phone_seats`: as for
     /// [`take_seat_or_create`].
     pub fn with_seat_taken(&self, hold_phone_seats: bool, now: DateTime<Utc>) -> Self {
+        self.with_seats_taken(hold_phone_seats, 1, now)
+    }
+
+    /// [`SlotRow::with_seat_taken`] for `seats` at once: all of them, or none.
+    pub fn with_seats_taken(&self, hold_phone_seats: bool, seats: i32, now: DateTime<Utc>) -> Self {
         let factor = i32::from(hold_phone_seats);
         let mut row = self.clone();
         row.updated_at = now.naive_utc();
-        if row.booked + row.offer_held + row.phone_held * factor < row.capacity {
-            row.booked += 1;
+        if row.booked + row.offer_held + row.phone_held * factor + seats <= row.capacity {
+            row.booked += seats;
             row.version += 1;
         }
         row
@@ -128,7 +133,7 @@ pub(crate) fn ensure_slot_row(conn: &mut Tx<'_>, row: &SlotRow) -> QueryResult<(
     Ok(())
 }
 
-/// Takes one seat, creating the slot's row (with `new_row`'s configured seats) on first use:
+/// Takes `seats` seats (one, or a party's), creating the slot's row (with `new_row`'s configured seats) on first use:
 /// one statement, `INSERT … ON CONFLICT (id) DO UPDATE SET booked = booked + 1 WHERE <a seat
 /// is free> RETURNING booked`. `hold_phone_seats`: the taker may not take the seats held for
 /// phone bookings (the web before their release). Seats held for offers are never taken.
@@ -139,18 +144,20 @@ pub(crate) fn take_seat_or_create(
     conn: &mut Tx<'_>,
     new_row: &SlotRow,
     hold_phone_seats: bool,
+    seats: i32,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     conn.day_changed(&new_row.counter_id, new_row.visit_on);
     let conn: &mut DbConnection = conn;
     let factor = i32::from(hold_phone_seats);
-    let row = new_row.with_seat_taken(hold_phone_seats, now);
+    let row = new_row.with_seats_taken(hold_phone_seats, seats, now);
     let changes = (
-        slots::booked.eq(slots::booked + 1),
+        slots::booked.eq(slots::booked + seats),
         slots::updated_at.eq(now.naive_utc()),
         slots::version.eq(slots::version + 1),
     );
-    let free = (slots::booked + slots::offer_held + slots::phone_held * factor).lt(slots::capacity);
+    let free = (slots::booked + slots::offer_held + slots::phone_held * factor + seats)
+        .le(slots::capacity);
     use diesel::query_dsl::methods::FilterDsl;
     let upsert = || {
         FilterDsl::filter(

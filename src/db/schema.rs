@@ -393,3 +393,12 @@ diesel::table! {
         reservation_id -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    party_members (reservation_id) {
+        reservation_id -> Text,
+        party_id -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(reservations, party_members);

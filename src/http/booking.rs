@@ -23,6 +23,7 @@ pub(crate) async fn book(
         } => Some(verification_token.clone()),
         Origin::Phone { .. } => None,
     };
+    let seats = u32::try_from(input.people()).unwrap_or(1);
     let plan = service::plan_booking(&state.booking_ctx(), input, origin, now)?;
     let slot = plan.slot_id().clone();
     let s = state.clone();
@@ -38,7 +39,7 @@ pub(crate) async fn book(
     if let (Some(link), Err(RunError::Failed(refusal))) = (link, &result) {
         count_refusal(state, link, refusal).await;
     }
-    with_alternatives(state, result, &slot, now).await
+    fitting_alternatives(state, result, &slot, seats, now).await
 }
 
 /// A web booking refused because the person or the address already holds reservations says
@@ -68,9 +69,21 @@ pub(crate) async fn with_alternatives<T>(
     slot: &crate::calendar::SlotId,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<T, AppError> {
+    fitting_alternatives(state, result, slot, 1, now).await
+}
+
+/// [`with_alternatives`] for `seats` people (a party, a hold of several seats): only the
+/// alternatives with that many seats free.
+pub(crate) async fn fitting_alternatives<T>(
+    state: &AppState,
+    result: Result<T, RunError<BookingError>>,
+    slot: &crate::calendar::SlotId,
+    seats: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<T, AppError> {
     match result {
         Err(RunError::Failed(BookingError::SlotFull { tz, taker, .. })) => {
-            let alternatives = state.alternatives(slot, taker, now).await;
+            let alternatives = state.alternatives(slot, taker, seats, now).await;
             Err(BookingError::SlotFull {
                 alternatives,
                 tz,

@@ -104,7 +104,7 @@ async fn book_now(
         state,
         &booked.row,
         Some(&booked.manage_token),
-        &VisitLinks::default(),
+        &booked.links(),
     )))
 }
 

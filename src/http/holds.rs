@@ -11,7 +11,7 @@ use super::json::stored;
 use super::problem::AppError;
 use super::route::{api, codes, Access, ApiRoute};
 use super::state::AppState;
-use crate::calendar::{CalendarError, SlotId, Taker};
+use crate::calendar::{CalendarError, SlotId};
 use crate::error::{FieldProblem, Invalid};
 use crate::reservations::holding::{self, HoldRequest};
 use crate::reservations::BookingError;
@@ -88,13 +88,7 @@ pub(crate) async fn post_hold(
         .db
         .write(move |tx| holding::take(tx, &s.booking_ctx(), &request, now))
         .await;
-    let taken = super::booking::with_alternatives(&state, taken, &slot, now).await;
-    let taken = match taken {
-        Err(e) if e.code == crate::error::ErrorCode::SlotFull => {
-            return Err(fitting(&state, e, &slot, seats, now).await)
-        }
-        other => other?,
-    };
+    let taken = super::booking::fitting_alternatives(&state, taken, &slot, seats, now).await?;
     let tz = state.tz_of(&taken.row.counter_id);
     Ok(HttpResponse::Created().json(HoldJson {
         hold_id: taken.hold_id,
@@ -102,32 +96,6 @@ pub(crate) async fn post_hold(
         seats: taken.row.seats,
         expires_at: stored(taken.row.expires_at, tz),
     }))
-}
-
-/// A full slot's refusal for a hold of several seats: only the alternatives with that many.
-async fn fitting(
-    state: &AppState,
-    refusal: AppError,
-    slot: &SlotId,
-    seats: u32,
-    now: chrono::DateTime<chrono::Utc>,
-) -> AppError {
-    if seats <= 1 {
-        return refusal;
-    }
-    let alternatives: Vec<_> = state
-        .alternatives(slot, Taker::Web, now)
-        .await
-        .into_iter()
-        .filter(|a| a.remaining >= seats)
-        .collect();
-    let tz = state.tz_of(&slot.counter);
-    BookingError::SlotFull {
-        alternatives,
-        tz,
-        taker: Taker::Web,
-    }
-    .into()
 }
 
 /// Lets a hold go: its seats are free at once (offered to the waiting list first).

@@ -117,6 +117,25 @@ pub(crate) struct ReservationJson {
     pub created_at: String,
     pub updated_at: String,
     pub cancelled_at: Option<String>,
+    /// The first person of a party: the party's other people, each with their own number (the
+    /// first person's manage link moves or cancels them all).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub party: Vec<PartyMemberJson>,
+}
+
+/// One more person of a party.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct PartyMemberJson {
+    pub reservation_number: String,
+    pub name: String,
+    pub name_kana: String,
+    pub procedure: String,
+    pub applicant_type: ApplicantType,
+    pub status: ReservationStatus,
+    /// Who comes in the holder's place, when not the holder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub representative_name: Option<String>,
+    pub requirements: Vec<String>,
 }
 
 /// The second visit of a completed first visit.
@@ -187,6 +206,24 @@ impl ReservationJson {
             created_at: stored(row.created_at, tz),
             updated_at: stored(row.updated_at, tz),
             cancelled_at: row.cancelled_at.map(|t| stored(t, tz)),
+            party: links
+                .party
+                .iter()
+                .map(|m| PartyMemberJson {
+                    reservation_number: m.reservation_number.clone(),
+                    name: m.name.clone(),
+                    name_kana: m.name_kana.clone(),
+                    procedure: m.procedure_id.clone(),
+                    applicant_type: m.applicant_type,
+                    status: m.status,
+                    representative_name: m.representative_name.clone(),
+                    requirements: state
+                        .catalogue
+                        .get(&m.procedure_id)
+                        .map(|p| p.applicant(m.applicant_type).requirements.clone())
+                        .unwrap_or_default(),
+                })
+                .collect(),
         }
     }
 }

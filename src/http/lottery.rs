@@ -218,6 +218,7 @@ fn person(b: &EntryBody, email: Option<String>) -> Result<BookingInput, AppError
         representative_name: b.representative_name.clone(),
         notes: None,
         fallback_slot_ids: Vec::new(),
+        party: Vec::new(),
     })?)
 }
 

@@ -58,6 +58,10 @@ pub(crate) struct ProblemExtra {
     /// `already_checked_in`: the ticket the visitor already holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
+    /// `active_reservation_exists` for a party: the member (their name as given) who already
+    /// holds an active booking for their procedure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party_member: Option<String>,
 }
 
 /// An error on its way to the client.
@@ -444,6 +448,12 @@ impl From<BookingError> for AppError {
                 ..ProblemExtra::default()
             }),
             BookingError::PersonHasReservation => ErrorCode::ActiveReservationExists.into(),
+            BookingError::MemberHasReservation { name } => {
+                AppError::new(ErrorCode::ActiveReservationExists).with_extra(ProblemExtra {
+                    party_member: Some(name),
+                    ..ProblemExtra::default()
+                })
+            }
             BookingError::AddressLimit { max } => AppError::new(ErrorCode::ActiveReservationExists)
                 .with_facts(Facts {
                     count: Some(max),

@@ -11,7 +11,7 @@ use super::route::{api, codes, Access, ApiRoute};
 use super::state::AppState;
 use crate::calendar::{CalendarError, SlotId};
 use crate::operations;
-use crate::reservations::input::{BookingInput, RawBooking};
+use crate::reservations::input::{BookingInput, RawBooking, RawMember};
 use crate::reservations::service;
 use crate::reservations::BookingError;
 use crate::tokens::looks_like_token;
@@ -41,6 +41,9 @@ pub(crate) struct ReservationBody {
     notes: Option<String>,
     /// Up to 2 more slots, tried in order in the same transaction when `slot_id` is full.
     fallback_slot_ids: Vec<String>,
+    /// More people on the same slot, up to `booking.max_party_size` in all: all get their seat
+    /// or none does; they share the phone and the address.
+    party: Vec<RawMember>,
     /// A hold taken with the same link for `slot_id` (`POST /api/v1/holds`): the booking gets
     /// its seats even when the rest of the slot has filled (410 `hold_expired` once it ran out).
     hold_id: Option<String>,
@@ -77,6 +80,7 @@ pub(crate) async fn post_reservation(
         representative_name: body.representative_name,
         notes: body.notes,
         fallback_slot_ids: body.fallback_slot_ids,
+        party: body.party,
     };
     let input = BookingInput::parse(raw.clone())?;
     if !looks_like_token(body.verification_token.trim()) {
@@ -131,6 +135,38 @@ pub(crate) async fn delete_reservation(
         .await?;
     state.mail_notify.notify_one();
     Ok(HttpResponse::Ok().json(ReservationJson::of(&state, &row, Some(&token), &links)))
+}
+
+/// Cancels one of a party's others with the first person's manage link: that seat is freed
+/// at once; the rest of the party keeps theirs. Idempotent.
+#[utoipa::path(delete, path = "/api/v1/reservations/{manage_token}/party/{reservation_number}", tag = "booking",
+    params(("manage_token" = String, Path, description = "The party's first person's manage token"),
+        ("reservation_number" = String, Path, description = "The member's number", example = "HJ3K-7WXA")),
+    responses((status = 200, description = "The member's reservation, cancelled", body = ReservationJson)))]
+pub(crate) async fn delete_party_member(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (token, number) = path.into_inner();
+    if !looks_like_token(&token) || number.len() > 20 {
+        return Err(BookingError::ReservationNotFound.into());
+    }
+    let number = number.trim().to_ascii_uppercase();
+    let now = state.clock.now();
+    let s = state.get_ref().clone();
+    let row = state
+        .db
+        .write(move |conn| {
+            operations::cancel_party_member(conn, s.booking_ctx(), &token, &number, now)
+        })
+        .await?;
+    state.mail_notify.notify_one();
+    Ok(HttpResponse::Ok().json(ReservationJson::of(
+        &state,
+        &row,
+        None,
+        &service::VisitLinks::default(),
+    )))
 }
 
 /// Moves the reservation to another slot (same number); the same rules as booking.
@@ -219,6 +255,13 @@ pub(super) fn routes() -> Vec<ApiRoute> {
             delete_reservation,
         ),
         api(
+            M::DELETE,
+            "/api/v1/reservations/{manage_token}/party/{reservation_number}",
+            Public,
+            booking(),
+            delete_party_member,
+        ),
+        api(
             M::POST,
             "/api/v1/reservations/{manage_token}/reschedule",
             Public,
@@ -241,6 +284,7 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     post_reservation,
     get_reservation,
     delete_reservation,
+    delete_party_member,
     post_reschedule,
     get_reservation_qr
 ))]

@@ -16,9 +16,9 @@ use super::state::AppState;
 use crate::db::RunError;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::operations;
-use crate::reservations::input::{BookingInput, RawBooking};
+use crate::reservations::input::{BookingInput, RawBooking, RawMember};
 use crate::reservations::numbers::normalise_reservation_number;
-use crate::reservations::service::{self, Origin, VisitLinks};
+use crate::reservations::service::{self, Origin};
 use crate::reservations::{self, BookingError};
 use crate::staff::second_factor;
 use crate::staff::service::{self as staff_service, StaffError};
@@ -211,6 +211,8 @@ pub(crate) struct PhoneBookingBody {
     /// Admin only: book outside the booking window, with a reason the audit log keeps.
     override_window: bool,
     override_reason: Option<String>,
+    /// More people on the same slot (a party), sharing the caller's phone and address.
+    party: Vec<RawMember>,
 }
 
 /// A phone booking for a caller (`channel: phone`).
@@ -247,6 +249,7 @@ pub(crate) async fn post_staff_reservation(
         representative_name: body.representative_name,
         notes: body.notes,
         fallback_slot_ids: Vec::new(),
+        party: body.party,
     })?;
     let origin = Origin::Phone {
         staff_login: user.login.clone(),
@@ -261,7 +264,7 @@ pub(crate) async fn post_staff_reservation(
     Ok(HttpResponse::Created().json(StaffReservationJson::of(
         &state,
         &booked.row,
-        &VisitLinks::default(),
+        &booked.links(),
     )))
 }
 

@@ -79,6 +79,7 @@ impl AppState {
         &self,
         slot: &crate::calendar::SlotId,
         taker: crate::calendar::Taker,
+        seats: u32,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<crate::calendar::availability::SlotView> {
         let Ok((counter, def)) = self.calendar.resolve(slot) else {
@@ -104,9 +105,13 @@ impl AppState {
             }
         };
         match days {
-            Ok(days) => {
-                crate::reservations::service::alternatives(&days, counter, &def, taker, now)
-            }
+            Ok(days) => crate::reservations::service::alternatives(
+                &days,
+                counter,
+                &def,
+                (taker, seats),
+                now,
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "could not list alternatives");
                 Vec::new()

@@ -133,6 +133,7 @@ pub(crate) async fn post_waitlist(
             representative_name: b.representative_name,
             notes: None,
             fallback_slot_ids: Vec::new(),
+            party: Vec::new(),
         },
         &counter,
         date,

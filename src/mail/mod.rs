@@ -200,6 +200,22 @@ pub(crate) struct ReservationMail {
     #[serde(default)]
     pub ics_sequence: i32,
     pub sender_footer: String,
+    /// A party's other people, each with their own number, procedure and what to bring (the
+    /// mail goes to the party's one address).
+    #[serde(default)]
+    pub party: Vec<PartyLine>,
+}
+
+/// One more person of a party, as the party's mail lists them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PartyLine {
+    pub reservation_number: String,
+    pub name: String,
+    pub procedure_name: String,
+    pub procedure_name_en: String,
+    pub applicant_label: String,
+    pub representative_name: Option<String>,
+    pub requirements: Vec<String>,
 }
 
 fn first_visit() -> u32 {

@@ -200,6 +200,21 @@ fn render_with<T: serde::Serialize>(
     Ok(Rendered { subject, text, ics })
 }
 
+/// The event's text: the number and procedure, then a party's other people with theirs.
+fn visit_description(p: &ReservationMail) -> String {
+    let mut text = format!(
+        "予約番号 / Reservation number: {}\n{}: {}",
+        p.reservation_number, p.name, p.procedure_name
+    );
+    for m in &p.party {
+        text.push_str(&format!(
+            "\n{}: {} ({})",
+            m.name, m.procedure_name, m.reservation_number
+        ));
+    }
+    text
+}
+
 /// The visit as an iCalendar event (UTC times, so every calendar shows it right). One UID per
 /// reservation; SEQUENCE grows with each change, so a change or a cancellation updates the
 /// event the resident already has.
@@ -213,10 +228,7 @@ fn visit_ics(p: &ReservationMail, method: &'static str) -> Ics {
         .ends(p.ends_at)
         .summary(&format!("{} ({})", p.counter_name, p.procedure_name))
         .location(&format!("{} {}", p.counter_name, p.counter_address))
-        .description(&format!(
-            "予約番号 / Reservation number: {}\n{}",
-            p.reservation_number, p.procedure_name
-        ));
+        .description(&visit_description(p));
     if method == "CANCEL" {
         event.status(icalendar::EventStatus::Cancelled);
     } else {

@@ -220,6 +220,7 @@ fn cancel_day(
             reason: Some(reason),
             message: Some(reason),
             manage_token: None,
+            mail: super::cancel::Mailed::Listing(&[]),
         };
         cancel_row(conn, ctx, r, &how, now)?;
         cancelled.push(number);

@@ -7,7 +7,7 @@ use super::offer_freed_seat;
 use crate::calendar::repo::release_seat;
 use crate::db::Tx;
 use crate::mail::{CancelledBy, MailKind};
-use crate::reservations::mail::reservation_mail;
+use crate::reservations::mail::{party_lines, reservation_mail};
 use crate::reservations::model::{ReservationRow, ReservationStatus};
 use crate::reservations::service::{enqueue_for, get_by_token, Ctx};
 use crate::reservations::{repo, BookingError};
@@ -22,13 +22,65 @@ pub(crate) fn cancel_by_token(
     now: DateTime<Utc>,
 ) -> Result<ReservationRow, BookingError> {
     let row = get_by_token(conn, manage_token)?;
+    // A party's first person cancels the party: the others first (their seats freed, no mail
+    // of their own), then the first person, whose mail lists them.
+    let party: Vec<ReservationRow> = repo::led_by(conn, &row)?
+        .into_iter()
+        .filter(|m| m.status == ReservationStatus::Confirmed)
+        .collect();
+    if row.status == ReservationStatus::Confirmed && now.naive_utc() < row.starts_at {
+        for m in &party {
+            let quiet = Cancellation {
+                by: CancelledBy::Resident,
+                reason: None,
+                message: None,
+                manage_token: None,
+                mail: Mailed::No,
+            };
+            cancel_row(conn, &ctx, m.clone(), &quiet, now)?;
+        }
+    }
     let how = Cancellation {
         by: CancelledBy::Resident,
         reason: None,
         message: None,
         manage_token: Some(manage_token),
+        mail: Mailed::Listing(&party),
     };
     cancel_row(conn, &ctx, row, &how, now)
+}
+
+/// A party's first person cancels one of the others (by their number): that seat is freed
+/// and offered, the address is told. 404 for a number that is not of this party.
+pub(crate) fn cancel_party_member(
+    conn: &mut Tx<'_>,
+    ctx: Ctx<'_>,
+    manage_token: &str,
+    number: &str,
+    now: DateTime<Utc>,
+) -> Result<ReservationRow, BookingError> {
+    let lead = get_by_token(conn, manage_token)?;
+    let member = repo::led_by(conn, &lead)?
+        .into_iter()
+        .find(|m| m.reservation_number == number)
+        .ok_or(BookingError::ReservationNotFound)?;
+    let how = Cancellation {
+        by: CancelledBy::Resident,
+        reason: None,
+        message: None,
+        manage_token: None,
+        mail: Mailed::Listing(&[]),
+    };
+    cancel_row(conn, &ctx, member, &how, now)
+}
+
+/// Whether a cancellation is mailed, and the party's others its mail lists.
+#[derive(Clone, Copy)]
+pub(crate) enum Mailed<'a> {
+    /// To the reservation's address, if any (listing a party's others cancelled with it).
+    Listing(&'a [ReservationRow]),
+    /// Not at all: a party's member cancelled with the party (its first person's mail says so).
+    No,
 }
 
 /// Who cancels, why, and what the resident is told.
@@ -41,6 +93,7 @@ pub(crate) struct Cancellation<'a> {
     pub message: Option<&'a str>,
     /// The resident's manage link, for the mail (when they cancel themselves).
     pub manage_token: Option<&'a str>,
+    pub mail: Mailed<'a>,
 }
 
 /// Staff cancel by reservation number, with a reason kept for the audit and, when given,
@@ -60,6 +113,7 @@ pub(crate) fn cancel_by_number(
         reason: Some(reason),
         message,
         manage_token: None,
+        mail: Mailed::Listing(&[]),
     };
     let row = cancel_row(conn, &ctx, row, &how, now)?;
     if !already {
@@ -87,6 +141,7 @@ pub(crate) fn cancel_row(
         reason,
         message,
         manage_token,
+        mail: mailed,
     } = *how;
     if row.status == ReservationStatus::Cancelled {
         return Ok(row);
@@ -112,8 +167,9 @@ pub(crate) fn cancel_row(
         ics_sequence: row.ics_sequence + 1,
         ..row
     };
-    if let Some(recipient) = &cancelled.email {
+    if let (Some(recipient), Mailed::Listing(party)) = (&cancelled.email, mailed) {
         let mut mail = reservation_mail(ctx, &cancelled, manage_token, now);
+        mail.party = party_lines(ctx, party);
         mail.reason = message.map(str::to_string);
         mail.cancelled_by = Some(by);
         enqueue_for(

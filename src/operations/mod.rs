@@ -17,7 +17,7 @@ use crate::db::Tx;
 use crate::reservations::service::Ctx;
 
 pub(crate) use admin::{change_capacity, close_day, lift_closure, AdminError, CloseDay};
-pub(crate) use cancel::{cancel_by_number, cancel_by_token, cancel_row};
+pub(crate) use cancel::{cancel_by_number, cancel_by_token, cancel_party_member, cancel_row};
 pub(crate) use holds::{expire_hold, release_hold};
 pub(crate) use reschedule::reschedule;
 

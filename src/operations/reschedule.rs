@@ -8,10 +8,10 @@ use crate::calendar::repo::release_seat;
 use crate::calendar::SlotId;
 use crate::db::{lock, Lock, Mode, Tx};
 use crate::mail::MailKind;
-use crate::reservations::mail::{reservation_mail, visit_label};
+use crate::reservations::mail::{party_lines, reservation_mail, visit_label};
 use crate::reservations::model::{ReservationRow, ReservationStatus};
 use crate::reservations::service::{
-    check_window, enqueue_for, get_by_token, second_visit_range, take_seat_in, Ctx,
+    check_window, enqueue_for, get_by_token, second_visit_range, take_seats_in, Ctx,
 };
 use crate::reservations::{repo, BookingError};
 
@@ -45,14 +45,20 @@ pub(crate) fn reschedule(
     second_visit_allows(conn, &ctx, &row, def.id.date)?;
     lock_both_days(conn, &row, &counter.id, def.id.date)?;
     ctx.calendar.open_day(conn, counter, def.id.date)?;
+    // A party's first person moves the party: all its seats, or none.
+    let party: Vec<ReservationRow> = repo::led_by(conn, &row)?
+        .into_iter()
+        .filter(|m| m.status == ReservationStatus::Confirmed)
+        .collect();
+    let people = i32::try_from(party.len() + 1).unwrap_or(i32::MAX);
     // Seats in id order, so two reschedules crossing the same two slots cannot deadlock.
     let taker = row.channel.taker();
     if new_id < row.slot_id {
-        take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
-        release_seat(conn, &row.slot_id, now)?;
+        take_seats_in(conn, ctx.calendar, counter, &def, taker, people, now)?;
+        release_seats(conn, &row.slot_id, people, now)?;
     } else {
-        release_seat(conn, &row.slot_id, now)?;
-        take_seat_in(conn, ctx.calendar, counter, &def, taker, now)?;
+        release_seats(conn, &row.slot_id, people, now)?;
+        take_seats_in(conn, ctx.calendar, counter, &def, taker, people, now)?;
     }
     offer_freed_seat(conn, &ctx, &row.counter_id, row.visit_on, now)?;
     let previous_label = visit_label(ctx.calendar, &row);
@@ -70,8 +76,10 @@ pub(crate) fn reschedule(
     if !repo::move_to_slot(conn, &moved.id, &moved)? {
         return Err(anyhow::anyhow!("reservation changed under the lock").into());
     }
+    let moved_party = move_party(conn, party, &moved)?;
     if let Some(recipient) = &moved.email {
         let mut mail = reservation_mail(&ctx, &moved, Some(manage_token), now);
+        mail.party = party_lines(&ctx, &moved_party);
         mail.previous_label = Some(previous_label);
         enqueue_for(
             conn,
@@ -85,6 +93,46 @@ pub(crate) fn reschedule(
     }
     tracing::info!(reservation.number = %moved.reservation_number, slot.id = %moved.slot_id, "reservation moved");
     Ok(moved)
+}
+
+/// A party's others moved with their first person (`moved`), to the same slot.
+fn move_party(
+    conn: &mut Tx<'_>,
+    party: Vec<ReservationRow>,
+    moved: &ReservationRow,
+) -> Result<Vec<ReservationRow>, BookingError> {
+    let mut moved_party = Vec::with_capacity(party.len());
+    for m in party {
+        let m = ReservationRow {
+            counter_id: moved.counter_id.clone(),
+            slot_id: moved.slot_id.clone(),
+            visit_on: moved.visit_on,
+            starts_at: moved.starts_at,
+            ends_at: moved.ends_at,
+            updated_at: moved.updated_at,
+            ics_sequence: m.ics_sequence + 1,
+            reminder_sent_at: None,
+            ..m
+        };
+        if !repo::move_to_slot(conn, &m.id, &m)? {
+            return Err(anyhow::anyhow!("a party's reservation changed under the lock").into());
+        }
+        moved_party.push(m);
+    }
+    Ok(moved_party)
+}
+
+/// Frees `n` seats of a slot (a party moving away).
+fn release_seats(
+    conn: &mut Tx<'_>,
+    slot_id: &str,
+    n: i32,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    for _ in 0..n {
+        release_seat(conn, slot_id, now)?;
+    }
+    Ok(())
 }
 
 /// A second visit moves only inside the days its first visit allows.

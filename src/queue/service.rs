@@ -101,6 +101,16 @@ fn position_and_wait(
         .iter()
         .map(|t| q.service_minutes_for(t.procedure_id.as_deref()))
         .sum();
+    // A party's ticket takes the time of everyone checked in with it.
+    let reserved: Vec<String> = ordered[..index]
+        .iter()
+        .filter_map(|t| t.reservation_id.clone())
+        .collect();
+    let ahead = ahead
+        + reservation_repo::checked_in_mates(conn, &reserved)?
+            .iter()
+            .map(|(_, procedure)| q.service_minutes_for(Some(procedure)))
+            .sum::<u32>();
     let desks = desks_calling(conn, ctx, &ticket.counter_id, now)?;
     Ok((Some(index + 1), Some(ahead.div_ceil(desks))))
 }
@@ -177,6 +187,19 @@ pub(crate) fn check_in(
         )? {
             return Err(DeskError::AlreadyCheckedIn { ticket: None });
         }
+        // A party comes together: everyone of it booked for today here is checked in under
+        // this one ticket.
+        for m in reservation_repo::party_mates(conn, &r.id)? {
+            if m.counter_id == counter.id && m.visit_on == today {
+                reservation_repo::set_status(
+                    conn,
+                    &m.id,
+                    &[ReservationStatus::Confirmed],
+                    ReservationStatus::CheckedIn,
+                    now,
+                )?;
+            }
+        }
         let n = repo::next_number(conn, &counter.id, today, TicketKind::Reserved)?;
         let ticket = TicketRow {
             reservation_id: Some(r.id.clone()),
@@ -248,7 +271,14 @@ fn arriving(
         ReservationStatus::Cancelled => return Err(DeskError::ReservationCancelled),
         ReservationStatus::Confirmed => {}
         ReservationStatus::CheckedIn | ReservationStatus::Completed | ReservationStatus::NoShow => {
-            let ticket = repo::find_ticket_of_reservation(conn, &r.id)?.map(|t| t.label);
+            // Checked in on its own, or with its party under another's ticket.
+            let mut ticket = repo::find_ticket_of_reservation(conn, &r.id)?.map(|t| t.label);
+            for m in reservation_repo::party_mates(conn, &r.id)? {
+                if ticket.is_some() {
+                    break;
+                }
+                ticket = repo::find_ticket_of_reservation(conn, &m.id)?.map(|t| t.label);
+            }
             return Err(DeskError::AlreadyCheckedIn { ticket });
         }
     }
@@ -460,10 +490,19 @@ pub(crate) fn settle(
     if let Some(rid) = &t.reservation_id {
         use ReservationStatus as R;
         let any = [R::CheckedIn, R::Completed, R::NoShow];
-        reservation_repo::set_status(conn, rid, &any, reservation_to, now)?;
-        if outcome == Outcome::Complete {
-            reservation_repo::mark_completed_at(conn, rid, now)?;
-            invite_second_visit(conn, &ctx, rid, now)?;
+        // The ticket's reservation and its party's others checked in with it.
+        let mut ids = vec![rid.clone()];
+        for m in reservation_repo::party_mates(conn, rid)? {
+            if any.contains(&m.status) && m.visit_on == today {
+                ids.push(m.id);
+            }
+        }
+        for id in &ids {
+            reservation_repo::set_status(conn, id, &any, reservation_to, now)?;
+            if outcome == Outcome::Complete {
+                reservation_repo::mark_completed_at(conn, id, now)?;
+                invite_second_visit(conn, &ctx, id, now)?;
+            }
         }
     }
     if outcome == Outcome::Recall {

@@ -22,6 +22,33 @@ pub(crate) struct RawBooking {
     /// More slots to try, in order, when `slot_id` is full (at most [`MAX_FALLBACKS`]).
     #[serde(default)]
     pub fallback_slot_ids: Vec<String>,
+    /// More people on the same slot, sharing the phone and the address (a party).
+    #[serde(default)]
+    pub party: Vec<RawMember>,
+}
+
+/// One more person of a party, as typed.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub(crate) struct RawMember {
+    pub procedure: String,
+    /// `holder`, `legal_representative` or `voluntary_proxy`.
+    pub applicant_type: String,
+    /// The card holder's name.
+    pub name: String,
+    pub name_kana: String,
+    /// Who comes in the holder's place; required unless `applicant_type` is `holder`.
+    pub representative_name: Option<String>,
+}
+
+/// One more person of a party, parsed: the phone (and the address) are the first person's.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub procedure: String,
+    pub applicant_type: ApplicantType,
+    pub name: String,
+    pub name_kana: String,
+    pub representative_name: Option<String>,
 }
 
 /// Slots a booking may name beyond its first choice.
@@ -40,6 +67,8 @@ pub(crate) struct BookingInput {
     pub notes: Option<String>,
     /// Tried in order when `slot_id` is full, in the same transaction.
     pub fallbacks: Vec<SlotId>,
+    /// The party's other people, all on the same slot (empty: a booking of one).
+    pub party: Vec<Member>,
 }
 
 impl BookingInput {
@@ -50,8 +79,22 @@ impl BookingInput {
 
     /// The same person across bookings: kana without spaces, and the phone digits.
     pub(crate) fn person_key(&self) -> String {
-        format!("{}|{}", kana_key(&self.name_kana), self.phone)
+        person_key(&self.name_kana, &self.phone)
     }
+
+    /// A party member's key: their kana and the party's phone.
+    pub(crate) fn member_key(&self, member: &Member) -> String {
+        person_key(&member.name_kana, &self.phone)
+    }
+
+    /// Seats the booking takes: its people.
+    pub(crate) fn people(&self) -> i32 {
+        i32::try_from(self.party.len() + 1).unwrap_or(i32::MAX)
+    }
+}
+
+fn person_key(name_kana: &str, phone: &str) -> String {
+    format!("{}|{}", kana_key(name_kana), phone)
 }
 
 pub(crate) const NAME_MAX: usize = 50;
@@ -126,6 +169,7 @@ impl BookingInput {
                 FieldProblem::TooMany { max: MAX_FALLBACKS },
             ));
         }
+        let party = parse_party(e, &raw.party, name_kana.as_deref());
         let (Some(name), Some(name_kana), Some(phone), Some(applicant_type), true) =
             (name, name_kana, phone, applicant_type, errors.is_empty())
         else {
@@ -151,8 +195,60 @@ impl BookingInput {
             email,
             representative_name,
             notes,
+            party,
         })
     }
+}
+
+/// A party's other people, each field through its parser (named `party[i].field`); the same
+/// person twice, or the first person again, is refused on the member's kana.
+fn parse_party(e: &mut Vec<FieldError>, raw: &[RawMember], lead_kana: Option<&str>) -> Vec<Member> {
+    let mut party = Vec::new();
+    let mut seen: Vec<String> = lead_kana.map(kana_key).into_iter().collect();
+    for (i, m) in raw.iter().enumerate() {
+        let f = |field: &str| format!("party[{i}].{field}");
+        let name = take(e, &f("name"), parse_name(&m.name, NAME_MAX));
+        let name_kana = take(e, &f("name_kana"), parse_kana(&m.name_kana));
+        let applicant_type = take(
+            e,
+            &f("applicant_type"),
+            m.applicant_type
+                .trim()
+                .parse::<ApplicantType>()
+                .map_err(|_| FieldProblem::OneOf(ApplicantType::STRINGS)),
+        );
+        let representative_name = non_empty(m.representative_name.as_deref())
+            .and_then(|v| take(e, &f("representative_name"), parse_name(v, NAME_MAX)));
+        if applicant_type.is_some_and(|t| t != ApplicantType::Holder)
+            && representative_name.is_none()
+        {
+            e.push(FieldError::new(
+                f("representative_name"),
+                FieldProblem::RepresentativeRequired,
+            ));
+        }
+        if m.procedure.trim().is_empty() {
+            e.push(FieldError::new(f("procedure"), FieldProblem::Required));
+        }
+        if let Some(kana) = &name_kana {
+            if seen.contains(&kana_key(kana)) {
+                e.push(FieldError::new(f("name_kana"), FieldProblem::SamePerson));
+            }
+            seen.push(kana_key(kana));
+        }
+        if let (Some(name), Some(name_kana), Some(applicant_type)) =
+            (name, name_kana, applicant_type)
+        {
+            party.push(Member {
+                procedure: m.procedure.trim().to_string(),
+                applicant_type,
+                name,
+                name_kana,
+                representative_name,
+            });
+        }
+    }
+    party
 }
 
 /// The fallback slots, each once and never the first choice; one that cannot exist is a 404.

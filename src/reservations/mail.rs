@@ -7,7 +7,7 @@ use super::model::ReservationRow;
 use super::Ctx;
 use crate::calendar::Calendar;
 use crate::mail::links::{self, Links};
-use crate::mail::ReservationMail;
+use crate::mail::{PartyLine, ReservationMail};
 
 /// `2027年1月4日(月) 09:00〜09:30`, in the counter's zone.
 pub(crate) fn visit_label(calendar: &Calendar, row: &ReservationRow) -> String {
@@ -98,5 +98,31 @@ pub(crate) fn reservation_mail(
         cancelled_by: None,
         ics_sequence: row.ics_sequence,
         sender_footer: ctx.settings.mail_footer(),
+        party: Vec::new(),
     }
+}
+
+/// A party's other people as its mail lists them.
+pub(crate) fn party_lines(ctx: &Ctx<'_>, members: &[ReservationRow]) -> Vec<PartyLine> {
+    members
+        .iter()
+        .map(|m| {
+            let procedure = ctx.catalogue.get(&m.procedure_id);
+            PartyLine {
+                reservation_number: m.reservation_number.clone(),
+                name: m.name.clone(),
+                procedure_name: procedure.map(|p| p.name.clone()).unwrap_or_default(),
+                procedure_name_en: procedure.map(|p| p.name_en.clone()).unwrap_or_default(),
+                applicant_label: format!(
+                    "{} / {}",
+                    m.applicant_type.name_ja(),
+                    m.applicant_type.name_en()
+                ),
+                representative_name: m.representative_name.clone(),
+                requirements: procedure
+                    .map(|p| p.applicant(m.applicant_type).requirements.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
 }

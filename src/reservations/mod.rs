@@ -72,6 +72,9 @@ pub(crate) enum BookingError {
     },
     #[error("this person already holds a reservation for this procedure")]
     PersonHasReservation,
+    /// A party's member (by the name given) already holds one for their procedure.
+    #[error("a member of the party already holds a reservation for their procedure")]
+    MemberHasReservation { name: String },
     #[error("this address already holds {max} active reservations")]
     AddressLimit { max: i64 },
     #[error("too late to cancel")]

@@ -109,8 +109,9 @@ pub(crate) fn booking_checks(
         (SELECT COUNT(*) FROM closures WHERE counter_id = ?1 AND closed_on = ?2) AS closed, \
         (SELECT COUNT(*) FROM reservations WHERE person_key = ?3 AND procedure_id = ?4 \
             AND status IN ('confirmed', 'checked_in') AND ends_at > ?5) AS person, \
-        (SELECT COUNT(*) FROM reservations WHERE email_key = ?6 \
-            AND status IN ('confirmed', 'checked_in') AND ends_at > ?5) AS email, \
+        (SELECT COUNT(DISTINCT COALESCE(pm.party_id, r.id)) FROM reservations r \
+            LEFT JOIN party_members pm ON pm.reservation_id = r.id WHERE r.email_key = ?6 \
+            AND r.status IN ('confirmed', 'checked_in') AND r.ends_at > ?5) AS email, \
         (SELECT COUNT(*) FROM lotteries WHERE counter_id = ?1 AND month = ?7 \
             AND drawn_at IS NULL) AS lottery";
     let sql = match conn {
@@ -127,6 +128,135 @@ pub(crate) fn booking_checks(
         .bind::<Text, _>(email_key.unwrap_or(""))
         .bind::<Text, _>(date.format("%Y-%m").to_string())
         .get_result(conn)
+}
+
+/// A person's active future reservations for a procedure (a party's member, checked on its
+/// own; the first person is counted by [`booking_checks`]).
+pub(crate) fn person_active(
+    conn: &mut DbConnection,
+    person_key: &str,
+    procedure: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<i64> {
+    reservations::table
+        .filter(reservations::person_key.eq(person_key))
+        .filter(reservations::procedure_id.eq(procedure))
+        .filter(reservations::status.eq_any(ReservationStatus::ACTIVE))
+        .filter(reservations::ends_at.gt(now.naive_utc()))
+        .count()
+        .get_result(conn)
+}
+
+/// Names `ids` (the first person's reservation and the others) the members of party `party_id`.
+pub(crate) fn insert_party(
+    conn: &mut DbConnection,
+    party_id: &str,
+    ids: &[&str],
+) -> QueryResult<()> {
+    use crate::db::schema::party_members;
+    for id in ids {
+        diesel::insert_into(party_members::table)
+            .values((
+                party_members::reservation_id.eq(*id),
+                party_members::party_id.eq(party_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The party a reservation belongs to (the first person's reservation id), if any.
+pub(crate) fn party_of(
+    conn: &mut DbConnection,
+    reservation_id: &str,
+) -> QueryResult<Option<String>> {
+    use crate::db::schema::party_members;
+    party_members::table
+        .find(reservation_id)
+        .select(party_members::party_id)
+        .first(conn)
+        .optional()
+}
+
+/// The party's other reservations when `row` is a party's first person (what its manage link
+/// acts on too); empty otherwise.
+pub(crate) fn led_by(
+    conn: &mut DbConnection,
+    row: &ReservationRow,
+) -> QueryResult<Vec<ReservationRow>> {
+    match party_of(conn, &row.id)? {
+        Some(party) if party == row.id => party_others(conn, &party),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The other reservations of `id`'s party (whoever leads it); empty for a booking of one.
+pub(crate) fn party_mates(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<ReservationRow>> {
+    use crate::db::schema::party_members;
+    let Some(party) = party_of(conn, id)? else {
+        return Ok(Vec::new());
+    };
+    reservations::table
+        .inner_join(party_members::table.on(party_members::reservation_id.eq(reservations::id)))
+        .filter(party_members::party_id.eq(party))
+        .filter(reservations::id.ne(id))
+        .select(ReservationRow::as_select())
+        .order((
+            reservations::created_at.asc(),
+            reservations::reservation_number.asc(),
+        ))
+        .load(conn)
+}
+
+/// For reservations checked in under one ticket with their party (`ids`: the tickets'
+/// reservations), the procedures of the party's others checked in with them: (ticket's
+/// reservation id, procedure).
+pub(crate) fn checked_in_mates(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    use crate::db::schema::party_members;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (lead_side, mate_side) =
+        diesel::alias!(party_members as ticket_pm, party_members as mate_pm);
+    lead_side
+        .inner_join(
+            mate_side.on(mate_side
+                .field(party_members::party_id)
+                .eq(lead_side.field(party_members::party_id))),
+        )
+        .inner_join(
+            reservations::table
+                .on(reservations::id.eq(mate_side.field(party_members::reservation_id))),
+        )
+        .filter(lead_side.field(party_members::reservation_id).eq_any(ids))
+        .filter(reservations::id.ne(lead_side.field(party_members::reservation_id)))
+        .filter(reservations::status.eq(ReservationStatus::CheckedIn))
+        .select((
+            lead_side.field(party_members::reservation_id),
+            reservations::procedure_id,
+        ))
+        .load(conn)
+}
+
+/// A party's reservations other than the first person's, in the order they were given.
+pub(crate) fn party_others(
+    conn: &mut DbConnection,
+    party_id: &str,
+) -> QueryResult<Vec<ReservationRow>> {
+    use crate::db::schema::party_members;
+    reservations::table
+        .inner_join(party_members::table.on(party_members::reservation_id.eq(reservations::id)))
+        .filter(party_members::party_id.eq(party_id))
+        .filter(reservations::id.ne(party_id))
+        .select(ReservationRow::as_select())
+        .order((
+            reservations::created_at.asc(),
+            reservations::reservation_number.asc(),
+        ))
+        .load(conn)
 }
 
 /// Whether an undrawn lottery holds `counter`'s month of `date` (bookings wait for its draw).
@@ -197,6 +327,12 @@ pub(crate) fn list_to_remind(
         .filter(reservations::status.eq(ReservationStatus::Confirmed))
         .filter(reservations::email.is_not_null())
         .filter(reservations::reminder_sent_at.is_null())
+        // A party is reminded once, in the first person's mail (the others share the address).
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            crate::db::schema::party_members::table
+                .filter(crate::db::schema::party_members::reservation_id.eq(reservations::id))
+                .filter(crate::db::schema::party_members::party_id.ne(reservations::id)),
+        )))
         .order(reservations::starts_at.asc())
         .select(ReservationRow::as_select())
         .load(conn)

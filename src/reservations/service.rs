@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::holds;
 use super::input::BookingInput;
-use super::mail::reservation_mail;
+use super::mail::{party_lines, reservation_mail};
 use super::model::{Channel, ReservationRow, ReservationStatus};
 use super::numbers::new_reservation_number;
 use super::repo::OneCall;
@@ -21,6 +21,7 @@ use crate::calendar::{Calendar, Counter, SlotDef, SlotId, Taker};
 use crate::catalogue::ApplicantType;
 use crate::config::ProcedureSettings;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
+use crate::error::{FieldProblem, Invalid};
 use crate::mail::{enqueue, MailKind, MailPayload, NewMail, ReservationMail};
 use crate::staff::audit::{self, Detail};
 use crate::text::email_key;
@@ -47,6 +48,18 @@ pub(crate) enum Origin {
 pub(crate) struct Booked {
     pub row: ReservationRow,
     pub manage_token: String,
+    /// A party's other people's reservations (empty for a booking of one).
+    pub party: Vec<ReservationRow>,
+}
+
+impl Booked {
+    /// What the answer shows beside the reservation: a new booking's party.
+    pub(crate) fn links(&self) -> VisitLinks {
+        VisitLinks {
+            party: self.party.clone(),
+            ..VisitLinks::default()
+        }
+    }
 }
 
 const MAX_ALTERNATIVES: usize = 5;
@@ -94,11 +107,25 @@ pub(crate) fn take_seat_in(
     taker: Taker,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
+    take_seats_in(conn, calendar, counter, def, taker, 1, now)
+}
+
+/// [`take_seat_in`] for `seats` at once (a party): all of them, or `SlotFull`.
+pub(crate) fn take_seats_in(
+    conn: &mut Tx<'_>,
+    calendar: &Calendar,
+    counter: &Counter,
+    def: &SlotDef,
+    taker: Taker,
+    seats: i32,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
     let hold_phone_seats = holds_phone_seats(calendar, counter, def, taker, now);
     if take_seat_or_create(
         conn,
         &SlotRow::new(def, counter, now),
         hold_phone_seats,
+        seats,
         now,
     )? {
         Ok(())
@@ -140,6 +167,8 @@ pub(crate) struct BookingPlan {
     origin: Origin,
     row: ReservationRow,
     manage_token: String,
+    /// A party's other people, one reservation each on the same slot.
+    members: Vec<ReservationRow>,
     /// The completion mail (sent when the booking has an address).
     mail: String,
 }
@@ -198,14 +227,66 @@ pub(crate) fn plan_booking_with(
         manage_token,
         now,
     );
-    let mail = confirmation_payload(ctx, &row, &manage_token, None, now)?;
+    let (row, members) = party_rows(ctx, &input, row, now)?;
+    let mail = confirmation_payload(ctx, &row, &manage_token, None, &members, now)?;
     Ok(BookingPlan {
         input,
         origin,
         row,
         manage_token,
+        members,
         mail,
     })
+}
+
+/// A party's reservations beside the first person's: each member's own number, procedure and
+/// applicant, the first person's slot, phone, address and channel (stored naming the first
+/// person's reservation as their party, [`store_members`]). At most `booking.max_party_size`
+/// people.
+fn party_rows(
+    ctx: &Ctx<'_>,
+    input: &BookingInput,
+    lead: ReservationRow,
+    now: DateTime<Utc>,
+) -> Result<(ReservationRow, Vec<ReservationRow>), BookingError> {
+    if input.party.is_empty() {
+        return Ok((lead, Vec::new()));
+    }
+    let max = usize::try_from(ctx.settings.booking.max_party_size)
+        .unwrap_or(1)
+        .saturating_sub(1);
+    if input.party.len() > max {
+        return Err(Invalid::field("party", FieldProblem::TooMany { max }).into());
+    }
+    let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
+    let mut members = Vec::new();
+    for m in &input.party {
+        let procedure = procedure(ctx, &m.procedure)?;
+        let (row, _) = new_reservation(
+            &NewBooking {
+                def: &def,
+                counter_id: &counter.id,
+                procedure_id: &procedure.id,
+                applicant_type: m.applicant_type,
+                name: &m.name,
+                name_kana: &m.name_kana,
+                phone: &lead.phone,
+                email: lead.email.clone(),
+                representative_name: m.representative_name.clone(),
+                notes: None,
+                person_key: input.member_key(m),
+                channel: lead.channel,
+                created_by: lead.created_by.clone(),
+                first_visit: None,
+            },
+            // A member's own manage token is never shown: the first person's link manages
+            // the party.
+            new_token(),
+            now,
+        );
+        members.push(row);
+    }
+    Ok((lead, members))
 }
 
 /// The booking's transaction, inside the caller's: the verification token used up (web), the
@@ -226,18 +307,20 @@ pub(crate) fn book_planned(
         origin,
         mut row,
         manage_token,
+        mut members,
         mut mail,
     } = plan;
     let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
     let (done, overridden) = match &origin {
         Origin::Web {
-            verification_token,
+            verification_token: token,
             hold_id,
         } => {
+            let own_path = hold_id.is_some() || !members.is_empty();
             let link = Link {
-                token: verification_token,
+                token,
                 mail: &mail,
-                held: hold_id.is_some(),
+                own_path,
             };
             (use_link(conn, ctx, &input, &mut row, link, now)?, false)
         }
@@ -267,15 +350,69 @@ pub(crate) fn book_planned(
     };
     let taken = take_seat(conn, &search, &origin, done.taken, &row.id)?;
     if taken != def.id {
-        retarget(ctx, &mut row, &mut mail, &manage_token, &taken, now)?;
+        retarget(ctx, &mut row, &mut members, &taken)?;
     }
     check_limits(ctx, &row, &checks)?;
+    check_party(conn, &members, now)?;
+    if !members.is_empty() {
+        store_members(conn, &row, &mut members)?;
+    }
+    if taken != def.id || !members.is_empty() {
+        // Written again for the slot taken, and the numbers the members were stored with.
+        mail = confirmation_payload(ctx, &row, &manage_token, None, &members, now)?;
+    }
     if !done.stored {
-        store_and_mail(conn, ctx, &mut row, &manage_token, mail, None, now)?;
+        let alongside = Alongside::party(&members);
+        store_and_mail(conn, ctx, &mut row, &manage_token, mail, alongside, now)?;
     }
     audit_phone_booking(conn, &origin, &row, now)?;
     tracing::info!(reservation.number = %row.reservation_number, slot.id = %row.slot_id, channel = %row.channel, "reservation booked");
-    Ok(Booked { row, manage_token })
+    Ok(Booked {
+        row,
+        manage_token,
+        party: members,
+    })
+}
+
+/// Each member of a party is a person of their own: one active booking per person and
+/// procedure (by their kana and the party's phone). Refused naming the member.
+fn check_party(
+    conn: &mut Tx<'_>,
+    members: &[ReservationRow],
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    for m in members {
+        if repo::person_active(conn, &m.person_key, &m.procedure_id, now)? > 0 {
+            return Err(BookingError::MemberHasReservation {
+                name: m.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A party's other reservations, each with a number of its own (drawn again when taken), and
+/// every reservation of the party, the first person's too, named its member.
+fn store_members(
+    conn: &mut Tx<'_>,
+    lead: &ReservationRow,
+    members: &mut [ReservationRow],
+) -> Result<(), BookingError> {
+    'member: for m in members.iter_mut() {
+        for _ in 0..20 {
+            if repo::insert_reservation_unless_number_taken(conn, m)? {
+                continue 'member;
+            }
+            m.reservation_number = new_reservation_number();
+        }
+        return Err(anyhow::anyhow!("no free reservation number after 20 tries").into());
+    }
+    let ids: Vec<&str> = std::iter::once(lead)
+        .chain(members.iter())
+        .map(|r| r.id.as_str())
+        .collect();
+    repo::insert_party(conn, &lead.id, &ids)?;
+    Ok(())
 }
 
 /// The booking's seat: through the resident's hold when it names one, else as far as the
@@ -299,7 +436,7 @@ fn take_seat(
             verification_token,
             slot_id: first,
             reservation_id,
-            people: 1,
+            people: search.input.people(),
         };
         holds::use_for_booking(conn, &hold, search.now)?;
         return Ok(first.clone());
@@ -352,18 +489,10 @@ fn store_and_mail(
     row: &mut ReservationRow,
     manage_token: &str,
     mut mail: String,
-    first_visit_number: Option<&str>,
+    alongside: Alongside<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    store_reservation(
-        conn,
-        ctx,
-        row,
-        manage_token,
-        &mut mail,
-        first_visit_number,
-        now,
-    )?;
+    store_reservation(conn, ctx, row, manage_token, &mut mail, alongside, now)?;
     if let Some(recipient) = &row.email {
         enqueue_payload(
             conn,
@@ -382,8 +511,8 @@ fn store_and_mail(
 struct Link<'a> {
     token: &'a str,
     mail: &'a str,
-    /// The booking goes through a hold (its seat is taken from the hold, not in one call).
-    held: bool,
+    /// The booking takes the service's path, not the one call: a hold's seats, a party's.
+    own_path: bool,
 }
 
 /// The verification link used up, and the address it verified put on the reservation. On
@@ -402,7 +531,10 @@ fn use_link(
     let max = i32::try_from(ctx.settings.limits.refusals_per_link).unwrap_or(i32::MAX);
     let (counter, def) = ctx.calendar.resolve(&input.slot_id)?;
     let mut done = OneCall::default();
-    if conn.is_postgres() && !link.held && check_window(ctx.calendar, counter, &def, now).is_ok() {
+    if conn.is_postgres()
+        && !link.own_path
+        && check_window(ctx.calendar, counter, &def, now).is_ok()
+    {
         let args = one_call_args(ctx, input, row, &link, max, now)?;
         done = repo::book_in_one_call(conn, &args)?.unwrap_or_default();
     }
@@ -500,6 +632,10 @@ fn lock_and_check(
 ) -> Result<repo::BookingChecks, BookingError> {
     let mut locks = day_locks(input);
     locks.push((Mode::Exclusive, Lock::Person(&row.person_key)));
+    let member_keys: Vec<String> = input.party.iter().map(|m| input.member_key(m)).collect();
+    for key in &member_keys {
+        locks.push((Mode::Exclusive, Lock::Person(key)));
+    }
     if let Some(key) = &row.email_key {
         locks.push((Mode::Exclusive, Lock::Email(key)));
     }
@@ -541,12 +677,27 @@ struct SeatSearch<'a, 'c> {
     now: DateTime<Utc>,
 }
 
+impl SeatSearch<'_, '_> {
+    /// Seats to take: the booking's people.
+    fn seats(&self) -> i32 {
+        self.input.people()
+    }
+}
+
 /// The seat: the first choice, or when it is full, the first fallback free
 /// ([`take_fallback`]).
 fn take_first_free(conn: &mut Tx<'_>, search: &SeatSearch<'_, '_>) -> Result<SlotId, BookingError> {
     let calendar = search.ctx.calendar;
     let (counter, def) = calendar.resolve(&search.input.slot_id)?;
-    match take_seat_in(conn, calendar, counter, &def, search.taker, search.now) {
+    match take_seats_in(
+        conn,
+        calendar,
+        counter,
+        &def,
+        search.taker,
+        search.seats(),
+        search.now,
+    ) {
         Ok(()) => Ok(def.id),
         Err(BookingError::SlotFull { .. }) => take_fallback(conn, search),
         Err(e) => Err(e),
@@ -579,7 +730,15 @@ fn take_fallback(conn: &mut Tx<'_>, search: &SeatSearch<'_, '_>) -> Result<SlotI
         {
             continue;
         }
-        match take_seat_in(conn, ctx.calendar, counter, &def, search.taker, now) {
+        match take_seats_in(
+            conn,
+            ctx.calendar,
+            counter,
+            &def,
+            search.taker,
+            search.seats(),
+            now,
+        ) {
             Ok(()) => return Ok(def.id),
             Err(BookingError::SlotFull { .. }) => continue,
             Err(e) => return Err(e),
@@ -589,22 +748,22 @@ fn take_fallback(conn: &mut Tx<'_>, search: &SeatSearch<'_, '_>) -> Result<SlotI
     Err(slot_full(counter, search.taker))
 }
 
-/// The reservation moved to the fallback slot it got, and its mail written again for it.
+/// The reservation (and a party's others) moved to the fallback slot it got; the caller
+/// writes its mail again.
 fn retarget(
     ctx: &Ctx<'_>,
     row: &mut ReservationRow,
-    mail: &mut String,
-    manage_token: &str,
+    members: &mut [ReservationRow],
     taken: &SlotId,
-    now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     let (counter, def) = ctx.calendar.resolve(taken)?;
-    row.counter_id = counter.id.clone();
-    row.slot_id = def.id.to_string();
-    row.visit_on = def.id.date;
-    row.starts_at = def.starts_at.naive_utc();
-    row.ends_at = def.ends_at.naive_utc();
-    *mail = confirmation_payload(ctx, row, manage_token, None, now)?;
+    for r in std::iter::once(&mut *row).chain(members.iter_mut()) {
+        r.counter_id = counter.id.clone();
+        r.slot_id = def.id.to_string();
+        r.visit_on = def.id.date;
+        r.starts_at = def.starts_at.naive_utc();
+        r.ends_at = def.ends_at.naive_utc();
+    }
     Ok(())
 }
 
@@ -692,23 +851,42 @@ fn confirmation_payload(
     row: &ReservationRow,
     manage_token: &str,
     first_visit_number: Option<String>,
+    party: &[ReservationRow],
     now: DateTime<Utc>,
 ) -> Result<String, BookingError> {
     let mut mail = reservation_mail(ctx, row, Some(manage_token), now);
     mail.first_visit_number = first_visit_number;
+    mail.party = party_lines(ctx, party);
     serde_json::to_string(&MailPayload::Reservation(Box::new(mail)))
         .map_err(|e| anyhow::anyhow!("the completion mail: {e}").into())
 }
 
 /// Inserts the reservation. Its number is unique by constraint: on the (rare) clash a new
 /// number is drawn, and the mail that shows it written again.
+/// What a completion mail names beside its reservation: a second visit's first visit, a
+/// party's other people.
+#[derive(Clone, Copy, Default)]
+struct Alongside<'a> {
+    first_visit_number: Option<&'a str>,
+    party: &'a [ReservationRow],
+}
+
+impl<'a> Alongside<'a> {
+    fn party(party: &'a [ReservationRow]) -> Self {
+        Alongside {
+            first_visit_number: None,
+            party,
+        }
+    }
+}
+
 fn store_reservation(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     row: &mut ReservationRow,
     manage_token: &str,
     mail: &mut String,
-    first_visit_number: Option<&str>,
+    alongside: Alongside<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     for _ in 0..20 {
@@ -720,7 +898,8 @@ fn store_reservation(
             ctx,
             row,
             manage_token,
-            first_visit_number.map(str::to_string),
+            alongside.first_visit_number.map(str::to_string),
+            alongside.party,
             now,
         )?;
     }
@@ -737,17 +916,24 @@ pub(crate) fn insert_booking(
 ) -> Result<Booked, BookingError> {
     let first_visit_number = b.first_visit.map(|f| f.reservation_number.clone());
     let (mut row, manage_token) = new_reservation(&b, new_token(), now);
-    let mail = confirmation_payload(ctx, &row, &manage_token, first_visit_number.clone(), now)?;
-    store_and_mail(
-        conn,
+    let mail = confirmation_payload(
         ctx,
-        &mut row,
+        &row,
         &manage_token,
-        mail,
-        first_visit_number.as_deref(),
+        first_visit_number.clone(),
+        &[],
         now,
     )?;
-    Ok(Booked { row, manage_token })
+    let alongside = Alongside {
+        first_visit_number: first_visit_number.as_deref(),
+        party: &[],
+    };
+    store_and_mail(conn, ctx, &mut row, &manage_token, mail, alongside, now)?;
+    Ok(Booked {
+        row,
+        manage_token,
+        party: Vec::new(),
+    })
 }
 
 /// The reservation a manage token names.
@@ -900,6 +1086,8 @@ fn first_visit_for_second(
 pub(crate) struct VisitLinks {
     pub first_visit: Option<String>,
     pub second_visit: Option<String>,
+    /// The first person of a party: the party's other reservations.
+    pub party: Vec<ReservationRow>,
 }
 
 /// A reservation with its [`VisitLinks`].
@@ -907,9 +1095,12 @@ pub(crate) fn with_links(
     conn: &mut DbConnection,
     row: ReservationRow,
 ) -> Result<(ReservationRow, VisitLinks), BookingError> {
-    let links = visit_links(conn, std::slice::from_ref(&row))?
+    let mut links = visit_links(conn, std::slice::from_ref(&row))?
         .remove(&row.id)
         .unwrap_or_default();
+    if repo::party_of(conn, &row.id)?.as_deref() == Some(row.id.as_str()) {
+        links.party = repo::party_others(conn, &row.id)?;
+    }
     Ok((row, links))
 }
 
@@ -955,6 +1146,7 @@ pub(crate) fn visit_links(
                 VisitLinks {
                     first_visit,
                     second_visit,
+                    party: Vec::new(),
                 },
             )
         })
@@ -967,12 +1159,13 @@ pub(crate) fn alternative_days(def: &SlotDef) -> (chrono::NaiveDate, chrono::Nai
     (def.id.date - span, def.id.date + span)
 }
 
-/// Bookable slots of the same counter among `days` (see [`alternative_days`]), nearest first.
+/// Bookable slots of the same counter among `days` (see [`alternative_days`]) with seats for
+/// `people` (whose seats: the taker's), nearest first.
 pub(crate) fn alternatives(
     days: &[DayState],
     counter: &Counter,
     def: &SlotDef,
-    taker: Taker,
+    (taker, people): (Taker, u32),
     now: DateTime<Utc>,
 ) -> Vec<SlotView> {
     // Bookable slots by distance in time; only the chosen few become views.
@@ -983,7 +1176,8 @@ pub(crate) fn alternatives(
             continue;
         }
         for (slot, seats) in day.slots(counter) {
-            if slot.id != def.id && seats.free_for(taker, clock.released) > 0 {
+            // Seats for everyone the booking carries (a party's, a hold's).
+            if slot.id != def.id && seats.free_for(taker, clock.released) >= people.max(1) {
                 let distance = (slot.starts_at - def.starts_at).num_seconds().abs();
                 found.push((distance, slot.starts_at, slot, seats, clock.released));
             }

@@ -25,5 +25,6 @@ mod mail;
 mod mail_tls;
 mod migrations;
 mod operations;
+mod parties;
 mod sign_in;
 mod staff;

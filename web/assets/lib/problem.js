@@ -32,6 +32,7 @@ const FIELD_WORDS = {
     ja: 'ご本人以外の方が来庁される場合は、来庁される方のお名前を入力してください。',
     en: "Enter the name of the person who comes in the holder's place.",
   },
+  same_person: { ja: '同じ方がすでにこの予約に入っています。', en: 'This person is already in this booking.' },
   override_reason_required: { ja: '受付期間外の予約には理由が必要です。', en: 'A reason is required to book outside the window.' },
   password_contains_login: { ja: 'ログイン名を含むパスワードは使えません。', en: 'It must not contain the login.' },
   password_common: {

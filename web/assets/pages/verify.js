@@ -8,7 +8,7 @@
 // opening, and at the opening one action books (the first preference, the others as
 // fallback_slot_ids tried in the same request), skipping the confirmation step if they chose
 // so. Under a fair start the request is held by the server until the draw: the page says so.
-// A slot chosen here is held (仮押さえ, POST /api/v1/holds) for booking.hold_minutes while the
+// A slot chosen here is held (仮押さえ, endpoints.holds) for booking.hold_minutes while the
 // form is filled in: the page shows until when, and the booking names the hold, so it gets the
 // seat even when the slot has filled meanwhile.
 
