@@ -67,6 +67,8 @@ pub(crate) struct CounterJson {
     pub fair_start_seconds: u32,
     /// `booking.hold_minutes`: how long a chosen slot is kept while the form is filled in.
     pub hold_minutes: u32,
+    /// `booking.max_party_size`: people one booking may carry in all.
+    pub max_party_size: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,6 +104,7 @@ pub(crate) async fn get_counters(req: HttpRequest, state: web::Data<AppState>) -
                 holiday_hours: c.holiday_hours.map(Into::into),
                 fair_start_seconds: state.settings.booking.fair_start_seconds,
                 hold_minutes: state.settings.booking.hold_minutes,
+                max_party_size: state.settings.booking.max_party_size,
             })
             .collect();
         let json = CountersJson {

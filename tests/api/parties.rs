@@ -536,3 +536,20 @@ async fn a_hold_of_three_seats_books_a_party_of_three() {
     assert_eq!(app.slot(SLOT).await["remaining"], 0);
     assert_eq!(reservations_stored(&app).await, 3);
 }
+
+#[tokio::test]
+async fn a_members_individual_number_refuses_the_whole_booking_and_stores_nothing() {
+    let app = spawn_app_with(jst(NOON), |_| {}).await;
+    let token = app.verified_token("family@example.jp").await;
+    let mut member = child(1, "pin-reset");
+    member["representative_name"] = json!("山田 123456789018");
+    let p = problem(
+        app.book(&party_body(&token, SLOT, 1, vec![member])).await,
+        422,
+    )
+    .await;
+    assert_eq!(p["code"], "contains_individual_number");
+    assert_eq!(p["errors"][0]["field"], "party[0].representative_name");
+    assert_eq!(reservations_stored(&app).await, 0);
+    assert_eq!(app.slot(SLOT).await["remaining"], 3);
+}

@@ -147,3 +147,53 @@ test('a hold gone by the time the form is sent does not stop the booking', async
   page.assertClean();
   await page.close();
 });
+
+test('a parent books two children in one booking: the hold keeps three seats, one mail lists all', async () => {
+  const page = await watchedPage(browser.context);
+  const email = `family-${stamp}@example.jp`;
+  const slotId = `city-hall.${DAY}.1400`;
+  const [, url] = await startAndMail(page, slotId, email);
+  await page.goto(url);
+  await page.waitForSelector('[data-testid="hold-left"]:not([hidden])');
+  assert.equal(await remaining(slotId), 2, 'one seat kept for the parent');
+  const child = async (i, name, kana) => {
+    await page.click('[data-testid="party-add"]');
+    const id = (f) => `[id="f-party[${i}].${f}"]`;
+    await page.locator(id('procedure')).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.id), `f-party[${i}].procedure`, 'the new person takes focus');
+    await page.selectOption(id('procedure'), 'pin-reset');
+    assert.equal(await page.inputValue(id('applicant_type')), 'legal_representative', 'a child comes with a parent');
+    await page.fill(id('name'), name);
+    await page.fill(id('name_kana'), kana);
+    await page.fill(id('representative_name'), '仮押 さえこ');
+  };
+  await child(0, '仮押 いちろう', 'かりおさ いちろう');
+  await child(1, '仮押 じろう', 'かりおさ じろう');
+  // The hold follows the party: three seats now, the slot full for everyone else.
+  for (let i = 0; i < 40 && (await remaining(slotId)) !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await remaining(slotId), 0, 'the hold keeps a seat for each of them');
+  assert.match(await page.textContent('[data-testid="party-note"]'), /4人まで/);
+  await assertAccessible(page, 'the form with two children');
+  await screenshot(page, 'resident-party', { element: '[data-testid="party"]' });
+
+  await fillForm(page, 'かりおさ さえこ', '090-7777-0004');
+  const listed = await page.textContent('[data-field="party"]');
+  assert.match(listed, /仮押 いちろう.*カリオサ イチロウ.*仮押 じろう/);
+  const since = Date.now();
+  await page.click('#confirm-submit');
+  await guard(page, 'done', () => page.waitForSelector('[data-testid="done"]'));
+  const numbers = await page.locator('[data-testid="done-party"] .res-number').allTextContents();
+  assert.equal(numbers.length, 2);
+  const lead = (await page.textContent('[data-testid="reservation-number"]')).trim();
+  await assertAccessible(page, 'the completion page of a party');
+  // One mail, listing all three by number.
+  const sent = await mail(email, /ご一緒に予約した方/, since);
+  for (const n of [lead, ...numbers]) assert.ok(sent.text.includes(n), `${n} in the mail`);
+  for (const n of numbers) {
+    const r = await call('GET', `/api/v1/staff/reservations/${n}`, { token: state.admin });
+    assert.equal(r.data.slot.id, slotId);
+    assert.equal(r.data.applicant_type, 'legal_representative');
+  }
+  page.assertClean();
+  await page.close();
+});

@@ -18,6 +18,7 @@ import { h, $, replace, focusTo, busy, store } from '../lib/dom.js';
 import { fmtSlot, fmtDateTime, fmtDate, fmtPhone, fmtTime } from '../lib/format.js';
 import { AvailabilityCalendar, loadSlot, slotDate, fullForWeb, webFree } from '../lib/calendar.js';
 import { showProblem, clearProblems } from '../lib/problem.js';
+import { PartyEditor } from '../lib/party.js';
 import {
   initPage, loadCatalog, counterName, procedureName, renderBring, fillPhones, renderInvalid,
   APPLICANT_TYPES, CHOICE_KEY, setStep, checks, telLink, toKatakana, renderWaitlistOffer,
@@ -46,13 +47,17 @@ const state = {
 const MAX_PREFS = 3;
 let catalog;
 let calendar = null;
+let party = null; // the people coming with the resident (PartyEditor)
 const els = {};
 
-const LABELS = () => ({
-  name: t('f.name'), name_kana: t('f.name_kana'), phone: t('f.phone'), procedure: t('f.procedure'),
-  applicant_type: t('f.applicant_type'), representative_name: t('f.representative_name'), notes: t('f.notes'),
-  slot_id: t('f.slot_id'), email: t('f.email'), counter: t('f.counter'), date: t('wait.day'),
-});
+const LABELS = () => {
+  const base = {
+    name: t('f.name'), name_kana: t('f.name_kana'), phone: t('f.phone'), procedure: t('f.procedure'),
+    applicant_type: t('f.applicant_type'), representative_name: t('f.representative_name'), notes: t('f.notes'),
+    slot_id: t('f.slot_id'), email: t('f.email'), counter: t('f.counter'), date: t('wait.day'), party: t('party.h'),
+  };
+  return party ? { ...base, ...party.labels(base) } : base;
+};
 
 function counter() { return catalog.counters.find((c) => c.id === state.counter); }
 function procedure(id) { return catalog.procedures.find((p) => p.id === id); }
@@ -107,6 +112,10 @@ function buildLayout() {
     field('f-name_kana', 'f.name_kana', input('f-name_kana', { maxlength: 60, autocomplete: 'off' }), { required: true, hintKey: 'f.name_kana.hint' }),
     field('f-phone', 'f.phone', input('f-phone', { type: 'tel', autocomplete: 'tel', inputmode: 'tel', maxlength: 20 }), { required: true, hintKey: 'f.phone.hint' }),
     els.repField,
+    els.partySection = h('section', { class: 'party', 'aria-labelledby': 'party-h', id: 'f-party', 'data-testid': 'party' },
+      h('h3', { id: 'party-h' }, t('party.h')),
+      h('p', { class: 'hint' }, t('party.lead')),
+      els.party = h('div')),
     els.notesField = field('f-notes', 'f.notes', h('textarea', { id: 'f-notes', name: 'notes', maxlength: 500, rows: 3 }), { hintKey: 'f.notes.hint' }),
     h('div', { class: 'actions stack' }, h('button', { type: 'submit', class: 'btn big', id: 'to-confirm' }, t('verify.next'))));
   els.formSection = h('section', { class: 'card', 'aria-labelledby': 'form-h' },
@@ -132,6 +141,15 @@ function buildLayout() {
     h('p', null, t('verify.email', { email: v.email }), h('br'), h('span', { class: 'hint' }, t('verify.expires', { at: fmtDateTime(v.expires_at, lang) }))),
     els.slotSection, els.formSection, els.confirmSection);
 
+  const max = (counter() && counter().max_party_size) || 1;
+  party = new PartyEditor(els.party, {
+    t, max, prefix: 'f-',
+    procedures: catalog.procedures.map((p) => ({ id: p.id, label: procedureName(p, lang) })),
+    defaults: { applicant_type: 'legal_representative' },
+    // The hold keeps a seat for everyone.
+    onChange: () => { if (state.hold) holdSlot(); },
+  });
+  els.partySection.hidden = max <= 1;
   els.form.addEventListener('change', onFormChange);
   els.form.addEventListener('submit', toConfirm);
   const kana = els.form.querySelector('#f-name_kana');
@@ -151,7 +169,13 @@ function values() {
     phone: get('f-phone').trim(),
     representative_name: applicant && applicant !== 'holder' ? get('f-representative_name').trim() : '',
     notes: state.mode === 'waitlist' ? '' : get('f-notes').trim(),
+    party: state.mode === 'waitlist' || !party ? [] : party.values(),
   };
+}
+
+/** Seats the booking takes: the resident and the people coming with them. */
+function people() {
+  return 1 + (state.mode === 'book' && party ? party.count() : 0);
 }
 
 function onFormChange() {
@@ -164,8 +188,10 @@ function onFormChange() {
 // ---------- the slot ----------
 
 function renderPicked() {
-  // A waiting-list entry has no notes for the counter (the booking an offer makes has none).
+  // A waiting-list entry has no notes for the counter (the booking an offer makes has none),
+  // and is one person's.
   els.notesField.hidden = state.mode === 'waitlist';
+  els.partySection.hidden = state.mode === 'waitlist' || !party || party.max <= 1;
   if (state.mode === 'waitlist') {
     replace(els.picked,
       h('span', null, t('wait.picked'), ': ', h('strong', { 'data-testid': 'picked-wait' }, fmtDate(state.waitDate, lang, { year: true })), ' ', counterName(counter(), lang)),
@@ -237,10 +263,11 @@ function chooseSlot(slot, day) {
 async function holdSlot() {
   const slot = state.slot;
   if (!slot || state.mode !== 'book') return;
-  if (state.hold && state.hold.slot_id === slot.id && Date.parse(state.hold.expires_at) > serverClock.now()) return;
+  const seats = people();
+  if (state.hold && state.hold.slot_id === slot.id && state.hold.seats === seats && Date.parse(state.hold.expires_at) > serverClock.now()) return;
   let held = null;
   try {
-    held = await api(endpoints.holds(), { method: 'POST', body: { verification_token: token, slot_id: slot.id } });
+    held = await api(endpoints.holds(), { method: 'POST', body: { verification_token: token, slot_id: slot.id, seats } });
   } catch (p) {
     if (state.slot !== slot) return;
     state.hold = null;
@@ -262,7 +289,7 @@ async function holdSlot() {
 /** The hold for the slot being booked, while it lasts. */
 function liveHold() {
   const hold = state.hold;
-  if (!hold || !state.slot || hold.slot_id !== state.slot.id) return null;
+  if (!hold || !state.slot || hold.slot_id !== state.slot.id || hold.seats < people()) return null;
   return Date.parse(hold.expires_at) > serverClock.now() ? hold : null;
 }
 
@@ -466,6 +493,14 @@ function localErrors(v) {
   if (v.applicant_type && v.applicant_type !== 'holder' && !v.representative_name) {
     add('representative_name', 'representative_required');
   }
+  v.party.forEach((m, i) => {
+    const f = (name) => `party[${i}].${name}`;
+    for (const [name, value] of Object.entries(m)) add(f(name), typeof value === 'string' ? checks.individualNumber(value) : null);
+    add(f('procedure'), m.procedure ? null : 'required');
+    add(f('name'), checks.required(m.name));
+    add(f('name_kana'), checks.kana(m.name_kana));
+    if (m.applicant_type !== 'holder' && !m.representative_name) add(f('representative_name'), 'representative_required');
+  });
   return errors;
 }
 
@@ -515,6 +550,7 @@ function showConfirm(v) {
     row(t('manage.phone'), v.phone, 'phone'),
     row(t('manage.rep'), v.representative_name, 'representative_name'),
     row(t('manage.notes'), v.notes, 'notes'),
+    v.party.length ? row(t('party.confirm'), v.party.map((m) => `${m.name}(${toKatakana(m.name_kana)})、${procedureName(procedure(m.procedure), lang)}、${t('applicant.' + m.applicant_type)}`).join(' / '), 'party') : null,
     row(t('manage.email'), state.verification.email, 'email'));
   renderBring(els.confirmBring, procedure(v.procedure), v.applicant_type, t, { collapsed: true });
   clearProblems(null, els.confirmSummary);
@@ -556,6 +592,7 @@ async function submit() {
           verification_token: token, slot_id: state.slot.id, procedure: v.procedure, applicant_type: v.applicant_type,
           name: v.name, name_kana: v.name_kana, phone: v.phone,
           representative_name: v.representative_name || undefined, notes: v.notes || undefined,
+          party: v.party.length ? v.party.map((m) => ({ ...m, name_kana: toKatakana(m.name_kana) })) : undefined,
           fallback_slot_ids: !hold && state.fallbacks.length ? state.fallbacks : undefined,
           hold_id: hold ? hold.hold_id : undefined,
         },
@@ -622,6 +659,10 @@ function onBookingProblem(p) {
   }
   const slotCodes = ['slot_full', 'window_closed', 'window_not_open', 'day_closed', 'slot_not_found', 'lottery_period'];
   const extra = [];
+  if (p.party_member) {
+    // Someone coming with the resident already holds this procedure's booking: say who.
+    extra.push(h('p', { 'data-testid': 'party-member-has' }, t('party.memberHas', { name: p.party_member })));
+  }
   if (p.code === 'seats_available') {
     // The day has free seats again: book one of them instead of waiting.
     extra.push(h('button', {
@@ -672,7 +713,12 @@ function renderDone(r) {
         r.representative_name ? h('div', null, h('dt', null, t('manage.rep')), h('dd', null, r.representative_name)) : null,
         h('div', null, h('dt', null, t('manage.phone')), h('dd', null, fmtPhone(r.phone))),
         // What they wrote for the counter, echoed so they can see it was taken.
-        r.notes ? h('div', { 'data-testid': 'done-notes' }, h('dt', null, t('manage.notes')), h('dd', { class: 'notes' }, r.notes)) : null),
+        r.notes ? h('div', { 'data-testid': 'done-notes' }, h('dt', null, t('manage.notes')), h('dd', { class: 'notes' }, r.notes)) : null,
+        r.party && r.party.length
+          ? h('div', { 'data-testid': 'done-party' }, h('dt', null, t('party.done')),
+            h('dd', null, h('ul', { class: 'plain' }, r.party.map((m) => h('li', null,
+              `${m.name}(${procedureName(procedure(m.procedure), lang)}): `, h('strong', { class: 'res-number' }, m.reservation_number))))))
+          : null),
       h('p', { class: 'hint', 'data-testid': 'changes-until' }, t('manage.until', { at: fmtDateTime(r.slot.starts_at, lang, { year: true }) })),
       bring,
       h('div', { class: 'actions' },
