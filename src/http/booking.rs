@@ -48,7 +48,9 @@ pub(crate) async fn book(
 pub(crate) async fn count_refusal(state: &AppState, link: String, refusal: &BookingError) {
     if !matches!(
         refusal,
-        BookingError::PersonHasReservation | BookingError::AddressLimit { .. }
+        BookingError::PersonHasReservation
+            | BookingError::MemberHasReservation { .. }
+            | BookingError::AddressLimit { .. }
     ) {
         return;
     }

@@ -99,7 +99,7 @@ pub(crate) async fn post_hold(
 }
 
 /// Lets a hold go: its seats are free at once (offered to the waiting list first).
-/// Idempotent: a hold that has ended answers 204 too.
+/// Idempotent: a hold that has ended, or an id that names none, answers 204 too.
 #[utoipa::path(delete, path = "/api/v1/holds/{hold_id}", tag = "booking",
     params(("hold_id" = String, Path, description = "From taking the hold")),
     responses((status = 204, description = "Let go")))]

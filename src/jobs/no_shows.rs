@@ -17,6 +17,10 @@ pub(crate) fn run(conn: &mut Tx<'_>, ctx: JobCtx<'_>, now: DateTime<Utc>) -> Res
             rows += tickets::mark_ticket_no_show(conn, &t.id, now)?;
             if let Some(rid) = &t.reservation_id {
                 rows += repo::mark_checked_in_no_show(conn, rid, now)?;
+                // A party's others checked in under the same ticket.
+                for m in repo::party_mates(conn, rid)? {
+                    rows += repo::mark_checked_in_no_show(conn, &m.id, now)?;
+                }
             }
         }
     }

@@ -62,7 +62,12 @@ pub(crate) fn send(
         return Ok(0);
     };
     let token = repo::issue_manage_link(conn, &r.id, now)?;
-    let mail = mail::reservation_mail(&ctx.booking, r, Some(&token), now);
+    let mut mail = mail::reservation_mail(&ctx.booking, r, Some(&token), now);
+    let party: Vec<ReservationRow> = repo::led_by(conn, r)?
+        .into_iter()
+        .filter(|m| m.status == crate::reservations::model::ReservationStatus::Confirmed)
+        .collect();
+    mail.party = mail::party_lines(&ctx.booking, &party);
     enqueue(
         conn,
         NewMail {

@@ -214,13 +214,21 @@ fn cancel_day(
     let mut cancelled = Vec::with_capacity(held.len());
     for r in held {
         let number = r.reservation_number.clone();
+        // One mail per party: the first person's, listing the others (theirs go unmailed).
+        let party = crate::reservations::repo::led_by(conn, &r)?;
+        let member =
+            party.is_empty() && crate::reservations::repo::party_of(conn, &r.id)?.is_some();
         // A closure's reason is its announcement: the residents are told it.
         let how = super::cancel::Cancellation {
             by: crate::mail::CancelledBy::Closure,
             reason: Some(reason),
             message: Some(reason),
             manage_token: None,
-            mail: super::cancel::Mailed::Listing(&[]),
+            mail: if member {
+                super::cancel::Mailed::No
+            } else {
+                super::cancel::Mailed::Listing(&party)
+            },
         };
         cancel_row(conn, ctx, r, &how, now)?;
         cancelled.push(number);

@@ -107,22 +107,44 @@ pub(crate) fn cancel_by_number(
     now: DateTime<Utc>,
 ) -> Result<ReservationRow, BookingError> {
     let row = repo::find_by_number(conn, number)?.ok_or(BookingError::ReservationNotFound)?;
+    // Staff cancelling a party's first person cancel the party, as the resident's link does
+    // (each of the others by their own number cancels that one alone).
+    let party: Vec<ReservationRow> = repo::led_by(conn, &row)?
+        .into_iter()
+        .filter(|m| m.status == ReservationStatus::Confirmed)
+        .collect();
+    let mut rows = Vec::with_capacity(party.len() + 1);
+    if row.status == ReservationStatus::Confirmed && now.naive_utc() < row.starts_at {
+        for m in &party {
+            let quiet = Cancellation {
+                by: CancelledBy::Staff,
+                reason: Some(reason),
+                message,
+                manage_token: None,
+                mail: Mailed::No,
+            };
+            rows.push(cancel_row(conn, &ctx, m.clone(), &quiet, now)?);
+        }
+    }
     let already = row.status == ReservationStatus::Cancelled;
     let how = Cancellation {
         by: CancelledBy::Staff,
         reason: Some(reason),
         message,
         manage_token: None,
-        mail: Mailed::Listing(&[]),
+        mail: Mailed::Listing(&party),
     };
     let row = cancel_row(conn, &ctx, row, &how, now)?;
     if !already {
+        rows.push(row.clone());
+    }
+    for r in &rows {
         let detail = Detail::Cancelled {
             reason,
-            slot_id: &row.slot_id,
-            mailed: row.email.is_some(),
+            slot_id: &r.slot_id,
+            mailed: r.email.is_some(),
         };
-        audit::record(conn, Some(staff_login), number, &detail, now)?;
+        audit::record(conn, Some(staff_login), &r.reservation_number, &detail, now)?;
     }
     Ok(row)
 }

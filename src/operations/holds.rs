@@ -15,16 +15,18 @@ use crate::reservations::BookingError;
 use crate::waitlist;
 
 /// `DELETE /api/v1/holds/{id}`: the hold let go, its seats freed and offered to the waiting
-/// list. Idempotent (an ended hold stays as it ended); an unknown id is `HoldNotFound`.
+/// list. Idempotent (an ended hold stays as it ended), and an unknown id is let go as well:
+/// the answer tells nothing about which ids exist.
 pub(crate) fn release_hold(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     hold_id: &str,
     now: DateTime<Utc>,
-) -> Result<HoldRow, BookingError> {
-    let hold = holds::find(conn, hold_id)?.ok_or(BookingError::HoldNotFound)?;
-    end_and_offer(conn, ctx, &hold, HoldStatus::Released, now)?;
-    Ok(hold)
+) -> Result<bool, BookingError> {
+    let Some(hold) = holds::find(conn, hold_id)? else {
+        return Ok(false);
+    };
+    end_and_offer(conn, ctx, &hold, HoldStatus::Released, now)
 }
 
 /// The sweeper's step for a hold whose time is up: it expires, its seats are freed at once

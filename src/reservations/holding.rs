@@ -10,16 +10,16 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::fair_start::{self, Standing};
-use super::holds::{end, HoldRow, HoldStatus};
+use super::holds::{end_live_of_address, HoldRow, HoldStatus};
 use super::service::{check_when, holds_phone_seats, slot_full};
 use super::{BookingError, Ctx};
 use crate::calendar::repo::{ensure_slot_row, find_slot_row, hold_seats, SlotRow};
-use crate::calendar::{SlotId, Taker};
+use crate::calendar::{Counter, SlotDef, SlotId, Taker};
 use crate::db::schema::holds;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::text::email_key;
 use crate::tokens::{hash_token, new_token};
-use crate::verification;
+use crate::verification::{self, VerificationRow};
 
 /// A resident's request for a hold.
 pub(crate) struct HoldRequest {
@@ -64,6 +64,8 @@ pub(crate) fn take(
                 },
             ),
             (Mode::Exclusive, Lock::Email(&key)),
+            // The client address's holds one at a time, so its limit is never overrun.
+            (Mode::Exclusive, Lock::VerifyAddress(&req.ip_key)),
         ],
     )?;
     ctx.calendar.open_day(conn, counter, def.id.date)?;
@@ -72,21 +74,8 @@ pub(crate) fn take(
         tracing::info!(slot.id = %old.slot_id, "a hold replaced by its address's next");
     }
     let seats = i32::try_from(req.seats).unwrap_or(i32::MAX);
-    let new_row = SlotRow::new(&def, counter, now);
-    ensure_slot_row(conn, &new_row)?;
-    let stored = find_slot_row(conn, &new_row.id)?.unwrap_or(new_row);
-    let reserved = if holds_phone_seats(ctx.calendar, counter, &def, Taker::Web, now) {
-        stored.phone_held
-    } else {
-        0
-    };
-    if !hold_seats(conn, &stored.id, seats, reserved, now)? {
-        return Err(slot_full(counter, Taker::Web));
-    }
-    let minutes = Duration::minutes(i64::from(ctx.settings.booking.hold_minutes));
-    let expires_at = (now + minutes)
-        .min(ctx.calendar.window.closes_at(def.id.date, counter.tz))
-        .min(def.starts_at);
+    hold_web_seats(conn, ctx, (counter, &def), seats, now)?;
+    let expires_at = hold_expiry(ctx, (counter, &def), &link, now);
     let hold_id = new_token();
     let row = HoldRow {
         id: hash_token(&hold_id),
@@ -108,6 +97,47 @@ pub(crate) fn take(
     // The link stays good as long as its hold: a resident slow over the form still books.
     verification::keep_until(db, &req.verification_token, row.expires_at)?;
     Ok(Taken { row, hold_id })
+}
+
+/// `seats` of the slot held for the web (never those held back for phone bookings before
+/// their release), creating its row on first use; `SlotFull` when fewer are free.
+fn hold_web_seats(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    (counter, def): (&Counter, &SlotDef),
+    seats: i32,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let new_row = SlotRow::new(def, counter, now);
+    ensure_slot_row(conn, &new_row)?;
+    let stored = find_slot_row(conn, &new_row.id)?.unwrap_or(new_row);
+    let reserved = if holds_phone_seats(ctx.calendar, counter, def, Taker::Web, now) {
+        stored.phone_held
+    } else {
+        0
+    };
+    if !hold_seats(conn, &stored.id, seats, reserved, now)? {
+        return Err(slot_full(counter, Taker::Web));
+    }
+    Ok(())
+}
+
+/// When a hold taken now ends: `booking.hold_minutes` on, or sooner when the window closes,
+/// the slot starts, or the link's life ends. A link lives `verification.ttl_minutes` and, kept
+/// good by its holds, at most one hold's minutes more: holds taken one after another on one
+/// link cannot keep seats for ever.
+fn hold_expiry(
+    ctx: &Ctx<'_>,
+    (counter, def): (&Counter, &SlotDef),
+    link: &VerificationRow,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let minutes = Duration::minutes(i64::from(ctx.settings.booking.hold_minutes));
+    let ttl = Duration::minutes(i64::from(ctx.settings.verification.ttl_minutes));
+    (now + minutes)
+        .min(ctx.calendar.window.closes_at(def.id.date, counter.tz))
+        .min(def.starts_at)
+        .min(link.created_at.and_utc() + ttl + minutes)
 }
 
 /// While an opening's fair start draws (its N seconds, and after them while requests wait),
@@ -161,24 +191,4 @@ fn check_client_limit(
     let free_at = live.first().map_or(now, |t| t.and_utc());
     let retry_after_s = u64::try_from((free_at - now).num_seconds().max(1)).unwrap_or(1);
     Err(BookingError::HoldLimit { retry_after_s })
-}
-
-/// The address's live hold, if any, ended as replaced and its seats freed.
-fn end_live_of_address(
-    conn: &mut Tx<'_>,
-    email_key: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<HoldRow>, BookingError> {
-    let db: &mut DbConnection = conn;
-    let live = holds::table
-        .filter(holds::status.eq(HoldStatus::Live))
-        .filter(holds::email_key.eq(email_key))
-        .select(HoldRow::as_select())
-        .first(db)
-        .optional()?;
-    let Some(old) = live else {
-        return Ok(None);
-    };
-    end(conn, &old, HoldStatus::Replaced, now)?;
-    Ok(Some(old))
 }

@@ -69,6 +69,27 @@ impl HoldRow {
     }
 }
 
+/// The address's live hold, if any, ended as replaced and its seats freed (a new hold of the
+/// address, or a booking made without it). The caller holds the address's lock.
+pub(crate) fn end_live_of_address(
+    conn: &mut Tx<'_>,
+    email_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<HoldRow>, BookingError> {
+    let db: &mut DbConnection = conn;
+    let live = holds::table
+        .filter(holds::status.eq(HoldStatus::Live))
+        .filter(holds::email_key.eq(email_key))
+        .select(HoldRow::as_select())
+        .first(db)
+        .optional()?;
+    let Some(old) = live else {
+        return Ok(None);
+    };
+    end(conn, &old, HoldStatus::Replaced, now)?;
+    Ok(Some(old))
+}
+
 /// Ends a live hold (`Released`, `Replaced`, `Expired`) and frees its seats; false when it was
 /// no longer live (another request ended it first).
 pub(crate) fn end(
@@ -134,14 +155,15 @@ pub(crate) fn list_expired(
 
 /// A booking through a hold, inside the booking's transaction (after its checks, in place of
 /// taking a seat): the hold must be the link's, live and for the booking's slot; its seats
-/// become the booking's `people` and any it held beyond them are free again. Refused:
-/// `HoldNotFound` (unknown, or another link's), `HoldExpired` (ran out, or ended),
+/// become the booking's `people` and any it held beyond them are free again. Returns the seats
+/// it booked (fewer than `people` when the hold kept fewer: the caller takes the rest).
+/// Refused: `HoldNotFound` (unknown, or another link's), `HoldExpired` (ran out, or ended),
 /// `HoldOtherSlot`.
 pub(crate) fn use_for_booking(
     conn: &mut Tx<'_>,
     booking: &HoldUse<'_>,
     now: DateTime<Utc>,
-) -> Result<(), BookingError> {
+) -> Result<i32, BookingError> {
     let db: &mut DbConnection = conn;
     let hold = find(db, booking.hold_id)?
         .filter(|h| h.verification_hash == hash_token(booking.verification_token))
@@ -171,7 +193,7 @@ pub(crate) fn use_for_booking(
     if !book_held_seats(conn, &hold.slot_id, hold.seats, people, now)? {
         return Err(anyhow::anyhow!("a hold's seats were not held").into());
     }
-    Ok(())
+    Ok(people)
 }
 
 /// What a booking through a hold names.

@@ -354,6 +354,7 @@ pub(crate) fn book_planned(
     }
     check_limits(ctx, &row, &checks)?;
     check_party(conn, &members, now)?;
+    end_other_hold(conn, &origin, &row, now)?;
     if !members.is_empty() {
         store_members(conn, &row, &mut members)?;
     }
@@ -372,6 +373,21 @@ pub(crate) fn book_planned(
         manage_token,
         party: members,
     })
+}
+
+/// A resident's booking made without their hold (another slot, or the hold gone by the time
+/// they sent it) lets the address's live hold go: its seats are freed (the waiting-list
+/// sweeper offers them). The address's lock is held (taken with the booking's checks).
+fn end_other_hold(
+    conn: &mut Tx<'_>,
+    origin: &Origin,
+    row: &ReservationRow,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    if let (Origin::Web { hold_id: None, .. }, Some(key)) = (origin, &row.email_key) {
+        holds::end_live_of_address(conn, key, now)?;
+    }
+    Ok(())
 }
 
 /// Each member of a party is a person of their own: one active booking per person and
@@ -438,7 +454,21 @@ fn take_seat(
             reservation_id,
             people: search.input.people(),
         };
-        holds::use_for_booking(conn, &hold, search.now)?;
+        let held = holds::use_for_booking(conn, &hold, search.now)?;
+        // A party larger than its hold takes the other seats as any booking does (or none).
+        if search.seats() > held {
+            let (counter, def) = search.ctx.calendar.resolve(first)?;
+            let more = search.seats() - held;
+            take_seats_in(
+                conn,
+                search.ctx.calendar,
+                counter,
+                &def,
+                search.taker,
+                more,
+                search.now,
+            )?;
+        }
         return Ok(first.clone());
     }
     match taken {

@@ -11,7 +11,8 @@ use crate::mail::links::{instant_label, instant_label_en, Links};
 use crate::mail::{enqueue_json, MailKind, MailPayload, VerificationMail};
 use crate::text::{email_key, EmailAddress};
 use crate::tokens::{hash_token, new_token};
-use repo::{count_since, find_by_hash, insert_verification, use_token, VerificationRow};
+pub(crate) use repo::VerificationRow;
+use repo::{count_since, find_by_hash, insert_verification, use_token};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum VerificationError {

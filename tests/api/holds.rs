@@ -247,7 +247,112 @@ async fn letting_a_hold_go_frees_its_seats_at_once_and_is_idempotent() {
         .send()
         .await
         .unwrap();
-    assert_eq!(problem(res, 404).await["code"], "hold_not_found");
+    assert_eq!(res.status(), 204, "an id that names no hold tells nothing");
+}
+
+async fn join_waitlist(app: &TestApp, who: &str) -> String {
+    let token = app.verified_token(&format!("{who}@example.jp")).await;
+    let res = app
+        .post_json(
+            "/api/v1/waitlist",
+            &json!({
+                "verification_token": token, "counter": "city-hall", "date": "2027-02-10",
+                "procedure": "pin-reset", "applicant_type": "holder",
+                "name": "待機 一郎", "name_kana": "タイキ イチロウ", "phone": "08011112222",
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let entry: Value = res.json().await.unwrap();
+    entry["manage_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_hold_let_go_offers_its_seat_to_the_waiting_list_at_once() {
+    let app = spawn_app_with(jst(NOON), small_counter).await;
+    let (_, h) = held(&app, 1, SLOT, None).await;
+    app.book_as(2, "city-hall.2027-02-10.0930").await;
+    let entry = join_waitlist(&app, "waiter").await;
+    let id = h["hold_id"].as_str().unwrap();
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/holds/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        entry_status(&app, &entry).await,
+        "offered",
+        "no sweep needed"
+    );
+    assert_eq!(seats(&app, SLOT).await, (0, 1), "held now for the offer");
+}
+
+#[tokio::test]
+async fn booking_without_the_hold_lets_the_hold_go() {
+    let app = spawn_app_with(jst(NOON), |_| {}).await;
+    let (token, _) = held(&app, 1, SLOT, Some(2)).await;
+    assert_eq!(seats(&app, SLOT).await, (0, 2));
+    let other = "city-hall.2027-02-10.1000";
+    assert_eq!(
+        app.book(&booking_body(&token, other, 1)).await.status(),
+        201
+    );
+    assert_eq!(
+        seats(&app, SLOT).await,
+        (0, 0),
+        "the seats it kept are free again"
+    );
+    assert_eq!(seats(&app, other).await, (1, 0));
+}
+
+#[tokio::test]
+async fn a_hold_keeps_no_web_seat_held_for_phone_and_no_seat_of_a_closed_day() {
+    let app = spawn_app_with(jst(NOON), |s| s.booking.phone_seats_per_slot = 1).await;
+    let token = app.verified_token("phoneheld@example.jp").await;
+    // Three seats, one held for phone bookings until a week before: two for the web.
+    let p = problem(hold(&app, &token, SLOT, Some(3)).await, 409).await;
+    assert_eq!(p["code"], "slot_full");
+    assert_eq!(hold(&app, &token, SLOT, Some(2)).await.status(), 201);
+    // An administrator closes a day: no hold there.
+    let admin = app.staff_token("boss", "admin").await;
+    let res = app
+        .as_staff(
+            reqwest::Method::POST,
+            "/api/v1/admin/counters/city-hall/closures",
+            Some(&admin),
+            Some(&json!({"date": "2027-02-12", "reason": "設備点検"})),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let p = problem(
+        hold(&app, &token, "city-hall.2027-02-12.0900", None).await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "day_closed");
+}
+
+#[tokio::test]
+async fn holds_one_after_another_keep_a_link_alive_one_hold_longer_and_no_more() {
+    // The link is made at 12:00 (verification.ttl_minutes 30).
+    let app = spawn_app_with(jst(NOON), |_| {}).await;
+    let token = app.verified_token("renewer@example.jp").await;
+    app.clock.set(jst("2026-12-01T12:29:00+09:00"));
+    let res = hold(&app, &token, SLOT, None).await;
+    let h: Value = res.json().await.unwrap();
+    assert_eq!(h["expires_at"], "2026-12-01T12:39:00+09:00");
+    app.clock.set(jst("2026-12-01T12:38:00+09:00"));
+    let res = hold(&app, &token, SLOT, None).await;
+    let h: Value = res.json().await.unwrap();
+    assert_eq!(
+        h["expires_at"], "2026-12-01T12:40:00+09:00",
+        "the link's 30 minutes and one hold's 10, not 12:48"
+    );
+    app.clock.set(jst("2026-12-01T12:40:00+09:00"));
+    let p = problem(hold(&app, &token, SLOT, None).await, 410).await;
+    assert_eq!(p["code"], "verification_expired");
 }
 
 #[tokio::test]

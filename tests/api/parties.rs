@@ -25,10 +25,25 @@ fn party_body(token: &str, slot: &str, who: usize, members: Vec<Value>) -> Value
     body
 }
 
-/// The slot's seats as stored: (booked, held).
+/// The slot's booked seats as stored (`slots.booked`).
 async fn booked(app: &TestApp, slot: &str) -> i64 {
-    app.slot(slot).await["capacity"].as_i64().unwrap()
-        - app.slot(slot).await["remaining"].as_i64().unwrap()
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        booked: i32,
+    }
+    let slot = slot.to_string();
+    let row: Row = app
+        .state
+        .db
+        .run(move |conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(format!("SELECT booked FROM slots WHERE id = '{slot}'"))
+                .get_result(conn)
+        })
+        .await
+        .expect("slot row");
+    i64::from(row.booked)
 }
 
 async fn reservations_stored(app: &TestApp) -> i64 {
@@ -552,4 +567,120 @@ async fn a_members_individual_number_refuses_the_whole_booking_and_stores_nothin
     assert_eq!(p["errors"][0]["field"], "party[0].representative_name");
     assert_eq!(reservations_stored(&app).await, 0);
     assert_eq!(app.slot(SLOT).await["remaining"], 3);
+}
+
+#[tokio::test]
+async fn a_party_larger_than_its_hold_takes_the_other_seats_or_none() {
+    let app = spawn_app_with(jst(NOON), |_| {}).await;
+    let token = app.verified_token("family@example.jp").await;
+    let res = app
+        .post_json(
+            "/api/v1/holds",
+            &json!({"verification_token": token, "slot_id": SLOT}),
+        )
+        .await;
+    let hold: Value = res.json().await.unwrap();
+    // The rest of the slot fills: the hold's one seat cannot seat a party of three.
+    app.book_as(8, SLOT).await;
+    app.book_as(9, SLOT).await;
+    let mut body = party_body(
+        &token,
+        SLOT,
+        1,
+        vec![child(1, "pin-reset"), child(2, "pin-reset")],
+    );
+    body["hold_id"] = hold["hold_id"].clone();
+    let p = problem(app.book(&body).await, 409).await;
+    assert_eq!(p["code"], "slot_full");
+    assert_eq!(
+        booked(&app, SLOT).await,
+        2,
+        "nothing booked, the hold untouched"
+    );
+    assert_eq!(reservations_stored(&app).await, 2);
+    // A party of two on a hold of one, with a seat free beside it: both seated.
+    let other = "city-hall.2027-02-10.1000";
+    let token = app.verified_token("pair@example.jp").await;
+    let res = app
+        .post_json(
+            "/api/v1/holds",
+            &json!({"verification_token": token, "slot_id": other}),
+        )
+        .await;
+    let hold: Value = res.json().await.unwrap();
+    let mut body = party_body(&token, other, 3, vec![child(3, "pin-reset")]);
+    body["hold_id"] = hold["hold_id"].clone();
+    assert_eq!(app.book(&body).await.status(), 201);
+    assert_eq!(booked(&app, other).await, 2);
+}
+
+#[tokio::test]
+async fn staff_cancelling_the_first_person_or_closing_the_day_mail_the_party_once() {
+    let app = spawn_app_with(jst(NOON), |_| {}).await;
+    let token = app.verified_token("family@example.jp").await;
+    let r: Value = app
+        .book(&party_body(
+            &token,
+            SLOT,
+            1,
+            vec![child(1, "pin-reset"), child(2, "pin-reset")],
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = app.verified_token("other.family@example.jp").await;
+    let other_day = "city-hall.2027-02-12.0900";
+    let o: Value = app
+        .book(&party_body(
+            &token,
+            other_day,
+            5,
+            vec![child(3, "pin-reset")],
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.drain_outbox().await;
+    let admin = app.staff_token("boss", "admin").await;
+    let lead = r["reservation_number"].as_str().unwrap();
+    let res = app
+        .as_staff(
+            Method::POST,
+            &format!("/api/v1/staff/reservations/{lead}/cancel"),
+            Some(&admin),
+            Some(&json!({"reason": "本人から電話"})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.slot(SLOT).await["remaining"],
+        3,
+        "the party's three seats"
+    );
+    let res = app
+        .as_staff(
+            Method::POST,
+            "/api/v1/admin/counters/city-hall/closures",
+            Some(&admin),
+            Some(&json!({"date": "2027-02-12", "reason": "設備点検", "cancel_reservations": true})),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    app.drain_outbox().await;
+    for (address, first) in [("family@example.jp", &r), ("other.family@example.jp", &o)] {
+        let cancelled: Vec<_> = app
+            .smtp
+            .messages_to(address)
+            .into_iter()
+            .filter(|m| m.subject.contains("【予約キャンセル】"))
+            .collect();
+        assert_eq!(cancelled.len(), 1, "{address}");
+        let member = first["party"][0]["reservation_number"].as_str().unwrap();
+        assert!(
+            cancelled[0].text.contains(member),
+            "{address}: the mail lists the party"
+        );
+    }
 }
