@@ -398,6 +398,7 @@ diesel::table! {
     party_members (reservation_id) {
         reservation_id -> Text,
         party_id -> Text,
+        position -> Integer,
     }
 }
 

@@ -154,11 +154,12 @@ pub(crate) fn insert_party(
     ids: &[&str],
 ) -> QueryResult<()> {
     use crate::db::schema::party_members;
-    for id in ids {
+    for (position, id) in (0..).zip(ids) {
         diesel::insert_into(party_members::table)
             .values((
                 party_members::reservation_id.eq(*id),
                 party_members::party_id.eq(party_id),
+                party_members::position.eq(position),
             ))
             .execute(conn)?;
     }
@@ -190,21 +191,28 @@ pub(crate) fn led_by(
     }
 }
 
-/// The other reservations of `id`'s party (whoever leads it); empty for a booking of one.
+/// The other reservations of `id`'s party (whoever leads it), in the booking's order; empty
+/// for a booking of one.
 pub(crate) fn party_mates(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<ReservationRow>> {
+    match party_of(conn, id)? {
+        Some(party) => members_except(conn, &party, id),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A party's reservations but `except`, in the order the booking gave them.
+fn members_except(
+    conn: &mut DbConnection,
+    party_id: &str,
+    except: &str,
+) -> QueryResult<Vec<ReservationRow>> {
     use crate::db::schema::party_members;
-    let Some(party) = party_of(conn, id)? else {
-        return Ok(Vec::new());
-    };
     reservations::table
         .inner_join(party_members::table.on(party_members::reservation_id.eq(reservations::id)))
-        .filter(party_members::party_id.eq(party))
-        .filter(reservations::id.ne(id))
+        .filter(party_members::party_id.eq(party_id))
+        .filter(reservations::id.ne(except))
         .select(ReservationRow::as_select())
-        .order((
-            reservations::created_at.asc(),
-            reservations::reservation_number.asc(),
-        ))
+        .order(party_members::position.asc())
         .load(conn)
 }
 
@@ -246,17 +254,7 @@ pub(crate) fn party_others(
     conn: &mut DbConnection,
     party_id: &str,
 ) -> QueryResult<Vec<ReservationRow>> {
-    use crate::db::schema::party_members;
-    reservations::table
-        .inner_join(party_members::table.on(party_members::reservation_id.eq(reservations::id)))
-        .filter(party_members::party_id.eq(party_id))
-        .filter(reservations::id.ne(party_id))
-        .select(ReservationRow::as_select())
-        .order((
-            reservations::created_at.asc(),
-            reservations::reservation_number.asc(),
-        ))
-        .load(conn)
+    members_except(conn, party_id, party_id)
 }
 
 /// Whether an undrawn lottery holds `counter`'s month of `date` (bookings wait for its draw).

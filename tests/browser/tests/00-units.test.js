@@ -113,6 +113,7 @@ test('the endpoints module encodes path segments and query values, and leaves ou
   assert.equal(endpoints.availability('city-hall', '2027-01-12', '2027-02-28'), '/api/v1/counters/city-hall/availability?from=2027-01-12&to=2027-02-28');
   assert.equal(endpoints.reservation('a/b?c'), '/api/v1/reservations/a%2Fb%3Fc');
   assert.equal(endpoints.reservationQr('tok'), '/api/v1/reservations/tok/qr.svg');
+  assert.equal(endpoints.reservationPartyMember('tok', 'HJ3K 7WXA'), '/api/v1/reservations/tok/party/HJ3K%207WXA');
   assert.equal(endpoints.deskTicket('city hall', 'A-012', 'no-show'), '/api/v1/desk/city%20hall/tickets/A-012/no-show');
   assert.equal(endpoints.deskDisplay('city-hall', 0), '/api/v1/desk/city-hall/display');
   assert.equal(endpoints.deskDisplay('city-hall', 42), '/api/v1/desk/city-hall/display?last_event_id=42');

@@ -36,6 +36,8 @@ export const reservation = (token) => `${V1}/reservations/${seg(token)}`;
 export const reservationQr = (token) => `${reservation(token)}/qr.svg`;
 export const reservationReschedule = (token) => `${reservation(token)}/reschedule`;
 export const reservationSecondVisit = (token) => `${reservation(token)}/second-visit`;
+/** DELETE: cancel one of a party's others (by their number) with the party's first person's token. */
+export const reservationPartyMember = (token, number) => `${reservation(token)}/party/${seg(number)}`;
 /** POST: keep the chosen slot while the form is filled in (仮押さえ). */
 export const holds = () => `${V1}/holds`;
 /** DELETE: let a hold go. */

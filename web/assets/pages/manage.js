@@ -1,7 +1,9 @@
 // The page the completion mail links to (/booking/manage?token=…): the booking with its number
 // and QR code, a change of day or time (reschedule through the calendar) and cancellation, each
-// confirmed first; a voluntary proxy's second visit (…&second_visit=1, the link of the mail sent
-// when the desk completed the first visit, opens its booking straight away).
+// confirmed first; a party's other people (booked with the first person, whose link this is:
+// its change and cancel act for them all), each with their number and a cancellation of their
+// own; a voluntary proxy's second visit (…&second_visit=1, the link of the mail sent when the
+// desk completed the first visit, opens its booking straight away).
 // /booking/manage?waitlist=TOKEN shows a waiting-list entry: its place, or the seat offered
 // (accept it, and the booking is shown here with its number), or leave the list.
 
@@ -45,6 +47,11 @@ function row(label, value, field) {
 
 function started(r) {
   return serverClock.now() >= Date.parse(r.slot.starts_at);
+}
+
+/** The party's others still booked: the change and the cancel of the booking move them too. */
+function othersBooked(r) {
+  return (r.party || []).filter((m) => m.status === 'confirmed');
 }
 
 function render(r, message) {
@@ -96,8 +103,11 @@ function render(r, message) {
         r.visits > 1 ? row(t('manage.visits'), t('manage.visitsValue', { n: r.visits }) + (r.visit ? ` (${r.visit}/${r.visits})` : ''), 'visits') : null),
       r.first_visit ? h('p', { class: 'notice' }, t('second.first', { number: r.first_visit })) : null,
       bring,
+      partyList(r),
       active && !canChange ? h('p', { class: 'notice' }, t('manage.past')) : null,
       canChange ? h('p', { class: 'hint', 'data-testid': 'changes-until' }, t('manage.until', { at: fmtDateTime(r.slot.starts_at, lang, { year: true }) })) : null,
+      canChange && othersBooked(r).length
+        ? h('p', { class: 'notice', 'data-testid': 'party-all' }, t('manage.party.all', { n: othersBooked(r).length + 1 })) : null,
       !active && r.status !== 'cancelled' && r.status !== 'completed' ? h('p', { class: 'notice' }, t('manage.noChange')) : null,
       h('div', { class: 'actions stack' },
         canChange ? h('button', { type: 'button', class: 'btn', id: 'open-change', onclick: openChange }, t('manage.change')) : null,
@@ -107,6 +117,67 @@ function render(r, message) {
     els.change,
     secondVisit(r));
   fillPhones($('#footer-phones'), catalog.counters, t);
+}
+
+/**
+ * The people booked with the first person: each one's number, procedure, who comes, status and
+ * what they bring, and, while the booking can still be changed, a button to cancel that person
+ * alone.
+ */
+function partyList(r) {
+  const party = r.party || [];
+  if (!party.length) return null;
+  const canCancel = !started(r);
+  return h('section', { class: 'party', 'aria-labelledby': 'party-h', 'data-testid': 'party' },
+    h('h2', { id: 'party-h' }, t('party.h')),
+    party.map((m) => {
+      const p = procedureOf(m.procedure);
+      const bring = h('details', { class: 'bring' });
+      if (m.status === 'confirmed') renderBring(bring, p, m.applicant_type, t, { collapsed: true, headingLevel: 4 });
+      else bring.hidden = true;
+      return h('div', { class: 'party-member', 'data-testid': 'party-member', 'data-number': m.reservation_number, 'data-status': m.status },
+        h('h3', null, m.name, ' ', statusBadge(m.status, t)),
+        h('dl', { class: 'summary' },
+          row(t('done.number'), h('strong', null, m.reservation_number), 'reservation_number'),
+          row(t('manage.kana'), m.name_kana, 'name_kana'),
+          row(t('manage.what'), p ? procedureName(p, lang) : m.procedure, 'procedure'),
+          row(t('manage.who'), t('applicant.' + m.applicant_type), 'applicant_type'),
+          row(t('manage.rep'), m.representative_name, 'representative_name')),
+        bring,
+        canCancel && m.status === 'confirmed'
+          ? h('div', { class: 'actions' }, h('button', {
+            type: 'button', class: 'btn secondary small', 'data-testid': 'party-cancel', 'data-number': m.reservation_number,
+            onclick: () => cancelMember(m),
+          }, t('manage.party.cancel', { name: m.name })))
+          : null);
+    }));
+}
+
+/** Cancels one of the party's others (confirmed first); the list is shown again as it is now. */
+async function cancelMember(m) {
+  const ok = await confirmDialog({
+    title: t('manage.party.cancel.h', { name: m.name }),
+    body: t('manage.party.cancel.body', { name: m.name, number: m.reservation_number, slot: fmtSlot(reservation.slot, lang) }),
+    ok: t('manage.cancel.ok'),
+    cancel: t('manage.cancel.keep'),
+    danger: true,
+    testid: 'party-cancel-dialog',
+  });
+  if (!ok) return;
+  try {
+    await api(endpoints.reservationPartyMember(token, m.reservation_number), { method: 'DELETE' });
+    const r = await api(endpoints.reservation(token));
+    if (calendar) { calendar.destroy(); calendar = null; }
+    render(r, t('manage.party.cancelled', { name: m.name }));
+    focusTo($('#manage-h'));
+  } catch (p) {
+    showProblem(p, { summary: els.problem, lang });
+  }
+}
+
+/** The names of the party's others still booked ("山田 花子、山田 一郎"), for the dialogs. */
+function othersNames(r) {
+  return othersBooked(r).map((m) => m.name).join(lang === 'en' ? ', ' : '、');
 }
 
 function openChange() {
@@ -128,7 +199,8 @@ async function reschedule(slot) {
   if (slot.id === reservation.slot.id) return;
   const ok = await confirmDialog({
     title: t('manage.change.h'),
-    body: t('manage.change.confirm', { from: fmtSlot(reservation.slot, lang), to: fmtSlot(slot, lang) }),
+    body: [t('manage.change.confirm', { from: fmtSlot(reservation.slot, lang), to: fmtSlot(slot, lang) }),
+      othersBooked(reservation).length ? t('manage.party.changeAll', { names: othersNames(reservation) }) : ''].filter(Boolean).join(' '),
     ok: t('manage.change.ok'),
     cancel: t('manage.change.close'),
     testid: 'reschedule-dialog',
@@ -147,7 +219,8 @@ async function reschedule(slot) {
 async function cancel() {
   const ok = await confirmDialog({
     title: t('manage.cancel.h'),
-    body: t('manage.cancel.body', { slot: fmtSlot(reservation.slot, lang) }),
+    body: [t('manage.cancel.body', { slot: fmtSlot(reservation.slot, lang) }),
+      othersBooked(reservation).length ? t('manage.party.cancelAll', { names: othersNames(reservation) }) : ''].filter(Boolean).join(' '),
     ok: t('manage.cancel.ok'),
     cancel: t('manage.cancel.keep'),
     danger: true,

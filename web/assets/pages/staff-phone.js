@@ -1,6 +1,8 @@
 // Phone booking, built for speed: type a date and a time ("1/18 10:30", "0118 1030", "明日 10")
 // or leave it empty for the next free slots, pick with ↑↓ and Enter, type the caller's details,
 // Enter books, and the number is shown in big letters with how to read each character.
+// The people coming with the caller (a party, up to the counter's max_party_size in all) are
+// added under the caller's fields and booked on the same slot; each number is read back.
 
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
@@ -9,6 +11,7 @@ import { parts, isoDate, addDays, fmtDate, fmtTime, fmtSlot, fmtDateTime } from 
 import { closedReasons } from '../lib/words.js';
 import { showProblem, clearProblems } from '../lib/problem.js';
 import { renderBring, procedureName } from '../lib/bring.js';
+import { PartyEditor } from '../lib/party.js';
 
 const READING = {
   A: 'エー', C: 'シー', E: 'イー', F: 'エフ', H: 'エイチ', J: 'ジェー', K: 'ケー', M: 'エム', N: 'エヌ', P: 'ピー',
@@ -110,6 +113,11 @@ export function mount(root, ctx) {
   const overrideBox = h('input', { type: 'checkbox', id: 'p-override_window', name: 'override_window' });
   const overrideReason = field('p-override_reason', 'f.override_reason', inp('p-override_reason', { maxlength: 500 }), { req: true });
   overrideReason.hidden = true;
+  // The people coming with the caller: a PartyEditor (lib/party.js) per counter, made in newParty().
+  const partyEl = h('div');
+  const partySection = h('section', { class: 'party', id: 'p-party', 'aria-labelledby': 'p-party-h', 'data-testid': 'party' },
+    h('h3', { id: 'p-party-h' }, t('party.h')), partyEl);
+  let party = null;
   const summary = h('div', { class: 'error-summary', id: 'phone-summary', hidden: true });
   const submitBtn = h('button', { type: 'submit', class: 'btn big', id: 'p-submit' }, t('phone.submit'));
   const form = h('form', { id: 'phone-form', novalidate: true, autocomplete: 'off' },
@@ -124,6 +132,7 @@ export function mount(root, ctx) {
       field('p-phone', 'f.phone', inp('p-phone', { type: 'tel', inputmode: 'tel', maxlength: 20 }), { req: true }),
       field('p-email', 'f.email', inp('p-email', { type: 'email', inputmode: 'email' }), { hint: 'f.email.hint' }),
       repField),
+    partySection,
     field('p-notes', 'f.notes', h('textarea', { id: 'p-notes', name: 'notes', rows: 2, maxlength: 500 })),
     isAdmin ? h('div', { class: 'field' }, h('label', { class: 'checkbox', for: 'p-override_window' }, overrideBox, h('span', null, t('f.override')))) : null,
     isAdmin ? overrideReason : null,
@@ -138,8 +147,32 @@ export function mount(root, ctx) {
   const LABELS = {
     procedure: t('f.procedure'), applicant_type: t('f.applicant_type'), name: t('f.name'), name_kana: t('f.name_kana'),
     phone: t('f.phone'), email: t('f.email'), representative_name: t('f.representative_name'), notes: t('f.notes'),
-    slot_id: t('f.slot_id'), override_reason: t('f.override_reason'),
+    slot_id: t('f.slot_id'), override_reason: t('f.override_reason'), party: t('party.h'),
   };
+  const PARTY_LABELS = {
+    procedure: t('party.procedure'), applicant_type: t('party.applicant_type'), name: t('party.name'),
+    name_kana: t('party.name_kana'), representative_name: t('party.representative_name'),
+  };
+  /** The summary's labels: the caller's fields, and each extra person's ("2人目: 氏名"). */
+  const labels = () => ({ ...LABELS, ...party.labels(PARTY_LABELS) });
+
+  /**
+   * A new, empty party editor for the chosen counter (its max_party_size: people in all), with
+   * `kept` (people already typed in) as far as the counter takes them; hidden where a booking
+   * carries one person only.
+   */
+  function newParty(kept = []) {
+    const counter = ctx.counters.find((c) => c.id === ctx.counter) || {};
+    const max = counter.max_party_size || 1;
+    party = new PartyEditor(partyEl, {
+      t, max, prefix: 'p-',
+      procedures: ctx.procedures.map((p) => ({ id: p.id, label: procedureName(p, lang) })),
+      // A family usually comes for the caller's procedure.
+      defaults: { procedure: procSel.value },
+    });
+    for (const v of kept.slice(0, max - 1)) party.add(v);
+    partySection.hidden = max <= 1;
+  }
 
   // ---- the slot finder ----
 
@@ -357,6 +390,7 @@ export function mount(root, ctx) {
   // ---- the caller's details and the booking ----
 
   applicantSel.addEventListener('change', () => { repField.hidden = applicantSel.value === 'holder'; });
+  procSel.addEventListener('change', () => { party.defaults.procedure = procSel.value; });
   overrideBox.addEventListener('change', () => {
     overrideReason.hidden = !overrideBox.checked;
     // The typed day's slots outside the window become choosable, or stop being.
@@ -364,8 +398,11 @@ export function mount(root, ctx) {
     if (chosen && !overrideBox.checked && !chosen.bookable) { chosen = null; chosenEl.hidden = true; }
   });
   const kana = $('#p-name_kana', form);
-  kana.addEventListener('blur', () => {
-    kana.value = kana.value.normalize('NFKC').replace(/[\u3041-\u3096]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+  const katakana = (s) => s.normalize('NFKC').replace(/[\u3041-\u3096]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+  kana.addEventListener('blur', () => { kana.value = katakana(kana.value); });
+  // The same for each extra person's kana field (`p-party[i].name_kana`).
+  partyEl.addEventListener('focusout', (e) => {
+    if (e.target.id && e.target.id.endsWith('.name_kana')) e.target.value = katakana(e.target.value);
   });
 
   form.addEventListener('submit', async (e) => {
@@ -386,6 +423,7 @@ export function mount(root, ctx) {
       email: v('p-email') || undefined,
       representative_name: applicantSel.value !== 'holder' ? v('p-representative_name') || '' : undefined,
       notes: v('p-notes') || undefined,
+      party: party.count() ? party.values().map((m) => ({ ...m, name_kana: katakana(m.name_kana) })) : undefined,
     };
     if (isAdmin && overrideBox.checked) {
       body.override_window = true;
@@ -401,18 +439,45 @@ export function mount(root, ctx) {
         refreshList();
       } catch (p) {
         const extra = [];
+        // Someone coming with the caller already holds a booking for their procedure: say who.
+        const member = p.body && p.body.party_member;
+        if (member) extra.push(h('p', { 'data-testid': 'party-member-has' }, t('party.memberHas', { name: member })));
         if ((p.code === 'window_closed' || p.code === 'window_not_open') && isAdmin && !overrideBox.checked) extra.push(t('phone.overrideHint'));
         showProblem(p, {
-          form, summary, lang, labels: LABELS, prefix: 'p-', extra,
+          form, summary, lang, labels: labels(), prefix: 'p-', extra,
           onAlternative: (slot) => { choose(slot); clearProblems(null, summary); submitBtn.focus(); },
         });
       }
     });
   });
 
-  function readBack(r) {
-    const chars = [...r.reservation_number].map((c) => h('span', { class: 'ch' + (c === '-' ? ' dash' : '') },
+  /** A reservation number's characters, each with how to read it out. */
+  function numberChars(number) {
+    return [...number].map((c) => h('span', { class: 'ch' + (c === '-' ? ' dash' : '') },
       h('b', null, c), h('small', null, lang === 'en' ? READING_EN[c] || '' : READING[c] || '')));
+  }
+
+  /** The people booked with the caller: each one's number to read out, and what they bring. */
+  function partyReadBack(members) {
+    if (!members.length) return null;
+    return h('div', { class: 'party-readback', 'data-testid': 'readback-party' },
+      h('h3', null, t('party.numbers')),
+      h('ol', { class: 'plain' }, members.map((m, i) => {
+        const procedure = ctx.procedures.find((p) => p.id === m.procedure);
+        const bring = h('details', { class: 'bring' });
+        renderBring(bring, procedure, m.applicant_type, t, { collapsed: true, headingLevel: 4 });
+        return h('li', { 'data-testid': 'readback-member', 'data-number': m.reservation_number },
+          h('p', { class: 'member' }, h('span', { class: 'person' }, t('party.person', { n: i + 2 })), ' ',
+            h('span', { class: 'kana' }, m.name_kana, ' 様')),
+          h('div', { class: 'big-number', 'aria-label': m.reservation_number, 'data-testid': 'readback-member-number' }, numberChars(m.reservation_number)),
+          h('p', null, procedure ? procedureName(procedure, lang) : m.procedure, ' ・ ', t('applicant.' + m.applicant_type),
+            m.representative_name ? ` (${t('party.representative_name')}: ${m.representative_name})` : ''),
+          bring);
+      })));
+  }
+
+  function readBack(r) {
+    const chars = numberChars(r.reservation_number);
     const nextBtn = h('button', { type: 'button', class: 'btn big', id: 'next-call', onclick: reset }, t('phone.nextCall'));
     const printBtn = h('button', { type: 'button', class: 'btn', id: 'print-slip', onclick: () => window.print() }, t('phone.print'));
     const counter = ctx.counters.find((c) => c.id === r.counter) || {};
@@ -434,6 +499,7 @@ export function mount(root, ctx) {
           procedure ? procedureName(procedure, lang) : r.procedure, ' ・ ', t('applicant.' + r.applicant_type)),
         r.visits > 1 && r.visit !== 2 ? h('p', { class: 'notice no-print', 'data-testid': 'readback-visits' }, t('phone.twoVisits', { n: r.visits })) : null,
         bring,
+        partyReadBack(r.party || []),
         r.email
           ? h('p', { class: 'hint' }, t('phone.mailed', { email: r.email }))
           : h('p', { class: 'notice no-print', 'data-testid': 'readback-nomail' }, t('phone.noMail')),
@@ -456,6 +522,7 @@ export function mount(root, ctx) {
     chosenEl.hidden = true;
     repField.hidden = true;
     overrideReason.hidden = true;
+    newParty();
     clearProblems(form, summary);
     result.hidden = true;
     caller.hidden = false;
@@ -464,7 +531,13 @@ export function mount(root, ctx) {
     whenInput.focus();
   }
 
-  ctx.onCounterChange = () => { nextCache = null; today = null; chosen = null; chosenEl.hidden = true; onWhenInput().catch(showLoadProblem); };
+  ctx.onCounterChange = () => {
+    nextCache = null; today = null; chosen = null; chosenEl.hidden = true;
+    // The other counter may take fewer people in one booking: those typed in are kept as far as it does.
+    newParty(party.values());
+    onWhenInput().catch(showLoadProblem);
+  };
+  newParty();
   showNext().catch(showLoadProblem);
   whenInput.focus();
   return () => clearTimeout(debounce);

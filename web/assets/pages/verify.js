@@ -659,9 +659,10 @@ function onBookingProblem(p) {
   }
   const slotCodes = ['slot_full', 'window_closed', 'window_not_open', 'day_closed', 'slot_not_found', 'lottery_period'];
   const extra = [];
-  if (p.party_member) {
+  const member = p.body && p.body.party_member;
+  if (member) {
     // Someone coming with the resident already holds this procedure's booking: say who.
-    extra.push(h('p', { 'data-testid': 'party-member-has' }, t('party.memberHas', { name: p.party_member })));
+    extra.push(h('p', { 'data-testid': 'party-member-has' }, t('party.memberHas', { name: member })));
   }
   if (p.code === 'seats_available') {
     // The day has free seats again: book one of them instead of waiting.
