@@ -684,3 +684,99 @@ async fn staff_cancelling_the_first_person_or_closing_the_day_mail_the_party_onc
         );
     }
 }
+
+#[tokio::test]
+async fn a_voluntary_proxy_in_a_party_keeps_their_own_second_visit_and_the_party_one_reminder() {
+    let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
+    let phone = app.staff_token("operator", "phone").await;
+    let mut body = crate::helpers::phone_booking_body("city-hall.2027-01-04.1000", 1);
+    body["email"] = json!("proxy.family@example.jp");
+    body["party"] = json!([{
+        "procedure": "pin-reset", "applicant_type": "voluntary_proxy",
+        "name": "電話 祖母", "name_kana": "デンワ ソボ", "representative_name": "電話 太郎1",
+    }]);
+    let res = app.post_staff_reservation(&phone, &body).await;
+    let status = res.status();
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{r}");
+    let member = r["party"][0]["reservation_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.drain_outbox().await;
+
+    // The day before (the year-end break between): one reminder, listing the grandmother.
+    app.clock.set(jst("2026-12-28T10:00:00+09:00"));
+    let env = app.state.job_runner().env();
+    let reminded = madoguchi::testing::run_body(
+        &app.state.db,
+        &env,
+        madoguchi::testing::Job::Reminders,
+        jst("2026-12-28T10:00:00+09:00"),
+    )
+    .await
+    .expect("job runs");
+    assert_eq!(reminded, 1, "one reminder for the party");
+    app.drain_outbox().await;
+    let reminder = app
+        .smtp
+        .only_message_to("proxy.family@example.jp", "【ご予約の確認】");
+    assert!(reminder.text.contains(&member), "{}", reminder.text);
+
+    // At the desk the party is served together; the proxy's first visit is completed, so the
+    // mail about their second visit goes out, for them alone.
+    app.clock.set(jst("2027-01-04T09:50:00+09:00"));
+    let desk = app.staff_token("madoguchi", "desk").await;
+    let post = |path: String, body: Value| {
+        let (app, desk) = (&app, desk.clone());
+        async move {
+            app.as_staff(
+                Method::POST,
+                &format!("/api/v1/desk/city-hall/{path}"),
+                Some(&desk),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        post(
+            "check-ins".into(),
+            json!({"reservation_number": r["reservation_number"]})
+        )
+        .await
+        .status(),
+        201
+    );
+    let called: Value = post("calls".into(), json!({"desk": "1"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ticket = called["ticket"].as_str().unwrap();
+    assert_eq!(
+        post(format!("tickets/{ticket}/complete"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    app.drain_outbox().await;
+    let invite = app
+        .smtp
+        .only_message_to("proxy.family@example.jp", "【2回目のご来庁について】");
+    assert!(invite.text.contains(&member), "{}", invite.text);
+    let reader = app.staff_token("reader", "phone").await;
+    let m: Value = app
+        .as_staff(
+            Method::GET,
+            &format!("/api/v1/staff/reservations/{member}"),
+            Some(&reader),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["status"], "completed");
+    assert!(m["second_visit"]["bookable_from"].is_string(), "{m}");
+}
