@@ -155,20 +155,7 @@ async fn an_expired_hold_frees_its_seat_at_the_expiry_second_to_the_waiting_list
     let (token, h) = held(&app, 1, SLOT, None).await;
     app.book_as(2, "city-hall.2027-02-10.0930").await;
     // The day is full for the web (the hold counts): someone joins the waiting list.
-    let waiter = app.verified_token("waiter@example.jp").await;
-    let res = app
-        .post_json(
-            "/api/v1/waitlist",
-            &json!({
-                "verification_token": waiter, "counter": "city-hall", "date": "2027-02-10",
-                "procedure": "pin-reset", "applicant_type": "holder",
-                "name": "待機 一郎", "name_kana": "タイキ イチロウ", "phone": "08011112222",
-            }),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let entry: Value = res.json().await.unwrap();
-    let entry_token = entry["manage_token"].as_str().unwrap().to_string();
+    let entry_token = join_waitlist(&app, "waiter").await;
     // One second before the expiry: held, and the sweeper leaves it.
     app.clock.set(jst("2026-12-01T12:09:59+09:00"));
     assert_eq!(sweep(&app).await, 0);

@@ -19,6 +19,21 @@ fn child(n: usize, procedure: &str) -> Value {
     })
 }
 
+/// Books `who` and `members` on `slot` with the link `token`; the 201 answer.
+async fn book_party(
+    app: &TestApp,
+    token: &str,
+    slot: &str,
+    who: usize,
+    members: Vec<Value>,
+) -> Value {
+    let res = app.book(&party_body(token, slot, who, members)).await;
+    let status = res.status();
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{r}");
+    r
+}
+
 fn party_body(token: &str, slot: &str, who: usize, members: Vec<Value>) -> Value {
     let mut body = booking_body(token, slot, who);
     body["party"] = Value::Array(members);
@@ -267,17 +282,14 @@ async fn a_party_is_one_booking_for_the_address_limit_and_at_most_max_party_size
 async fn cancelling_one_member_frees_one_seat_and_the_manage_link_cancels_the_rest() {
     let app = spawn_app_with(jst(NOON), |_| {}).await;
     let token = app.verified_token("family@example.jp").await;
-    let r: Value = app
-        .book(&party_body(
-            &token,
-            SLOT,
-            1,
-            vec![child(1, "pin-reset"), child(2, "pin-reset")],
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r = book_party(
+        &app,
+        &token,
+        SLOT,
+        1,
+        vec![child(1, "pin-reset"), child(2, "pin-reset")],
+    )
+    .await;
     let manage = r["manage_token"].as_str().unwrap();
     let member = r["party"][0]["reservation_number"].as_str().unwrap();
     let delete = |path: String| {
@@ -320,12 +332,7 @@ async fn cancelling_one_member_frees_one_seat_and_the_manage_link_cancels_the_re
 async fn the_manage_link_moves_the_whole_party_or_none_of_it() {
     let app = spawn_app_with(jst(NOON), |_| {}).await;
     let token = app.verified_token("family@example.jp").await;
-    let r: Value = app
-        .book(&party_body(&token, SLOT, 1, vec![child(1, "pin-reset")]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r = book_party(&app, &token, SLOT, 1, vec![child(1, "pin-reset")]).await;
     let manage = r["manage_token"].as_str().unwrap();
     // A slot with one seat left cannot take both.
     let tight = "city-hall.2027-02-10.1000";
@@ -618,30 +625,17 @@ async fn a_party_larger_than_its_hold_takes_the_other_seats_or_none() {
 async fn staff_cancelling_the_first_person_or_closing_the_day_mail_the_party_once() {
     let app = spawn_app_with(jst(NOON), |_| {}).await;
     let token = app.verified_token("family@example.jp").await;
-    let r: Value = app
-        .book(&party_body(
-            &token,
-            SLOT,
-            1,
-            vec![child(1, "pin-reset"), child(2, "pin-reset")],
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r = book_party(
+        &app,
+        &token,
+        SLOT,
+        1,
+        vec![child(1, "pin-reset"), child(2, "pin-reset")],
+    )
+    .await;
     let token = app.verified_token("other.family@example.jp").await;
     let other_day = "city-hall.2027-02-12.0900";
-    let o: Value = app
-        .book(&party_body(
-            &token,
-            other_day,
-            5,
-            vec![child(3, "pin-reset")],
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o = book_party(&app, &token, other_day, 5, vec![child(3, "pin-reset")]).await;
     app.drain_outbox().await;
     let admin = app.staff_token("boss", "admin").await;
     let lead = r["reservation_number"].as_str().unwrap();
