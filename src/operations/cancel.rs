@@ -22,24 +22,7 @@ pub(crate) fn cancel_by_token(
     now: DateTime<Utc>,
 ) -> Result<ReservationRow, BookingError> {
     let row = get_by_token(conn, manage_token)?;
-    // A party's first person cancels the party: the others first (their seats freed, no mail
-    // of their own), then the first person, whose mail lists them.
-    let party: Vec<ReservationRow> = repo::led_by(conn, &row)?
-        .into_iter()
-        .filter(|m| m.status == ReservationStatus::Confirmed)
-        .collect();
-    if row.status == ReservationStatus::Confirmed && now.naive_utc() < row.starts_at {
-        for m in &party {
-            let quiet = Cancellation {
-                by: CancelledBy::Resident,
-                reason: None,
-                message: None,
-                manage_token: None,
-                mail: Mailed::No,
-            };
-            cancel_row(conn, &ctx, m.clone(), &quiet, now)?;
-        }
-    }
+    let party = cancel_others_of(conn, &ctx, &row, (CancelledBy::Resident, None, None), now)?;
     let how = Cancellation {
         by: CancelledBy::Resident,
         reason: None,
@@ -48,6 +31,35 @@ pub(crate) fn cancel_by_token(
         mail: Mailed::Listing(&party),
     };
     cancel_row(conn, &ctx, row, &how, now)
+}
+
+/// When `row` is a party's first person and can still be cancelled, the party's others still
+/// confirmed are cancelled first (their seats freed, no mail of their own: the first person's
+/// lists them); returns them. Empty for anyone else.
+fn cancel_others_of(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    row: &ReservationRow,
+    (by, reason, message): (CancelledBy, Option<&str>, Option<&str>),
+    now: DateTime<Utc>,
+) -> Result<Vec<ReservationRow>, BookingError> {
+    if row.status != ReservationStatus::Confirmed || now.naive_utc() >= row.starts_at {
+        return Ok(Vec::new());
+    }
+    let quiet = Cancellation {
+        by,
+        reason,
+        message,
+        manage_token: None,
+        mail: Mailed::No,
+    };
+    let mut cancelled = Vec::new();
+    for m in repo::led_by(conn, row)? {
+        if m.status == ReservationStatus::Confirmed {
+            cancelled.push(cancel_row(conn, ctx, m, &quiet, now)?);
+        }
+    }
+    Ok(cancelled)
 }
 
 /// A party's first person cancels one of the others (by their number): that seat is freed
@@ -109,23 +121,9 @@ pub(crate) fn cancel_by_number(
     let row = repo::find_by_number(conn, number)?.ok_or(BookingError::ReservationNotFound)?;
     // Staff cancelling a party's first person cancel the party, as the resident's link does
     // (each of the others by their own number cancels that one alone).
-    let party: Vec<ReservationRow> = repo::led_by(conn, &row)?
-        .into_iter()
-        .filter(|m| m.status == ReservationStatus::Confirmed)
-        .collect();
-    let mut rows = Vec::with_capacity(party.len() + 1);
-    if row.status == ReservationStatus::Confirmed && now.naive_utc() < row.starts_at {
-        for m in &party {
-            let quiet = Cancellation {
-                by: CancelledBy::Staff,
-                reason: Some(reason),
-                message,
-                manage_token: None,
-                mail: Mailed::No,
-            };
-            rows.push(cancel_row(conn, &ctx, m.clone(), &quiet, now)?);
-        }
-    }
+    let staff = (CancelledBy::Staff, Some(reason), message);
+    let party = cancel_others_of(conn, &ctx, &row, staff, now)?;
+    let mut rows = party.clone();
     let already = row.status == ReservationStatus::Cancelled;
     let how = Cancellation {
         by: CancelledBy::Staff,

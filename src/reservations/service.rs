@@ -414,14 +414,8 @@ fn store_members(
     lead: &ReservationRow,
     members: &mut [ReservationRow],
 ) -> Result<(), BookingError> {
-    'member: for m in members.iter_mut() {
-        for _ in 0..20 {
-            if repo::insert_reservation_unless_number_taken(conn, m)? {
-                continue 'member;
-            }
-            m.reservation_number = new_reservation_number();
-        }
-        return Err(anyhow::anyhow!("no free reservation number after 20 tries").into());
+    for m in members.iter_mut() {
+        insert_numbered(conn, m, |_| Ok(()))?;
     }
     let ids: Vec<&str> = std::iter::once(lead)
         .chain(members.iter())
@@ -919,11 +913,7 @@ fn store_reservation(
     alongside: Alongside<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    for _ in 0..20 {
-        if repo::insert_reservation_unless_number_taken(conn, row)? {
-            return Ok(());
-        }
-        row.reservation_number = new_reservation_number();
+    insert_numbered(conn, row, |row| {
         *mail = confirmation_payload(
             ctx,
             row,
@@ -932,6 +922,23 @@ fn store_reservation(
             alongside.party,
             now,
         )?;
+        Ok(())
+    })
+}
+
+/// Inserts a reservation, drawing its number again while the number is taken (`renumbered`
+/// is told each new number, to write again what names it).
+fn insert_numbered(
+    conn: &mut Tx<'_>,
+    row: &mut ReservationRow,
+    mut renumbered: impl FnMut(&ReservationRow) -> Result<(), BookingError>,
+) -> Result<(), BookingError> {
+    for _ in 0..20 {
+        if repo::insert_reservation_unless_number_taken(conn, row)? {
+            return Ok(());
+        }
+        row.reservation_number = new_reservation_number();
+        renumbered(row)?;
     }
     Err(anyhow::anyhow!("no free reservation number after 20 tries").into())
 }
