@@ -1,5 +1,6 @@
 // Administration: slot capacity, closures, staff accounts, the mail outbox, the audit log,
-// statistics (with a CSV download) and the scheduled jobs with their latest runs.
+// statistics (charts with their figures in tables, and a CSV download) and the scheduled jobs
+// with their latest runs.
 
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
@@ -8,6 +9,7 @@ import { parts, addDays, fmtDate, fmtTime, fmtStamp } from '../lib/format.js';
 import { showProblem, clearProblems, markField, fieldMessage } from '../lib/problem.js';
 import { modal, confirmDialog } from '../lib/dialog.js';
 import { closedReasons } from '../lib/words.js';
+import { chart, legend, fitted, STYLES } from '../lib/charts.js';
 
 const head = (t, key, ...extra) => h('div', { class: 'view-head' }, h('h1', null, t(key)), ...extra);
 const field = (id, label, control, hint) => h('div', { class: 'field' },
@@ -498,6 +500,199 @@ export function mountAudit(root, ctx) {
 
 // ---------- statistics ----------
 
+/**
+ * Each day from `from` to `to` with its figures, every procedure together. Counts are summed.
+ * Waits are the longest of the day's procedures' p50 and p90: the answer has each procedure's
+ * percentiles but not the day's, and those of a whole day cannot be made from them. The longest
+ * procedure's value is an upper bound of the day's (if every procedure had 90% of its waits at
+ * or under X minutes, so had the day), and is the wait of the day's slowest procedure, so that
+ * is what is drawn, and named so on the chart. A day with no row has no figures, never zeros:
+ * before `today` nothing was booked or served there (or the counter was closed), and from
+ * `today` on the evening's run has not counted it yet (`gap`: 'none' | 'pending').
+ */
+export function dayFigures(rows, from, to, today) {
+  const byDate = new Map();
+  for (const r of rows) {
+    const d = byDate.get(r.date) || { booked: 0, completed: 0, no_show: 0, walk_ins: 0, p50: null, p90: null };
+    for (const k of ['booked', 'completed', 'no_show', 'walk_ins']) d[k] += r[k] || 0;
+    const w = r.wait_minutes || {};
+    if (w.p50 != null) d.p50 = Math.max(d.p50 ?? 0, w.p50);
+    if (w.p90 != null) d.p90 = Math.max(d.p90 ?? 0, w.p90);
+    byDate.set(r.date, d);
+  }
+  const days = [];
+  // At most 367 days (the server refuses longer ranges).
+  for (let date = from; date <= to && days.length < 367; date = addDays(date, 1)) {
+    const d = byDate.get(date);
+    days.push(d ? { date, gap: null, ...d } : { date, gap: date < today ? 'none' : 'pending' });
+  }
+  return days;
+}
+
+/** The hours from the first to the last with called tickets, those between without any as gaps. */
+export function hourFigures(hours) {
+  if (!hours.length) return [];
+  const byHour = new Map(hours.map((x) => [x.hour, x]));
+  const first = Math.min(...hours.map((x) => x.hour));
+  const last = Math.max(...hours.map((x) => x.hour));
+  const out = [];
+  for (let hour = first; hour <= last; hour++) {
+    const x = byHour.get(hour);
+    out.push(x ? { hour, gap: null, tickets: x.tickets, p50: x.wait_minutes?.p50 ?? null, p90: x.wait_minutes?.p90 ?? null } : { hour, gap: 'noCalls' });
+  }
+  return out;
+}
+
+/** The item with the highest value of `key` (the first of equals), or null when none has one. */
+const topOf = (items, key) => items.reduce((best, x) => (x[key] != null && (!best || x[key] > best[key]) ? x : best), null);
+const sum = (items, key) => items.reduce((n, x) => n + (x[key] || 0), 0);
+
+/**
+ * A table wider than its box (a narrow screen) scrolls sideways inside it: while it does, the box
+ * is a named region that takes the focus, so the arrow keys scroll it (WCAG 2.1.1). Returns a
+ * function that stops watching.
+ */
+function scrollableByKeyboard(wrap, labelledBy) {
+  const check = () => {
+    const scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+    for (const [k, v] of [['tabindex', '0'], ['role', 'region'], ['aria-labelledby', labelledBy]]) {
+      if (scrolls) wrap.setAttribute(k, v); else wrap.removeAttribute(k);
+    }
+  };
+  check();
+  if (typeof ResizeObserver !== 'function') return () => {};
+  const watch = new ResizeObserver(check);
+  watch.observe(wrap);
+  return () => watch.disconnect();
+}
+
+/** A chart's figures as a table: a caption, a column per figure, a row per day or hour. */
+function dataTable(id, caption, cols, rows) {
+  return h('div', { class: 'table-wrap chart-table' }, h('table', { class: 'data', 'data-testid': `chart-${id}-table` },
+    h('caption', { id: `ch-${id}-caption` }, caption),
+    h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', null, rows)));
+}
+
+/** The statistics drawn: four charts, each with its figures in a table. Returns its redrawers' stops. */
+function renderCharts(box, data, { from, to, counter }, { t, lang }) {
+  const days = dayFigures(data.days, from, to, today());
+  const hours = hourFigures(data.hours || []);
+  const year = parts(from).y !== parts(to).y || parts(to).y !== parts(today()).y;
+  const range = t('chart.range', { from: fmtDate(from, lang, { year }), to: fmtDate(to, lang, { year }) });
+  const dayName = (d) => fmtDate(d.date, lang);
+  const dayAxis = (d, i) => { const p = parts(d.date); return i === 0 || p.d === 1 ? `${p.m}/${p.d}` : String(p.d); };
+  const hourName = (x) => t('chart.hour', { h: x.hour });
+  const n = (v) => t('chart.n', { n: v });
+  const people = (v) => t('chart.people', { n: v });
+  const min = (v) => t('chart.min', { n: v });
+  const top = (items, key, name, unit) => { const b = topOf(items, key); return b ? t('chart.at', { when: name(b), what: unit(b[key]) }) : t('chart.top.none'); };
+  const gaps = days.filter((d) => d.gap).length;
+  // A day table's rows: a day with figures is a row; a run of days without them, of one kind,
+  // is one row naming its first and last day (a year's range stays readable).
+  const dayRows = (gapOf, span, cells) => {
+    const rows = [];
+    for (let i = 0; i < days.length;) {
+      const d = days[i];
+      const gap = gapOf(d);
+      if (!gap) {
+        rows.push(h('tr', { 'data-key': d.date }, h('th', { scope: 'row' }, dayName(d)), cells(d)));
+        i += 1;
+        continue;
+      }
+      let j = i;
+      while (j + 1 < days.length && gapOf(days[j + 1]) === gap) j += 1;
+      rows.push(h('tr', { 'data-key': d.date, 'data-to': days[j].date, class: 'gap' },
+        h('th', { scope: 'row' }, i === j ? dayName(d) : t('chart.range', { from: dayName(d), to: dayName(days[j]) })),
+        h('td', { colspan: span, class: 'gap' }, t('chart.gap.' + gap), j > i ? t('chart.ndays', { n: j - i + 1 }) : '')));
+      i = j + 1;
+    }
+    return rows;
+  };
+  const gapCell = (span, gap) => h('td', { colspan: span, class: 'gap' }, t('chart.gap.' + gap));
+  const dayCats = days.map((d, i) => ({ key: d.date, axis: dayAxis(d, i), name: dayName(d), gap: !!d.gap }));
+  const tip = (unit) => (c, sr, v) => `${c.name} ${sr.name} ${unit(v)}`;
+  const stops = [];
+  const cards = [];
+
+  function card(id, heading, hint, plot, keyOpts, table) {
+    const plotBox = h('div', { class: 'chart-plot' });
+    cards.push([plotBox, plot]);
+    return h('section', { class: 'card chart', 'aria-labelledby': `ch-${id}-h`, 'data-chart': id },
+      h('h2', { id: `ch-${id}-h` }, heading),
+      h('p', { class: 'hint' }, hint),
+      h('div', { class: 'chart-body' },
+        h('div', { class: 'chart-figure' }, plotBox, legend(id, plot.series, { kind: plot.kind, ...keyOpts })),
+        table));
+  }
+
+  // (a) bookings, completed and no-shows per day
+  const countCols = ['booked', 'completed', 'no_show'];
+  const daysSeries = countCols.map((k, i) => ({
+    key: k, name: t('chart.days.' + k), style: [STYLES.blue, STYLES.green, STYLES.orange][i], values: days.map((d) => (d.gap ? null : d[k])),
+  }));
+  const a = card('days', t('chart.days.h'), t('chart.days.hint'), {
+    id: 'days', kind: 'bars', categories: dayCats, series: daysSeries, yTitle: t('chart.axis.count'), xTitle: t('chart.axis.date'),
+    title: tip(n),
+    label: t('chart.days.label', { range, booked: sum(days, 'booked'), completed: sum(days, 'completed'), no_show: sum(days, 'no_show'), top: top(days, 'booked', dayName, n), gaps }),
+  }, { gap: t('chart.gap') }, dataTable('days', t('chart.table', { h: t('chart.days.h') }),
+    [t('stats.date'), ...daysSeries.map((sr) => sr.name)],
+    dayRows((d) => d.gap, 3, (d) => countCols.map((k) => h('td', { class: 'num' }, d[k])))));
+
+  // (b) waiting times per day
+  const waitsSeries = [
+    { key: 'p50', name: t('chart.waits.p50'), style: STYLES.blue, values: days.map((d) => (d.gap ? null : d.p50)) },
+    { key: 'p90', name: t('chart.waits.p90'), style: STYLES.orangeStripes, values: days.map((d) => (d.gap ? null : d.p90)) },
+  ];
+  const waitGap = (d) => d.gap || (d.p50 == null && d.p90 == null ? 'noCalls' : null);
+  const b = card('waits', t('chart.waits.h'), t('chart.waits.hint'), {
+    id: 'waits', kind: 'lines', categories: days.map((d, i) => ({ ...dayCats[i], gap: !!waitGap(d) })), series: waitsSeries,
+    yTitle: t('chart.axis.minutes'), xTitle: t('chart.axis.date'), title: tip(min),
+    label: t('chart.waits.label', { range, p50: top(days, 'p50', dayName, min), p90: top(days, 'p90', dayName, min), gaps: days.filter(waitGap).length }),
+  }, { gap: t('chart.gap') }, dataTable('waits', t('chart.table', { h: t('chart.waits.h') }),
+    [t('stats.date'), ...waitsSeries.map((sr) => sr.name)],
+    dayRows(waitGap, 2, (d) => ['p50', 'p90'].map((k) => h('td', { class: 'num' }, d[k] == null ? '–' : min(d[k]))))));
+
+  // (c) waiting times by the hour the ticket was taken
+  const hoursSeries = [
+    { key: 'p50', name: t('chart.hours.p50'), style: STYLES.blue, values: hours.map((x) => (x.gap ? null : x.p50)) },
+    { key: 'p90', name: t('chart.hours.p90'), style: STYLES.orangeStripes, values: hours.map((x) => (x.gap ? null : x.p90)) },
+  ];
+  const called = hours.filter((x) => !x.gap);
+  const c = hours.length
+    ? card('hours', t('chart.hours.h'), t('chart.hours.hint'), {
+      id: 'hours', kind: 'bars', categories: hours.map((x) => ({ key: String(x.hour), axis: t('chart.hour.axis', { h: x.hour }), name: hourName(x), gap: !!x.gap })),
+      series: hoursSeries, yTitle: t('chart.axis.minutes'), xTitle: t('chart.axis.hour'), title: tip(min), valueText: String,
+      label: t('chart.hours.label', {
+        range, first: hourName(called[0]), last: hourName(called[called.length - 1]), tickets: sum(called, 'tickets'),
+        p50: top(called, 'p50', hourName, min), p90: top(called, 'p90', hourName, min),
+      }),
+    }, { gap: hours.some((x) => x.gap) ? t('chart.gap') : null }, dataTable('hours', t('chart.table', { h: t('chart.hours.h') }),
+      [t('chart.axis.hour'), t('chart.hours.tickets'), ...hoursSeries.map((sr) => sr.name)],
+      hours.map((x) => h('tr', { 'data-key': String(x.hour), class: x.gap ? 'gap' : null }, h('th', { scope: 'row' }, hourName(x)),
+        x.gap ? gapCell(3, x.gap) : [h('td', { class: 'num' }, x.tickets), ...['p50', 'p90'].map((k) => h('td', { class: 'num' }, x[k] == null ? '–' : min(x[k])))]))))
+    : h('section', { class: 'card chart', 'aria-labelledby': 'ch-hours-h', 'data-chart': 'hours' },
+      h('h2', { id: 'ch-hours-h' }, t('chart.hours.h')), h('p', { class: 'empty' }, t('chart.hours.none', { range })));
+
+  // (d) walk-ins against bookings per day
+  const walkSeries = [
+    { key: 'walk_ins', name: t('chart.walkins.walk_ins'), style: STYLES.green, values: days.map((d) => (d.gap ? null : d.walk_ins)) },
+    { key: 'booked', name: t('chart.walkins.booked'), style: STYLES.blue, values: days.map((d) => (d.gap ? null : d.booked)) },
+  ];
+  const d4 = card('walkins', t('chart.walkins.h'), t('chart.walkins.hint'), {
+    id: 'walkins', kind: 'bars', categories: dayCats, series: walkSeries, yTitle: t('chart.axis.count'), xTitle: t('chart.axis.date'),
+    title: (cat, sr, v) => `${cat.name} ${sr.name} ${sr.key === 'walk_ins' ? people(v) : n(v)}`,
+    label: t('chart.walkins.label', { range, walk_ins: sum(days, 'walk_ins'), booked: sum(days, 'booked'), top: top(days, 'walk_ins', dayName, people), gaps }),
+  }, { gap: t('chart.gap') }, dataTable('walkins', t('chart.table', { h: t('chart.walkins.h') }),
+    [t('stats.date'), t('chart.walkins.walk_ins'), t('chart.walkins.booked')],
+    dayRows((d) => d.gap, 2, (d) => [h('td', { class: 'num' }, d.walk_ins), h('td', { class: 'num' }, d.booked)])));
+
+  replace(box, h('p', { class: 'chart-for' }, t('chart.for', { range, counter })), a, b, c, d4);
+  for (const [plotBox, plot] of cards) stops.push(fitted(plotBox, (width) => chart({ ...plot, width })));
+  for (const wrap of box.querySelectorAll('.chart-table')) stops.push(scrollableByKeyboard(wrap, wrap.querySelector('caption').id));
+  return stops;
+}
+
 export function mountStats(root, ctx) {
   const { t, lang } = ctx;
   const to = today();
@@ -506,16 +701,25 @@ export function mountStats(root, ctx) {
   const show = h('button', { type: 'submit', class: 'btn' }, t('slots.show'));
   const csv = h('button', { type: 'button', class: 'btn secondary', id: 'sx-csv' }, t('stats.csv'));
   const summary = h('div', { class: 'error-summary', hidden: true });
+  const charts = h('div', { class: 'charts', 'data-testid': 'charts' });
   const list = h('div');
   const form = h('form', { class: 'inline-form', novalidate: true },
     field('sx-from', t('stats.from'), fromI), field('sx-to', t('stats.to'), toI), show, csv);
-  replace(root, head(t, 'stats.h'), h('section', { class: 'card' }, summary, form, list));
+  replace(root, head(t, 'stats.h'), h('section', { class: 'card' }, summary, form), charts,
+    h('div', { class: 'card' }, h('h2', { id: 'sx-table-h' }, t('stats.table.h')), list));
   const query = () => endpoints.adminStats(fromI.value, toI.value, ctx.counter);
   const procName = (id) => { const p = ctx.procedures.find((x) => x.id === id); return p ? (lang === 'en' && p.name_en ? p.name_en : p.name) : id; };
+  const counterName = (id) => { const c = ctx.counters.find((x) => x.id === id); return c ? (lang === 'en' && c.name_en ? c.name_en : c.name) : id; };
+  let stops = [];
+  const stopCharts = () => { for (const stop of stops) stop(); stops = []; };
   async function load() {
     try {
+      const asked = { from: fromI.value, to: toI.value, counter: counterName(ctx.counter) };
       const data = await api(query());
       clearProblems(form, summary);
+      stopCharts();
+      if (data.days.length || (data.hours || []).length) stops = renderCharts(charts, data, asked, ctx);
+      else replace(charts);
       replace(list, data.days.length ? table(
         [t('stats.date'), t('search.procedure'), t('stats.booked'), t('stats.cancelled'), t('stats.completed'), t('stats.no_show'), t('stats.walk_ins'), t('stats.p50'), t('stats.p90')],
         data.days.map((d) => h('tr', null, h('td', null, fmtDate(d.date, lang)), h('td', null, procName(d.procedure)),
@@ -523,6 +727,8 @@ export function mountStats(root, ctx) {
           h('td', { class: 'num' }, d.wait_minutes && d.wait_minutes.p50 != null ? d.wait_minutes.p50 : ''),
           h('td', { class: 'num' }, d.wait_minutes && d.wait_minutes.p90 != null ? d.wait_minutes.p90 : ''))), 'stats')
         : h('p', { class: 'empty' }, t('none')));
+      const wrap = list.querySelector('.table-wrap');
+      if (wrap) stops.push(scrollableByKeyboard(wrap, 'sx-table-h'));
     } catch (p) {
       showProblem(p, { form, summary, lang, prefix: 'sx-' });
     }
@@ -542,6 +748,7 @@ export function mountStats(root, ctx) {
   form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
   ctx.onCounterChange = load;
   load();
+  return stopCharts;
 }
 
 // ---------- scheduled jobs ----------
