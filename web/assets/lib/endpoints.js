@@ -90,6 +90,22 @@ export const deskTicket = (counter, ticket, action) => `${desk(counter)}/tickets
 /** The screen's event stream; after a reconnect it resumes after `lastEventId` (0: from now). */
 export const deskDisplay = (counter, lastEventId = 0) =>
   `${desk(counter)}/display${query({ last_event_id: lastEventId || undefined })}`;
+/**
+ * The printed ticket (番号札): a whole HTML page for an 80 mm receipt printer, fetched with the
+ * staff token (desk, admin, or the counter's kiosk) and printed from a frame (lib/print.js).
+ * Not under the API's prefix; `date` (YYYY-MM-DD) defaults to the counter's today.
+ */
+export const deskTicketPrint = (counter, ticket, date) =>
+  `/desk/tickets/${seg(ticket)}/print${query({ counter, date: date || undefined })}`;
+
+// ---------- tickets people follow on their phones (public, by the ticket's public id) ----------
+
+/** GET: where the ticket stands (number, place in line, estimated wait, the desk once called). */
+export const ticketView = (publicId) => `${V1}/tickets/${seg(publicId)}`;
+/** The ticket's event stream (`ticket` events: the same view, whenever it changes). */
+export const ticketEvents = (publicId) => `${ticketView(publicId)}/events`;
+/** POST (no body): mail me once when my turn nears. */
+export const ticketAlert = (publicId) => `${ticketView(publicId)}/alert`;
 
 // ---------- administration ----------
 

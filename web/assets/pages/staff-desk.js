@@ -1,7 +1,9 @@
 // The front desk's day: check-in by typed or scanned number (a USB scanner types and ends with
 // Enter, even when the field is not focused), walk-in tickets, "call next" for this desk (its
 // name kept on this browser), complete / no-show / recall, the waiting order with estimates,
-// and the day's bookings; refreshed every few seconds.
+// and the day's bookings; refreshed every few seconds. A ticket just issued, and each one
+// waiting, can be printed (lib/print.js: the 80 mm receipt with its QR code); with "a printer
+// here" ticked (kept on this browser) each ticket prints as it is issued.
 
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
@@ -9,8 +11,10 @@ import { h, $, replace, busy, store } from '../lib/dom.js';
 import { fmtTime, fmtDate, fmtClock, deskWords } from '../lib/format.js';
 import { showProblem, clearProblems } from '../lib/problem.js';
 import { modal } from '../lib/dialog.js';
+import { printTicket } from '../lib/print.js';
 
 const DESK_KEY = 'madoguchi.desk.name';
+const PRINTER_KEY = 'madoguchi.desk.printer';
 const REFRESH_MS = 5000;
 
 /** HJ3K7WXA, hj3k-7wxa, ＨＪ３Ｋ－７ＷＸＡ → HJ3K-7WXA */
@@ -29,6 +33,8 @@ export function mount(root, ctx) {
 
   const deskInput = h('input', { id: 'd-desk', name: 'desk', value: store.get(DESK_KEY) || '', maxlength: 8, autocomplete: 'off', 'aria-describedby': 'd-desk-hint' });
   const autoBox = h('input', { type: 'checkbox', id: 'd-auto', checked: true });
+  const printerBox = h('input', { type: 'checkbox', id: 'd-printer', checked: store.get(PRINTER_KEY) === true });
+  printerBox.addEventListener('change', () => store.set(PRINTER_KEY, printerBox.checked));
   const updated = h('span', { class: 'updated', 'aria-live': 'off' });
   const dayLabel = h('span', { class: 'count' });
   const refreshBtn = h('button', { type: 'button', class: 'btn small secondary', onclick: () => load() }, t('refresh'));
@@ -64,6 +70,7 @@ export function mount(root, ctx) {
     h('div', { class: 'desk-bar' },
       h('div', { class: 'field' }, h('label', { for: 'd-desk' }, t('desk.name')), h('span', { class: 'hint', id: 'd-desk-hint' }, t('desk.name.hint')), deskInput),
       h('label', { class: 'checkbox', for: 'd-auto' }, autoBox, h('span', null, t('desk.auto'))),
+      h('label', { class: 'checkbox', for: 'd-printer' }, printerBox, h('span', null, t('desk.printer'))),
       refreshBtn),
     h('div', { class: 'cols' },
       h('div', null,
@@ -103,8 +110,32 @@ export function mount(root, ctx) {
     return isSecond ? h('span', { class: 'visit2-badge', 'data-testid': 'visit2' }, t('desk.visit2')) : null;
   }
 
-  function result(el, ok, text, ticket) {
-    replace(el, h('p', { class: 'result ' + (ok ? 'ok' : 'bad') }, ticket ? h('span', { class: 'ticket' }, ticket) : null, text));
+  function result(el, ok, text, ticket, ...after) {
+    replace(el, h('p', { class: 'result ' + (ok ? 'ok' : 'bad') }, ticket ? h('span', { class: 'ticket' }, ticket) : null, text), ...after);
+  }
+
+  // ---- printing ----
+
+  /** Prints a ticket of this counter (the receipt printer's page); says how it went. */
+  async function print(ticket, date, button) {
+    await busy(button, async () => {
+      try {
+        await printTicket({ counter: ctx.counter, ticket, date: date || (queue && queue.date) || undefined });
+        ctx.toast(t('desk.printed', { ticket }));
+      } catch (p) {
+        if (p && p.status === 401) return;
+        ctx.toast(t('desk.printFailed', { ticket, reason: (p && (p.title || p.message)) || '' }), true);
+      }
+    });
+  }
+
+  /** The print button under a ticket just issued; printed at once when this desk has a printer. */
+  function issued(tk) {
+    const date = (/^\d{4}-\d{2}-\d{2}/.exec(String(tk.issued_at || '')) || [])[0];
+    const button = h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'print', 'data-key': `print-issued:${tk.ticket}`, onclick: (e) => print(tk.ticket, date, e.currentTarget) },
+      t('desk.print.issued'), h('span', { class: 'visually-hidden' }, ` ${tk.ticket}`));
+    if (printerBox.checked) print(tk.ticket, date, button);
+    return h('div', { class: 'actions' }, button);
   }
 
   // ---- check-in ----
@@ -115,7 +146,7 @@ export function mount(root, ctx) {
     await busy(scanBtn, async () => {
       try {
         const tk = await api(endpoints.deskCheckIns(ctx.counter), { method: 'POST', body: { reservation_number: n } });
-        result(scanResult, true, t('desk.checkin.done', { ticket: tk.ticket, number: tk.reservation_number || n, position: tk.position, wait: tk.estimated_wait_minutes }), tk.ticket);
+        result(scanResult, true, t('desk.checkin.done', { ticket: tk.ticket, number: tk.reservation_number || n, position: tk.position, wait: tk.estimated_wait_minutes }), tk.ticket, issued(tk));
         ctx.toast(`${tk.ticket} ← ${n}`);
         await load();
       } catch (p) {
@@ -161,7 +192,7 @@ export function mount(root, ctx) {
       try {
         const body = walkSel.value ? { procedure: walkSel.value } : {};
         const tk = await api(endpoints.deskWalkIns(ctx.counter), { method: 'POST', body });
-        result(walkResult, true, t('desk.walkin.done', { ticket: tk.ticket, position: tk.position, wait: tk.estimated_wait_minutes }), tk.ticket);
+        result(walkResult, true, t('desk.walkin.done', { ticket: tk.ticket, position: tk.position, wait: tk.estimated_wait_minutes }), tk.ticket, issued(tk));
         walkSel.value = '';
         await load();
       } catch (p) {
@@ -304,7 +335,7 @@ export function mount(root, ctx) {
     renderCurrent();
     replace(waitingEl, h('h2', { id: 'waiting-h' }, t('desk.waiting', { n: queue.waiting.length })),
       queue.waiting.length ? table(
-        [t('desk.col.pos'), t('desk.col.ticket'), t('desk.col.kind'), t('desk.col.slot'), t('desk.col.issued'), t('desk.col.wait')],
+        [t('desk.col.pos'), t('desk.col.ticket'), t('desk.col.kind'), t('desk.col.slot'), t('desk.col.issued'), t('desk.col.wait'), t('desk.col.print')],
         queue.waiting.map((tk) => h('tr', { 'data-ticket': tk.ticket },
           h('td', { class: 'num' }, tk.position),
           h('td', { class: 'ticket-cell' }, tk.ticket),
@@ -312,7 +343,11 @@ export function mount(root, ctx) {
             tk.procedure ? h('small', { class: 'proc-note' }, procName(tk.procedure)) : null),
           h('td', null, tk.slot_starts_at ? fmtTime(tk.slot_starts_at) : '—'),
           h('td', null, fmtTime(tk.issued_at)),
-          h('td', { class: 'num' }, t('desk.minutes', { n: tk.estimated_wait_minutes })))), 'waiting')
+          h('td', { class: 'num' }, t('desk.minutes', { n: tk.estimated_wait_minutes })),
+          h('td', { class: 'actions-cell' }, h('button', {
+            type: 'button', class: 'btn small secondary', 'data-action': 'print', 'data-key': `print:${tk.ticket}`,
+            onclick: (e) => print(tk.ticket, queue.date, e.currentTarget),
+          }, t('desk.print'), h('span', { class: 'visually-hidden' }, ` ${tk.ticket}`))))), 'waiting')
         : h('p', { class: 'empty' }, t('desk.nobody')));
     replace(calledEl, h('h2', { id: 'called-h' }, t('desk.called', { n: queue.called.length })),
       queue.called.length ? table(
