@@ -393,10 +393,45 @@ pub struct QueueSettings {
     /// Waiting-room streams one client address may hold at once.
     #[serde(default = "default_display_streams_per_address")]
     pub display_streams_per_address: u32,
+    /// The languages the waiting-room screen shows its words in and speaks each call in,
+    /// Japanese first (`DISPLAY_LANGUAGES` lists those it has words for).
+    #[serde(default = "default_display_languages")]
+    pub display_languages: Vec<String>,
+    /// A reserved visitor who asked is mailed when this many people or fewer are ahead.
+    #[serde(default = "default_notify_ahead")]
+    pub notify_ahead: u32,
+    /// Ticket pages one client address may follow live at once (a waiting room's phones share
+    /// the hall's address; beyond, 429).
+    #[serde(default = "default_ticket_streams_per_address")]
+    pub ticket_streams_per_address: u32,
+    /// How old (milliseconds) a counter's ticket board may be before a ticket page reads it
+    /// again: the database sees one queue read per counter per interval, however many phones
+    /// follow their tickets (changes made at this instance refresh it at once).
+    #[serde(default = "default_ticket_board_ms")]
+    pub ticket_board_ms: u64,
 }
+
+/// The languages the waiting-room screen has words for.
+pub const DISPLAY_LANGUAGES: &[&str] = &["ja", "en", "zh-Hans", "ko", "vi", "pt", "tl"];
 
 fn default_display_streams_per_address() -> u32 {
     16
+}
+
+fn default_display_languages() -> Vec<String> {
+    vec!["ja".to_string(), "en".to_string()]
+}
+
+fn default_notify_ahead() -> u32 {
+    3
+}
+
+fn default_ticket_streams_per_address() -> u32 {
+    200
+}
+
+fn default_ticket_board_ms() -> u64 {
+    2000
 }
 
 impl QueueSettings {
@@ -888,6 +923,33 @@ impl Settings {
         );
     }
 
+    /// The waiting-room screen's languages (Japanese first, each one it has words for) and
+    /// the ticket pages' limits.
+    fn check_queue(&self, check: &mut Checks) {
+        let q = &self.queue;
+        check.that(
+            q.display_languages.first().map(String::as_str) == Some("ja"),
+            "queue.display_languages: must start with \"ja\" (Japanese first)".into(),
+        );
+        for lang in &q.display_languages {
+            check.that(
+                DISPLAY_LANGUAGES.contains(&lang.as_str()),
+                format!(
+                    "queue.display_languages: {lang:?} is not one of {}",
+                    DISPLAY_LANGUAGES.join(", ")
+                ),
+            );
+        }
+        check.that(
+            q.ticket_streams_per_address >= 1,
+            "queue.ticket_streams_per_address: must be at least 1".into(),
+        );
+        check.that(
+            (100..=60_000).contains(&q.ticket_board_ms),
+            "queue.ticket_board_ms: must be between 100 and 60000".into(),
+        );
+    }
+
     /// The server, database, mail, clock, retention, waiting list, second visit and log.
     fn check_service(&self, check: &mut Checks) {
         self.check_backup(check);
@@ -942,6 +1004,7 @@ impl Settings {
             self.retention.days >= 1,
             "retention.days: must be at least 1".into(),
         );
+        self.check_queue(check);
         check.that(
             self.waitlist.offer_minutes >= 1,
             "waitlist.offer_minutes: must be at least 1".into(),

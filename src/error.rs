@@ -289,6 +289,9 @@ error_codes! {
     DeskServing = 409, "desk_serving",
         "This desk is still serving a visitor the call did not name.",
         "この窓口番号では、呼び出しで指定されていない方をまだ対応中です。";
+    AlertUnavailable = 409, "alert_unavailable",
+        "This ticket cannot send a mail when its turn nears: only a booked visitor who gave a mail address can ask, while waiting.",
+        "この番号札では、順番が近づいたときのメールをお送りできません(メールアドレスを登録してご予約の方が、お待ちの間だけ申し込めます)。";
     // Fairness: the waiting list and the second visit.
     // Lotteries (抽選予約).
     LotteryNotFound = 404, "lottery_not_found",

@@ -25,6 +25,7 @@ mod lottery;
 mod mail;
 mod metrics;
 mod operations;
+mod qr;
 mod queue;
 mod reservations;
 mod staff;

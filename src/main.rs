@@ -102,11 +102,14 @@ enum StaffCommand {
     Add {
         #[arg(long)]
         login: String,
-        /// phone, desk or admin
+        /// phone, desk, admin or kiosk
         #[arg(long)]
         role: String,
         #[arg(long)]
         display_name: Option<String>,
+        /// A kiosk's counter (required with `--role kiosk`).
+        #[arg(long)]
+        counter: Option<String>,
         /// Read the password from standard input (required: never pass it as an argument).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -352,6 +355,7 @@ fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
             login,
             role,
             display_name,
+            counter,
             password_stdin: _,
         } => {
             let mut password = String::new();
@@ -364,6 +368,7 @@ fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
                     display_name,
                     role,
                     password,
+                    counter,
                 },
                 &settings.staff,
                 now,

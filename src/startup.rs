@@ -103,6 +103,9 @@ impl Application {
         let displays = Arc::new(http::feeds::Displays::new(
             calendar.counters().iter().map(|c| c.id.clone()),
         ));
+        let tickets = Arc::new(http::boards::Boards::new(
+            calendar.counters().iter().map(|c| c.id.clone()),
+        ));
         let clients = Arc::new(client_addresses(&settings, &db, clock.now()).await?);
         let metrics_access = Arc::new(http::client::MetricsAccess {
             token: settings.metrics.token(),
@@ -129,6 +132,7 @@ impl Application {
             fair_start: Arc::default(),
             lotteries: Arc::default(),
             displays,
+            tickets,
             clients,
             metrics_access,
             staff_networks,

@@ -178,6 +178,7 @@ diesel::table! {
         totp_secret -> Nullable<Text>,
         totp_enrolled_at -> Nullable<Timestamp>,
         totp_last_step -> Nullable<BigInt>,
+        counter_id -> Nullable<Text>,
     }
 }
 
@@ -259,6 +260,9 @@ diesel::table! {
         desk -> Nullable<Text>,
         calls -> Integer,
         finished_at -> Nullable<Timestamp>,
+        public_id -> Text,
+        alert_requested_at -> Nullable<Timestamp>,
+        alert_sent_at -> Nullable<Timestamp>,
     }
 }
 

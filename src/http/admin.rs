@@ -33,9 +33,11 @@ pub(crate) struct StaffBody {
     /// 3 to 40 of a-z, 0-9, '.', '_' and '-'.
     login: String,
     password: String,
-    /// `phone`, `desk` or `admin`.
+    /// `phone`, `desk`, `admin` or `kiosk`.
     role: String,
     display_name: String,
+    /// A kiosk's counter (required for `kiosk`; other roles have none).
+    counter: Option<String>,
 }
 
 /// Creates a staff account.
@@ -48,6 +50,9 @@ pub(crate) async fn post_staff(
     body: JsonBody<StaffBody>,
 ) -> Result<HttpResponse, AppError> {
     let b = body.parse()?;
+    if let Some(c) = b.counter.as_deref().filter(|c| !c.trim().is_empty()) {
+        state.calendar.get_counter(c.trim())?;
+    }
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     // The password is hashed (the slow part) on the blocking pool, outside the transaction.
@@ -59,6 +64,7 @@ pub(crate) async fn post_staff(
                 display_name: b.display_name,
                 role: b.role,
                 password: b.password,
+                counter: b.counter,
             },
             &settings.staff,
             now,
@@ -98,6 +104,8 @@ pub(crate) struct StaffPatchBody {
     display_name: Option<String>,
     /// Disabling ends the account's sessions at once.
     disabled: Option<bool>,
+    /// A kiosk's counter (changing it ends the kiosk's sessions).
+    counter: Option<String>,
 }
 
 /// Changes an account's role or name, or disables / enables it. The last enabled
@@ -113,6 +121,9 @@ pub(crate) async fn patch_staff(
     body: JsonBody<StaffPatchBody>,
 ) -> Result<HttpResponse, AppError> {
     let b = body.parse()?;
+    if let Some(c) = b.counter.as_deref().filter(|c| !c.trim().is_empty()) {
+        state.calendar.get_counter(c.trim())?;
+    }
     let login = path.into_inner();
     let now = state.clock.now();
     let actor = user.login.clone();
@@ -126,6 +137,7 @@ pub(crate) async fn patch_staff(
                     role: b.role,
                     display_name: b.display_name,
                     disabled: b.disabled,
+                    counter: b.counter,
                 },
                 &actor,
                 now,
@@ -557,7 +569,8 @@ pub(crate) async fn get_outbox(
 /// This area's rows of the route table.
 pub(super) fn routes() -> Vec<ApiRoute> {
     use Method as M;
-    let staff = || codes::<StaffError>(&[]);
+    // A kiosk's counter must exist (404 `counter_not_found`).
+    let staff = || codes::<(StaffError, CalendarError)>(&[]);
     let admin = || codes::<AdminError>(&[]);
     vec![
         api(

@@ -32,7 +32,10 @@ pub(crate) trait Policy {
 pub(crate) struct PhoneStaff;
 /// The day's queue: front-desk staff.
 pub(crate) struct DeskStaff;
-/// Reading reservations: every staff role.
+/// Checking in and issuing tickets at a counter: front-desk staff, and a kiosk at its own
+/// counter (the handler checks which with [`Authorized::serves`]).
+pub(crate) struct CounterStaff;
+/// Reading reservations: every staff role but a kiosk.
 pub(crate) struct AnyStaff;
 /// Administration.
 pub(crate) struct AdminOnly;
@@ -46,6 +49,9 @@ impl Policy for PhoneStaff {
 impl Policy for DeskStaff {
     const ROLES: &'static [Role] = &[Role::Desk];
 }
+impl Policy for CounterStaff {
+    const ROLES: &'static [Role] = &[Role::Desk, Role::Kiosk];
+}
 impl Policy for AnyStaff {
     const ROLES: &'static [Role] = &[Role::Phone, Role::Desk];
 }
@@ -53,7 +59,7 @@ impl Policy for AdminOnly {
     const ROLES: &'static [Role] = &[];
 }
 impl Policy for Myself {
-    const ROLES: &'static [Role] = &[Role::Phone, Role::Desk];
+    const ROLES: &'static [Role] = &[Role::Phone, Role::Desk, Role::Kiosk];
     const DURING_ENROLMENT: bool = true;
 }
 
@@ -66,6 +72,18 @@ impl<P: Policy> std::ops::Deref for Authorized<P> {
     type Target = StaffUser;
     fn deref(&self) -> &StaffUser {
         &self.user
+    }
+}
+
+impl<P: Policy> Authorized<P> {
+    /// Whether the account may work at `counter`: a kiosk only at its own (403 elsewhere),
+    /// every other role admitted by the policy anywhere.
+    pub(crate) fn serves(&self, counter: &str) -> Result<(), AppError> {
+        match (self.user.role, self.user.counter.as_deref()) {
+            (Role::Kiosk, Some(own)) if own == counter => Ok(()),
+            (Role::Kiosk, _) => Err(ErrorCode::Forbidden.into()),
+            _ => Ok(()),
+        }
     }
 }
 

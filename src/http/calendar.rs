@@ -80,6 +80,9 @@ pub(crate) struct CountersJson {
     #[schema(example = "noreply@madoguchi.example")]
     pub mail_from: String,
     pub counters: Vec<CounterJson>,
+    /// `queue.display_languages`: the waiting-room screen's languages, Japanese first.
+    #[schema(example = json!(["ja", "en"]))]
+    pub display_languages: Vec<String>,
 }
 
 /// The counters and their hours (fixed by the configuration: made once, kept compressed).
@@ -111,6 +114,7 @@ pub(crate) async fn get_counters(req: HttpRequest, state: web::Data<AppState>) -
             city_name: state.settings.city_name.clone(),
             mail_from: state.mailer.from_address(),
             counters,
+            display_languages: state.settings.queue.display_languages.clone(),
         };
         Encoded::hashed(
             "application/json",

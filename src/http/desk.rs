@@ -5,12 +5,12 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{Authorized, DeskStaff};
+use super::auth::{Authorized, CounterStaff, DeskStaff};
 use super::body::JsonBody;
 use super::calendar::check_date_range;
 use super::json::{StaffReservationJson, TicketJson};
 use super::problem::AppError;
-use super::route::{api, codes, Access, ApiRoute, DESK};
+use super::route::{api, codes, Access, ApiRoute, COUNTER, DESK};
 use super::state::AppState;
 use crate::calendar::CalendarError;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
@@ -131,21 +131,24 @@ pub(crate) struct CheckInBody {
     responses((status = 201, description = "The ticket, with position and estimate", body = TicketJson)))]
 pub(crate) async fn post_check_in(
     state: web::Data<AppState>,
-    user: Authorized<DeskStaff>,
+    user: Authorized<CounterStaff>,
     path: web::Path<String>,
     body: JsonBody<CheckInBody>,
 ) -> Result<HttpResponse, AppError> {
+    let counter = path.into_inner();
+    user.serves(&counter)?;
     let number = body.parse()?.reservation_number;
     if number.trim().is_empty() {
         return Err(Invalid::field("reservation_number", FieldProblem::Required).into());
     }
-    let counter = path.into_inner();
+    let touched = counter.clone();
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let issued = state
         .db
         .write(move |conn| service::check_in(conn, s.booking_ctx(), &counter, &number, &actor, now))
         .await?;
+    state.tickets.touch(&touched);
     Ok(HttpResponse::Created().json(TicketJson::issued(&state, &issued)))
 }
 
@@ -164,10 +167,11 @@ pub(crate) struct WalkInBody {
     responses((status = 201, description = "The ticket, with position and estimate", body = TicketJson)))]
 pub(crate) async fn post_walk_in(
     state: web::Data<AppState>,
-    user: Authorized<DeskStaff>,
+    user: Authorized<CounterStaff>,
     path: web::Path<String>,
     body: JsonBody<WalkInBody>,
 ) -> Result<HttpResponse, AppError> {
+    user.serves(&path)?;
     let procedure = body
         .parse_optional()?
         .and_then(|b| b.procedure)
@@ -181,6 +185,7 @@ pub(crate) async fn post_walk_in(
             service::walk_in(conn, s.booking_ctx(), &counter, procedure, &actor, now)
         })
         .await?;
+    state.tickets.touch(&issued.ticket.counter_id);
     Ok(HttpResponse::Created().json(TicketJson::issued(&state, &issued)))
 }
 
@@ -264,6 +269,7 @@ pub(crate) async fn post_call(
     let desk = parse_label(&body.desk, DESK_NAME_MAX).map_err(|p| Invalid::field("desk", p))?;
     let settle = body.settle.as_ref().map(settle_first).transpose()?;
     let counter = path.into_inner();
+    let touched = counter.clone();
     let now = state.clock.now();
     let (s, actor) = (state.get_ref().clone(), user.login.clone());
     let called = state
@@ -274,6 +280,7 @@ pub(crate) async fn post_call(
             service::call_next(conn, ctx, &counter, &desk, settle, &actor, now)
         })
         .await?;
+    state.tickets.touch(&touched);
     match called {
         None => Ok(HttpResponse::NoContent().finish()),
         Some(t) => {
@@ -313,6 +320,7 @@ async fn settle(
     if outcome == Outcome::Recall {
         state.display_notify.notify_waiters();
     }
+    state.tickets.touch(&t.ticket.counter_id);
     Ok(HttpResponse::Ok().json(TicketJson::of(
         &state,
         &t.ticket,
@@ -372,14 +380,14 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         api(
             M::POST,
             "/api/v1/desk/{counter}/check-ins",
-            DESK,
+            COUNTER,
             desk(),
             post_check_in,
         ),
         api(
             M::POST,
             "/api/v1/desk/{counter}/walk-ins",
-            DESK,
+            COUNTER,
             desk(),
             post_walk_in,
         ),

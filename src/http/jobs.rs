@@ -118,8 +118,20 @@ pub(crate) struct DayStatsJson {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HourStatsJson {
+    /// 0–23, the counter's local time.
+    pub hour: u32,
+    /// Tickets taken in that hour and called.
+    pub tickets: i64,
+    pub wait_minutes: WaitJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct StatsJson {
     pub days: Vec<DayStatsJson>,
+    /// Waiting times over the whole range by the hour of the day the ticket was taken (the
+    /// counter's local time), hours with called tickets only.
+    pub hours: Vec<HourStatsJson>,
 }
 
 fn wants_csv(req: &HttpRequest) -> bool {
@@ -196,11 +208,22 @@ pub(crate) async fn get_stats(
         return Err(Invalid::field("to", FieldProblem::RangeTooLong { max_days: 366 }).into());
     }
     let now = state.clock.now();
-    let rows = state
+    let as_csv = wants_csv(&req);
+    let calendar = state.calendar.clone();
+    let (rows, hours) = state
         .db
-        .run(move |conn| stats::list_or_compute(conn, from, to, counter.as_deref(), today, now))
+        .run(move |conn| {
+            let rows = stats::list_or_compute(conn, from, to, counter.as_deref(), today, now)?;
+            // The CSV is the days' table; the hours go to the JSON (the console's chart).
+            let tz_of = |c: &str| calendar.counter(c).map_or(chrono_tz::Asia::Tokyo, |c| c.tz);
+            let hours = match as_csv {
+                true => Vec::new(),
+                false => stats::hours(conn, from, to, counter.as_deref(), &tz_of)?,
+            };
+            Ok::<_, diesel::result::Error>((rows, hours))
+        })
         .await?;
-    if wants_csv(&req) {
+    if as_csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((
@@ -222,7 +245,12 @@ pub(crate) async fn get_stats(
     if !accept_ok {
         return Err(ErrorCode::NotAcceptable.into());
     }
-    Ok(HttpResponse::Ok().json(StatsJson {
+    Ok(HttpResponse::Ok().json(stats_json(rows, hours)))
+}
+
+/// The figures as JSON: the days' rows and the range's hours.
+fn stats_json(rows: Vec<DailyStatsRow>, hours: Vec<stats::HourFigures>) -> StatsJson {
+    StatsJson {
         days: rows
             .into_iter()
             .map(|r| DayStatsJson {
@@ -240,7 +268,18 @@ pub(crate) async fn get_stats(
                 },
             })
             .collect(),
-    }))
+        hours: hours
+            .into_iter()
+            .map(|h| HourStatsJson {
+                hour: h.hour,
+                tickets: h.tickets,
+                wait_minutes: WaitJson {
+                    p50: h.wait_p50,
+                    p90: h.wait_p90,
+                },
+            })
+            .collect(),
+    }
 }
 
 /// This area's rows of the route table.

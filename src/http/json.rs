@@ -286,6 +286,9 @@ pub(crate) struct TicketJson {
     /// form is to be checked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub visit: Option<u32>,
+    /// What the ticket's QR code names: its page is `/ticket/{public_id}` (for the visitor's
+    /// phone), its view `GET /api/v1/tickets/{public_id}`.
+    pub public_id: String,
 }
 
 impl TicketJson {
@@ -302,6 +305,7 @@ impl TicketJson {
             called_at: t.called_at.map(|s| stored(s, tz)),
             desk: t.desk.clone(),
             calls: t.calls,
+            public_id: t.public_id.clone(),
             position: None,
             estimated_wait_minutes: None,
             visit: None,
@@ -326,6 +330,9 @@ pub(crate) struct StaffJson {
     pub disabled: bool,
     /// The account signs in with an authenticator app (a second factor).
     pub totp_enrolled: bool,
+    /// A kiosk's counter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counter: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -339,6 +346,7 @@ impl StaffJson {
             role: row.role,
             disabled: row.disabled,
             totp_enrolled: row.totp_enrolled_at.is_some(),
+            counter: row.counter_id.clone(),
             created_at: stored(row.created_at, tz),
             updated_at: stored(row.updated_at, tz),
         }

@@ -144,16 +144,22 @@ fn clock_headers(state: &AppState, headers: &mut actix_web::http::header::Header
     }
 }
 
-/// The paths of the staff side: staff requests and the waiting-room screens.
-const STAFF_PATHS: [&str; 3] = ["/api/v1/staff/", "/api/v1/desk/", "/api/v1/admin/"];
+/// The paths of the staff side: staff requests, the waiting-room screens and the printed
+/// tickets.
+const STAFF_PATHS: [&str; 4] = [
+    "/api/v1/staff/",
+    "/api/v1/desk/",
+    "/api/v1/admin/",
+    "/desk/",
+];
 
 /// Whether `path` is the staff side's (its own lane at the database, never shed).
 pub(crate) fn is_staff_path(path: &str) -> bool {
     STAFF_PATHS.iter().any(|p| path.starts_with(p))
 }
 
-/// The pages of the staff side (the console, the waiting-room screens).
-const STAFF_PAGES: [&str; 3] = ["/staff/", "/display/", "/staff"];
+/// The pages of the staff side (the console, the waiting-room screens, the kiosks).
+const STAFF_PAGES: [&str; 4] = ["/staff/", "/display/", "/staff", "/kiosk/"];
 
 /// While the process stops (SIGTERM): a request not yet taken is answered 503 `busy` with
 /// `Retry-After` and `Connection: close` (the next process, or another instance behind the

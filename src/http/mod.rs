@@ -10,6 +10,7 @@
 pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod auth;
+pub(crate) mod boards;
 pub(crate) mod body;
 pub(crate) mod booking;
 pub(crate) mod calendar;
@@ -32,11 +33,13 @@ pub(crate) mod metrics;
 pub(crate) mod middleware;
 pub(crate) mod openapi;
 pub(crate) mod pages;
+pub(crate) mod print;
 pub(crate) mod problem;
 pub(crate) mod reservations;
 pub(crate) mod route;
 pub(crate) mod staff;
 pub(crate) mod state;
+pub(crate) mod tickets;
 pub(crate) mod verifications;
 pub(crate) mod waitlist;
 
@@ -73,6 +76,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
         admin::routes(),
         jobs::routes(),
         desk::routes(),
+        tickets::routes(),
+        print::routes(),
     ]
     .into_iter()
     .flatten()
@@ -98,6 +103,8 @@ pub(crate) fn area_paths() -> Vec<utoipa::openapi::OpenApi> {
         admin::Paths::openapi(),
         jobs::Paths::openapi(),
         desk::Paths::openapi(),
+        tickets::Paths::openapi(),
+        print::Paths::openapi(),
     ]
 }
 

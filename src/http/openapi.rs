@@ -17,6 +17,7 @@ use super::route::{api, own};
 use super::route::{Access, ApiRoute};
 use super::state::AppState;
 use crate::error::{ErrorCode, Facts, Lang};
+use crate::staff::Role;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +37,7 @@ The service never accepts or stores an individual number (マイナンバー) or
         (name = "booking", description = "Residents: email verification, booking, the manage link"),
         (name = "staff", description = "Staff sign-in, phone bookings, search and cancel"),
         (name = "desk", description = "The front desk: check-in, walk-ins, calls, the waiting-room stream"),
+        (name = "tickets", description = "A visitor's ticket on their phone: place in line, the wait, the desk when called (public, by the ticket's QR code)"),
         (name = "admin", description = "Accounts, capacity, closures, audit log, outbox"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
         (name = "pages", description = "HTML pages served by the same binary"),
@@ -97,7 +99,9 @@ fn common_errors(route: &ApiRoute, op: &Value) -> Vec<ErrorCode> {
         codes.push(ErrorCode::Unauthenticated);
         codes.push(ErrorCode::NetworkNotAllowed);
         codes.push(ErrorCode::TotpEnrolmentRequired);
-        if roles.len() < 2 {
+        // A role it does not admit, or a kiosk at another counter than its own.
+        let every = [Role::Phone, Role::Desk, Role::Kiosk];
+        if !every.iter().all(|r| roles.contains(r)) || route.access == super::route::COUNTER {
             codes.push(ErrorCode::Forbidden);
         }
     }

@@ -47,6 +47,20 @@ pub(super) fn routes() -> Vec<ApiRoute> {
             own(&[]),
             pages::get_display_page,
         ),
+        api(
+            M::GET,
+            "/ticket/{public_id}",
+            Public,
+            own(&[]),
+            pages::get_ticket_page,
+        ),
+        api(
+            M::GET,
+            "/kiosk/{counter}",
+            Public,
+            own(&[]),
+            pages::get_kiosk_page,
+        ),
     ]
 }
 
@@ -59,6 +73,8 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     crate::web::get_manage_page,
     crate::web::get_staff_redirect,
     crate::web::get_staff_page,
-    crate::web::get_display_page
+    crate::web::get_display_page,
+    crate::web::get_ticket_page,
+    crate::web::get_kiosk_page
 ))]
 pub(super) struct Paths;

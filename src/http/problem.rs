@@ -311,6 +311,7 @@ impl Refusal for DeskError {
             ErrorCode::TicketNotFound,
             ErrorCode::TicketNotCalled,
             ErrorCode::DeskServing,
+            ErrorCode::AlertUnavailable,
         ];
         codes.extend(CalendarError::codes());
         codes
@@ -633,6 +634,8 @@ impl From<DeskError> for AppError {
                     desk: Some(desk),
                     ..Facts::default()
                 }),
+            DeskError::NoSuchTicket => ErrorCode::TicketNotFound.into(),
+            DeskError::AlertUnavailable => ErrorCode::AlertUnavailable.into(),
             DeskError::Db(e) => e.into(),
             DeskError::Unexpected(e) => e.into(),
         }

@@ -19,10 +19,12 @@ pub enum Access {
 
 pub(crate) const PHONE: Access = Access::Staff(&[Role::Phone]);
 pub(crate) const DESK: Access = Access::Staff(&[Role::Desk]);
+/// Check-ins and walk-in tickets (`auth::CounterStaff`): a kiosk too, at its own counter.
+pub(crate) const COUNTER: Access = Access::Staff(&[Role::Desk, Role::Kiosk]);
 pub(crate) const ANY_STAFF: Access = Access::Staff(&[Role::Phone, Role::Desk]);
 pub(crate) const ADMIN: Access = Access::Staff(&[]);
 /// A staff member's own account (`auth::Myself`): every role.
-pub(crate) const MYSELF: Access = ANY_STAFF;
+pub(crate) const MYSELF: Access = Access::Staff(&[Role::Phone, Role::Desk, Role::Kiosk]);
 
 /// One row of the route table.
 pub struct ApiRoute {

@@ -149,6 +149,9 @@ pub(crate) struct MeJson {
     pub login: String,
     pub display_name: String,
     pub role: Role,
+    /// A kiosk's counter: the only one it works at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counter: Option<String>,
     /// The account signs in with an authenticator app.
     pub totp_enrolled: bool,
     /// The role must (`staff.require_totp_for`).
@@ -180,6 +183,7 @@ pub(crate) async fn get_current_session(
         login: user.login.clone(),
         display_name: user.display_name.clone(),
         role: user.role,
+        counter: user.counter.clone(),
         totp_enrolled: second_factor::is_enrolled(&account),
         totp_required: state
             .settings

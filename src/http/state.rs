@@ -32,6 +32,8 @@ pub struct AppState {
     pub message_domain: Arc<str>,
     /// Who is asking: the client's address behind trusted proxies, and its keyed hash.
     pub(crate) clients: Arc<super::client::ClientAddresses>,
+    /// The ticket pages' boards, one per counter, and their streams.
+    pub(crate) tickets: Arc<super::boards::Boards>,
     /// The waiting-room screens' feeds, one per counter.
     pub(crate) displays: Arc<super::feeds::Displays>,
     /// Who may read `/metrics`.

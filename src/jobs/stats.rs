@@ -278,6 +278,58 @@ fn days_with_visits(
     Ok(days)
 }
 
+/// Waiting times by the hour of the day a ticket was taken (the counter's local time), over
+/// a range of days: how the day's rush moves, for the console's chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HourFigures {
+    pub hour: u32,
+    /// Tickets taken in that hour that were called.
+    pub tickets: i64,
+    pub wait_p50: Option<i64>,
+    pub wait_p90: Option<i64>,
+}
+
+/// The range's tickets that were called, by the hour they were taken in, computed from the
+/// tickets (which retention keeps: they hold no personal data). `tz_of` gives a counter's
+/// time zone.
+pub(crate) fn hours(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    counter: Option<&str>,
+    tz_of: &dyn Fn(&str) -> chrono_tz::Tz,
+) -> QueryResult<Vec<HourFigures>> {
+    let mut q = tickets::table
+        .filter(tickets::service_on.between(from, to))
+        .filter(tickets::called_at.is_not_null())
+        .select((tickets::counter_id, tickets::issued_at, tickets::called_at))
+        .into_boxed();
+    if let Some(c) = counter {
+        q = q.filter(tickets::counter_id.eq(c.to_string()));
+    }
+    let rows: Vec<(String, NaiveDateTime, Option<NaiveDateTime>)> = q.load(conn)?;
+    let mut by_hour: BTreeMap<u32, Vec<i64>> = BTreeMap::new();
+    for (counter, issued, called) in rows {
+        let Some(called) = called else { continue };
+        use chrono::Timelike;
+        let hour = issued.and_utc().with_timezone(&tz_of(&counter)).hour();
+        let wait = ((called - issued).num_seconds().max(0) + 30) / 60;
+        by_hour.entry(hour).or_default().push(wait);
+    }
+    Ok(by_hour
+        .into_iter()
+        .map(|(hour, mut waits)| {
+            waits.sort_unstable();
+            HourFigures {
+                hour,
+                tickets: waits.len() as i64,
+                wait_p50: percentile(&waits, 0.5),
+                wait_p90: percentile(&waits, 0.9),
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::percentile;

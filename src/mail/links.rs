@@ -41,6 +41,11 @@ impl<'a> Links<'a> {
         format!("{}/booking/manage?lottery={token}", self.base)
     }
 
+    /// A ticket's page on the visitor's phone.
+    pub(crate) fn ticket(&self, public_id: &str) -> String {
+        format!("{}/ticket/{public_id}", self.base)
+    }
+
     /// A waiting-list entry's page: see, accept, leave.
     pub(crate) fn waitlist(&self, token: &str) -> String {
         format!("{}/booking/manage?waitlist={token}", self.base)

@@ -58,6 +58,8 @@ pub enum MailKind {
     LotteryEntered,
     /// Not drawn: how to book what is left.
     LotteryLost,
+    /// At the counter: the visitor asked to be told when their turn nears (`queue.notify_ahead`).
+    TurnNear,
 }
 
 crate::db::text_enum!(MailKind {
@@ -72,13 +74,14 @@ crate::db::text_enum!(MailKind {
     WaitlistEnded => "waitlist_ended",
     LotteryEntered => "lottery_entered",
     LotteryLost => "lottery_lost",
+    TurnNear => "turn_near",
 });
 
 impl MailKind {
     /// Mail that a resident is waiting for right now (the link to book with) goes first.
     pub fn priority(self) -> i32 {
         match self {
-            MailKind::Verification | MailKind::WaitlistOffer => 0,
+            MailKind::Verification | MailKind::WaitlistOffer | MailKind::TurnNear => 0,
             MailKind::BookingConfirmed
             | MailKind::BookingChanged
             | MailKind::BookingCancelled
@@ -306,6 +309,19 @@ pub(crate) enum MailPayload {
     Reservation(Box<ReservationMail>),
     Waitlist(Box<WaitlistMail>),
     Lottery(Box<LotteryMail>),
+    Turn(TurnMail),
+}
+
+/// A visitor's turn nears: their ticket, how many are ahead, and its page. Nothing of who they
+/// are (a phone's lock screen in a waiting room shows it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TurnMail {
+    pub counter_name: String,
+    pub ticket: String,
+    pub ahead: u32,
+    pub estimated_wait_minutes: Option<u32>,
+    pub ticket_url: String,
+    pub sender_footer: String,
 }
 
 /// A mail to send, as the outbox keeps it until delivery.

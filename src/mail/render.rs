@@ -111,6 +111,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         "waitlist_ended.txt",
         include_str!("templates/waitlist_ended.txt"),
     ),
+    (
+        "turn_near.subject",
+        include_str!("templates/turn_near.subject"),
+    ),
+    ("turn_near.txt", include_str!("templates/turn_near.txt")),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -151,6 +156,11 @@ pub(crate) fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> 
                 serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
             render_with(kind, &p, None)
         }
+        MailKind::TurnNear => {
+            let p: crate::mail::TurnMail =
+                serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
+            render_with(kind, &p, None)
+        }
         MailKind::LotteryEntered | MailKind::LotteryLost => {
             let p: LotteryMail =
                 serde_json::from_str(payload).map_err(|e| format!("{kind} payload: {e}"))?;
@@ -175,7 +185,8 @@ pub(crate) fn render(kind: MailKind, payload: &str) -> Result<Rendered, String> 
                 | MailKind::WaitlistOffer
                 | MailKind::WaitlistEnded
                 | MailKind::LotteryEntered
-                | MailKind::LotteryLost => None,
+                | MailKind::LotteryLost
+                | MailKind::TurnNear => None,
             };
             render_with(kind, &p, ics)
         }

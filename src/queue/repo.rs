@@ -23,6 +23,11 @@ pub struct TicketRow {
     pub desk: Option<String>,
     pub calls: i32,
     pub finished_at: Option<NaiveDateTime>,
+    /// What the ticket's QR code and page name it by (`/ticket/{public_id}`): random.
+    pub public_id: String,
+    /// The visitor asked to be mailed when `queue.notify_ahead` people or fewer are ahead.
+    pub alert_requested_at: Option<NaiveDateTime>,
+    pub alert_sent_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -108,6 +113,52 @@ pub(crate) fn list_tickets(
         q = q.filter(tickets::status.eq(s));
     }
     q.load(conn)
+}
+
+/// A ticket by its public id (what its QR code and page name it by).
+pub(crate) fn find_by_public_id(
+    conn: &mut DbConnection,
+    public_id: &str,
+) -> QueryResult<Option<TicketRow>> {
+    tickets::table
+        .filter(tickets::public_id.eq(public_id))
+        .select(TicketRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Notes that the ticket's visitor asked to be told when their turn nears (the first ask
+/// counts; false if it had asked before).
+pub(crate) fn request_alert(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(
+        tickets::table
+            .find(id)
+            .filter(tickets::alert_requested_at.is_null()),
+    )
+    .set(tickets::alert_requested_at.eq(Some(now.naive_utc())))
+    .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// Marks the alert sent: true once only, so the mail goes out once whoever sends it.
+pub(crate) fn mark_alert_sent(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let touched = diesel::update(
+        tickets::table
+            .find(id)
+            .filter(tickets::alert_requested_at.is_not_null())
+            .filter(tickets::alert_sent_at.is_null()),
+    )
+    .set(tickets::alert_sent_at.eq(Some(now.naive_utc())))
+    .execute(conn)?;
+    Ok(touched == 1)
 }
 
 pub(crate) fn find_ticket(

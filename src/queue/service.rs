@@ -1,47 +1,20 @@
 //! The day's queue at a counter: check-in, walk-in tickets, calling, and the outcomes.
 //! Every desk write is audited in its own transaction.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
+pub(crate) use super::error::DeskError;
 use super::model::{TicketKind, TicketStatus};
-use super::next_to_call::{queue_order, Kind, Rule, Waiting};
 use super::repo::{self, TicketRow};
-use crate::calendar::{CalendarError, Counter};
+pub(crate) use super::waiting::ordered_waiting;
+use super::waiting::{estimated_waits, position_and_wait};
+use crate::calendar::Counter;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::reservations::model::{ReservationRow, ReservationStatus};
 use crate::reservations::numbers::normalise_reservation_number;
 use crate::reservations::repo as reservation_repo;
 use crate::reservations::service::Ctx;
 use crate::staff::audit::{self, Action, Detail};
-
-/// What the front desk refuses.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum DeskError {
-    #[error(transparent)]
-    Calendar(#[from] CalendarError),
-    #[error("no such procedure")]
-    ProcedureNotFound,
-    #[error("no such reservation")]
-    ReservationNotFound,
-    #[error("the reservation is cancelled")]
-    ReservationCancelled,
-    #[error("already checked in (ticket {ticket:?})")]
-    AlreadyCheckedIn { ticket: Option<String> },
-    #[error("the reservation is for counter {counter}")]
-    WrongCounter { counter: String },
-    #[error("the reservation is for {date}")]
-    NotToday { date: NaiveDate },
-    #[error("no ticket {label} today")]
-    TicketNotFound { label: String },
-    #[error("ticket {label} is {status}")]
-    TicketNotCalled { label: String, status: TicketStatus },
-    #[error("ticket {label} is called to desk {desk} and was not settled")]
-    DeskServing { label: String, desk: String },
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
 
 /// A ticket with where it stands in the queue now.
 #[derive(Debug, Clone)]
@@ -56,79 +29,14 @@ fn counter<'a>(ctx: &Ctx<'a>, id: &str) -> Result<&'a Counter, DeskError> {
     Ok(ctx.calendar.get_counter(id)?)
 }
 
-fn waiting_of(t: &TicketRow) -> Waiting {
-    Waiting {
-        kind: match t.kind {
-            TicketKind::Reserved => Kind::Reserved,
-            TicketKind::WalkIn => Kind::WalkIn,
-        },
-        issued_at: t.issued_at.and_utc(),
-        slot_starts_at: t.slot_starts_at.map(|s| s.and_utc()),
-        number: t.number,
-    }
-}
-
-/// A day's waiting tickets in the order they would be called now.
-pub(crate) fn ordered_waiting(
-    conn: &mut DbConnection,
-    ctx: &Ctx<'_>,
-    counter: &str,
-    day: NaiveDate,
-    now: DateTime<Utc>,
-) -> diesel::QueryResult<Vec<TicketRow>> {
-    let waiting = repo::list_tickets(conn, counter, day, Some(TicketStatus::Waiting))?;
-    let keys: Vec<Waiting> = waiting.iter().map(waiting_of).collect();
-    let order = queue_order(&keys, now, Rule::from(&ctx.settings.queue));
-    Ok(order.into_iter().map(|i| waiting[i].clone()).collect())
-}
-
-/// Where a ticket stands, and the estimate: the service minutes of everyone ahead, divided by
-/// the desks that called someone within `queue.desk_activity_minutes` (`queue.default_desks`
-/// when none has). It counts who waits now; reserved visitors who have not arrived yet may
-/// still go ahead of a walk-in, so it is a lower bound in the morning and close later on.
-fn position_and_wait(
-    conn: &mut DbConnection,
-    ctx: &Ctx<'_>,
-    ticket: &TicketRow,
-    now: DateTime<Utc>,
-) -> diesel::QueryResult<(Option<usize>, Option<u32>)> {
-    let q = &ctx.settings.queue;
-    let ordered = ordered_waiting(conn, ctx, &ticket.counter_id, ticket.service_on, now)?;
-    let Some(index) = ordered.iter().position(|t| t.id == ticket.id) else {
-        return Ok((None, None));
-    };
-    let ahead: u32 = ordered[..index]
-        .iter()
-        .map(|t| q.service_minutes_for(t.procedure_id.as_deref()))
-        .sum();
-    // A party's ticket takes the time of everyone checked in with it.
-    let reserved: Vec<String> = ordered[..index]
-        .iter()
-        .filter_map(|t| t.reservation_id.clone())
-        .collect();
-    let ahead = ahead
-        + reservation_repo::checked_in_mates(conn, &reserved)?
-            .iter()
-            .map(|(_, procedure)| q.service_minutes_for(Some(procedure)))
-            .sum::<u32>();
-    let desks = desks_calling(conn, ctx, &ticket.counter_id, now)?;
-    Ok((Some(index + 1), Some(ahead.div_ceil(desks))))
-}
-
-/// Desks that called someone within `queue.desk_activity_minutes`, else `queue.default_desks`.
-fn desks_calling(
-    conn: &mut DbConnection,
-    ctx: &Ctx<'_>,
-    counter: &str,
-    now: DateTime<Utc>,
-) -> diesel::QueryResult<u32> {
-    let q = &ctx.settings.queue;
-    let since = now - Duration::minutes(i64::from(q.desk_activity_minutes));
-    Ok(match repo::active_desks(conn, counter, since)? {
-        0 => q.default_desks,
-        n => u32::try_from(n).unwrap_or(1),
-    }
-    .max(1))
+/// A ticket's public id: 128 random bits, base64url (22 characters), short enough for a small
+/// QR code, and nothing one ticket's page could learn another's from.
+fn new_public_id() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn label(kind: TicketKind, number: i32) -> String {
@@ -158,6 +66,9 @@ fn new_ticket(
         desk: None,
         calls: 0,
         finished_at: None,
+        public_id: new_public_id(),
+        alert_requested_at: None,
+        alert_sent_at: None,
     }
 }
 
@@ -353,10 +264,8 @@ pub(crate) fn call_next(
     if let Some(settle) = settle_first {
         settle_desk(conn, ctx, counter, desk, settle, actor, now)?;
     }
-    let Some(next) = ordered_waiting(conn, &ctx, &counter.id, today, now)?
-        .into_iter()
-        .next()
-    else {
+    let ordered = ordered_waiting(conn, &ctx, &counter.id, today, now)?;
+    let Some(next) = ordered.first().cloned() else {
         return Ok(None);
     };
     if !repo::transition(
@@ -370,6 +279,8 @@ pub(crate) fn call_next(
         return Err(anyhow::anyhow!("ticket {} was taken under the queue lock", next.label).into());
     }
     repo::insert_call_event(conn, &counter.id, today, &next.label, desk, now)?;
+    // Everyone behind moved up one: those who asked are told when their turn nears.
+    super::follow::tell_near(conn, &ctx, counter, &ordered[1..], now)?;
     audit::record(
         conn,
         Some(actor),
@@ -615,21 +526,16 @@ pub(crate) fn queue(
         .iter()
         .map(|r| (r.id.clone(), r.reservation_number.clone()))
         .collect();
-    let q = &ctx.settings.queue;
-    let desks = desks_calling(conn, &ctx, &counter.id, now)?;
-    let mut ahead = 0u32;
+    let waits = estimated_waits(conn, &ctx, &counter.id, &ordered, now)?;
     let waiting = ordered
         .into_iter()
+        .zip(waits)
         .enumerate()
-        .map(|(i, t)| {
-            let wait = ahead.div_ceil(desks);
-            ahead += q.service_minutes_for(t.procedure_id.as_deref());
-            Issued {
-                ticket: t,
-                reservation_number: None,
-                position: Some(i + 1),
-                estimated_wait_minutes: Some(wait),
-            }
+        .map(|(i, (t, wait))| Issued {
+            ticket: t,
+            reservation_number: None,
+            position: Some(i + 1),
+            estimated_wait_minutes: Some(wait),
         })
         .collect();
     Ok(QueueView {

@@ -688,6 +688,18 @@ pub(crate) fn mark_completed_at(
     Ok(touched == 1)
 }
 
+/// Of `ids`, those whose resident gave a mail address.
+pub(crate) fn with_email(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    reservations::table
+        .filter(reservations::id.eq_any(ids))
+        .filter(reservations::email.is_not_null())
+        .select(reservations::id)
+        .load(conn)
+}
+
 pub(crate) fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ReservationRow>> {
     reservations::table
         .find(id)

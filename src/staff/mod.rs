@@ -35,12 +35,16 @@ pub enum Role {
     Desk,
     /// Administrators: everything, plus capacity, closures, accounts, audit and outbox.
     Admin,
+    /// A self-service terminal on the floor: checks reserved visitors in and issues walk-in
+    /// tickets at its own counter (named when the account is made), nothing else.
+    Kiosk,
 }
 
 crate::db::text_enum!(Role {
     Phone => "phone",
     Desk => "desk",
     Admin => "admin",
+    Kiosk => "kiosk",
 });
 
 /// A signed-in staff member, as the authorisation extractor yields it.
@@ -51,6 +55,8 @@ pub(crate) struct StaffUser {
     pub login: String,
     pub display_name: String,
     pub role: Role,
+    /// A kiosk's counter (other roles: None).
+    pub counter: Option<String>,
     pub session_id: String,
     /// The session may only enrol a second factor (its role requires one).
     pub enrol_only: bool,

@@ -19,7 +19,7 @@ impl StaffNetworks {
     /// The setting, parsed (it was checked when the configuration was loaded).
     pub(crate) fn from_settings(setting: &NetworksByRole) -> Result<Self, String> {
         let mut per_role = HashMap::new();
-        for role in [Role::Phone, Role::Desk, Role::Admin] {
+        for role in [Role::Phone, Role::Desk, Role::Admin, Role::Kiosk] {
             let list = parse_networks(setting.for_role(role.as_str()))?;
             per_role.insert(role, list);
         }
@@ -39,7 +39,7 @@ impl StaffNetworks {
     /// Whether some role may sign in from `ip`: checked before the password, so a stranger
     /// outside every network learns nothing of it.
     pub(crate) fn admits_some_role(&self, ip: Option<IpAddr>) -> bool {
-        [Role::Phone, Role::Desk, Role::Admin]
+        [Role::Phone, Role::Desk, Role::Admin, Role::Kiosk]
             .into_iter()
             .any(|r| self.admits(r, ip))
     }

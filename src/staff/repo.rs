@@ -18,6 +18,8 @@ pub struct StaffRow {
     pub updated_at: NaiveDateTime,
     /// When the account finished enrolling a second factor (None: it signs in without one).
     pub totp_enrolled_at: Option<NaiveDateTime>,
+    /// A kiosk's counter (other roles: None).
+    pub counter_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -170,7 +172,7 @@ pub(crate) fn revoke_sessions_of(
 pub(crate) fn update_staff(
     conn: &mut DbConnection,
     login: &str,
-    role: Option<Role>,
+    (role, counter): (Option<Role>, Option<Option<&str>>),
     display_name: Option<&str>,
     disabled: Option<bool>,
     now: DateTime<Utc>,
@@ -179,6 +181,7 @@ pub(crate) fn update_staff(
     let touched = diesel::update(target)
         .set((
             role.map(|r| staff::role.eq(r)),
+            counter.map(|c| staff::counter_id.eq(c.map(str::to_string))),
             display_name.map(|d| staff::display_name.eq(d.to_string())),
             disabled.map(|d| staff::disabled.eq(d)),
             staff::updated_at.eq(now.naive_utc()),

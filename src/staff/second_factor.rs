@@ -145,13 +145,7 @@ fn otpauth_uri(issuer: &str, login: &str, secret_base32: &str) -> String {
 }
 
 fn qr_svg(text: &str) -> Result<String, StaffError> {
-    let code = qrcode::QrCode::new(text.as_bytes())
-        .map_err(|e| StaffError::Unexpected(anyhow::anyhow!("qr code: {e}")))?;
-    Ok(code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(200, 200)
-        .quiet_zone(true)
-        .build())
+    crate::qr::svg(text, 200).map_err(StaffError::Unexpected)
 }
 
 /// The second-factor columns of an account.

@@ -62,6 +62,9 @@ pub struct NewStaff {
     pub display_name: String,
     pub role: String,
     pub password: String,
+    /// A kiosk's counter (required for `kiosk`, ignored for other roles; the caller checks
+    /// that it exists).
+    pub counter: Option<String>,
 }
 
 /// A staff member's name as shown in the console and the audit log.
@@ -130,6 +133,7 @@ pub fn prepare_staff(
             String::new()
         }
     };
+    let counter = kiosk_counter(role.as_ref().ok().copied(), input.counter, &mut errors);
     if let Err(p) = check_policy(&input.password, &login, settings.password_min_length) {
         errors.push(FieldError::new("password", p));
     }
@@ -147,7 +151,43 @@ pub fn prepare_staff(
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
         totp_enrolled_at: None,
+        counter_id: counter,
     })
+}
+
+/// The counter an account will have: the role it will have decides (a kiosk keeps, or is
+/// given, one; another role has none).
+fn counter_after(
+    role: Role,
+    given: Option<String>,
+    before: &StaffRow,
+) -> Result<Option<String>, StaffError> {
+    let mut errors = Vec::new();
+    let counter = kiosk_counter(Some(role), given.or(before.counter_id.clone()), &mut errors);
+    match errors.is_empty() {
+        true => Ok(counter),
+        false => Err(Invalid::fields(errors).into()),
+    }
+}
+
+/// A kiosk works at one counter, named when the account is made: required for `kiosk`, and
+/// no other role has one.
+fn kiosk_counter(
+    role: Option<Role>,
+    counter: Option<String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let counter = counter
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    match role {
+        Some(Role::Kiosk) if counter.is_none() => {
+            errors.push(FieldError::new("counter", FieldProblem::Required));
+            None
+        }
+        Some(Role::Kiosk) => counter,
+        _ => None,
+    }
 }
 
 /// Stores a prepared account, audited as `actor`'s write. 409 `login_taken`.
@@ -186,6 +226,8 @@ pub(crate) struct StaffChanges {
     pub role: Option<String>,
     pub display_name: Option<String>,
     pub disabled: Option<bool>,
+    /// A kiosk's counter (the caller checks that it exists).
+    pub counter: Option<String>,
 }
 
 /// Changes an account: role, display name, enabled or disabled. Disabling (or a role change)
@@ -227,15 +269,17 @@ pub(crate) fn update_staff(
     if loses_admin && repo::count_enabled_admins(conn)? <= 1 {
         return Err(StaffError::LastAdmin);
     }
+    let counter = counter_after(role.unwrap_or(before.role), changes.counter, &before)?;
+    let counter_changed = counter != before.counter_id;
     repo::update_staff(
         conn,
         &login,
-        role,
+        (role, counter_changed.then_some(counter.as_deref())),
         display_name.as_deref(),
         changes.disabled,
         now,
     )?;
-    let role_changed = role.is_some_and(|r| r != before.role);
+    let role_changed = role.is_some_and(|r| r != before.role) || counter_changed;
     let ended = if changes.disabled == Some(true) || role_changed {
         repo::revoke_sessions_of(conn, &before.id, now)?
     } else {

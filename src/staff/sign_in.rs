@@ -369,6 +369,7 @@ pub(crate) fn authenticate(
         login: staff.login,
         display_name: staff.display_name,
         role: staff.role,
+        counter: staff.counter_id,
         session_id: session.id,
         enrol_only: session.enrol_only,
         touch: now - last >= Duration::seconds(TOUCH_EVERY_S),

@@ -4,6 +4,7 @@
 //! reads them from the folder, so a page can be edited without rebuilding) and calling the JSON
 //! API. Nothing is loaded from another host: the Content-Security-Policy says so to the browser.
 
+pub(crate) mod print;
 mod words;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -17,7 +18,8 @@ struct Assets;
 /// Every page: the browser may load and connect to this origin only; no framing (except the
 /// waiting-room screen, which a signage player may frame from the same origin); no Referer,
 /// since the mail links carry tokens in their query strings.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+pub(crate) const CSP: &str =
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                    connect-src 'self'; media-src 'self' data:; object-src 'none'; base-uri 'none'; \
                    form-action 'self'; frame-ancestors 'self'";
 
@@ -134,6 +136,24 @@ pub(crate) async fn get_staff_redirect() -> HttpResponse {
     responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
 pub(crate) async fn get_display_page(req: HttpRequest) -> HttpResponse {
     asset_response(&req, "display.html", true)
+}
+
+/// A visitor's ticket on their phone (the QR code on the printed ticket): number, place in
+/// line, estimated wait, the desk when called; live.
+#[utoipa::path(get, path = "/ticket/{public_id}", tag = "pages",
+    params(("public_id" = String, Path)),
+    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
+pub(crate) async fn get_ticket_page(req: HttpRequest) -> HttpResponse {
+    asset_response(&req, "ticket.html", true)
+}
+
+/// A counter's self-service terminal, signed in with a `kiosk` account: check in by the
+/// confirmation's QR code or reservation number, or take a walk-in ticket; it prints.
+#[utoipa::path(get, path = "/kiosk/{counter}", tag = "pages",
+    params(("counter" = String, Path, example = "city-hall")),
+    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
+pub(crate) async fn get_kiosk_page(req: HttpRequest) -> HttpResponse {
+    asset_response(&req, "kiosk.html", true)
 }
 
 /// `/assets/{file}`: scripts, styles, the chime. Only files under `web/assets/`.

@@ -308,6 +308,7 @@ impl TestApp {
                         display_name: format!("{l} さん"),
                         role: r,
                         password: STAFF_PASSWORD.into(),
+                        counter: None,
                     },
                     &settings,
                     now,

@@ -28,3 +28,4 @@ mod operations;
 mod parties;
 mod sign_in;
 mod staff;
+mod tickets;

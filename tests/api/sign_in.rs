@@ -309,6 +309,7 @@ async fn staff_sign_in_only_from_their_networks() {
                             display_name: login.into(),
                             role: role.into(),
                             password: STAFF_PASSWORD.into(),
+                            counter: None,
                         },
                         &settings,
                         now,
