@@ -1,6 +1,7 @@
 // Pure functions of the pages, run in Node: the phone console's date-and-time reader, the desk's
 // reservation-number normaliser, the My Number check the forms warn with, date formatting, field
-// problems in the pages' words, the server's clock read from X-Madoguchi-Now, the API paths
+// problems in the pages' words, the waiting-room screen's calls and words in its seven
+// languages, the server's clock read from X-Madoguchi-Now, the API paths
 // of the endpoints module, and the pages' words against the glossary (docs/glossary.json).
 
 import { test } from 'node:test';
@@ -9,6 +10,7 @@ import { parseWhen } from '../../../web/assets/pages/staff-phone.js';
 import { normaliseNumber } from '../../../web/assets/pages/staff-desk.js';
 import { isIndividualNumber, checks } from '../../../web/assets/lib/resident.js';
 import { fmtSlot, fmtCountdown, fmtPhone, parts, deskWords, spokenCall } from '../../../web/assets/lib/format.js';
+import { DISPLAY_LANGUAGES, displayLanguages, screenWords, speechLang, spokenCalls, voiceFor } from '../../../web/assets/lib/languages.js';
 import { fieldMessage } from '../../../web/assets/lib/problem.js';
 import { serverClock } from '../../../web/assets/lib/api.js';
 import * as endpoints from '../../../web/assets/lib/endpoints.js';
@@ -58,6 +60,130 @@ test('a call is said with the ticket\'s letter as a letter and its number as a n
   for (const [ticket, desk, ja, en] of cases) assert.deepEqual(spokenCall(ticket, desk), { ja, en }, `${ticket} at ${desk}`);
   // Never digit by digit, never a zero read as a letter O.
   for (const [ticket, desk] of cases) assert.doesNotMatch(spokenCall(ticket, desk).en, /\b0\d|O-O|\d \d/);
+});
+
+test('the waiting-room screen says a call in each of its seven languages, Japanese first, in the order configured', () => {
+  assert.deepEqual(DISPLAY_LANGUAGES, ['ja', 'en', 'zh-Hans', 'ko', 'vi', 'pt', 'tl']);
+  const said = (ticket, desk) => Object.fromEntries(spokenCalls(ticket, desk, DISPLAY_LANGUAGES).map((l) => [l.lang, l.text]));
+  assert.deepEqual(said('R-012', '3'), {
+    ja: 'アール、12番の方、3番窓口へお越しください。',
+    en: 'Number R 12, please go to desk 3.',
+    'zh-Hans': '请 R 12 号到 3 号窗口。',
+    ko: 'R 12번 고객님, 3번 창구로 오십시오.',
+    vi: 'Xin mời quý khách số R 12 đến quầy số 3.',
+    pt: 'Senha R 12, por favor, compareça ao guichê 3.',
+    tl: 'Numero R 12, mangyaring pumunta sa counter 3.',
+  });
+  assert.deepEqual(said('W-007', '総合案内'), {
+    ja: 'ダブリュー、7番の方、総合案内へお越しください。',
+    en: 'Number W 7, please go to the desk shown on the screen.',
+    'zh-Hans': '请 W 7 号到屏幕上显示的窗口。',
+    ko: 'W 7번 고객님, 화면에 표시된 창구로 오십시오.',
+    vi: 'Xin mời quý khách số W 7 đến quầy hiển thị trên màn hình.',
+    pt: 'Senha W 7, por favor, compareça ao guichê indicado na tela.',
+    tl: 'Numero W 7, mangyaring pumunta sa counter na ipinapakita sa screen.',
+  });
+  assert.deepEqual(said('042', 'Info desk'), {
+    ja: '42番の方、Info deskへお越しください。',
+    en: 'Number 42, please go to Info desk.',
+    'zh-Hans': '请 42 号到 Info desk。',
+    ko: '42번 고객님, Info desk 창구로 오십시오.',
+    vi: 'Xin mời quý khách số 42 đến quầy Info desk.',
+    pt: 'Senha 42, por favor, compareça ao guichê Info desk.',
+    tl: 'Numero 42, mangyaring pumunta sa Info desk.',
+  });
+  assert.deepEqual(said('r-100', 'b'), {
+    ja: 'アール、100番の方、ビー番窓口へお越しください。',
+    en: 'Number R 100, please go to desk B.',
+    'zh-Hans': '请 R 100 号到 B 号窗口。',
+    ko: 'R 100번 고객님, B 창구로 오십시오.',
+    vi: 'Xin mời quý khách số R 100 đến quầy B.',
+    pt: 'Senha R 100, por favor, compareça ao guichê B.',
+    tl: 'Numero R 100, mangyaring pumunta sa counter B.',
+  });
+  // In the configured order, Japanese first even when the list forgets it; unknown tags left out.
+  assert.deepEqual(spokenCalls('R-001', '1', ['ja', 'ko', 'en']).map((l) => l.lang), ['ja', 'ko', 'en']);
+  assert.deepEqual(spokenCalls('R-001', '1', ['pt', 'xx', 'pt']).map((l) => l.lang), ['ja', 'pt']);
+  assert.deepEqual(spokenCalls('R-001', '1').map((l) => l.lang), ['ja', 'en'], 'ja and en by default');
+  // Japanese and English are spokenCall's words, which the other pages share.
+  for (const [ticket, desk] of [['R-012', '3'], ['W-007', '総合案内'], ['042', 'Info desk']]) {
+    const [ja, en] = spokenCalls(ticket, desk, ['ja', 'en']).map((l) => l.text);
+    assert.deepEqual({ ja, en }, spokenCall(ticket, desk));
+  }
+});
+
+test('in every language a ticket is its letter and its number (never digit by digit, never a leading zero), and a desk is named as staff name it', () => {
+  const tickets = [
+    ['R-012', ['R'], '12'], ['W-034', ['W'], '34'], ['R-001', ['R'], '1'], ['W-100', ['W'], '100'],
+    ['r-007', ['R'], '7'], ['w-010', ['W'], '10'], ['Ｒ－０５０', ['R'], '50'], ['R012', ['R'], '12'],
+    ['042', [], '42'], ['7', [], '7'], ['R-000', ['R'], '0'],
+  ];
+  const desks = [
+    ['3', 'number', '3'], ['12番', 'number', '12'], ['１番窓口', 'number', '1'], ['２', 'number', '2'],
+    ['05', 'number', '5'], ['a', 'letter', 'A'], ['B番窓口', 'letter', 'B'],
+    ['総合案内', 'screen', null], ['マイナンバー窓口', 'screen', null], ['Info desk', 'name', 'Info desk'],
+  ];
+  // Each language's word for the desk shown on the screen (a name only Japanese can read).
+  const screen = {
+    en: 'the desk shown on the screen', 'zh-Hans': '屏幕上显示的窗口', ko: '화면에 표시된 창구',
+    vi: 'quầy hiển thị trên màn hình', pt: 'guichê indicado na tela', tl: 'counter na ipinapakita sa screen',
+  };
+  let checked = 0;
+  for (const [ticket, letters, number] of tickets) {
+    for (const [desk, kind, name] of desks) {
+      const lines = spokenCalls(ticket, desk, DISPLAY_LANGUAGES);
+      assert.deepEqual(lines.map((l) => l.lang), DISPLAY_LANGUAGES);
+      for (const { lang, text } of lines) {
+        const at = `${lang}: ${ticket} at ${desk}: ${text}`;
+        // No zero before a digit (R-012 is 12, desk 05 is 5), no digits said one by one.
+        assert.doesNotMatch(text, /(^|[^0-9])0[0-9]/, at);
+        assert.doesNotMatch(text, /[0-9][\s,、・.-]+[0-9]/, at);
+        assert.doesNotMatch(text, /O-O|\bO\b/, at);
+        assert.doesNotMatch(text, /[０-９Ｒ－]/, at);
+        if (lang === 'ja') {
+          assert.ok(text.includes(`${number}番の方`), at);
+          continue;
+        }
+        // The letter as a letter and the number whole: "R 12" (no ticket of another shape).
+        assert.match(text, new RegExp(`(^|[^0-9A-Za-z])${[...letters, number].join(' ')}(?![0-9])`), at);
+        if (kind === 'screen') {
+          assert.ok(text.includes(screen[lang]), at);
+          assert.doesNotMatch(text, /[\u3040-\u30ff]|総合案内/, `${at}: a Japanese name is not read by this voice`);
+        } else {
+          assert.ok(new RegExp(`(^|[^0-9A-Za-z])${name}([^0-9A-Za-z]|$)`).test(text.replace([...letters, number].join(' '), '#')), `${at}: the desk ${name}`);
+        }
+        checked += 1;
+      }
+    }
+  }
+  assert.equal(checked, tickets.length * desks.length * (DISPLAY_LANGUAGES.length - 1));
+});
+
+test("the waiting-room screen's fixed words exist in every language, and a voice is picked by its language", () => {
+  for (const lang of DISPLAY_LANGUAGES) {
+    const w = screenWords(lang);
+    for (const key of ['now', 'recent', 'idle', 'note', 'desk']) assert.ok(w[key] && w[key].trim(), `${lang}.${key}`);
+  }
+  assert.equal(screenWords('en').idle, 'Please take a seat until your number is called.');
+  assert.equal(screenWords('en').note, 'When your number is shown, please go to that desk.');
+  assert.deepEqual(displayLanguages(undefined), ['ja', 'en'], 'no list: Japanese and English');
+  assert.deepEqual(displayLanguages(['ja', 'zh-Hans', 'tl']), ['ja', 'zh-Hans', 'tl']);
+  assert.deepEqual(displayLanguages(['ja']), ['ja']);
+  assert.deepEqual(DISPLAY_LANGUAGES.map(speechLang), ['ja-JP', 'en-US', 'zh-CN', 'ko-KR', 'vi-VN', 'pt-BR', 'fil-PH']);
+  const v = (lang) => ({ lang, name: lang });
+  const voices = [v('en-GB'), v('en-US'), v('zh-TW'), v('zh-CN'), v('pt-PT'), v('pt-BR'), v('ko_KR'), v('fil-PH'), v('ja-JP')];
+  assert.equal(voiceFor([], 'ko'), undefined, 'voices not listed yet: the browser picks by lang');
+  assert.equal(voiceFor(voices, 'ja').lang, 'ja-JP');
+  assert.equal(voiceFor(voices, 'en').lang, 'en-US');
+  assert.equal(voiceFor(voices, 'zh-Hans').lang, 'zh-CN', 'Simplified Chinese: the mainland voice first');
+  assert.equal(voiceFor([v('zh-TW')], 'zh-Hans').lang, 'zh-TW', 'any Chinese voice rather than none');
+  assert.equal(voiceFor(voices, 'pt').lang, 'pt-BR');
+  assert.equal(voiceFor([v('pt-PT')], 'pt').lang, 'pt-PT');
+  assert.equal(voiceFor(voices, 'ko').lang, 'ko_KR');
+  assert.equal(voiceFor(voices, 'tl').lang, 'fil-PH', 'Tagalog: a Filipino voice');
+  assert.equal(voiceFor([v('tl-PH')], 'tl').lang, 'tl-PH');
+  assert.equal(voiceFor(voices, 'vi'), null, 'no Vietnamese voice: skipped');
+  assert.equal(voiceFor([v('japanese')], 'ja'), null, 'a prefix is a whole subtag');
 });
 
 test('the forms recognise an individual number by its check digit', () => {

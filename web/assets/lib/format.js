@@ -135,20 +135,42 @@ const LETTERS_JA = {
 };
 
 /**
- * What the waiting-room screen says aloud for a call, in Japanese and English: the ticket's
- * letter as a letter and its number as a number (R-012 is 「アール、12番」 and "R 12", never
- * digit by digit, never "O-O-One"), then the desk as deskWords names it.
+ * A ticket as it is said: its letters (R-012: ['R']) and its number as a number, without leading
+ * zeros ('12'); a ticket of another shape is said as it is written (no letters).
  */
-export function spokenCall(ticket, desk) {
+export function ticketParts(ticket) {
   const t = String(ticket || '').normalize('NFKC').trim().toUpperCase();
   const m = /^([A-Z]*)[- ]?0*([0-9]+)$/.exec(t);
-  const letters = m ? [...m[1]] : [];
-  const n = m ? String(Number(m[2])) : t;
-  const ja = (letters.length ? letters.map((l) => LETTERS_JA[l]).join('・') + '、' : '') + `${n}番の方、`;
-  const en = `Number ${[...letters, n].join(' ')}, please go to `;
+  return m ? { letters: [...m[1]], number: String(Number(m[2])) } : { letters: [], number: t };
+}
+
+/**
+ * A desk as a voice names it: a `number` ("1", "1番", "１番窓口", "01": '1') or a `letter` ('A'),
+ * said with the language's word for a desk; a `name` in ASCII, said as typed; or a name in
+ * Japanese ("総合案内"), which only a Japanese voice can read: to the others it is the desk
+ * shown on the `screen` (name: as typed, for Japanese).
+ */
+export function deskSaid(desk) {
   const w = deskWords(desk);
-  const deskJa = w.ja === '番窓口へ' ? `${LETTERS_JA[w.core] || w.core}番窓口へ` : `${w.core}へ`;
+  if (w.ja === '番窓口へ') {
+    return /^[0-9]+$/.test(w.core) ? { kind: 'number', name: String(Number(w.core)) } : { kind: 'letter', name: w.core };
+  }
+  return { kind: /^[\x20-\x7E]+$/.test(w.core) ? 'name' : 'screen', name: w.core };
+}
+
+/**
+ * What the waiting-room screen says aloud for a call, in Japanese and English: the ticket's
+ * letter as a letter and its number as a number (R-012 is 「アール、12番」 and "R 12", never
+ * digit by digit, never "O-O-One"), then the desk as deskSaid names it. The other languages
+ * the screen speaks are in lib/languages.js.
+ */
+export function spokenCall(ticket, desk) {
+  const { letters, number } = ticketParts(ticket);
+  const ja = (letters.length ? letters.map((l) => LETTERS_JA[l]).join('・') + '、' : '') + `${number}番の方、`;
+  const en = `Number ${[...letters, number].join(' ')}, please go to `;
+  const d = deskSaid(desk);
+  const deskJa = d.kind === 'number' || d.kind === 'letter' ? `${LETTERS_JA[d.name] || d.name}番窓口へ` : `${d.name}へ`;
   // A desk named in Japanese only ("総合案内") cannot be read by an English voice.
-  const deskEn = w.ja === '番窓口へ' ? `desk ${w.en}` : /^[\x20-\x7E]+$/.test(w.en) ? w.en : 'the desk shown on the screen';
+  const deskEn = { number: `desk ${d.name}`, letter: `desk ${d.name}`, name: d.name }[d.kind] || 'the desk shown on the screen';
   return { ja: `${ja}${deskJa}お越しください。`, en: `${en}${deskEn}.` };
 }

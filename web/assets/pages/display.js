@@ -3,19 +3,24 @@
 // de-duplicated by their id. The browser retries a dropped stream itself (sending
 // Last-Event-ID); when it gives up, or the stream falls silent, the page rebuilds it with
 // back-off and ?last_event_id= (the last call it showed), so the server sends every call made
-// meanwhile and no call is lost. The clock is the server's (X-Madoguchi-Now). Once sound is
-// enabled with a click, a call (and a recall) plays a chime (Web Audio) and is then spoken in
-// Japanese and English (speech synthesis; the words from lib/format.js spokenCall).
+// meanwhile and no call is lost. The clock is the server's (X-Madoguchi-Now).
+// The screen's languages are the counters' display_languages (Japanese first; ja and en when
+// the answer has none): its fixed words show Japanese and, on a second line, each other
+// language in turn. Once sound is enabled with a click, a call (and a recall, which arrives as
+// a new call event) plays a chime (Web Audio) and is then spoken in each language in order,
+// Japanese first, where a voice speaks it (speech synthesis; the words from lib/languages.js).
 
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
-import { fmtClock, deskWords, spokenCall } from '../lib/format.js';
+import { fmtClock, deskWords, deskSaid } from '../lib/format.js';
+import { DEFAULT_LANGUAGES, displayLanguages, screenWords, speechLang, spokenCalls, voiceFor } from '../lib/languages.js';
 
 const $ = (s) => document.querySelector(s);
 const counter = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
 const KEEP = 8;
 const SILENCE_MS = 90000;   // no event or open for this long: rebuild (keep-alives are comments)
 const OPEN_TIMEOUT_MS = 10000;
+const TURN_MS = 4000;       // each language of the second line is shown this long
 
 const seen = new Set();
 let calls = [];             // {id, ticket, desk}, newest first, one per ticket
@@ -29,6 +34,8 @@ let initialUntil = Infinity; // events before this (the first backlog) do not ch
 let audio = null;
 let soundOn = false;        // the click that enables sound also lets the page speak
 let day = null;
+let langs = [...DEFAULT_LANGUAGES];
+let turn = 0;               // which of the languages after Japanese the second line shows
 
 // ---------- the clock (the server's, in Japan time) ----------
 
@@ -54,7 +61,41 @@ async function sync() {
     } else {
       $('#counter-name').textContent = '窓口が見つかりません / Unknown counter';
     }
-  } catch { /* the clock keeps the browser's time */ }
+    setLanguages(data.display_languages);
+  } catch { /* the clock keeps the browser's time; the languages stay as they were */ }
+}
+
+// ---------- the languages ----------
+
+/**
+ * Writes the second line of each fixed word (`.alt[data-word]`): one element per language
+ * after Japanese, with its lang, stacked in one place; the one of this turn is shown.
+ */
+function setLanguages(list) {
+  const next = displayLanguages(list);
+  if (next.join() === langs.join() && $('.alt[data-word] [lang]')) return;
+  langs = next;
+  turn = 0;
+  const others = langs.slice(1);
+  for (const el of document.querySelectorAll('.alt[data-word]')) {
+    el.replaceChildren(...others.map((lang, i) => {
+      const span = document.createElement('span');
+      span.lang = lang;
+      span.textContent = screenWords(lang)[el.dataset.word];
+      if (i === 0) span.className = 'on';
+      return span;
+    }));
+  }
+}
+
+/** The second line moves on to the next language (with only one, it stays). */
+function nextLanguage() {
+  const n = langs.length - 1;
+  if (n < 2) return;
+  turn = (turn + 1) % n;
+  for (const el of document.querySelectorAll('.alt[data-word]')) {
+    [...el.children].forEach((child, i) => child.classList.toggle('on', i === turn));
+  }
 }
 
 // ---------- rendering ----------
@@ -69,6 +110,9 @@ function render(fresh) {
     const w = deskWords(latest.desk);
     $('#latest-desk').textContent = w.core;
     $('#latest .desk small[lang="ja"]').textContent = w.ja;
+    // "Desk", "号窗口" … belong under a desk's number or letter, not under a name.
+    const kind = deskSaid(latest.desk).kind;
+    $('#latest .desk .alt').hidden = kind !== 'number' && kind !== 'letter';
     $('#latest').dataset.ticket = latest.ticket;
   }
   const list = $('#recent');
@@ -90,9 +134,15 @@ function render(fresh) {
     el.classList.remove('flash');
     void el.offsetWidth;
     el.classList.add('flash');
-    const words = spokenCall(fresh.ticket, fresh.desk);
-    $('#announce').textContent = `${words.ja} ${words.en}`;
-    announce(fresh.ticket, words);
+    // The live region says the call in every language, each in its own lang.
+    const lines = spokenCalls(fresh.ticket, fresh.desk, langs);
+    $('#announce').replaceChildren(...lines.flatMap((l, i) => {
+      const span = document.createElement('span');
+      span.lang = l.lang;
+      span.textContent = l.text;
+      return i ? [' ', span] : [span];
+    }));
+    announce(fresh.ticket, lines);
   }
 }
 
@@ -191,16 +241,16 @@ function chime() {
   }
 }
 
-// Announcements one at a time, each a chime and then the call said in Japanese and English,
-// so that calls made together are each heard whole; a ticket called again before its turn is
-// announced once.
+// Announcements one at a time, each a chime and then the call said in each language, so that
+// calls made together are each heard whole; a ticket called again before its turn is
+// announced once (a recall after its announcement began is announced again).
 const queued = [];
 let announcing = false;
 
-function announce(ticket, words) {
+function announce(ticket, lines) {
   const i = queued.findIndex((q) => q.ticket === ticket);
   if (i >= 0) queued.splice(i, 1);
-  queued.push({ ticket, words });
+  queued.push({ ticket, lines });
   if (!announcing) next();
 }
 
@@ -210,35 +260,32 @@ function next() {
   if (!item) return;
   chime();
   const chimed = audio && audio.state === 'running' ? 1300 : 0;
-  setTimeout(() => speak(item.words, next), chimed);
+  setTimeout(() => speak(item.lines, next), chimed);
 }
 
-/** A voice for `lang`: undefined to let the browser choose, null when it has none for it. */
-function voiceFor(lang) {
-  const voices = window.speechSynthesis.getVoices();
-  if (!voices.length) return undefined; // not listed (yet): the browser picks by lang
-  return voices.find((v) => v.lang.replace('_', '-').startsWith(lang.slice(0, 2))) || null;
-}
-
-/** Says the call (Japanese, then English, where a voice speaks it), then calls `done`. */
-function speak(words, done) {
+/**
+ * Says the call in each language in order (lines: [{lang, text}], Japanese first), skipping a
+ * language no voice of this device speaks, then calls `done`.
+ */
+function speak(lines, done) {
   if (!soundOn || !('speechSynthesis' in window) || typeof SpeechSynthesisUtterance === 'undefined') {
     setTimeout(done, 300);
     return;
   }
-  const lines = [[words.ja, 'ja-JP'], [words.en, 'en-US']]
-    .map(([text, lang]) => ({ text, lang, voice: voiceFor(lang) }))
+  const voices = window.speechSynthesis.getVoices();
+  const said = lines
+    .map((l) => ({ text: l.text, lang: speechLang(l.lang), voice: voiceFor(voices, l.lang) }))
     .filter((l) => l.voice !== null);
-  let left = lines.length;
+  let left = said.length;
   // However the engine behaves, the next announcement comes (a voice that never ends).
-  const guard = setTimeout(finish, 12000);
+  const guard = setTimeout(finish, 4000 + 8000 * said.length);
   function finish() {
     clearTimeout(guard);
     left = -1;
     done();
   }
   if (!left) { finish(); return; }
-  for (const l of lines) {
+  for (const l of said) {
     const u = new SpeechSynthesisUtterance(l.text);
     u.lang = l.lang;
     if (l.voice) u.voice = l.voice;
@@ -252,6 +299,9 @@ async function enableSound() {
   // Speech is allowed once the page has spoken inside a tap (iOS): an empty utterance, now.
   if ('speechSynthesis' in window && typeof SpeechSynthesisUtterance !== 'undefined') {
     try { window.speechSynthesis.speak(new SpeechSynthesisUtterance('')); } catch { /* none */ }
+    // Chromium lists its voices only after a first ask: by the first call, a language no
+    // voice speaks is known (and skipped) rather than read by another language's voice.
+    try { window.speechSynthesis.getVoices(); } catch { /* none */ }
   }
   try {
     const Ctx = window.AudioContext || window.webkitAudioContext;
@@ -277,5 +327,6 @@ render(null);
 sync().then(tick);
 setInterval(tick, 1000);
 setInterval(sync, 10 * 60 * 1000);
+setInterval(nextLanguage, TURN_MS);
 connect();
 watch();
