@@ -132,6 +132,18 @@ pub(crate) struct StatsJson {
     /// Waiting times over the whole range by the hour of the day the ticket was taken (the
     /// counter's local time), hours with called tickets only.
     pub hours: Vec<HourStatsJson>,
+    /// Waiting times per counter and day over every procedure (the days' rows are per
+    /// procedure, and percentiles do not add up); days with called tickets only.
+    pub day_waits: Vec<DayWaitsJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DayWaitsJson {
+    pub date: String,
+    pub counter: String,
+    /// Tickets of the day that were called.
+    pub tickets: i64,
+    pub wait_minutes: WaitJson,
 }
 
 fn wants_csv(req: &HttpRequest) -> bool {
@@ -210,17 +222,17 @@ pub(crate) async fn get_stats(
     let now = state.clock.now();
     let as_csv = wants_csv(&req);
     let calendar = state.calendar.clone();
-    let (rows, hours) = state
+    let (rows, waits) = state
         .db
         .run(move |conn| {
             let rows = stats::list_or_compute(conn, from, to, counter.as_deref(), today, now)?;
             // The CSV is the days' table; the hours go to the JSON (the console's chart).
             let tz_of = |c: &str| calendar.counter(c).map_or(chrono_tz::Asia::Tokyo, |c| c.tz);
-            let hours = match as_csv {
-                true => Vec::new(),
-                false => stats::hours(conn, from, to, counter.as_deref(), &tz_of)?,
+            let waits = match as_csv {
+                true => Default::default(),
+                false => stats::waits(conn, (from, to), counter.as_deref(), &tz_of)?,
             };
-            Ok::<_, diesel::result::Error>((rows, hours))
+            Ok::<_, diesel::result::Error>((rows, waits))
         })
         .await?;
     if as_csv {
@@ -245,11 +257,14 @@ pub(crate) async fn get_stats(
     if !accept_ok {
         return Err(ErrorCode::NotAcceptable.into());
     }
-    Ok(HttpResponse::Ok().json(stats_json(rows, hours)))
+    Ok(HttpResponse::Ok().json(stats_json(rows, waits)))
 }
 
 /// The figures as JSON: the days' rows and the range's hours.
-fn stats_json(rows: Vec<DailyStatsRow>, hours: Vec<stats::HourFigures>) -> StatsJson {
+fn stats_json(
+    rows: Vec<DailyStatsRow>,
+    (hours, day_waits): (Vec<stats::HourFigures>, Vec<stats::DayWaits>),
+) -> StatsJson {
     StatsJson {
         days: rows
             .into_iter()
@@ -276,6 +291,18 @@ fn stats_json(rows: Vec<DailyStatsRow>, hours: Vec<stats::HourFigures>) -> Stats
                 wait_minutes: WaitJson {
                     p50: h.wait_p50,
                     p90: h.wait_p90,
+                },
+            })
+            .collect(),
+        day_waits: day_waits
+            .into_iter()
+            .map(|d| DayWaitsJson {
+                date: d.day.to_string(),
+                counter: d.counter_id,
+                tickets: d.tickets,
+                wait_minutes: WaitJson {
+                    p50: d.wait_p50,
+                    p90: d.wait_p90,
                 },
             })
             .collect(),

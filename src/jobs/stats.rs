@@ -289,45 +289,102 @@ pub(crate) struct HourFigures {
     pub wait_p90: Option<i64>,
 }
 
-/// The range's tickets that were called, by the hour they were taken in, computed from the
-/// tickets (which retention keeps: they hold no personal data). `tz_of` gives a counter's
-/// time zone.
-pub(crate) fn hours(
+/// A counter's day's waiting times over every procedure (the days' rows are per procedure,
+/// and percentiles do not add up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DayWaits {
+    pub counter_id: String,
+    pub day: NaiveDate,
+    pub tickets: i64,
+    pub wait_p50: Option<i64>,
+    pub wait_p90: Option<i64>,
+}
+
+/// The range's called tickets, waiting minutes and all, computed from the tickets (which
+/// retention keeps: they hold no personal data).
+fn called_tickets(
     conn: &mut DbConnection,
     from: NaiveDate,
     to: NaiveDate,
     counter: Option<&str>,
-    tz_of: &dyn Fn(&str) -> chrono_tz::Tz,
-) -> QueryResult<Vec<HourFigures>> {
+) -> QueryResult<Vec<(String, NaiveDate, NaiveDateTime, i64)>> {
     let mut q = tickets::table
         .filter(tickets::service_on.between(from, to))
         .filter(tickets::called_at.is_not_null())
-        .select((tickets::counter_id, tickets::issued_at, tickets::called_at))
+        .select((
+            tickets::counter_id,
+            tickets::service_on,
+            tickets::issued_at,
+            tickets::called_at,
+        ))
         .into_boxed();
     if let Some(c) = counter {
         q = q.filter(tickets::counter_id.eq(c.to_string()));
     }
-    let rows: Vec<(String, NaiveDateTime, Option<NaiveDateTime>)> = q.load(conn)?;
-    let mut by_hour: BTreeMap<u32, Vec<i64>> = BTreeMap::new();
-    for (counter, issued, called) in rows {
-        let Some(called) = called else { continue };
-        use chrono::Timelike;
-        let hour = issued.and_utc().with_timezone(&tz_of(&counter)).hour();
-        let wait = ((called - issued).num_seconds().max(0) + 30) / 60;
-        by_hour.entry(hour).or_default().push(wait);
-    }
-    Ok(by_hour
+    let rows: Vec<(String, NaiveDate, NaiveDateTime, Option<NaiveDateTime>)> = q.load(conn)?;
+    Ok(rows
         .into_iter()
-        .map(|(hour, mut waits)| {
-            waits.sort_unstable();
-            HourFigures {
-                hour,
-                tickets: waits.len() as i64,
-                wait_p50: percentile(&waits, 0.5),
-                wait_p90: percentile(&waits, 0.9),
-            }
+        .filter_map(|(c, day, issued, called)| {
+            let called = called?;
+            Some((
+                c,
+                day,
+                issued,
+                ((called - issued).num_seconds().max(0) + 30) / 60,
+            ))
         })
         .collect())
+}
+
+/// Sorted waits' count, p50 and p90.
+fn spread(mut waits: Vec<i64>) -> (i64, Option<i64>, Option<i64>) {
+    waits.sort_unstable();
+    let n = waits.len() as i64;
+    (n, percentile(&waits, 0.5), percentile(&waits, 0.9))
+}
+
+/// The range's waiting times by the hour of the day each ticket was taken (the counter's
+/// local time; `tz_of` gives it), and by counter and day over every procedure.
+pub(crate) fn waits(
+    conn: &mut DbConnection,
+    (from, to): (NaiveDate, NaiveDate),
+    counter: Option<&str>,
+    tz_of: &dyn Fn(&str) -> chrono_tz::Tz,
+) -> QueryResult<(Vec<HourFigures>, Vec<DayWaits>)> {
+    use chrono::Timelike;
+    let mut by_hour: BTreeMap<u32, Vec<i64>> = BTreeMap::new();
+    let mut by_day: BTreeMap<(NaiveDate, String), Vec<i64>> = BTreeMap::new();
+    for (c, day, issued, wait) in called_tickets(conn, from, to, counter)? {
+        let hour = issued.and_utc().with_timezone(&tz_of(&c)).hour();
+        by_hour.entry(hour).or_default().push(wait);
+        by_day.entry((day, c)).or_default().push(wait);
+    }
+    let hours = by_hour
+        .into_iter()
+        .map(|(hour, waits)| {
+            let (tickets, wait_p50, wait_p90) = spread(waits);
+            HourFigures {
+                hour,
+                tickets,
+                wait_p50,
+                wait_p90,
+            }
+        })
+        .collect();
+    let days = by_day
+        .into_iter()
+        .map(|((day, counter_id), waits)| {
+            let (tickets, wait_p50, wait_p90) = spread(waits);
+            DayWaits {
+                counter_id,
+                day,
+                tickets,
+                wait_p50,
+                wait_p90,
+            }
+        })
+        .collect();
+    Ok((hours, days))
 }
 
 #[cfg(test)]

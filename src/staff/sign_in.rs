@@ -350,8 +350,10 @@ pub(crate) fn start_session(
 const TOUCH_EVERY_S: i64 = 60;
 
 /// The signed-in staff member a bearer token names; 401 when none (expired, idle past
-/// `staff.idle_minutes`, revoked, or the account disabled). `touch` says the session's last
-/// use should be noted.
+/// `staff.idle_minutes`, revoked, or the account disabled). A kiosk's session does not idle
+/// out: the terminal stands unused between visitors and may only check in and issue tickets
+/// at its counter; `staff.session_hours` still ends it. `touch` says the session's last use
+/// should be noted.
 pub(crate) fn authenticate(
     conn: &mut DbConnection,
     token: &str,
@@ -361,7 +363,8 @@ pub(crate) fn authenticate(
     let (session, staff) = repo::find_live_session(conn, &hash_token(token), now)?
         .ok_or(StaffError::Unauthenticated)?;
     let last = session.last_seen_at.unwrap_or(session.created_at).and_utc();
-    if idle_minutes > 0 && last + Duration::minutes(i64::from(idle_minutes)) <= now {
+    let idles = staff.role != super::Role::Kiosk;
+    if idles && idle_minutes > 0 && last + Duration::minutes(i64::from(idle_minutes)) <= now {
         return Err(StaffError::Unauthenticated);
     }
     Ok(StaffUser {

@@ -41,9 +41,13 @@ fn esc(s: &str) -> String {
 
 fn wait_lines(t: &PrintedTicket) -> String {
     match (t.position, t.estimated_wait_minutes) {
+        (Some(1), _) => "<p class=\"wait\" data-testid=\"wait\"><span class=\"line\">次にお呼びします</span>\
+             <span class=\"line\" lang=\"en\">You are next</span></p>"
+            .to_string(),
         (Some(p), Some(w)) => format!(
-            "<p class=\"wait\" data-testid=\"wait\">あなたの前に <b>{ahead}</b> 人 / 待ち時間の目安 約 <b>{w}</b> 分\
-             <br><span lang=\"en\">{ahead} ahead of you, about {w} min</span></p>",
+            "<p class=\"wait\" data-testid=\"wait\"><span class=\"line\">あなたの前に <b>{ahead}</b> 人</span>\
+             <span class=\"line\">待ち時間の目安 約 <b>{w}</b> 分</span>\
+             <span class=\"line\" lang=\"en\">{ahead} ahead of you, about {w} min</span></p>",
             ahead = p.saturating_sub(1)
         ),
         _ => String::new(),

@@ -639,6 +639,17 @@ async fn statistics_of_a_day_the_job_never_ran_are_computed_when_asked_even_afte
         (days[1]["date"].as_str(), days[1]["counter"].as_str()),
         (Some("2027-01-13"), Some("azuchi"))
     );
+    // The chart's figures: by the hour the ticket was taken (08:55, local), and per day over
+    // every procedure.
+    assert_eq!(
+        stats["hours"],
+        json!([{"hour": 8, "tickets": 1, "wait_minutes": {"p50": 10, "p90": 10}}])
+    );
+    assert_eq!(
+        stats["day_waits"],
+        json!([{"date": "2027-01-12", "counter": "city-hall", "tickets": 1,
+                "wait_minutes": {"p50": 10, "p90": 10}}])
+    );
     app.clock.set(jst("2027-05-01T03:00:00+09:00"));
     run_job(&app, Job::Retention).await;
     let admin = app.login("chief", crate::helpers::STAFF_PASSWORD).await;

@@ -455,8 +455,26 @@ async fn a_kiosk_checks_in_and_issues_tickets_at_its_counter_and_nothing_else() 
             .as_staff(method.clone(), path, Some(&kiosk), body.as_ref())
             .await;
         let status = res.status();
-        assert_eq!(status, 403, "{method} {path}: {}", res.text().await.unwrap());
+        assert_eq!(
+            status,
+            403,
+            "{method} {path}: {}",
+            res.text().await.unwrap()
+        );
     }
+    // A kiosk stands unused between visitors: its session does not idle out (a desk's does).
+    let desk = app.staff_token("madoguchi", "desk").await;
+    app.clock.set(jst("2027-01-04T11:00:00+09:00"));
+    let res = app
+        .as_staff(
+            Method::GET,
+            "/api/v1/desk/city-hall/queue",
+            Some(&desk),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+    issued(desk_post(&app, &kiosk, "walk-ins", json!({})).await).await;
     // Signing out is its own.
     let res = app
         .as_staff(
