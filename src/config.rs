@@ -1031,7 +1031,7 @@ impl Settings {
             check.fail(format!("metrics.allowed_networks: {e}"));
         }
         // The roles of `staff::Role` (config sits below staff, so it names them itself).
-        const ROLES: [&str; 3] = ["phone", "desk", "admin"];
+        const ROLES: [&str; 4] = ["phone", "desk", "admin", "kiosk"];
         match &self.staff.allowed_networks {
             NetworksByRole::Everyone(list) => {
                 if let Err(e) = parse_networks(list) {
