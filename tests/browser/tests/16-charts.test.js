@@ -6,9 +6,11 @@
 //   20 minutes) and 09:40 (30 minutes, then marked absent), a second walk-in at 10:05 called at
 //   10:13 (8 minutes);
 // - on Thursday the 14th an administrator opens 統計 from the menu: the four charts show those
-//   figures (bars and points of the two days with figures, the others marked as gaps, the hours
-//   9 and 10 with their medians), each chart's table gives the same figures, and the charts
-//   pass axe-core wide, at a phone's width (no sideways scrolling) and in English.
+//   figures (bars and points of the two days with figures, the others marked as gaps, the
+//   day's waits over all four called, 8, 12, 20 and 30 minutes: median 12, 90th percentile 30
+//   (nearest rank), the hours 9 and 10 with their medians), each chart's table gives the same
+//   figures, and the charts pass axe-core wide, at a phone's width (no sideways scrolling) and
+//   in English.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,6 +130,10 @@ test('a counter day made through the API: bookings, check-ins, walk-ins and call
     { hour: 9, tickets: 3, wait_minutes: { p50: 20, p90: 30 } },
     { hour: 10, tickets: 1, wait_minutes: { p50: 8, p90: 8 } },
   ]);
+  // The 12th over every procedure: 8, 12, 20 and 30 minutes (the 13th called nobody).
+  assert.deepEqual(stats.data.day_waits, [
+    { date: DAY, counter: 'city-hall', tickets: 4, wait_minutes: { p50: 12, p90: 30 } },
+  ]);
 });
 
 /** The cells of a chart's table row (the row's heading first), as text. */
@@ -164,6 +170,7 @@ test('an administrator opens the statistics and reads the charts and their table
     ['walkins', '日別の当日の方と予約', 1],
   ]);
   assert.deepEqual(charts[0].legend, ['予約', '完了', '不在', '灰色の帯と「–」: 数値のない日・時間帯']);
+  assert.deepEqual(charts[1].legend, ['中央値', '90パーセンタイル', '灰色の帯と「–」: 数値のない日・時間帯']);
   assert.deepEqual(charts[2].legend, ['中央値', '90%値'], 'no hour between 9 and 10 without calls: no gap to explain');
   assert.equal(charts[0].caption, '「日別の予約・完了・不在」の数値');
   // A row per day with figures, per run of days without (of one kind), per hour.
@@ -180,11 +187,17 @@ test('an administrator opens the statistics and reads the charts and their table
   const daysLabel = await page.getAttribute('svg[data-chart="days"]', 'aria-label');
   assert.match(daysLabel, /予約 計4件、完了 計1件、不在 計1件。予約が最も多い日: 1月12日\(火\) 3件。数値のない日: 29日。/);
 
-  // (b) waits by day: the longest procedure's (pin-change's one wait of 30 minutes); the 13th called nobody.
-  assert.deepEqual(await marks(page, 'waits', 'p50'), { [DAY]: 30 });
+  // (b) waits by day, of everyone called whatever the procedure: the 12th's four waits sorted
+  // are 8, 12, 20 and 30 minutes, so the median (the 2nd of 4, nearest rank) is 12 and the 90th
+  // percentile (the 4th of 4) is 30; the 13th called nobody.
+  assert.deepEqual(await marks(page, 'waits', 'p50'), { [DAY]: 12 });
   assert.deepEqual(await marks(page, 'waits', 'p90'), { [DAY]: 30 });
-  assert.deepEqual(await rowText(page, 'waits', DAY), ['1月12日(火)', '30分', '30分']);
+  assert.deepEqual(await page.$$eval('[data-testid="chart-waits-table"] thead th', (ths) => ths.map((x) => x.textContent)),
+    ['日付', '呼出人数', '中央値', '90パーセンタイル']);
+  assert.deepEqual(await rowText(page, 'waits', DAY), ['1月12日(火)', '4', '12分', '30分']);
   assert.deepEqual(await rowText(page, 'waits', NEXT_DAY), ['1月13日(水)', '呼出なし']);
+  assert.match(await page.getAttribute('svg[data-chart="waits"]', 'aria-label'),
+    /日別の待ち時間\(呼び出したすべての方\)、呼出 計4人。中央値が最も長い日: 1月12日\(火\) 12分。90パーセンタイルが最も長い日: 1月12日\(火\) 30分。数値のない日: 30日。/);
 
   // (c) by the hour the ticket was taken: 9時台 three called (12, 20, 30 minutes), 10時台 one (8).
   assert.deepEqual(await marks(page, 'hours', 'p50'), { 9: 20, 10: 8 });
@@ -228,6 +241,7 @@ test('an administrator opens the statistics and reads the charts and their table
   assert.equal(await page.textContent('#ch-hours-h'), 'Waiting time by the hour of arrival');
   assert.deepEqual(await rowText(page, 'hours', '9'), ['9:00–9:59', '3', '20 min', '30 min']);
   assert.match(await page.getAttribute('svg[data-chart="hours"]', 'aria-label'), /Longest median: 9:00–9:59, 20 min\./);
+  assert.match(await page.getAttribute('svg[data-chart="waits"]', 'aria-label'), /4 called in all\. Longest median: .+, 12 min\. Longest 90th percentile: .+, 30 min\./);
   await assertAccessible(page, 'the statistics charts in English');
   await screenshot(page, 'staff-admin-stats-charts-en');
 

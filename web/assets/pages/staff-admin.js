@@ -1,6 +1,6 @@
-// Administration: slot capacity, closures, staff accounts, the mail outbox, the audit log,
-// statistics (charts with their figures in tables, and a CSV download) and the scheduled jobs
-// with their latest runs.
+// Administration: slot capacity, closures, staff accounts (a kiosk's with its counter), the
+// mail outbox, the audit log, statistics (charts with their figures in tables, and a CSV
+// download) and the scheduled jobs with their latest runs.
 
 import { api, serverClock } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
@@ -278,12 +278,39 @@ function generatePassword() {
   return [...bytes].map((b) => alphabet[b % alphabet.length]).join('').replace(/(.{4})(?!$)/g, '$1-');
 }
 
+/** A kiosk's page, the address its terminal opens (a page of the site, not the API). */
+const kioskPath = (counter) => `/kiosk/${encodeURIComponent(counter)}`;
+
+/**
+ * A link to a kiosk's page, opened in a new tab (the console stays): the whole address when it
+ * is to be typed on the terminal, else the path; it may break after its slashes on a narrow
+ * screen.
+ */
+function kioskLink(t, counter, { whole = false, testid = 'kiosk-link' } = {}) {
+  return h('a', { href: kioskPath(counter), target: '_blank', rel: 'noopener', 'data-testid': testid },
+    whole ? [location.origin, h('wbr')] : null, '/kiosk/', h('wbr'), encodeURIComponent(counter),
+    h('span', { class: 'visually-hidden' }, t('staff.kiosk.newTab')));
+}
+
 export function mountStaff(root, ctx) {
   const { t, lang } = ctx;
-  const roles = ['phone', 'desk', 'admin'];
+  const roles = ['phone', 'desk', 'admin', 'kiosk'];
+  const counterName = (id) => { const c = ctx.counters.find((x) => x.id === id); return c ? (lang === 'en' && c.name_en ? c.name_en : c.name) : id; };
+  /** The counters to choose from, none chosen at first (a kiosk's counter is never assumed). */
+  const counterSelect = (id, chosen) => h('select', { id, name: 'counter', 'aria-describedby': id + '-hint' },
+    h('option', { value: '' }, t('f.choose')),
+    ctx.counters.map((c) => h('option', { value: c.id, selected: c.id === chosen }, counterName(c.id))));
+  const requiredField = (id, label, control) => h('div', { class: 'field' },
+    h('label', { for: id }, label, h('span', { class: 'req' }, t('required'))), control);
   const login = h('input', { id: 'st-login', name: 'login', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false' });
   const name = h('input', { id: 'st-display_name', name: 'display_name', autocomplete: 'off' });
   const role = h('select', { id: 'st-role', name: 'role' }, roles.map((r) => h('option', { value: r }, t('role.' + r))));
+  // A kiosk: its counter (required), and what it is, under the role while it is chosen.
+  const counter = counterSelect('st-counter');
+  const address = h('p', { 'data-testid': 'kiosk-address' });
+  const kioskFields = h('div', { 'data-testid': 'kiosk-fields', hidden: true },
+    h('div', { class: 'inline-form' }, requiredField('st-counter', t('staff.counter'), counter)),
+    h('div', { class: 'notice', id: 'st-counter-hint' }, h('p', null, t('staff.kiosk.note')), address));
   const password = h('input', { id: 'st-password', name: 'password', type: 'text', autocomplete: 'new-password', spellcheck: 'false', 'aria-describedby': 'st-password-hint' });
   const gen = h('button', { type: 'button', class: 'btn small secondary', onclick: () => { password.value = generatePassword(); password.focus(); } }, t('staff.generate'));
   const submit = h('button', { type: 'submit', class: 'btn' }, t('staff.submit'));
@@ -293,13 +320,37 @@ export function mountStaff(root, ctx) {
       field('st-login', t('staff.login'), login),
       field('st-display_name', t('staff.display_name'), name),
       field('st-role', t('staff.role'), role)),
+    kioskFields,
     h('div', { class: 'inline-form' }, field('st-password', t('staff.password'), password, t('staff.password.hint')), gen),
     submit);
   const list = h('div');
   replace(root, head(t, 'staff.h'),
     h('section', { class: 'card', 'aria-labelledby': 'st-list-h' }, h('h2', { id: 'st-list-h', class: 'visually-hidden' }, t('staff.h')), list),
     h('section', { class: 'card', 'aria-labelledby': 'st-add-h' }, h('h2', { id: 'st-add-h' }, t('staff.add')), form));
-  const LABELS = { login: t('staff.login'), display_name: t('staff.display_name'), role: t('staff.role'), password: t('staff.password') };
+  const LABELS = { login: t('staff.login'), display_name: t('staff.display_name'), role: t('staff.role'), password: t('staff.password'), counter: t('staff.counter') };
+
+  /** The address the terminal opens, once a counter is chosen. */
+  function showAddress() {
+    replace(address, counter.value ? [t('staff.kiosk.page'), ' ', kioskLink(t, counter.value, { whole: true })] : t('staff.kiosk.pageLater'));
+  }
+  function syncRole() {
+    kioskFields.hidden = role.value !== 'kiosk';
+    showAddress();
+  }
+  role.addEventListener('change', syncRole);
+  counter.addEventListener('change', showAddress);
+  syncRole();
+
+  /**
+   * The server's problem with a kiosk's counter, on the counter's field: "required" in the
+   * words of a list to choose from, and an unknown counter (404, a list older than the server's
+   * counters) there too rather than at the top alone.
+   */
+  function counterProblem(p) {
+    if (p.code === 'counter_not_found') return { ...p, errors: [{ field: 'counter', code: p.code, message: t('staff.counter.unknown') }] };
+    const errors = p.errors.map((e) => (e.field === 'counter' && e.code === 'required' ? { ...e, code: 'counter_required', message: t('staff.counter.required') } : e));
+    return { ...p, errors };
+  }
 
   async function load() {
     try {
@@ -326,21 +377,66 @@ export function mountStaff(root, ctx) {
 
   function staffRow(s) {
     const me = s.login === ctx.user.login;
+    const kiosk = s.role === 'kiosk';
     const roleSel = h('select', { 'aria-label': `${t('staff.role')} ${s.login}`, 'data-login': s.login },
       roles.map((r) => h('option', { value: r, selected: r === s.role }, t('role.' + r))));
-    roleSel.addEventListener('change', () => patch(s, { role: roleSel.value }));
+    roleSel.addEventListener('change', async () => {
+      // Another account becomes a kiosk at a counter: which one is asked first.
+      if (roleSel.value === 'kiosk' && !kiosk) {
+        if (!(await chooseCounter(s, { role: 'kiosk' }))) roleSel.value = s.role;
+        return;
+      }
+      patch(s, { role: roleSel.value });
+    });
     return h('tr', { 'data-login': s.login, class: s.disabled ? 'cancelled' : null },
       h('td', { class: 'mono' }, s.login, me ? h('small', null, ' ' + t('staff.you')) : null),
       h('td', { class: 'name' }, s.display_name),
-      h('td', null, roleSel),
+      h('td', null, roleSel,
+        kiosk ? h('small', { class: 'hint', 'data-testid': 'kiosk-counter', 'data-counter': s.counter || '' },
+          t('staff.kiosk.at', { counter: s.counter ? counterName(s.counter) : '—' }),
+          s.counter ? [' ', kioskLink(t, s.counter)] : null) : null),
       h('td', null, h('span', { class: 'status-badge ' + (s.disabled ? 'cancelled' : 'confirmed') }, t(s.disabled ? 'staff.disabled' : 'staff.enabled'))),
       h('td', { 'data-testid': 'totp' }, h('span', { class: 'status-badge ' + (s.totp_enrolled ? 'confirmed' : '') }, t(s.totp_enrolled ? 'staff.totp.on' : 'staff.totp.off'))),
       h('td', null, fmtStamp(s.updated_at)),
       h('td', { class: 'actions-cell' },
         h('button', { type: 'button', class: 'btn small ' + (s.disabled ? 'secondary' : 'danger'), 'data-action': s.disabled ? 'enable' : 'disable', onclick: () => patch(s, { disabled: !s.disabled }) }, t(s.disabled ? 'staff.enable' : 'staff.disable')),
         h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'rename', onclick: () => rename(s) }, t('staff.rename')),
+        kiosk ? h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'counter', onclick: () => chooseCounter(s, {}) }, t('staff.kiosk.change')) : null,
         h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'reset', onclick: () => reset(s) }, t('staff.reset')),
         s.totp_enrolled && !me ? h('button', { type: 'button', class: 'btn small secondary', 'data-action': 'remove-totp', onclick: () => removeTotp(s) }, t('staff.totp.remove')) : null));
+  }
+
+  /**
+   * A kiosk's counter asked for in a dialog: an account made a kiosk (`change` = {role:
+   * 'kiosk'}), or a kiosk moved to another counter ({}). Either ends its sessions. Resolves
+   * the account as it now is, or false when left alone.
+   */
+  async function chooseCounter(s, change) {
+    const becoming = change.role === 'kiosk';
+    const sel = counterSelect('kc-counter', becoming ? null : s.counter);
+    const sum = h('div', { class: 'error-summary', hidden: true });
+    const box = h('div', null, sum,
+      h('p', { id: 'kc-counter-hint' }, t('staff.kiosk.note'), ' ', t('staff.kiosk.sessions')),
+      requiredField('kc-counter', t('staff.counter'), sel));
+    const r = await modal({
+      title: t(becoming ? 'staff.kiosk.role.h' : 'staff.kiosk.counter.h', { login: s.login, name: s.display_name }),
+      content: [box], ok: becoming ? t('staff.kiosk.role.ok') : t('save'), cancel: t('cancel'),
+      testid: 'kiosk-counter-dialog', initialFocus: '#kc-counter',
+      onOk: async () => {
+        try {
+          return await api(endpoints.adminStaffMember(s.login), { method: 'PATCH', body: { ...change, counter: sel.value } });
+        } catch (p) {
+          showProblem(counterProblem(p), { form: box, summary: sum, lang, prefix: 'kc-', labels: LABELS });
+          throw p;
+        }
+      },
+    });
+    if (!r) return false;
+    ctx.toast(t('staff.kiosk.changed', { login: s.login, counter: counterName(r.counter) }));
+    await load();
+    const again = list.querySelector(`tr[data-login="${CSS.escape(s.login)}"] select`);
+    if (again) again.focus();
+    return r;
   }
 
   /** A lost phone: the account's second factor removed (its sessions end), once confirmed. */
@@ -404,16 +500,20 @@ export function mountStaff(root, ctx) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     await busy(submit, async () => {
+      const body = { login: login.value.trim(), display_name: name.value.trim(), role: role.value, password: password.value };
+      // Only a kiosk has a counter (the server checks a counter sent with any role).
+      if (role.value === 'kiosk') body.counter = counter.value;
       try {
-        const r = await api(endpoints.adminStaff(), {
-          method: 'POST', body: { login: login.value.trim(), display_name: name.value.trim(), role: role.value, password: password.value },
-        });
+        const r = await api(endpoints.adminStaff(), { method: 'POST', body });
         clearProblems(form, summary);
-        ctx.toast(t('staff.added', { login: r.login }));
+        ctx.toast(r.role === 'kiosk'
+          ? t('staff.added.kiosk', { login: r.login, counter: counterName(r.counter) })
+          : t('staff.added', { login: r.login }));
         form.reset();
+        syncRole();
         load();
       } catch (p) {
-        showProblem(p, { form, summary, lang, prefix: 'st-', labels: LABELS });
+        showProblem(counterProblem(p), { form, summary, lang, prefix: 'st-', labels: LABELS });
       }
     });
   });
@@ -501,24 +601,28 @@ export function mountAudit(root, ctx) {
 // ---------- statistics ----------
 
 /**
- * Each day from `from` to `to` with its figures, every procedure together. Counts are summed.
- * Waits are the longest of the day's procedures' p50 and p90: the answer has each procedure's
- * percentiles but not the day's, and those of a whole day cannot be made from them. The longest
- * procedure's value is an upper bound of the day's (if every procedure had 90% of its waits at
- * or under X minutes, so had the day), and is the wait of the day's slowest procedure, so that
- * is what is drawn, and named so on the chart. A day with no row has no figures, never zeros:
- * before `today` nothing was booked or served there (or the counter was closed), and from
- * `today` on the evening's run has not counted it yet (`gap`: 'none' | 'pending').
+ * Each day from `from` to `to` with its figures, every procedure together. Counts are summed
+ * from the days' rows (one per procedure). Waits are the day's own, from `waits` (the answer's
+ * `day_waits` of the counter shown): the median and 90th percentile of every ticket called that
+ * day, whatever its procedure (the procedures' percentiles do not add up to the day's), and
+ * how many were called; a day with rows but no waits called nobody (null). A day with no row has
+ * no figures, never zeros: before `today` nothing was booked or served there (or the counter
+ * was closed), and from `today` on the evening's run has not counted it yet (`gap`: 'none' |
+ * 'pending'); such a day stays a gap on every chart, its waits too.
  */
-export function dayFigures(rows, from, to, today) {
+export function dayFigures(rows, from, to, today, waits = []) {
   const byDate = new Map();
   for (const r of rows) {
-    const d = byDate.get(r.date) || { booked: 0, completed: 0, no_show: 0, walk_ins: 0, p50: null, p90: null };
+    const d = byDate.get(r.date) || { booked: 0, completed: 0, no_show: 0, walk_ins: 0, tickets: null, p50: null, p90: null };
     for (const k of ['booked', 'completed', 'no_show', 'walk_ins']) d[k] += r[k] || 0;
-    const w = r.wait_minutes || {};
-    if (w.p50 != null) d.p50 = Math.max(d.p50 ?? 0, w.p50);
-    if (w.p90 != null) d.p90 = Math.max(d.p90 ?? 0, w.p90);
     byDate.set(r.date, d);
+  }
+  for (const w of waits) {
+    const d = byDate.get(w.date);
+    if (!d) continue;
+    d.tickets = w.tickets;
+    d.p50 = w.wait_minutes?.p50 ?? null;
+    d.p90 = w.wait_minutes?.p90 ?? null;
   }
   const days = [];
   // At most 367 days (the server refuses longer ranges).
@@ -575,8 +679,9 @@ function dataTable(id, caption, cols, rows) {
 }
 
 /** The statistics drawn: four charts, each with its figures in a table. Returns its redrawers' stops. */
-function renderCharts(box, data, { from, to, counter }, { t, lang }) {
-  const days = dayFigures(data.days, from, to, today());
+function renderCharts(box, data, { from, to, counter, counterId }, { t, lang }) {
+  const waitsHere = (data.day_waits || []).filter((w) => w.counter === counterId);
+  const days = dayFigures(data.days, from, to, today(), waitsHere);
   const hours = hourFigures(data.hours || []);
   const year = parts(from).y !== parts(to).y || parts(to).y !== parts(today()).y;
   const range = t('chart.range', { from: fmtDate(from, lang, { year }), to: fmtDate(to, lang, { year }) });
@@ -639,7 +744,7 @@ function renderCharts(box, data, { from, to, counter }, { t, lang }) {
     [t('stats.date'), ...daysSeries.map((sr) => sr.name)],
     dayRows((d) => d.gap, 3, (d) => countCols.map((k) => h('td', { class: 'num' }, d[k])))));
 
-  // (b) waiting times per day
+  // (b) waiting times per day, of everyone called that day
   const waitsSeries = [
     { key: 'p50', name: t('chart.waits.p50'), style: STYLES.blue, values: days.map((d) => (d.gap ? null : d.p50)) },
     { key: 'p90', name: t('chart.waits.p90'), style: STYLES.orangeStripes, values: days.map((d) => (d.gap ? null : d.p90)) },
@@ -648,10 +753,13 @@ function renderCharts(box, data, { from, to, counter }, { t, lang }) {
   const b = card('waits', t('chart.waits.h'), t('chart.waits.hint'), {
     id: 'waits', kind: 'lines', categories: days.map((d, i) => ({ ...dayCats[i], gap: !!waitGap(d) })), series: waitsSeries,
     yTitle: t('chart.axis.minutes'), xTitle: t('chart.axis.date'), title: tip(min),
-    label: t('chart.waits.label', { range, p50: top(days, 'p50', dayName, min), p90: top(days, 'p90', dayName, min), gaps: days.filter(waitGap).length }),
+    label: t('chart.waits.label', {
+      range, tickets: sum(days, 'tickets'), p50: top(days, 'p50', dayName, min), p90: top(days, 'p90', dayName, min), gaps: days.filter(waitGap).length,
+    }),
   }, { gap: t('chart.gap') }, dataTable('waits', t('chart.table', { h: t('chart.waits.h') }),
-    [t('stats.date'), ...waitsSeries.map((sr) => sr.name)],
-    dayRows(waitGap, 2, (d) => ['p50', 'p90'].map((k) => h('td', { class: 'num' }, d[k] == null ? '–' : min(d[k]))))));
+    [t('stats.date'), t('chart.waits.tickets'), ...waitsSeries.map((sr) => sr.name)],
+    dayRows(waitGap, 3, (d) => [h('td', { class: 'num' }, d.tickets),
+      ...['p50', 'p90'].map((k) => h('td', { class: 'num' }, d[k] == null ? '–' : min(d[k])))])));
 
   // (c) waiting times by the hour the ticket was taken
   const hoursSeries = [
@@ -714,7 +822,7 @@ export function mountStats(root, ctx) {
   const stopCharts = () => { for (const stop of stops) stop(); stops = []; };
   async function load() {
     try {
-      const asked = { from: fromI.value, to: toI.value, counter: counterName(ctx.counter) };
+      const asked = { from: fromI.value, to: toI.value, counter: counterName(ctx.counter), counterId: ctx.counter };
       const data = await api(query());
       clearProblems(form, summary);
       stopCharts();

@@ -1,7 +1,8 @@
 // The staff console shell: sign-in (token in sessionStorage, signed out on 401 with a word on
 // why), a second factor asked for when the account has one, the set-up screen alone while the
 // role must still set one up, the menus of the signed-in role, the counter being worked on, one's
-// own account, and a hash router over the sections.
+// own account, and a hash router over the sections. A kiosk's account has no sections here: it is
+// shown the way to its own page (/kiosk/{counter}), and sign-out.
 
 import { api, setApiLang, setAuthToken } from '../lib/api.js';
 import * as endpoints from '../lib/endpoints.js';
@@ -12,6 +13,8 @@ import { showProblem, clearProblems } from '../lib/problem.js';
 import { closeAll as closeDialogs } from '../lib/dialog.js';
 
 const TOKEN_KEY = 'madoguchi.staff.token';
+/** Where the kiosk's page (pages/kiosk.js) keeps its token, in the same tab's sessionStorage. */
+const KIOSK_TOKEN_KEY = 'madoguchi.kiosk.token';
 const COUNTER_KEY = 'madoguchi.staff.counter';
 
 const lang = pickLang('madoguchi.staff.lang');
@@ -240,6 +243,15 @@ async function start() {
     await mountSection(ENROL_ONLY);
     return;
   }
+  if (me.role === 'kiosk') {
+    available = [];
+    replace($('#nav-list'));
+    $('#nav').hidden = true;
+    $('.counter-pick').hidden = true;
+    $('#account-link').hidden = true;
+    showKiosk(me);
+    return;
+  }
   $('.counter-pick').hidden = false;
   $('#account-link').hidden = false;
   const saved = store.get(COUNTER_KEY);
@@ -250,6 +262,51 @@ async function start() {
   renderNav();
   $('#nav').hidden = false;
   route();
+}
+
+/** A kiosk's page, the address its terminal opens (a page of the site, not the API). */
+const kioskPath = (counter) => `/kiosk/${encodeURIComponent(counter)}`;
+
+/**
+ * A kiosk's account signed in to the console: no menus and no sections (the server allows it
+ * nothing of them), but what it is, the way to its page and sign-out.
+ */
+function showKiosk(me) {
+  closeDialogs();
+  if (unmount) { try { unmount(); } catch { /* ignore */ } unmount = null; }
+  ctx.onCounterChange = null;
+  const c = me.counter ? ctx.counters.find((x) => x.id === me.counter) : null;
+  const name = c ? (lang === 'en' && c.name_en ? c.name_en : c.name) : me.counter;
+  const view = $('#view');
+  replace(view, h('section', { class: 'card', 'aria-labelledby': 'kiosk-h', 'data-testid': 'kiosk-notice' },
+    h('h1', { id: 'kiosk-h', tabindex: '-1' }, t('kiosk.h')),
+    me.counter
+      ? [
+        h('p', null, t('kiosk.body', { counter: name })),
+        h('p', null, h('a', { href: kioskPath(me.counter), class: 'btn', 'data-testid': 'kiosk-page-link', onclick: handOver }, t('kiosk.open'))),
+        h('p', { class: 'hint' }, t('kiosk.address'), ' ', h('span', { 'data-testid': 'kiosk-address' }, location.origin + kioskPath(me.counter))),
+      ]
+      : h('p', { class: 'notice warn' }, t('kiosk.noCounter')),
+    h('p', null, t('kiosk.other')),
+    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn secondary', 'data-action': 'sign-out', onclick: logout }, t('logout')))));
+  document.title = `${t('kiosk.h')} | ${t('title')}`;
+  view.querySelector('h1').focus({ preventScroll: true });
+}
+
+/**
+ * The link followed in this tab hands the session over to the kiosk's page (which keeps its
+ * token under its own key in the tab's sessionStorage): the terminal is ready without a second
+ * sign-in, and no console session of the kiosk is left behind in the tab. A new tab or window
+ * (a modified click) is left to sign in there.
+ */
+function handOver(e) {
+  if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  const current = token();
+  if (!current) return;
+  try {
+    sessionStorage.setItem(KIOSK_TOKEN_KEY, current);
+    sessionStorage.removeItem(TOKEN_KEY);
+  } catch { /* the kiosk's page asks for a sign-in */ }
 }
 
 function renderNav() {
