@@ -38,6 +38,7 @@
 mod common;
 mod curve;
 mod lottery;
+mod phones;
 mod plot;
 mod storm;
 
@@ -362,6 +363,11 @@ async fn bench() {
         .await;
         if runs.split_whitespace().any(|r| r == "storm") {
             storm::storm(&report, backend, &storm::StormOpts::default()).await;
+        }
+        if runs.split_whitespace().any(|r| r == "phones") {
+            let connections = env_usize("MADOGUCHI_BENCH_STORM_CONNECTIONS", 1000);
+            let secs = env_usize("MADOGUCHI_BENCH_STORM_SECONDS", 10) as u64;
+            phones::phones(&report, backend, connections, secs).await;
         }
         if runs.split_whitespace().any(|r| r == "lottery") {
             let entries = env_usize("MADOGUCHI_BENCH_LOTTERY_ENTRIES", 20_000);

@@ -281,6 +281,8 @@ pub(crate) async fn post_call(
         })
         .await?;
     state.tickets.touch(&touched);
+    // A visitor whose turn nears may have been mailed in the call's transaction.
+    state.mail_notify.notify_one();
     match called {
         None => Ok(HttpResponse::NoContent().finish()),
         Some(t) => {

@@ -171,7 +171,7 @@ test('an administrator opens the statistics and reads the charts and their table
   ]);
   assert.deepEqual(charts[0].legend, ['予約', '完了', '不在', '灰色の帯と「–」: 数値のない日・時間帯']);
   assert.deepEqual(charts[1].legend, ['中央値', '90パーセンタイル', '灰色の帯と「–」: 数値のない日・時間帯']);
-  assert.deepEqual(charts[2].legend, ['中央値', '90%値'], 'no hour between 9 and 10 without calls: no gap to explain');
+  assert.deepEqual(charts[2].legend, ['中央値', '90パーセンタイル'], 'no hour between 9 and 10 without calls: no gap to explain');
   assert.equal(charts[0].caption, '「日別の予約・完了・不在」の数値');
   // A row per day with figures, per run of days without (of one kind), per hour.
   assert.deepEqual(charts.map((c) => c.rowHeads), [4, 4, 2, 4]);
@@ -207,7 +207,7 @@ test('an administrator opens the statistics and reads the charts and their table
   assert.deepEqual(await rowText(page, 'hours', '9'), ['9時台', '3', '20分', '30分']);
   assert.deepEqual(await rowText(page, 'hours', '10'), ['10時台', '1', '8分', '8分']);
   assert.match(await page.getAttribute('svg[data-chart="hours"]', 'aria-label'),
-    /9時台から10時台まで、呼出 計4人。中央値が最も長い時間帯: 9時台 20分。90%値が最も長い時間帯: 9時台 30分。/);
+    /9時台から10時台まで、呼出 計4人。中央値が最も長い時間帯: 9時台 20分。90パーセンタイルが最も長い時間帯: 9時台 30分。/);
 
   // (d) walk-ins against bookings.
   assert.deepEqual(await marks(page, 'walkins', 'walk_ins'), { [DAY]: 2, [NEXT_DAY]: 0 });
