@@ -16,20 +16,26 @@ use crate::db::{Db, DbConnection, RunError};
 use crate::queue::follow::Followed;
 use crate::queue::service::DeskError;
 
+/// A day's tickets as their pages show them, by public id.
+pub(crate) type Views = Arc<HashMap<String, Followed>>;
+
 /// One counter's board: the day's tickets by public id, and when it was read.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Board {
     day: Option<NaiveDate>,
     read_at: Option<Instant>,
     /// The counter's generation when it was read: a later write makes it stale.
     generation: u64,
-    views: Arc<HashMap<String, Followed>>,
+    views: Views,
 }
 
 #[derive(Default)]
 struct Slot {
     generation: AtomicU64,
-    board: Mutex<Board>,
+    /// The board pages answer from (held for a copy of an `Arc`, never across a read).
+    current: std::sync::Mutex<Board>,
+    /// Held by the one request reading the board again.
+    reading: Mutex<()>,
 }
 
 /// Every counter's board, the wake-up of the ticket streams, and the streams each client
@@ -63,14 +69,16 @@ impl Boards {
 
     /// `counter`'s board of `day`: the one in memory while it is current (read for the same
     /// day, since the counter's last write here, less than `max_age` ago), else read again by
-    /// `read` (one reader at a time per counter; the others wait for what it reads).
+    /// `read`. One request reads at a time; while it does, the others answer from the board
+    /// they have (of the same day), so a waiting room of phones never queues behind the read.
+    /// After a read the streams wake and look again.
     pub(crate) async fn board<F>(
         &self,
         db: &Db,
         (counter, day): (&str, NaiveDate),
         max_age: StdDuration,
         read: F,
-    ) -> Result<Arc<HashMap<String, Followed>>, RunError<DeskError>>
+    ) -> Result<Views, RunError<DeskError>>
     where
         F: FnOnce(&mut DbConnection) -> Result<Vec<Followed>, DeskError> + Send + 'static,
     {
@@ -78,23 +86,57 @@ impl Boards {
             return Ok(Arc::default());
         };
         let generation = slot.generation.load(Ordering::SeqCst);
-        let mut board = slot.board.lock().await;
-        let current = board.day == Some(day)
-            && board.generation == generation
-            && board.read_at.is_some_and(|at| at.elapsed() < max_age);
-        if current {
-            return Ok(board.views.clone());
+        let current = |b: &Board| {
+            b.day == Some(day)
+                && b.generation == generation
+                && b.read_at.is_some_and(|at| at.elapsed() < max_age)
+        };
+        let (fresh, of_the_day) = slot.snapshot(current, day);
+        if let Some(views) = fresh {
+            return Ok(views);
+        }
+        let _reading = match (slot.reading.try_lock(), of_the_day) {
+            (Ok(guard), _) => guard,
+            // Another request reads it: answer from the day's board meanwhile.
+            (Err(_), Some(views)) => return Ok(views),
+            // No board of the day yet: wait for the one being read.
+            (Err(_), None) => slot.reading.lock().await,
+        };
+        if let (Some(views), _) = slot.snapshot(current, day) {
+            return Ok(views);
         }
         let views = db.run(read).await?;
-        board.views = Arc::new(
-            views
-                .into_iter()
-                .map(|v| (v.public_id.clone(), v))
-                .collect(),
-        );
-        board.day = Some(day);
-        board.read_at = Some(Instant::now());
-        board.generation = generation;
-        Ok(board.views.clone())
+        let board = Board {
+            day: Some(day),
+            read_at: Some(Instant::now()),
+            generation,
+            views: Arc::new(
+                views
+                    .into_iter()
+                    .map(|v| (v.public_id.clone(), v))
+                    .collect(),
+            ),
+        };
+        let views = board.views.clone();
+        if let Ok(mut b) = slot.current.lock() {
+            *b = board;
+        }
+        self.changed.notify_waiters();
+        Ok(views)
+    }
+}
+
+impl Slot {
+    /// The board's views if `current` holds, and the views of `day`'s board in any case.
+    fn snapshot(
+        &self,
+        current: impl Fn(&Board) -> bool,
+        day: NaiveDate,
+    ) -> (Option<Views>, Option<Views>) {
+        let Ok(b) = self.current.lock() else {
+            return (None, None);
+        };
+        let of_the_day = (b.day == Some(day)).then(|| b.views.clone());
+        (current(&b).then(|| b.views.clone()), of_the_day)
     }
 }

@@ -129,10 +129,16 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, openapi: Arc<String>) {
         .app_data(web::PathConfig::default().error_handler(path_error));
     let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();
     // Paths are matched in registration order, one by one: the reads every browser repeats
-    // (the calendar's) come first, so a storm of them is routed after a comparison or two.
-    let (hot, rest): (Vec<ApiRoute>, Vec<ApiRoute>) = api_routes()
-        .into_iter()
-        .partition(|r| r.path.starts_with("/api/v1/counters") || r.path == "/api/v1/procedures");
+    // (the calendar's) and every phone in a waiting room (a ticket's view) come first, so a
+    // storm of them is routed after a comparison or two (a profile of 1,000 phones asking for
+    // their tickets, routed last, spent a fifth of the time in the router's regexes).
+    let hot_path = |p: &str| {
+        p.starts_with("/api/v1/counters")
+            || p == "/api/v1/procedures"
+            || p.starts_with("/api/v1/tickets/")
+    };
+    let (hot, rest): (Vec<ApiRoute>, Vec<ApiRoute>) =
+        api_routes().into_iter().partition(|r| hot_path(r.path));
     for r in hot.into_iter().chain(rest) {
         let route = r.route.guard(GuardBox(method_guard(&r.method)));
         match resources.iter().position(|(p, _)| *p == r.path) {

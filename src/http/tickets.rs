@@ -68,7 +68,7 @@ async fn today_board(
     state: &AppState,
     counter: &str,
     day: chrono::NaiveDate,
-) -> Result<std::sync::Arc<std::collections::HashMap<String, Followed>>, AppError> {
+) -> Result<super::boards::Views, AppError> {
     let max_age = StdDuration::from_millis(state.settings.queue.ticket_board_ms);
     let (s, c, now) = (state.clone(), counter.to_string(), state.clock.now());
     let read = move |conn: &mut crate::db::DbConnection| {
