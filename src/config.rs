@@ -305,6 +305,14 @@ impl Default for NetworksByRole {
 }
 
 impl NetworksByRole {
+    /// Whether the setting names `role` (one list for everyone names every role).
+    pub fn names(&self, role: &str) -> bool {
+        match self {
+            NetworksByRole::Everyone(_) => true,
+            NetworksByRole::PerRole(map) => map.contains_key(role),
+        }
+    }
+
     /// The networks `role` may sign in from (empty: anywhere).
     pub fn for_role(&self, role: &str) -> &[String] {
         match self {

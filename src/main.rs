@@ -362,6 +362,11 @@ fn staff(settings: &Settings, command: StaffCommand) -> anyhow::Result<()> {
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']).to_string();
             let display_name = display_name.unwrap_or_else(|| login.clone());
+            if let Some(c) = counter.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                if !settings.counters.iter().any(|k| k.id == c) {
+                    anyhow::bail!("--counter {c:?}: no such counter in the configuration");
+                }
+            }
             let row = prepare_staff(
                 NewStaff {
                     login,

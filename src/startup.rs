@@ -389,6 +389,7 @@ pub fn public_url_mismatch(public_url: &str, bind: &str, port: u16) -> Option<St
 pub async fn sweep(state: &AppState) -> Result<u32, String> {
     let now = state.clock.now();
     let mut done = expire_holds(state, now).await?;
+    tell_near(state, now).await;
     let s = state.clone();
     let steps = state
         .db
@@ -404,6 +405,33 @@ pub async fn sweep(state: &AppState) -> Result<u32, String> {
             .map_err(|e| e.to_string())?;
     }
     Ok(done)
+}
+
+/// Mails the visitors whose turn neared without a call (`queue::follow::sweep_near`); a
+/// failure is logged and left for the next pass.
+async fn tell_near(state: &AppState, now: chrono::DateTime<chrono::Utc>) {
+    use crate::queue::follow::{counters_with_alerts, sweep_near};
+    let s = state.clone();
+    let counters = state
+        .db
+        .run(move |conn| counters_with_alerts(conn, &s.booking_ctx(), now))
+        .await;
+    let counters = match counters {
+        Ok(c) if c.is_empty() => return,
+        Ok(c) => c,
+        Err(e) => {
+            return tracing::warn!(error = %e, "the tickets waiting for a mail could not be read")
+        }
+    };
+    let s = state.clone();
+    let told = state
+        .db
+        .write(move |tx| sweep_near(tx, &s.booking_ctx(), &counters, now))
+        .await;
+    match told {
+        Ok(()) => state.mail_notify.notify_one(),
+        Err(e) => tracing::warn!(error = %e, "the visitors whose turn neared could not be mailed"),
+    }
 }
 
 /// Ends the holds whose time is up at `now`, each in a write of its own.

@@ -42,6 +42,9 @@ pub(crate) struct AdminOnly;
 /// A staff member's own account (who am I, sign out, password, second factor): every role,
 /// and a session that must enrol first.
 pub(crate) struct Myself;
+/// One's own session (who am I, sign out): every role, a kiosk too (which has no password or
+/// second factor of its own to change: the city's staff set it up).
+pub(crate) struct OwnSession;
 
 impl Policy for PhoneStaff {
     const ROLES: &'static [Role] = &[Role::Phone];
@@ -59,6 +62,10 @@ impl Policy for AdminOnly {
     const ROLES: &'static [Role] = &[];
 }
 impl Policy for Myself {
+    const ROLES: &'static [Role] = &[Role::Phone, Role::Desk];
+    const DURING_ENROLMENT: bool = true;
+}
+impl Policy for OwnSession {
     const ROLES: &'static [Role] = &[Role::Phone, Role::Desk, Role::Kiosk];
     const DURING_ENROLMENT: bool = true;
 }

@@ -58,6 +58,14 @@ impl Boards {
         }
     }
 
+    /// Whether `counter`'s board of `day` in memory (current or not) holds `public_id`.
+    pub(crate) fn holds(&self, (counter, day): (&str, NaiveDate), public_id: &str) -> bool {
+        self.slots
+            .get(counter)
+            .map(|slot| slot.snapshot(|_| false, day).1)
+            .is_some_and(|views| views.is_some_and(|v| v.contains_key(public_id)))
+    }
+
     /// A desk changed `counter`'s queue: its board is read again when next asked for, and the
     /// streams wake.
     pub(crate) fn touch(&self, counter: &str) {

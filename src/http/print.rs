@@ -13,7 +13,7 @@ use super::calendar::check_date_range;
 use super::problem::AppError;
 use super::route::{api, codes, ApiRoute, COUNTER};
 use super::state::AppState;
-use crate::error::{FieldProblem, Invalid};
+use crate::error::{ErrorCode, FieldProblem, Invalid};
 use crate::mail::links::{instant_label, instant_label_en, Links};
 use crate::queue::model::TicketKind;
 use crate::queue::service::DeskError;
@@ -48,7 +48,12 @@ pub(crate) async fn get_print(
         .ok_or_else(|| Invalid::field("counter", FieldProblem::Required))?;
     user.serves(&counter)?;
     let c = state.calendar.get_counter(&counter)?.clone();
-    let day = check_date_range("date", date.unwrap_or_else(|| c.today(state.clock.now())))?;
+    let today = c.today(state.clock.now());
+    let day = check_date_range("date", date.unwrap_or(today))?;
+    // A kiosk prints the tickets it is issuing: today's only.
+    if user.role == crate::staff::Role::Kiosk && day != today {
+        return Err(ErrorCode::Forbidden.into());
+    }
     let label = parse_label(&path.into_inner(), 16)
         .map_err(|p| Invalid::field("ticket", p))?
         .to_ascii_uppercase();
@@ -90,7 +95,8 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         Method::GET,
         "/desk/tickets/{ticket}/print",
         COUNTER,
-        codes::<(DeskError, Invalid)>(&[]),
+        // Not under /api/v1/, so the database's 503 is named here.
+        codes::<(DeskError, Invalid)>(&[ErrorCode::DatabaseUnavailable]),
         get_print,
     )]
 }

@@ -23,8 +23,10 @@ pub(crate) const DESK: Access = Access::Staff(&[Role::Desk]);
 pub(crate) const COUNTER: Access = Access::Staff(&[Role::Desk, Role::Kiosk]);
 pub(crate) const ANY_STAFF: Access = Access::Staff(&[Role::Phone, Role::Desk]);
 pub(crate) const ADMIN: Access = Access::Staff(&[]);
-/// A staff member's own account (`auth::Myself`): every role.
-pub(crate) const MYSELF: Access = Access::Staff(&[Role::Phone, Role::Desk, Role::Kiosk]);
+/// A staff member's own account (`auth::Myself`): every role but a kiosk.
+pub(crate) const MYSELF: Access = ANY_STAFF;
+/// One's own session, who am I and sign out (`auth::OwnSession`): every role.
+pub(crate) const OWN_SESSION: Access = Access::Staff(&[Role::Phone, Role::Desk, Role::Kiosk]);
 
 /// One row of the route table.
 pub struct ApiRoute {

@@ -5,13 +5,13 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{AnyStaff, Authorized, Myself, PhoneStaff};
+use super::auth::{AnyStaff, Authorized, OwnSession, PhoneStaff};
 use super::body::JsonBody;
 use super::calendar::check_date_range;
 use super::json::instant;
 use super::json::{StaffReservationJson, StaffReservationsJson};
 use super::problem::AppError;
-use super::route::{api, codes, Access, ApiRoute, ANY_STAFF, MYSELF, PHONE};
+use super::route::{api, codes, Access, ApiRoute, ANY_STAFF, OWN_SESSION, PHONE};
 use super::state::AppState;
 use crate::db::RunError;
 use crate::error::{ErrorCode, FieldProblem, Invalid};
@@ -133,7 +133,7 @@ pub(crate) async fn post_session(
     responses((status = 204, description = "Signed out")))]
 pub(crate) async fn delete_session(
     state: web::Data<AppState>,
-    user: Authorized<Myself>,
+    user: Authorized<OwnSession>,
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
     let user = user.user;
@@ -168,7 +168,7 @@ pub(crate) struct MeJson {
     responses((status = 200, description = "The signed-in account", body = MeJson)))]
 pub(crate) async fn get_current_session(
     state: web::Data<AppState>,
-    user: Authorized<Myself>,
+    user: Authorized<OwnSession>,
 ) -> Result<HttpResponse, AppError> {
     let login = user.login.clone();
     let (account, left) = state
@@ -421,14 +421,14 @@ pub(super) fn routes() -> Vec<ApiRoute> {
         api(
             M::GET,
             "/api/v1/staff/sessions/current",
-            MYSELF,
+            OWN_SESSION,
             codes::<StaffError>(&[]),
             get_current_session,
         ),
         api(
             M::DELETE,
             "/api/v1/staff/sessions/current",
-            MYSELF,
+            OWN_SESSION,
             codes::<StaffError>(&[]),
             delete_session,
         ),

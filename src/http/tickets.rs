@@ -80,34 +80,34 @@ async fn today_board(
         .await?)
 }
 
-/// A ticket by its public id: from today's boards when one holds it, else looked up (an
-/// unknown id: 404 `ticket_not_found`; a ticket of another day, as it ended).
+/// A ticket by its public id: from the board of today that holds it (read again when it is
+/// stale), else from the database (a ticket issued a moment ago or at another instance, whose
+/// counter's board is then read again; another day's ticket; an unknown id: 404
+/// `ticket_not_found`).
 pub(crate) async fn followed(state: &AppState, public_id: &str) -> Result<Followed, AppError> {
-    use crate::queue::follow::{locate, Located};
     let now = state.clock.now();
     for counter in state.calendar.counters() {
-        let board = today_board(state, &counter.id, counter.today(now)).await?;
-        if let Some(v) = board.get(public_id) {
-            return Ok(v.clone());
+        let day = counter.today(now);
+        if state.tickets.holds((&counter.id, day), public_id) {
+            let board = today_board(state, &counter.id, day).await?;
+            if let Some(v) = board.get(public_id) {
+                return Ok(v.clone());
+            }
         }
     }
     let (s, id) = (state.clone(), public_id.to_string());
-    let located = state
+    let found = state
         .db
-        .run(move |conn| locate(conn, &s.booking_ctx(), &id, now))
+        .run(move |conn| crate::queue::follow::locate(conn, &s.booking_ctx(), &id, now))
         .await?;
-    match located {
-        Located::Other(v) => Ok(v),
-        Located::Today { counter, day } => {
-            // Issued since the board was read (at another instance): read it again.
-            state.tickets.touch(&counter);
-            let board = today_board(state, &counter, day).await?;
-            board
-                .get(public_id)
-                .cloned()
-                .ok_or_else(|| DeskError::NoSuchTicket.into())
+    if let Some(c) = state.calendar.counter(&found.counter) {
+        if found.day == c.today(now) {
+            // Today's, not yet on its board: the board is read again for the next look.
+            state.tickets.touch(&c.id);
+            today_board(state, &c.id, found.day).await?;
         }
     }
+    Ok(found)
 }
 
 fn public_id(path: web::Path<String>) -> Result<String, AppError> {
@@ -141,17 +141,26 @@ pub(crate) async fn post_alert(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = public_id(path)?;
-    let now = state.clock.now();
-    let (s, public) = (state.get_ref().clone(), id.clone());
-    let counter = state
-        .db
-        .write(move |conn| {
-            crate::queue::follow::request_alert(conn, &s.booking_ctx(), &public, now)
-        })
-        .await?;
-    state.tickets.touch(&counter);
-    state.mail_notify.notify_one();
+    // Read first: an unknown ticket, one that cannot ask and one that asked already cost no
+    // write.
     let view = followed(&state, &id).await?;
+    let view = match view.alert {
+        Alert::Unavailable => return Err(DeskError::AlertUnavailable.into()),
+        Alert::Requested | Alert::Sent => view,
+        Alert::Available => {
+            let now = state.clock.now();
+            let s = state.get_ref().clone();
+            let view = state
+                .db
+                .write(move |conn| {
+                    crate::queue::follow::request_alert(conn, &s.booking_ctx(), &id, now)
+                })
+                .await?;
+            state.tickets.touch(&view.counter);
+            state.mail_notify.notify_one();
+            view
+        }
+    };
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(TicketViewJson::of(&state, &view)))
@@ -167,8 +176,24 @@ struct Follower {
 }
 
 impl Follower {
-    /// The view, when it differs from the last one sent.
+    /// Whether the last view sent can change no more: a completed ticket, or one of another
+    /// day (a no-show may still be recalled).
+    fn ended(&self) -> bool {
+        self.last.as_ref().is_some_and(|v| {
+            let today = self
+                .state
+                .calendar
+                .counter(&v.counter)
+                .map(|c| c.today(self.state.clock.now()).to_string());
+            v.status == TicketStatus::Completed || today.as_deref() != Some(v.date.as_str())
+        })
+    }
+
+    /// The view, when it differs from the last one sent (nothing is looked up once it ended).
     async fn changed(&mut self) -> Option<String> {
+        if self.ended() {
+            return None;
+        }
         let view = followed(&self.state, &self.public_id).await.ok()?;
         let json = TicketViewJson::of(&self.state, &view);
         if self.last.as_ref() == Some(&json) {
@@ -180,9 +205,9 @@ impl Follower {
     }
 }
 
-/// The ticket's view as `text/event-stream`: at once, then whenever it changes (a desk's
-/// write here wakes it; another instance's shows within `queue.ticket_board_ms`), with a
-/// keep-alive comment when quiet. At most `queue.ticket_streams_per_address` per client
+/// The ticket's view as `text/event-stream` (events `ticket`): at once, then whenever it
+/// changes (a desk's write here wakes it; another instance's shows within
+/// `queue.ticket_board_ms`), with an event `ping` when quiet. At most `queue.ticket_streams_per_address` per client
 /// address (beyond: 429).
 #[utoipa::path(get, path = "/api/v1/tickets/{public_id}/events", tag = "tickets",
     params(("public_id" = String, Path, description = "From the ticket's QR code")),
@@ -237,7 +262,9 @@ pub(crate) async fn get_ticket_events(
             }
             if f.last_sent.elapsed() >= keepalive {
                 f.last_sent = std::time::Instant::now();
-                return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), f));
+                // An event, not a comment: the page sees the stream is alive and does not
+                // rebuild it.
+                return Some((Ok(Bytes::from_static(b"event: ping\ndata: {}\n\n")), f));
             }
             tokio::select! {
                 _ = &mut stop => {}

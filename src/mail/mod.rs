@@ -320,6 +320,11 @@ pub(crate) struct TurnMail {
     pub ticket: String,
     pub ahead: u32,
     pub estimated_wait_minutes: Option<u32>,
+    /// Called already: the desk to go to, as said (`3番窓口`, `総合案内`) and in English.
+    #[serde(default)]
+    pub desk: Option<String>,
+    #[serde(default)]
+    pub desk_en: Option<String>,
     pub ticket_url: String,
     pub sender_footer: String,
 }

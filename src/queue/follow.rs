@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::error::DeskError;
 use super::model::{TicketKind, TicketStatus};
 use super::repo::{self, TicketRow};
-use super::waiting::{estimated_waits, ordered_waiting};
+use super::waiting::{estimated_waits, lock_queue, ordered_waiting};
 use crate::calendar::Counter;
 use crate::db::{DbConnection, Tx};
 use crate::mail::links::Links;
@@ -120,67 +120,60 @@ pub(crate) fn ticket_of_day(
     })
 }
 
-/// Where a public id leads: a ticket of the counter's today (its board has it), or one of
-/// another day, as it ended.
-pub(crate) enum Located {
-    Today { counter: String, day: NaiveDate },
-    Other(Followed),
-}
-
+/// A ticket by its public id, read from the database (any day): today's with its place in
+/// the counter's queue, another day's as it ended. For a ticket no board in memory holds yet
+/// (issued a moment ago, or at another instance).
 pub(crate) fn locate(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     public_id: &str,
     now: DateTime<Utc>,
-) -> Result<Located, DeskError> {
+) -> Result<Followed, DeskError> {
     let t = repo::find_by_public_id(conn, public_id)?.ok_or(DeskError::NoSuchTicket)?;
     let today = ctx.calendar.get_counter(&t.counter_id)?.today(now);
-    Ok(if t.service_on == today {
-        Located::Today {
-            counter: t.counter_id,
-            day: today,
-        }
-    } else {
-        Located::Other(view(&t, None, &HashSet::new()))
-    })
+    if t.service_on != today {
+        return Ok(view(&t, None, &HashSet::new()));
+    }
+    board(conn, ctx, &t.counter_id, today, now)?
+        .into_iter()
+        .find(|v| v.public_id == public_id)
+        .ok_or(DeskError::NoSuchTicket)
 }
 
 /// The visitor asks to be mailed when their turn nears: a reserved visitor of today who gave
 /// an address, while waiting (else `AlertUnavailable`). Asking again changes nothing; asking
-/// when the turn is already near sends the mail at once. Returns the ticket's counter.
+/// when the turn is already near sends the mail at once. Under the counter's queue lock, so a
+/// call at the same moment sees the request or is seen by it. Returns the ticket as its page
+/// shows it now.
 pub(crate) fn request_alert(
     conn: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     public_id: &str,
     now: DateTime<Utc>,
-) -> Result<String, DeskError> {
+) -> Result<Followed, DeskError> {
     let t = repo::find_by_public_id(conn, public_id)?.ok_or(DeskError::NoSuchTicket)?;
-    if t.alert_requested_at.is_some() {
-        return Ok(t.counter_id);
-    }
     let counter = ctx.calendar.get_counter(&t.counter_id)?;
-    let mailable = match &t.reservation_id {
-        Some(r) => !reservation_repo::with_email(conn, std::slice::from_ref(r))?.is_empty(),
-        None => false,
-    };
-    let waiting_today = t.status == TicketStatus::Waiting && t.service_on == counter.today(now);
-    if !(mailable && waiting_today) {
-        return Err(DeskError::AlertUnavailable);
+    if t.alert_requested_at.is_none() {
+        let mailable = match &t.reservation_id {
+            Some(r) => !reservation_repo::with_email(conn, std::slice::from_ref(r))?.is_empty(),
+            None => false,
+        };
+        let today = counter.today(now);
+        if !(mailable && t.status == TicketStatus::Waiting && t.service_on == today) {
+            return Err(DeskError::AlertUnavailable);
+        }
+        lock_queue(conn, &counter.id, today)?;
+        if repo::request_alert(conn, &t.id, now)? {
+            let ordered = ordered_waiting(conn, ctx, &counter.id, today, now)?;
+            tell_near(conn, ctx, counter, &ordered, now)?;
+        }
     }
-    repo::request_alert(conn, &t.id, now)?;
-    let ordered = ordered_waiting(conn, ctx, &counter.id, t.service_on, now)?;
-    let asked: Vec<TicketRow> = ordered
-        .into_iter()
-        .map(|o| match o.id == t.id {
-            true => TicketRow {
-                alert_requested_at: Some(now.naive_utc()),
-                ..o
-            },
-            false => o,
-        })
-        .collect();
-    tell_near(conn, ctx, counter, &asked, now)?;
-    Ok(counter.id.clone())
+    locate(conn, ctx, public_id, now)
+}
+
+/// Whether a ticket asked for the mail and has not had it.
+fn asked(t: &TicketRow) -> bool {
+    t.alert_requested_at.is_some() && t.alert_sent_at.is_none()
 }
 
 /// Mails the visitors among `waiting` (in call order) who asked and now have
@@ -195,17 +188,83 @@ pub(crate) fn tell_near(
     let near = waiting
         .len()
         .min(ctx.settings.queue.notify_ahead as usize + 1);
-    let asked = |t: &TicketRow| t.alert_requested_at.is_some() && t.alert_sent_at.is_none();
     if !waiting[..near].iter().any(asked) {
         return Ok(());
     }
     let waits = estimated_waits(conn, ctx, &counter.id, &waiting[..near], now)?;
     for (ahead, (t, wait)) in waiting[..near].iter().zip(waits).enumerate() {
         if asked(t) && repo::mark_alert_sent(conn, &t.id, now)? {
-            mail_turn(conn, ctx, counter, t, (ahead, wait), now)?;
+            mail_turn(conn, ctx, counter, t, Turn::Near { ahead, wait }, now)?;
         }
     }
     Ok(())
+}
+
+/// The ticket just called asked and was not mailed (its turn came without anyone called
+/// before it: a booked visitor who arrived early, whose slot came): the mail says where to go.
+pub(crate) fn tell_called(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    counter: &Counter,
+    (t, desk): (&TicketRow, &str),
+    now: DateTime<Utc>,
+) -> Result<(), DeskError> {
+    if asked(t) && repo::mark_alert_sent(conn, &t.id, now)? {
+        mail_turn(conn, ctx, counter, t, Turn::Called { desk }, now)?;
+    }
+    Ok(())
+}
+
+/// The counters whose today has a visitor waiting for the mail (a read: the sweeper writes
+/// only when there is one).
+pub(crate) fn counters_with_alerts(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, DeskError> {
+    let mut out = Vec::new();
+    for counter in ctx.calendar.counters() {
+        if repo::alerts_pending(conn, &counter.id, counter.today(now))? {
+            out.push(counter.id.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The visitors of `counters` who asked and whose turn neared without a call (the calling
+/// rule moves a booked visitor ahead when their slot comes): mailed on the sweeper's pass.
+pub(crate) fn sweep_near(
+    conn: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    counters: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), DeskError> {
+    for id in counters {
+        let counter = ctx.calendar.get_counter(id)?;
+        let today = counter.today(now);
+        lock_queue(conn, &counter.id, today)?;
+        let ordered = ordered_waiting(conn, ctx, &counter.id, today, now)?;
+        tell_near(conn, ctx, counter, &ordered, now)?;
+    }
+    Ok(())
+}
+
+/// A desk as the mail names it: a number or a letter is 「3番窓口」 / "desk 3", any other name
+/// as it is (the waiting-room screen says it so too).
+fn desk_words(desk: &str) -> (String, String) {
+    let d = desk.trim();
+    let short = d.chars().all(|c| c.is_ascii_digit())
+        || (d.len() == 1 && d.chars().all(|c| c.is_ascii_alphabetic()));
+    match short && !d.is_empty() {
+        true => (format!("{d}番窓口"), format!("desk {d}")),
+        false => (d.to_string(), d.to_string()),
+    }
+}
+
+/// What the mail says: how many are ahead, or the desk.
+enum Turn<'a> {
+    Near { ahead: usize, wait: u32 },
+    Called { desk: &'a str },
 }
 
 fn mail_turn(
@@ -213,9 +272,13 @@ fn mail_turn(
     ctx: &Ctx<'_>,
     counter: &Counter,
     t: &TicketRow,
-    (ahead, wait): (usize, u32),
+    turn: Turn<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DeskError> {
+    let (ahead, wait, desk) = match turn {
+        Turn::Near { ahead, wait } => (ahead, Some(wait), None),
+        Turn::Called { desk } => (0, None, Some(desk_words(desk))),
+    };
     let Some(rid) = &t.reservation_id else {
         return Ok(());
     };
@@ -226,7 +289,9 @@ fn mail_turn(
         counter_name: counter.name.clone(),
         ticket: t.label.clone(),
         ahead: u32::try_from(ahead).unwrap_or(u32::MAX),
-        estimated_wait_minutes: Some(wait),
+        estimated_wait_minutes: wait,
+        desk: desk.as_ref().map(|(ja, _)| ja.clone()),
+        desk_en: desk.map(|(_, en)| en),
         ticket_url: Links::new(&ctx.settings.public_url).ticket(&t.public_id),
         sender_footer: ctx.settings.mail_footer(),
     };

@@ -144,6 +144,23 @@ pub(crate) fn request_alert(
     Ok(touched == 1)
 }
 
+/// Whether a counter's day has a waiting ticket that asked for the mail and has not had it.
+pub(crate) fn alerts_pending(
+    conn: &mut DbConnection,
+    counter: &str,
+    day: NaiveDate,
+) -> QueryResult<bool> {
+    let n: i64 = tickets::table
+        .filter(tickets::counter_id.eq(counter))
+        .filter(tickets::service_on.eq(day))
+        .filter(tickets::status.eq(TicketStatus::Waiting))
+        .filter(tickets::alert_requested_at.is_not_null())
+        .filter(tickets::alert_sent_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// Marks the alert sent: true once only, so the mail goes out once whoever sends it.
 pub(crate) fn mark_alert_sent(
     conn: &mut DbConnection,

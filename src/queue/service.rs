@@ -7,7 +7,7 @@ pub(crate) use super::error::DeskError;
 use super::model::{TicketKind, TicketStatus};
 use super::repo::{self, TicketRow};
 pub(crate) use super::waiting::ordered_waiting;
-use super::waiting::{estimated_waits, position_and_wait};
+use super::waiting::{estimated_waits, lock_queue, position_and_wait};
 use crate::calendar::Counter;
 use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::reservations::model::{ReservationRow, ReservationStatus};
@@ -158,17 +158,6 @@ fn open_today(
     Ok(())
 }
 
-/// The day's queue at `counter`, exclusively: calls (and recalls, which are calls) are
-/// serialised, so the display's events stay in order.
-fn lock_queue(conn: &mut Tx<'_>, counter: &str, today: NaiveDate) -> Result<(), DeskError> {
-    let queue = Lock::Queue {
-        counter,
-        day: today,
-    };
-    lock(conn, &[(Mode::Exclusive, queue)])?;
-    Ok(())
-}
-
 /// The reservation of a visitor arriving at `counter` today, if it can be checked in.
 fn arriving(
     conn: &mut Tx<'_>,
@@ -279,7 +268,9 @@ pub(crate) fn call_next(
         return Err(anyhow::anyhow!("ticket {} was taken under the queue lock", next.label).into());
     }
     repo::insert_call_event(conn, &counter.id, today, &next.label, desk, now)?;
-    // Everyone behind moved up one: those who asked are told when their turn nears.
+    // The one called, if its turn came before its mail; everyone behind moved up one: those
+    // who asked are told when their turn nears.
+    super::follow::tell_called(conn, &ctx, counter, (&next, desk), now)?;
     super::follow::tell_near(conn, &ctx, counter, &ordered[1..], now)?;
     audit::record(
         conn,

@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+use super::error::DeskError;
 use super::model::{TicketKind, TicketStatus};
 use super::next_to_call::{queue_order, Kind, Rule, Waiting};
 use super::repo::{self, TicketRow};
-use crate::db::DbConnection;
+use crate::db::{lock, DbConnection, Lock, Mode, Tx};
 use crate::reservations::repo as reservation_repo;
 use crate::reservations::service::Ctx;
 
@@ -100,4 +101,19 @@ pub(crate) fn desks_calling(
         n => u32::try_from(n).unwrap_or(1),
     }
     .max(1))
+}
+
+/// The day's queue at `counter`, exclusively: calls (and recalls, which are calls) are
+/// serialised, so the display's events stay in order.
+pub(crate) fn lock_queue(
+    conn: &mut Tx<'_>,
+    counter: &str,
+    today: NaiveDate,
+) -> Result<(), DeskError> {
+    let queue = Lock::Queue {
+        counter,
+        day: today,
+    };
+    lock(conn, &[(Mode::Exclusive, queue)])?;
+    Ok(())
 }

@@ -19,10 +19,16 @@ impl StaffNetworks {
     /// The setting, parsed (it was checked when the configuration was loaded).
     pub(crate) fn from_settings(setting: &NetworksByRole) -> Result<Self, String> {
         let mut per_role = HashMap::new();
-        for role in [Role::Phone, Role::Desk, Role::Admin, Role::Kiosk] {
+        for role in [Role::Phone, Role::Desk, Role::Admin] {
             let list = parse_networks(setting.for_role(role.as_str()))?;
             per_role.insert(role, list);
         }
+        // A kiosk stands at a counter: where the city's lists name no kiosk, the desk's.
+        let kiosk = match setting.names("kiosk") {
+            true => setting.for_role("kiosk"),
+            false => setting.for_role("desk"),
+        };
+        per_role.insert(Role::Kiosk, parse_networks(kiosk)?);
         Ok(StaffNetworks { per_role })
     }
 

@@ -1,20 +1,10 @@
 //! The front desk: a morning at the counter, check-in rules, concurrent calls, the display.
 
-use crate::helpers::{jst, problem, spawn_app_at, spawn_app_with, TestApp};
+use crate::helpers::{desk_post, jst, problem, spawn_app_at, spawn_app_with, TestApp};
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration as StdDuration, Instant};
-
-async fn desk_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
-    app.as_staff(
-        Method::POST,
-        &format!("/api/v1/desk/city-hall/{path}"),
-        Some(token),
-        Some(&body),
-    )
-    .await
-}
 
 async fn check_in(app: &TestApp, token: &str, number: &str) -> Value {
     let res = desk_post(

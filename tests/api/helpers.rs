@@ -474,6 +474,17 @@ impl TestApp {
 }
 
 /// Asserts the status and problem+json shape, returns the body.
+/// `POST /api/v1/desk/city-hall/{path}` as `token` (check-ins, walk-ins, calls, outcomes).
+pub async fn desk_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
+    app.as_staff(
+        reqwest::Method::POST,
+        &format!("/api/v1/desk/city-hall/{path}"),
+        Some(token),
+        Some(&body),
+    )
+    .await
+}
+
 pub async fn problem(res: reqwest::Response, status: u16) -> Value {
     assert_eq!(res.status().as_u16(), status, "status");
     let ct = res

@@ -18,13 +18,7 @@ async fn run_job(app: &TestApp, job: Job) -> u64 {
 }
 
 async fn desk_post(app: &TestApp, token: &str, path: String, body: Value) -> reqwest::Response {
-    app.as_staff(
-        Method::POST,
-        &format!("/api/v1/desk/city-hall/{path}"),
-        Some(token),
-        Some(&body),
-    )
-    .await
+    crate::helpers::desk_post(app, token, &path, body).await
 }
 
 async fn reservation(app: &TestApp, token: &str, number: &str) -> Value {

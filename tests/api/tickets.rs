@@ -1,20 +1,10 @@
 //! Tickets people follow on their phones, the mail when the turn nears, the printed ticket,
 //! and the kiosk role.
 
-use crate::helpers::{jst, problem, spawn_app_at, spawn_app_with, TestApp};
+use crate::helpers::{desk_post, jst, problem, spawn_app_at, spawn_app_with, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration as StdDuration, Instant};
-
-async fn desk_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
-    app.as_staff(
-        Method::POST,
-        &format!("/api/v1/desk/city-hall/{path}"),
-        Some(token),
-        Some(&body),
-    )
-    .await
-}
 
 async fn issued(res: reqwest::Response) -> Value {
     let status = res.status();
@@ -40,20 +30,22 @@ fn public_id(ticket: &Value) -> String {
     ticket["public_id"].as_str().expect("public_id").to_string()
 }
 
-#[tokio::test]
-async fn a_ticket_page_shows_the_place_in_line_and_the_desk_and_nothing_personal() {
+/// A caller booked by phone (with `email`) for 09:00 on 4 January, and the desk at 08:50 that
+/// morning: the app, the desk's token and the reservation number.
+async fn morning(email: &str) -> (TestApp, String, String) {
     let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
     let phone = app.staff_token("operator", "phone").await;
     let number = app
-        .phone_book(
-            &phone,
-            "city-hall.2027-01-04.0900",
-            1,
-            Some("yamada@example.jp"),
-        )
+        .phone_book(&phone, "city-hall.2027-01-04.0900", 1, Some(email))
         .await;
     app.clock.set(jst("2027-01-04T08:50:00+09:00"));
     let desk = app.staff_token("madoguchi", "desk").await;
+    (app, desk, number)
+}
+
+#[tokio::test]
+async fn a_ticket_page_shows_the_place_in_line_and_the_desk_and_nothing_personal() {
+    let (app, desk, number) = morning("yamada@example.jp").await;
     let w1 = issued(desk_post(&app, &desk, "walk-ins", json!({})).await).await;
     let w2 = issued(
         desk_post(
@@ -489,18 +481,7 @@ async fn a_kiosk_checks_in_and_issues_tickets_at_its_counter_and_nothing_else() 
 
 #[tokio::test]
 async fn the_printed_ticket_carries_the_number_the_qr_code_and_the_wait_and_nothing_personal() {
-    let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
-    let phone = app.staff_token("operator", "phone").await;
-    let number = app
-        .phone_book(
-            &phone,
-            "city-hall.2027-01-04.0900",
-            1,
-            Some("print@example.jp"),
-        )
-        .await;
-    app.clock.set(jst("2027-01-04T08:50:00+09:00"));
-    let desk = app.staff_token("madoguchi", "desk").await;
+    let (app, desk, number) = morning("print@example.jp").await;
     issued(desk_post(&app, &desk, "walk-ins", json!({})).await).await;
     let r = issued(
         desk_post(
@@ -570,4 +551,191 @@ async fn the_printed_ticket_carries_the_number_the_qr_code_and_the_wait_and_noth
         .as_staff(Method::GET, "/desk/tickets/W-002/print", Some(&desk), None)
         .await;
     assert_eq!(problem(res, 422).await["errors"][0]["field"], "counter");
+}
+
+#[tokio::test]
+async fn a_booked_visitor_whose_slot_comes_is_mailed_without_a_call() {
+    let app = spawn_app_at(jst("2026-12-20T10:00:00+09:00")).await;
+    let phone = app.staff_token("operator", "phone").await;
+    let early = "early@example.jp";
+    let number = app
+        .phone_book(&phone, "city-hall.2027-01-04.1030", 1, Some(early))
+        .await;
+    app.clock.set(jst("2027-01-04T08:50:00+09:00"));
+    let desk = app.staff_token("madoguchi", "desk").await;
+    for _ in 0..5 {
+        issued(desk_post(&app, &desk, "walk-ins", json!({})).await).await;
+    }
+    let mine = issued(
+        desk_post(
+            &app,
+            &desk,
+            "check-ins",
+            json!({ "reservation_number": number }),
+        )
+        .await,
+    )
+    .await;
+    let id = public_id(&mine);
+    let res = app
+        .post_json(&format!("/api/v1/tickets/{id}/alert"), &json!({}))
+        .await;
+    let v: Value = res.json().await.unwrap();
+    // Five walk-ins ahead: asked, not yet sent (the answer is the row just written).
+    assert_eq!(
+        (v["alert"].as_str(), v["ahead"].as_i64()),
+        (Some("requested"), Some(5))
+    );
+    let mails = |marker: &'static str| {
+        app.smtp
+            .messages_to(early)
+            .into_iter()
+            .filter(move |m| m.subject.contains(marker))
+            .count()
+    };
+    // 10:05: the 10:30 slot is within 30 minutes, so the calling rule puts the visitor first
+    // with nobody called; the sweeper's pass mails them.
+    app.clock.set(jst("2027-01-04T10:05:00+09:00"));
+    madoguchi::startup::sweep(&app.state).await.expect("sweep");
+    app.drain_outbox().await;
+    assert_eq!(mails("まもなく順番です"), 1);
+    assert_eq!(view(&app, &id).await["alert"], "sent");
+    madoguchi::startup::sweep(&app.state).await.expect("sweep");
+    app.drain_outbox().await;
+    assert_eq!(mails("まもなく順番です"), 1, "once");
+}
+
+#[tokio::test]
+async fn a_visitor_called_before_the_mail_went_is_told_the_desk() {
+    let (app, desk, number) = morning("called@example.jp").await;
+    let mine = issued(
+        desk_post(
+            &app,
+            &desk,
+            "check-ins",
+            json!({ "reservation_number": number }),
+        )
+        .await,
+    )
+    .await;
+    // Nobody ahead: asking sends the "next" mail at once.
+    let id = public_id(&mine);
+    let res = app
+        .post_json(&format!("/api/v1/tickets/{id}/alert"), &json!({}))
+        .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["alert"], "sent");
+    app.drain_outbox().await;
+    assert_eq!(
+        app.smtp
+            .messages_to("called@example.jp")
+            .iter()
+            .filter(|m| m.subject.contains("まもなく順番です"))
+            .count(),
+        1
+    );
+    // A second booked visitor asks with four walk-ins ahead, then jumps the line by the rule and
+    // is called first: the call's mail names the desk.
+    let phone = app.staff_token("operator2", "phone").await;
+    app.clock.set(jst("2026-12-20T10:00:00+09:00"));
+    let later = app
+        .phone_book(
+            &phone,
+            "city-hall.2027-01-04.1030",
+            2,
+            Some("desk@example.jp"),
+        )
+        .await;
+    app.clock.set(jst("2027-01-04T08:55:00+09:00"));
+    assert_eq!(call(&app, &desk, "1").await, "R-001");
+    for _ in 0..4 {
+        issued(desk_post(&app, &desk, "walk-ins", json!({})).await).await;
+    }
+    let second = issued(
+        desk_post(
+            &app,
+            &desk,
+            "check-ins",
+            json!({ "reservation_number": later }),
+        )
+        .await,
+    )
+    .await;
+    let res = app
+        .post_json(
+            &format!("/api/v1/tickets/{}/alert", public_id(&second)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["alert"], "requested");
+    app.clock.set(jst("2027-01-04T10:05:00+09:00"));
+    let desk = app.login("madoguchi", crate::helpers::STAFF_PASSWORD).await;
+    assert_eq!(call(&app, &desk, "3").await, "R-002");
+    app.drain_outbox().await;
+    let told: Vec<_> = app
+        .smtp
+        .messages_to("desk@example.jp")
+        .into_iter()
+        .filter(|m| m.subject.contains("お呼びしています"))
+        .collect();
+    assert_eq!(told.len(), 1);
+    assert!(told[0].subject.contains("3番窓口"), "{}", told[0].subject);
+    assert!(told[0].text.contains("desk 3"), "{}", told[0].text);
+}
+
+#[tokio::test]
+async fn a_kiosk_has_no_password_or_second_factor_of_its_own_and_moving_it_ends_its_session() {
+    let app = spawn_app_at(jst("2027-01-04T09:00:00+09:00")).await;
+    let admin = app.staff_token("boss", "admin").await;
+    let res = make_kiosk(&app, &admin, "kiosk-2", Some("city-hall")).await;
+    assert_eq!(res.status(), 201);
+    let kiosk = app.login("kiosk-2", "kiosk-password-long-1").await;
+    for (method, path, body) in [
+        (
+            Method::PUT,
+            "/api/v1/staff/me/password",
+            json!({"current_password": "kiosk-password-long-1", "new_password": "another-kiosk-password-2"}),
+        ),
+        (Method::POST, "/api/v1/staff/me/totp", json!({})),
+        (
+            Method::POST,
+            "/api/v1/staff/me/totp/recovery-codes",
+            json!({}),
+        ),
+    ] {
+        let res = app
+            .as_staff(method.clone(), path, Some(&kiosk), Some(&body))
+            .await;
+        assert_eq!(res.status(), 403, "{method} {path}");
+    }
+    // Moved to the other counter by an administrator: its session ends at once.
+    let res = app
+        .as_staff(
+            Method::PATCH,
+            "/api/v1/admin/staff/kiosk-2",
+            Some(&admin),
+            Some(&json!({"counter": "azuchi"})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["counter"], "azuchi");
+    let res = app
+        .as_staff(
+            Method::GET,
+            "/api/v1/staff/sessions/current",
+            Some(&kiosk),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+    // A kiosk prints today's tickets only.
+    let kiosk = app.login("kiosk-2", "kiosk-password-long-1").await;
+    let res = app
+        .as_staff(
+            Method::GET,
+            "/desk/tickets/W-001/print?counter=azuchi&date=2027-01-05",
+            Some(&kiosk),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 403);
 }

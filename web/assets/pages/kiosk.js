@@ -555,7 +555,9 @@ function checkInProblem(p, number) {
  */
 function problem(p, { words = null, retry = null, retryLabel = ['もう一度入力する', 'Enter again'], ticket = null } = {}) {
   if (p.status === 401) return; // api() signed the kiosk out
-  if (p.status === 403) {
+  // Only an account that may not work here signs out; a 403 for the network (network_not_allowed)
+  // or a session still to be set up is said as a problem like any other.
+  if (p.status === 403 && p.code === 'forbidden') {
     signOut().then(() => showSetup(null, ['この端末のアカウントでは、この窓口の受付ができません。職員が、この窓口の受付端末用アカウントでログインしてください。', 'This account cannot work at this counter. Staff: sign in with this counter\'s kiosk account.']));
     return;
   }

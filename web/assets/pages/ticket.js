@@ -17,7 +17,7 @@ import { h, $, replace, busy } from '../lib/dom.js';
 import { fmtClock, fmtDate, deskWords } from '../lib/format.js';
 
 const publicId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
-const SILENCE_MS = 90000;   // nothing for this long: rebuild (the stream sends only changes)
+const SILENCE_MS = 90000;   // nothing for this long: rebuild (the stream sends changes, and a ping when quiet)
 const OPEN_TIMEOUT_MS = 10000;
 const MAX_BACKOFF_MS = 30000;
 
@@ -298,6 +298,7 @@ function connect() {
     setConn('open');
   });
   src.addEventListener('ticket', (e) => { if (es === src) onTicket(e); });
+  src.addEventListener('ping', () => { if (es === src) lastSignal = Date.now(); });
   src.addEventListener('error', () => {
     if (es !== src) return;
     setConn('reconnecting');
