@@ -18,7 +18,12 @@ use crate::common::*;
 const DESK: (&str, &str) = ("desk-bench", "bench-desk-password");
 
 /// The desk: calls the next visitor every second until `stop`; each call's latency.
-async fn desk(c: reqwest::Client, base: String, token: String, stop: Arc<AtomicBool>) -> Vec<Duration> {
+async fn desk(
+    c: reqwest::Client,
+    base: String,
+    token: String,
+    stop: Arc<AtomicBool>,
+) -> Vec<Duration> {
     let mut latencies = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
@@ -71,19 +76,43 @@ pub async fn phones(report: &Report, backend: Backend, connections: usize, secs:
     // The quiet desk: a few calls with nobody asking.
     let ids = walk_ins(&c, &server.base, &token, 20 + 3 * secs as usize).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let quiet = tokio::spawn(desk(c.clone(), server.base.clone(), token.clone(), stop.clone()));
+    let quiet = tokio::spawn(desk(
+        c.clone(),
+        server.base.clone(),
+        token.clone(),
+        stop.clone(),
+    ));
     tokio::time::sleep(Duration::from_secs(5)).await;
     stop.store(true, Ordering::Relaxed);
     let quiet = quiet.await.expect("quiet desk");
     // The last walk-in's page, asked by every phone, while the desk calls.
     let url = format!("{}/api/v1/tickets/{}", server.base, ids[ids.len() - 1]);
-    let bytes = c.get(&url).send().await.expect("view").bytes().await.expect("bytes");
+    let bytes = c
+        .get(&url)
+        .send()
+        .await
+        .expect("view")
+        .bytes()
+        .await
+        .expect("bytes");
     let stop = Arc::new(AtomicBool::new(false));
-    let busy = tokio::spawn(desk(c.clone(), server.base.clone(), token.clone(), stop.clone()));
+    let busy = tokio::spawn(desk(
+        c.clone(),
+        server.base.clone(),
+        token.clone(),
+        stop.clone(),
+    ));
     let view = wrk::wrk(&url, connections, secs, &[]).await;
     stop.store(true, Ordering::Relaxed);
     let busy = busy.await.expect("busy desk");
-    let after: Value = c.get(&url).send().await.expect("view").json().await.expect("json");
+    let after: Value = c
+        .get(&url)
+        .send()
+        .await
+        .expect("view")
+        .json()
+        .await
+        .expect("json");
     let errors = server.errors_5xx_in_log();
     drop(server);
     let bare = bare_wrk(&bytes, connections, secs, &[]).await;
