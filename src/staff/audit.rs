@@ -93,6 +93,13 @@ pub(crate) struct Change<T> {
     pub to: T,
 }
 
+impl<T> Change<Option<T>> {
+    /// Neither side has a value (an account that is not a kiosk has no counter either way).
+    fn is_none(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+}
+
 /// An entry's detail, one shape per kind of entry: the action follows from the variant
 /// ([`Detail::action`]) and the fields are stored as a JSON object. No passwords, tokens or
 /// residents' personal data here.
@@ -134,10 +141,16 @@ pub(crate) enum Detail<'a> {
     StaffCreated {
         role: &'a str,
         display_name: &'a str,
+        /// A kiosk's counter.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        counter: Option<&'a str>,
     },
     StaffChanged {
         role: Change<&'a str>,
         display_name: Change<&'a str>,
+        /// A kiosk's counter.
+        #[serde(skip_serializing_if = "Change::is_none")]
+        counter: Change<Option<&'a str>>,
         sessions_ended: usize,
         #[serde(skip)]
         disabled: Change<bool>,

@@ -214,6 +214,7 @@ pub fn create_staff(
         &Detail::StaffCreated {
             role: row.role.as_str(),
             display_name: &row.display_name,
+            counter: row.counter_id.as_deref(),
         },
         now,
     )?;
@@ -294,6 +295,10 @@ pub(crate) fn update_staff(
         display_name: Change {
             from: &before.display_name,
             to: &after.display_name,
+        },
+        counter: Change {
+            from: before.counter_id.as_deref(),
+            to: after.counter_id.as_deref(),
         },
         sessions_ended: ended,
         disabled: Change {

@@ -718,6 +718,16 @@ async fn a_kiosk_has_no_password_or_second_factor_of_its_own_and_moving_it_ends_
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["counter"], "azuchi");
+    let entries = app.audit(&admin).await;
+    let moved = entries
+        .iter()
+        .find(|e| e["action"] == "staff.update" && e["target"] == "kiosk-2")
+        .expect("audited");
+    assert_eq!(
+        moved["detail"]["counter"],
+        json!({"from": "city-hall", "to": "azuchi"}),
+        "{moved}"
+    );
     let res = app
         .as_staff(
             Method::GET,
