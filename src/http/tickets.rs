@@ -166,6 +166,33 @@ pub(crate) async fn post_alert(
         .json(TicketViewJson::of(&state, &view)))
 }
 
+/// What a ticket's stream says: the ticket's view, or that it is alive.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TicketEvent {
+    Ticket,
+    Ping,
+}
+
+/// One event of a ticket's stream as it is framed (`event:` and `data:` lines): `ticket` with
+/// the ticket's view (`TicketViewJson`) as JSON in `data`, or `ping` (`{}`) when quiet.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TicketEventJson {
+    pub event: TicketEvent,
+    /// JSON: a `TicketViewJson` for `ticket`, `{}` for `ping`.
+    pub data: String,
+}
+
+impl TicketEventJson {
+    fn framed(&self) -> String {
+        let name = match self.event {
+            TicketEvent::Ticket => "ticket",
+            TicketEvent::Ping => "ping",
+        };
+        format!("event: {name}\ndata: {}\n\n", self.data)
+    }
+}
+
 /// What a ticket's stream carries between looks.
 struct Follower {
     state: web::Data<AppState>,
@@ -201,7 +228,13 @@ impl Follower {
         }
         let data = serde_json::to_string(&json).ok()?;
         self.last = Some(json);
-        Some(format!("event: ticket\ndata: {data}\n\n"))
+        Some(
+            TicketEventJson {
+                event: TicketEvent::Ticket,
+                data,
+            }
+            .framed(),
+        )
     }
 }
 
@@ -212,7 +245,7 @@ impl Follower {
 #[utoipa::path(get, path = "/api/v1/tickets/{public_id}/events", tag = "tickets",
     params(("public_id" = String, Path, description = "From the ticket's QR code")),
     responses((status = 200, description = "Server-sent events `ticket`, each the ticket's view",
-               content_type = "text/event-stream", body = TicketViewJson)))]
+               content_type = "text/event-stream", body = TicketEventJson)))]
 pub(crate) async fn get_ticket_events(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -264,7 +297,11 @@ pub(crate) async fn get_ticket_events(
                 f.last_sent = std::time::Instant::now();
                 // An event, not a comment: the page sees the stream is alive and does not
                 // rebuild it.
-                return Some((Ok(Bytes::from_static(b"event: ping\ndata: {}\n\n")), f));
+                let ping = TicketEventJson {
+                    event: TicketEvent::Ping,
+                    data: "{}".into(),
+                };
+                return Some((Ok(Bytes::from(ping.framed())), f));
             }
             tokio::select! {
                 _ = &mut stop => {}
