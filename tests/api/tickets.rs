@@ -26,6 +26,18 @@ async fn view(app: &TestApp, public_id: &str) -> Value {
     res.json().await.unwrap()
 }
 
+/// Checks the visitor with reservation `number` in at the desk (or a kiosk): the ticket.
+async fn check_in(app: &TestApp, token: &str, number: &str) -> Value {
+    let body = json!({ "reservation_number": number });
+    issued(desk_post(app, token, "check-ins", body).await).await
+}
+
+/// The ticket's page asks for the mail when the turn nears.
+async fn ask(app: &TestApp, public_id: &str) -> reqwest::Response {
+    app.post_json(&format!("/api/v1/tickets/{public_id}/alert"), &json!({}))
+        .await
+}
+
 fn public_id(ticket: &Value) -> String {
     ticket["public_id"].as_str().expect("public_id").to_string()
 }
@@ -57,16 +69,7 @@ async fn a_ticket_page_shows_the_place_in_line_and_the_desk_and_nothing_personal
         .await,
     )
     .await;
-    let r1 = issued(
-        desk_post(
-            &app,
-            &desk,
-            "check-ins",
-            json!({ "reservation_number": number }),
-        )
-        .await,
-    )
-    .await;
+    let r1 = check_in(&app, &desk, &number).await;
     // Random, distinct, long: nothing one ticket's page could learn another's from.
     let ids = [public_id(&w1), public_id(&w2), public_id(&r1)];
     assert!(ids.iter().all(|i| i.len() >= 22), "{ids:?}");
@@ -234,16 +237,7 @@ async fn a_booked_visitor_is_mailed_once_when_their_turn_nears() {
         walk_ins.push(issued(desk_post(&app, &desk, "walk-ins", json!({})).await).await);
     }
     // Checked in early for 10:30: after the four walk-ins.
-    let mine = issued(
-        desk_post(
-            &app,
-            &desk,
-            "check-ins",
-            json!({ "reservation_number": number }),
-        )
-        .await,
-    )
-    .await;
+    let mine = check_in(&app, &desk, &number).await;
     let id = public_id(&mine);
     let v = view(&app, &id).await;
     assert_eq!(
@@ -256,39 +250,18 @@ async fn a_booked_visitor_is_mailed_once_when_their_turn_nears() {
     );
 
     // A walk-in, and a booking without an address, cannot ask.
-    let res = app
-        .post_json(
-            &format!("/api/v1/tickets/{}/alert", public_id(&walk_ins[0])),
-            &json!({}),
-        )
-        .await;
+    let res = ask(&app, &public_id(&walk_ins[0])).await;
     assert_eq!(problem(res, 409).await["code"], "alert_unavailable");
-    let no_address = issued(
-        desk_post(
-            &app,
-            &desk,
-            "check-ins",
-            json!({ "reservation_number": plain }),
-        )
-        .await,
-    )
-    .await;
+    let no_address = check_in(&app, &desk, &plain).await;
     assert_eq!(
         view(&app, &public_id(&no_address)).await["alert"],
         "unavailable"
     );
-    let res = app
-        .post_json(
-            &format!("/api/v1/tickets/{}/alert", public_id(&no_address)),
-            &json!({}),
-        )
-        .await;
+    let res = ask(&app, &public_id(&no_address)).await;
     assert_eq!(problem(res, 409).await["code"], "alert_unavailable");
 
     // Four ahead: asked, not yet sent.
-    let res = app
-        .post_json(&format!("/api/v1/tickets/{id}/alert"), &json!({}))
-        .await;
+    let res = ask(&app, &id).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["alert"], "requested");
     let near = || {
@@ -315,9 +288,7 @@ async fn a_booked_visitor_is_mailed_once_when_their_turn_nears() {
     );
     assert_eq!(view(&app, &id).await["alert"], "sent");
     // Asking again, and more calls: no second mail.
-    let res = app
-        .post_json(&format!("/api/v1/tickets/{id}/alert"), &json!({}))
-        .await;
+    let res = ask(&app, &id).await;
     assert_eq!(res.status(), 200);
     call(&app, &desk, "1").await;
     call(&app, &desk, "2").await;
@@ -381,16 +352,7 @@ async fn a_kiosk_checks_in_and_issues_tickets_at_its_counter_and_nothing_else() 
         (Some("kiosk"), Some("city-hall"))
     );
 
-    let r = issued(
-        desk_post(
-            &app,
-            &kiosk,
-            "check-ins",
-            json!({ "reservation_number": number }),
-        )
-        .await,
-    )
-    .await;
+    let r = check_in(&app, &kiosk, &number).await;
     assert_eq!(r["ticket"], "R-001");
     let w =
         issued(desk_post(&app, &kiosk, "walk-ins", json!({"procedure": "pin-change"})).await).await;
@@ -483,16 +445,7 @@ async fn a_kiosk_checks_in_and_issues_tickets_at_its_counter_and_nothing_else() 
 async fn the_printed_ticket_carries_the_number_the_qr_code_and_the_wait_and_nothing_personal() {
     let (app, desk, number) = morning("print@example.jp").await;
     issued(desk_post(&app, &desk, "walk-ins", json!({})).await).await;
-    let r = issued(
-        desk_post(
-            &app,
-            &desk,
-            "check-ins",
-            json!({ "reservation_number": number }),
-        )
-        .await,
-    )
-    .await;
+    let r = check_in(&app, &desk, &number).await;
     let w =
         issued(desk_post(&app, &desk, "walk-ins", json!({"procedure": "pin-reset"})).await).await;
     let res = app
@@ -566,20 +519,9 @@ async fn a_booked_visitor_whose_slot_comes_is_mailed_without_a_call() {
     for _ in 0..5 {
         issued(desk_post(&app, &desk, "walk-ins", json!({})).await).await;
     }
-    let mine = issued(
-        desk_post(
-            &app,
-            &desk,
-            "check-ins",
-            json!({ "reservation_number": number }),
-        )
-        .await,
-    )
-    .await;
+    let mine = check_in(&app, &desk, &number).await;
     let id = public_id(&mine);
-    let res = app
-        .post_json(&format!("/api/v1/tickets/{id}/alert"), &json!({}))
-        .await;
+    let res = ask(&app, &id).await;
     let v: Value = res.json().await.unwrap();
     // Five walk-ins ahead: asked, not yet sent (the answer is the row just written).
     assert_eq!(
@@ -608,21 +550,10 @@ async fn a_booked_visitor_whose_slot_comes_is_mailed_without_a_call() {
 #[tokio::test]
 async fn a_visitor_called_before_the_mail_went_is_told_the_desk() {
     let (app, desk, number) = morning("called@example.jp").await;
-    let mine = issued(
-        desk_post(
-            &app,
-            &desk,
-            "check-ins",
-            json!({ "reservation_number": number }),
-        )
-        .await,
-    )
-    .await;
+    let mine = check_in(&app, &desk, &number).await;
     // Nobody ahead: asking sends the "next" mail at once.
     let id = public_id(&mine);
-    let res = app
-        .post_json(&format!("/api/v1/tickets/{id}/alert"), &json!({}))
-        .await;
+    let res = ask(&app, &id).await;
     assert_eq!(res.json::<Value>().await.unwrap()["alert"], "sent");
     app.drain_outbox().await;
     assert_eq!(
@@ -650,22 +581,8 @@ async fn a_visitor_called_before_the_mail_went_is_told_the_desk() {
     for _ in 0..4 {
         issued(desk_post(&app, &desk, "walk-ins", json!({})).await).await;
     }
-    let second = issued(
-        desk_post(
-            &app,
-            &desk,
-            "check-ins",
-            json!({ "reservation_number": later }),
-        )
-        .await,
-    )
-    .await;
-    let res = app
-        .post_json(
-            &format!("/api/v1/tickets/{}/alert", public_id(&second)),
-            &json!({}),
-        )
-        .await;
+    let second = check_in(&app, &desk, &later).await;
+    let res = ask(&app, &public_id(&second)).await;
     assert_eq!(res.json::<Value>().await.unwrap()["alert"], "requested");
     app.clock.set(jst("2027-01-04T10:05:00+09:00"));
     let desk = app.login("madoguchi", crate::helpers::STAFF_PASSWORD).await;
